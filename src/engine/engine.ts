@@ -1,0 +1,188 @@
+/**
+ * @module The transactional engine: one catalog, serial transactions, gapless commit
+ * sequence numbers and the commit listeners that feed everything downstream. Every
+ * transaction runs synchronously to completion before the next starts, so every schedule is
+ * serial (serializable isolation without locks). A throw reverts the transaction's changes.
+ */
+import { assert } from "../lib/assert.ts";
+import type { Clock } from "../lib/clock.ts";
+import { DbError } from "../lib/errors.ts";
+import { changeFeedCommitsRetainedMax, listenersMax } from "../lib/limits.ts";
+import { Catalog } from "./catalog.ts";
+import { CommitRing } from "./change-feed.ts";
+import { Transaction } from "./transaction.ts";
+import type { Commit, Origin, TransactOptions } from "./types.ts";
+
+/** Origin of commits made through the embedded API without an explicit origin. */
+export const apiOrigin: Origin = Object.freeze({ kind: "api" });
+
+export interface EngineOptions {
+  clock: Clock;
+  /** Commits kept in memory for change-feed readers. */
+  commitsRetained: number;
+  /** A read-only engine refuses every write (time travel, followers). */
+  readOnly?: boolean;
+}
+
+/** The transactional core. Synchronous; no IO. */
+export class Engine {
+  readonly catalog = new Catalog();
+  readonly clock: Clock;
+  readonly readOnly: boolean;
+  readonly retained: CommitRing;
+  private lastSeq = 0;
+  private lastTs = 0;
+  private active: Transaction | undefined;
+  private readonly listeners: Array<(commit: Commit) => void> = [];
+  private lastCommitValue: Commit | undefined;
+  private closedValue = false;
+
+  constructor(options: EngineOptions) {
+    assert(options.commitsRetained >= 0, "commitsRetained must not be negative");
+    if (options.commitsRetained > changeFeedCommitsRetainedMax) {
+      throw new DbError(
+        "LIMIT_EXCEEDED",
+        `commitsRetained may be at most ${changeFeedCommitsRetainedMax}`,
+      );
+    }
+    this.clock = options.clock;
+    this.readOnly = options.readOnly ?? false;
+    this.retained = new CommitRing(options.commitsRetained);
+  }
+
+  /** Sequence number of the last commit (0 before the first). */
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  get lastCommit(): Commit | undefined {
+    return this.lastCommitValue;
+  }
+
+  /** The running transaction, if a `transact` call is on the stack. */
+  get current(): Transaction | undefined {
+    return this.active;
+  }
+
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  /**
+   * Runs `fn` as one transaction and commits it; returns what `fn` returns. Nested calls join
+   * the running transaction as a savepoint: a throw inside reverts only the nested part.
+   */
+  transact<T>(fn: (tx: Transaction) => T, options?: TransactOptions): T {
+    if (this.closedValue) throw new DbError("DATABASE_CLOSED", "the database is closed");
+    if (this.active !== undefined) return this.nested(this.active, fn);
+    const tx = new Transaction(this.nextTimestamp(), this.readOnly);
+    this.active = tx;
+    let result: T;
+    try {
+      result = fn(tx);
+      if (isThenable(result)) {
+        throw new DbError(
+          "TXN_ASYNC",
+          "a transaction function must be synchronous: it returned a promise, so it was rolled " +
+            "back; do async work before or after db.transact",
+        );
+      }
+    } catch (error) {
+      tx.rollbackTo(0);
+      throw error;
+    } finally {
+      tx.close();
+      this.active = undefined;
+    }
+    if (tx.changes.length > 0) this.commit(tx, options?.origin ?? apiOrigin);
+    return result;
+  }
+
+  /** Runs `fn` in the current transaction, or in a new one (auto-commit) when there is none. */
+  write<T>(fn: (tx: Transaction) => T, origin?: Origin): T {
+    const tx = this.active;
+    if (tx !== undefined) return fn(tx);
+    return this.transact(fn, origin === undefined ? undefined : { origin });
+  }
+
+  /** Re-applies a commit made elsewhere (recovery, replication). Its seq must be next. */
+  applyCommit(commit: Commit): void {
+    assert(this.active === undefined, "cannot apply a commit inside a transaction");
+    assert(commit.seq === this.lastSeq + 1, `commit ${commit.seq} applied after ${this.lastSeq}`);
+    for (const change of commit.changes) {
+      const target =
+        change.object === this.catalog.name ? this.catalog : this.catalog.require(change.object);
+      target.applyChange(change);
+    }
+    this.lastTs = Math.max(this.lastTs, commit.ts);
+    this.publish(commit);
+  }
+
+  /** Calls `listener` after every commit, in commit order; returns the unsubscribe function. */
+  addCommitListener(listener: (commit: Commit) => void): () => void {
+    if (this.listeners.length >= listenersMax) {
+      throw new DbError("LIMIT_EXCEEDED", `at most ${listenersMax} commit listeners`);
+    }
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
+  }
+
+  close(): void {
+    assert(this.active === undefined, "close() called inside a transaction");
+    this.closedValue = true;
+  }
+
+  private nested<T>(tx: Transaction, fn: (tx: Transaction) => T): T {
+    const savepoint = tx.savepoint();
+    try {
+      const result = fn(tx);
+      if (isThenable(result)) {
+        throw new DbError("TXN_ASYNC", "a nested transaction function returned a promise");
+      }
+      return result;
+    } catch (error) {
+      tx.rollbackTo(savepoint);
+      throw error;
+    }
+  }
+
+  private commit(tx: Transaction, origin: Origin): void {
+    const commit: Commit = { seq: this.lastSeq + 1, ts: tx.now, origin, changes: tx.changes };
+    this.publish(commit);
+  }
+
+  private publish(commit: Commit): void {
+    this.lastSeq = commit.seq;
+    this.lastCommitValue = commit;
+    this.retained.push(commit);
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(commit);
+      } catch (error) {
+        // The commit stands whatever a listener does; surface the failure, never swallow it.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  /** Commit times never go backwards, even if the wall clock does. */
+  private nextTimestamp(): number {
+    const now = this.clock.now();
+    this.lastTs = now > this.lastTs ? now : this.lastTs;
+    return this.lastTs;
+  }
+}
+
+function isThenable(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}

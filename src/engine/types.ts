@@ -1,0 +1,70 @@
+/**
+ * @module Public contracts of the transactional engine: objects, changes, commits and
+ * transactions. The engine is synchronous CPU work with no IO; the log, views and servers
+ * consume its commits from the outside.
+ */
+
+/** Every kind of object the catalog can hold. */
+export type ObjectKind =
+  | "table"
+  | "ring_buffer"
+  | "series"
+  | "counter"
+  | "histogram"
+  | "queue"
+  | "system";
+
+/**
+ * One mutation of one object. The same record feeds the log, views, subscriptions and
+ * replication. `kind` is `insert`/`update`/`delete` for row-like primitives (tables, ring
+ * buffers, series, queue messages) and primitive-specific otherwise (`set` for counters,
+ * `record`/`reset`/`merge` for histograms, `create`/`drop` for the catalog).
+ * `before` is undefined when the key did not exist; `after` is undefined when it was removed.
+ */
+export interface Change {
+  readonly object: string;
+  readonly kind: string;
+  readonly key: unknown;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
+/** What caused a commit, kept for audit: an API call, RQL text, a procedure, an RCP op. */
+export interface Origin {
+  readonly kind: string;
+  readonly detail?: unknown;
+}
+
+/** A committed transaction: its gapless sequence number, time and ordered changes. */
+export interface Commit {
+  readonly seq: number;
+  /** Commit time in Unix ms; also the `now` every time-based decision of the transaction saw. */
+  readonly ts: number;
+  readonly origin: Origin;
+  readonly changes: readonly Change[];
+}
+
+/** The state an object keeps and how its changes are applied and reverted. */
+export interface StoredObject {
+  readonly kind: ObjectKind;
+  /** Qualified name, `namespace::name`. */
+  readonly name: string;
+  /** The definition the object was created from (JSON-serialisable). */
+  readonly definition: ObjectDefinition;
+  /** Re-applies a committed change (recovery, replication). `before` must match current state. */
+  applyChange(change: Change): void;
+  /** Undoes a change made by the running transaction (rollback). */
+  revertChange(change: Change): void;
+}
+
+/** A JSON-serialisable description from which an object is (re)built. */
+export interface ObjectDefinition {
+  readonly kind: ObjectKind;
+  readonly name: string;
+  readonly [option: string]: unknown;
+}
+
+/** Options of one transaction. */
+export interface TransactOptions {
+  origin?: Origin;
+}

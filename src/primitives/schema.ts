@@ -1,0 +1,195 @@
+/**
+ * @module Column schemas shared by the row-like primitives (tables, ring buffers, series,
+ * queues): parsing a user's column list, and turning an outside row into a stored row that is
+ * complete, typed and frozen.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError, describeValue } from "../lib/errors.ts";
+import { columnsMax } from "../lib/limits.ts";
+import { checkIdentifier } from "../engine/index.ts";
+import { coerceValue, parseType, typeName } from "../values/index.ts";
+import type { ValueType } from "../values/index.ts";
+
+/** A stored row: column name to value. Stored rows are frozen; never mutate one. */
+export type Row = Readonly<Record<string, unknown>>;
+
+/** A column as written in a definition. */
+export interface ColumnDefinition {
+  readonly name: string;
+  readonly type: string;
+  readonly autoIncrement?: boolean;
+}
+
+/** What users may pass: `{ id: "int8" }`, `{ id: { type: "int8", autoIncrement: true } }` or a list. */
+export type ColumnsInput =
+  | readonly ColumnDefinition[]
+  | Readonly<Record<string, string | { type: string; autoIncrement?: boolean }>>;
+
+/** A parsed column. */
+export interface Column {
+  readonly name: string;
+  readonly type: ValueType;
+  readonly position: number;
+  readonly autoIncrement: boolean;
+}
+
+/** Normalises a user's column input into the definition form (a list), validating names. */
+export function normalizeColumns(input: unknown, object: string): ColumnDefinition[] {
+  let list: ColumnDefinition[];
+  if (Array.isArray(input)) {
+    list = input.map((item: unknown, index) => columnFromItem(item, index, object));
+  } else if (input !== null && typeof input === "object") {
+    list = Object.entries(input as Record<string, unknown>).map(([name, spec]) =>
+      typeof spec === "string"
+        ? { name, type: spec }
+        : columnFromItem({ ...(spec as object), name }, 0, object),
+    );
+  } else {
+    throw new DbError("INVALID_SCHEMA", `${object}: columns must be an object or a list`, { object });
+  }
+  if (list.length === 0 || list.length > columnsMax) {
+    throw new DbError("INVALID_SCHEMA", `${object}: needs 1 to ${columnsMax} columns`, { object });
+  }
+  return list;
+}
+
+function columnFromItem(item: unknown, index: number, object: string): ColumnDefinition {
+  const spec = item as Partial<ColumnDefinition> | null;
+  if (spec === null || typeof spec !== "object" || typeof spec.name !== "string" ||
+      typeof spec.type !== "string") {
+    throw new DbError(
+      "INVALID_SCHEMA",
+      `${object}: column ${index + 1} needs a name and a type, got ${describeValue(item)}`,
+      { object },
+    );
+  }
+  const out: ColumnDefinition = { name: spec.name, type: spec.type };
+  return spec.autoIncrement === true ? { ...out, autoIncrement: true } : out;
+}
+
+/** A parsed, validated schema with fast row normalisation. */
+export class Schema {
+  readonly columns: readonly Column[];
+  private readonly byName: ReadonlyMap<string, Column>;
+
+  constructor(
+    readonly object: string,
+    definitions: readonly ColumnDefinition[],
+  ) {
+    const columns: Column[] = [];
+    const byName = new Map<string, Column>();
+    for (const [position, definition] of definitions.entries()) {
+      checkIdentifier(definition.name, `${object}.${definition.name}`);
+      if (byName.has(definition.name)) {
+        throw new DbError("INVALID_SCHEMA", `${object}: column ${definition.name} appears twice`, {
+          object,
+          column: definition.name,
+        });
+      }
+      const column = this.parseColumn(definition, position);
+      columns.push(column);
+      byName.set(column.name, column);
+    }
+    assert(columns.length === definitions.length, "every column parsed");
+    this.columns = columns;
+    this.byName = byName;
+  }
+
+  column(name: string): Column | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The column or UNKNOWN_COLUMN naming the object. */
+  requireColumn(name: string): Column {
+    const column = this.byName.get(name);
+    if (column === undefined) {
+      throw new DbError("UNKNOWN_COLUMN", `${this.object} has no column "${name}"`, {
+        object: this.object,
+        column: name,
+      });
+    }
+    return column;
+  }
+
+  /**
+   * Builds a complete stored row from outside input: unknown columns are refused, missing
+   * optional columns become none, `fill` supplies auto-increment values. The result is frozen.
+   */
+  normalizeRow(input: unknown, fill?: (column: Column) => unknown, rowIndex?: number): Row {
+    if (input === null || typeof input !== "object" || Array.isArray(input)) {
+      throw new DbError("TYPE_MISMATCH", `${this.object}: a row must be an object, got ${describeValue(input)}`, {
+        object: this.object,
+        value: describeValue(input),
+      });
+    }
+    const source = input as Record<string, unknown>;
+    for (const key in source) {
+      if (!this.byName.has(key)) this.requireColumn(key);
+    }
+    const out: Record<string, unknown> = {};
+    for (const column of this.columns) {
+      let value = source[column.name];
+      if (value === undefined && column.autoIncrement && fill) value = fill(column);
+      if (value === undefined && !column.type.optional) {
+        throw this.missing(column, rowIndex);
+      }
+      out[column.name] = coerceValue(column.type, value, this.site(column, rowIndex));
+    }
+    return Object.freeze(out);
+  }
+
+  /** Applies a patch to a stored row: only patched columns are validated. Frozen result. */
+  patchRow(row: Row, patch: unknown): Row {
+    if (patch === null || typeof patch !== "object" || Array.isArray(patch)) {
+      throw new DbError("TYPE_MISMATCH", `${this.object}: a patch must be an object`, {
+        object: this.object,
+      });
+    }
+    const out: Record<string, unknown> = { ...row };
+    const source = patch as Record<string, unknown>;
+    for (const key in source) {
+      const column = this.requireColumn(key);
+      out[key] = coerceValue(column.type, source[key], this.site(column));
+    }
+    return Object.freeze(out);
+  }
+
+  private parseColumn(definition: ColumnDefinition, position: number): Column {
+    let type: ValueType;
+    try {
+      type = parseType(definition.type);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      throw new DbError("INVALID_SCHEMA", `${this.object}.${definition.name}: ${error.message}`, {
+        object: this.object,
+        column: definition.name,
+      });
+    }
+    const autoIncrement = definition.autoIncrement === true;
+    if (autoIncrement && !["int1", "int2", "int4", "int8", "uint1", "uint2", "uint4", "uint8"].includes(type.kind)) {
+      throw new DbError(
+        "INVALID_SCHEMA",
+        `${this.object}.${definition.name}: auto_increment needs an integer column, not ${typeName(type)}`,
+        { object: this.object, column: definition.name },
+      );
+    }
+    return { name: definition.name, type, position, autoIncrement };
+  }
+
+  private site(column: Column, row?: number): { object: string; column: string; row?: number } {
+    return row === undefined
+      ? { object: this.object, column: column.name }
+      : { object: this.object, column: column.name, row };
+  }
+
+  private missing(column: Column, rowIndex?: number): DbError {
+    const rowText = rowIndex === undefined ? "" : ` (row ${rowIndex})`;
+    return new DbError(
+      "MISSING_COLUMN",
+      `${this.object}: column ${column.name} (${typeName(column.type)}) is required${rowText}`,
+      rowIndex === undefined
+        ? { object: this.object, column: column.name }
+        : { object: this.object, column: column.name, row: rowIndex },
+    );
+  }
+}

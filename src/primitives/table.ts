@@ -1,0 +1,451 @@
+/**
+ * @module Tables: typed rows under a primary key, with auto-increment columns and secondary
+ * indexes. Rows are kept in a hash map for point access and a B+tree for key order. Every
+ * write, forward or undo, goes through one path (`writeRow`) that keeps rows and indexes in
+ * step and records the change `{object, kind: insert|update|delete, key, before, after}`.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError, describeValue } from "../lib/errors.ts";
+import { indexesPerObjectMax } from "../lib/limits.ts";
+import { createOrderedMap } from "../lib/ordered-map.ts";
+import type { OrderedMap, Range } from "../lib/ordered-map.ts";
+import { ChangeRecord, checkIdentifier } from "../engine/index.ts";
+import type { Change, Engine, ObjectDefinition, StoredObject, Transaction } from "../engine/index.ts";
+import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
+import type { MapKey } from "../values/index.ts";
+import { Handle } from "./handle.ts";
+import { Schema, normalizeColumns } from "./schema.ts";
+import type { Column, ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
+import { SecondaryIndex } from "./secondary-index.ts";
+import type { IndexDefinition } from "./secondary-index.ts";
+
+/** The stored definition of a table. */
+export interface TableDefinition extends ObjectDefinition {
+  readonly kind: "table";
+  readonly columns: readonly ColumnDefinition[];
+  /** Primary key columns; without one, rows get a hidden row id and keep insertion order. */
+  readonly primaryKey?: readonly string[];
+  readonly indexes?: readonly IndexDefinition[];
+}
+
+/** What `createTable` accepts. */
+export interface TableOptions {
+  columns: ColumnsInput;
+  primaryKey?: string | readonly string[];
+  indexes?: readonly IndexDefinition[];
+}
+
+/** Options of ordered scans: bounds on the primary key (or index key), direction, count. */
+export interface ScanOptions extends Range<unknown> {
+  limit?: number;
+}
+
+/** Normalises `createTable` options into a definition. */
+export function tableDefinition(name: string, options: TableOptions): TableDefinition {
+  const pk = options.primaryKey;
+  const definition: TableDefinition = {
+    kind: "table",
+    name,
+    columns: normalizeColumns(options.columns, name),
+    ...(pk === undefined ? {} : { primaryKey: typeof pk === "string" ? [pk] : [...pk] }),
+    ...(options.indexes === undefined ? {} : { indexes: options.indexes.map((i) => ({ ...i })) }),
+  };
+  return definition;
+}
+
+/** A table's state. */
+export class Table implements StoredObject {
+  readonly kind = "table" as const;
+  readonly name: string;
+  readonly definition: TableDefinition;
+  readonly schema: Schema;
+  readonly indexes: readonly SecondaryIndex[];
+  private readonly pkColumns: readonly Column[];
+  private readonly rows = new Map<MapKey, Row>();
+  private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
+  private readonly autoNext = new Map<string, bigint>();
+  private rowIdNext = 1;
+
+  constructor(definition: TableDefinition) {
+    this.name = definition.name;
+    this.definition = definition;
+    this.schema = new Schema(definition.name, definition.columns);
+    this.pkColumns = (definition.primaryKey ?? []).map((c) => this.schema.requireColumn(c));
+    if (new Set(definition.primaryKey ?? []).size !== this.pkColumns.length) {
+      throw new DbError("INVALID_SCHEMA", `${this.name}: primary key repeats a column`, {
+        object: this.name,
+      });
+    }
+    this.indexes = this.buildIndexes(definition.indexes ?? []);
+    for (const column of this.schema.columns) {
+      if (column.autoIncrement) this.autoNext.set(column.name, 1n);
+    }
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  get hasPrimaryKey(): boolean {
+    return this.pkColumns.length > 0;
+  }
+
+  // ---- Reads ----
+
+  /** The row under primary key `key` (a value, or a list for composite keys). */
+  get(key: unknown): Row | undefined {
+    return this.rows.get(this.mapKeyOfInput(key));
+  }
+
+  /** Rows in primary key order (insertion order without a primary key). */
+  *scan(options: ScanOptions = {}): Generator<Row> {
+    let remaining = options.limit ?? Infinity;
+    if (remaining <= 0) return;
+    for (const mapKey of this.order.values(this.coerceRange(options))) {
+      yield this.rows.get(mapKey)!;
+      if (--remaining <= 0) return;
+    }
+  }
+
+  /** Rows whose index key equals `value`, via the named index. */
+  lookup(indexName: string, value: unknown): Row[] {
+    const index = this.requireIndex(indexName);
+    const key = this.coerceIndexKey(index, value);
+    const out: Row[] = [];
+    for (const pk of index.lookup(key)) out.push(this.rows.get(pk)!);
+    return out;
+  }
+
+  /** Rows in the order of an ordered index, within bounds on its key. */
+  *range(indexName: string, options: ScanOptions = {}): Generator<Row> {
+    const index = this.requireIndex(indexName);
+    const range: Range<unknown> = { ...options };
+    if (options.lower !== undefined) range.lower = this.coerceIndexKey(index, options.lower);
+    if (options.upper !== undefined) range.upper = this.coerceIndexKey(index, options.upper);
+    let remaining = options.limit ?? Infinity;
+    if (remaining <= 0) return;
+    for (const pk of [...index.range(range)]) {
+      yield this.rows.get(pk)!;
+      if (--remaining <= 0) return;
+    }
+  }
+
+  /** The primary key value of a stored row. */
+  keyOf(row: Row): unknown {
+    const columns = this.pkColumns;
+    if (columns.length === 1) return row[columns[0]!.name];
+    return columns.map((column) => row[column.name]);
+  }
+
+  // ---- Writes (inside a transaction) ----
+
+  /** Inserts a row; CONSTRAINT_VIOLATION if its key exists. Returns the stored row. */
+  insert(tx: Transaction, input: unknown, rowIndex?: number): Row {
+    tx.assertWritable(this.name);
+    const row = this.schema.normalizeRow(input, (column) => this.allocate(tx, column), rowIndex);
+    const key = this.hasPrimaryKey ? this.keyOf(row) : this.rowIdNext;
+    const mapKey = this.mapKeyOfStored(key);
+    if (this.rows.has(mapKey)) {
+      throw new DbError(
+        "CONSTRAINT_VIOLATION",
+        `${this.name}: primary key ${describeValue(key)} already exists` +
+          (rowIndex === undefined ? "" : ` (row ${rowIndex})`),
+        { object: this.name, column: this.pkNames(), value: describeValue(key) },
+      );
+    }
+    if (!this.hasPrimaryKey) this.allocateRowId(tx);
+    this.noteAutoValues(tx, row);
+    this.write(tx, key, mapKey, undefined, row);
+    return row;
+  }
+
+  /** Replaces the row under `patch`'s key with `patch` applied; NOT_FOUND if there is none. */
+  update(tx: Transaction, key: unknown, patch: unknown): Row {
+    tx.assertWritable(this.name);
+    const mapKey = this.mapKeyOfInput(key);
+    const before = this.rows.get(mapKey);
+    if (before === undefined) {
+      throw new DbError("NOT_FOUND", `${this.name}: no row with key ${describeValue(key)}`, {
+        object: this.name,
+        value: describeValue(key),
+      });
+    }
+    const after = this.schema.patchRow(before, patch);
+    this.checkKeyUnchanged(before, after);
+    this.noteAutoValues(tx, after);
+    this.write(tx, this.keyOf(before), mapKey, before, after);
+    return after;
+  }
+
+  /** Inserts the row, or replaces the row with the same key. */
+  set(tx: Transaction, input: unknown): Row {
+    tx.assertWritable(this.name);
+    if (!this.hasPrimaryKey) return this.insert(tx, input);
+    const row = this.schema.normalizeRow(input, (column) => this.allocate(tx, column));
+    const key = this.keyOf(row);
+    const mapKey = this.mapKeyOfStored(key);
+    this.noteAutoValues(tx, row);
+    this.write(tx, key, mapKey, this.rows.get(mapKey), row);
+    return row;
+  }
+
+  /** Deletes the row under `key`; returns whether there was one. */
+  del(tx: Transaction, key: unknown): boolean {
+    tx.assertWritable(this.name);
+    const mapKey = this.mapKeyOfInput(key);
+    const before = this.rows.get(mapKey);
+    if (before === undefined) return false;
+    this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, undefined);
+    return true;
+  }
+
+  /** Deletes a stored row found by a scan or lookup. */
+  delRow(tx: Transaction, row: Row): boolean {
+    if (this.hasPrimaryKey) return this.del(tx, this.keyOf(row));
+    for (const [mapKey, stored] of this.rows) {
+      if (stored === row) return this.del(tx, mapKey);
+    }
+    return false;
+  }
+
+  // ---- StoredObject ----
+
+  applyChange(change: Change): void {
+    const mapKey = this.mapKeyOfStored(change.key);
+    const current = this.rows.get(mapKey);
+    assert((current === undefined) === (change.before === undefined), "replay: row existence differs");
+    const after = change.after as Row | undefined;
+    if (after !== undefined) {
+      Object.freeze(after);
+      this.noteAutoValuesReplay(after, change.key);
+    }
+    this.writeRow(change.key, mapKey, current, after);
+  }
+
+  revertChange(change: Change): void {
+    const mapKey = this.mapKeyOfStored(change.key);
+    assert(this.rows.get(mapKey) === change.after, "revert: row differs from the change");
+    this.writeRow(change.key, mapKey, change.after as Row | undefined, change.before as Row | undefined);
+  }
+
+  // ---- The single write path ----
+
+  private write(tx: Transaction, key: unknown, mapKey: MapKey, before: Row | undefined, after: Row | undefined): void {
+    if (after !== undefined) {
+      for (const index of this.indexes) index.checkUnique(after, mapKey);
+    }
+    const kind = before === undefined ? "insert" : after === undefined ? "delete" : "update";
+    this.writeRow(key, mapKey, before, after);
+    tx.record(this, new ChangeRecord(this.name, kind, key, before, after));
+  }
+
+  private writeRow(key: unknown, mapKey: MapKey, before: Row | undefined, after: Row | undefined): void {
+    if (after === undefined) {
+      assert(this.rows.delete(mapKey), "deleted a missing row");
+      this.order.del(key);
+    } else {
+      this.rows.set(mapKey, after);
+      if (before === undefined) this.order.set(key, mapKey);
+    }
+    const indexes = this.indexes;
+    for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
+  }
+
+  // ---- Keys, ids and validation ----
+
+  private mapKeyOfStored(key: unknown): MapKey {
+    return this.pkColumns.length > 1 ? mapKeyOfTuple(key as unknown[]) : mapKeyOf(key);
+  }
+
+  /** Coerces a caller's key to the key columns' types, then maps it. */
+  private mapKeyOfInput(key: unknown): MapKey {
+    const columns = this.pkColumns;
+    if (columns.length === 0) return mapKeyOf(key);
+    if (columns.length === 1) {
+      const column = columns[0]!;
+      return mapKeyOf(coerceValue(column.type, key, { object: this.name, column: column.name }));
+    }
+    if (!Array.isArray(key) || key.length !== columns.length) {
+      throw new DbError(
+        "TYPE_MISMATCH",
+        `${this.name}: the key is (${this.pkNames()}); pass a list of ${columns.length} values`,
+        { object: this.name, value: describeValue(key) },
+      );
+    }
+    return mapKeyOfTuple(
+      columns.map((column, i) =>
+        coerceValue(column.type, key[i], { object: this.name, column: column.name }),
+      ),
+    );
+  }
+
+  private coerceRange(options: ScanOptions): Range<unknown> {
+    const range: Range<unknown> = { ...options };
+    const column = this.pkColumns.length === 1 ? this.pkColumns[0] : undefined;
+    if (column !== undefined) {
+      const site = { object: this.name, column: column.name };
+      if (options.lower !== undefined) range.lower = coerceValue(column.type, options.lower, site);
+      if (options.upper !== undefined) range.upper = coerceValue(column.type, options.upper, site);
+    }
+    return range;
+  }
+
+  private coerceIndexKey(index: SecondaryIndex, value: unknown): unknown {
+    if (index.columns.length === 1) {
+      const column = this.schema.requireColumn(index.columns[0]!);
+      return coerceValue(column.type, value, { object: this.name, column: column.name });
+    }
+    if (!Array.isArray(value) || value.length !== index.columns.length) {
+      throw new DbError("TYPE_MISMATCH", `${this.name}: index ${index.name} takes a list of ${index.columns.length} values`, {
+        object: this.name,
+      });
+    }
+    return index.columns.map((name, i) => {
+      const column = this.schema.requireColumn(name);
+      return coerceValue(column.type, value[i], { object: this.name, column: name });
+    });
+  }
+
+  private requireIndex(name: string): SecondaryIndex {
+    const index = this.indexes.find((candidate) => candidate.name === name);
+    if (index === undefined) {
+      throw new DbError("UNKNOWN_OBJECT", `${this.name} has no index "${name}"`, { object: this.name });
+    }
+    return index;
+  }
+
+  private checkKeyUnchanged(before: Row, after: Row): void {
+    for (const column of this.pkColumns) {
+      if (compareValues(before[column.name], after[column.name]) !== 0) {
+        throw new DbError(
+          "INVALID_ARGUMENT",
+          `${this.name}: update cannot change primary key column ${column.name}; delete and insert`,
+          { object: this.name, column: column.name },
+        );
+      }
+    }
+  }
+
+  private allocate(tx: Transaction, column: Column): unknown {
+    const next = this.autoNext.get(column.name)!;
+    this.setAutoNext(tx, column.name, next + 1n);
+    const asNumber = Number(next);
+    return Number.isSafeInteger(asNumber) ? asNumber : next;
+  }
+
+  /** Explicit values in auto-increment columns move the counter past them. */
+  private noteAutoValues(tx: Transaction, row: Row): void {
+    if (this.autoNext.size === 0) return;
+    for (const [name, next] of this.autoNext) {
+      const value = row[name];
+      if (value !== null && value !== undefined && BigInt(value as number) >= next) {
+        this.setAutoNext(tx, name, BigInt(value as number) + 1n);
+      }
+    }
+  }
+
+  private noteAutoValuesReplay(row: Row, key: unknown): void {
+    for (const [name, next] of this.autoNext) {
+      const value = row[name];
+      if (value !== null && value !== undefined && BigInt(value as number) >= next) {
+        this.autoNext.set(name, BigInt(value as number) + 1n);
+      }
+    }
+    if (!this.hasPrimaryKey && typeof key === "number" && key >= this.rowIdNext) {
+      this.rowIdNext = key + 1;
+    }
+  }
+
+  private setAutoNext(tx: Transaction, name: string, value: bigint): void {
+    const previous = this.autoNext.get(name)!;
+    this.autoNext.set(name, value);
+    tx.onRollback(() => this.autoNext.set(name, previous));
+  }
+
+  private allocateRowId(tx: Transaction): void {
+    const previous = this.rowIdNext;
+    this.rowIdNext = previous + 1;
+    tx.onRollback(() => (this.rowIdNext = previous));
+  }
+
+  private pkNames(): string {
+    return this.pkColumns.map((column) => column.name).join(", ");
+  }
+
+  private buildIndexes(definitions: readonly IndexDefinition[]): SecondaryIndex[] {
+    if (definitions.length > indexesPerObjectMax) {
+      throw new DbError("LIMIT_EXCEEDED", `${this.name}: at most ${indexesPerObjectMax} indexes`, {
+        object: this.name,
+      });
+    }
+    const names = new Set<string>();
+    return definitions.map((definition) => {
+      checkIdentifier(definition.name, `${this.name} index ${definition.name}`);
+      if (names.has(definition.name)) {
+        throw new DbError("INVALID_SCHEMA", `${this.name}: index ${definition.name} appears twice`, {
+          object: this.name,
+        });
+      }
+      names.add(definition.name);
+      return new SecondaryIndex(this.name, this.schema, definition);
+    });
+  }
+}
+
+// ---- The embedded handle ----
+
+/** A typed handle on a table: `db.table<Account>("bank::accounts")`. */
+export class TableHandle<R extends object = Record<string, unknown>> extends Handle<Table> {
+  constructor(engine: Engine, name: string) {
+    super(engine, name, "table");
+  }
+
+  get size(): number {
+    return this.object().size;
+  }
+
+  get(key: unknown): R | undefined {
+    return this.object().get(key) as R | undefined;
+  }
+
+  has(key: unknown): boolean {
+    return this.object().get(key) !== undefined;
+  }
+
+  /** Rows in primary key order, optionally bounded. */
+  scan(options?: ScanOptions): R[] {
+    return [...this.object().scan(options)] as R[];
+  }
+
+  lookup(indexName: string, value: unknown): R[] {
+    return this.object().lookup(indexName, value) as R[];
+  }
+
+  range(indexName: string, options?: ScanOptions): R[] {
+    return [...this.object().range(indexName, options)] as R[];
+  }
+
+  /** Inserts one row and returns it as stored (with auto-increment values filled in). */
+  insert(row: Partial<R>): R {
+    return this.write((tx, table) => table.insert(tx, row)) as R;
+  }
+
+  /** Inserts several rows in one transaction; all or nothing. */
+  insertMany(rows: readonly Partial<R>[]): R[] {
+    return this.write((tx, table) => rows.map((row, i) => table.insert(tx, row, i + 1))) as R[];
+  }
+
+  /** Applies `patch` to the row under `key`; returns the new row. */
+  update(key: unknown, patch: Partial<R>): R {
+    return this.write((tx, table) => table.update(tx, key, patch)) as R;
+  }
+
+  /** Inserts or replaces. */
+  set(row: Partial<R>): R {
+    return this.write((tx, table) => table.set(tx, row)) as R;
+  }
+
+  del(key: unknown): boolean {
+    return this.write((tx, table) => table.del(tx, key));
+  }
+}

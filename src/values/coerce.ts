@@ -1,0 +1,278 @@
+/**
+ * @module Coercion of outside values into a column's type: the single gate every stored value
+ * passes. It range-checks, normalises the representation (see types.ts) and fails with an
+ * error naming the object, column and value.
+ */
+import { DbError, describeValue } from "../lib/errors.ts";
+import type { ErrorDetails } from "../lib/errors.ts";
+import { blobSizeBytesMax, jsonDepthMax, textLengthMax } from "../lib/limits.ts";
+import { Decimal } from "./decimal.ts";
+import { Duration } from "./duration.ts";
+import { integerBounds, typeName } from "./types.ts";
+import type { BaseKind, ValueType } from "./types.ts";
+
+/** Where a value is going, for error messages. */
+export interface ValueSite {
+  object?: string;
+  column?: string;
+  row?: number;
+}
+
+const float4Max = 3.4028234663852886e38;
+const datePattern = /^(\d{4})-(\d{2})-(\d{2})$/;
+const timePattern = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
+const uuidPattern =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-([0-9a-f])[0-9a-f]{3}-([0-9a-f])[0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Coerces `value` to `type`, or throws TYPE_MISMATCH / OUT_OF_RANGE naming the site. */
+export function coerceValue(type: ValueType, value: unknown, site: ValueSite = {}): unknown {
+  if (value === null || value === undefined) {
+    if (type.optional || type.kind === "any" || type.kind === "json") return null;
+    throw mismatch(type, value, site, "none is not allowed; declare the column Option(T)");
+  }
+  return coerceKind(type, value, site);
+}
+
+function coerceKind(type: ValueType, value: unknown, site: ValueSite): unknown {
+  const kind = type.kind;
+  switch (kind) {
+    case "bool":
+      if (typeof value === "boolean") return value;
+      throw mismatch(type, value, site);
+    case "float4":
+    case "float8":
+      return coerceFloat(type, value, site);
+    case "decimal":
+      return coerceDecimal(type, value, site);
+    case "utf8":
+      return coerceText(type, value, site);
+    case "blob":
+      return coerceBlob(type, value, site);
+    case "date":
+      return coerceDate(type, value, site);
+    case "datetime":
+      return coerceDateTime(type, value, site);
+    case "time":
+      return coerceTime(type, value, site);
+    case "duration":
+      return coerceDuration(type, value, site);
+    case "uuid4":
+    case "uuid7":
+      return coerceUuid(type, value, site);
+    case "json":
+      return copyJson(value, site, 0);
+    case "any":
+      return value;
+    default:
+      return coerceInteger(type, kind, value, site);
+  }
+}
+
+function coerceInteger(type: ValueType, kind: BaseKind, value: unknown, site: ValueSite): unknown {
+  const bounds = integerBounds[kind];
+  if (bounds === undefined) throw mismatch(type, value, site);
+  if (typeof value === "number") {
+    if (!Number.isInteger(value)) throw mismatch(type, value, site, "not an integer");
+    // Fast path: safe integers within a narrow kind need no bigint arithmetic.
+    if (value >= -2147483648 && value <= 2147483647 && kind !== "int16" && kind !== "uint16") {
+      if (value < bounds[0] || value > bounds[1]) throw outOfRange(type, value, site);
+      return value;
+    }
+    if (!Number.isSafeInteger(value)) {
+      throw mismatch(type, value, site, "beyond 2^53 a number loses precision; pass a bigint");
+    }
+    return checkBigInt(type, kind, BigInt(value), bounds, site, value);
+  }
+  if (typeof value === "bigint") return checkBigInt(type, kind, value, bounds, site, value);
+  if (typeof value === "string" && /^[+-]?\d{1,40}$/.test(value.trim())) {
+    return checkBigInt(type, kind, BigInt(value.trim()), bounds, site, value);
+  }
+  if (value instanceof Decimal && value.scale === 0) {
+    return checkBigInt(type, kind, value.coefficient, bounds, site, value);
+  }
+  throw mismatch(type, value, site);
+}
+
+function checkBigInt(
+  type: ValueType,
+  kind: BaseKind,
+  value: bigint,
+  bounds: readonly [bigint, bigint],
+  site: ValueSite,
+  original: unknown,
+): number | bigint {
+  if (value < bounds[0] || value > bounds[1]) throw outOfRange(type, original, site);
+  if (kind === "int16" || kind === "uint16") return value;
+  const asNumber = Number(value);
+  return Number.isSafeInteger(asNumber) ? asNumber : value;
+}
+
+function coerceFloat(type: ValueType, value: unknown, site: ValueSite): number {
+  let n: number;
+  if (typeof value === "number") n = value;
+  else if (typeof value === "bigint") n = Number(value);
+  else if (value instanceof Decimal) n = value.toNumber();
+  else throw mismatch(type, value, site);
+  if (!Number.isFinite(n)) throw outOfRange(type, value, site);
+  if (type.kind === "float4") {
+    if (Math.abs(n) > float4Max) throw outOfRange(type, value, site);
+    return Math.fround(n);
+  }
+  return n;
+}
+
+function coerceDecimal(type: ValueType, value: unknown, site: ValueSite): Decimal {
+  try {
+    if (value instanceof Decimal) return value;
+    if (typeof value === "number") return Decimal.fromNumber(value);
+    if (typeof value === "bigint") return Decimal.fromBigInt(value);
+    if (typeof value === "string") return Decimal.parse(value);
+  } catch {
+    // Fall through to the error that names the column; the parse error lacks the site.
+  }
+  throw mismatch(type, value, site);
+}
+
+function coerceText(type: ValueType, value: unknown, site: ValueSite): string {
+  if (typeof value !== "string") throw mismatch(type, value, site);
+  if (value.length > textLengthMax) {
+    throw new DbError("LIMIT_EXCEEDED", `${where(site)}text longer than ${textLengthMax}`, {
+      ...details(site),
+      value: describeValue(value),
+    });
+  }
+  return value;
+}
+
+function coerceBlob(type: ValueType, value: unknown, site: ValueSite): Uint8Array {
+  let bytes: Uint8Array;
+  if (value instanceof Uint8Array) bytes = new Uint8Array(value);
+  else if (typeof value === "string" && /^0x([0-9a-fA-F]{2})*$/.test(value)) {
+    bytes = new Uint8Array(Buffer.from(value.slice(2), "hex"));
+  } else throw mismatch(type, value, site, "expected bytes or 0x-prefixed hex");
+  if (bytes.length > blobSizeBytesMax) {
+    throw new DbError(
+      "LIMIT_EXCEEDED",
+      `${where(site)}blob larger than ${blobSizeBytesMax}`,
+      details(site),
+    );
+  }
+  return bytes;
+}
+
+function coerceDate(type: ValueType, value: unknown, site: ValueSite): string {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) {
+    return value.toISOString().slice(0, 10);
+  }
+  if (typeof value === "string") {
+    const match = datePattern.exec(value);
+    if (match) {
+      const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+      const probe = new Date(Date.UTC(year, month - 1, day));
+      if (probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day) return value;
+    }
+  }
+  throw mismatch(type, value, site, "expected YYYY-MM-DD");
+}
+
+function coerceDateTime(type: ValueType, value: unknown, site: ValueSite): Date {
+  let ms = Number.NaN;
+  if (value instanceof Date) ms = value.getTime();
+  else if (typeof value === "number" && Number.isFinite(value)) ms = value;
+  else if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value)) ms = Date.parse(value);
+  if (Number.isNaN(ms))
+    throw mismatch(type, value, site, "expected a Date, ISO 8601 text or Unix ms");
+  // A copy: a caller mutating its Date must not change stored state.
+  return new Date(ms);
+}
+
+function coerceTime(type: ValueType, value: unknown, site: ValueSite): string {
+  if (typeof value === "string") {
+    const match = timePattern.exec(value);
+    if (match && Number(match[1]) < 24 && Number(match[2]) < 60 && Number(match[3]) < 60) {
+      return value;
+    }
+  }
+  throw mismatch(type, value, site, "expected HH:MM:SS[.fraction]");
+}
+
+function coerceDuration(type: ValueType, value: unknown, site: ValueSite): Duration {
+  if (value instanceof Duration) return value;
+  if (typeof value === "number" && Number.isFinite(value)) return new Duration(value);
+  if (typeof value === "string") {
+    try {
+      return Duration.parse(value);
+    } catch {
+      // Reported below with the column's name.
+    }
+  }
+  throw mismatch(type, value, site, "expected a duration such as 30s or 1h30m");
+}
+
+function coerceUuid(type: ValueType, value: unknown, site: ValueSite): string {
+  if (typeof value === "string") {
+    const lower = value.toLowerCase();
+    const match = uuidPattern.exec(lower);
+    const version = type.kind === "uuid4" ? "4" : "7";
+    if (match && match[1] === version && "89ab".includes(match[2]!)) return lower;
+  }
+  throw mismatch(type, value, site, `expected a version ${type.kind.slice(4)} UUID`);
+}
+
+function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
+  if (depth > jsonDepthMax) {
+    throw new DbError(
+      "LIMIT_EXCEEDED",
+      `${where(site)}JSON nested deeper than ${jsonDepthMax}`,
+      details(site),
+    );
+  }
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") {
+    if (Number.isFinite(value)) return value;
+    throw mismatch({ kind: "json", optional: true }, value, site, "JSON numbers are finite");
+  }
+  if (Array.isArray(value)) return value.map((item) => copyJson(item, site, depth + 1));
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      if (item !== undefined) out[key] = copyJson(item, site, depth + 1);
+    }
+    return out;
+  }
+  throw mismatch({ kind: "json", optional: true }, value, site, "not a JSON value");
+}
+
+function where(site: ValueSite): string {
+  if (site.object && site.column) return `${site.object}.${site.column}: `;
+  if (site.column) return `column ${site.column}: `;
+  if (site.object) return `${site.object}: `;
+  return "";
+}
+
+function details(site: ValueSite): ErrorDetails {
+  const out: ErrorDetails = {};
+  if (site.object !== undefined) out.object = site.object;
+  if (site.column !== undefined) out.column = site.column;
+  if (site.row !== undefined) out.row = site.row;
+  return out;
+}
+
+function mismatch(type: ValueType, value: unknown, site: ValueSite, hint?: string): DbError {
+  const rowText = site.row === undefined ? "" : ` (row ${site.row})`;
+  const message =
+    `${where(site)}expected ${typeName(type)}, got ${describeValue(value)}${rowText}` +
+    (hint ? `: ${hint}` : "");
+  return new DbError("TYPE_MISMATCH", message, { ...details(site), value: describeValue(value) });
+}
+
+function outOfRange(type: ValueType, value: unknown, site: ValueSite): DbError {
+  const bounds = integerBounds[type.kind];
+  const range = bounds ? ` [${bounds[0]}, ${bounds[1]}]` : "";
+  const rowText = site.row === undefined ? "" : ` (row ${site.row})`;
+  return new DbError(
+    "OUT_OF_RANGE",
+    `${where(site)}${describeValue(value)} is out of range for ${typeName(type)}${range}${rowText}`,
+    { ...details(site), value: describeValue(value) },
+  );
+}

@@ -38,7 +38,11 @@ export function qualifyName(name: string): { namespace: string; local: string; q
 
 /** Validates one identifier (namespace, object or column name). */
 export function checkIdentifier(identifier: string, context: string): void {
-  if (identifier.length === 0 || identifier.length > nameLengthMax || !namePattern.test(identifier)) {
+  if (
+    identifier.length === 0 ||
+    identifier.length > nameLengthMax ||
+    !namePattern.test(identifier)
+  ) {
     throw new DbError(
       "INVALID_NAME",
       `invalid name "${identifier}" in "${context}": use letters, digits and _ ` +

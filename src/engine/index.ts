@@ -22,3 +22,4 @@ export type {
   StoredObject,
   TransactOptions,
 } from "./types.ts";
+export { SystemTable, registerSystemTables } from "./system-tables.ts";

@@ -6,13 +6,7 @@
 
 /** Every kind of object the catalog can hold. */
 export type ObjectKind =
-  | "table"
-  | "ring_buffer"
-  | "series"
-  | "counter"
-  | "histogram"
-  | "queue"
-  | "system";
+  "table" | "ring_buffer" | "series" | "counter" | "histogram" | "queue" | "system";
 
 /**
  * One mutation of one object. The same record feeds the log, views, subscriptions and

@@ -20,8 +20,11 @@ export const blobSizeBytesMax = 64 * 1024 * 1024;
 export const jsonDepthMax = 64;
 /** Changes in one transaction: a runaway loop fails instead of exhausting memory. */
 export const changesPerTransactionMax = 10_000_000;
-/** Commits kept in memory for `db.changes({ fromSeq })` (older ones come from the log). */
-export const changeFeedCommitsRetainedDefault = 10_000;
+/**
+ * Commits kept in memory for `db.changes({ fromSeq })` (older ones come from the log). Kept
+ * small by default: retained commits outlive the young generation and make GC expensive.
+ */
+export const changeFeedCommitsRetainedDefault = 1024;
 export const changeFeedCommitsRetainedMax = 10_000_000;
 /** Commits buffered for one slow change-feed reader before it is ended as lagged. */
 export const changeFeedPendingCommitsMax = 100_000;

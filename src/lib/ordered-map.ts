@@ -136,7 +136,7 @@ function childIndex<K>(keys: readonly K[], key: K, compare: Comparator<K>): numb
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compare(keys[mid]!, key) < 0) lo = mid + 1;
+    if (compare(keys[mid]!, key) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;

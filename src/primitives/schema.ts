@@ -31,6 +31,8 @@ export interface Column {
   readonly type: ValueType;
   readonly position: number;
   readonly autoIncrement: boolean;
+  /** Where this column's values go, for error messages (built once, not per write). */
+  readonly site: { readonly object: string; readonly column: string };
 }
 
 /** Normalises a user's column input into the definition form (a list), validating names. */
@@ -45,7 +47,9 @@ export function normalizeColumns(input: unknown, object: string): ColumnDefiniti
         : columnFromItem({ ...(spec as object), name }, 0, object),
     );
   } else {
-    throw new DbError("INVALID_SCHEMA", `${object}: columns must be an object or a list`, { object });
+    throw new DbError("INVALID_SCHEMA", `${object}: columns must be an object or a list`, {
+      object,
+    });
   }
   if (list.length === 0 || list.length > columnsMax) {
     throw new DbError("INVALID_SCHEMA", `${object}: needs 1 to ${columnsMax} columns`, { object });
@@ -55,8 +59,12 @@ export function normalizeColumns(input: unknown, object: string): ColumnDefiniti
 
 function columnFromItem(item: unknown, index: number, object: string): ColumnDefinition {
   const spec = item as Partial<ColumnDefinition> | null;
-  if (spec === null || typeof spec !== "object" || typeof spec.name !== "string" ||
-      typeof spec.type !== "string") {
+  if (
+    spec === null ||
+    typeof spec !== "object" ||
+    typeof spec.name !== "string" ||
+    typeof spec.type !== "string"
+  ) {
     throw new DbError(
       "INVALID_SCHEMA",
       `${object}: column ${index + 1} needs a name and a type, got ${describeValue(item)}`,
@@ -113,14 +121,18 @@ export class Schema {
 
   /**
    * Builds a complete stored row from outside input: unknown columns are refused, missing
-   * optional columns become none, `fill` supplies auto-increment values. The result is frozen.
+   * optional columns become none, `fill` may supply missing values (auto-increment, ids). The result is frozen.
    */
   normalizeRow(input: unknown, fill?: (column: Column) => unknown, rowIndex?: number): Row {
     if (input === null || typeof input !== "object" || Array.isArray(input)) {
-      throw new DbError("TYPE_MISMATCH", `${this.object}: a row must be an object, got ${describeValue(input)}`, {
-        object: this.object,
-        value: describeValue(input),
-      });
+      throw new DbError(
+        "TYPE_MISMATCH",
+        `${this.object}: a row must be an object, got ${describeValue(input)}`,
+        {
+          object: this.object,
+          value: describeValue(input),
+        },
+      );
     }
     const source = input as Record<string, unknown>;
     for (const key in source) {
@@ -129,7 +141,7 @@ export class Schema {
     const out: Record<string, unknown> = {};
     for (const column of this.columns) {
       let value = source[column.name];
-      if (value === undefined && column.autoIncrement && fill) value = fill(column);
+      if (value === undefined && fill) value = fill(column);
       if (value === undefined && !column.type.optional) {
         throw this.missing(column, rowIndex);
       }
@@ -145,11 +157,18 @@ export class Schema {
         object: this.object,
       });
     }
-    const out: Record<string, unknown> = { ...row };
     const source = patch as Record<string, unknown>;
     for (const key in source) {
-      const column = this.requireColumn(key);
-      out[key] = coerceValue(column.type, source[key], this.site(column));
+      if (!this.byName.has(key)) this.requireColumn(key);
+    }
+    // Built column by column in schema order, so every row of a table shares one shape.
+    const out: Record<string, unknown> = {};
+    const columns = this.columns;
+    for (let i = 0; i < columns.length; i++) {
+      const column = columns[i]!;
+      const name = column.name;
+      const value = source[name];
+      out[name] = value === undefined ? row[name] : coerceValue(column.type, value, column.site);
     }
     return Object.freeze(out);
   }
@@ -166,20 +185,22 @@ export class Schema {
       });
     }
     const autoIncrement = definition.autoIncrement === true;
-    if (autoIncrement && !["int1", "int2", "int4", "int8", "uint1", "uint2", "uint4", "uint8"].includes(type.kind)) {
+    if (
+      autoIncrement &&
+      !["int1", "int2", "int4", "int8", "uint1", "uint2", "uint4", "uint8"].includes(type.kind)
+    ) {
       throw new DbError(
         "INVALID_SCHEMA",
         `${this.object}.${definition.name}: auto_increment needs an integer column, not ${typeName(type)}`,
         { object: this.object, column: definition.name },
       );
     }
-    return { name: definition.name, type, position, autoIncrement };
+    const site = { object: this.object, column: definition.name };
+    return { name: definition.name, type, position, autoIncrement, site };
   }
 
   private site(column: Column, row?: number): { object: string; column: string; row?: number } {
-    return row === undefined
-      ? { object: this.object, column: column.name }
-      : { object: this.object, column: column.name, row };
+    return row === undefined ? column.site : { object: this.object, column: column.name, row };
   }
 
   private missing(column: Column, rowIndex?: number): DbError {

@@ -10,7 +10,13 @@ import { indexesPerObjectMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap, Range } from "../lib/ordered-map.ts";
 import { ChangeRecord, checkIdentifier } from "../engine/index.ts";
-import type { Change, Engine, ObjectDefinition, StoredObject, Transaction } from "../engine/index.ts";
+import type {
+  Change,
+  Engine,
+  ObjectDefinition,
+  StoredObject,
+  Transaction,
+} from "../engine/index.ts";
 import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
@@ -53,6 +59,10 @@ export function tableDefinition(name: string, options: TableOptions): TableDefin
   return definition;
 }
 
+interface RowSlot {
+  row: Row;
+}
+
 /** A table's state. */
 export class Table implements StoredObject {
   readonly kind = "table" as const;
@@ -61,7 +71,10 @@ export class Table implements StoredObject {
   readonly schema: Schema;
   readonly indexes: readonly SecondaryIndex[];
   private readonly pkColumns: readonly Column[];
-  private readonly rows = new Map<MapKey, Row>();
+  /** `typeof` of keys that need no coercion to be looked up (single-column keys only). */
+  private readonly pkPlainType: "number" | "string" | undefined;
+  /** Rows by map key. A slot is replaced in place on update, so an update costs one lookup. */
+  private readonly rows = new Map<MapKey, RowSlot>();
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
   private readonly autoNext = new Map<string, bigint>();
   private rowIdNext = 1;
@@ -77,6 +90,7 @@ export class Table implements StoredObject {
       });
     }
     this.indexes = this.buildIndexes(definition.indexes ?? []);
+    this.pkPlainType = plainKeyType(this.pkColumns);
     for (const column of this.schema.columns) {
       if (column.autoIncrement) this.autoNext.set(column.name, 1n);
     }
@@ -94,7 +108,7 @@ export class Table implements StoredObject {
 
   /** The row under primary key `key` (a value, or a list for composite keys). */
   get(key: unknown): Row | undefined {
-    return this.rows.get(this.mapKeyOfInput(key));
+    return this.rows.get(this.mapKeyOfInput(key))?.row;
   }
 
   /** Rows in primary key order (insertion order without a primary key). */
@@ -102,7 +116,7 @@ export class Table implements StoredObject {
     let remaining = options.limit ?? Infinity;
     if (remaining <= 0) return;
     for (const mapKey of this.order.values(this.coerceRange(options))) {
-      yield this.rows.get(mapKey)!;
+      yield this.rows.get(mapKey)!.row;
       if (--remaining <= 0) return;
     }
   }
@@ -112,7 +126,7 @@ export class Table implements StoredObject {
     const index = this.requireIndex(indexName);
     const key = this.coerceIndexKey(index, value);
     const out: Row[] = [];
-    for (const pk of index.lookup(key)) out.push(this.rows.get(pk)!);
+    for (const pk of index.lookup(key)) out.push(this.rows.get(pk)!.row);
     return out;
   }
 
@@ -125,7 +139,7 @@ export class Table implements StoredObject {
     let remaining = options.limit ?? Infinity;
     if (remaining <= 0) return;
     for (const pk of [...index.range(range)]) {
-      yield this.rows.get(pk)!;
+      yield this.rows.get(pk)!.row;
       if (--remaining <= 0) return;
     }
   }
@@ -163,7 +177,7 @@ export class Table implements StoredObject {
   update(tx: Transaction, key: unknown, patch: unknown): Row {
     tx.assertWritable(this.name);
     const mapKey = this.mapKeyOfInput(key);
-    const before = this.rows.get(mapKey);
+    const before = this.rows.get(mapKey)?.row;
     if (before === undefined) {
       throw new DbError("NOT_FOUND", `${this.name}: no row with key ${describeValue(key)}`, {
         object: this.name,
@@ -185,7 +199,7 @@ export class Table implements StoredObject {
     const key = this.keyOf(row);
     const mapKey = this.mapKeyOfStored(key);
     this.noteAutoValues(tx, row);
-    this.write(tx, key, mapKey, this.rows.get(mapKey), row);
+    this.write(tx, key, mapKey, this.rows.get(mapKey)?.row, row);
     return row;
   }
 
@@ -193,7 +207,7 @@ export class Table implements StoredObject {
   del(tx: Transaction, key: unknown): boolean {
     tx.assertWritable(this.name);
     const mapKey = this.mapKeyOfInput(key);
-    const before = this.rows.get(mapKey);
+    const before = this.rows.get(mapKey)?.row;
     if (before === undefined) return false;
     this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, undefined);
     return true;
@@ -202,8 +216,8 @@ export class Table implements StoredObject {
   /** Deletes a stored row found by a scan or lookup. */
   delRow(tx: Transaction, row: Row): boolean {
     if (this.hasPrimaryKey) return this.del(tx, this.keyOf(row));
-    for (const [mapKey, stored] of this.rows) {
-      if (stored === row) return this.del(tx, mapKey);
+    for (const [mapKey, slot] of this.rows) {
+      if (slot.row === row) return this.del(tx, mapKey);
     }
     return false;
   }
@@ -212,8 +226,11 @@ export class Table implements StoredObject {
 
   applyChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);
-    const current = this.rows.get(mapKey);
-    assert((current === undefined) === (change.before === undefined), "replay: row existence differs");
+    const current = this.rows.get(mapKey)?.row;
+    assert(
+      (current === undefined) === (change.before === undefined),
+      "replay: row existence differs",
+    );
     const after = change.after as Row | undefined;
     if (after !== undefined) {
       Object.freeze(after);
@@ -224,13 +241,24 @@ export class Table implements StoredObject {
 
   revertChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);
-    assert(this.rows.get(mapKey) === change.after, "revert: row differs from the change");
-    this.writeRow(change.key, mapKey, change.after as Row | undefined, change.before as Row | undefined);
+    assert(this.rows.get(mapKey)?.row === change.after, "revert: row differs from the change");
+    this.writeRow(
+      change.key,
+      mapKey,
+      change.after as Row | undefined,
+      change.before as Row | undefined,
+    );
   }
 
   // ---- The single write path ----
 
-  private write(tx: Transaction, key: unknown, mapKey: MapKey, before: Row | undefined, after: Row | undefined): void {
+  private write(
+    tx: Transaction,
+    key: unknown,
+    mapKey: MapKey,
+    before: Row | undefined,
+    after: Row | undefined,
+  ): void {
     if (after !== undefined) {
       for (const index of this.indexes) index.checkUnique(after, mapKey);
     }
@@ -239,13 +267,22 @@ export class Table implements StoredObject {
     tx.record(this, new ChangeRecord(this.name, kind, key, before, after));
   }
 
-  private writeRow(key: unknown, mapKey: MapKey, before: Row | undefined, after: Row | undefined): void {
+  private writeRow(
+    key: unknown,
+    mapKey: MapKey,
+    before: Row | undefined,
+    after: Row | undefined,
+  ): void {
     if (after === undefined) {
       assert(this.rows.delete(mapKey), "deleted a missing row");
       this.order.del(key);
+    } else if (before === undefined) {
+      this.rows.set(mapKey, { row: after });
+      this.order.set(key, mapKey);
     } else {
-      this.rows.set(mapKey, after);
-      if (before === undefined) this.order.set(key, mapKey);
+      const slot = this.rows.get(mapKey);
+      assert(slot?.row === before, "updated row differs from the stored one");
+      slot.row = after;
     }
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
@@ -259,11 +296,16 @@ export class Table implements StoredObject {
 
   /** Coerces a caller's key to the key columns' types, then maps it. */
   private mapKeyOfInput(key: unknown): MapKey {
+    // Hot path: an integer or text key is its own map key (a value outside the column's
+    // range cannot match a stored key, so skipping the range check changes no answer).
+    if (typeof key === this.pkPlainType && (typeof key === "string" || Number.isSafeInteger(key))) {
+      return key as MapKey;
+    }
     const columns = this.pkColumns;
     if (columns.length === 0) return mapKeyOf(key);
     if (columns.length === 1) {
       const column = columns[0]!;
-      return mapKeyOf(coerceValue(column.type, key, { object: this.name, column: column.name }));
+      return mapKeyOf(coerceValue(column.type, key, column.site));
     }
     if (!Array.isArray(key) || key.length !== columns.length) {
       throw new DbError(
@@ -296,9 +338,13 @@ export class Table implements StoredObject {
       return coerceValue(column.type, value, { object: this.name, column: column.name });
     }
     if (!Array.isArray(value) || value.length !== index.columns.length) {
-      throw new DbError("TYPE_MISMATCH", `${this.name}: index ${index.name} takes a list of ${index.columns.length} values`, {
-        object: this.name,
-      });
+      throw new DbError(
+        "TYPE_MISMATCH",
+        `${this.name}: index ${index.name} takes a list of ${index.columns.length} values`,
+        {
+          object: this.name,
+        },
+      );
     }
     return index.columns.map((name, i) => {
       const column = this.schema.requireColumn(name);
@@ -309,7 +355,9 @@ export class Table implements StoredObject {
   private requireIndex(name: string): SecondaryIndex {
     const index = this.indexes.find((candidate) => candidate.name === name);
     if (index === undefined) {
-      throw new DbError("UNKNOWN_OBJECT", `${this.name} has no index "${name}"`, { object: this.name });
+      throw new DbError("UNKNOWN_OBJECT", `${this.name} has no index "${name}"`, {
+        object: this.name,
+      });
     }
     return index;
   }
@@ -327,6 +375,7 @@ export class Table implements StoredObject {
   }
 
   private allocate(tx: Transaction, column: Column): unknown {
+    if (!column.autoIncrement) return undefined;
     const next = this.autoNext.get(column.name)!;
     this.setAutoNext(tx, column.name, next + 1n);
     const asNumber = Number(next);
@@ -382,14 +431,26 @@ export class Table implements StoredObject {
     return definitions.map((definition) => {
       checkIdentifier(definition.name, `${this.name} index ${definition.name}`);
       if (names.has(definition.name)) {
-        throw new DbError("INVALID_SCHEMA", `${this.name}: index ${definition.name} appears twice`, {
-          object: this.name,
-        });
+        throw new DbError(
+          "INVALID_SCHEMA",
+          `${this.name}: index ${definition.name} appears twice`,
+          {
+            object: this.name,
+          },
+        );
       }
       names.add(definition.name);
       return new SecondaryIndex(this.name, this.schema, definition);
     });
   }
+}
+
+function plainKeyType(columns: readonly Column[]): "number" | "string" | undefined {
+  if (columns.length !== 1) return undefined;
+  const kind = columns[0]!.type.kind;
+  if (kind === "utf8") return "string";
+  const numeric = ["int1", "int2", "int4", "int8", "uint1", "uint2", "uint4", "uint8"];
+  return numeric.includes(kind) ? "number" : undefined;
 }
 
 // ---- The embedded handle ----

@@ -76,7 +76,9 @@ function arithNumbers(op: ArithOp, a: number, b: number, division: DivisionMode)
       result = a % b;
       break;
   }
-  if (integers && !Number.isSafeInteger(result)) return arithBigInt(op, BigInt(a), BigInt(b));
+  // Float division of two integers is a float result, never a reason to go exact.
+  const exact = integers && !(op === "/" && division === "float");
+  if (exact && !Number.isSafeInteger(result)) return arithBigInt(op, BigInt(a), BigInt(b));
   if (!Number.isFinite(result)) {
     throw new DbError("ARITHMETIC_OVERFLOW", `float overflow: ${a} ${op} ${b}`, { value: result });
   }

@@ -26,6 +26,15 @@ const uuidPattern =
 
 /** Coerces `value` to `type`, or throws TYPE_MISMATCH / OUT_OF_RANGE naming the site. */
 export function coerceValue(type: ValueType, value: unknown, site: ValueSite = {}): unknown {
+  // Hot path: a safe integer into int8 or a finite number into float8 is already normal.
+  if (typeof value === "number") {
+    const kind = type.kind;
+    if (
+      kind === "int8" ? Number.isSafeInteger(value) : kind === "float8" && Number.isFinite(value)
+    ) {
+      return value === 0 ? 0 : value;
+    }
+  }
   if (value === null || value === undefined) {
     if (type.optional || type.kind === "any" || type.kind === "json") return null;
     throw mismatch(type, value, site, "none is not allowed; declare the column Option(T)");

@@ -18,3 +18,4 @@ export { arith, negate, normalizeInteger } from "./arith.ts";
 export type { ArithOp, DivisionMode } from "./arith.ts";
 export { Decimal, decimalDivisionScale } from "./decimal.ts";
 export { Duration } from "./duration.ts";
+export { uuid4, uuid7 } from "./uuid.ts";

@@ -1,0 +1,213 @@
+/**
+ * @module Counters: a single 64-bit signed counter, or one per key (`by { page }`). Values are
+ * exact (numbers while safe, bigints beyond 2^53) and an add that would leave the int8 range
+ * fails instead of wrapping. Each write records a `set` change with the value before and after.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError, describeValue } from "../lib/errors.ts";
+import { ChangeRecord } from "../engine/index.ts";
+import type {
+  Change,
+  Engine,
+  ObjectDefinition,
+  StoredObject,
+  Transaction,
+} from "../engine/index.ts";
+import { coerceValue, integerBounds, mapKeyOf, mapKeyOfTuple, valueType } from "../values/index.ts";
+import type { MapKey } from "../values/index.ts";
+import { Handle } from "./handle.ts";
+import { Schema, normalizeColumns } from "./schema.ts";
+import type { ColumnDefinition, ColumnsInput } from "./schema.ts";
+
+/** The stored definition of a counter. */
+export interface CounterDefinition extends ObjectDefinition {
+  readonly kind: "counter";
+  /** Key columns of a keyed counter; absent for a single counter. */
+  readonly by?: readonly ColumnDefinition[];
+}
+
+export interface CounterOptions {
+  /** Makes a keyed counter: `{ page: "utf8" }`. */
+  by?: ColumnsInput;
+}
+
+/** Normalises `createCounter` options into a definition. */
+export function counterDefinition(name: string, options: CounterOptions = {}): CounterDefinition {
+  return options.by === undefined
+    ? { kind: "counter", name }
+    : { kind: "counter", name, by: normalizeColumns(options.by, name) };
+}
+
+const int8 = valueType("int8");
+const [int8Min, int8Max] = integerBounds.int8!;
+
+/** A counter's state. */
+export class Counter implements StoredObject {
+  readonly kind = "counter" as const;
+  readonly name: string;
+  readonly definition: CounterDefinition;
+  private readonly keySchema: Schema | undefined;
+  /** Keyed values; the single counter lives under the key `null`. */
+  private readonly values = new Map<MapKey, { key: unknown; value: number | bigint }>();
+
+  constructor(definition: CounterDefinition) {
+    this.name = definition.name;
+    this.definition = definition;
+    this.keySchema =
+      definition.by === undefined ? undefined : new Schema(definition.name, definition.by);
+  }
+
+  get keyed(): boolean {
+    return this.keySchema !== undefined;
+  }
+
+  /** The value under `key` (0 when never set). */
+  get(key?: unknown): number | bigint {
+    return this.values.get(this.mapKey(this.normalizeKey(key)))?.value ?? 0;
+  }
+
+  /** Every key with its value, in no particular order. */
+  entries(): Array<{ key: unknown; value: number | bigint }> {
+    return [...this.values.values()].map((entry) => ({ key: entry.key, value: entry.value }));
+  }
+
+  /** Adds `amount` (may be negative); returns the new value. */
+  add(tx: Transaction, amount: unknown, key?: unknown): number | bigint {
+    tx.assertWritable(this.name);
+    const delta = coerceValue(int8, amount, { object: this.name, column: "amount" }) as
+      number | bigint;
+    const normalized = this.normalizeKey(key);
+    const before = this.get(normalized);
+    let after: number | bigint;
+    if (typeof before === "number" && typeof delta === "number") {
+      after = before + delta;
+      if (!Number.isSafeInteger(after)) after = this.checkedBigSum(BigInt(before), BigInt(delta));
+    } else {
+      after = this.checkedBigSum(BigInt(before), BigInt(delta));
+    }
+    this.write(tx, normalized, before, after);
+    return after;
+  }
+
+  /** Sets the value under `key` back to 0 (removes the key of a keyed counter). */
+  reset(tx: Transaction, key?: unknown): void {
+    tx.assertWritable(this.name);
+    const normalized = this.normalizeKey(key);
+    const entry = this.values.get(this.mapKey(normalized));
+    if (entry === undefined) return;
+    this.write(tx, normalized, entry.value, undefined);
+  }
+
+  applyChange(change: Change): void {
+    assert(change.kind === "set", `unknown counter change ${change.kind}`);
+    const entry = this.values.get(this.mapKey(change.key));
+    assert(entry?.value === change.before, "replay: counter differs from the change's before");
+    this.store(change.key, change.after as number | bigint | undefined);
+  }
+
+  revertChange(change: Change): void {
+    assert(change.kind === "set", `unknown counter change ${change.kind}`);
+    assert(
+      this.values.get(this.mapKey(change.key))?.value === change.after,
+      "revert: counter differs",
+    );
+    this.store(change.key, change.before as number | bigint | undefined);
+  }
+
+  private write(
+    tx: Transaction,
+    key: unknown,
+    before: number | bigint,
+    after: number | bigint | undefined,
+  ): void {
+    const existed = this.values.has(this.mapKey(key));
+    this.store(key, after);
+    tx.record(this, new ChangeRecord(this.name, "set", key, existed ? before : undefined, after));
+  }
+
+  private store(key: unknown, value: number | bigint | undefined): void {
+    const mapKey = this.mapKey(key);
+    if (value === undefined) {
+      this.values.delete(mapKey);
+      return;
+    }
+    const entry = this.values.get(mapKey);
+    if (entry === undefined) this.values.set(mapKey, { key, value });
+    else entry.value = value;
+  }
+
+  private checkedBigSum(a: bigint, b: bigint): number | bigint {
+    const sum = a + b;
+    if (sum < int8Min || sum > int8Max) {
+      throw new DbError(
+        "OUT_OF_RANGE",
+        `${this.name}: counter would leave the int8 range (${sum})`,
+        {
+          object: this.name,
+          value: `${sum}`,
+        },
+      );
+    }
+    const asNumber = Number(sum);
+    return Number.isSafeInteger(asNumber) ? asNumber : sum;
+  }
+
+  /** Validates a caller's key: none for a single counter, a value or record for keyed ones. */
+  private normalizeKey(key: unknown): unknown {
+    const schema = this.keySchema;
+    if (schema === undefined) {
+      if (key !== undefined && key !== null) {
+        throw new DbError(
+          "INVALID_ARGUMENT",
+          `${this.name} is not keyed; got key ${describeValue(key)}`,
+          {
+            object: this.name,
+          },
+        );
+      }
+      return null;
+    }
+    if (key === undefined || key === null) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `${this.name} is keyed by ${schema.columns.map((c) => c.name).join(", ")}; pass a key`,
+        {
+          object: this.name,
+        },
+      );
+    }
+    const columns = schema.columns;
+    if (columns.length === 1 && (typeof key !== "object" || key instanceof Date)) {
+      return coerceValue(columns[0]!.type, key, { object: this.name, column: columns[0]!.name });
+    }
+    const row = schema.normalizeRow(key);
+    return columns.length === 1 ? row[columns[0]!.name] : columns.map((c) => row[c.name]);
+  }
+
+  private mapKey(key: unknown): MapKey {
+    return Array.isArray(key) ? mapKeyOfTuple(key) : mapKeyOf(key);
+  }
+}
+
+/** A handle on a counter: `db.counter("shop::visits").add(1)`. */
+export class CounterHandle extends Handle<Counter> {
+  constructor(engine: Engine, name: string) {
+    super(engine, name, "counter");
+  }
+
+  get(key?: unknown): number | bigint {
+    return this.object().get(key);
+  }
+
+  entries(): Array<{ key: unknown; value: number | bigint }> {
+    return this.object().entries();
+  }
+
+  add(amount: number | bigint, key?: unknown): number | bigint {
+    return this.write((tx, counter) => counter.add(tx, amount, key));
+  }
+
+  reset(key?: unknown): void {
+    this.write((tx, counter) => counter.reset(tx, key));
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * @module Queues: enqueue (with an optional dedup key and not-before time), claim N messages
+ * for a visibility timeout, ack, nack with an attempt limit, and a dead-letter list. Every
+ * decision uses the transaction's time, so claims expire deterministically and replay needs
+ * no clock. A message is one record keyed by its id; each step is an insert, update or delete.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError, describeValue } from "../lib/errors.ts";
+import { queueAttemptsMax, queueClaimCountMax } from "../lib/limits.ts";
+import { createOrderedMap } from "../lib/ordered-map.ts";
+import type { OrderedMap } from "../lib/ordered-map.ts";
+import { ChangeRecord } from "../engine/index.ts";
+import type {
+  Change,
+  Engine,
+  ObjectDefinition,
+  StoredObject,
+  Transaction,
+} from "../engine/index.ts";
+import { Duration, mapKeyOf, uuid4, uuid7 } from "../values/index.ts";
+import type { MapKey } from "../values/index.ts";
+import { Handle } from "./handle.ts";
+import { Schema, normalizeColumns } from "./schema.ts";
+import type { ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
+
+export interface QueueDefinition extends ObjectDefinition {
+  readonly kind: "queue";
+  /** Message columns; a column named `id` is the message id. Absent: bodies are JSON. */
+  readonly columns?: readonly ColumnDefinition[];
+  readonly visibilityMs: number;
+  /** Claims allowed per message before it is dead-lettered. */
+  readonly attempts: number;
+}
+
+export interface QueueOptions {
+  columns?: ColumnsInput;
+  /** Default claim visibility: ms, or a duration such as "30s" (default 30 s). */
+  visibility?: number | string;
+  /** Claims allowed before dead-lettering (default 5). */
+  attempts?: number;
+}
+
+export type MessageState = "ready" | "claimed" | "dead";
+
+/** One message as stored and as returned by claims. */
+export interface QueueMessage {
+  readonly id: unknown;
+  readonly body: unknown;
+  readonly state: MessageState;
+  /** Claims made so far. */
+  readonly attempts: number;
+  /** When the message can next be claimed (ready) or when its claim expires (claimed). */
+  readonly availableAt: number;
+  readonly enqueuedAt: number;
+  readonly dedupKey: string | null;
+  /** Enqueue order, the tiebreak between messages available at the same time. */
+  readonly order: number;
+}
+
+export interface EnqueueOptions {
+  dedupKey?: string;
+  /** Not claimable before this time (Unix ms or Date). */
+  notBefore?: number | Date;
+  /** Not claimable for this long (ms). */
+  delayMs?: number;
+}
+
+export interface EnqueueResult {
+  readonly id: unknown;
+  /** False when the dedup key matched a message already in the queue. */
+  readonly enqueued: boolean;
+}
+
+export interface ClaimOptions {
+  visibilityMs?: number;
+}
+
+export const visibilityDefaultMs = 30_000;
+export const attemptsDefault = 5;
+
+export function queueDefinition(name: string, options: QueueOptions = {}): QueueDefinition {
+  const visibility = options.visibility ?? visibilityDefaultMs;
+  const visibilityMs = typeof visibility === "string" ? Duration.parse(visibility).ms : visibility;
+  return {
+    kind: "queue",
+    name,
+    ...(options.columns === undefined ? {} : { columns: normalizeColumns(options.columns, name) }),
+    visibilityMs,
+    attempts: options.attempts ?? attemptsDefault,
+  };
+}
+
+type OrderKey = readonly [number, number];
+
+export class Queue implements StoredObject {
+  readonly kind = "queue" as const;
+  readonly name: string;
+  readonly definition: QueueDefinition;
+  private readonly schema: Schema | undefined;
+  private readonly messages = new Map<MapKey, QueueMessage>();
+  /** Ready and claimed messages by (availableAt, order): the claim scan order. */
+  private readonly due: OrderedMap<OrderKey, MapKey> = createOrderedMap(
+    (a: OrderKey, b: OrderKey) => a[0] - b[0] || a[1] - b[1],
+  );
+  private readonly dedup = new Map<string, MapKey>();
+  private orderNext = 1;
+
+  constructor(definition: QueueDefinition) {
+    this.name = definition.name;
+    this.definition = definition;
+    this.schema =
+      definition.columns === undefined
+        ? undefined
+        : new Schema(definition.name, definition.columns);
+    this.checkDefinition(definition);
+  }
+
+  get size(): number {
+    return this.messages.size;
+  }
+
+  get(id: unknown): QueueMessage | undefined {
+    return this.messages.get(mapKeyOf(id));
+  }
+
+  /** Messages in a state, in claim order (dead ones in enqueue order). */
+  list(state: MessageState): QueueMessage[] {
+    const out: QueueMessage[] = [];
+    for (const message of this.messages.values()) if (message.state === state) out.push(message);
+    return out.sort((a, b) => a.availableAt - b.availableAt || a.order - b.order);
+  }
+
+  enqueue(tx: Transaction, body: unknown, options: EnqueueOptions = {}): EnqueueResult {
+    tx.assertWritable(this.name);
+    const dedupKey = options.dedupKey ?? null;
+    if (dedupKey !== null) {
+      if (typeof dedupKey !== "string") throw this.invalid(`dedupKey must be text`);
+      const existing = this.dedup.get(dedupKey);
+      if (existing !== undefined) return { id: this.messages.get(existing)!.id, enqueued: false };
+    }
+    const stored = this.normalizeBody(body, tx.now);
+    const id = this.schema === undefined ? this.orderNext : (stored as Row).id;
+    if (this.messages.has(mapKeyOf(id))) {
+      throw new DbError(
+        "CONSTRAINT_VIOLATION",
+        `${this.name}: message ${describeValue(id)} exists`,
+        {
+          object: this.name,
+          value: describeValue(id),
+        },
+      );
+    }
+    const order = this.orderNext++;
+    tx.onRollback(() => (this.orderNext = order));
+    const message: QueueMessage = Object.freeze({
+      id,
+      body: stored,
+      state: "ready",
+      attempts: 0,
+      availableAt: this.availableAt(tx.now, options),
+      enqueuedAt: tx.now,
+      dedupKey,
+      order,
+    });
+    this.write(tx, undefined, message);
+    return { id, enqueued: true };
+  }
+
+  /** Claims up to `count` due messages; expired claims out of attempts go to the dead list. */
+  claim(tx: Transaction, count: number, options: ClaimOptions = {}): QueueMessage[] {
+    tx.assertWritable(this.name);
+    if (!Number.isSafeInteger(count) || count < 1 || count > queueClaimCountMax) {
+      throw this.invalid(
+        `claim count must be an integer in [1, ${queueClaimCountMax}], got ${count}`,
+      );
+    }
+    const visibilityMs = options.visibilityMs ?? this.definition.visibilityMs;
+    if (!Number.isSafeInteger(visibilityMs) || visibilityMs < 1)
+      throw this.invalid("visibilityMs must be a positive integer");
+    const due: QueueMessage[] = [];
+    let claimable = 0;
+    this.due.forEach((mapKey, key) => {
+      if (key[0] > tx.now) return false;
+      const message = this.messages.get(mapKey)!;
+      due.push(message);
+      if (!this.exhausted(message)) claimable++;
+      return claimable < count;
+    });
+    const claimed: QueueMessage[] = [];
+    for (const message of due) {
+      if (this.exhausted(message)) {
+        this.write(tx, message, { ...message, state: "dead" });
+        continue;
+      }
+      const next: QueueMessage = Object.freeze({
+        ...message,
+        state: "claimed",
+        attempts: message.attempts + 1,
+        availableAt: tx.now + visibilityMs,
+      });
+      this.write(tx, message, next);
+      claimed.push(next);
+    }
+    return claimed;
+  }
+
+  /** Acknowledges a claimed message: it is done and removed. */
+  ack(tx: Transaction, id: unknown): void {
+    tx.assertWritable(this.name);
+    const message = this.requireClaimed(tx, id);
+    this.write(tx, message, undefined);
+  }
+
+  /** Gives a claimed message back: retried after `delayMs`, or dead when out of attempts. */
+  nack(tx: Transaction, id: unknown, delayMs = 0): void {
+    tx.assertWritable(this.name);
+    if (!Number.isSafeInteger(delayMs) || delayMs < 0)
+      throw this.invalid("delayMs must be a whole number >= 0");
+    const message = this.requireClaimed(tx, id);
+    const state: MessageState = message.attempts >= this.definition.attempts ? "dead" : "ready";
+    this.write(tx, message, { ...message, state, availableAt: tx.now + delayMs });
+  }
+
+  /** Moves a dead message back to ready with its attempts reset. */
+  requeue(tx: Transaction, id: unknown): void {
+    tx.assertWritable(this.name);
+    const message = this.messages.get(mapKeyOf(id));
+    if (message?.state !== "dead") throw this.notFound(id, "dead ");
+    this.write(tx, message, { ...message, state: "ready", attempts: 0, availableAt: tx.now });
+  }
+
+  /** Removes a message in any state; returns whether it existed. */
+  del(tx: Transaction, id: unknown): boolean {
+    tx.assertWritable(this.name);
+    const message = this.messages.get(mapKeyOf(id));
+    if (message === undefined) return false;
+    this.write(tx, message, undefined);
+    return true;
+  }
+
+  applyChange(change: Change): void {
+    const current = this.messages.get(mapKeyOf(change.key));
+    assert(
+      (current === undefined) === (change.before === undefined),
+      "replay: message existence differs",
+    );
+    const after = change.after as QueueMessage | undefined;
+    if (after !== undefined && after.order >= this.orderNext) this.orderNext = after.order + 1;
+    this.writeMessage(current, after === undefined ? undefined : Object.freeze(after));
+  }
+
+  revertChange(change: Change): void {
+    const current = this.messages.get(mapKeyOf(change.key));
+    assert(current === change.after, "revert: message differs from the change");
+    this.writeMessage(current, change.before as QueueMessage | undefined);
+  }
+
+  // ---- The single write path ----
+
+  private write(
+    tx: Transaction,
+    before: QueueMessage | undefined,
+    after: QueueMessage | undefined,
+  ): void {
+    const frozen = after === undefined ? undefined : Object.freeze(after);
+    const kind = before === undefined ? "insert" : frozen === undefined ? "delete" : "update";
+    const id = (before ?? frozen)!.id;
+    this.writeMessage(before, frozen);
+    tx.record(this, new ChangeRecord(this.name, kind, id, before, frozen));
+  }
+
+  private writeMessage(before: QueueMessage | undefined, after: QueueMessage | undefined): void {
+    if (before !== undefined) {
+      if (before.state !== "dead")
+        assert(this.due.del([before.availableAt, before.order]), "due index lost a message");
+      if (before.dedupKey !== null) this.dedup.delete(before.dedupKey);
+      this.messages.delete(mapKeyOf(before.id));
+    }
+    if (after !== undefined) {
+      const mapKey = mapKeyOf(after.id);
+      this.messages.set(mapKey, after);
+      if (after.state !== "dead") this.due.set([after.availableAt, after.order], mapKey);
+      if (after.dedupKey !== null) this.dedup.set(after.dedupKey, mapKey);
+    }
+  }
+
+  // ---- Validation ----
+
+  private exhausted(message: QueueMessage): boolean {
+    return message.state === "claimed" && message.attempts >= this.definition.attempts;
+  }
+
+  private requireClaimed(tx: Transaction, id: unknown): QueueMessage {
+    const message = this.messages.get(mapKeyOf(id));
+    if (message === undefined) throw this.notFound(id, "");
+    if (message.state !== "claimed" || message.availableAt <= tx.now) {
+      throw new DbError(
+        "NOT_CLAIMED",
+        `${this.name}: message ${describeValue(id)} is not claimed` +
+          (message.state === "claimed" ? " (its claim expired)" : ` (it is ${message.state})`),
+        { object: this.name, value: describeValue(id) },
+      );
+    }
+    return message;
+  }
+
+  private normalizeBody(body: unknown, now: number): unknown {
+    const schema = this.schema;
+    if (schema === undefined) {
+      return schemaFreeBody(body, this.name);
+    }
+    const id = schema.column("id");
+    // A missing uuid id is generated; other id types must be given.
+    return schema.normalizeRow(body, (column) => {
+      if (column !== id) return undefined;
+      if (id.type.kind === "uuid7") return uuid7(now);
+      if (id.type.kind === "uuid4") return uuid4();
+      return undefined;
+    });
+  }
+
+  private availableAt(now: number, options: EnqueueOptions): number {
+    let at = now;
+    if (options.notBefore !== undefined) {
+      const t = options.notBefore instanceof Date ? options.notBefore.getTime() : options.notBefore;
+      if (!Number.isFinite(t)) throw this.invalid("notBefore must be a time");
+      at = Math.max(at, t);
+    }
+    if (options.delayMs !== undefined) {
+      if (!Number.isSafeInteger(options.delayMs) || options.delayMs < 0)
+        throw this.invalid("delayMs must be >= 0");
+      at = Math.max(at, now + options.delayMs);
+    }
+    return at;
+  }
+
+  private checkDefinition(definition: QueueDefinition): void {
+    if (!Number.isSafeInteger(definition.visibilityMs) || definition.visibilityMs < 1) {
+      throw this.invalid("visibility must be a positive whole number of ms", "INVALID_SCHEMA");
+    }
+    if (
+      !Number.isSafeInteger(definition.attempts) ||
+      definition.attempts < 1 ||
+      definition.attempts > queueAttemptsMax
+    ) {
+      throw this.invalid(
+        `attempts must be an integer in [1, ${queueAttemptsMax}]`,
+        "INVALID_SCHEMA",
+      );
+    }
+    const id = this.schema?.column("id");
+    if (this.schema !== undefined && id === undefined) {
+      throw this.invalid(
+        "a queue with columns needs an id column (e.g. id: uuid7)",
+        "INVALID_SCHEMA",
+      );
+    }
+  }
+
+  private invalid(
+    message: string,
+    code: "INVALID_ARGUMENT" | "INVALID_SCHEMA" = "INVALID_ARGUMENT",
+  ): DbError {
+    return new DbError(code, `${this.name}: ${message}`, { object: this.name });
+  }
+
+  private notFound(id: unknown, what: string): DbError {
+    return new DbError("NOT_FOUND", `${this.name}: no ${what}message ${describeValue(id)}`, {
+      object: this.name,
+      value: describeValue(id),
+    });
+  }
+}
+
+function schemaFreeBody(body: unknown, object: string): unknown {
+  try {
+    return structuredClone(body);
+  } catch {
+    // structuredClone failed: the body holds functions or other non-data values.
+    throw new DbError("TYPE_MISMATCH", `${object}: a message body must be plain data`, { object });
+  }
+}
+
+/** A handle on a queue: `db.queue("shop::jobs").enqueue({...})`. */
+export class QueueHandle<B = unknown> extends Handle<Queue> {
+  constructor(engine: Engine, name: string) {
+    super(engine, name, "queue");
+  }
+
+  get size(): number {
+    return this.object().size;
+  }
+
+  get(id: unknown): QueueMessage | undefined {
+    return this.object().get(id);
+  }
+
+  list(state: MessageState): QueueMessage[] {
+    return this.object().list(state);
+  }
+
+  enqueue(body: B, options?: EnqueueOptions): EnqueueResult {
+    return this.write((tx, queue) => queue.enqueue(tx, body, options));
+  }
+
+  claim(count = 1, options?: ClaimOptions): QueueMessage[] {
+    return this.write((tx, queue) => queue.claim(tx, count, options));
+  }
+
+  ack(id: unknown): void {
+    this.write((tx, queue) => queue.ack(tx, id));
+  }
+
+  nack(id: unknown, delayMs?: number): void {
+    this.write((tx, queue) => queue.nack(tx, id, delayMs));
+  }
+
+  requeue(id: unknown): void {
+    this.write((tx, queue) => queue.requeue(tx, id));
+  }
+
+  del(id: unknown): boolean {
+    return this.write((tx, queue) => queue.del(tx, id));
+  }
+}

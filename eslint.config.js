@@ -3,7 +3,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "bench/node_modules/**", "coverage/**"] },
+  // bench/ has its own package.json and tsconfig (its peers are not in the root install).
+  { ignores: ["node_modules/**", "bench/**", "coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -114,7 +114,7 @@ class EmbeddedDatabase implements Database, Tx {
   // ---- Transactions ----
 
   transact<T>(fn: (tx: Tx) => T, options?: TransactOptions): T {
-    return this.engine.transact(() => fn(this), options);
+    return this.engine.transactWith(this as Tx, fn, options);
   }
 
   abort(reason = "aborted"): never {

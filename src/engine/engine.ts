@@ -73,13 +73,25 @@ export class Engine {
    * the running transaction as a savepoint: a throw inside reverts only the nested part.
    */
   transact<T>(fn: (tx: Transaction) => T, options?: TransactOptions): T {
+    return this.transactWith(
+      undefined,
+      fn as unknown as (scope: undefined, tx: Transaction) => T,
+      options,
+    );
+  }
+
+  /**
+   * Like {@link transact}, but calls `fn(scope, tx)`: lets a caller hand its own API object
+   * to the function without allocating a closure per transaction.
+   */
+  transactWith<S, T>(scope: S, fn: (scope: S, tx: Transaction) => T, options?: TransactOptions): T {
     if (this.closedValue) throw new DbError("DATABASE_CLOSED", "the database is closed");
-    if (this.active !== undefined) return this.nested(this.active, fn);
+    if (this.active !== undefined) return this.nested(this.active, () => fn(scope, this.active!));
     const tx = new Transaction(this.nextTimestamp(), this.readOnly);
     this.active = tx;
     let result: T;
     try {
-      result = fn(tx);
+      result = scope === undefined ? (fn as unknown as (tx: Transaction) => T)(tx) : fn(scope, tx);
       if (isThenable(result)) {
         throw new DbError(
           "TXN_ASYNC",

@@ -123,3 +123,17 @@ export type ExprType = Expr["type"];
 
 export const comparisonOps: ReadonlySet<string> = new Set(["==", "!=", "<", "<=", ">", ">="]);
 export const arithmeticOps: ReadonlySet<string> = new Set(["+", "-", "*", "/", "%"]);
+
+/** Words with a meaning of their own in expressions: they cannot name a field root. */
+export const reservedWords: ReadonlySet<string> = new Set([
+  "true",
+  "false",
+  "none",
+  "null",
+  "and",
+  "or",
+  "xor",
+  "not",
+  "between",
+  "in",
+]);

@@ -39,6 +39,7 @@ export function counterDefinition(name: string, options: CounterOptions = {}): C
 }
 
 const int8 = valueType("int8");
+const amountColumn = "amount";
 const [int8Min, int8Max] = integerBounds.int8!;
 
 /** A counter's state. */
@@ -47,12 +48,14 @@ export class Counter implements StoredObject {
   readonly name: string;
   readonly definition: CounterDefinition;
   private readonly keySchema: Schema | undefined;
+  private readonly amountSite: { object: string; column: string };
   /** Keyed values; the single counter lives under the key `null`. */
   private readonly values = new Map<MapKey, { key: unknown; value: number | bigint }>();
 
   constructor(definition: CounterDefinition) {
     this.name = definition.name;
     this.definition = definition;
+    this.amountSite = { object: definition.name, column: amountColumn };
     this.keySchema =
       definition.by === undefined ? undefined : new Schema(definition.name, definition.by);
   }
@@ -204,6 +207,8 @@ export class CounterHandle extends Handle<Counter> {
   }
 
   add(amount: number | bigint, key?: unknown): number | bigint {
+    const tx = this.tx;
+    if (tx !== undefined) return this.object().add(tx, amount, key);
     return this.write((tx, counter) => counter.add(tx, amount, key));
   }
 

@@ -33,6 +33,11 @@ export abstract class Handle<T extends StoredObject> {
     return this.engine.write((tx) => fn(tx, this.object()), handleOrigin);
   }
 
+  /** The running transaction, if any: handles call primitives directly on this hot path. */
+  protected get tx(): Transaction | undefined {
+    return this.engine.current;
+  }
+
   /** Time for reads that depend on it: the transaction's time, else the clock's. */
   protected now(): number {
     return this.engine.current?.now ?? this.engine.clock.now();

@@ -243,7 +243,9 @@ export class HistogramHandle extends Handle<Histogram> {
   }
 
   record(value: number, count = 1): void {
-    this.write((tx, histogram) => histogram.record(tx, value, count));
+    const tx = this.tx;
+    if (tx !== undefined) this.object().record(tx, value, count);
+    else this.write((tx, histogram) => histogram.record(tx, value, count));
   }
 
   reset(): void {

@@ -178,7 +178,7 @@ export class RingBuffer implements StoredObject {
   applyChange(change: Change): void {
     const position = change.key as number;
     if (change.kind === "insert") {
-      this.append(position, Object.freeze(change.after as Row));
+      this.append(position, change.after as Row);
       if (position >= this.positionNext) this.positionNext = position + 1;
       return;
     }
@@ -276,6 +276,8 @@ export class RingBufferHandle<
   }
 
   push(row: R): R {
+    const tx = this.tx;
+    if (tx !== undefined) return this.object().push(tx, row) as R;
     return this.write((tx, buffer) => buffer.push(tx, row)) as R;
   }
 }

@@ -10,7 +10,12 @@ import { checkIdentifier } from "../engine/index.ts";
 import { coerceValue, parseType, typeName } from "../values/index.ts";
 import type { ValueType } from "../values/index.ts";
 
-/** A stored row: column name to value. Stored rows are frozen; never mutate one. */
+/**
+ * A stored row: column name to value. Rows are immutable snapshots by contract: the engine
+ * never mutates a stored row (a write stores a new one), and callers must not either. They
+ * are not frozen at run time because `Object.freeze` costs more than the rest of an update;
+ * the `Readonly` type enforces the contract in TypeScript.
+ */
 export type Row = Readonly<Record<string, unknown>>;
 
 /** A column as written in a definition. */
@@ -121,7 +126,7 @@ export class Schema {
 
   /**
    * Builds a complete stored row from outside input: unknown columns are refused, missing
-   * optional columns become none, `fill` may supply missing values (auto-increment, ids). The result is frozen.
+   * optional columns become none, `fill` may supply missing values (auto-increment, ids).
    */
   normalizeRow(input: unknown, fill?: (column: Column) => unknown, rowIndex?: number): Row {
     if (input === null || typeof input !== "object" || Array.isArray(input)) {
@@ -147,10 +152,10 @@ export class Schema {
       }
       out[column.name] = coerceValue(column.type, value, this.site(column, rowIndex));
     }
-    return Object.freeze(out);
+    return out;
   }
 
-  /** Applies a patch to a stored row: only patched columns are validated. Frozen result. */
+  /** Applies a patch to a stored row, giving a new row: only patched columns are validated. */
   patchRow(row: Row, patch: unknown): Row {
     if (patch === null || typeof patch !== "object" || Array.isArray(patch)) {
       throw new DbError("TYPE_MISMATCH", `${this.object}: a patch must be an object`, {
@@ -170,7 +175,7 @@ export class Schema {
       const value = source[name];
       out[name] = value === undefined ? row[name] : coerceValue(column.type, value, column.site);
     }
-    return Object.freeze(out);
+    return out;
   }
 
   private parseColumn(definition: ColumnDefinition, position: number): Column {

@@ -142,7 +142,7 @@ export class Series implements StoredObject {
     const key = change.key as SeriesKey;
     if (change.kind === "insert") {
       assert(!this.rows.has(key), "replay: series row exists");
-      this.rows.set(key, Object.freeze(change.after as Row));
+      this.rows.set(key, change.after as Row);
       if (key[1] >= this.tiebreakNext) this.tiebreakNext = key[1] + 1;
       return;
     }
@@ -197,6 +197,8 @@ export class SeriesHandle<R extends object = Record<string, unknown>> extends Ha
   }
 
   insert(row: R): R {
+    const tx = this.tx;
+    if (tx !== undefined) return this.object().insert(tx, row) as R;
     return this.write((tx, series) => series.insert(tx, row)) as R;
   }
 

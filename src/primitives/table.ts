@@ -232,10 +232,7 @@ export class Table implements StoredObject {
       "replay: row existence differs",
     );
     const after = change.after as Row | undefined;
-    if (after !== undefined) {
-      Object.freeze(after);
-      this.noteAutoValuesReplay(after, change.key);
-    }
+    if (after !== undefined) this.noteAutoValuesReplay(after, change.key);
     this.writeRow(change.key, mapKey, current, after);
   }
 
@@ -488,6 +485,8 @@ export class TableHandle<R extends object = Record<string, unknown>> extends Han
 
   /** Inserts one row and returns it as stored (with auto-increment values filled in). */
   insert(row: Partial<R>): R {
+    const tx = this.tx;
+    if (tx !== undefined) return this.object().insert(tx, row) as R;
     return this.write((tx, table) => table.insert(tx, row)) as R;
   }
 
@@ -498,6 +497,8 @@ export class TableHandle<R extends object = Record<string, unknown>> extends Han
 
   /** Applies `patch` to the row under `key`; returns the new row. */
   update(key: unknown, patch: Partial<R>): R {
+    const tx = this.tx;
+    if (tx !== undefined) return this.object().update(tx, key, patch) as R;
     return this.write((tx, table) => table.update(tx, key, patch)) as R;
   }
 

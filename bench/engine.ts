@@ -1,0 +1,167 @@
+/**
+ * bench/engine: the embedded engine's hot paths, with SQLite as the peer, in one run.
+ *
+ * - transfer: read two account rows, check funds, update both, add to a counter, record the
+ *   amount in a histogram; one transaction each (`db.transact`).
+ * - point reads: primary-key `get` of a random account.
+ * - SQLite peer: the same transfer on better-sqlite3 (in memory, prepared statements, one
+ *   `db.transaction` per transfer; the histogram is a bucket-count table).
+ *
+ * Every figure is the median of several timed rounds after a warm-up round; both systems
+ * see the same seeded sequence of accounts and amounts. Run: `cd bench && npm install`, then
+ * `npm run engine` (or `node --import tsx bench/engine.ts` from the root).
+ */
+import { cpus } from "node:os";
+import { open } from "../src/index.ts";
+
+const accountCount = Number(process.env.ACCOUNTS ?? 100_000);
+const transfersPerRound = Number(process.env.TRANSFERS ?? 1_000_000);
+const readsPerRound = Number(process.env.READS ?? 2_000_000);
+const rounds = Number(process.env.ROUNDS ?? 7);
+const balanceStart = 1_000_000;
+
+/** A seeded generator (the same sequence for every system). */
+function makeRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state;
+  };
+}
+
+/** Pre-generated operands so that generating them is not timed. */
+function makeTransfers(count: number): Int32Array {
+  const random = makeRandom(42);
+  const out = new Int32Array(count * 3);
+  for (let i = 0; i < count; i++) {
+    const from = random() % accountCount;
+    let to = random() % accountCount;
+    if (to === from) to = (to + 1) % accountCount;
+    out[i * 3] = from;
+    out[i * 3 + 1] = to;
+    out[i * 3 + 2] = 1 + (random() % 1000);
+  }
+  return out;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Runs `body` once to warm up, then `rounds` times; returns the median rate per second. */
+function measure(name: string, operations: number, body: () => void): number {
+  body();
+  const rates: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const start = process.hrtime.bigint();
+    body();
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    rates.push(operations / seconds);
+  }
+  const rate = median(rates);
+  const spread = `${fmt(Math.min(...rates))} .. ${fmt(Math.max(...rates))}`;
+  console.log(`${name.padEnd(34)} ${fmt(rate).padStart(12)} /s   (rounds: ${spread})`);
+  return rate;
+}
+
+function fmt(rate: number): string {
+  return Math.round(rate).toLocaleString("en-US");
+}
+
+async function statebase(ops: Int32Array): Promise<{ transfers: number; reads: number }> {
+  const db = await open();
+  db.createNamespace("bank");
+  const accounts = db.createTable<{ id: number; balance: number }>("bank::accounts", {
+    columns: { id: "int8", balance: "int8" },
+    primaryKey: "id",
+  });
+  const transfers = db.createCounter("bank::transfers");
+  const amounts = db.createHistogram("bank::amounts", { max: 1_000_000, digits: 3 });
+  db.transact(() => {
+    for (let id = 0; id < accountCount; id++) accounts.insert({ id, balance: balanceStart });
+  });
+
+  const transfer = (from: number, to: number, amount: number): void => {
+    db.transact(() => {
+      const source = accounts.get(from)!;
+      const target = accounts.get(to)!;
+      if (source.balance < amount) return;
+      accounts.update(from, { balance: source.balance - amount });
+      accounts.update(to, { balance: target.balance + amount });
+      transfers.add(1);
+      amounts.record(amount);
+    });
+  };
+  const transferRate = measure("statebase transfer", transfersPerRound, () => {
+    for (let i = 0; i < transfersPerRound; i++)
+      transfer(ops[i * 3]!, ops[i * 3 + 1]!, ops[i * 3 + 2]!);
+  });
+  let sink = 0;
+  const readRate = measure("statebase point read", readsPerRound, () => {
+    for (let i = 0; i < readsPerRound; i++)
+      sink += accounts.get(ops[(i % transfersPerRound) * 3]!)!.balance;
+  });
+  // Money is conserved: a cheap check that the benchmark did real work.
+  let total = 0;
+  for (const row of accounts.scan()) total += row.balance;
+  if (total !== accountCount * balanceStart || sink === 0) throw new Error("benchmark lost money");
+  console.log(`  (${db.seq.toLocaleString("en-US")} commits, ${transfers.get()} transfers)`);
+  await db.close();
+  return { transfers: transferRate, reads: readRate };
+}
+
+async function sqlite(ops: Int32Array): Promise<number | undefined> {
+  let Database: typeof import("better-sqlite3");
+  try {
+    Database = (await import("better-sqlite3")).default;
+  } catch {
+    console.log("sqlite: better-sqlite3 is not installed (cd bench && npm install); skipped");
+    return undefined;
+  }
+  const db = new Database(":memory:");
+  db.exec(`
+    CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE amounts (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL);
+    INSERT INTO counters VALUES ('transfers', 0);`);
+  const insert = db.prepare("INSERT INTO accounts VALUES (?, ?)");
+  db.transaction(() => {
+    for (let id = 0; id < accountCount; id++) insert.run(id, balanceStart);
+  })();
+  const get = db.prepare("SELECT balance FROM accounts WHERE id = ?").pluck();
+  const set = db.prepare("UPDATE accounts SET balance = ? WHERE id = ?");
+  const count = db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'transfers'");
+  const record = db.prepare(
+    "INSERT INTO amounts VALUES (?, 1) ON CONFLICT(bucket) DO UPDATE SET count = count + 1",
+  );
+  const transfer = db.transaction((from: number, to: number, amount: number) => {
+    const source = get.get(from) as number;
+    const target = get.get(to) as number;
+    if (source < amount) return;
+    set.run(source - amount, from);
+    set.run(target + amount, to);
+    count.run();
+    record.run(amount);
+  });
+  const n = Math.min(transfersPerRound, 200_000);
+  const rate = measure("sqlite transfer (in memory)", n, () => {
+    for (let i = 0; i < n; i++) transfer(ops[i * 3]!, ops[i * 3 + 1]!, ops[i * 3 + 2]!);
+  });
+  db.close();
+  return rate;
+}
+
+console.log(
+  `bench/engine: node ${process.version}, ${cpus()[0]?.model ?? "cpu"} x${cpus().length}`,
+);
+console.log(`${accountCount.toLocaleString("en-US")} accounts, ${rounds} rounds, median shown\n`);
+const ops = makeTransfers(transfersPerRound);
+const ours = await statebase(ops);
+const peer = await sqlite(ops);
+console.log("");
+console.log(`transfers/s:   ${fmt(ours.transfers)}   (target >= 1,000,000)`);
+console.log(`point reads/s: ${fmt(ours.reads)}`);
+if (peer !== undefined) {
+  console.log(`vs sqlite:     ${(ours.transfers / peer).toFixed(2)}x   (target >= 5x)`);
+}

@@ -1,0 +1,311 @@
+/**
+ * @module Compiles an expression AST into nested closures (never eval or new Function), once,
+ * so that evaluating it per row is only calls and type tests. Compile time is where names are
+ * resolved (unknown columns and functions, arity, aggregates) and statically impossible
+ * operations are reported with their position; run time only sees values.
+ *
+ * Two semantics share the closures' shapes: "rql" (none propagates, Kleene logic, integer
+ * division for integer types) and "guard" (rstmdb's guard language: JSON equality, numbers-only
+ * ordering, two-valued logic, roots `ctx` and `payload` only).
+ */
+import type { DbError } from "../lib/errors.ts";
+import { assert, unreachable } from "../lib/assert.ts";
+import { arithmeticOps, comparisonOps } from "./ast.ts";
+import type {
+  BinaryExpr,
+  CallExpr,
+  Expr,
+  FieldExpr,
+  ListExpr,
+  ParamExpr,
+  RecordExpr,
+  Semantics,
+} from "./ast.ts";
+import type { ValueType } from "../values/index.ts";
+import {
+  compileArithmetic,
+  compileBetween,
+  compileCoalesce,
+  compileComparison,
+  compileIn,
+  compileLogic,
+  compileNegate,
+  compileNot,
+} from "./compile-operators.ts";
+import { compileError, constantOf, foldConstant } from "./compiled.ts";
+import type { CompileEnv, Compiled } from "./compiled.ts";
+import { getFunction, isAggregateCall } from "./functions/index.ts";
+import type { FunctionSpec } from "./functions/index.ts";
+import { setOwnKey } from "./functions/json.ts";
+import { callType, literalType, unknownType } from "./infer.ts";
+import { isInheritedKey, isTruthy, readKey } from "./runtime.ts";
+import type { Evaluator, Scope } from "./scope.ts";
+
+export type { Semantics } from "./ast.ts";
+export type { Evaluator, Scope } from "./scope.ts";
+
+export interface CompileOptions {
+  /** Default "rql". */
+  semantics?: Semantics;
+  /**
+   * Known root names (columns, or ["ctx", "payload"] for guards) with static types when
+   * known; a root not listed is UNKNOWN_COLUMN at compile time naming it and its position.
+   * When omitted, any root is allowed (guards still allow only ctx and payload).
+   */
+  fields?: ReadonlyMap<string, ValueType | undefined>;
+  /**
+   * The aggregate context: how the RQL aggregate step evaluates `math::sum(x)` and its kin
+   * inside this expression (typically by reading the group's accumulator). Without it an
+   * aggregate call is an error.
+   */
+  aggregate?: (call: CallExpr) => Evaluator;
+}
+
+const guardRoots: ReadonlySet<string> = new Set(["ctx", "payload"]);
+
+/**
+ * Compiles an expression to an evaluator.
+ *
+ * @example
+ * const total = compileExpression(parseExpression("price * qty"));
+ * total({ row: { price: 3, qty: 4 } }); // -> 12
+ */
+export function compileExpression(ast: Expr, options: CompileOptions = {}): Evaluator {
+  return compileRoot(ast, options).evaluate;
+}
+
+/**
+ * Compiles a condition: true only when the expression's value is truthy (none, false, 0, "",
+ * empty lists and records are not). This is what `filter` and guards use.
+ *
+ * @example
+ * const open = compilePredicate(parseExpression('status == "open"'));
+ * open({ row: { status: "open" } }); // -> true
+ * open({ row: { status: null } }); // -> false
+ */
+export function compilePredicate(
+  ast: Expr,
+  options: CompileOptions = {},
+): (scope: Scope) => boolean {
+  const compiled = compileRoot(ast, options);
+  if (compiled.constant !== undefined) {
+    const result = isTruthy(compiled.constant.value);
+    return () => result;
+  }
+  const evaluate = compiled.evaluate;
+  // A bool-typed expression yields only true, false or none: an identity test suffices.
+  if (compiled.type.kind === "bool") return (scope) => evaluate(scope) === true;
+  return (scope) => isTruthy(evaluate(scope));
+}
+
+function compileRoot(ast: Expr, options: CompileOptions): Compiled {
+  const env: CompileEnv = {
+    semantics: options.semantics ?? "rql",
+    fields: options.fields,
+    aggregate: options.aggregate,
+  };
+  return compileNode(ast, env);
+}
+
+function compileNode(node: Expr, env: CompileEnv): Compiled {
+  switch (node.type) {
+    case "literal": {
+      // Guard numbers are f64 like rstmdb's, even integers too wide for a double.
+      const wide = env.semantics === "guard" && typeof node.value === "bigint";
+      return constantOf(wide ? Number(node.value) : node.value, literalType(node));
+    }
+    case "field":
+      return compileField(node, env);
+    case "param":
+      return compileParam(node);
+    case "record":
+      return compileRecord(node, env);
+    case "list":
+      return compileList(node, env);
+    case "unary": {
+      const operand = compileNode(node.operand, env);
+      return node.op === "-" ? compileNegate(node, operand) : compileNot(operand, env);
+    }
+    case "binary":
+      return compileBinary(node, env);
+    case "between": {
+      const [operand, low, high] = [node.operand, node.low, node.high].map((child) =>
+        compileNode(child, env),
+      );
+      return compileBetween(node, operand!, low!, high!, env);
+    }
+    case "in": {
+      const operand = compileNode(node.operand, env);
+      const list =
+        node.list.type === "list"
+          ? node.list.items.map((item) => compileNode(item, env))
+          : compileNode(node.list, env);
+      return compileIn(node, operand, list, env);
+    }
+    case "call":
+      return compileCall(node, env);
+    default:
+      return unreachable(node);
+  }
+}
+
+function compileBinary(node: BinaryExpr, env: CompileEnv): Compiled {
+  const left = compileNode(node.left, env);
+  const right = compileNode(node.right, env);
+  if (arithmeticOps.has(node.op)) return compileArithmetic(node, left, right, env);
+  if (comparisonOps.has(node.op)) return compileComparison(node, left, right, env);
+  if (node.op === "??") return compileCoalesce(left, right);
+  return compileLogic(node, left, right, env);
+}
+
+// ---- Fields and parameters ----
+
+function checkRoot(node: FieldExpr, env: CompileEnv): void {
+  const root = node.path[0]!;
+  if (env.semantics === "guard" && (!guardRoots.has(root) || node.path.length === 1)) {
+    // rstmdb's wording, extended by our payload roots.
+    const message = `field must start with 'ctx.' or 'payload.', found "${root}"`;
+    throw compileError("UNKNOWN_COLUMN", node, message);
+  }
+  if (env.fields !== undefined && !env.fields.has(root)) {
+    throw compileError("UNKNOWN_COLUMN", node, `unknown column "${root}"`);
+  }
+}
+
+function compileField(node: FieldExpr, env: CompileEnv): Compiled {
+  assert(node.path.length > 0, "a field path has a root");
+  checkRoot(node, env);
+  const [root, ...keys] = node.path as [string, ...string[]];
+  const type = keys.length === 0 ? (env.fields?.get(root) ?? unknownType) : unknownType;
+  const evaluate = pathReader(root, keys);
+  const direct = keys.length === 0 && !isInheritedKey(root);
+  return direct ? { evaluate, type, rootField: root } : { evaluate, type };
+}
+
+/**
+ * Reads `root.key.key` from the scope's row: keys walk plain objects only, and a missing key
+ * or any other value on the way (arrays included) gives none. Paths of one or two names, by
+ * far the most common, get closures without a loop.
+ */
+function pathReader(root: string, keys: readonly string[]): Evaluator {
+  const ownRoot = isInheritedKey(root);
+  const readRoot: Evaluator = ownRoot
+    ? (s) => (Object.hasOwn(s.row, root) ? (s.row[root] ?? null) : null)
+    : (s) => s.row[root] ?? null;
+  if (keys.length === 0) return readRoot;
+  const owns = keys.map(isInheritedKey);
+  if (keys.length === 1) {
+    const [key, own] = [keys[0]!, owns[0]!];
+    return (s) => readKey(readRoot(s), key, own);
+  }
+  return (s) => {
+    let value = readRoot(s);
+    for (let i = 0; i < keys.length && value !== null; i++) {
+      value = readKey(value, keys[i]!, owns[i]!);
+    }
+    return value;
+  };
+}
+
+function compileParam(node: ParamExpr): Compiled {
+  const name = node.name;
+  const key = String(name);
+  const index = typeof name === "number" ? name - 1 : -1;
+  const own = isInheritedKey(key);
+  const unbound = (): DbError =>
+    compileError("EVAL_ERROR", node, `parameter $${name} is not bound`);
+  const evaluate: Evaluator = (s) => {
+    const params = s.params;
+    let value: unknown;
+    if (params === undefined) value = undefined;
+    else if (Array.isArray(params)) value = index >= 0 ? (params as unknown[])[index] : undefined;
+    else if (!own || Object.hasOwn(params, key)) value = (params as Record<string, unknown>)[key];
+    if (value === undefined) throw unbound();
+    return value;
+  };
+  return { evaluate, type: unknownType };
+}
+
+// ---- Records, lists and calls ----
+
+function compileRecord(node: RecordExpr, env: CompileEnv): Compiled {
+  const keys = node.entries.map((entry) => entry.key);
+  const reads = node.entries.map((entry) => compileNode(entry.value, env).evaluate);
+  const evaluate: Evaluator = (s) => {
+    const record: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) setOwnKey(record, keys[i]!, reads[i]!(s));
+    return record;
+  };
+  return { evaluate, type: { kind: "any", optional: false } };
+}
+
+function compileList(node: ListExpr, env: CompileEnv): Compiled {
+  const reads = node.items.map((item) => compileNode(item, env).evaluate);
+  const evaluate: Evaluator = (s) => {
+    const list = new Array<unknown>(reads.length);
+    for (let i = 0; i < reads.length; i++) list[i] = reads[i]!(s);
+    return list;
+  };
+  return { evaluate, type: { kind: "any", optional: false } };
+}
+
+function checkArity(node: CallExpr, spec: FunctionSpec): void {
+  const count = node.args.length;
+  const name = `${node.namespace}::${node.name}`;
+  const plural = (n: number): string => `${n} argument${n === 1 ? "" : "s"}`;
+  let expected: string | undefined;
+  if (spec.arityMin === spec.arityMax && count !== spec.arityMin) {
+    expected = plural(spec.arityMin);
+  } else if (count < spec.arityMin || count > spec.arityMax) {
+    expected = `${spec.arityMin} to ${plural(spec.arityMax)}`;
+  } else if (spec.arityEven === true && count % 2 !== 0) {
+    expected = "an even number of arguments (key, value pairs)";
+  }
+  if (expected !== undefined) {
+    throw compileError("INVALID_ARGUMENT", node, `${name} takes ${expected}, got ${count}`);
+  }
+}
+
+function compileCall(node: CallExpr, env: CompileEnv): Compiled {
+  const name = `${node.namespace}::${node.name}`;
+  if (isAggregateCall(node)) {
+    if (env.aggregate === undefined) {
+      const message = `aggregate function ${name} is only allowed in an aggregate step`;
+      throw compileError("INVALID_ARGUMENT", node, message);
+    }
+    return { evaluate: env.aggregate(node), type: callType(node, undefined, []) };
+  }
+  const spec = getFunction(node.namespace, node.name);
+  if (spec === undefined) throw compileError("UNKNOWN_FUNCTION", node, `unknown function ${name}`);
+  checkArity(node, spec);
+  const args = node.args.map((arg) => compileNode(arg, env));
+  const type = callType(
+    node,
+    spec,
+    args.map((arg) => arg.type),
+  );
+  const compiled: Compiled = { evaluate: callEvaluator(spec, args), type };
+  return spec.pure ? foldConstant(compiled, args) : compiled;
+}
+
+/** One argument buffer per call site: evaluation is synchronous, so it is never shared. */
+function callEvaluator(spec: FunctionSpec, args: readonly Compiled[]): Evaluator {
+  const reads = args.map((arg) => arg.evaluate);
+  const buffer = new Array<unknown>(reads.length).fill(null);
+  const invoke = spec.invoke;
+  const propagate = spec.propagatesNone;
+  return (s) => {
+    for (let i = 0; i < reads.length; i++) {
+      const value = reads[i]!(s);
+      if (value === null && propagate) {
+        buffer.fill(null);
+        return null;
+      }
+      buffer[i] = value;
+    }
+    const result = invoke(buffer, s);
+    // Let go of this row's values: the buffer outlives the evaluation.
+    buffer.fill(null);
+    return result ?? null;
+  };
+}

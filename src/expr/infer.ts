@@ -1,0 +1,225 @@
+/**
+ * @module Static types of expressions, best effort: what the compiler knows before it sees a
+ * row. They decide integer versus float division, reject comparisons and arithmetic that can
+ * never work (text vs number) at compile time, and give computed columns a type. Kind "any"
+ * means unknown; every rule here must stay true of the run-time values compile.ts produces.
+ */
+import { integerBounds, integerKinds, isNumericKind } from "../values/index.ts";
+import type { BaseKind, ValueType } from "../values/index.ts";
+import { unreachable } from "../lib/assert.ts";
+import type { ArithmeticOp, CallExpr, Expr, LiteralExpr, Semantics } from "./ast.ts";
+import { arithmeticOps } from "./ast.ts";
+import { getFunction, isAggregateCall } from "./functions/index.ts";
+import type { FunctionSpec } from "./functions/index.ts";
+import type { ValueFamily } from "./runtime.ts";
+
+/** Unknown, possibly none: parameters, nested paths, untyped columns. */
+export const unknownType: ValueType = { kind: "any", optional: true };
+
+function typeOf(kind: BaseKind, optional: boolean): ValueType {
+  return { kind, optional };
+}
+
+export function isIntegerType(type: ValueType): boolean {
+  return integerKinds.has(type.kind);
+}
+
+/** Known types take part in compile-time checks; any and json are checked at run time. */
+export function isKnownType(type: ValueType): boolean {
+  return type.kind !== "any" && type.kind !== "json";
+}
+
+export function literalType(node: LiteralExpr): ValueType {
+  switch (node.kind) {
+    case "none":
+      return unknownType;
+    case "bool":
+      return typeOf("bool", false);
+    case "integer":
+      return typeOf(integerLiteralKind(node.value), false);
+    case "float":
+      return typeOf("float8", false);
+    case "string":
+      return typeOf("utf8", false);
+    case "duration":
+      return typeOf("duration", false);
+    default:
+      return unreachable(node);
+  }
+}
+
+/** The narrowest of int8, int16 and uint16 that holds an integer literal. */
+function integerLiteralKind(value: number | bigint): BaseKind {
+  if (typeof value === "number") return "int8";
+  const [int8Min, int8Max] = integerBounds.int8!;
+  if (value >= int8Min && value <= int8Max) return "int8";
+  return value <= integerBounds.int16![1] ? "int16" : "uint16";
+}
+
+/** The run-time family of a known kind's values (see runtime.ts valueFamily). */
+export function staticFamily(kind: BaseKind): ValueFamily | undefined {
+  if (isNumericKind(kind)) return "number";
+  switch (kind) {
+    case "utf8":
+    case "date":
+    case "time":
+    case "uuid4":
+    case "uuid7":
+      return "text";
+    case "bool":
+      return "bool";
+    case "datetime":
+      return "datetime";
+    case "duration":
+      return "duration";
+    case "blob":
+      return "blob";
+    default:
+      return undefined;
+  }
+}
+
+/** False only when both types are known and their values can never be compared. */
+export function areComparable(a: ValueType, b: ValueType): boolean {
+  const familyA = staticFamily(a.kind);
+  const familyB = staticFamily(b.kind);
+  return familyA === undefined || familyB === undefined || familyA === familyB;
+}
+
+function widerInteger(a: BaseKind, b: BaseKind): BaseKind {
+  if (a === b) return a;
+  const wide = (kind: BaseKind): boolean => kind === "int16" || kind === "uint16";
+  return wide(a) || wide(b) ? "int16" : "int8";
+}
+
+function numericArithmeticType(a: BaseKind, b: BaseKind, optional: boolean): ValueType {
+  const float = (kind: BaseKind): boolean => kind === "float4" || kind === "float8";
+  if (float(a) || float(b)) return typeOf("float8", optional);
+  if (a === "decimal" || b === "decimal") return typeOf("decimal", optional);
+  return typeOf(widerInteger(a, b), optional);
+}
+
+/**
+ * The result type of `a op b`, or undefined when the operator can never apply (both types
+ * known). Mirrors values/arith.ts: numbers with numbers, text + text, datetime ± duration,
+ * datetime − datetime, duration ± duration and duration × or ÷ a number.
+ */
+export function arithmeticType(
+  op: ArithmeticOp,
+  a: ValueType,
+  b: ValueType,
+): ValueType | undefined {
+  if (!isKnownType(a) || !isKnownType(b)) return unknownType;
+  const optional = a.optional || b.optional;
+  if (isNumericKind(a.kind) && isNumericKind(b.kind)) {
+    return numericArithmeticType(a.kind, b.kind, optional);
+  }
+  const additive = op === "+" || op === "-";
+  if (a.kind === "utf8" && b.kind === "utf8" && op === "+") return typeOf("utf8", optional);
+  if (a.kind === "datetime" && b.kind === "duration" && additive) {
+    return typeOf("datetime", optional);
+  }
+  if (a.kind === "datetime" && b.kind === "datetime" && op === "-") {
+    return typeOf("duration", optional);
+  }
+  if (a.kind === "duration" && b.kind === "duration" && additive) {
+    return typeOf("duration", optional);
+  }
+  const scalesDuration = (op === "*" || op === "/") && b.kind !== "decimal";
+  if (a.kind === "duration" && isNumericKind(b.kind) && scalesDuration) {
+    return typeOf("duration", optional);
+  }
+  return undefined;
+}
+
+/** The type of `-x`, or undefined when x can never be negated. */
+export function negationType(type: ValueType): ValueType | undefined {
+  if (!isKnownType(type)) return unknownType;
+  return isNumericKind(type.kind) || type.kind === "duration" ? type : undefined;
+}
+
+/** Comparisons and logic give bool; in RQL they are none when an operand may be none. */
+export function booleanType(semantics: Semantics, ...operands: ValueType[]): ValueType {
+  const optional = semantics === "rql" && operands.some((type) => type.optional);
+  return typeOf("bool", optional);
+}
+
+/** `a ?? b`: a's type when a cannot be none, else whatever both sides agree on. */
+export function coalesceType(a: ValueType, b: ValueType): ValueType {
+  if (!a.optional) return a;
+  if (a.kind === b.kind || a.kind === "any") return typeOf(b.kind, b.optional);
+  return b.kind === "any" ? unknownType : typeOf("any", b.optional);
+}
+
+/** The type of a call, given its function (undefined for aggregates) and argument types. */
+export function callType(
+  node: CallExpr,
+  spec: FunctionSpec | undefined,
+  args: readonly ValueType[],
+): ValueType {
+  if (isAggregateCall(node)) return aggregateType(node.name, args[0] ?? unknownType);
+  if (spec === undefined) return unknownType;
+  const result = spec.returns(args);
+  const mayBeNone = spec.propagatesNone && args.some((type) => type.optional);
+  return mayBeNone && !result.optional ? typeOf(result.kind, true) : result;
+}
+
+/** Aggregates over an empty group are none, so their types are optional. */
+function aggregateType(name: string, arg: ValueType): ValueType {
+  if (name === "count") return typeOf("int8", false);
+  if (name === "avg") return typeOf(arg.kind === "decimal" ? "decimal" : "float8", true);
+  return typeOf(arg.kind, true);
+}
+
+/**
+ * The static type of an expression under RQL semantics, best effort: kind "any" when unknown.
+ * Never throws for unknown columns or ill-typed operators; compileExpression reports those.
+ *
+ * @example
+ * inferType(parseExpression("a + 1"), new Map([["a", parseType("int4")]])).kind; // -> "int8"
+ */
+export function inferType(
+  ast: Expr,
+  fields?: ReadonlyMap<string, ValueType | undefined>,
+): ValueType {
+  return inferNode(ast, fields);
+}
+
+function inferNode(
+  node: Expr,
+  fields: ReadonlyMap<string, ValueType | undefined> | undefined,
+): ValueType {
+  const infer = (child: Expr): ValueType => inferNode(child, fields);
+  switch (node.type) {
+    case "literal":
+      return literalType(node);
+    case "field":
+      return node.path.length === 1 ? (fields?.get(node.path[0]!) ?? unknownType) : unknownType;
+    case "param":
+      return unknownType;
+    case "record":
+    case "list":
+      return typeOf("any", false);
+    case "unary":
+      if (node.op === "not") return booleanType("rql", infer(node.operand));
+      return negationType(infer(node.operand)) ?? unknownType;
+    case "binary":
+      return inferBinary(node.op, infer(node.left), infer(node.right));
+    case "between":
+      return booleanType("rql", infer(node.operand), infer(node.low), infer(node.high));
+    case "in":
+      return booleanType("rql", infer(node.operand), infer(node.list));
+    case "call":
+      return callType(node, getFunction(node.namespace, node.name), node.args.map(infer));
+    default:
+      return unreachable(node);
+  }
+}
+
+function inferBinary(op: string, left: ValueType, right: ValueType): ValueType {
+  if (arithmeticOps.has(op)) {
+    return arithmeticType(op as ArithmeticOp, left, right) ?? unknownType;
+  }
+  if (op === "??") return coalesceType(left, right);
+  return booleanType("rql", left, right);
+}

@@ -1,0 +1,42 @@
+/**
+ * Goal: the README's embedded example works exactly as documented.
+ * Method: run examples/embedded.ts in a fresh Node process (as `npm run example` does) and
+ * compare its output with the lines the README shows.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+
+test("examples/embedded.ts prints what the README promises", () => {
+  const output = execFileSync(process.execPath, ["--import", "tsx", "examples/embedded.ts"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  const readme = readFileSync(resolve(root, "README.md"), "utf8");
+  const shown = /```text\n([\s\S]*?)```/.exec(readme);
+  assert.ok(shown, "README.md shows the example's output in a ```text block");
+  assert.equal(output, shown[1]);
+  assert.match(output, /^balances: ada=70 bob=80$/m);
+  assert.match(output, /^refused: TXN_ABORTED$/m);
+});
+
+test("the README shows examples/embedded.ts verbatim", () => {
+  const readme = readFileSync(resolve(root, "README.md"), "utf8");
+  const example = readFileSync(resolve(root, "examples/embedded.ts"), "utf8");
+  assert.ok(readme.includes("```ts\n" + example + "```"), "README's example differs from the file");
+});
+
+test("examples/tour.ts runs and the README shows it verbatim", () => {
+  const output = execFileSync(process.execPath, ["--import", "tsx", "examples/tour.ts"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.match(output, /^tour ok: \d+ commits$/m);
+  const readme = readFileSync(resolve(root, "README.md"), "utf8");
+  const tour = readFileSync(resolve(root, "examples/tour.ts"), "utf8");
+  assert.ok(readme.includes("```ts\n" + tour + "```"), "README's tour differs from the file");
+});

@@ -63,9 +63,10 @@ assert.throws(
 assert.equal(orders.get(1)?.status, null);
 
 // Every commit is one ordered list of changes, readable from any retained seq.
-const feed = db.changes({ fromSeq: 1 })[Symbol.asyncIterator]();
-const first = await feed.next();
-assert.equal(first.value?.seq, 1);
-assert.equal(first.value?.changes[0]?.kind, "create_namespace");
+for await (const commit of db.changes({ fromSeq: 1 })) {
+  assert.equal(commit.seq, 1);
+  assert.equal(commit.changes[0]?.kind, "create_namespace");
+  break;
+}
 await db.close();
 console.log("tour ok:", db.seq, "commits");

@@ -3,16 +3,16 @@
  * factories, the system tables and the change feed, and offers the typed embedded API.
  * Durability (the log) plugs in here when it lands; primitives never learn it exists.
  */
+import { assert } from "./lib/assert.ts";
 import { DbError } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
 import { changeFeedCommitsRetainedDefault } from "./lib/limits.ts";
-import { Engine, readChanges, registerSystemTables } from "./engine/index.ts";
+import { Engine, SystemTable, readChanges, registerSystemTables } from "./engine/index.ts";
 import type {
   Commit,
   ObjectDefinition,
   ObjectKind,
   StoredObject,
-  SystemTable,
   Transaction,
 } from "./engine/index.ts";
 import {
@@ -114,7 +114,7 @@ class EmbeddedDatabase implements Database, Tx {
   // ---- Transactions ----
 
   transact<T>(fn: (tx: Tx) => T, options?: TransactOptions): T {
-    return this.engine.transactWith(this as Tx, fn, options);
+    return this.engine.transactWith<Tx, T>(this, fn, options);
   }
 
   abort(reason = "aborted"): never {
@@ -148,7 +148,8 @@ class EmbeddedDatabase implements Database, Tx {
   }
 
   system(table: SystemTableName): Array<Record<string, unknown>> {
-    const object = this.engine.catalog.require(`system::${table}`) as SystemTable;
+    const object = this.engine.catalog.require(`system::${table}`);
+    assert(object instanceof SystemTable, `system::${table} is not a system table`);
     return object.scan();
   }
 

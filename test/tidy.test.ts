@@ -126,7 +126,7 @@ test(`functions in src are at most ${functionLinesMax} lines`, () => {
       if (ts.isFunctionLike(node) && "body" in node && node.body !== undefined) {
         const start = source.getLineAndCharacterOfPosition(node.getStart()).line;
         const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;
-        const name = (node as ts.FunctionLikeDeclaration).name?.getText() ?? "(anonymous)";
+        const name = node.name?.getText() ?? "(anonymous)";
         assert.ok(
           end - start + 1 <= functionLinesMax,
           `${file}:${start + 1} ${name} is ${end - start + 1} lines`,

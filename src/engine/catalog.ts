@@ -224,7 +224,7 @@ export class Catalog implements StoredObject {
   private build(definition: ObjectDefinition): StoredObject {
     const factory = this.factories.get(definition.kind);
     if (factory === undefined) {
-      throw new DbError("INVALID_ARGUMENT", `unknown object kind "${String(definition.kind)}"`, {
+      throw new DbError("INVALID_ARGUMENT", `unknown object kind "${definition.kind}"`, {
         object: definition.name,
       });
     }

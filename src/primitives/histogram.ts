@@ -255,7 +255,8 @@ export class HistogramHandle extends Handle<Histogram> {
   /** Adds the values of histogram `other` (by name) into this one. */
   mergeFrom(other: string): void {
     this.write((tx, histogram) => {
-      const source = this.engine.catalog.require(other, "histogram") as Histogram;
+      const source = this.engine.catalog.require(other, "histogram");
+      assert(source instanceof Histogram, "histogram factory built another class");
       histogram.merge(tx, source);
     });
   }

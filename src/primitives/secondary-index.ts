@@ -37,8 +37,9 @@ export class SecondaryIndex {
     schema: Schema,
     definition: IndexDefinition,
   ) {
-    if (!Array.isArray(definition.columns) || definition.columns.length === 0) {
-      throw new DbError("INVALID_SCHEMA", `${table}: index ${definition.name} needs columns`, {
+    const columns: unknown = definition.columns;
+    if (!Array.isArray(columns) || columns.length === 0 || !columns.every(isText)) {
+      throw new DbError("INVALID_SCHEMA", `${table}: index ${definition.name} needs column names`, {
         object: table,
       });
     }
@@ -67,7 +68,7 @@ export class SecondaryIndex {
       throw new DbError(
         "CONSTRAINT_VIOLATION",
         `${this.table}: unique index ${this.name} already holds ${this.columns.join(", ")} = ` +
-          `${describeValue(key)}`,
+          describeValue(key),
         { object: this.table, column: this.columns.join(","), value: describeValue(key) },
       );
     }
@@ -138,6 +139,10 @@ export class SecondaryIndex {
   private mapKey(key: unknown): MapKey {
     return this.columns.length === 1 ? mapKeyOf(key) : mapKeyOfTuple(key as unknown[]);
   }
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === "string";
 }
 
 function hasNone(key: unknown): boolean {

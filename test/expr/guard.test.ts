@@ -50,7 +50,7 @@ describe("guard conformance: field lookup", () => {
     ["ctx.a.0 == null", { a: ["x"] }, true],
     ["ctx.a.0 == 5", { a: { "0": 5 } }, true],
     ["ctx.s.length == null", { s: "text" }, true],
-    ["ctx.名前 == \"x\"", { 名前: "x" }, true],
+    ['ctx.名前 == "x"', { 名前: "x" }, true],
     ["ctx.snake_case_1 == 2", { snake_case_1: 2 }, true],
     // Inherited properties of JavaScript objects are not fields.
     ["ctx.constructor == null", {}, true],
@@ -73,8 +73,8 @@ describe("guard conformance: == and !=", () => {
     ["ctx.n == null", { n: false }, false],
     ["ctx.n == null", { n: "" }, false],
     ["ctx.missing != null", {}, false],
-    ["ctx.missing != \"x\"", {}, true],
-    ["ctx.missing == \"x\"", {}, false],
+    ['ctx.missing != "x"', {}, true],
+    ['ctx.missing == "x"', {}, false],
     ["ctx.missing == false", {}, false],
     ["ctx.b == true", { b: true }, true],
     ["ctx.b == false", { b: false }, true],
@@ -82,13 +82,13 @@ describe("guard conformance: == and !=", () => {
     ["ctx.b == 1", { b: true }, false],
     ["ctx.b != 1", { b: true }, true],
     ["ctx.z == 0", { z: false }, false],
-    ["ctx.s == \"1\"", { s: "1" }, true],
+    ['ctx.s == "1"', { s: "1" }, true],
     ["ctx.s == 1", { s: "1" }, false],
     ["ctx.s != 1", { s: "1" }, true],
-    ["ctx.s == \"Gold\"", { s: "gold" }, false],
-    ["ctx.s == \"gold\"", { s: "gold " }, false],
-    ["ctx.s == \"\"", { s: "" }, true],
-    ["ctx.s == \"a && b || !c\"", { s: "a && b || !c" }, true],
+    ['ctx.s == "Gold"', { s: "gold" }, false],
+    ['ctx.s == "gold"', { s: "gold " }, false],
+    ['ctx.s == ""', { s: "" }, true],
+    ['ctx.s == "a && b || !c"', { s: "a && b || !c" }, true],
     ["ctx.n == 1", { n: 1 }, true],
     ["ctx.n == 1.0", { n: 1 }, true],
     ["ctx.n == 1", { n: 1.0000000000000002 }, false],
@@ -145,8 +145,8 @@ describe("guard conformance: logic and precedence", () => {
     ["ctx.a || ctx.b && ctx.c", { a: false, b: true, c: false }, false],
     ["ctx.a && ctx.b || ctx.c", { a: false, b: false, c: true }, true],
     ["(ctx.a || ctx.b) && ctx.c", { a: true, b: false, c: false }, false],
-    ["ctx.a > 1 && ctx.b == \"x\"", { a: 2, b: "x" }, true],
-    ["ctx.a > 1 && ctx.b == \"x\"", { a: 2, b: "y" }, false],
+    ['ctx.a > 1 && ctx.b == "x"', { a: 2, b: "x" }, true],
+    ['ctx.a > 1 && ctx.b == "x"', { a: 2, b: "y" }, false],
     ["!(ctx.a > 1 || ctx.b)", { a: 0, b: 0 }, true],
     ["((ctx.a))", { a: 1 }, true],
     [" \u3000ctx.a\u00a0==\t1\n", { a: 1 }, true],
@@ -254,8 +254,14 @@ describe("guard: Statebase extensions", () => {
 
   it("passes the clock to date functions", () => {
     const guard = compileGuard("datetime::year(datetime::now()) == 2023");
-    assert.equal(guard({}, {}, () => Date.UTC(2023, 5, 1)), true);
-    assert.throws(() => guard({}, {}), (error: unknown) => error instanceof DbError && error.code === "EVAL_ERROR");
+    assert.equal(
+      guard({}, {}, () => Date.UTC(2023, 5, 1)),
+      true,
+    );
+    assert.throws(
+      () => guard({}, {}),
+      (error: unknown) => error instanceof DbError && error.code === "EVAL_ERROR",
+    );
   });
 
   it("does not keep the last context alive after a call", () => {

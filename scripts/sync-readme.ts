@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
 const readmePath = resolve(root, "README.md");
-const marker = /(<!-- example: (\S+) -->\n```ts\n)[\s\S]*?(```)/g;
+const marker = /(<!-- example: (\S+) -->\n\n?```ts\n)[\s\S]*?(```)/g;
 const readme = readFileSync(readmePath, "utf8");
 const synced = readme.replace(
   marker,

@@ -36,9 +36,13 @@ import { compileError, constantOf, foldConstant } from "./compiled.ts";
 import type { CompileEnv, Compiled } from "./compiled.ts";
 import { getFunction, isAggregateCall } from "./functions/index.ts";
 import type { FunctionSpec } from "./functions/index.ts";
-import { setOwnKey } from "./functions/json.ts";
+import { setOwnKey as setOwnKeyImported } from "./functions/json.ts";
 import { callType, literalType, unknownType } from "./infer.ts";
-import { isInheritedKey, isTruthy, readKey } from "./runtime.ts";
+import {
+  isInheritedKey,
+  isTruthy as isTruthyImported,
+  readKey as readKeyImported,
+} from "./runtime.ts";
 import type { Evaluator, Scope } from "./scope.ts";
 
 export type { Semantics } from "./ast.ts";
@@ -62,6 +66,11 @@ export interface CompileOptions {
 }
 
 const guardRoots: ReadonlySet<string> = new Set(["ctx", "payload"]);
+
+// Hot imports as module-level aliases, for the reason given in compile-operators.ts.
+const isTruthy = isTruthyImported;
+const readKey = readKeyImported;
+const setOwnKey = setOwnKeyImported;
 
 /**
  * Compiles an expression to an evaluator.

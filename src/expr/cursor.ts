@@ -22,6 +22,15 @@ export function positionOf(token: Position): Position {
   return { offset: token.offset, line: token.line, col: token.col };
 }
 
+/** LIMIT_EXCEEDED for nesting deeper than queryDepthMax, at the token that went too deep. */
+export function nestingError(token: Token): DbError {
+  return new DbError(
+    "LIMIT_EXCEEDED",
+    `line ${token.line}, column ${token.col}: expression nesting exceeds ${queryDepthMax} levels`,
+    { line: token.line, col: token.col, fragment: token.text, limit: queryDepthMax },
+  );
+}
+
 export class TokenCursor {
   private index = 0;
   private depth = 0;
@@ -104,20 +113,17 @@ export class TokenCursor {
     return parseError(token, `expected ${what}, found ${describeToken(token)}`, token.text);
   }
 
-  /** Enters one level of nesting at `token`; LIMIT_EXCEEDED beyond queryDepthMax. */
+  /**
+   * Enters one level of nesting at `token` (a parenthesis, bracket, call or prefix operator:
+   * wherever the grammar recurses); LIMIT_EXCEEDED beyond queryDepthMax.
+   */
   enter(token: Token): void {
     this.depth += 1;
-    if (this.depth > queryDepthMax) {
-      throw new DbError(
-        "LIMIT_EXCEEDED",
-        `line ${token.line}, column ${token.col}: expression nesting exceeds ${queryDepthMax} levels`,
-        { line: token.line, col: token.col, fragment: token.text, limit: queryDepthMax },
-      );
-    }
+    if (this.depth > queryDepthMax) throw nestingError(token);
   }
 
-  leave(levels = 1): void {
-    assert(levels >= 0 && this.depth >= levels, "leave matches enter");
-    this.depth -= levels;
+  leave(): void {
+    assert(this.depth > 0, "leave matches enter");
+    this.depth -= 1;
   }
 }

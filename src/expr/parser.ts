@@ -2,15 +2,15 @@
  * @module The expression parser: recursive descent over tokens, one method per precedence
  * level (lowest first): or/||, xor, and/&&, not/!, comparisons (== != < <= > >=, between,
  * [not] in), ??, + -, * / %, unary -, then primaries (literals, lists, records, parameters,
- * field paths and `ns::name(args)` calls). Comparisons do not chain. Recursion and left-leaning
- * operator chains both count against queryDepthMax, which bounds the height of every AST and so
- * every recursive walk over one (compiler, printer, type inference).
+ * field paths and `ns::name(args)` calls). Comparisons do not chain. queryDepthMax bounds both
+ * the parser's recursion (through the cursor) and the height of every tree it builds, and so
+ * every recursive walk over an AST (compiler, printer, type inference).
  */
 import { DbError } from "../lib/errors.ts";
-import { expressionLengthMax, functionArgumentsMax } from "../lib/limits.ts";
+import { expressionLengthMax, functionArgumentsMax, queryDepthMax } from "../lib/limits.ts";
 import { comparisonOps, reservedWords } from "./ast.ts";
 import type { BinaryOp, ComparisonOp, Expr, RecordEntry, Semantics } from "./ast.ts";
-import { TokenCursor, describeToken, positionOf } from "./cursor.ts";
+import { TokenCursor, describeToken, nestingError, positionOf } from "./cursor.ts";
 import type { IdentifierToken } from "./cursor.ts";
 import { hasFunction } from "./functions/index.ts";
 import { parseError, tokenize } from "./lexer.ts";
@@ -52,6 +52,9 @@ const multiplicativeOperator: OperatorOf = (t) => {
  * continue the expression (`}`, `|`, `,`, a keyword such as `take`).
  */
 export class ExpressionParser {
+  /** Heights of the composite nodes built so far; a node missing here is a leaf (height 1). */
+  private readonly heights = new WeakMap<Expr, number>();
+
   constructor(readonly cursor: TokenCursor) {}
 
   /** Parses the longest expression starting at the current token. */
@@ -72,24 +75,33 @@ export class ExpressionParser {
   }
 
   /**
-   * One precedence level of left-associative operators. Each link of a chain counts as one
-   * level of nesting, because `a + b + c` is a left-leaning tree as tall as the chain.
+   * Records the height of a node built from `children` and refuses trees taller than
+   * queryDepthMax. The cursor's nesting count bounds the parser's own recursion, but not the
+   * height of what it builds: `((a + b + c) + d + e)` is a left-leaning tree as tall as all
+   * its chains together, and every recursive walk over an AST (compiler, printer, inference)
+   * relies on this bound.
    */
+  private built<T extends Expr>(node: T, token: Token, children: readonly Expr[]): T {
+    let height = 0;
+    for (const child of children) height = Math.max(height, this.heights.get(child) ?? 1);
+    height += 1;
+    if (height > queryDepthMax) throw nestingError(token);
+    this.heights.set(node, height);
+    return node;
+  }
+
+  /** One precedence level of left-associative operators (the loop does not recurse). */
   private leftAssociative(operand: () => Expr, operatorOf: OperatorOf): Expr {
     let left = operand();
-    let links = 0;
     for (;;) {
       const token = this.cursor.peek();
       const op = operatorOf(token);
-      if (op === undefined) break;
+      if (op === undefined) return left;
       this.cursor.next();
-      this.cursor.enter(token);
-      links += 1;
       const right = operand();
-      left = { type: "binary", op, left, right, pos: positionOf(token) };
+      const node: Expr = { type: "binary", op, left, right, pos: positionOf(token) };
+      left = this.built(node, token, [left, right]);
     }
-    this.cursor.leave(links);
-    return left;
   }
 
   private parseNot(): Expr {
@@ -99,7 +111,9 @@ export class ExpressionParser {
     this.cursor.enter(token);
     const operand = this.parseNot();
     this.cursor.leave();
-    return { type: "unary", op: "not", operand, pos: positionOf(token) };
+    return this.built({ type: "unary", op: "not", operand, pos: positionOf(token) }, token, [
+      operand,
+    ]);
   }
 
   /** A comparison, `between` or `in`; at most one, since comparisons do not chain. */
@@ -108,37 +122,34 @@ export class ExpressionParser {
     const token = this.cursor.peek();
     if (token.kind === "symbol" && comparisonOps.has(token.value)) {
       this.cursor.next();
-      this.cursor.enter(token);
       const right = this.parseCoalesce();
-      this.cursor.leave();
       const op = token.value as ComparisonOp;
       this.rejectChainedComparison();
-      return { type: "binary", op, left, right, pos: positionOf(token) };
+      const node: Expr = { type: "binary", op, left, right, pos: positionOf(token) };
+      return this.built(node, token, [left, right]);
     }
     const negated = this.cursor.atKeyword("not") && this.atRangeKeyword(1);
     if (negated) this.cursor.next();
     if (!this.atRangeKeyword(0)) return left;
     const keyword = this.cursor.next();
-    this.cursor.enter(keyword);
     const pos = positionOf(keyword);
-    let node: Expr;
     if (keywordOf(keyword) === "in") {
-      node = { type: "in", negated, operand: left, list: this.parseCoalesce(), pos };
-    } else {
-      const low = this.parseCoalesce();
-      this.cursor.expectKeyword("and", ' between the bounds of "between"');
-      const high = this.parseCoalesce();
-      node = { type: "between", negated, operand: left, low, high, pos };
+      const list = this.parseCoalesce();
+      return this.built({ type: "in", negated, operand: left, list, pos }, keyword, [left, list]);
     }
-    this.cursor.leave();
-    return node;
+    const low = this.parseCoalesce();
+    this.cursor.expectKeyword("and", ' between the bounds of "between"');
+    const high = this.parseCoalesce();
+    const node: Expr = { type: "between", negated, operand: left, low, high, pos };
+    return this.built(node, keyword, [left, low, high]);
   }
 
   /** `a < b < c` reads like maths but is not: say so instead of "unexpected <". */
   private rejectChainedComparison(): void {
     const token = this.cursor.peek();
     if (token.kind !== "symbol" || !comparisonOps.has(token.value)) return;
-    const message = `comparisons do not chain: found ${describeToken(token)}; combine them with "and"`;
+    const found = describeToken(token);
+    const message = `comparisons do not chain: found ${found}; combine them with "and"`;
     throw parseError(token, message, token.text);
   }
 
@@ -165,7 +176,8 @@ export class ExpressionParser {
     this.cursor.enter(token);
     const operand = this.parseUnary();
     this.cursor.leave();
-    return { type: "unary", op: "-", operand, pos: positionOf(token) };
+    const node: Expr = { type: "unary", op: "-", operand, pos: positionOf(token) };
+    return this.built(node, token, [operand]);
   }
 
   private parsePrimary(): Expr {
@@ -219,7 +231,7 @@ export class ExpressionParser {
     }
     this.cursor.expectSymbol("]", ` to close "[" from line ${open.line}, column ${open.col}`);
     this.cursor.leave();
-    return { type: "list", items, pos: positionOf(open) };
+    return this.built({ type: "list", items, pos: positionOf(open) }, open, items);
   }
 
   /** `{a: 1, "b c": x, d}`: identifier or string keys; `{d}` is short for `{d: d}`. */
@@ -243,7 +255,8 @@ export class ExpressionParser {
     }
     this.cursor.expectSymbol("}", ` to close "{" from line ${open.line}, column ${open.col}`);
     this.cursor.leave();
-    return { type: "record", entries, pos: positionOf(open) };
+    const values = entries.map((entry) => entry.value);
+    return this.built({ type: "record", entries, pos: positionOf(open) }, open, values);
   }
 
   private parseRecordEntry(): RecordEntry {
@@ -275,7 +288,8 @@ export class ExpressionParser {
     this.cursor.next();
     if (this.cursor.atSymbol("::")) return this.parseCall(token);
     if (this.cursor.atSymbol("(")) {
-      const message = `unknown function ${token.text}: functions are called as namespace::name(...)`;
+      const message =
+        `unknown function ${token.text}: ` + "functions are called as namespace::name(...)";
       throw new DbError("UNKNOWN_FUNCTION", `line ${pos.line}, column ${pos.col}: ${message}`, {
         line: pos.line,
         col: pos.col,
@@ -318,7 +332,7 @@ export class ExpressionParser {
     }
     this.cursor.expectSymbol(")", ` to close the arguments of ${namespace}::${name}`);
     this.cursor.leave();
-    return { type: "call", namespace, name, args, pos };
+    return this.built({ type: "call", namespace, name, args, pos }, namespaceToken, args);
   }
 
   private tooManyArguments(): DbError {

@@ -24,6 +24,8 @@ const precedence = {
 const identifierPattern = /^[\p{Alphabetic}_][\p{Alphabetic}\p{N}_]*$/u;
 const segmentPattern = /^[\p{Alphabetic}\p{N}_]+$/u;
 
+const operandLevel = precedence.coalesce;
+
 function binaryPrecedence(op: BinaryOp): number {
   switch (op) {
     case "or":
@@ -99,12 +101,18 @@ function printNode(node: Expr): string {
       return `${printAt(node.left, leftLevel)} ${node.op} ${printAt(node.right, level + 1)}`;
     }
     case "between": {
-      const [low, high] = [printAt(node.low, 6), printAt(node.high, 6)];
+      // Operands of between and in are parsed one level above comparisons (at `??`).
+      const [low, high] = [printAt(node.low, operandLevel), printAt(node.high, operandLevel)];
       const keyword = node.negated ? "not between" : "between";
-      return `${printAt(node.operand, 6)} ${keyword} ${low} and ${high}`;
+      return `${printAt(node.operand, operandLevel)} ${keyword} ${low} and ${high}`;
     }
-    case "in":
-      return `${printAt(node.operand, 6)} ${node.negated ? "not in" : "in"} ${printAt(node.list, 6)}`;
+    case "in": {
+      const [operand, list] = [
+        printAt(node.operand, operandLevel),
+        printAt(node.list, operandLevel),
+      ];
+      return `${operand} ${node.negated ? "not in" : "in"} ${list}`;
+    }
     default:
       return unreachable(node);
   }

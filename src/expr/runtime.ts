@@ -55,7 +55,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 /**
  * Truthiness, the same in both semantics and the same as rstmdb's for JSON values: none,
- * false, zero, "" and empty lists, records and blobs are false; everything else is true.
+ * false, zero (of every numeric kind, and a zero duration), "" and empty lists, records and
+ * blobs are false; everything else is true.
  */
 export function isTruthy(value: unknown): boolean {
   if (value === true) return true;

@@ -1,4 +1,4 @@
-/** @module Assertions for programmer errors: a failed assertion means a bug, so it throws loudly. */
+/** @module Assertions for programmer errors: a failed assertion is a bug, so it throws loudly. */
 
 /** Thrown when an invariant does not hold. Never caught by the engine: it is a bug, not input. */
 export class AssertionError extends Error {

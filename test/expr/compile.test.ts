@@ -274,7 +274,9 @@ describe("rql: arithmetic", () => {
     assert.equal(evaluate("-7 % 3"), -1);
     assert.equal(evaluate("7.5 % 2"), 1.5);
   });
+});
 
+describe("rql: exact integers and errors", () => {
   it("widens to bigint instead of losing precision, and fails beyond 128 bits", () => {
     assert.equal(evaluate("9007199254740991 + 1"), 9007199254740992n);
     assert.equal(evaluate("9007199254740992 - 1"), 9007199254740991);

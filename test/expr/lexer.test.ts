@@ -63,7 +63,9 @@ describe("lexer: token kinds", () => {
     ]);
     assert.deepEqual(summary("ns::f"), ["identifier:ns", "symbol:::", "identifier:f"]);
   });
+});
 
+describe("lexer: literals", () => {
   it("lexes integers as numbers, and as bigints beyond 2^53", () => {
     assert.equal(only("42").value, 42);
     assert.equal(only("007").value, 7);
@@ -132,7 +134,9 @@ describe("lexer: token kinds", () => {
     assert.equal(positional.kind, "parameter");
     assert.equal(positional.value, 12);
   });
+});
 
+describe("lexer: layout", () => {
   it("skips line comments and Unicode whitespace", () => {
     assert.deepEqual(summary("a -- comment ≠ 1\n\u00a0\u2003\u0085b\u3000-- end"), [
       "identifier:a",

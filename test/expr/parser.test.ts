@@ -6,6 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  compileExpression,
   ExpressionParser,
   TokenCursor,
   parseExpression,
@@ -24,7 +25,10 @@ function shape(node: Expr): string {
     case "unary":
       return `(${node.op} ${shape(node.operand)})`;
     case "between":
-      return `(${shape(node.operand)} ${node.negated ? "not " : ""}between ${shape(node.low)} and ${shape(node.high)})`;
+      return (
+        `(${shape(node.operand)} ${node.negated ? "not " : ""}between ` +
+        `${shape(node.low)} and ${shape(node.high)})`
+      );
     case "in":
       return `(${shape(node.operand)} ${node.negated ? "not " : ""}in ${shape(node.list)})`;
     case "list":
@@ -178,7 +182,9 @@ describe("parser: errors", () => {
       assert.match(error.message, message);
     });
   }
+});
 
+describe("parser: names and limits", () => {
   it("rejects unknown functions at parse time, naming them and their position", () => {
     const error = parseError("1 +\n  shop::frobnicate(1)", "UNKNOWN_FUNCTION");
     assert.equal(error.message, "line 2, column 3: unknown function shop::frobnicate");
@@ -211,6 +217,21 @@ describe("parser: errors", () => {
     parseError(long, "LIMIT_EXCEEDED");
     parseError("- ".repeat(queryDepthMax + 1) + "1", "LIMIT_EXCEEDED");
     parseError("not ".repeat(queryDepthMax + 1) + "a", "LIMIT_EXCEEDED");
+  });
+
+  it("bounds the height of trees built from nested chains, not only the recursion", () => {
+    // Each level nests once but adds seven levels of tree: the height is what must be bounded.
+    let nested = "1";
+    for (let level = 0; level < 40; level++) nested = `(${nested}${" + 1".repeat(7)})`;
+    const error = parseError(nested, "LIMIT_EXCEEDED");
+    assert.match(error.message, /^line 1, column \d+: expression nesting exceeds 256 levels$/);
+  });
+
+  it("compiles and prints a tree of the maximum height", () => {
+    const tallest = Array.from({ length: queryDepthMax }, () => "1").join(" + ");
+    const ast = parseExpression(tallest);
+    assert.equal(compileExpression(ast)({ row: {} }), queryDepthMax);
+    assert.equal(printExpression(ast), tallest);
   });
 
   it("limits function arguments", () => {

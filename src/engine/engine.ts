@@ -22,6 +22,11 @@ export interface EngineOptions {
   commitsRetained: number;
   /** A read-only engine refuses every write (time travel, followers). */
   readOnly?: boolean;
+  /**
+   * Called with each commit before it is published, still inside its transaction: the log
+   * appends the record here. A throw rolls the transaction back.
+   */
+  prepareCommit?: (commit: Commit) => void;
 }
 
 /** The transactional core. Synchronous; no IO. */
@@ -36,6 +41,7 @@ export class Engine {
   private readonly listeners: Array<(commit: Commit) => void> = [];
   private lastCommitValue: Commit | undefined;
   private closedValue = false;
+  private prepareCommit: ((commit: Commit) => void) | undefined;
 
   constructor(options: EngineOptions) {
     assert(options.commitsRetained >= 0, "commitsRetained must not be negative");
@@ -48,6 +54,7 @@ export class Engine {
     this.clock = options.clock;
     this.readOnly = options.readOnly ?? false;
     this.retained = new CommitRing(options.commitsRetained);
+    this.prepareCommit = options.prepareCommit;
   }
 
   /** Sequence number of the last commit (0 before the first). */
@@ -86,10 +93,19 @@ export class Engine {
    */
   transactWith<S, T>(scope: S, fn: (scope: S, tx: Transaction) => T, options?: TransactOptions): T {
     if (this.closedValue) throw new DbError("DATABASE_CLOSED", "the database is closed");
-    if (this.active !== undefined) return this.nested(this.active, () => fn(scope, this.active!));
+    if (this.active !== undefined) {
+      const active = this.active;
+      // transact() passes scope undefined and a one-argument function (see above).
+      const call =
+        scope === undefined
+          ? () => (fn as unknown as (tx: Transaction) => T)(active)
+          : () => fn(scope, active);
+      return this.nested(active, call);
+    }
     const tx = new Transaction(this.nextTimestamp(), this.readOnly);
     this.active = tx;
     let result: T;
+    let commit: Commit | undefined;
     try {
       result = scope === undefined ? (fn as unknown as (tx: Transaction) => T)(tx) : fn(scope, tx);
       if (isThenable(result)) {
@@ -99,6 +115,13 @@ export class Engine {
             "back; do async work before or after db.transact",
         );
       }
+      if (tx.changes.length > 0) {
+        const origin = options?.origin ?? apiOrigin;
+        commit = { seq: this.lastSeq + 1, ts: tx.now, origin, changes: tx.changes };
+        // The log takes the record here; if it refuses (too large, failed disk), the
+        // transaction is still open and rolls back like any other failure.
+        this.prepareCommit?.(commit);
+      }
     } catch (error) {
       tx.rollbackTo(0);
       throw error;
@@ -106,8 +129,14 @@ export class Engine {
       tx.close();
       this.active = undefined;
     }
-    if (tx.changes.length > 0) this.commit(tx, options?.origin ?? apiOrigin);
+    if (commit !== undefined) this.publish(commit);
     return result;
+  }
+
+  /** Installs the hook that sees each commit before it is published (the log's append). */
+  setCommitPreparer(prepare: ((commit: Commit) => void) | undefined): void {
+    assert(this.active === undefined, "commit preparer changed inside a transaction");
+    this.prepareCommit = prepare;
   }
 
   /** Runs `fn` in the current transaction, or in a new one (auto-commit) when there is none. */
@@ -154,16 +183,12 @@ export class Engine {
       if (isThenable(result)) {
         throw new DbError("TXN_ASYNC", "a nested transaction function returned a promise");
       }
+      tx.release(savepoint);
       return result;
     } catch (error) {
       tx.rollbackTo(savepoint);
       throw error;
     }
-  }
-
-  private commit(tx: Transaction, origin: Origin): void {
-    const commit: Commit = { seq: this.lastSeq + 1, ts: tx.now, origin, changes: tx.changes };
-    this.publish(commit);
   }
 
   private publish(commit: Commit): void {

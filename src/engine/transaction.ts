@@ -27,6 +27,8 @@ export class Transaction {
   /** `targets[i]` is the object `changes[i]` belongs to. */
   private readonly targets: StoredObject[] = [];
   private undoActions: Array<{ at: number; undo: () => void }> | undefined;
+  /** Change and undo-action counts at each savepoint; savepoint id n is `marks[n - 1]`. */
+  private marks: Array<{ changeCount: number; undoCount: number }> | undefined;
   private closed = false;
 
   constructor(
@@ -71,22 +73,41 @@ export class Transaction {
     this.undoActions.push({ at: this.changes.length, undo });
   }
 
-  /** A point to roll back to: used by nested `transact` calls as savepoints. */
+  /**
+   * Opens a savepoint, used by nested `transact` calls; returns its id (0 stands for the start
+   * of the transaction). Savepoints nest: each is closed by {@link release} or
+   * {@link rollbackTo}, innermost first. A savepoint remembers how many undo actions existed,
+   * because an action registered just before it (an allocation by an op that then failed, so
+   * recorded no change) has the same change count as one registered just after it.
+   */
   savepoint(): number {
-    return this.changes.length;
+    this.marks ??= [];
+    this.marks.push({ changeCount: this.changes.length, undoCount: this.undoActions?.length ?? 0 });
+    return this.marks.length;
   }
 
-  /** Reverts everything after `savepoint`, newest first, interleaving undo actions. */
+  /** Closes the innermost savepoint, keeping its changes in the transaction. */
+  release(savepoint: number): void {
+    assert(savepoint >= 1, "release of the transaction start");
+    assert(savepoint === this.marks?.length, "savepoints close innermost first");
+    this.marks.pop();
+  }
+
+  /** Reverts everything after `savepoint`, newest first, interleaving undo actions; closes it. */
   rollbackTo(savepoint: number): void {
-    assert(savepoint >= 0 && savepoint <= this.changes.length, "savepoint out of range");
+    const depth = this.marks?.length ?? 0;
+    assert(savepoint === 0 || savepoint === depth, "savepoints close innermost first");
+    const mark = savepoint === 0 ? { changeCount: 0, undoCount: 0 } : this.marks![savepoint - 1]!;
+    assert(mark.changeCount <= this.changes.length, "savepoint out of range");
     const actions = this.undoActions;
-    for (let i = this.changes.length - 1; i >= savepoint; i--) {
-      this.runUndoActionsAfter(actions, i);
+    for (let i = this.changes.length - 1; i >= mark.changeCount; i--) {
+      this.runUndoActionsAfter(actions, i, mark.undoCount);
       this.targets[i]!.revertChange(this.changes[i]!);
     }
-    this.runUndoActionsAfter(actions, savepoint - 1);
-    this.changes.length = savepoint;
-    this.targets.length = savepoint;
+    this.runUndoActionsAfter(actions, mark.changeCount - 1, mark.undoCount);
+    this.changes.length = mark.changeCount;
+    this.targets.length = mark.changeCount;
+    if (this.marks !== undefined) this.marks.length = Math.max(0, savepoint - 1);
   }
 
   /** Ends the transaction; no more changes may be recorded. */
@@ -95,13 +116,17 @@ export class Transaction {
     this.closed = true;
   }
 
-  /** Runs undo actions registered after change `index` was recorded, newest first. */
+  /**
+   * Runs undo actions registered after change `index` was recorded, newest first, keeping the
+   * first `keep` (those registered before the savepoint being rolled back to).
+   */
   private runUndoActionsAfter(
     actions: Array<{ at: number; undo: () => void }> | undefined,
     index: number,
+    keep: number,
   ): void {
     if (actions === undefined) return;
-    while (actions.length > 0 && actions[actions.length - 1]!.at > index) {
+    while (actions.length > keep && actions[actions.length - 1]!.at > index) {
       actions.pop()!.undo();
     }
   }

@@ -80,7 +80,8 @@ export class Counter implements StoredObject {
     const delta = coerceValue(int8, amount, { object: this.name, column: "amount" }) as
       number | bigint;
     const normalized = this.normalizeKey(key);
-    const before = this.get(normalized);
+    // Not this.get(normalized): a normalised multi-column key is a list, which get() refuses.
+    const before = this.values.get(this.mapKey(normalized))?.value ?? 0;
     let after: number | bigint;
     if (typeof before === "number" && typeof delta === "number") {
       after = before + delta;

@@ -139,6 +139,14 @@ export class Histogram implements StoredObject {
         },
       );
     }
+    if (value > this.definition.max) {
+      // Checked here, not only in the buckets, so the error names this histogram.
+      throw new DbError(
+        "OUT_OF_RANGE",
+        `${this.name}: value ${value} is above the histogram's max ${this.definition.max}`,
+        { object: this.name, value: String(value) },
+      );
+    }
     if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 1) {
       throw new DbError("INVALID_ARGUMENT", `${this.name}: count must be a positive integer`, {
         object: this.name,
@@ -169,6 +177,16 @@ export class Histogram implements StoredObject {
       throw new DbError("INVALID_ARGUMENT", `${this.name}: cannot merge a histogram into itself`, {
         object: this.name,
       });
+    }
+    const [a, b] = [this.definition, other.definition];
+    if (a.min !== b.min || a.max !== b.max || a.digits !== b.digits) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `${this.name}: cannot merge ${other.name}, which has different configs: ` +
+          `{min ${a.min}, max ${a.max}, digits ${a.digits}} and ` +
+          `{min ${b.min}, max ${b.max}, digits ${b.digits}}`,
+        { object: this.name, value: other.name },
+      );
     }
     const before = this.image();
     this.buckets.merge(other.buckets);

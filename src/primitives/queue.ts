@@ -80,7 +80,8 @@ export const attemptsDefault = 5;
 
 export function queueDefinition(name: string, options: QueueOptions = {}): QueueDefinition {
   const visibility = options.visibility ?? visibilityDefaultMs;
-  const visibilityMs = typeof visibility === "string" ? Duration.parse(visibility).ms : visibility;
+  const visibilityMs =
+    typeof visibility === "string" ? parseVisibility(name, visibility) : visibility;
   return {
     kind: "queue",
     name,
@@ -88,6 +89,19 @@ export function queueDefinition(name: string, options: QueueOptions = {}): Queue
     visibilityMs,
     attempts: options.attempts ?? attemptsDefault,
   };
+}
+
+/** A visibility duration; a bad spelling is refused naming the queue, like other options. */
+function parseVisibility(name: string, visibility: string): number {
+  try {
+    return Duration.parse(visibility).ms;
+  } catch (error) {
+    if (!(error instanceof DbError)) throw error;
+    throw new DbError("INVALID_SCHEMA", `${name}: visibility: ${error.message}`, {
+      object: name,
+      value: visibility,
+    });
+  }
 }
 
 type OrderKey = readonly [number, number];

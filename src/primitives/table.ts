@@ -90,6 +90,7 @@ export class Table implements StoredObject {
       });
     }
     this.indexes = this.buildIndexes(definition.indexes ?? []);
+    this.refuseUntypedKeys();
     this.pkPlainType = plainKeyType(this.pkColumns);
     for (const column of this.schema.columns) {
       if (column.autoIncrement) this.autoNext.set(column.name, 1n);
@@ -187,7 +188,8 @@ export class Table implements StoredObject {
     const after = this.schema.patchRow(before, patch);
     this.checkKeyUnchanged(before, after);
     this.noteAutoValues(tx, after);
-    this.write(tx, this.keyOf(before), mapKey, before, after);
+    // Without a primary key the row id is the key (keyOf would give an empty list).
+    this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, after);
     return after;
   }
 
@@ -414,6 +416,23 @@ export class Table implements StoredObject {
     tx.onRollback(() => (this.rowIdNext = previous));
   }
 
+  /**
+   * Keys must have one representation per value: an `any` column may hold 5, 5n and
+   * decimal 5, which compare equal but would key differently.
+   */
+  private refuseUntypedKeys(): void {
+    const keyed = [...this.pkColumns.map((c) => c.name), ...this.indexes.flatMap((i) => i.columns)];
+    for (const name of keyed) {
+      if (this.schema.requireColumn(name).type.kind === "any") {
+        throw new DbError(
+          "INVALID_SCHEMA",
+          `${this.name}: column ${name} has type any, which cannot be a key; give it a type`,
+          { object: this.name, column: name },
+        );
+      }
+    }
+  }
+
   private pkNames(): string {
     return this.pkColumns.map((column) => column.name).join(", ");
   }
@@ -492,7 +511,11 @@ export class TableHandle<R extends object = Record<string, unknown>> extends Han
 
   /** Inserts several rows in one transaction; all or nothing. */
   insertMany(rows: readonly Partial<R>[]): R[] {
-    return this.write((tx, table) => rows.map((row, i) => table.insert(tx, row, i + 1))) as R[];
+    // A savepoint inside a running transaction, so a failed row also undoes the rows before it.
+    return this.engine.transactWith(this, (handle, tx) => {
+      const table = handle.object();
+      return rows.map((row, i) => table.insert(tx, row, i + 1));
+    }) as R[];
   }
 
   /** Applies `patch` to the row under `key`; returns the new row. */

@@ -85,7 +85,8 @@ function coerceInteger(type: ValueType, kind: BaseKind, value: unknown, site: Va
     // Fast path: safe integers within a narrow kind need no bigint arithmetic.
     if (value >= -2147483648 && value <= 2147483647 && kind !== "int16" && kind !== "uint16") {
       if (value < bounds[0] || value > bounds[1]) throw outOfRange(type, value, site);
-      return value;
+      // An integer has no negative zero; -0 would key like 0 yet print and compare as -0.
+      return value === 0 ? 0 : value;
     }
     if (!Number.isSafeInteger(value)) {
       throw mismatch(type, value, site, "beyond 2^53 a number loses precision; pass a bigint");
@@ -125,9 +126,10 @@ function coerceFloat(type: ValueType, value: unknown, site: ValueSite): number {
   if (!Number.isFinite(n)) throw outOfRange(type, value, site);
   if (type.kind === "float4") {
     if (Math.abs(n) > float4Max) throw outOfRange(type, value, site);
-    return Math.fround(n);
+    n = Math.fround(n);
   }
-  return n;
+  // Stored values never hold -0 (as the float8 hot path above already ensures).
+  return n === 0 ? 0 : n;
 }
 
 function coerceDecimal(type: ValueType, value: unknown, site: ValueSite): Decimal {
@@ -229,17 +231,18 @@ function coerceUuid(type: ValueType, value: unknown, site: ValueSite): string {
 }
 
 function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
-  if (depth > jsonDepthMax) {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") {
+    if (Number.isFinite(value)) return value;
+    throw mismatch({ kind: "json", optional: true }, value, site, "JSON numbers are finite");
+  }
+  // Containers count as levels (scalars do not), so 65 nested empty arrays are refused too.
+  if (depth >= jsonDepthMax && typeof value === "object") {
     throw new DbError(
       "LIMIT_EXCEEDED",
       `${where(site)}JSON nested deeper than ${jsonDepthMax}`,
       details(site),
     );
-  }
-  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
-  if (typeof value === "number") {
-    if (Number.isFinite(value)) return value;
-    throw mismatch({ kind: "json", optional: true }, value, site, "JSON numbers are finite");
   }
   if (Array.isArray(value)) return value.map((item) => copyJson(item, site, depth + 1));
   if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {

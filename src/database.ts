@@ -7,6 +7,8 @@ import { assert } from "./lib/assert.ts";
 import { DbError } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
 import { changeFeedCommitsRetainedDefault } from "./lib/limits.ts";
+import { join } from "node:path";
+import type { FlushPolicy, WAL } from "./log/index.ts";
 import { Engine, SystemTable, readChanges, registerSystemTables } from "./engine/index.ts";
 import type {
   Commit,
@@ -48,6 +50,7 @@ import type {
   CreateOptions,
   CounterOptions,
   Database,
+  Durability,
   DropOptions,
   HistogramOptions,
   OpenOptions,
@@ -60,27 +63,49 @@ import type {
   TransactOptions,
 } from "./types.ts";
 
-/** Opens a database. Memory-only until the write-ahead log lands. */
+/** Opens a database: in memory without `path`, else recovered from its log. */
 export async function open(options: OpenOptions = {}): Promise<Database> {
-  const durability = options.durability ?? "memory";
-  if (options.path !== undefined || durability !== "memory") {
-    // Refuse instead of pretending: a caller asking for files must not get memory.
-    throw new DbError(
-      "INVALID_ARGUMENT",
-      "durable storage (path, sync/async durability) is not available yet; open() without a " +
-        "path uses memory only",
-      { value: options.path ?? durability },
-    );
+  const durability = options.durability ?? (options.path === undefined ? "memory" : "async");
+  if (options.path === undefined && durability !== "memory") {
+    throw new DbError("INVALID_ARGUMENT", `durability "${durability}" needs a path to write to`, {
+      value: durability,
+    });
   }
-  return Promise.resolve(new EmbeddedDatabase(options));
+  if (!["sync", "async", "memory"].includes(durability)) {
+    throw new DbError("INVALID_ARGUMENT", `durability must be sync, async or memory`, {
+      value: durability,
+    });
+  }
+  const db = new EmbeddedDatabase(options, durability);
+  if (options.path !== undefined && durability !== "memory") await db.attachLog(options.path);
+  return db;
+}
+
+/** Log segments live in this subdirectory of the data directory. */
+const walDirectoryName = "wal";
+/** Default bound on how long an `async` commit may stay off disk. */
+export const durabilityWindowMsDefault = 10;
+/** Recoveries shorter than this print no progress. */
+const recoveryQuietMs = 1000;
+
+/** Default reporter: warnings and progress go to stderr, one line each. */
+function reportToStderr(kind: "warning" | "progress", message: string): void {
+  process.stderr.write(`statebase ${kind}: ${message}\n`);
 }
 
 class EmbeddedDatabase implements Database, Tx {
   private readonly engine: Engine;
   private readonly handles = new Map<string, object>();
   private readonly closing = new AbortController();
+  private wal: WAL | undefined;
+  /** Flush policy of the commit being made (a per-transaction override or the default). */
+  private policy: FlushPolicy;
 
-  constructor(options: OpenOptions) {
+  constructor(
+    private readonly options: OpenOptions,
+    readonly durability: Durability,
+  ) {
+    this.policy = durability === "sync" ? "immediate" : "window";
     this.engine = new Engine({
       clock: options.clock ?? systemClock,
       commitsRetained: options.commitsRetained ?? changeFeedCommitsRetainedDefault,
@@ -114,7 +139,56 @@ class EmbeddedDatabase implements Database, Tx {
   // ---- Transactions ----
 
   transact<T>(fn: (tx: Tx) => T, options?: TransactOptions): T {
-    return this.engine.transactWith<Tx, T>(this, fn, options);
+    const override = options?.durability;
+    if (override === undefined || this.engine.current !== undefined) {
+      return this.engine.transactWith<Tx, T>(this, fn, options);
+    }
+    const saved = this.policy;
+    this.policy = override === "sync" ? "immediate" : "window";
+    try {
+      return this.engine.transactWith<Tx, T>(this, fn, options);
+    } finally {
+      this.policy = saved;
+    }
+  }
+
+  // ---- Durability ----
+
+  /** Resolves when commit `seq` (default: the last one) is on disk; at once in memory mode. */
+  async durable(seq: number = this.engine.seq): Promise<void> {
+    await this.wal?.waitDurable(seq);
+  }
+
+  async flush(): Promise<void> {
+    await this.wal?.flush();
+  }
+
+  /** Recovers state from the log under `path`, then logs every new commit there. */
+  async attachLog(path: string): Promise<void> {
+    assert(this.wal === undefined, "log attached twice");
+    // Loaded on demand: a memory-only database never loads the log or the file system code.
+    const { WAL, recoverLog, segmentSizeBytesDefault } = await import("./log/index.ts");
+    const { createNodeStorage } = await import("./storage/index.ts");
+    const storage = await createNodeStorage(join(path, walDirectoryName));
+    const report = this.options.onMessage ?? reportToStderr;
+    const started = this.engine.clock.now();
+    const result = await recoverLog(storage, {
+      onRecord: (record) => this.engine.applyCommit(record),
+      onWarning: (message) => report("warning", message),
+      onProgress: (done, total) => {
+        if (this.engine.clock.now() - started > recoveryQuietMs) {
+          report("progress", `recovering: ${Math.round((100 * done) / Math.max(1, total))}%`);
+        }
+      },
+    });
+    this.wal = new WAL({
+      storage,
+      tail: result.tail,
+      segmentSizeBytes: this.options.segmentSizeBytes ?? segmentSizeBytesDefault,
+      windowMs: this.options.durabilityWindowMs ?? durabilityWindowMsDefault,
+    });
+    const wal = this.wal;
+    this.engine.setCommitPreparer((commit) => wal.append(commit, this.policy));
   }
 
   abort(reason = "aborted"): never {
@@ -237,7 +311,7 @@ class EmbeddedDatabase implements Database, Tx {
     if (this.engine.closed) return;
     this.engine.close();
     this.closing.abort();
-    await Promise.resolve();
+    await this.wal?.close();
   }
 
   // ---- Internals ----

@@ -32,9 +32,20 @@ export type {
 export type Durability = "sync" | "async" | "memory";
 
 export interface OpenOptions {
-  /** Data directory (requires the write-ahead log; refused until it lands). */
+  /** Data directory: state is recovered from its log and every commit is logged there. */
   path?: string;
+  /**
+   * `sync`: a commit is durable when `await db.durable()` resolves (group commit, one fsync
+   * for every commit waiting); `async` (default with a path): on disk within
+   * `durabilityWindowMs`; `memory` (default without a path): nothing on disk.
+   */
   durability?: Durability;
+  /** Bound for `async` commits, in ms (default 10). */
+  durabilityWindowMs?: number;
+  /** Size of preallocated log segments (default 64 MiB). */
+  segmentSizeBytes?: number;
+  /** Receives recovery warnings and progress; default: one line each on stderr. */
+  onMessage?: (kind: "warning" | "progress", message: string) => void;
   /** Time source; tests pass a manual clock. */
   clock?: Clock;
   /** Commits kept in memory for `changes({ fromSeq })` (default 1,024). */
@@ -44,6 +55,8 @@ export interface OpenOptions {
 export interface TransactOptions {
   /** What caused this commit, recorded with it for audit. */
   origin?: Origin;
+  /** Overrides the database's durability for this commit: `sync` starts its fsync at once. */
+  durability?: "sync" | "async";
 }
 
 export interface CreateOptions {
@@ -124,6 +137,12 @@ export interface Database extends Tx {
   transact<T>(fn: (tx: Tx) => T, options?: TransactOptions): T;
   /** Commits in order from `fromSeq` (retained ones first), then live, until aborted or closed. */
   changes(options?: ChangesOptions): AsyncIterable<Commit>;
+  /** The database's durability mode. */
+  readonly durability: Durability;
+  /** Resolves when commit `seq` (default: the last) is on disk; at once in memory mode. */
+  durable(seq?: number): Promise<void>;
+  /** Resolves when every commit so far is on disk. */
+  flush(): Promise<void>;
   /** Called synchronously after every commit; returns the unsubscribe function. */
   addCommitListener(listener: (commit: Commit) => void): () => void;
   close(): Promise<void>;

@@ -158,7 +158,8 @@ export class Histogram implements StoredObject {
     b.record(value, count);
     // `before` holds the displaced min/max only when they moved: most records move neither.
     const moved = b.minValue !== minBefore || b.maxValue !== maxBefore;
-    const before = moved ? [minBefore, maxBefore] : null;
+    // An empty histogram's min/max are ±Infinity, which JSON (and the log) cannot carry.
+    const before = moved ? [finiteOrNull(minBefore), finiteOrNull(maxBefore)] : null;
     tx.record(this, new ChangeRecord(this.name, "record", null, before, [value, count]));
   }
 
@@ -216,10 +217,9 @@ export class Histogram implements StoredObject {
       case "record": {
         const [value, count] = change.after as [number, number];
         const b = this.buckets;
-        const [minBefore, maxBefore] = (change.before as [number, number] | null) ?? [
-          b.minValue,
-          b.maxValue,
-        ];
+        const moved = change.before as [number | null, number | null] | null;
+        const minBefore = moved === null ? b.minValue : (moved[0] ?? Infinity);
+        const maxBefore = moved === null ? b.maxValue : (moved[1] ?? -Infinity);
         b.unrecord(value, count, minBefore, maxBefore);
         return;
       }
@@ -278,4 +278,8 @@ export class HistogramHandle extends Handle<Histogram> {
       histogram.merge(tx, source);
     });
   }
+}
+
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
 }

@@ -1,0 +1,24 @@
+/**
+ * @module Public surface of the write-ahead log. A commit's path through it:
+ * 1. `WAL.append` encodes the commit as a record (codec.ts, record.ts) chained by hash to the
+ *    one before, in commit order;
+ * 2. the flush loop writes every pending record with one write and one fsync (group commit),
+ *    rolling over to a new preallocated segment (segment.ts) when one is full;
+ * 3. `waitDurable(seq)` resolves once the fsync covering `seq` returns;
+ * 4. on open, `recoverLog` verifies every record and hands them back for replay, cutting a
+ *    torn tail and refusing inner damage.
+ */
+export { WAL } from "./wal.ts";
+export type { FlushPolicy, WALOptions, WALStats } from "./wal.ts";
+export { recoverLog, describeDamage } from "./recovery.ts";
+export type { LogDamage, LogTail, RecoverOptions, RecoveryResult } from "./recovery.ts";
+export { encodeRecord, readRecord, recordSizeBytesMax, zeroHash } from "./record.ts";
+export type { LogRecord, RecordRead } from "./record.ts";
+export {
+  segmentFirstSeq,
+  segmentName,
+  segmentSizeBytesDefault,
+  segmentSizeBytesMin,
+  walSegmentSizeBytesMax,
+} from "./segment.ts";
+export { decodeValue, encodeValue } from "./codec.ts";

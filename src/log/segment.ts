@@ -1,0 +1,46 @@
+/**
+ * @module Segment files of the log: names, the 24-byte header, and preallocation. A segment
+ * is named by the first seq it may hold, so listing the directory sorts segments in order.
+ */
+import { crc32c } from "../lib/crc32c.ts";
+
+export const segmentMagic = "SBWAL001";
+export const segmentHeaderSizeBytes = 24;
+/** Default preallocated size of a segment. */
+export const segmentSizeBytesDefault = 64 * 1024 * 1024;
+/** Smallest configurable segment (tests use small ones to exercise rollover). */
+export const segmentSizeBytesMin = 4096;
+/** Largest configurable segment. */
+export const walSegmentSizeBytesMax = 1024 * 1024 * 1024;
+
+const namePattern = /^(\d{20})\.seg$/;
+
+export function segmentName(firstSeq: number): string {
+  return `${String(firstSeq).padStart(20, "0")}.seg`;
+}
+
+/** The first seq named by a segment file, or undefined for other files. */
+export function segmentFirstSeq(name: string): number | undefined {
+  const match = namePattern.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+export function encodeSegmentHeader(firstSeq: number): Uint8Array {
+  const header = new Uint8Array(segmentHeaderSizeBytes);
+  const view = new DataView(header.buffer);
+  header.set(new TextEncoder().encode(segmentMagic), 0);
+  view.setBigUint64(8, BigInt(firstSeq));
+  view.setUint32(16, crc32c(header.subarray(0, 16)));
+  return header;
+}
+
+/** The header's first seq, or a reason it is invalid. */
+export function decodeSegmentHeader(bytes: Uint8Array): { firstSeq: number } | { damage: string } {
+  if (bytes.length < segmentHeaderSizeBytes) return { damage: "segment shorter than its header" };
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic !== segmentMagic) return { damage: `bad magic ${JSON.stringify(magic)}` };
+  if (crc32c(bytes.subarray(0, 16)) !== view.getUint32(16))
+    return { damage: "header checksum mismatch" };
+  return { firstSeq: Number(view.getBigUint64(8)) };
+}

@@ -1,0 +1,240 @@
+/**
+ * @module The log writer: appends commit records to segment files with group commit. Commits
+ * are encoded synchronously in commit order (the hash chain needs that order); a single
+ * flush loop writes everything pending with one write and one fsync, so every commit that
+ * waited during a flush shares the next fsync. In `sync` mode a flush starts at once; in
+ * `async` mode within the durability window. After an IO failure the writer refuses
+ * everything: after a failed fsync the page cache can no longer be trusted.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError } from "../lib/errors.ts";
+import type { Commit } from "../engine/index.ts";
+import type { Storage, StorageFile } from "../storage/index.ts";
+import { encodeRecord } from "./record.ts";
+import type { LogTail } from "./recovery.ts";
+import { encodeSegmentHeader, segmentHeaderSizeBytes, segmentName } from "./segment.ts";
+
+export type FlushPolicy = "immediate" | "window";
+
+export interface WALOptions {
+  storage: Storage;
+  tail: LogTail;
+  segmentSizeBytes: number;
+  /** How long `window` commits may wait before their flush starts. */
+  windowMs: number;
+}
+
+interface Pending {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+}
+
+interface Waiter {
+  readonly seq: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Statistics for metrics, benchmarks and `INFO`. */
+export interface WALStats {
+  appendedSeq: number;
+  durableSeq: number;
+  flushCount: number;
+  bytesWritten: number;
+  segmentCount: number;
+}
+
+export class WAL {
+  private readonly storage: Storage;
+  private readonly segmentSizeBytes: number;
+  private readonly windowMs: number;
+  private file: StorageFile | undefined;
+  private segmentFirstSeq: number;
+  private offset: number;
+  private lastHash: Uint8Array;
+  private pending: Pending[] = [];
+  private waiters: Waiter[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+  private closed = false;
+  /** The recovered last segment, opened at the first flush. */
+  private tailSegment: string | undefined;
+  readonly stats: WALStats;
+
+  constructor(options: WALOptions) {
+    assert(options.windowMs >= 0, "window must not be negative");
+    this.storage = options.storage;
+    this.segmentSizeBytes = options.segmentSizeBytes;
+    this.windowMs = options.windowMs;
+    this.segmentFirstSeq = options.tail.segmentFirstSeq;
+    this.offset = options.tail.offset;
+    this.lastHash = options.tail.lastHash;
+    this.stats = {
+      appendedSeq: options.tail.lastSeq,
+      durableSeq: options.tail.lastSeq,
+      flushCount: 0,
+      bytesWritten: 0,
+      segmentCount: 0,
+    };
+    this.tailSegment = options.tail.segment;
+  }
+
+  /** Encodes `commit` and queues it; a flush starts now or within the window. */
+  append(commit: Commit, policy: FlushPolicy): void {
+    this.throwIfUnusable();
+    assert(
+      commit.seq === this.stats.appendedSeq + 1,
+      `log append of ${commit.seq} after ${this.stats.appendedSeq}`,
+    );
+    const { bytes, hash } = encodeRecord(commit, this.lastHash);
+    this.lastHash = hash;
+    this.pending.push({ seq: commit.seq, bytes });
+    this.stats.appendedSeq = commit.seq;
+    if (policy === "immediate" || this.windowMs === 0) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.windowMs);
+  }
+
+  /** Resolves when every record up to `seq` is on disk. */
+  waitDurable(seq: number): Promise<void> {
+    if (seq <= this.stats.durableSeq) return Promise.resolve();
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    assert(seq <= this.stats.appendedSeq, `waiting for seq ${seq} that was never appended`);
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ seq, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Writes and syncs everything appended so far. */
+  async flush(): Promise<void> {
+    await this.waitDurable(this.stats.appendedSeq);
+  }
+
+  /** How long the oldest not-yet-durable commit has waited, in records (for back-pressure). */
+  get pendingCount(): number {
+    return this.stats.appendedSeq - this.stats.durableSeq;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.failure === undefined) await this.flush();
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.flushing?.catch(() => undefined); // the failure was already reported to waiters
+    await this.file?.close();
+    this.file = undefined;
+  }
+
+  // ---- The flush loop ----
+
+  private kick(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.flushing !== undefined || this.pending.length === 0) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      // Commits that arrived during the last fsync start the next group at once.
+      if (this.pending.length > 0 && this.failure === undefined) this.kick();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.pending.length > 0 && this.failure === undefined) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.writeBatch(batch);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      this.stats.flushCount++;
+      this.stats.durableSeq = batch[batch.length - 1]!.seq;
+      this.resolveWaiters();
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    let run: Uint8Array[] = [];
+    let runBytes = 0;
+    for (const record of batch) {
+      if (
+        this.file === undefined ||
+        this.offset + runBytes + record.bytes.length > this.segmentSize()
+      ) {
+        await this.writeRun(run, runBytes);
+        run = [];
+        runBytes = 0;
+        await this.rollOver(record.seq, record.bytes.length);
+      }
+      run.push(record.bytes);
+      runBytes += record.bytes.length;
+    }
+    await this.writeRun(run, runBytes);
+  }
+
+  private async writeRun(run: Uint8Array[], runBytes: number): Promise<void> {
+    if (run.length === 0) return;
+    const file = this.file;
+    assert(file !== undefined, "write without an open segment");
+    const data = run.length === 1 ? run[0]! : Buffer.concat(run, runBytes);
+    await file.write(this.offset, data);
+    await file.sync();
+    this.offset += runBytes;
+    this.stats.bytesWritten += runBytes;
+  }
+
+  /** Opens the tail segment, or starts a new one for `seq` when the current one is full. */
+  private async rollOver(seq: number, recordBytes: number): Promise<void> {
+    if (this.file === undefined && this.tailSegment !== undefined) {
+      const name = this.tailSegment;
+      this.tailSegment = undefined;
+      this.file = await this.storage.open(name, { create: false });
+      this.stats.segmentCount++;
+      if (this.offset + recordBytes <= this.segmentSize()) return;
+    }
+    await this.file?.close();
+    const name = segmentName(seq);
+    const size = Math.max(this.segmentSizeBytes, segmentHeaderSizeBytes + recordBytes);
+    const file = await this.storage.open(name, { create: true });
+    await file.truncate(size);
+    await file.write(0, encodeSegmentHeader(seq));
+    await file.sync();
+    await this.storage.syncDirectory();
+    this.file = file;
+    this.segmentFirstSeq = seq;
+    this.offset = segmentHeaderSizeBytes;
+    this.stats.segmentCount++;
+  }
+
+  private segmentSize(): number {
+    return Math.max(this.segmentSizeBytes, this.offset);
+  }
+
+  private resolveWaiters(): void {
+    const durable = this.stats.durableSeq;
+    const waiting: Waiter[] = [];
+    for (const waiter of this.waiters) {
+      if (waiter.seq <= durable) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.waiters = waiting;
+  }
+
+  private fail(error: unknown): void {
+    this.failure =
+      error instanceof DbError
+        ? error
+        : new DbError("IO_ERROR", `log write failed: ${String(error)}`);
+    for (const waiter of this.waiters) waiter.reject(this.failure);
+    this.waiters = [];
+  }
+
+  private throwIfUnusable(): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.closed) throw new DbError("DATABASE_CLOSED", "the log is closed");
+  }
+}

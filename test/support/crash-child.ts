@@ -1,0 +1,38 @@
+/**
+ * The process that the crash harness kills. It opens a database in `sync` mode, reports the
+ * state it recovered, then commits the reference workload as fast as it can, printing
+ * `ack <n>` for each commit once `db.durable` says it is on disk. It never stops by itself.
+ *
+ * Usage: node --import tsx test/support/crash-child.ts DIR [segmentSizeBytes]
+ */
+import { open } from "../../src/index.ts";
+import { applyWorkloadStep, stateDigest, workloadSetup } from "./crash-workload.ts";
+
+const [dir, segmentSize] = process.argv.slice(2);
+if (dir === undefined) throw new Error("usage: crash-child.ts DIR");
+const inFlightMax = 32;
+
+const db = await open({
+  path: dir,
+  durability: "sync",
+  ...(segmentSize === undefined ? {} : { segmentSizeBytes: Number(segmentSize) }),
+  onMessage: (kind, message) => process.stderr.write(`${kind}: ${message}\n`),
+});
+workloadSetup(db);
+await db.durable();
+const recovered = db.table("crash::steps").size;
+process.stdout.write(`state ${recovered} ${stateDigest(db)}\n`);
+
+let step = recovered;
+const inFlight = new Set<Promise<void>>();
+for (;;) {
+  step += 1;
+  const n = step;
+  db.transact((tx) => applyWorkloadStep(tx, n));
+  const done = db.durable().then(() => {
+    process.stdout.write(`ack ${n}\n`);
+  });
+  inFlight.add(done);
+  void done.finally(() => inFlight.delete(done));
+  if (inFlight.size >= inFlightMax) await Promise.race(inFlight);
+}

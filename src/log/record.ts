@@ -14,7 +14,7 @@ import { encodeValue, revive } from "./codec.ts";
 export const recordHeaderSizeBytes = 16;
 /** Bytes of the two hashes at the start of the payload. */
 export const recordHashesSizeBytes = 64;
-/** Largest payload accepted; a larger commit is refused before it is applied... or logged. */
+/** Largest payload accepted; a larger commit is refused and rolled back, never logged. */
 export const recordSizeBytesMax = 256 * 1024 * 1024;
 /** The hash before the first record. */
 export const zeroHash: Uint8Array = new Uint8Array(32);
@@ -28,7 +28,10 @@ export interface LogRecord extends Commit {
   readonly hash: Uint8Array;
 }
 
-/** Encodes the JSON body of a commit: `{"ts":…,"origin":…,"changes":[[object,kind,key,before,after],…]}`. */
+/**
+ * Encodes the JSON body of a commit:
+ * `{"ts":…,"origin":…,"changes":[[object,kind,key,before,after],…]}`.
+ */
 export function encodeBody(commit: Commit): string {
   let changes = "";
   for (let i = 0; i < commit.changes.length; i++) {

@@ -9,6 +9,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { open, DbError, Decimal, Duration } from "../../src/index.ts";
+import { compareValues } from "../../src/values/index.ts";
 
 const db = await open();
 let tableCount = 0;
@@ -212,12 +213,18 @@ describe("ordered indexes", () => {
     );
   });
 
-  test("values of different families in an `any` column follow the family order", () => {
-    const table = db.createTable("mixed", {
-      columns: { id: "int4", v: "Option(any)" },
-      primaryKey: "id",
-      indexes: [{ name: "by_v", columns: ["v"], ordered: true }],
-    });
+  test("an `any` column cannot be a key; the family order holds in compareValues", () => {
+    // 5, 5n and decimal 5 compare equal but would key differently, so keys need a real type.
+    assert.throws(
+      () =>
+        db.createTable("mixed", {
+          columns: { id: "int4", v: "Option(any)" },
+          primaryKey: "id",
+          indexes: [{ name: "by_v", columns: ["v"], ordered: true }],
+        }),
+      (error: unknown) =>
+        error instanceof DbError && error.code === "INVALID_SCHEMA" && error.details.column === "v",
+    );
     const values: unknown[] = [
       { k: 1 },
       [1],
@@ -229,14 +236,7 @@ describe("ordered indexes", () => {
       true,
       null,
     ];
-    values.forEach((v, id) => table.insert({ id, v }));
-    assert.deepEqual(
-      table.range("by_v").map((row) => row.id),
-      [8, 7, 6, 5, 4, 3, 2, 1, 0],
-    );
-    assert.deepEqual(
-      table.range("by_v", { reverse: true }).map((row) => row.id),
-      [0, 1, 2, 3, 4, 5, 6, 7, 8],
-    );
+    const sorted = [...values].sort(compareValues);
+    assert.deepEqual(sorted, [...values].reverse());
   });
 });

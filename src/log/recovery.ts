@@ -198,8 +198,8 @@ function damageError(damage: LogDamage): DbError {
   return new DbError(
     "CORRUPT",
     `the log is damaged before its end (${describeDamage(damage)}); refusing to start. ` +
-      `Inspect with \`statebase verify\`; \`statebase repair --truncate-after ${damage.seq - 1}\` ` +
-      `drops everything from there on.`,
+      "Inspect with `statebase verify`; " +
+      `\`statebase repair --truncate-after ${damage.seq - 1}\` drops everything from there on.`,
     { ...damage },
   );
 }

@@ -141,6 +141,8 @@ export class Queue implements StoredObject {
   list(state: MessageState): QueueMessage[] {
     const out: QueueMessage[] = [];
     for (const message of this.messages.values()) if (message.state === state) out.push(message);
+    // A dead message is never claimed, so its availableAt (a stale claim or nack time) is no order.
+    if (state === "dead") return out.sort((a, b) => a.order - b.order);
     return out.sort((a, b) => a.availableAt - b.availableAt || a.order - b.order);
   }
 

@@ -25,7 +25,10 @@ export interface ColumnDefinition {
   readonly autoIncrement?: boolean;
 }
 
-/** What users may pass: `{ id: "int8" }`, `{ id: { type: "int8", autoIncrement: true } }` or a list. */
+/**
+ * What users may pass: `{ id: "int8" }`, `{ id: { type: "int8", autoIncrement: true } }`
+ * or a list.
+ */
 export type ColumnsInput =
   | readonly ColumnDefinition[]
   | Readonly<Record<string, string | { type: string; autoIncrement?: boolean }>>;
@@ -196,7 +199,8 @@ export class Schema {
     ) {
       throw new DbError(
         "INVALID_SCHEMA",
-        `${this.object}.${definition.name}: auto_increment needs an integer column, not ${typeName(type)}`,
+        `${this.object}.${definition.name}: auto_increment needs an integer column, ` +
+          `not ${typeName(type)}`,
         { object: this.object, column: definition.name },
       );
     }

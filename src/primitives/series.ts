@@ -82,7 +82,8 @@ export class Series implements StoredObject {
     ) {
       throw new DbError(
         "INVALID_SCHEMA",
-        `${this.name}: key column ${definition.key} must be a non-optional datetime, date or integer, ` +
+        `${this.name}: key column ${definition.key} must be a non-optional datetime, date ` +
+          "or integer, " +
           `not ${typeName(this.keyColumn.type)}`,
         { object: this.name, column: definition.key },
       );

@@ -3,7 +3,8 @@ import { randomBytes } from "../lib/prng.ts";
 
 function format(bytes: Uint8Array): string {
   const hex = Buffer.from(bytes).toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const parts = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20)];
+  return `${parts.join("-")}-${hex.slice(20)}`;
 }
 
 /** A random (version 4) UUID. */

@@ -1,0 +1,114 @@
+/**
+ * @module The storage contract the log writes through: a directory of flat files with
+ * positional IO and explicit durability. It is an interface so that the log runs unchanged on
+ * the disk (node-file.ts) and on a simulated disk that crashes, tears writes and injects faults
+ * (memory-file.ts). Both implementations pass test/storage/file.contract.ts.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError } from "../lib/errors.ts";
+
+/**
+ * One open file. Positions and lengths are byte counts (non-negative safe integers; anything
+ * else is a programmer error and fails an assertion). Operating failures reject with
+ * `DbError("IO_ERROR")` whose details name the `path` and the `operation`.
+ *
+ * Durability: `write` and `truncate` change what later reads see at once, but survive a crash
+ * only after `sync` resolves. The file's name survives a crash only after the directory is
+ * synced (`Storage.syncDirectory`). Handles are independent views of one file: a write through
+ * one is visible through every other.
+ */
+export interface StorageFile {
+  /** Where the file lives, for messages: the directory joined with the file's name. */
+  readonly path: string;
+  /** The file's current length in bytes (written data, durable or not). */
+  size(): Promise<number>;
+  /**
+   * Up to `length` bytes from `position`. A read that reaches end of file returns fewer bytes
+   * (none at or past the end); it never pads. The result is the caller's own copy.
+   */
+  read(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * Writes all of `data` at `position` or rejects. Writing past the end extends the file; any
+   * gap reads as zero bytes. The data is copied before the promise resolves, so the caller may
+   * reuse its buffer afterwards.
+   */
+  write(position: number, data: Uint8Array): Promise<void>;
+  /** Sets the length: shrinking drops the tail, growing appends zero bytes. */
+  truncate(length: number): Promise<void>;
+  /** fdatasync: every write and truncate before the call is durable when this resolves. */
+  sync(): Promise<void>;
+  /** Releases the handle; later calls on it reject. Closing twice is harmless. */
+  close(): Promise<void>;
+}
+
+/**
+ * A directory of files, addressed by plain names (no separators, not `.` or `..`). Changes to
+ * the directory itself (create, rename, remove) survive a crash only after `syncDirectory`.
+ */
+export interface Storage {
+  /** Opens `name`; with `create` it is made empty when missing, otherwise missing rejects. */
+  open(name: string, options: { create: boolean }): Promise<StorageFile>;
+  /** The names of the files in the directory, sorted by UTF-16 code unit. */
+  list(): Promise<string[]>;
+  /** Removes `name`; rejects when it does not exist. Open handles keep working. */
+  remove(name: string): Promise<void>;
+  /** Renames `from` to `to`, atomically replacing any file called `to`. */
+  rename(from: string, to: string): Promise<void>;
+  /** fsync of the directory: makes earlier creates, renames and removes durable. */
+  syncDirectory(): Promise<void>;
+  /** Whether a file called `name` exists now. */
+  exists(name: string): Promise<boolean>;
+}
+
+/** The operations of {@link Storage} and {@link StorageFile}, as named in errors and faults. */
+export type StorageOperation =
+  | "open"
+  | "list"
+  | "remove"
+  | "rename"
+  | "syncDirectory"
+  | "exists"
+  | "size"
+  | "read"
+  | "write"
+  | "truncate"
+  | "sync"
+  | "close";
+
+/** Longest file name accepted, in UTF-16 code units (the common file system limit is 255). */
+export const storageNameLengthMax = 255;
+
+/** Asserts that `name` is a plain file name: the log builds names, so a bad one is a bug. */
+export function assertStorageName(name: string): void {
+  assert(name.length > 0, "storage: a file name must not be empty");
+  assert(name.length <= storageNameLengthMax, `storage: file name too long: ${name.length}`);
+  assert(name !== "." && name !== "..", `storage: not a file name: ${name}`);
+  assert(!/[/\\\0]/.test(name), `storage: a file name must not contain separators: ${name}`);
+}
+
+/** Asserts that `value` can be a byte position or length. */
+export function assertByteCount(value: number, what: string): void {
+  assert(Number.isSafeInteger(value), `storage: ${what} must be a safe integer: ${value}`);
+  assert(value >= 0, `storage: ${what} must not be negative: ${value}`);
+}
+
+/**
+ * Wraps a failure of `operation` on `path` as `DbError("IO_ERROR")`. A DbError passes through
+ * unchanged, so a fault injected as a DbError keeps its code. The system error code (ENOENT,
+ * EIO, …) is kept in the details because callers and operators act on it.
+ */
+export function storageError(operation: StorageOperation, path: string, cause: unknown): DbError {
+  if (cause instanceof DbError) return cause;
+  const errno = errnoOf(cause);
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new DbError("IO_ERROR", `storage ${operation} failed for ${path}: ${reason}`, {
+    path,
+    operation,
+    ...(errno === undefined ? {} : { errno }),
+  });
+}
+
+function errnoOf(cause: unknown): string | undefined {
+  if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined;
+  return typeof cause.code === "string" ? cause.code : undefined;
+}

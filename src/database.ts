@@ -7,8 +7,8 @@ import { assert } from "./lib/assert.ts";
 import { DbError } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
 import { changeFeedCommitsRetainedDefault } from "./lib/limits.ts";
-import { join } from "node:path";
-import type { FlushPolicy, WAL } from "./log/index.ts";
+import type { DurableLog } from "./durability.ts";
+import type { FlushPolicy } from "./log/index.ts";
 import { Engine, SystemTable, readChanges, registerSystemTables } from "./engine/index.ts";
 import type {
   Commit,
@@ -81,13 +81,6 @@ export async function open(options: OpenOptions = {}): Promise<Database> {
   return db;
 }
 
-/** Log segments live in this subdirectory of the data directory. */
-const walDirectoryName = "wal";
-/** Default bound on how long an `async` commit may stay off disk. */
-export const durabilityWindowMsDefault = 10;
-/** Recoveries shorter than this print no progress. */
-const recoveryQuietMs = 1000;
-
 /** Default reporter: warnings and progress go to stderr, one line each. */
 function reportToStderr(kind: "warning" | "progress", message: string): void {
   process.stderr.write(`statebase ${kind}: ${message}\n`);
@@ -97,7 +90,7 @@ class EmbeddedDatabase implements Database, Tx {
   private readonly engine: Engine;
   private readonly handles = new Map<string, object>();
   private readonly closing = new AbortController();
-  private wal: WAL | undefined;
+  private log: DurableLog | undefined;
   /** Flush policy of the commit being made (a per-transaction override or the default). */
   private policy: FlushPolicy;
 
@@ -156,39 +149,40 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Resolves when commit `seq` (default: the last one) is on disk; at once in memory mode. */
   async durable(seq: number = this.engine.seq): Promise<void> {
-    await this.wal?.waitDurable(seq);
+    await this.log?.wal.waitDurable(seq);
   }
 
   async flush(): Promise<void> {
-    await this.wal?.flush();
+    await this.log?.wal.flush();
   }
 
-  /** Recovers state from the log under `path`, then logs every new commit there. */
+  /** Recovers state from the data directory `path`, then logs every new commit there. */
   async attachLog(path: string): Promise<void> {
-    assert(this.wal === undefined, "log attached twice");
+    assert(this.log === undefined, "log attached twice");
     // Loaded on demand: a memory-only database never loads the log or the file system code.
-    const { WAL, recoverLog, segmentSizeBytesDefault } = await import("./log/index.ts");
-    const { createNodeStorage } = await import("./storage/index.ts");
-    const storage = await createNodeStorage(join(path, walDirectoryName));
-    const report = this.options.onMessage ?? reportToStderr;
-    const started = this.engine.clock.now();
-    const result = await recoverLog(storage, {
-      onRecord: (record) => this.engine.applyCommit(record),
-      onWarning: (message) => report("warning", message),
-      onProgress: (done, total) => {
-        if (this.engine.clock.now() - started > recoveryQuietMs) {
-          report("progress", `recovering: ${Math.round((100 * done) / Math.max(1, total))}%`);
-        }
+    const { DurableLog } = await import("./durability.ts");
+    const o = this.options;
+    this.log = await DurableLog.open(
+      this.engine,
+      {
+        path,
+        report: o.onMessage ?? reportToStderr,
+        ...(o.segmentSizeBytes === undefined ? {} : { segmentSizeBytes: o.segmentSizeBytes }),
+        ...(o.durabilityWindowMs === undefined ? {} : { durabilityWindowMs: o.durabilityWindowMs }),
+        ...(o.snapshotLogBytes === undefined ? {} : { snapshotLogBytes: o.snapshotLogBytes }),
+        ...(o.snapshotsKept === undefined ? {} : { snapshotsKept: o.snapshotsKept }),
       },
-    });
-    this.wal = new WAL({
-      storage,
-      tail: result.tail,
-      segmentSizeBytes: this.options.segmentSizeBytes ?? segmentSizeBytesDefault,
-      windowMs: this.options.durabilityWindowMs ?? durabilityWindowMsDefault,
-    });
-    const wal = this.wal;
-    this.engine.setCommitPreparer((commit) => wal.append(commit, this.policy));
+      () => this.policy,
+    );
+  }
+
+  /** Writes a snapshot now; commits go on while it is written. */
+  async snapshot(): Promise<{ seq: number; sizeBytes: number }> {
+    if (this.log === undefined) {
+      throw new DbError("INVALID_ARGUMENT", "snapshots need a database opened with a path");
+    }
+    const info = await this.log.snapshot();
+    return { seq: info.seq, sizeBytes: info.sizeBytes };
   }
 
   abort(reason = "aborted"): never {
@@ -311,7 +305,7 @@ class EmbeddedDatabase implements Database, Tx {
     if (this.engine.closed) return;
     this.engine.close();
     this.closing.abort();
-    await this.wal?.close();
+    await this.log?.close();
   }
 
   // ---- Internals ----

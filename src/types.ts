@@ -44,6 +44,13 @@ export interface OpenOptions {
   durabilityWindowMs?: number;
   /** Size of preallocated log segments (default 64 MiB). */
   segmentSizeBytes?: number;
+  /** Take a snapshot after this much log (default 256 MiB); 0 turns automatic ones off. */
+  snapshotLogBytes?: number;
+  /**
+   * Retention: how many snapshots to keep (default 2); the log before the oldest kept one is
+   * removed. `Infinity` keeps every snapshot and the whole log.
+   */
+  snapshotsKept?: number;
   /** Receives recovery warnings and progress; default: one line each on stderr. */
   onMessage?: (kind: "warning" | "progress", message: string) => void;
   /** Time source; tests pass a manual clock. */
@@ -143,6 +150,8 @@ export interface Database extends Tx {
   durable(seq?: number): Promise<void>;
   /** Resolves when every commit so far is on disk. */
   flush(): Promise<void>;
+  /** Writes a snapshot of the current state without stopping commits (needs a path). */
+  snapshot(): Promise<{ seq: number; sizeBytes: number }>;
   /** Called synchronously after every commit; returns the unsubscribe function. */
   addCommitListener(listener: (commit: Commit) => void): () => void;
   close(): Promise<void>;

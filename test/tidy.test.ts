@@ -49,6 +49,7 @@ const allowedImports: Record<string, readonly string[]> = {
   testing: ["*"],
   types: ["lib", "engine", "primitives", "values"],
   database: ["*"],
+  durability: ["log", "storage", "engine", "lib"],
   index: ["*"],
   server: ["database", "types", "protocol", "lib"],
   client: ["protocol", "lib"],

@@ -68,6 +68,29 @@ export class Catalog implements StoredObject {
     this.factories.set(kind, factory);
   }
 
+  /** Namespaces and user object definitions, in creation order: what a snapshot keeps. */
+  image(): { namespaces: string[]; objects: StoredObject[] } {
+    const namespaces = [...this.namespaces];
+    const objects = [...this.objects.values()].filter((object) => object.kind !== "system");
+    return { namespaces, objects };
+  }
+
+  /** Rebuilds namespaces and objects from a snapshot into an empty catalog; not a change. */
+  restoreImage(
+    namespaces: readonly string[],
+    definitions: readonly ObjectDefinition[],
+  ): StoredObject[] {
+    assert(
+      [...this.objects.values()].every((object) => object.kind === "system"),
+      "restore into a catalog that has objects",
+    );
+    for (const namespace of namespaces) this.namespaces.add(namespace);
+    const built = definitions.map((definition) => this.build(definition));
+    for (const object of built) this.objects.set(object.name, object);
+    this.epoch++;
+    return built;
+  }
+
   /** Registers a built-in, read-only object (system tables); not a change. */
   registerSystemObject(object: StoredObject): void {
     assert(object.name.startsWith(`${systemNamespace}::`), "system objects live in system::");

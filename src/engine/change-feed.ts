@@ -19,11 +19,18 @@ export class CommitRing {
   }
 
   push(commit: Commit): void {
-    assert(this.count === 0 || commit.seq === this.newestSeq + 1, "commits must be gapless");
+    assert(commit.seq === this.newestSeq + 1, "commits must be gapless");
     this.newestSeq = commit.seq;
     if (this.capacity === 0) return;
     this.ring[commit.seq % this.capacity] = commit;
     if (this.count < this.capacity) this.count++;
+  }
+
+  /** Forgets everything and continues after `seq` (an engine restored from a snapshot). */
+  reset(seq: number): void {
+    this.ring.fill(undefined);
+    this.newestSeq = seq;
+    this.count = 0;
   }
 
   /** The oldest retained seq, or newest+1 when nothing is retained. */

@@ -159,6 +159,15 @@ export class Engine {
     this.publish(commit);
   }
 
+  /** Sets the position of an engine restored from a snapshot taken after commit `seq`. */
+  restorePosition(seq: number, ts: number): void {
+    assert(this.lastSeq === 0 && this.active === undefined, "restorePosition on a used engine");
+    assert(Number.isSafeInteger(seq) && seq >= 0, "snapshot seq must be a whole number");
+    this.lastSeq = seq;
+    this.lastTs = ts;
+    this.retained.reset(seq);
+  }
+
   /** Calls `listener` after every commit, in commit order; returns the unsubscribe function. */
   addCommitListener(listener: (commit: Commit) => void): () => void {
     if (this.listeners.length >= listenersMax) {

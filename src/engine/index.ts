@@ -19,6 +19,7 @@ export type {
   ObjectDefinition,
   ObjectKind,
   Origin,
+  SnapshotSource,
   StoredObject,
   TransactOptions,
 } from "./types.ts";

@@ -49,6 +49,24 @@ export interface StoredObject {
   applyChange(change: Change): void;
   /** Undoes a change made by the running transaction (rollback). */
   revertChange(change: Change): void;
+  /** Starts reading the object's state for a snapshot (see {@link SnapshotSource}). */
+  snapshot?(): SnapshotSource;
+  /** Loads state written from a {@link SnapshotSource} into this freshly built object. */
+  restore?(meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void;
+}
+
+/**
+ * Reads an object's state at one commit while later commits go on. `meta` (small: id
+ * counters, a histogram's buckets) is captured when the source is made; entries are read in
+ * chunks between commits. The snapshot writer keeps, for every entry a later commit changes
+ * before it is read, that change's `before`, so the image stays the one of the start.
+ */
+export interface SnapshotSource {
+  readonly meta: unknown;
+  /** Up to `limit` entries `[mapKey, key, value]` not read yet; empty when done. */
+  readChunk(limit: number): Array<readonly [unknown, unknown, unknown]>;
+  /** The map key a change of this object touches (the first element of an entry). */
+  mapKeyOfChange(change: Change): unknown;
 }
 
 /** A JSON-serialisable description from which an object is (re)built. */

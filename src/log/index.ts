@@ -22,3 +22,22 @@ export {
   walSegmentSizeBytesMax,
 } from "./segment.ts";
 export { decodeValue, encodeValue } from "./codec.ts";
+export {
+  scanLog,
+  truncateLogAfter,
+  type LogBreak,
+  type LogScan,
+  type LogTruncation,
+  type RecordLocation,
+  type ScanLogOptions,
+  type SegmentLayout,
+} from "./inspect.ts";
+export {
+  listSnapshots,
+  readSnapshot,
+  restoreSnapshot,
+  snapshotName,
+  snapshotSeqOf,
+  writeSnapshot,
+} from "./snapshot.ts";
+export type { SnapshotImage, SnapshotInfo } from "./snapshot.ts";

@@ -111,6 +111,11 @@ export class WAL {
     await this.waitDurable(this.stats.appendedSeq);
   }
 
+  /** Hash of the last appended record: a snapshot taken now records it. */
+  get appendedHash(): Uint8Array {
+    return this.lastHash;
+  }
+
   /** How long the oldest not-yet-durable commit has waited, in records (for back-pressure). */
   get pendingCount(): number {
     return this.stats.appendedSeq - this.stats.durableSeq;

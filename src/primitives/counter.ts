@@ -10,9 +10,11 @@ import type {
   Change,
   Engine,
   ObjectDefinition,
+  SnapshotSource,
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
+import { mapChunks } from "./snapshot-source.ts";
 import { coerceValue, integerBounds, mapKeyOf, mapKeyOfTuple, valueType } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
@@ -100,6 +102,16 @@ export class Counter implements StoredObject {
     const entry = this.values.get(this.mapKey(normalized));
     if (entry === undefined) return;
     this.write(tx, normalized, entry.value, undefined);
+  }
+
+  snapshot(): SnapshotSource {
+    const readChunk = mapChunks(this.values, (mapKey, entry) => [mapKey, entry.key, entry.value]);
+    return { meta: null, readChunk, mapKeyOfChange: (change) => this.mapKey(change.key) };
+  }
+
+  restore(_meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void {
+    assert(this.values.size === 0, "restore into a counter that has values");
+    for (const [key, value] of entries) this.store(key, value as number | bigint);
   }
 
   applyChange(change: Change): void {

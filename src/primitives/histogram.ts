@@ -11,6 +11,7 @@ import type {
   Change,
   Engine,
   ObjectDefinition,
+  SnapshotSource,
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
@@ -192,6 +193,16 @@ export class Histogram implements StoredObject {
     const before = this.image();
     this.buckets.merge(other.buckets);
     tx.record(this, new ChangeRecord(this.name, "merge", null, before, other.image()));
+  }
+
+  snapshot(): SnapshotSource {
+    // Buckets are small (a few hundred KB at most): captured whole, at once.
+    return { meta: this.image(), readChunk: () => [], mapKeyOfChange: () => undefined };
+  }
+
+  restore(meta: unknown): void {
+    assert(this.buckets.count === 0, "restore into a histogram that has values");
+    this.buckets = this.fromImage(meta as HistogramImage);
   }
 
   applyChange(change: Change): void {

@@ -14,9 +14,11 @@ import type {
   Change,
   Engine,
   ObjectDefinition,
+  SnapshotSource,
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
+import { mapChunks } from "./snapshot-source.ts";
 import { Duration, mapKeyOf, uuid4, uuid7 } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
@@ -252,6 +254,21 @@ export class Queue implements StoredObject {
     if (message === undefined) return false;
     this.write(tx, message, undefined);
     return true;
+  }
+
+  snapshot(): SnapshotSource {
+    const readChunk = mapChunks(this.messages, (mapKey, message) => [mapKey, message.id, message]);
+    return {
+      meta: { orderNext: this.orderNext },
+      readChunk,
+      mapKeyOfChange: (change) => mapKeyOf(change.key),
+    };
+  }
+
+  restore(meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void {
+    assert(this.messages.size === 0, "restore into a queue that has messages");
+    this.orderNext = (meta as { orderNext: number }).orderNext;
+    for (const [, message] of entries) this.writeMessage(undefined, message as QueueMessage);
   }
 
   applyChange(change: Change): void {

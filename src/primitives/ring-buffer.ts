@@ -13,9 +13,11 @@ import type {
   Change,
   Engine,
   ObjectDefinition,
+  SnapshotSource,
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
+import { orderedChunks } from "./snapshot-source.ts";
 import { coerceValue, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
@@ -173,6 +175,22 @@ export class RingBuffer implements StoredObject {
     this.append(position, row);
     tx.record(this, new ChangeRecord(this.name, "insert", position, undefined, row));
     return row;
+  }
+
+  snapshot(): SnapshotSource {
+    const readChunk = orderedChunks(this.rows, (position, row) => [position, position, row]);
+    return {
+      meta: { positionNext: this.positionNext },
+      readChunk,
+      mapKeyOfChange: (change) => change.key,
+    };
+  }
+
+  restore(meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void {
+    assert(this.rows.size === 0, "restore into a ring buffer that has rows");
+    this.positionNext = (meta as { positionNext: number }).positionNext;
+    const sorted = [...entries].sort((a, b) => (a[0] as number) - (b[0] as number));
+    for (const [position, row] of sorted) this.append(position as number, row as Row);
   }
 
   applyChange(change: Change): void {

@@ -12,10 +12,18 @@ import type {
   Change,
   Engine,
   ObjectDefinition,
+  SnapshotSource,
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
-import { coerceValue, compareValues, integerKinds, typeName } from "../values/index.ts";
+import { orderedChunks } from "./snapshot-source.ts";
+import {
+  coerceValue,
+  compareValues,
+  integerKinds,
+  mapKeyOfTuple,
+  typeName,
+} from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
 import type { Column, ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
@@ -137,6 +145,21 @@ export class Series implements StoredObject {
       tx.record(this, new ChangeRecord(this.name, "delete", key, row, undefined));
     }
     return doomed.length;
+  }
+
+  snapshot(): SnapshotSource {
+    const readChunk = orderedChunks(this.rows, (key, row) => [mapKeyOfTuple(key), key, row]);
+    return {
+      meta: { tiebreakNext: this.tiebreakNext },
+      readChunk,
+      mapKeyOfChange: (change) => mapKeyOfTuple(change.key as SeriesKey),
+    };
+  }
+
+  restore(meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void {
+    assert(this.rows.size === 0, "restore into a series that has rows");
+    this.tiebreakNext = (meta as { tiebreakNext: number }).tiebreakNext;
+    for (const [key, row] of entries) this.rows.set(key as SeriesKey, row as Row);
   }
 
   applyChange(change: Change): void {

@@ -14,9 +14,11 @@ import type {
   Change,
   Engine,
   ObjectDefinition,
+  SnapshotSource,
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
+import { mapChunks } from "./snapshot-source.ts";
 import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
@@ -225,6 +227,32 @@ export class Table implements StoredObject {
   }
 
   // ---- StoredObject ----
+
+  snapshot(): SnapshotSource {
+    const meta = {
+      autoNext: [...this.autoNext].map(([name, next]) => [name, `${next}`]),
+      rowIdNext: this.rowIdNext,
+    };
+    const readChunk = mapChunks(this.rows, (mapKey, slot) => [
+      mapKey,
+      this.hasPrimaryKey ? this.keyOf(slot.row) : mapKey,
+      slot.row,
+    ]);
+    return { meta, readChunk, mapKeyOfChange: (change) => this.mapKeyOfStored(change.key) };
+  }
+
+  restore(meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void {
+    assert(this.rows.size === 0, "restore into a table that has rows");
+    const { autoNext, rowIdNext } = meta as {
+      autoNext: Array<[string, string]>;
+      rowIdNext: number;
+    };
+    for (const [name, next] of autoNext) this.autoNext.set(name, BigInt(next));
+    this.rowIdNext = rowIdNext;
+    for (const [key, row] of entries) {
+      this.writeRow(key, this.mapKeyOfStored(key), undefined, row as Row);
+    }
+  }
 
   applyChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);

@@ -1,0 +1,173 @@
+/**
+ * @module Durability of an embedded database: on open, load the newest valid snapshot and
+ * replay the log after it; then log every commit (group commit), take snapshots by policy
+ * without stopping commits, and drop what retention no longer needs. database.ts uses this;
+ * the engine never learns the log exists.
+ */
+import { join } from "node:path";
+import { assert } from "./lib/assert.ts";
+import { DbError } from "./lib/errors.ts";
+import type { Engine } from "./engine/index.ts";
+import {
+  WAL,
+  listSnapshots,
+  readSnapshot,
+  recoverLog,
+  restoreSnapshot,
+  segmentFirstSeq,
+  segmentSizeBytesDefault,
+  snapshotSeqOf,
+  writeSnapshot,
+} from "./log/index.ts";
+import type { FlushPolicy, SnapshotImage, SnapshotInfo } from "./log/index.ts";
+import { createNodeStorage } from "./storage/index.ts";
+import type { Storage } from "./storage/index.ts";
+
+export const walDirectoryName = "wal";
+export const snapshotDirectoryName = "snapshots";
+/** Default bound on how long an `async` commit may stay off disk. */
+export const durabilityWindowMsDefault = 10;
+/** Default log growth after which a snapshot is taken. */
+export const snapshotLogBytesDefault = 256 * 1024 * 1024;
+/** Snapshots kept by default (older ones and the log they cover are removed). */
+export const snapshotsKeptDefault = 2;
+/** Recoveries shorter than this print no progress. */
+const recoveryQuietMs = 1000;
+
+export type Reporter = (kind: "warning" | "progress", message: string) => void;
+
+export interface DurabilityOptions {
+  path: string;
+  segmentSizeBytes?: number;
+  durabilityWindowMs?: number;
+  /** Take a snapshot after this much log; 0 turns automatic snapshots off. */
+  snapshotLogBytes?: number;
+  /** Snapshots to keep; `Infinity` keeps every snapshot and the whole log. */
+  snapshotsKept?: number;
+  report: Reporter;
+}
+
+/** The durable side of a database: the log writer plus snapshots. */
+export class DurableLog {
+  private snapshotting: Promise<SnapshotInfo> | undefined;
+  private bytesAtLastSnapshot = 0;
+
+  private constructor(
+    private readonly engine: Engine,
+    readonly wal: WAL,
+    private readonly walStorage: Storage,
+    private readonly snapshotStorage: Storage,
+    private readonly options: DurabilityOptions,
+  ) {}
+
+  /** Recovers `engine` (which must be empty) from `options.path`, then starts logging. */
+  static async open(
+    engine: Engine,
+    options: DurabilityOptions,
+    policy: () => FlushPolicy,
+  ): Promise<DurableLog> {
+    const walStorage = await createNodeStorage(join(options.path, walDirectoryName));
+    const snapshotStorage = await createNodeStorage(join(options.path, snapshotDirectoryName));
+    const image = await loadNewestSnapshot(snapshotStorage, options.report);
+    if (image !== undefined) restoreSnapshot(engine, image);
+    const started = engine.clock.now();
+    const result = await recoverLog(walStorage, {
+      ...(image === undefined ? {} : { fromSeq: image.seq, fromHash: image.hash }),
+      onRecord: (record) => engine.applyCommit(record),
+      onWarning: (message) => options.report("warning", message),
+      onProgress: (done, total) => {
+        if (engine.clock.now() - started > recoveryQuietMs) {
+          options.report(
+            "progress",
+            `recovering the log: ${Math.round((100 * done) / Math.max(1, total))}%`,
+          );
+        }
+      },
+    });
+    assert(result.tail.lastSeq === engine.seq, "recovered log and state disagree on the last seq");
+    const wal = new WAL({
+      storage: walStorage,
+      tail: result.tail,
+      segmentSizeBytes: options.segmentSizeBytes ?? segmentSizeBytesDefault,
+      windowMs: options.durabilityWindowMs ?? durabilityWindowMsDefault,
+    });
+    const log = new DurableLog(engine, wal, walStorage, snapshotStorage, options);
+    engine.setCommitPreparer((commit) => {
+      wal.append(commit, policy());
+      log.maybeSnapshot();
+    });
+    return log;
+  }
+
+  /** Takes a snapshot now (or joins the one running); commits go on meanwhile. */
+  snapshot(): Promise<SnapshotInfo> {
+    this.snapshotting ??= this.takeSnapshot().finally(() => (this.snapshotting = undefined));
+    return this.snapshotting;
+  }
+
+  async close(): Promise<void> {
+    await this.snapshotting?.catch(() => undefined); // its error went to its own caller
+    await this.wal.close();
+  }
+
+  private async takeSnapshot(): Promise<SnapshotInfo> {
+    // Starts at a commit boundary: the current seq. The log must hold that seq on disk
+    // before the snapshot may replace it, or a crash could leave a gap behind the snapshot.
+    const seq = this.engine.seq;
+    const hash = this.wal.appendedHash;
+    const durable = this.wal.waitDurable(seq);
+    const info = await writeSnapshot(this.engine, this.snapshotStorage, hash);
+    assert(info.seq === seq, "snapshot seq moved");
+    await durable;
+    this.bytesAtLastSnapshot = this.wal.stats.bytesWritten;
+    await this.applyRetention();
+    return info;
+  }
+
+  /** Starts a background snapshot when enough log has been written since the last one. */
+  private maybeSnapshot(): void {
+    const threshold = this.options.snapshotLogBytes ?? snapshotLogBytesDefault;
+    if (threshold <= 0 || this.snapshotting !== undefined) return;
+    if (this.wal.stats.bytesWritten - this.bytesAtLastSnapshot < threshold) return;
+    // Deferred: a snapshot starts at a commit boundary, never inside the committing transaction.
+    queueMicrotask(() => {
+      this.snapshot().catch((error: unknown) => {
+        this.options.report("warning", `background snapshot failed: ${String(error)}`);
+      });
+    });
+  }
+
+  /** Keeps the newest snapshots and the log segments the oldest kept one still needs. */
+  private async applyRetention(): Promise<void> {
+    const kept = this.options.snapshotsKept ?? snapshotsKeptDefault;
+    if (!Number.isFinite(kept)) return;
+    const snapshots = await listSnapshots(this.snapshotStorage);
+    for (const name of snapshots.slice(kept)) await this.snapshotStorage.remove(name);
+    const oldest = snapshotSeqOf(snapshots[Math.min(kept, snapshots.length) - 1] ?? "");
+    if (oldest === undefined) return;
+    const segments = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
+    // A segment may go when the next one starts at or before the first seq still needed.
+    for (let i = 0; i + 1 < segments.length; i++) {
+      if (segmentFirstSeq(segments[i + 1]!)! <= oldest + 1)
+        await this.walStorage.remove(segments[i]!);
+    }
+    await this.snapshotStorage.syncDirectory();
+    await this.walStorage.syncDirectory();
+  }
+}
+
+/** The newest snapshot that reads back intact; damaged ones are skipped with a warning. */
+async function loadNewestSnapshot(
+  storage: Storage,
+  report: Reporter,
+): Promise<SnapshotImage | undefined> {
+  for (const name of await listSnapshots(storage)) {
+    try {
+      return await readSnapshot(storage, name);
+    } catch (error) {
+      if (!(error instanceof DbError) || error.code !== "CORRUPT") throw error;
+      report("warning", `${error.message}; falling back to an older snapshot`);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,289 @@
+/**
+ * @module Snapshots: an on-disk image of the whole state as of one commit, written while
+ * commits go on. Object metadata is captured at once; entries are read in chunks between
+ * commits, and a commit listener keeps the `before` of every entry changed ahead of the
+ * reader, so the image is exactly the state at the snapshot's seq (copy-on-write by change).
+ * The file is JSON lines with a CRC32C trailer, written to a temporary name, synced,
+ * renamed, and the directory synced: a crash leaves either the old set or the new one.
+ */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { assert } from "../lib/assert.ts";
+import { crc32c } from "../lib/crc32c.ts";
+import { DbError } from "../lib/errors.ts";
+import type { Engine, ObjectDefinition, SnapshotSource, StoredObject } from "../engine/index.ts";
+import type { Storage } from "../storage/index.ts";
+import { decodeValue, encodeValue } from "./codec.ts";
+
+export const snapshotFormat = "statebase-snapshot-1";
+/** Entries read per step; bounds how long one step holds the event loop. */
+export const snapshotChunkEntries = 2048;
+/** Bytes buffered before a write to the snapshot file. */
+const snapshotWriteBytes = 1 << 20;
+const namePattern = /^snapshot-(\d{20})\.jsonl$/;
+
+export function snapshotName(seq: number): string {
+  return `snapshot-${String(seq).padStart(20, "0")}.jsonl`;
+}
+
+export function snapshotSeqOf(name: string): number | undefined {
+  const match = namePattern.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** What a written snapshot covers. */
+export interface SnapshotInfo {
+  readonly name: string;
+  readonly seq: number;
+  readonly sizeBytes: number;
+  readonly entryCount: number;
+}
+
+/** A snapshot read back: enough to rebuild the state. */
+export interface SnapshotImage {
+  readonly seq: number;
+  readonly ts: number;
+  /** Hash of log record `seq`, so the log after it can be checked against it. */
+  readonly hash: Uint8Array;
+  readonly namespaces: string[];
+  readonly objects: Array<{
+    definition: ObjectDefinition;
+    meta: unknown;
+    entries: Array<[unknown, unknown]>;
+  }>;
+}
+
+interface Capture {
+  readonly object: StoredObject;
+  readonly source: SnapshotSource;
+  /** First `before` of entries changed after the snapshot's seq: `[key, before]`. */
+  readonly overlay: Map<unknown, readonly [unknown, unknown]>;
+  /** Map keys already written. */
+  readonly read: Set<unknown>;
+}
+
+/** Writes a snapshot of `engine` as of now. Commits may run while it is written. */
+export async function writeSnapshot(
+  engine: Engine,
+  storage: Storage,
+  lastHash: Uint8Array,
+): Promise<SnapshotInfo> {
+  assert(engine.current === undefined, "snapshot started inside a transaction");
+  const seq = engine.seq;
+  const { namespaces, objects } = engine.catalog.image();
+  const captures = objects.map((object) => startCapture(object));
+  const byObject = new Map(captures.map((capture) => [capture.object, capture]));
+  const unsubscribe = engine.addCommitListener((commit) => {
+    for (const change of commit.changes) {
+      const capture = byObject.get(engine.catalog.get(change.object) as StoredObject);
+      if (capture === undefined) continue;
+      const mapKey = capture.source.mapKeyOfChange(change);
+      if (mapKey === undefined || capture.read.has(mapKey) || capture.overlay.has(mapKey)) continue;
+      capture.overlay.set(mapKey, [change.key, change.before]);
+    }
+  });
+  const writer = await SnapshotFileWriter.create(storage, snapshotName(seq));
+  try {
+    const ts = engine.lastCommit?.ts ?? engine.clock.now();
+    await writer.line({
+      format: snapshotFormat,
+      seq,
+      ts,
+      hash: Buffer.from(lastHash).toString("hex"),
+      namespaces,
+    });
+    let entryCount = 0;
+    for (const capture of captures) entryCount += await writeObject(writer, capture);
+    const sizeBytes = await writer.finish(entryCount);
+    return { name: snapshotName(seq), seq, sizeBytes, entryCount };
+  } catch (error) {
+    await writer.abandon();
+    throw error;
+  } finally {
+    unsubscribe();
+  }
+}
+
+function startCapture(object: StoredObject): Capture {
+  assert(object.snapshot !== undefined, `${object.name} cannot be snapshotted`);
+  return { object, source: object.snapshot(), overlay: new Map(), read: new Set() };
+}
+
+async function writeObject(writer: SnapshotFileWriter, capture: Capture): Promise<number> {
+  const { object, source, overlay, read } = capture;
+  await writer.line({ object: object.name, definition: object.definition, meta: source.meta });
+  let count = 0;
+  for (;;) {
+    const chunk = source.readChunk(snapshotChunkEntries);
+    if (chunk.length === 0) break;
+    for (const [mapKey, key, value] of chunk) {
+      read.add(mapKey);
+      const changed = overlay.get(mapKey);
+      const entry: readonly [unknown, unknown] = changed === undefined ? [key, value] : changed;
+      if (entry[1] === undefined) continue; // inserted after the snapshot's seq
+      await writer.entry(entry);
+      count++;
+    }
+    await yieldToEventLoop(); // commits run here; the listener keeps their befores
+  }
+  // Entries deleted (or moved) after the snapshot's seq and before the reader reached them.
+  for (const [mapKey, entry] of overlay) {
+    if (read.has(mapKey) || entry[1] === undefined) continue;
+    await writer.entry(entry);
+    count++;
+  }
+  await writer.line({ end: object.name, entries: count });
+  return count;
+}
+
+/** Buffers lines, writes them in large pieces, and keeps a running CRC32C. */
+class SnapshotFileWriter {
+  private buffer: string[] = [];
+  private bufferedBytes = 0;
+  private offset = 0;
+  private crc = 0;
+
+  private constructor(
+    private readonly storage: Storage,
+    private readonly name: string,
+    private readonly file: Awaited<ReturnType<Storage["open"]>>,
+  ) {}
+
+  static async create(storage: Storage, name: string): Promise<SnapshotFileWriter> {
+    const file = await storage.open(`${name}.tmp`, { create: true });
+    await file.truncate(0);
+    return new SnapshotFileWriter(storage, name, file);
+  }
+
+  async line(value: unknown): Promise<void> {
+    await this.push(JSON.stringify(value));
+  }
+
+  async entry(entry: readonly [unknown, unknown]): Promise<void> {
+    await this.push(`[${encodeValue(entry[0])},${encodeValue(entry[1])}]`);
+  }
+
+  /** Writes the trailer, syncs, renames into place and syncs the directory. */
+  async finish(entryCount: number): Promise<number> {
+    await this.flush();
+    const trailer = Buffer.from(
+      `${JSON.stringify({ trailer: true, entryCount, crc32c: this.crc })}\n`,
+    );
+    await this.file.write(this.offset, trailer);
+    this.offset += trailer.length;
+    await this.file.sync();
+    await this.file.close();
+    await this.storage.rename(`${this.name}.tmp`, this.name);
+    await this.storage.syncDirectory();
+    return this.offset;
+  }
+
+  async abandon(): Promise<void> {
+    await this.file.close();
+    if (await this.storage.exists(`${this.name}.tmp`))
+      await this.storage.remove(`${this.name}.tmp`);
+  }
+
+  private async push(text: string): Promise<void> {
+    this.buffer.push(text);
+    this.bufferedBytes += text.length + 1;
+    if (this.bufferedBytes >= snapshotWriteBytes) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const bytes = Buffer.from(`${this.buffer.join("\n")}\n`);
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    this.crc = crc32c(bytes, this.crc);
+    await this.file.write(this.offset, bytes);
+    this.offset += bytes.length;
+  }
+}
+
+/** Snapshot names, newest first. */
+export async function listSnapshots(storage: Storage): Promise<string[]> {
+  const names = (await storage.list()).filter((name) => snapshotSeqOf(name) !== undefined);
+  return names.sort().reverse();
+}
+
+/** Reads and checks a snapshot; throws CORRUPT naming the file when anything is off. */
+export async function readSnapshot(storage: Storage, name: string): Promise<SnapshotImage> {
+  const file = await storage.open(name, { create: false });
+  let bytes: Uint8Array;
+  try {
+    bytes = await file.read(0, await file.size());
+  } finally {
+    await file.close();
+  }
+  const corrupt = (why: string): DbError =>
+    new DbError("CORRUPT", `snapshot ${name}: ${why}`, { object: name });
+  const trailerStart = bytes.lastIndexOf(10, bytes.length - 2) + 1;
+  const trailer = parseJson(Buffer.from(bytes.subarray(trailerStart)).toString("utf8"));
+  if (trailer?.trailer !== true) throw corrupt("no trailer (incomplete file)");
+  if (crc32c(bytes.subarray(0, trailerStart)) !== trailer.crc32c)
+    throw corrupt("checksum mismatch");
+  const lines = Buffer.from(bytes.subarray(0, trailerStart)).toString("utf8").split("\n");
+  return parseSnapshotLines(lines, corrupt);
+}
+
+function parseSnapshotLines(lines: string[], corrupt: (why: string) => DbError): SnapshotImage {
+  const header = parseJson(lines[0] ?? "");
+  if (header?.format !== snapshotFormat) throw corrupt("unknown format");
+  const image: SnapshotImage = {
+    seq: header.seq as number,
+    ts: header.ts as number,
+    hash: new Uint8Array(Buffer.from(header.hash as string, "hex")),
+    namespaces: header.namespaces as string[],
+    objects: [],
+  };
+  let current: SnapshotImage["objects"][number] | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const text = lines[i]!;
+    if (text === "") continue;
+    if (text.startsWith("[")) {
+      if (current === undefined) throw corrupt(`entry outside an object at line ${i + 1}`);
+      current.entries.push(decodeValue(text) as [unknown, unknown]);
+      continue;
+    }
+    const line = parseJson(text);
+    if (line?.object !== undefined) {
+      current = {
+        definition: line.definition as ObjectDefinition,
+        meta: decodeValue(JSON.stringify(line.meta)),
+        entries: [],
+      };
+      image.objects.push(current);
+    } else if (line?.end !== undefined) {
+      if (current?.entries.length !== line.entries)
+        throw corrupt(`entry count differs for ${String(line.end)}`);
+      current = undefined;
+    } else throw corrupt(`unreadable line ${i + 1}`);
+  }
+  return image;
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === "object"
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    // Reported by the caller as a corrupt snapshot, with the file's name.
+    return undefined;
+  }
+}
+
+/** Loads a snapshot image into an empty engine. */
+export function restoreSnapshot(engine: Engine, image: SnapshotImage): void {
+  const built = engine.catalog.restoreImage(
+    image.namespaces,
+    image.objects.map((object) => object.definition),
+  );
+  built.forEach((object, i) => {
+    const saved = image.objects[i]!;
+    assert(object.restore !== undefined, `${object.name} cannot be restored`);
+    object.restore(saved.meta, saved.entries);
+  });
+  engine.restorePosition(image.seq, image.ts);
+}

@@ -7,9 +7,16 @@ import { assert } from "./lib/assert.ts";
 import { DbError } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
 import { changeFeedCommitsRetainedDefault } from "./lib/limits.ts";
-import type { DurableLog } from "./durability.ts";
+import type { DurableLog, KeyVersion } from "./durability.ts";
 import type { FlushPolicy } from "./log/index.ts";
-import { Engine, SystemTable, readChanges, registerSystemTables } from "./engine/index.ts";
+import {
+  Engine,
+  SystemTable,
+  qualifyName,
+  readChanges,
+  registerSystemTables,
+} from "./engine/index.ts";
+import { valuesEqual } from "./values/index.ts";
 import type {
   Commit,
   ObjectDefinition,
@@ -97,11 +104,13 @@ class EmbeddedDatabase implements Database, Tx {
   constructor(
     private readonly options: OpenOptions,
     readonly durability: Durability,
+    readOnly = false,
   ) {
     this.policy = durability === "sync" ? "immediate" : "window";
     this.engine = new Engine({
       clock: options.clock ?? systemClock,
       commitsRetained: options.commitsRetained ?? changeFeedCommitsRetainedDefault,
+      readOnly,
     });
     const catalog = this.engine.catalog;
     catalog.registerFactory("table", (d) => new Table(d as TableDefinition));
@@ -174,6 +183,52 @@ class EmbeddedDatabase implements Database, Tx {
       },
       () => this.policy,
     );
+  }
+
+  /** A read-only database as it was right after commit `target` (or at a time). */
+  async at(target: number | Date): Promise<Database> {
+    const path = this.requirePath("time travel");
+    const time = target instanceof Date ? target.getTime() : undefined;
+    if (
+      time === undefined &&
+      (!Number.isSafeInteger(target) ||
+        (target as number) < 0 ||
+        (target as number) > this.engine.seq)
+    ) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `at(): seq must be an integer in [0, ${this.engine.seq}]`,
+        {
+          value: String(target),
+        },
+      );
+    }
+    if (time !== undefined && Number.isNaN(time)) {
+      throw new DbError("INVALID_ARGUMENT", "at(): invalid Date");
+    }
+    await this.flush();
+    const { rebuildAt } = await import("./durability.ts");
+    const { path: _path, ...rest } = this.options;
+    const past = new EmbeddedDatabase(rest, "memory", true);
+    await rebuildAt(past.engine, path, time === undefined ? { seq: target as number } : { time });
+    return past;
+  }
+
+  /** Every retained version of one key of one object, oldest first, with seq, time and origin. */
+  async history(object: string, key: unknown): Promise<KeyVersion[]> {
+    const path = this.requirePath("history");
+    await this.flush();
+    const { readKeyHistory } = await import("./durability.ts");
+    const name = qualifyName(object).qualified;
+    return readKeyHistory(path, name, (changeKey) => valuesEqual(changeKey, key));
+  }
+
+  private requirePath(what: string): string {
+    const path = this.options.path;
+    if (path === undefined || this.log === undefined) {
+      throw new DbError("INVALID_ARGUMENT", `${what} needs a database opened with a path`);
+    }
+    return path;
   }
 
   /** Writes a snapshot now; commits go on while it is written. */

@@ -35,3 +35,4 @@ export type {
   TableHandle,
 } from "./primitives/index.ts";
 export type * from "./types.ts";
+export type { KeyVersion } from "./durability.ts";

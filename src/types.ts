@@ -4,6 +4,7 @@
  */
 import type { Clock } from "./lib/clock.ts";
 import type { Commit, Origin } from "./engine/index.ts";
+import type { KeyVersion } from "./durability.ts";
 import type {
   CounterHandle,
   CounterOptions,
@@ -150,6 +151,13 @@ export interface Database extends Tx {
   durable(seq?: number): Promise<void>;
   /** Resolves when every commit so far is on disk. */
   flush(): Promise<void>;
+  /**
+   * A read-only database as it was right after commit `seq`, or after the last commit at or
+   * before a `Date`: rebuilt from the newest snapshot before it plus the log (needs a path).
+   */
+  at(target: number | Date): Promise<Database>;
+  /** Every retained version of one key of one object, oldest first (needs a path). */
+  history(object: string, key: unknown): Promise<KeyVersion[]>;
   /** Writes a snapshot of the current state without stopping commits (needs a path). */
   snapshot(): Promise<{ seq: number; sizeBytes: number }>;
   /** Called synchronously after every commit; returns the unsubscribe function. */

@@ -47,7 +47,7 @@ const allowedImports: Record<string, readonly string[]> = {
   log: ["engine", "storage", "values", "lib"],
   replication: ["log", "lib"],
   testing: ["*"],
-  types: ["lib", "engine", "primitives", "values"],
+  types: ["lib", "engine", "primitives", "values", "durability"],
   database: ["*"],
   durability: ["log", "storage", "engine", "lib"],
   index: ["*"],

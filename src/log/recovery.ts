@@ -34,6 +34,8 @@ export interface RecoverOptions {
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   /** When false, damage is reported but nothing is truncated (verify, inspect). */
   repair?: boolean;
+  /** Stops before the first record for which this returns false (time travel). */
+  until?: (record: LogRecord) => boolean;
 }
 
 export interface RecoveryResult {
@@ -76,6 +78,7 @@ export async function recoverLog(
     const isLast = index === names.length - 1;
     const bytes = await readWhole(storage, name);
     const offset = await recoverSegment(storage, name, bytes, isLast, state, options);
+    if (offset === stoppedByUntil) break; // time travel reached its point; no tail needed
     state.bytesRead += bytes.length;
     options.onProgress?.(state.bytesRead, bytesTotal);
     tail = {
@@ -134,6 +137,7 @@ async function recoverSegment(
     if (read.kind === "record") {
       offset += read.sizeBytes;
       if (read.record.seq <= (options.fromSeq ?? 0)) continue;
+      if (options.until !== undefined && !options.until(read.record)) return stoppedByUntil;
       state.recordCount++;
       options.onRecord(read.record);
     }
@@ -186,6 +190,9 @@ function laterRecordExists(bytes: Uint8Array, from: number, lastSeq: number): bo
   }
   return false;
 }
+
+/** What recoverSegment returns when `until` stopped the reading. */
+const stoppedByUntil = -2;
 
 /** How far past the last good seq a surviving record is looked for. */
 const seqLookaheadMax = 1_000_000_000;

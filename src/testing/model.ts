@@ -696,8 +696,8 @@ export class ReferenceModel {
     return out.sort((a, b) => a.availableAt - b.availableAt || a.order - b.order);
   }
 
-  /** The id a pick names right now; an id that never existed for `missing` or an empty list. */
-  resolvePick(pick: Pick, now: number): number {
+  /** The id a pick names right now; undefined for `missing` or an empty list. */
+  resolvePick(pick: Pick, now: number): number | undefined {
     let ids: number[] = [];
     if (pick.from === "user") {
       ids = [...this.users.keys()].sort((a, b) => a - b);
@@ -710,9 +710,22 @@ export class ReferenceModel {
     }
     // A negative index counts from the end of the list.
     const n = Math.max(1, ids.length);
-    return ids[((pick.index % n) + n) % n] ?? 1_000_000;
+    return ids[((pick.index % n) + n) % n];
   }
 }
+
+/** The error `fn` throws (it must throw). */
+function captureError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return nodeAssert.fail("expected a throw");
+}
+
+/** An id no row or message ever has. */
+const missingId = 1_000_000;
 
 /** An update's patch; `moveKey` makes it try to change the row's primary key. */
 function updatePatch(op: Extract<ModelOp, { kind: "table.update" }>, id: number): Row {
@@ -1385,11 +1398,13 @@ export function runTransaction(h: Harness, spec: TransactionSpec): void {
 
 function runTransact(h: Harness, spec: TransactionSpec, work: Work, now: number): boolean {
   try {
-    h.db.transact((db) => {
+    // The engine refuses a transaction function that returns a promise (TXN_ASYNC).
+    const result = h.db.transact((db) => {
       runSteps(db, work, spec.steps, now);
       if (spec.ending === "throw") throw (work.thrown = new InjectedThrow("end of transaction"));
       return spec.ending === "async" ? Promise.resolve() : undefined;
     });
+    void result;
   } catch (error) {
     const async = spec.ending === "async" && error instanceof DbError && error.code === "TXN_ASYNC";
     if (error !== work.thrown && !async) throw error;
@@ -1420,12 +1435,7 @@ function runSteps(db: EngineDatabase, work: Work, steps: readonly Step[], now: n
       case "throw":
         throw (work.thrown = new InjectedThrow("step"));
       case "abort":
-        try {
-          db.abort("step");
-        } catch (error) {
-          work.thrown = error;
-          throw error;
-        }
+        throw (work.thrown = captureError(() => db.abort("step")));
       case "nested":
         runNested(db, work, step, now);
         break;
@@ -1462,7 +1472,11 @@ type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode; erro
  * savepoint) around it. Returns whether the op succeeded.
  */
 function runOp(db: EngineDatabase, work: Work, op: ModelOp, caught: boolean, now: number): boolean {
-  const context = { now, id: "pick" in op ? work.model.resolvePick(op.pick, now) : 0 };
+  const picked = "pick" in op ? work.model.resolvePick(op.pick, now) : 0;
+  const context = { now, id: picked ?? missingId };
+  // A pick that found nothing to act on still runs, but is caught: otherwise an empty list
+  // aborts most transactions (explicit `missing` picks keep the uncaught case).
+  if (picked === undefined && "pick" in op && op.pick.from !== "missing") caught = true;
   let expected: Outcome;
   let changes: ChangeTag[] = [];
   try {
@@ -1528,8 +1542,7 @@ export function checkReplay(h: Harness): void {
     h.commits.map((_, i) => i + 1),
     "commit seqs are gapless from 1",
   );
-  const replica = new EngineDatabase(createManualClock(h.clock.now()));
-  for (const commit of h.commits) replica.engine.applyCommit(commit);
+  const replica = replayCommits(h.commits);
   nodeAssert.equal(replica.seq, h.db.seq);
   const primary = observe(h.db.reader());
   nodeAssert.deepStrictEqual(observe(replica.reader()), primary, "replay reached another state");
@@ -1541,6 +1554,13 @@ export function checkReplay(h: Harness): void {
   const replayedNext = { rev: m.revReplayed, jobId: m.orderReplayed };
   nodeAssert.deepStrictEqual(probeAllocators(replica), replayedNext, "replayed allocators");
   nodeAssert.deepStrictEqual(observe(h.db.reader()), primary, "the probe left a trace");
+}
+
+/** A fresh engine that has applied `commits` (which must start at seq 1), as recovery does. */
+export function replayCommits(commits: readonly Commit[]): EngineDatabase {
+  const replica = new EngineDatabase(createManualClock());
+  for (const commit of commits) replica.engine.applyCommit(commit);
+  return replica;
 }
 
 /** What the auto-increment column and the queue hand out next; rolled back afterwards. */
@@ -1647,7 +1667,7 @@ const tableOp: fc.Arbitrary<ModelOp> = fc.oneof(
     weight: 4,
     arbitrary: fc
       .record({
-        pick: pickFrom(["user", 85], ["missing", 15]),
+        pick: pickFrom(["user", 95], ["missing", 5]),
         patch: userPatch,
         moveKey: fc.boolean(),
       })
@@ -1862,7 +1882,8 @@ const queueOp: fc.Arbitrary<ModelOp> = fc.oneof(
 
 /**
  * Short queue flows that single random ops rarely string together: claim then settle the
- * newest claim (index -1 is the last of a list), or enqueue then claim.
+ * newest claim (index -1 is the last of a list), enqueue then claim, or use up a message's
+ * attempts so that it is dead-lettered.
  */
 const queueFlow: fc.Arbitrary<ModelOp[]> = fc.oneof(
   fc
@@ -1876,6 +1897,19 @@ const queueFlow: fc.Arbitrary<ModelOp[]> = fc.oneof(
     ]),
   fc.nat(99).map((n): ModelOp[] => [
     { kind: "queue.enqueue", body: { n } },
+    { kind: "queue.claim", count: 1 },
+  ]),
+  // Claims everything due and nacks it back at once, as often as a message has attempts.
+  fc.constant<ModelOp[]>(
+    Array.from({ length: queueAttempts }, (): ModelOp[] => [
+      { kind: "queue.claim", count: 3 },
+      { kind: "queue.nack", pick: { from: "claimed", index: -1 } },
+      { kind: "queue.nack", pick: { from: "claimed", index: -1 } },
+      { kind: "queue.nack", pick: { from: "claimed", index: -1 } },
+    ]).flat(),
+  ),
+  fc.constant<ModelOp[]>([
+    { kind: "queue.requeue", pick: { from: "dead", index: 0 } },
     { kind: "queue.claim", count: 1 },
   ]),
 );
@@ -1906,7 +1940,10 @@ function stepsArbitrary(
 ): fc.Arbitrary<Step[]> {
   const opSteps = fc
     .tuple(flow, fc.boolean())
-    .map(([ops, caught]) => ops.map((o): Step => ({ kind: "op", op: o, caught })));
+    // A flow catches its failures: one that finds less to act on than it hoped goes on.
+    .map(([ops, caught]) =>
+      ops.map((o): Step => ({ kind: "op", op: o, caught: caught || ops.length > 1 })),
+    );
   const choices: Array<fc.WeightedArbitrary<Step[]>> = [
     { weight: 12, arbitrary: opSteps },
     { weight: 1, arbitrary: fc.constant<Step[]>([{ kind: "check" }]) },

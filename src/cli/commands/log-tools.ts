@@ -1,0 +1,324 @@
+/**
+ * @module The operator tools of the write-ahead log: `verify`, `repair`, `inspect` and `wal`.
+ * They read the log of a stopped database's data directory directly (DIR/wal) through the
+ * log's own read-only scan (src/log/inspect.ts), which applies recovery's rules without
+ * writing, so `verify` says exactly what the next open would do. Only `repair` writes, and
+ * only when the operator names the last seq to keep.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Command } from "commander";
+import {
+  describeDamage,
+  encodeValue,
+  scanLog,
+  truncateLogAfter,
+  type LogRecord,
+  type LogScan,
+  type SegmentLayout,
+} from "../../log/index.ts";
+import { createNodeStorage } from "../../storage/index.ts";
+import type { Storage } from "../../storage/index.ts";
+import { exitCodeFailed, exitCodeOk, parsePositive, parseSeq, UsageError } from "../output.ts";
+import type { CliContext } from "../output.ts";
+
+/** The log's subdirectory of a data directory (`walDirectoryName` in src/database.ts). */
+const walDirectoryName = "wal";
+/** Snapshots live here once they land; `inspect` lists the files it finds. */
+const snapshotDirectoryName = "snapshots";
+
+/** Adds the log tools to `program`; each sets `context.exitCode`. */
+export function addLogTools(program: Command, context: CliContext): void {
+  program
+    .command("verify")
+    .description("check every header, checksum, seq and the hash chain; never writes")
+    .argument("<dir>", "data directory")
+    .action(async (dir: string) => {
+      context.exitCode = await verifyCommand(context, dir);
+    });
+  program
+    .command("repair")
+    .description("remove every record after SEQ (only with --truncate-after)")
+    .argument("<dir>", "data directory")
+    .option("--truncate-after <seq>", "the last seq to keep", parseSeq)
+    .action(async (dir: string, options: { truncateAfter?: number }) => {
+      context.exitCode = await repairCommand(context, dir, options.truncateAfter);
+    });
+  program
+    .command("inspect")
+    .description("list segments, the seq range, sizes and snapshots")
+    .argument("<dir>", "data directory")
+    .option("--json", "print one JSON object")
+    .action(async (dir: string, options: { json?: boolean }) => {
+      context.exitCode = await inspectCommand(context, dir, options.json === true);
+    });
+  program
+    .command("wal")
+    .description("print records from SEQ on as JSON lines")
+    .argument("<dir>", "data directory")
+    .requiredOption("--from <seq>", "the first seq to print", parseSeq)
+    .option("--limit <n>", "print at most N records", parsePositive)
+    .action(async (dir: string, options: { from: number; limit?: number }) => {
+      context.exitCode = await walCommand(context, dir, options);
+    });
+}
+
+// ---- verify DIR ----
+
+async function verifyCommand(context: CliContext, dir: string): Promise<number> {
+  const { storage, walPath } = await openLog(dir);
+  const scan = await scanLog(storage);
+  const damage = scan.damage;
+  if (damage === undefined) {
+    await context.line(`log intact: ${walPath}`);
+    await writeSummary(context, scan);
+    return exitCodeOk;
+  }
+  const verdict =
+    damage.kind === "torn-tail"
+      ? "torn tail (the next open cuts it off with a warning)"
+      : "inner damage (the database refuses to start)";
+  await context.line(`log damaged: ${walPath}: ${verdict}`);
+  await context.line(`  first break: ${describeDamage(damage)}`);
+  await writeSummary(context, scan);
+  await context.line(
+    `  to drop everything from the break on: ` +
+      `statebase repair ${dir} --truncate-after ${scan.lastSeq}`,
+  );
+  return exitCodeFailed;
+}
+
+async function writeSummary(context: CliContext, scan: LogScan): Promise<void> {
+  const first = scan.segments[0];
+  const last = scan.segments[scan.segments.length - 1];
+  const names = first === undefined || last === undefined ? "" : ` (${first.name} .. ${last.name})`;
+  await context.line(`  segments: ${scan.segments.length}${names}`);
+  await context.line(`  valid records: ${scan.recordCount}, seq ${seqRange(scan)}`);
+  const totals = segmentTotals(scan.segments);
+  await context.line(`  bytes: ${totals.usedBytes} used, ${totals.sizeBytes} allocated`);
+}
+
+// ---- repair DIR --truncate-after SEQ ----
+
+async function repairCommand(
+  context: CliContext,
+  dir: string,
+  seq: number | undefined,
+): Promise<number> {
+  if (seq === undefined) {
+    throw new UsageError(
+      "repair removes records only when told which to keep: " +
+        `statebase repair ${dir} --truncate-after SEQ (see statebase verify ${dir})`,
+    );
+  }
+  const { storage, walPath } = await openLog(dir);
+  const truncation = await truncateLogAfter(storage, seq).catch((error: unknown) => {
+    if (error instanceof Error && "code" in error && error.code === "OUT_OF_RANGE") {
+      throw new UsageError(`refusing to repair ${walPath}: ${error.message}`);
+    }
+    throw error;
+  });
+  const removedCount = truncation.lastSeqBefore - seq;
+  await context.line(`repaired ${walPath}: the log now ends at seq ${seq}`);
+  await context.line(
+    removedCount === 0
+      ? `  removed no valid records`
+      : `  removed valid records ${seq + 1}..${truncation.lastSeqBefore} (${removedCount})`,
+  );
+  if (truncation.damage !== undefined) {
+    await context.line(`  removed the damage after them: ${describeDamage(truncation.damage)}`);
+  }
+  if (truncation.zeroed !== undefined) {
+    const { segment, offset, sizeBytes } = truncation.zeroed;
+    await context.line(`  zeroed ${segment} from offset ${offset} to its end (${sizeBytes} bytes)`);
+  }
+  for (const name of truncation.removedSegments) await context.line(`  removed segment ${name}`);
+  return exitCodeOk;
+}
+
+// ---- inspect DIR [--json] ----
+
+interface SnapshotFile {
+  readonly name: string;
+  readonly sizeBytes: number;
+}
+
+async function inspectCommand(context: CliContext, dir: string, json: boolean): Promise<number> {
+  const { storage, walPath } = await openLog(dir);
+  const scan = await scanLog(storage);
+  const snapshots = await listSnapshots(join(dir, snapshotDirectoryName));
+  if (json) {
+    await context.line(JSON.stringify(inspectJSON(walPath, scan, snapshots)));
+    return exitCodeOk;
+  }
+  await context.line(`log: ${walPath}`);
+  const header = ["segment", "first seq", "last seq", "records", "used bytes", "size bytes"];
+  const rows = scan.segments.map((s) => [
+    s.headerDamage === undefined ? s.name : `${s.name} (bad header: ${s.headerDamage})`,
+    String(s.firstRecordSeq ?? "-"),
+    String(s.lastRecordSeq ?? "-"),
+    String(s.recordCount),
+    String(s.usedBytes),
+    String(s.sizeBytes),
+  ]);
+  for (const line of formatTable([header, ...rows])) await context.line(line);
+  const totals = segmentTotals(scan.segments);
+  await context.line(`seq range: ${seqRange(scan)} (${scan.recordCount} valid records)`);
+  await context.line(
+    `total: ${scan.segments.length} segments, ` +
+      `${totals.usedBytes} bytes used of ${totals.sizeBytes} allocated`,
+  );
+  const damage = scan.damage;
+  await context.line(
+    damage === undefined ? "status: intact" : `status: ${damage.kind}: ${describeDamage(damage)}`,
+  );
+  if (snapshots === undefined) {
+    await context.line(`snapshots: none (no ${snapshotDirectoryName}/ directory)`);
+  } else {
+    await context.line(`snapshots: ${snapshots.length}`);
+    for (const file of snapshots) await context.line(`  ${file.name} ${file.sizeBytes} bytes`);
+  }
+  return exitCodeOk;
+}
+
+/** The machine form of `inspect`: absent values are null, sizes in bytes. */
+function inspectJSON(
+  walPath: string,
+  scan: LogScan,
+  snapshots: readonly SnapshotFile[] | undefined,
+): unknown {
+  const totals = segmentTotals(scan.segments);
+  return {
+    path: walPath,
+    segments: scan.segments.map((s) => ({
+      name: s.name,
+      firstSeq: s.firstRecordSeq ?? null,
+      lastSeq: s.lastRecordSeq ?? null,
+      recordCount: s.recordCount,
+      usedBytes: s.usedBytes,
+      sizeBytes: s.sizeBytes,
+      headerDamage: s.headerDamage ?? null,
+    })),
+    firstSeq: scan.recordCount === 0 ? null : 1,
+    lastSeq: scan.recordCount === 0 ? null : scan.lastSeq,
+    recordCount: scan.recordCount,
+    usedBytes: totals.usedBytes,
+    sizeBytes: totals.sizeBytes,
+    damage: scan.damage === undefined ? null : { ...scan.damage },
+    snapshots: snapshots ?? null,
+  };
+}
+
+/** The files of the snapshot directory, or undefined when there is none. */
+async function listSnapshots(path: string): Promise<SnapshotFile[] | undefined> {
+  if (!(await isDirectory(path))) return undefined;
+  const entries = await readdir(path, { withFileTypes: true });
+  const names = entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const files = names.sort().map(async (name) => ({
+    name,
+    sizeBytes: (await stat(join(path, name))).size,
+  }));
+  return Promise.all(files);
+}
+
+function formatTable(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  }
+  // The first column (names) is aligned left, the numbers right.
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+// ---- wal DIR --from SEQ [--limit N] ----
+
+async function walCommand(
+  context: CliContext,
+  dir: string,
+  options: { from: number; limit?: number },
+): Promise<number> {
+  const { storage } = await openLog(dir);
+  // Seqs start at 1, so `--from 0` means the same as `--from 1`.
+  const from = Math.max(options.from, 1);
+  const untilSeq =
+    options.limit === undefined
+      ? undefined
+      : Math.min(from + options.limit - 1, Number.MAX_SAFE_INTEGER);
+  const scan = await scanLog(storage, {
+    onRecord: async (record) => {
+      if (record.seq >= from) await context.line(recordJSON(record));
+    },
+    ...(untilSeq === undefined ? {} : { untilSeq }),
+  });
+  const damage = scan.damage;
+  if (damage === undefined || (untilSeq !== undefined && scan.lastSeq >= untilSeq)) {
+    return exitCodeOk;
+  }
+  context.warn(
+    `the log breaks after seq ${scan.lastSeq} (${damage.kind}): ${describeDamage(damage)}`,
+  );
+  return exitCodeFailed;
+}
+
+/** One record as a JSON line; values in the log's tagged JSON form (src/log/codec.ts). */
+function recordJSON(record: LogRecord): string {
+  const changes = record.changes.map(
+    (c) =>
+      `{"object":${JSON.stringify(c.object)},"kind":${JSON.stringify(c.kind)},` +
+      `"key":${encodeValue(c.key)},"before":${encodeValue(c.before)},` +
+      `"after":${encodeValue(c.after)}}`,
+  );
+  return (
+    `{"seq":${record.seq},"ts":${record.ts},"origin":${encodeValue(record.origin)},` +
+    `"changes":[${changes.join(",")}],"prev_hash":"${hex(record.prevHash)}",` +
+    `"hash":"${hex(record.hash)}"}`
+  );
+}
+
+// ---- Shared ----
+
+/** Opens DIR/wal without creating anything: a missing directory is a usage error. */
+async function openLog(dir: string): Promise<{ storage: Storage; walPath: string }> {
+  if (!(await isDirectory(dir))) throw new UsageError(`no such data directory: ${dir}`);
+  const walPath = join(dir, walDirectoryName);
+  if (!(await isDirectory(walPath))) {
+    throw new UsageError(`${dir} is not a data directory: it has no ${walDirectoryName}/ inside`);
+  }
+  return { storage: await createNodeStorage(walPath), walPath };
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (error) {
+    // Only "no such file" means absent; any other failure (EACCES, EIO) is reported as is.
+    if (error instanceof Error && "code" in error && error.code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+function seqRange(scan: LogScan): string {
+  return scan.recordCount === 0 ? "none" : `1..${scan.lastSeq}`;
+}
+
+function segmentTotals(segments: readonly SegmentLayout[]): {
+  usedBytes: number;
+  sizeBytes: number;
+} {
+  let usedBytes = 0;
+  let sizeBytes = 0;
+  for (const segment of segments) {
+    usedBytes += segment.usedBytes;
+    sizeBytes += segment.sizeBytes;
+  }
+  return { usedBytes, sizeBytes };
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
+}

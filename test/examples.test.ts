@@ -40,3 +40,14 @@ test("examples/tour.ts runs and the README shows it verbatim", () => {
   const tour = readFileSync(resolve(root, "examples/tour.ts"), "utf8");
   assert.ok(readme.includes("```ts\n" + tour + "```"), "README's tour differs from the file");
 });
+
+test("examples/durable.ts runs and the README shows it verbatim", () => {
+  const output = execFileSync(process.execPath, ["--import", "tsx", "examples/durable.ts"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.match(output, /^durable ok$/m);
+  const readme = readFileSync(resolve(root, "README.md"), "utf8");
+  const example = readFileSync(resolve(root, "examples/durable.ts"), "utf8");
+  assert.ok(readme.includes("```ts\n" + example + "```"), "README's durable example differs");
+});

@@ -1,16 +1,21 @@
 /**
  * @module A reference model of every state primitive, a workload generator, and a harness that
- * runs a workload against a real engine and the model in lockstep. The model is deliberately
- * naive (arrays and maps, filtered and sorted on every read, copied whole per transaction and
- * per savepoint) so that it is obviously right. The harness compares every operation's result
- * or error code, the full observable state after every transaction (and inside transactions at
- * random points), the change feed, and the state rebuilt by replaying the change feed into a
- * fresh engine. Test-only: nothing else in src imports this file.
+ * runs a workload against the embedded database (`open`, `db.transact`, handles) and the model
+ * in lockstep. The model is deliberately naive (arrays and maps, filtered and sorted on every
+ * read, copied whole per transaction and per savepoint) so that it is obviously right. The
+ * harness compares every operation's result or error code, the full observable state after
+ * every transaction (and inside transactions at random points), the change feed, and the
+ * state rebuilt by replaying the change feed into a fresh engine (`Engine.applyCommit`, as
+ * recovery does). Test-only: nothing else in src imports this file.
  *
- * One deliberate mirror of the engine: an allocator (a table's auto-increment column, a
- * queue's message order) that a failed operation has already advanced is not given back
- * unless the transaction or savepoint rolls back, as with SQL sequences. The model advances
- * its allocators at the same points, so the check is that rollback restores them exactly.
+ * Two deliberate mirrors of the engine's current behaviour:
+ * - An allocator (a table's auto-increment column, a queue's message order) that a failed
+ *   operation has already advanced is not given back unless the transaction or savepoint
+ *   rolls back, as with SQL sequences. The model advances its allocators at the same points.
+ *   No change records such a consumed value, so a replayed engine hands it out again; the
+ *   model predicts both (`revNext` and `revReplayed`).
+ * - Histogram values are integers or multiples of 1/4, whose sums are exact in floating point;
+ *   rolling back a record subtracts its value, which is exact only for such values.
  */
 import nodeAssert from "node:assert/strict";
 import fc from "fast-check";
@@ -19,8 +24,10 @@ import type { Clock, ManualClock } from "../lib/clock.ts";
 import { DbError } from "../lib/errors.ts";
 import type { ErrorCode } from "../lib/errors.ts";
 import { changeFeedCommitsRetainedDefault } from "../lib/limits.ts";
+import { open } from "../database.ts";
+import type { Database } from "../types.ts";
 import { Engine, registerSystemTables } from "../engine/index.ts";
-import type { Catalog, Commit, ObjectDefinition } from "../engine/index.ts";
+import type { Catalog, Commit } from "../engine/index.ts";
 import {
   Counter,
   CounterHandle,
@@ -34,12 +41,6 @@ import {
   SeriesHandle,
   Table,
   TableHandle,
-  counterDefinition,
-  histogramDefinition,
-  queueDefinition,
-  ringBufferDefinition,
-  seriesDefinition,
-  tableDefinition,
 } from "../primitives/index.ts";
 import type {
   ColumnDefinition,
@@ -142,28 +143,27 @@ function columnsInput(columns: readonly ColumnSpec[]): ColumnDefinition[] {
   });
 }
 
-/** Definitions of every object, in creation order. */
-export function modelDefinitions(): ObjectDefinition[] {
+/** Creates the model's namespace and objects through the embedded API, a commit each. */
+export function createModelObjects(db: Database): void {
   const n = objectNames;
-  return [
-    tableDefinition(n.users, {
-      columns: columnsInput(userColumns),
-      primaryKey: "id",
-      indexes: userIndexes.map((index) => ({ ...index, columns: [...index.columns] })),
-    }),
-    ringBufferDefinition(n.recent, {
-      columns: columnsInput(recentColumns),
-      capacity: ringCapacity.recent,
-      partitionBy: "device",
-    }),
-    ringBufferDefinition(n.log, { columns: columnsInput(logColumns), capacity: ringCapacity.log }),
-    seriesDefinition(n.temps, { columns: columnsInput(tempColumns), key: "t" }),
-    counterDefinition(n.hits),
-    counterDefinition(n.pageHits, { by: columnsInput(pageKeyColumns) }),
-    counterDefinition(n.userHits, { by: columnsInput(userKeyColumns) }),
-    ...histogramNames.map((h) => histogramDefinition(objectNames[h], histogramConfigs[h])),
-    queueDefinition(n.jobs, { visibility: queueVisibilityMs, attempts: queueAttempts }),
-  ];
+  db.createNamespace(namespace);
+  db.createTable(n.users, {
+    columns: columnsInput(userColumns),
+    primaryKey: "id",
+    indexes: userIndexes.map((index) => ({ ...index, columns: [...index.columns] })),
+  });
+  db.createRingBuffer(n.recent, {
+    columns: columnsInput(recentColumns),
+    capacity: ringCapacity.recent,
+    partitionBy: "device",
+  });
+  db.createRingBuffer(n.log, { columns: columnsInput(logColumns), capacity: ringCapacity.log });
+  db.createSeries(n.temps, { columns: columnsInput(tempColumns), key: "t" });
+  db.createCounter(n.hits);
+  db.createCounter(n.pageHits, { by: columnsInput(pageKeyColumns) });
+  db.createCounter(n.userHits, { by: columnsInput(userKeyColumns) });
+  for (const h of histogramNames) db.createHistogram(objectNames[h], histogramConfigs[h]);
+  db.createQueue(n.jobs, { visibility: queueVisibilityMs, attempts: queueAttempts });
 }
 
 // ---- Operations, steps and transactions ----
@@ -341,7 +341,7 @@ export interface OpResult {
   readonly changes: ChangeTag[];
 }
 
-/** Everything the engine's handles return, computed from the model's plain state. */
+/** What running an op needs besides its own fields; the same for the model and the database. */
 export interface OpContext {
   /** The transaction's time. */
   readonly now: number;
@@ -444,6 +444,7 @@ export class ReferenceModel {
   // ---- Tables ----
 
   private tableInsert(input: Row): OpResult {
+    // Like the engine, a missing rev is allocated while the row is built, before any check.
     const row = normalizeRow(userColumns, input, () => this.revNext++);
     const id = row.id as number;
     if (this.users.has(id)) fail("CONSTRAINT_VIOLATION");
@@ -1120,7 +1121,64 @@ export function assertMatchesModel(actual: Observation, expected: Observation): 
   }
 }
 
-// ---- The engine under test ----
+// ---- The databases under test ----
+
+/** What a transaction function receives and the model drives: a part of `Tx` (src/types.ts). */
+export interface Scope {
+  table(name: string): TableHandle;
+  ringBuffer(name: string): RingBufferHandle;
+  series(name: string): SeriesHandle;
+  counter(name: string): CounterHandle;
+  histogram(name: string): HistogramHandle;
+  queue(name: string): QueueHandle;
+  abort(reason?: string): never;
+}
+
+/** A database the harness drives: the embedded one from `open`, or a bare replay engine. */
+export interface Target extends Scope {
+  readonly seq: number;
+  readonly inTransaction: boolean;
+  /** A transaction, or a savepoint when called inside one. */
+  transact<T>(fn: (tx: Scope) => T): T;
+}
+
+/**
+ * The engine inside an embedded database, for state no handle exposes (a histogram's exact
+ * sum; the handle reports the mean). Test-only reach into a private field, checked here.
+ */
+export function engineOf(db: Database): Engine {
+  const engine: unknown = Reflect.get(db, "engine");
+  nodeAssert.ok(engine instanceof Engine, "the embedded database keeps its engine in `engine`");
+  return engine;
+}
+
+function histogramSum(engine: Engine, name: string): number {
+  const histogram = engine.catalog.require(name, "histogram");
+  nodeAssert.ok(histogram instanceof Histogram);
+  return histogram.image().sum;
+}
+
+/** A database's state behind the model's read interface. */
+export function targetReader(scope: Scope, engine: Engine): StateReader {
+  const n = objectNames;
+  const histogram = (name: HistogramName): HistogramReader => {
+    const h = scope.histogram(n[name]);
+    const sum = histogramSum(engine, n[name]);
+    return { count: h.count, sum, summary: () => h.summary(), percentile: (p) => h.percentile(p) };
+  };
+  return {
+    users: scope.table(n.users),
+    buffers: { recent: scope.ringBuffer(n.recent), log: scope.ringBuffer(n.log) },
+    temps: scope.series(n.temps),
+    counters: {
+      hits: scope.counter(n.hits),
+      pageHits: scope.counter(n.pageHits),
+      userHits: scope.counter(n.userHits),
+    },
+    histograms: { lat: histogram("lat"), lat2: histogram("lat2"), coarse: histogram("coarse") },
+    jobs: scope.queue(n.jobs),
+  };
+}
 
 /** Registers the primitive factories and system tables exactly as src/database.ts does. */
 export function registerPrimitives(catalog: Catalog): void {
@@ -1134,11 +1192,11 @@ export function registerPrimitives(catalog: Catalog): void {
 }
 
 /**
- * The embedded database reduced to what the model drives: an engine with the primitive
- * factories, `transact` passing itself as the scope (as src/database.ts does), and handles.
- * It also reaches into objects for state the handles do not expose (a histogram's sum).
+ * A bare engine with the primitive factories, as src/database.ts builds it, for replaying a
+ * change feed with `Engine.applyCommit` as recovery does; `transact` passes itself as the
+ * scope, as the embedded database does.
  */
-export class EngineDatabase {
+export class EngineDatabase implements Target {
   readonly engine: Engine;
   private readonly handles = new Map<string, object>();
 
@@ -1151,22 +1209,16 @@ export class EngineDatabase {
     return this.engine.seq;
   }
 
-  /** Runs `fn` as a transaction, or as a savepoint when one is running. */
-  transact<T>(fn: (db: EngineDatabase) => T): T {
-    return this.engine.transactWith<EngineDatabase, T>(this, fn);
+  get inTransaction(): boolean {
+    return this.engine.current !== undefined;
   }
 
-  abort(reason: string): never {
+  transact<T>(fn: (tx: Scope) => T): T {
+    return this.engine.transactWith<Scope, T>(this, fn);
+  }
+
+  abort(reason = "aborted"): never {
     throw new DbError("TXN_ABORTED", `transaction aborted: ${reason}`);
-  }
-
-  /** Creates the model's namespace and objects, one auto-committed change each. */
-  createModelObjects(): void {
-    const catalog = this.engine.catalog;
-    this.engine.write((tx) => catalog.createNamespace(tx, namespace));
-    for (const definition of modelDefinitions()) {
-      this.engine.write((tx) => catalog.create(tx, definition));
-    }
   }
 
   table(name: string): TableHandle {
@@ -1193,38 +1245,8 @@ export class EngineDatabase {
     return this.handle(name, () => new QueueHandle(this.engine, name));
   }
 
-  /** A histogram's exact sum, read from the object (its handle reports only the mean). */
-  histogramSum(name: string): number {
-    const histogram = this.engine.catalog.require(name, "histogram");
-    nodeAssert.ok(histogram instanceof Histogram);
-    return histogram.image().sum;
-  }
-
-  /** The engine's state behind the model's read interface. */
   reader(): StateReader {
-    const n = objectNames;
-    const histogram = (name: HistogramName): HistogramReader => {
-      const h = this.histogram(objectNames[name]);
-      const sum = this.histogramSum(objectNames[name]);
-      return {
-        count: h.count,
-        sum,
-        summary: () => h.summary(),
-        percentile: (p) => h.percentile(p),
-      };
-    };
-    return {
-      users: this.table(n.users),
-      buffers: { recent: this.ringBuffer(n.recent), log: this.ringBuffer(n.log) },
-      temps: this.series(n.temps),
-      counters: {
-        hits: this.counter(n.hits),
-        pageHits: this.counter(n.pageHits),
-        userHits: this.counter(n.userHits),
-      },
-      histograms: { lat: histogram("lat"), lat2: histogram("lat2"), coarse: histogram("coarse") },
-      jobs: this.queue(n.jobs),
-    };
+    return targetReader(this, this.engine);
   }
 
   private handle<H extends object>(name: string, make: () => H): H {
@@ -1249,7 +1271,7 @@ function enqueueOptions(
 }
 
 /** Applies one operation through the engine's handles; returns what the handle returned. */
-export function applyToDatabase(db: EngineDatabase, op: ModelOp, context: OpContext): unknown {
+export function applyToDatabase(db: Scope, op: ModelOp, context: OpContext): unknown {
   const n = objectNames;
   switch (op.kind) {
     case "table.insert":
@@ -1312,7 +1334,7 @@ function seriesBounds(from: number | undefined, to: number | undefined): SeriesR
   return range;
 }
 
-// ---- The harness: engine and model in lockstep ----
+// ---- The harness: database and model in lockstep ----
 
 export interface HarnessStats {
   transactions: number;
@@ -1345,7 +1367,10 @@ export function addStats(total: HarnessStats, stats: HarnessStats): void {
 
 export interface Harness {
   readonly clock: ManualClock;
-  readonly db: EngineDatabase;
+  /** The embedded database under test, opened in memory on the manual clock. */
+  readonly db: Database;
+  /** Its engine, for histogram sums (see {@link engineOf}). */
+  readonly engine: Engine;
   /** The committed model state. */
   model: ReferenceModel;
   /** Every commit the engine published, in order, from seq 1 (the objects' creation). */
@@ -1355,6 +1380,9 @@ export interface Harness {
 
 /** The state of the transaction being run: the model's working copy and expected changes. */
 interface Work {
+  /** The database: nested `transact` calls on it are savepoints. */
+  readonly root: Target;
+  readonly engine: Engine;
   model: ReferenceModel;
   changes: ChangeTag[];
   /** The last error the harness threw (or rethrew) on purpose. */
@@ -1362,36 +1390,48 @@ interface Work {
   readonly stats: HarnessStats;
 }
 
-/** A fresh engine with the model's objects, a commit collector, and an empty model. */
-export function createHarness(): Harness {
+/** A fresh database with the model's objects, a commit collector, and an empty model. */
+export async function createHarness(): Promise<Harness> {
   const clock = createManualClock(1_700_000_000_000);
-  const db = new EngineDatabase(clock);
+  const db = await open({ clock });
+  const engine = engineOf(db);
   const commits: Commit[] = [];
-  db.engine.addCommitListener((commit) => commits.push(commit));
-  db.createModelObjects();
+  db.addCommitListener((commit) => commits.push(commit));
+  createModelObjects(db);
   const stats = emptyStats();
-  const harness: Harness = { clock, db, model: new ReferenceModel(), commits, stats };
-  assertMatchesModel(observe(db.reader()), observe(modelReader(harness.model)));
+  const harness: Harness = { clock, db, engine, model: new ReferenceModel(), commits, stats };
+  assertMatchesModel(observeTarget(harness), observe(modelReader(harness.model)));
   return harness;
 }
 
+function observeTarget(h: Harness): Observation {
+  return observe(targetReader(h.db, h.engine));
+}
+
 /**
- * Runs one transaction against the engine and the model and checks: each op's result, the
+ * Runs one transaction on the database and the model and checks: each op's result, the
  * change feed (one commit with exactly the expected changes, or none), that a rollback left
  * the observable state exactly as it was, and that the state equals the model's.
  */
 export function runTransaction(h: Harness, spec: TransactionSpec): void {
   h.clock.advance(spec.advanceMs);
   const now = h.clock.now();
-  const before = observe(h.db.reader());
+  const before = observeTarget(h);
   const commitCount = h.commits.length;
-  const work: Work = { model: h.model.clone(), changes: [], thrown: undefined, stats: h.stats };
+  const work: Work = {
+    root: h.db,
+    engine: h.engine,
+    model: h.model.clone(),
+    changes: [],
+    thrown: undefined,
+    stats: h.stats,
+  };
   const committed = spec.auto ? runAuto(h, spec, work, now) : runTransact(h, spec, work, now);
   h.stats.transactions++;
   if (committed) h.model = work.model;
   else h.stats.rollbacks++;
   checkFeed(h, commitCount, committed ? work.changes : [], now);
-  const after = observe(h.db.reader());
+  const after = observeTarget(h);
   if (!committed) nodeAssert.deepStrictEqual(after, before, "a rollback left a trace in state");
   assertMatchesModel(after, observe(modelReader(h.model)));
 }
@@ -1419,41 +1459,39 @@ function runTransact(h: Harness, spec: TransactionSpec, work: Work, now: number)
 function runAuto(h: Harness, spec: TransactionSpec, work: Work, now: number): boolean {
   const step = spec.steps[0];
   nodeAssert.ok(step?.kind === "op" && spec.steps.length === 1, "auto runs one op");
-  nodeAssert.ok(!h.db.engine.current, "auto op inside a transaction");
+  nodeAssert.ok(!h.db.inTransaction, "auto op inside a transaction");
   return runOp(h.db, work, step.op, true, now);
 }
 
-function runSteps(db: EngineDatabase, work: Work, steps: readonly Step[], now: number): void {
+function runSteps(db: Scope, work: Work, steps: readonly Step[], now: number): void {
   for (const step of steps) {
     switch (step.kind) {
       case "op":
         runOp(db, work, step.op, step.caught, now);
         break;
       case "check":
-        assertMatchesModel(observe(db.reader()), observe(modelReader(work.model)));
+        assertMatchesModel(
+          observe(targetReader(db, work.engine)),
+          observe(modelReader(work.model)),
+        );
         break;
       case "throw":
         throw (work.thrown = new InjectedThrow("step"));
       case "abort":
         throw (work.thrown = captureError(() => db.abort("step")));
       case "nested":
-        runNested(db, work, step, now);
+        runNested(work, step, now);
         break;
     }
   }
 }
 
 /** A nested `transact` is a savepoint: a throw out of it reverts only its own changes. */
-function runNested(
-  db: EngineDatabase,
-  work: Work,
-  step: Extract<Step, { kind: "nested" }>,
-  now: number,
-): void {
+function runNested(work: Work, step: Extract<Step, { kind: "nested" }>, now: number): void {
   const saved = work.model.clone();
   const mark = work.changes.length;
   try {
-    db.transact((inner) => {
+    work.root.transact((inner) => {
       runSteps(inner, work, step.steps, now);
       if (step.throwAtEnd) throw (work.thrown = new InjectedThrow("end of savepoint"));
     });
@@ -1471,7 +1509,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode; erro
  * predicted failure that is not `caught` is rethrown, which aborts the transaction (or the
  * savepoint) around it. Returns whether the op succeeded.
  */
-function runOp(db: EngineDatabase, work: Work, op: ModelOp, caught: boolean, now: number): boolean {
+function runOp(db: Scope, work: Work, op: ModelOp, caught: boolean, now: number): boolean {
   const picked = "pick" in op ? work.model.resolvePick(op.pick, now) : 0;
   const context = { now, id: picked ?? missingId };
   // A pick that found nothing to act on still runs, but is caught: otherwise an empty list
@@ -1544,7 +1582,7 @@ export function checkReplay(h: Harness): void {
   );
   const replica = replayCommits(h.commits);
   nodeAssert.equal(replica.seq, h.db.seq);
-  const primary = observe(h.db.reader());
+  const primary = observeTarget(h);
   nodeAssert.deepStrictEqual(observe(replica.reader()), primary, "replay reached another state");
   const m = h.model;
   const primaryNext = { rev: m.revNext, jobId: m.orderNext };
@@ -1553,7 +1591,7 @@ export function checkReplay(h: Harness): void {
   // committed transaction is in no change, so a replayed engine hands it out again.
   const replayedNext = { rev: m.revReplayed, jobId: m.orderReplayed };
   nodeAssert.deepStrictEqual(probeAllocators(replica), replayedNext, "replayed allocators");
-  nodeAssert.deepStrictEqual(observe(h.db.reader()), primary, "the probe left a trace");
+  nodeAssert.deepStrictEqual(observeTarget(h), primary, "the probe left a trace");
 }
 
 /** A fresh engine that has applied `commits` (which must start at seq 1), as recovery does. */
@@ -1564,7 +1602,7 @@ export function replayCommits(commits: readonly Commit[]): EngineDatabase {
 }
 
 /** What the auto-increment column and the queue hand out next; rolled back afterwards. */
-export function probeAllocators(db: EngineDatabase): { rev: unknown; jobId: unknown } {
+export function probeAllocators(db: Target): { rev: unknown; jobId: unknown } {
   let probe: { rev: unknown; jobId: unknown } | undefined;
   const marker = new InjectedThrow("probe");
   try {
@@ -2010,8 +2048,8 @@ export function workloadArbitrary(options: WorkloadOptions = {}): fc.Arbitrary<T
 }
 
 /** Runs a whole workload on a fresh harness, then checks the replayed change feed. */
-export function runWorkload(specs: readonly TransactionSpec[]): Harness {
-  const h = createHarness();
+export async function runWorkload(specs: readonly TransactionSpec[]): Promise<Harness> {
+  const h = await createHarness();
   for (const spec of specs) runTransaction(h, spec);
   checkReplay(h);
   return h;

@@ -30,3 +30,26 @@ test("SIGKILL at random moments loses no acknowledged commit (8 kills)", async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("async mode: a SIGKILL loses only the commits of the last window (5 kills)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "statebase-crash-async-"));
+  try {
+    const report = await runCrashCycles({
+      dir,
+      kills: 5,
+      seed: 9,
+      delayMsMin: 20,
+      delayMsMax: 150,
+      mode: "async",
+      // The window is 10 ms; the rest is fsync time and scheduling noise on a shared machine.
+      asyncLossBoundMs: 10 + asyncSlackMs,
+    });
+    assert.ok(report.recoveredFinal > 0);
+    assert.ok(report.lostWindowMsMax <= 10 + asyncSlackMs);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Allowance beyond the 10 ms window for the fsync itself and a busy 2-core machine. */
+const asyncSlackMs = 240;

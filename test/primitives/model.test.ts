@@ -16,23 +16,18 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  EngineDatabase,
+  addStats,
+  emptyStats,
   createHarness,
-  checkReplay,
   objectNames,
   primitiveNames,
+  probeAllocators,
+  replayCommits,
   runTransaction,
   runWorkload,
   workloadArbitrary,
 } from "../../src/testing/model.ts";
-import type {
-  HarnessStats,
-  ModelOp,
-  PrimitiveName,
-  Step,
-  TransactionSpec,
-} from "../../src/testing/model.ts";
-import { createManualClock } from "../../src/lib/clock.ts";
+import type { ModelOp, PrimitiveName, Step, TransactionSpec } from "../../src/testing/model.ts";
 
 const seed = Number(process.env.MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const path = process.env.MODEL_PATH;
@@ -41,53 +36,44 @@ const runsScale = Number(process.env.MODEL_RUNS ?? 1);
 
 function parameters(numRuns: number): fc.Parameters<[TransactionSpec[]]> {
   const runs = Math.max(1, Math.round(numRuns * runsScale));
-  return path === undefined ? { seed, numRuns: runs } : { seed, path, numRuns: runs };
-}
-
-function addStats(total: HarnessStats, stats: HarnessStats): void {
-  total.transactions += stats.transactions;
-  total.commits += stats.commits;
-  total.rollbacks += stats.rollbacks;
-  total.opsSucceeded += stats.opsSucceeded;
-  total.opsFailed += stats.opsFailed;
-}
-
-function emptyStats(): HarnessStats {
-  return { transactions: 0, commits: 0, rollbacks: 0, opsSucceeded: 0, opsFailed: 0 };
+  const base = { seed, numRuns: runs, includeErrorInReport: true };
+  return path === undefined ? base : { ...base, path };
 }
 
 /** Runs a property and checks the workloads really exercised commits, rollbacks and failures. */
-function checkWorkloads(
+async function checkWorkloads(
   arbitrary: fc.Arbitrary<TransactionSpec[]>,
   numRuns: number,
   diagnostic: (message: string) => void,
-): void {
+): Promise<void> {
   const total = emptyStats();
   diagnostic(`seed ${seed}: rerun with MODEL_SEED=${seed}`);
-  fc.assert(
-    fc.property(arbitrary, (specs) => {
-      addStats(total, runWorkload(specs).stats);
+  await fc.assert(
+    fc.asyncProperty(arbitrary, async (specs) => {
+      addStats(total, (await runWorkload(specs)).stats);
     }),
     parameters(numRuns),
   );
-  diagnostic(JSON.stringify(total));
+  const { byKind, ...totals } = total;
+  diagnostic(JSON.stringify(totals));
+  diagnostic(`ops [succeeded, failed]: ${JSON.stringify(byKind)}`);
   assert.ok(total.commits > 0 && total.rollbacks > 0, "workloads commit and roll back");
   assert.ok(total.opsSucceeded > total.opsFailed && total.opsFailed > 0, "ops mostly succeed");
 }
 
 describe("primitives against the reference model", () => {
-  it("every primitive together", (t) => {
-    checkWorkloads(workloadArbitrary(), 150, (m) => t.diagnostic(m));
+  it("every primitive together", async (t) => {
+    await checkWorkloads(workloadArbitrary(), 250, (m) => t.diagnostic(m));
   });
 
   for (const primitive of primitiveNames) {
-    it(`${primitive} alone, longer sequences`, (t) => {
+    it(`${primitive} alone, longer sequences`, async (t) => {
       const options = { primitives: [primitive] as PrimitiveName[], transactionsMax: 20 };
-      checkWorkloads(workloadArbitrary(options), 40, (m) => t.diagnostic(m));
+      await checkWorkloads(workloadArbitrary(options), 60, (m) => t.diagnostic(m));
     });
   }
 
-  it("rolled-back transactions leave no trace in state, indexes or the change feed", (t) => {
+  it("rolled-back transactions leave no trace in state, indexes or the change feed", async (t) => {
     // Build some state, then run transactions that all end in a throw: each must leave the
     // exact observable state and no commit (checked by runTransaction), and the feed must
     // stay gapless for the next commit (checked by the replay).
@@ -101,36 +87,34 @@ describe("primitives against the reference model", () => {
         workloadArbitrary({ transactionsMax: 2 }),
       )
       .map(([before, rolledBack, after]) => [...before, ...rolledBack, ...after]);
-    checkWorkloads(arbitrary, 60, (m) => t.diagnostic(m));
+    await checkWorkloads(arbitrary, 100, (m) => t.diagnostic(m));
   });
 });
 
-// ---- Regressions found by the properties, pinned as examples ----
+// ---- Bugs the properties found, pinned as examples ----
 
-/** A transaction made of plain op steps at a clock advance. */
-function transaction(advanceMs: number, ...ops: ModelOp[]): TransactionSpec {
-  const steps = ops.map((op): Step => ({ kind: "op", op, caught: false }));
+/** A transaction of steps that ends by returning. */
+function transaction(advanceMs: number, ...steps: Step[]): TransactionSpec {
   return { advanceMs, auto: false, steps, ending: "return" };
 }
 
+const op = (o: ModelOp, caught = false): Step => ({ kind: "op", op: o, caught });
+const claimed = { from: "claimed", index: 0 } as const;
+
 describe("reference model examples", () => {
-  it("the harness itself: a savepoint that throws reverts only its own part", () => {
-    const h = createHarness();
+  it("a savepoint that throws reverts only its own part", async () => {
     const insert = (id: number): ModelOp => ({
       kind: "table.insert",
       row: { id, team: "red", score: id },
     });
-    runTransaction(h, {
-      advanceMs: 0,
-      auto: false,
-      ending: "return",
-      steps: [
-        { kind: "op", op: insert(1), caught: false },
-        { kind: "nested", throwAtEnd: true, steps: [{ kind: "op", op: insert(2), caught: false }] },
-        // A caught duplicate insert: the transaction goes on.
-        { kind: "op", op: insert(1), caught: true },
-      ],
-    });
+    const h = await runWorkload([
+      transaction(
+        0,
+        op(insert(1)),
+        { kind: "nested", throwAtEnd: true, steps: [op(insert(2))] },
+        op(insert(1), true), // a caught duplicate: the transaction goes on
+      ),
+    ]);
     assert.deepEqual(
       h.db
         .table(objectNames.users)
@@ -138,11 +122,76 @@ describe("reference model examples", () => {
         .map((row) => row.id),
       [1],
     );
-    checkReplay(h);
   });
 
-  it("a fresh engine replays an empty feed to an empty state", () => {
-    const db = new EngineDatabase(createManualClock());
-    assert.equal(db.seq, 0);
+  it("rolling back an empty savepoint keeps allocations made before it (fixed)", async () => {
+    // Transaction.rollbackTo(savepoint) ran every undo action registered at the savepoint's
+    // change count, including ones registered before the savepoint: here the queue's order
+    // counter, advanced by an enqueue that then failed, went back, so the primary's next id
+    // differed from the model's. Fixed in src/engine/transaction.ts (savepoints remember the
+    // undo-action count) and src/engine/engine.ts (nested() releases its savepoint).
+    const h = await runWorkload([
+      transaction(0, op({ kind: "queue.enqueue", body: { n: 1 }, delayMs: -1 }, true), {
+        kind: "nested",
+        throwAtEnd: true,
+        steps: [],
+      }),
+    ]);
+    assert.equal(h.model.orderNext, 2);
   });
+
+  it("dead messages list in enqueue order, as documented (fixed)", async () => {
+    // Queue.list("dead") sorted by availableAt, a stale claim or nack time.
+    const nack = (delayMs: number): Step => op({ kind: "queue.nack", pick: claimed, delayMs });
+    const h = await runWorkload([
+      transaction(
+        0,
+        op({ kind: "queue.enqueue", body: { n: 1 } }),
+        op({ kind: "queue.enqueue", body: { n: 2 } }),
+        // Claimed twice and nacked twice: the second nacks dead-letter them, 1 later than 2.
+        op({ kind: "queue.claim", count: 2 }),
+        nack(0),
+        nack(0),
+        op({ kind: "queue.claim", count: 2 }),
+        nack(500),
+        nack(0),
+      ),
+    ]);
+    const dead = h.db.queue(objectNames.jobs).list("dead");
+    assert.deepEqual(
+      dead.map((m) => m.id),
+      [1, 2],
+    );
+    assert.ok(dead[0]!.availableAt > dead[1]!.availableAt, "the two orders disagree here");
+  });
+});
+
+describe("known gaps (not fixed; see the report)", () => {
+  it(
+    "a replayed feed hands out the same next auto-increment value",
+    { todo: "a value a caught failed insert consumed is in no change" },
+    async () => {
+      const h = await createHarness();
+      const insert: ModelOp = { kind: "table.insert", row: { id: 1, team: "red", score: 1 } };
+      runTransaction(h, transaction(0, op(insert), op(insert, true)));
+      assert.deepEqual(probeAllocators(replayCommits(h.commits)), probeAllocators(h.db));
+    },
+  );
+
+  it(
+    "rolling back a histogram record restores its sum exactly",
+    { todo: "unrecord subtracts, and 0.2 + 0.1 - 0.1 is not 0.2 in floating point" },
+    async () => {
+      const h = await createHarness();
+      const record = (value: number): ModelOp => ({
+        kind: "histogram.record",
+        histogram: "lat",
+        value,
+        count: 1,
+      });
+      runTransaction(h, transaction(0, op(record(0.2))));
+      const spec = transaction(0, op(record(0.1)));
+      runTransaction(h, { ...spec, ending: "throw" });
+    },
+  );
 });

@@ -22,6 +22,10 @@ export interface CrashOptions {
   delayMsMin: number;
   delayMsMax: number;
   segmentSizeBytes?: number;
+  /** `sync` (default): acknowledged commits must survive. `async`: commits made more than
+   * `asyncLossBoundMs` before the kill must survive. */
+  mode?: "sync" | "async";
+  asyncLossBoundMs?: number;
   onCycle?: (cycle: CrashCycle) => void;
 }
 
@@ -37,24 +41,40 @@ export interface CrashReport {
   ackedTotal: number;
   recoveredFinal: number;
   lostAcknowledged: number;
+  /** Async mode: the longest span of commits lost before a kill, in ms. */
+  lostWindowMsMax: number;
 }
 
 /** Runs the kill/restart cycles; throws on the first lost commit or wrong state. */
 export async function runCrashCycles(options: CrashOptions): Promise<CrashReport> {
   const prng = createPrng(options.seed);
+  const loss = { commits: [] as Array<[number, number]>, killedAt: 0, windowMsMax: 0 };
+  // Async mode: what a restart lost must be only the commits of the moments before the kill.
+  const checkLoss = (recovered: number): string | undefined => {
+    const lost = loss.commits.filter(([n]) => n > recovered);
+    if (lost.length === 0) return undefined;
+    const span = loss.killedAt - lost[0]![1];
+    loss.windowMsMax = Math.max(loss.windowMsMax, span);
+    const bound = options.asyncLossBoundMs ?? Infinity;
+    return span > bound
+      ? `lost ${lost.length} commits spanning ${span} ms (> ${bound})`
+      : undefined;
+  };
   let acked = 0;
   for (let index = 0; index < options.kills; index++) {
     const delay = options.delayMsMin + prng.int(options.delayMsMax - options.delayMsMin + 1);
-    const cycle = await runOnce(options, acked, delay);
+    const cycle = await runOnce(options, acked, delay, checkLoss);
+    Object.assign(loss, { commits: cycle.commits, killedAt: cycle.killedAt });
     options.onCycle?.({ index, ...cycle, ackedBefore: acked });
     acked = Math.max(acked, cycle.ackedNow);
   }
-  const last = await runOnce(options, acked, 0);
+  const last = await runOnce(options, acked, 0, checkLoss);
   return {
     kills: options.kills,
     ackedTotal: acked,
     recoveredFinal: last.recovered,
     lostAcknowledged: 0,
+    lostWindowMsMax: loss.windowMsMax,
   };
 }
 
@@ -63,9 +83,22 @@ function runOnce(
   options: CrashOptions,
   ackedBefore: number,
   delayMs: number,
-): Promise<{ recovered: number; ackedNow: number }> {
+  checkLoss: (recovered: number) => string | undefined,
+): Promise<{
+  recovered: number;
+  ackedNow: number;
+  commits: Array<[number, number]>;
+  killedAt: number;
+}> {
   const args = ["--import", "tsx", childPath, options.dir];
-  if (options.segmentSizeBytes !== undefined) args.push(String(options.segmentSizeBytes));
+  args.push(options.segmentSizeBytes === undefined ? "-" : String(options.segmentSizeBytes));
+  args.push(options.mode ?? "sync");
+  const commits: Array<[number, number]> = [];
+  let killedAt = 0;
+  const kill = (): void => {
+    killedAt = Date.now();
+    child.kill("SIGKILL");
+  };
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -83,14 +116,19 @@ function runOnce(
       const [word, a, b] = line.split(" ");
       if (word === "state") {
         recovered = Number(a);
-        if (recovered < ackedBefore)
+        if (recovered < ackedBefore) {
           return fail(`lost acknowledged commits: recovered ${recovered} < acked ${ackedBefore}`);
-        if (b !== referenceDigest(recovered))
+        }
+        if (b !== referenceDigest(recovered)) {
           return fail(`state after ${recovered} steps differs from the reference`);
-        if (delayMs === 0) child.kill("SIGKILL");
-      } else if (word === "ack") {
-        ackedNow = Math.max(ackedNow, Number(a));
-        killTimer ??= setTimeout(() => child.kill("SIGKILL"), delayMs);
+        }
+        const lossError = checkLoss(recovered);
+        if (lossError !== undefined) return fail(lossError);
+        if (delayMs === 0) kill();
+      } else if (word === "ack" || word === "commit") {
+        if (word === "ack") ackedNow = Math.max(ackedNow, Number(a));
+        else commits.push([Number(a), Number(b)]);
+        killTimer ??= setTimeout(kill, delayMs);
       }
     });
     child.on("exit", (code, signal) => {
@@ -99,7 +137,7 @@ function runOnce(
       if (signal !== "SIGKILL")
         return fail(`child exited by itself (code ${code}, signal ${signal})`);
       if (recovered < 0) return fail("child was killed before it reported its state");
-      resolvePromise({ recovered, ackedNow });
+      resolvePromise({ recovered, ackedNow, commits, killedAt });
     });
   });
 }

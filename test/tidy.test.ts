@@ -53,7 +53,7 @@ const allowedImports: Record<string, readonly string[]> = {
   index: ["*"],
   server: ["database", "types", "protocol", "lib"],
   client: ["protocol", "lib"],
-  cli: ["client", "database", "types", "lib"],
+  cli: ["client", "database", "types", "lib", "log", "storage", "durability"],
 };
 
 test("every src file starts with a @module comment", () => {

@@ -4,6 +4,8 @@
  * `scanLog` applies recovery's rules (recovery.ts, docs/log-format.md "Recovery rules") but
  * never writes: it reports the first break, whether recovery would cut it as a torn tail or
  * refuse it as inner damage, and the layout of every segment, even past the break.
+ * Retention may have removed the start of the log (a snapshot covers it): the chain is then
+ * checked from the first record there is, anchored on that record's `prev_hash`.
  * `truncateLogAfter` is the only function here that writes, and only when called.
  */
 import { assert } from "../lib/assert.ts";
@@ -55,11 +57,12 @@ export interface ScanLogOptions {
 export interface LogScan {
   /** The segments read, in seq order. */
   readonly segments: readonly SegmentLayout[];
-  /** Records of the valid chain: seq 1 to `lastSeq`, before any break. */
+  /** The first seq the log holds: 1, or later when retention removed the start. */
+  readonly firstSeq: number;
+  /** Records of the valid chain: `firstSeq` to `lastSeq`, before any break. */
   readonly recordCount: number;
-  /** The last valid seq; 0 when there is none. */
+  /** The last valid seq; `firstSeq - 1` when there is none. */
   readonly lastSeq: number;
-  readonly lastHash: Uint8Array;
   /** The first break, when the scan found one. */
   readonly damage: LogBreak | undefined;
   /** False when the scan stopped at `untilSeq` before reading everything. */
@@ -68,7 +71,8 @@ export interface LogScan {
 
 interface ScanState {
   lastSeq: number;
-  lastHash: Uint8Array;
+  /** Undefined before the first record of a log whose start was removed: it is the anchor. */
+  lastHash: Uint8Array | undefined;
   recordCount: number;
   damage: LogBreak | undefined;
   stopped: boolean;
@@ -78,9 +82,11 @@ interface ScanState {
 export async function scanLog(storage: Storage, options: ScanLogOptions = {}): Promise<LogScan> {
   assert(options.untilSeq === undefined || options.untilSeq >= 0, "untilSeq must not be negative");
   const names = (await storage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
+  const firstSeq = names[0] === undefined ? 1 : segmentFirstSeq(names[0])!;
+  assert(firstSeq >= 1, "segment names start at seq 1");
   const state: ScanState = {
-    lastSeq: 0,
-    lastHash: zeroHash,
+    lastSeq: firstSeq - 1,
+    lastHash: firstSeq === 1 ? zeroHash : undefined,
     recordCount: 0,
     damage: undefined,
     stopped: options.untilSeq === 0,
@@ -92,12 +98,12 @@ export async function scanLog(storage: Storage, options: ScanLogOptions = {}): P
     const isLast = index === names.length - 1;
     segments.push(await scanSegment(name, bytes, isLast, state, options));
   }
-  assert(state.recordCount === state.lastSeq, "the valid chain runs from seq 1 without gaps");
+  assert(state.recordCount === state.lastSeq - firstSeq + 1, "the valid chain has no gaps");
   return {
     segments,
+    firstSeq,
     recordCount: state.recordCount,
     lastSeq: state.lastSeq,
-    lastHash: state.lastHash,
     damage: state.damage,
     complete: segments.length === names.length && !state.stopped,
   };
@@ -154,6 +160,8 @@ async function scanSegment(
   return { ...layout, usedBytes: offset, firstRecordSeq, lastRecordSeq, headerDamage: undefined };
 
   async function acceptRecord(record: LogRecord, location: RecordLocation): Promise<void> {
+    assert(record.seq === state.lastSeq + 1, "only the next seq joins the chain");
+    assert(location.offset + location.sizeBytes <= bytes.length, "a record lies in its segment");
     state.lastSeq = record.seq;
     state.lastHash = record.hash;
     state.recordCount++;
@@ -176,7 +184,7 @@ function checkRecord(
   if (record.seq !== state.lastSeq + 1) {
     return `expected seq ${state.lastSeq + 1}, found ${record.seq}`;
   }
-  if (!Buffer.from(record.prevHash).equals(state.lastHash)) {
+  if (state.lastHash !== undefined && !Buffer.from(record.prevHash).equals(state.lastHash)) {
     return `record ${record.seq}: hash chain broken (prev_hash differs)`;
   }
   return undefined;
@@ -228,7 +236,10 @@ function laterRecordExists(bytes: Uint8Array, from: number, lastSeq: number): bo
 async function readSegment(storage: Storage, name: string): Promise<Uint8Array> {
   const file = await storage.open(name, { create: false });
   try {
-    return await file.read(0, await file.size());
+    const sizeBytes = await file.size();
+    const bytes = await file.read(0, sizeBytes);
+    assert(bytes.length === sizeBytes, "a segment reads back whole");
+    return bytes;
   } finally {
     await file.close();
   }
@@ -254,9 +265,10 @@ export interface LogTruncation {
 /**
  * Removes every record after `seq`: segments after the one holding `seq` are removed (last
  * first, so a crash leaves a valid, longer log and the repair can simply run again), the
- * directory is synced, then the rest of the holding segment is zeroed and synced. `seq` 0
- * removes every segment. Refuses a `seq` past the last valid record. The database must not
- * be running on the directory.
+ * directory is synced, then the rest of the holding segment is zeroed and synced. A `seq`
+ * just before the log's first record removes every segment. Refuses a `seq` past the last
+ * valid record or before the log's start (`OUT_OF_RANGE`). The database must not be running
+ * on the directory, and snapshots after `seq` are the caller's to remove first.
  */
 export async function truncateLogAfter(storage: Storage, seq: number): Promise<LogTruncation> {
   assert(Number.isSafeInteger(seq), "seq must be a safe integer");
@@ -274,9 +286,18 @@ export async function truncateLogAfter(storage: Storage, seq: number): Promise<L
       { value: seq },
     );
   }
+  if (seq < scan.firstSeq - 1) {
+    throw new DbError(
+      "OUT_OF_RANGE",
+      `seq ${seq} is before the log, which starts at seq ${scan.firstSeq}`,
+      {
+        value: seq,
+      },
+    );
+  }
   const names = (await storage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
   const keptCount = holding === undefined ? 0 : names.indexOf(holding.segment) + 1;
-  assert(seq === 0 || keptCount > 0, "the record to keep lies in a listed segment");
+  assert(seq === scan.firstSeq - 1 || keptCount > 0, "the record to keep lies in a segment");
   const removedSegments = names.slice(keptCount);
   for (const name of [...removedSegments].reverse()) await storage.remove(name);
   if (removedSegments.length > 0) await storage.syncDirectory();

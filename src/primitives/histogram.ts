@@ -156,6 +156,11 @@ export class Histogram implements StoredObject {
     const b = this.buckets;
     const minBefore = b.minValue;
     const maxBefore = b.maxValue;
+    if (!Number.isInteger(value)) {
+      // Subtracting a fraction back does not restore a float sum exactly; keep the old one.
+      const sumBefore = b.sum;
+      tx.onRollback(() => (this.buckets.sum = sumBefore));
+    }
     b.record(value, count);
     // `before` holds the displaced min/max only when they moved: most records move neither.
     const moved = b.minValue !== minBefore || b.maxValue !== maxBefore;

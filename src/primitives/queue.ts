@@ -156,6 +156,8 @@ export class Queue implements StoredObject {
       const existing = this.dedup.get(dedupKey);
       if (existing !== undefined) return { id: this.messages.get(existing)!.id, enqueued: false };
     }
+    // Every check before the id is taken: a failed enqueue must consume nothing.
+    const availableAt = this.availableAt(tx.now, options);
     const stored = this.normalizeBody(body, tx.now);
     const id = this.schema === undefined ? this.orderNext : (stored as Row).id;
     if (this.messages.has(mapKeyOf(id))) {
@@ -175,7 +177,7 @@ export class Queue implements StoredObject {
       body: stored,
       state: "ready",
       attempts: 0,
-      availableAt: this.availableAt(tx.now, options),
+      availableAt,
       enqueuedAt: tx.now,
       dedupKey,
       order,

@@ -159,6 +159,28 @@ export class Table implements StoredObject {
   /** Inserts a row; CONSTRAINT_VIOLATION if its key exists. Returns the stored row. */
   insert(tx: Transaction, input: unknown, rowIndex?: number): Row {
     tx.assertWritable(this.name);
+    return this.atomically(tx, () => this.insertRow(tx, input, rowIndex));
+  }
+
+  /**
+   * Runs a write that may allocate ids before it fails: on a throw, everything it did is
+   * undone at once, so an id consumed by a failed (and caught) write is handed out again,
+   * exactly as a replica replaying the log would.
+   */
+  private atomically<T>(tx: Transaction, write: () => T): T {
+    if (this.autoNext.size === 0 && this.hasPrimaryKey) return write();
+    const savepoint = tx.savepoint();
+    try {
+      const result = write();
+      tx.release(savepoint);
+      return result;
+    } catch (error) {
+      tx.rollbackTo(savepoint);
+      throw error;
+    }
+  }
+
+  private insertRow(tx: Transaction, input: unknown, rowIndex?: number): Row {
     const row = this.schema.normalizeRow(input, (column) => this.allocate(tx, column), rowIndex);
     const key = this.hasPrimaryKey ? this.keyOf(row) : this.rowIdNext;
     const mapKey = this.mapKeyOfStored(key);
@@ -179,6 +201,12 @@ export class Table implements StoredObject {
   /** Replaces the row under `patch`'s key with `patch` applied; NOT_FOUND if there is none. */
   update(tx: Transaction, key: unknown, patch: unknown): Row {
     tx.assertWritable(this.name);
+    // Only an explicit value in an auto-increment column moves an allocator in an update.
+    if (this.autoNext.size === 0) return this.updateRow(tx, key, patch);
+    return this.atomically(tx, () => this.updateRow(tx, key, patch));
+  }
+
+  private updateRow(tx: Transaction, key: unknown, patch: unknown): Row {
     const mapKey = this.mapKeyOfInput(key);
     const before = this.rows.get(mapKey)?.row;
     if (before === undefined) {
@@ -199,12 +227,14 @@ export class Table implements StoredObject {
   set(tx: Transaction, input: unknown): Row {
     tx.assertWritable(this.name);
     if (!this.hasPrimaryKey) return this.insert(tx, input);
-    const row = this.schema.normalizeRow(input, (column) => this.allocate(tx, column));
-    const key = this.keyOf(row);
-    const mapKey = this.mapKeyOfStored(key);
-    this.noteAutoValues(tx, row);
-    this.write(tx, key, mapKey, this.rows.get(mapKey)?.row, row);
-    return row;
+    return this.atomically(tx, () => {
+      const row = this.schema.normalizeRow(input, (column) => this.allocate(tx, column));
+      const key = this.keyOf(row);
+      const mapKey = this.mapKeyOfStored(key);
+      this.noteAutoValues(tx, row);
+      this.write(tx, key, mapKey, this.rows.get(mapKey)?.row, row);
+      return row;
+    });
   }
 
   /** Deletes the row under `key`; returns whether there was one. */

@@ -8,14 +8,12 @@
  * state rebuilt by replaying the change feed into a fresh engine (`Engine.applyCommit`, as
  * recovery does). Test-only: nothing else in src imports this file.
  *
- * Two deliberate mirrors of the engine's current behaviour:
- * - An allocator (a table's auto-increment column, a queue's message order) that a failed
- *   operation has already advanced is not given back unless the transaction or savepoint
- *   rolls back, as with SQL sequences. The model advances its allocators at the same points.
- *   No change records such a consumed value, so a replayed engine hands it out again; the
- *   model predicts both (`revNext` and `revReplayed`).
- * - Histogram values are integers or multiples of 1/4, whose sums are exact in floating point;
- *   rolling back a record subtracts its value, which is exact only for such values.
+ * Two mirrors of the engine's behaviour:
+ * - A failed write is atomic: an allocator (a table's auto-increment column, a queue's
+ *   message order) it advanced is given back, so a replayed engine hands out the same next
+ *   values; the model tracks both (`revNext` and `revReplayed`) and checks they agree.
+ * - Histogram values are integers or multiples of 1/4; fractional sums are restored exactly
+ *   on rollback by the engine, and these values keep the model's own arithmetic exact.
  */
 import nodeAssert from "node:assert/strict";
 import fc from "fast-check";
@@ -1517,13 +1515,17 @@ function runOp(db: Scope, work: Work, op: ModelOp, caught: boolean, now: number)
   if (picked === undefined && "pick" in op && op.pick.from !== "missing") caught = true;
   let expected: Outcome;
   let changes: ChangeTag[] = [];
+  const m = work.model;
+  const allocators = [m.revNext, m.revReplayed, m.orderNext, m.orderReplayed] as const;
   try {
-    const result = work.model.apply(op, context);
+    const result = m.apply(op, context);
     expected = { ok: true, value: result.value };
     changes = result.changes;
   } catch (error) {
     if (!(error instanceof ModelFailure)) throw error;
     expected = { ok: false, code: error.code, error };
+    // A failed write is atomic in the engine: ids it took are handed out again.
+    [m.revNext, m.revReplayed, m.orderNext, m.orderReplayed] = allocators;
   }
   let actual: Outcome;
   try {

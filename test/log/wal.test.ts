@@ -150,7 +150,7 @@ async function logWith(
   return { storage, last, size: end };
 }
 
-test("truncating at every byte offset of the last three records recovers a clean prefix", async () => {
+test("truncating at every offset of the last three records recovers a clean prefix", async () => {
   const { storage: pristine, last, size } = await logWith(12);
   const file = await pristine.open(last, { create: false });
   const full = await file.size();
@@ -166,7 +166,8 @@ test("truncating at every byte offset of the last three records recovers a clean
     offset += 16 + length;
   }
   const from = starts[starts.length - 3]!;
-  const survivors = (cut: number): number => starts.filter((start, i) => (starts[i + 1] ?? size) <= cut).length;
+  const survivors = (cut: number): number =>
+    starts.filter((start, i) => (starts[i + 1] ?? size) <= cut).length;
   const firstInSegment = 12 - starts.length + 1;
   for (let cut = from; cut <= size; cut++) {
     const { storage } = await logWith(12);

@@ -1,31 +1,25 @@
 /**
  * @module The operator tools of the write-ahead log: `verify`, `repair`, `inspect` and `wal`.
- * They read the log of a stopped database's data directory directly (DIR/wal) through the
+ * They read the log of a stopped database's data directory (DIR/wal) directly, through the
  * log's own read-only scan (src/log/inspect.ts), which applies recovery's rules without
- * writing, so `verify` says exactly what the next open would do. Only `repair` writes, and
- * only when the operator names the last seq to keep.
+ * writing, so `verify` says what the next open would do. Only `repair` writes, and only when
+ * the operator names the last seq to keep. Snapshots are listed by name; their contents are
+ * not read yet.
  */
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import type { Command } from "commander";
 import {
   describeDamage,
   encodeValue,
+  listSnapshots,
   scanLog,
+  snapshotSeqOf,
   truncateLogAfter,
-  type LogRecord,
-  type LogScan,
-  type SegmentLayout,
 } from "../../log/index.ts";
-import { createNodeStorage } from "../../storage/index.ts";
-import type { Storage } from "../../storage/index.ts";
+import type { LogRecord, LogScan, SegmentLayout } from "../../log/index.ts";
+import { listSnapshotFiles, openLogDirectory, openSnapshotDirectory } from "../data-directory.ts";
+import type { SnapshotFile } from "../data-directory.ts";
 import { exitCodeFailed, exitCodeOk, parsePositive, parseSeq, UsageError } from "../output.ts";
 import type { CliContext } from "../output.ts";
-
-/** The log's subdirectory of a data directory (`walDirectoryName` in src/database.ts). */
-const walDirectoryName = "wal";
-/** Snapshots live here once they land; `inspect` lists the files it finds. */
-const snapshotDirectoryName = "snapshots";
 
 /** Adds the log tools to `program`; each sets `context.exitCode`. */
 export function addLogTools(program: Command, context: CliContext): void {
@@ -66,36 +60,74 @@ export function addLogTools(program: Command, context: CliContext): void {
 // ---- verify DIR ----
 
 async function verifyCommand(context: CliContext, dir: string): Promise<number> {
-  const { storage, walPath } = await openLog(dir);
+  const { storage, walPath } = await openLogDirectory(dir);
   const scan = await scanLog(storage);
+  const snapshots = await listSnapshotFiles(dir);
   const damage = scan.damage;
+  const gap = startGap(scan, snapshots ?? []);
   if (damage === undefined) {
-    await context.line(`log intact: ${walPath}`);
-    await writeSummary(context, scan);
-    return exitCodeOk;
+    await context.line(`log ${gap === undefined ? "intact" : "cannot start"}: ${walPath}`);
+  } else {
+    const verdict =
+      damage.kind === "torn-tail"
+        ? "torn tail (the next open cuts it off with a warning)"
+        : "inner damage (the database refuses to start)";
+    await context.line(`log damaged: ${walPath}: ${verdict}`);
+    await context.line(`  first break: ${describeDamage(damage)}`);
   }
-  const verdict =
-    damage.kind === "torn-tail"
-      ? "torn tail (the next open cuts it off with a warning)"
-      : "inner damage (the database refuses to start)";
-  await context.line(`log damaged: ${walPath}: ${verdict}`);
-  await context.line(`  first break: ${describeDamage(damage)}`);
-  await writeSummary(context, scan);
-  await context.line(
-    `  to drop everything from the break on: ` +
-      `statebase repair ${dir} --truncate-after ${scan.lastSeq}`,
-  );
+  if (gap !== undefined) await context.line(`  start: ${gap}`);
+  await writeSummary(context, scan, snapshots);
+  if (damage === undefined && gap === undefined) return exitCodeOk;
+  if (damage !== undefined) {
+    await context.line(
+      `  to drop everything from the break on: ` +
+        `statebase repair ${dir} --truncate-after ${scan.lastSeq}`,
+    );
+  }
   return exitCodeFailed;
 }
 
-async function writeSummary(context: CliContext, scan: LogScan): Promise<void> {
+async function writeSummary(
+  context: CliContext,
+  scan: LogScan,
+  snapshots: readonly SnapshotFile[] | undefined,
+): Promise<void> {
   const first = scan.segments[0];
   const last = scan.segments[scan.segments.length - 1];
   const names = first === undefined || last === undefined ? "" : ` (${first.name} .. ${last.name})`;
   await context.line(`  segments: ${scan.segments.length}${names}`);
-  await context.line(`  valid records: ${scan.recordCount}, seq ${seqRange(scan)}`);
+  const removed =
+    scan.firstSeq > 1 ? ` (records before ${scan.firstSeq} removed by retention)` : "";
+  await context.line(`  valid records: ${scan.recordCount}, seq ${seqRange(scan)}${removed}`);
   const totals = segmentTotals(scan.segments);
   await context.line(`  bytes: ${totals.usedBytes} used, ${totals.sizeBytes} allocated`);
+  if (snapshots === undefined) return;
+  const newest = newestSnapshotSeq(snapshots, Number.MAX_SAFE_INTEGER);
+  const at = newest === undefined ? "" : `, newest at seq ${newest}`;
+  await context.line(`  snapshots: ${snapshots.length}${at} (their contents are not checked)`);
+}
+
+/**
+ * Why the database could not start from this log even without damage: retention removed the
+ * start of the log, and no snapshot covers the seq just before the first record left.
+ */
+function startGap(scan: LogScan, snapshots: readonly SnapshotFile[]): string | undefined {
+  if (scan.firstSeq === 1) return undefined;
+  const covering = newestSnapshotSeq(snapshots, Math.max(scan.lastSeq, scan.firstSeq - 1));
+  if (covering !== undefined && covering >= scan.firstSeq - 1) return undefined;
+  return (
+    `the log begins at seq ${scan.firstSeq} and no snapshot covers seq ${scan.firstSeq - 1}, ` +
+    `so the database cannot start`
+  );
+}
+
+/** The seq of the newest snapshot at or before `seqMax`. */
+function newestSnapshotSeq(snapshots: readonly SnapshotFile[], seqMax: number): number | undefined {
+  let newest: number | undefined;
+  for (const { seq } of snapshots) {
+    if (seq !== undefined && seq <= seqMax && (newest === undefined || seq > newest)) newest = seq;
+  }
+  return newest;
 }
 
 // ---- repair DIR --truncate-after SEQ ----
@@ -111,13 +143,17 @@ async function repairCommand(
         `statebase repair ${dir} --truncate-after SEQ (see statebase verify ${dir})`,
     );
   }
-  const { storage, walPath } = await openLog(dir);
-  const truncation = await truncateLogAfter(storage, seq).catch((error: unknown) => {
-    if (error instanceof Error && "code" in error && error.code === "OUT_OF_RANGE") {
-      throw new UsageError(`refusing to repair ${walPath}: ${error.message}`);
-    }
-    throw error;
-  });
+  const { storage, walPath } = await openLogDirectory(dir);
+  const snapshotStorage = await openSnapshotDirectory(dir);
+  const snapshotNames = snapshotStorage === undefined ? [] : await listSnapshots(snapshotStorage);
+  const refusal = repairRefusal(await scanLog(storage), snapshotNames, seq);
+  if (refusal !== undefined) throw new UsageError(`refusing to repair ${walPath}: ${refusal}`);
+  // Snapshots go first: one newer than the log would be loaded and contradict it. After a
+  // crash in between, the longer log still opens and the repair can simply run again.
+  const newerSnapshots = snapshotNames.filter((name) => snapshotSeqOf(name)! > seq);
+  for (const name of newerSnapshots) await snapshotStorage!.remove(name);
+  if (newerSnapshots.length > 0) await snapshotStorage!.syncDirectory();
+  const truncation = await truncateLogAfter(storage, seq);
   const removedCount = truncation.lastSeqBefore - seq;
   await context.line(`repaired ${walPath}: the log now ends at seq ${seq}`);
   await context.line(
@@ -133,20 +169,39 @@ async function repairCommand(
     await context.line(`  zeroed ${segment} from offset ${offset} to its end (${sizeBytes} bytes)`);
   }
   for (const name of truncation.removedSegments) await context.line(`  removed segment ${name}`);
+  for (const name of newerSnapshots) await context.line(`  removed snapshot ${name}`);
   return exitCodeOk;
+}
+
+/** Why truncating after `seq` must not happen, checked before anything is modified. */
+function repairRefusal(
+  scan: LogScan,
+  snapshotNames: readonly string[],
+  seq: number,
+): string | undefined {
+  if (seq > scan.lastSeq) {
+    return `seq ${seq} is past the last valid record (seq ${scan.lastSeq})`;
+  }
+  if (seq < scan.firstSeq - 1) {
+    return `seq ${seq} is before the log, which begins at seq ${scan.firstSeq}`;
+  }
+  if (scan.firstSeq === 1) return undefined;
+  const covered = snapshotNames.some((name) => {
+    const snapshotSeq = snapshotSeqOf(name)!;
+    return snapshotSeq >= scan.firstSeq - 1 && snapshotSeq <= seq;
+  });
+  return covered
+    ? undefined
+    : `the log begins at seq ${scan.firstSeq}, and no snapshot at or before seq ${seq} ` +
+        `would cover seq ${scan.firstSeq - 1}`;
 }
 
 // ---- inspect DIR [--json] ----
 
-interface SnapshotFile {
-  readonly name: string;
-  readonly sizeBytes: number;
-}
-
 async function inspectCommand(context: CliContext, dir: string, json: boolean): Promise<number> {
-  const { storage, walPath } = await openLog(dir);
+  const { storage, walPath } = await openLogDirectory(dir);
   const scan = await scanLog(storage);
-  const snapshots = await listSnapshots(join(dir, snapshotDirectoryName));
+  const snapshots = await listSnapshotFiles(dir);
   if (json) {
     await context.line(JSON.stringify(inspectJSON(walPath, scan, snapshots)));
     return exitCodeOk;
@@ -165,7 +220,7 @@ async function inspectCommand(context: CliContext, dir: string, json: boolean): 
   const totals = segmentTotals(scan.segments);
   await context.line(`seq range: ${seqRange(scan)} (${scan.recordCount} valid records)`);
   await context.line(
-    `total: ${scan.segments.length} segments, ` +
+    `total: ${plural(scan.segments.length, "segment")}, ` +
       `${totals.usedBytes} bytes used of ${totals.sizeBytes} allocated`,
   );
   const damage = scan.damage;
@@ -173,10 +228,10 @@ async function inspectCommand(context: CliContext, dir: string, json: boolean): 
     damage === undefined ? "status: intact" : `status: ${damage.kind}: ${describeDamage(damage)}`,
   );
   if (snapshots === undefined) {
-    await context.line(`snapshots: none (no ${snapshotDirectoryName}/ directory)`);
+    await context.line("snapshots: none (no snapshot directory)");
   } else {
     await context.line(`snapshots: ${snapshots.length}`);
-    for (const file of snapshots) await context.line(`  ${file.name} ${file.sizeBytes} bytes`);
+    for (const file of snapshots) await context.line(`  ${file.name}  ${file.sizeBytes} bytes`);
   }
   return exitCodeOk;
 }
@@ -199,26 +254,14 @@ function inspectJSON(
       sizeBytes: s.sizeBytes,
       headerDamage: s.headerDamage ?? null,
     })),
-    firstSeq: scan.recordCount === 0 ? null : 1,
+    firstSeq: scan.recordCount === 0 ? null : scan.firstSeq,
     lastSeq: scan.recordCount === 0 ? null : scan.lastSeq,
     recordCount: scan.recordCount,
     usedBytes: totals.usedBytes,
     sizeBytes: totals.sizeBytes,
     damage: scan.damage === undefined ? null : { ...scan.damage },
-    snapshots: snapshots ?? null,
+    snapshots: snapshots?.map((file) => ({ ...file, seq: file.seq ?? null })) ?? null,
   };
-}
-
-/** The files of the snapshot directory, or undefined when there is none. */
-async function listSnapshots(path: string): Promise<SnapshotFile[] | undefined> {
-  if (!(await isDirectory(path))) return undefined;
-  const entries = await readdir(path, { withFileTypes: true });
-  const names = entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
-  const files = names.sort().map(async (name) => ({
-    name,
-    sizeBytes: (await stat(join(path, name))).size,
-  }));
-  return Promise.all(files);
 }
 
 function formatTable(rows: readonly (readonly string[])[]): string[] {
@@ -242,7 +285,7 @@ async function walCommand(
   dir: string,
   options: { from: number; limit?: number },
 ): Promise<number> {
-  const { storage } = await openLog(dir);
+  const { storage } = await openLogDirectory(dir);
   // Seqs start at 1, so `--from 0` means the same as `--from 1`.
   const from = Math.max(options.from, 1);
   const untilSeq =
@@ -282,28 +325,8 @@ function recordJSON(record: LogRecord): string {
 
 // ---- Shared ----
 
-/** Opens DIR/wal without creating anything: a missing directory is a usage error. */
-async function openLog(dir: string): Promise<{ storage: Storage; walPath: string }> {
-  if (!(await isDirectory(dir))) throw new UsageError(`no such data directory: ${dir}`);
-  const walPath = join(dir, walDirectoryName);
-  if (!(await isDirectory(walPath))) {
-    throw new UsageError(`${dir} is not a data directory: it has no ${walDirectoryName}/ inside`);
-  }
-  return { storage: await createNodeStorage(walPath), walPath };
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch (error) {
-    // Only "no such file" means absent; any other failure (EACCES, EIO) is reported as is.
-    if (error instanceof Error && "code" in error && error.code === "ENOENT") return false;
-    throw error;
-  }
-}
-
 function seqRange(scan: LogScan): string {
-  return scan.recordCount === 0 ? "none" : `1..${scan.lastSeq}`;
+  return scan.recordCount === 0 ? "none" : `${scan.firstSeq}..${scan.lastSeq}`;
 }
 
 function segmentTotals(segments: readonly SegmentLayout[]): {
@@ -317,6 +340,10 @@ function segmentTotals(segments: readonly SegmentLayout[]): {
     sizeBytes += segment.sizeBytes;
   }
   return { usedBytes, sizeBytes };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function hex(bytes: Uint8Array): string {

@@ -1,0 +1,61 @@
+/**
+ * @module The parts of a data directory the operator tools read: the log (DIR/wal) and the
+ * snapshots (DIR/snapshots). Nothing here creates a directory: a tool pointed at the wrong
+ * path must say so, not leave an empty data directory behind.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { snapshotDirectoryName, walDirectoryName } from "../durability.ts";
+import { snapshotSeqOf } from "../log/index.ts";
+import { createNodeStorage } from "../storage/index.ts";
+import type { Storage } from "../storage/index.ts";
+import { UsageError } from "./output.ts";
+
+/** A snapshot file as listed; `seq` is undefined for files not named like a snapshot. */
+export interface SnapshotFile {
+  readonly name: string;
+  readonly seq: number | undefined;
+  readonly sizeBytes: number;
+}
+
+/** Opens DIR/wal; a missing directory is a usage error. */
+export async function openLogDirectory(
+  dir: string,
+): Promise<{ storage: Storage; walPath: string }> {
+  if (!(await isDirectory(dir))) throw new UsageError(`no such data directory: ${dir}`);
+  const walPath = join(dir, walDirectoryName);
+  if (!(await isDirectory(walPath))) {
+    throw new UsageError(`${dir} is not a data directory: it has no ${walDirectoryName}/ inside`);
+  }
+  return { storage: await createNodeStorage(walPath), walPath };
+}
+
+/** Opens DIR/snapshots, or returns undefined when there is none. */
+export async function openSnapshotDirectory(dir: string): Promise<Storage | undefined> {
+  const path = join(dir, snapshotDirectoryName);
+  return (await isDirectory(path)) ? createNodeStorage(path) : undefined;
+}
+
+/** The files of DIR/snapshots by name, or undefined when there is no such directory. */
+export async function listSnapshotFiles(dir: string): Promise<SnapshotFile[] | undefined> {
+  const path = join(dir, snapshotDirectoryName);
+  if (!(await isDirectory(path))) return undefined;
+  const entries = await readdir(path, { withFileTypes: true });
+  const names = entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const files = names.sort().map(async (name) => ({
+    name,
+    seq: snapshotSeqOf(name),
+    sizeBytes: (await stat(join(path, name))).size,
+  }));
+  return Promise.all(files);
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (error) {
+    // Only "no such file" means absent; any other failure (EACCES, EIO) is reported as is.
+    if (error instanceof Error && "code" in error && error.code === "ENOENT") return false;
+    throw error;
+  }
+}

@@ -208,8 +208,12 @@ class EmbeddedDatabase implements Database, Tx {
     }
     await this.flush();
     const { rebuildAt } = await import("./durability.ts");
-    const { path: _path, ...rest } = this.options;
-    const past = new EmbeddedDatabase(rest, "memory", true);
+    // The past database lives in memory only: it gets the clock, not the path.
+    const past = new EmbeddedDatabase(
+      this.options.clock === undefined ? {} : { clock: this.options.clock },
+      "memory",
+      true,
+    );
     await rebuildAt(past.engine, path, time === undefined ? { seq: target as number } : { time });
     return past;
   }

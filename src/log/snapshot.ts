@@ -255,7 +255,7 @@ function parseSnapshotLines(lines: string[], corrupt: (why: string) => DbError):
       image.objects.push(current);
     } else if (line?.end !== undefined) {
       if (current?.entries.length !== line.entries)
-        throw corrupt(`entry count differs for ${String(line.end)}`);
+        throw corrupt(`entry count differs for ${JSON.stringify(line.end)}`);
       current = undefined;
     } else throw corrupt(`unreadable line ${i + 1}`);
   }

@@ -56,7 +56,7 @@ export class WAL {
   private waiters: Waiter[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private failure: unknown;
+  private failure: DbError | undefined;
   private closed = false;
   /** The recovered last segment, opened at the first flush. */
   private tailSegment: string | undefined;

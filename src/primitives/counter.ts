@@ -79,11 +79,13 @@ export class Counter implements StoredObject {
   /** Adds `amount` (may be negative); returns the new value. */
   add(tx: Transaction, amount: unknown, key?: unknown): number | bigint {
     tx.assertWritable(this.name);
-    const delta = coerceValue(int8, amount, { object: this.name, column: "amount" }) as
-      number | bigint;
+    const delta = coerceValue(int8, amount, this.amountSite) as number | bigint;
     const normalized = this.normalizeKey(key);
-    // Not this.get(normalized): a normalised multi-column key is a list, which get() refuses.
-    const before = this.values.get(this.mapKey(normalized))?.value ?? 0;
+    // One lookup: the entry is updated in place (a normalised multi-column key is a list,
+    // which get() would refuse, so the map is read directly).
+    const mapKey = this.mapKey(normalized);
+    const entry = this.values.get(mapKey);
+    const before = entry === undefined ? 0 : entry.value;
     let after: number | bigint;
     if (typeof before === "number" && typeof delta === "number") {
       after = before + delta;
@@ -91,7 +93,10 @@ export class Counter implements StoredObject {
     } else {
       after = this.checkedBigSum(BigInt(before), BigInt(delta));
     }
-    this.write(tx, normalized, before, after);
+    if (entry === undefined) this.values.set(mapKey, { key: normalized, value: after });
+    else entry.value = after;
+    const recordedBefore = entry === undefined ? undefined : before;
+    tx.record(this, new ChangeRecord(this.name, "set", normalized, recordedBefore, after));
     return after;
   }
 

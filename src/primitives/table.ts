@@ -216,7 +216,7 @@ export class Table implements StoredObject {
       });
     }
     const after = this.schema.patchRow(before, patch);
-    this.checkKeyUnchanged(before, after);
+    if (this.patchTouchesKey(patch)) this.checkKeyUnchanged(before, after);
     this.noteAutoValues(tx, after);
     // Without a primary key the row id is the key (keyOf would give an empty list).
     this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, after);
@@ -417,6 +417,14 @@ export class Table implements StoredObject {
       });
     }
     return index;
+  }
+
+  private patchTouchesKey(patch: unknown): boolean {
+    const columns = this.pkColumns;
+    for (let i = 0; i < columns.length; i++) {
+      if ((patch as Record<string, unknown>)[columns[i]!.name] !== undefined) return true;
+    }
+    return false;
   }
 
   private checkKeyUnchanged(before: Row, after: Row): void {

@@ -161,6 +161,10 @@ class EmbeddedDatabase implements Database, Tx {
     await this.log?.wal.waitDurable(seq);
   }
 
+  async writable(): Promise<void> {
+    await this.log?.writable();
+  }
+
   async flush(): Promise<void> {
     await this.log?.wal.flush();
   }

@@ -90,6 +90,7 @@ export class DurableLog {
       tail: result.tail,
       segmentSizeBytes: options.segmentSizeBytes ?? segmentSizeBytesDefault,
       windowMs: options.durabilityWindowMs ?? durabilityWindowMsDefault,
+      now: () => engine.clock.now(),
     });
     const log = new DurableLog(engine, wal, walStorage, snapshotStorage, options);
     engine.setCommitPreparer((commit) => {
@@ -97,6 +98,17 @@ export class DurableLog {
       log.maybeSnapshot();
     });
     return log;
+  }
+
+  /**
+   * Resolves at once while the log keeps up; when the oldest commit not on disk is older
+   * than the window, resolves once everything appended so far is durable. Async writers
+   * await this before committing, so a slow disk slows them instead of widening the loss.
+   */
+  async writable(): Promise<void> {
+    const windowMs = this.options.durabilityWindowMs ?? durabilityWindowMsDefault;
+    if (this.wal.lagMs() <= windowMs) return;
+    await this.wal.flush();
   }
 
   /** Takes a snapshot now (or joins the one running); commits go on meanwhile. */

@@ -149,6 +149,12 @@ export interface Database extends Tx {
   readonly durability: Durability;
   /** Resolves when commit `seq` (default: the last) is on disk; at once in memory mode. */
   durable(seq?: number): Promise<void>;
+  /**
+   * Back-pressure for `async` durability: resolves at once while the log keeps up, or once
+   * the log has caught up when its oldest commit not on disk is older than the window.
+   * Writers that await it before each commit keep their possible loss within the window.
+   */
+  writable(): Promise<void>;
   /** Resolves when every commit so far is on disk. */
   flush(): Promise<void>;
   /**

@@ -87,3 +87,20 @@ test("a per-commit sync override is durable once awaited", async () => {
     rmSync(path, { recursive: true, force: true });
   }
 });
+
+test("writable() resolves at once while the log keeps up, and after catching up", async () => {
+  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
+  try {
+    const db = await open({ path, durability: "async", durabilityWindowMs: 5 });
+    db.createCounter("default::n");
+    for (let i = 0; i < 200; i++) {
+      await db.writable();
+      db.counter("default::n").add(1);
+    }
+    await db.flush();
+    assert.equal(db.counter("default::n").get(), 200);
+    await db.close();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+});

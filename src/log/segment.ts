@@ -42,5 +42,7 @@ export function decodeSegmentHeader(bytes: Uint8Array): { firstSeq: number } | {
   if (magic !== segmentMagic) return { damage: `bad magic ${JSON.stringify(magic)}` };
   if (crc32c(bytes.subarray(0, 16)) !== view.getUint32(16))
     return { damage: "header checksum mismatch" };
+  // Reserved bytes are outside the checksum, so they must be exactly zero.
+  if (view.getUint32(20) !== 0) return { damage: "reserved header bytes are not zero" };
   return { firstSeq: Number(view.getBigUint64(8)) };
 }

@@ -22,11 +22,15 @@ export interface WALOptions {
   segmentSizeBytes: number;
   /** How long `window` commits may wait before their flush starts. */
   windowMs: number;
+  /** Clock for the durability lag (the engine's). */
+  now?: () => number;
 }
 
 interface Pending {
   readonly seq: number;
   readonly bytes: Uint8Array;
+  /** When it was appended, for the durability lag. */
+  readonly at: number;
 }
 
 interface Waiter {
@@ -58,6 +62,9 @@ export class WAL {
   private timer: NodeJS.Timeout | undefined;
   private failure: DbError | undefined;
   private closed = false;
+  private readonly now: () => number;
+  /** Append time of the oldest record not yet durable. */
+  private undurableSince: number | undefined;
   /** The recovered last segment, opened at the first flush. */
   private tailSegment: string | undefined;
   readonly stats: WALStats;
@@ -67,6 +74,7 @@ export class WAL {
     this.storage = options.storage;
     this.segmentSizeBytes = options.segmentSizeBytes;
     this.windowMs = options.windowMs;
+    this.now = options.now ?? (() => 0);
     this.segmentFirstSeq = options.tail.segmentFirstSeq;
     this.offset = options.tail.offset;
     this.lastHash = options.tail.lastHash;
@@ -89,7 +97,9 @@ export class WAL {
     );
     const { bytes, hash } = encodeRecord(commit, this.lastHash);
     this.lastHash = hash;
-    this.pending.push({ seq: commit.seq, bytes });
+    const at = this.now();
+    if (this.stats.durableSeq === this.stats.appendedSeq) this.undurableSince = at;
+    this.pending.push({ seq: commit.seq, bytes, at });
     this.stats.appendedSeq = commit.seq;
     if (policy === "immediate" || this.windowMs === 0) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.windowMs);
@@ -109,6 +119,14 @@ export class WAL {
   /** Writes and syncs everything appended so far. */
   async flush(): Promise<void> {
     await this.waitDurable(this.stats.appendedSeq);
+  }
+
+  /**
+   * How long the oldest commit not yet on disk has waited, in ms (0 when all are durable).
+   * `async` callers that must keep loss within the window wait when this exceeds it.
+   */
+  lagMs(): number {
+    return this.undurableSince === undefined ? 0 : this.now() - this.undurableSince;
   }
 
   /** Hash of the last appended record: a snapshot taken now records it. */
@@ -158,6 +176,7 @@ export class WAL {
       }
       this.stats.flushCount++;
       this.stats.durableSeq = batch[batch.length - 1]!.seq;
+      this.undurableSince = this.pending[0]?.at;
       this.resolveWaiters();
     }
   }

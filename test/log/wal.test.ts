@@ -211,3 +211,32 @@ test("property: flipped bits give a clean prefix or a refusal naming the damage"
     { numRuns: 200 },
   );
 });
+
+test("the durability lag grows while commits wait and is 0 once they are on disk", async () => {
+  const storage = createMemoryStorage();
+  let now = 1000;
+  const wal = new WAL({
+    storage,
+    tail: emptyTail,
+    segmentSizeBytes: 1 << 16,
+    windowMs: 60_000, // a long window: nothing flushes by itself during the test
+    now: () => now,
+  });
+  assert.equal(wal.lagMs(), 0);
+  wal.append(commit(1), "window");
+  now += 5;
+  wal.append(commit(2), "window");
+  now += 20;
+  assert.equal(wal.lagMs(), 25, "measured from the oldest commit not on disk");
+  await wal.flush();
+  assert.equal(wal.lagMs(), 0);
+  await wal.close();
+});
+
+test("every byte of a segment header is checked (magic, seq, checksum, reserved)", async () => {
+  for (let offset = 0; offset < 24; offset++) {
+    const { storage, last } = await logWith(3);
+    storage.corrupt(last, offset, 0x01);
+    await assert.rejects(recover(storage), { code: "CORRUPT" }, `flip at header byte ${offset}`);
+  }
+});

@@ -178,6 +178,9 @@ export class WAL {
       this.stats.durableSeq = batch[batch.length - 1]!.seq;
       this.undurableSince = this.pending[0]?.at;
       this.resolveWaiters();
+      // One event-loop turn before the next group: the committers just released run their
+      // next transactions now and join it, instead of one of them flushing alone.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

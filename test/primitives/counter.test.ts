@@ -6,28 +6,9 @@
 // checked on both sides; refusals are checked for code, object, column and value.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { open, DbError } from "../../src/index.ts";
-import type { Change, CounterHandle, Database, ErrorCode } from "../../src/index.ts";
-
-interface Expected {
-  code: ErrorCode;
-  object?: string;
-  column?: string;
-  value?: string;
-  message?: RegExp;
-}
-
-function throwsDb(fn: () => unknown, expected: Expected): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DbError, `expected a DbError, got ${String(error)}`);
-    assert.equal(error.code, expected.code, error.message);
-    if (expected.object !== undefined) assert.equal(error.details.object, expected.object);
-    if (expected.column !== undefined) assert.equal(error.details.column, expected.column);
-    if (expected.value !== undefined) assert.equal(error.details.value, expected.value);
-    if (expected.message !== undefined) assert.match(error.message, expected.message);
-    return true;
-  });
-}
+import { open } from "../../src/index.ts";
+import type { Change, CounterHandle, Database } from "../../src/index.ts";
+import { throwsDb } from "../support/assertions.ts";
 
 function assertChange(change: Change | undefined, expected: Change): void {
   assert.ok(change !== undefined, "a change was recorded");

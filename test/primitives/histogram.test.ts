@@ -8,26 +8,9 @@
 // (test/primitives/histogram-buckets.test.ts covers the precision bound itself.)
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { open, DbError } from "../../src/index.ts";
-import type { Change, Database, ErrorCode, HistogramHandle } from "../../src/index.ts";
-
-interface Expected {
-  code: ErrorCode;
-  object?: string;
-  value?: string;
-  message?: RegExp;
-}
-
-function throwsDb(fn: () => unknown, expected: Expected): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DbError, `expected a DbError, got ${String(error)}`);
-    assert.equal(error.code, expected.code, error.message);
-    if (expected.object !== undefined) assert.equal(error.details.object, expected.object);
-    if (expected.value !== undefined) assert.equal(error.details.value, expected.value);
-    if (expected.message !== undefined) assert.match(error.message, expected.message);
-    return true;
-  });
-}
+import { open } from "../../src/index.ts";
+import type { Change, Database, HistogramHandle } from "../../src/index.ts";
+import { throwsDb } from "../support/assertions.ts";
 
 function assertChangeShape(change: Change | undefined, kind: string): Change {
   assert.ok(change !== undefined, "a change was recorded");

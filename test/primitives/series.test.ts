@@ -6,28 +6,9 @@
 // transaction's time (`db.now`) while the clock is advanced, then read by time windows.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { open, DbError, createManualClock } from "../../src/index.ts";
-import type { Change, ErrorCode, ManualClock, SeriesHandle, Database } from "../../src/index.ts";
-
-interface Expected {
-  code: ErrorCode;
-  object?: string;
-  column?: string;
-  value?: string;
-  message?: RegExp;
-}
-
-function throwsDb(fn: () => unknown, expected: Expected): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DbError, `expected a DbError, got ${String(error)}`);
-    assert.equal(error.code, expected.code, error.message);
-    if (expected.object !== undefined) assert.equal(error.details.object, expected.object);
-    if (expected.column !== undefined) assert.equal(error.details.column, expected.column);
-    if (expected.value !== undefined) assert.equal(error.details.value, expected.value);
-    if (expected.message !== undefined) assert.match(error.message, expected.message);
-    return true;
-  });
-}
+import { open, createManualClock } from "../../src/index.ts";
+import type { Change, ManualClock, SeriesHandle, Database } from "../../src/index.ts";
+import { throwsDb } from "../support/assertions.ts";
 
 function assertChange(change: Change | undefined, expected: Change): void {
   assert.ok(change !== undefined, "a change was recorded");

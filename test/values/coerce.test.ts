@@ -10,6 +10,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { open, DbError, Decimal, Duration } from "../../src/index.ts";
 import type { ErrorCode, TableHandle } from "../../src/index.ts";
+import { throwsDb } from "../support/assertions.ts";
 
 const db = await open();
 const tables = new Map<string, TableHandle>();
@@ -33,27 +34,6 @@ function tableFor(type: string): TableHandle {
 /** Stores `value` in a column of `type` and returns it as stored. */
 function store(type: string, value: unknown): unknown {
   return tableFor(type).insert({ v: value }).v;
-}
-
-interface Expected {
-  code: ErrorCode;
-  object?: string;
-  column?: string;
-  /** The value as error details show it (describeValue's spelling). */
-  value?: string;
-  message?: RegExp;
-}
-
-function throwsDb(fn: () => unknown, expected: Expected): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DbError, `expected a DbError, got ${String(error)}`);
-    assert.equal(error.code, expected.code, error.message);
-    if (expected.object !== undefined) assert.equal(error.details.object, expected.object);
-    if (expected.column !== undefined) assert.equal(error.details.column, expected.column);
-    if (expected.value !== undefined) assert.equal(error.details.value, expected.value);
-    if (expected.message !== undefined) assert.match(error.message, expected.message);
-    return true;
-  });
 }
 
 /** Storing `value` into `type` fails with `code`, naming the table, column `v` and the value. */

@@ -19,7 +19,6 @@ export const recordSizeBytesMax = 256 * 1024 * 1024;
 /** The hash before the first record. */
 export const zeroHash: Uint8Array = new Uint8Array(32);
 
-const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A decoded record. */
@@ -45,9 +44,15 @@ export function encodeBody(commit: Commit): string {
 
 /** The chain hash of a record: SHA-256(prev_hash ‖ seq ‖ body). */
 export function chainHash(prevHash: Uint8Array, seq: number, body: Uint8Array): Uint8Array {
-  const seqBytes = new Uint8Array(8);
-  new DataView(seqBytes.buffer).setBigUint64(0, BigInt(seq));
+  const seqBytes = Buffer.alloc(8);
+  writeSeq(seqBytes, 0, seq);
   return createHash("sha256").update(prevHash).update(seqBytes).update(body).digest();
+}
+
+/** Writes a seq (< 2^53) as a big-endian u64 without going through BigInt. */
+function writeSeq(buffer: Buffer, offset: number, seq: number): void {
+  buffer.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), offset);
+  buffer.writeUInt32BE(seq >>> 0, offset + 4);
 }
 
 /** Encodes a commit as one framed record; returns the bytes and the record's hash. */
@@ -60,23 +65,27 @@ export function encodeRecord(
     "record seq must be a safe positive integer",
   );
   assert(prevHash.length === 32, "prev_hash must be 32 bytes");
-  const body = textEncoder.encode(encodeBody(commit));
-  const payloadSize = recordHashesSizeBytes + body.length;
+  // The body is encoded straight into the frame: one allocation, no intermediate copies.
+  const text = encodeBody(commit);
+  const payloadSize = recordHashesSizeBytes + Buffer.byteLength(text);
   if (payloadSize > recordSizeBytesMax) {
     throw new DbError(
       "LIMIT_EXCEEDED",
       `commit ${commit.seq} is ${payloadSize} bytes; the log takes at most ${recordSizeBytesMax}`,
     );
   }
-  const hash = chainHash(prevHash, commit.seq, body);
-  const bytes = new Uint8Array(recordHeaderSizeBytes + payloadSize);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, payloadSize);
-  view.setBigUint64(8, BigInt(commit.seq));
+  const bytes = Buffer.allocUnsafe(recordHeaderSizeBytes + payloadSize);
+  bytes.writeUInt32BE(payloadSize, 0);
+  writeSeq(bytes, 8, commit.seq);
   bytes.set(prevHash, 16);
+  bytes.write(text, 80, "utf8");
+  const hash = createHash("sha256")
+    .update(prevHash)
+    .update(bytes.subarray(8, 16))
+    .update(bytes.subarray(80))
+    .digest();
   bytes.set(hash, 48);
-  bytes.set(body, 80);
-  view.setUint32(4, crc32c(bytes.subarray(8)));
+  bytes.writeUInt32BE(crc32c(bytes.subarray(8)), 4);
   return { bytes, hash };
 }
 

@@ -184,6 +184,7 @@ class EmbeddedDatabase implements Database, Tx {
         ...(o.durabilityWindowMs === undefined ? {} : { durabilityWindowMs: o.durabilityWindowMs }),
         ...(o.snapshotLogBytes === undefined ? {} : { snapshotLogBytes: o.snapshotLogBytes }),
         ...(o.snapshotsKept === undefined ? {} : { snapshotsKept: o.snapshotsKept }),
+        ...(o.logRetentionMs === undefined ? {} : { logRetentionMs: o.logRetentionMs }),
       },
       () => this.policy,
     );

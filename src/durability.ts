@@ -11,10 +11,12 @@ import type { Engine } from "./engine/index.ts";
 import {
   WAL,
   listSnapshots,
+  readRecord,
   readSnapshot,
   recoverLog,
   restoreSnapshot,
   segmentFirstSeq,
+  segmentHeaderSizeBytes,
   segmentSizeBytesDefault,
   snapshotSeqOf,
   writeSnapshot,
@@ -44,6 +46,8 @@ export interface DurabilityOptions {
   snapshotLogBytes?: number;
   /** Snapshots to keep; `Infinity` keeps every snapshot and the whole log. */
   snapshotsKept?: number;
+  /** Also keep every log record younger than this many ms (history for `at` and audit). */
+  logRetentionMs?: number;
   report: Reporter;
 }
 
@@ -158,15 +162,39 @@ export class DurableLog {
     const oldest = snapshotSeqOf(snapshots[Math.min(kept, snapshots.length) - 1] ?? "");
     if (oldest === undefined) return;
     const segments = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
-    // A segment may go when the next one starts at or before the first seq still needed.
+    const keepAfterMs = this.engine.clock.now() - (this.options.logRetentionMs ?? 0);
+    // A segment may go when the next one starts at or before the first seq still needed,
+    // and (with a time span) when everything in it is older than the span.
     for (let i = 0; i + 1 < segments.length; i++) {
-      if (segmentFirstSeq(segments[i + 1]!)! <= oldest + 1)
-        await this.walStorage.remove(segments[i]!);
+      if (segmentFirstSeq(segments[i + 1]!)! > oldest + 1) break;
+      if (this.options.logRetentionMs !== undefined) {
+        const newestTs = await firstRecordTs(this.walStorage, segments[i + 1]!);
+        if (newestTs === undefined || newestTs >= keepAfterMs) break;
+      }
+      await this.walStorage.remove(segments[i]!);
     }
     await this.snapshotStorage.syncDirectory();
     await this.walStorage.syncDirectory();
   }
 }
+
+/**
+ * The time of a segment's first record: every record of the segment before it is at least
+ * as old. Reads only the start of the segment.
+ */
+async function firstRecordTs(storage: Storage, name: string): Promise<number | undefined> {
+  const file = await storage.open(name, { create: false });
+  try {
+    const head = await file.read(0, firstRecordProbeBytes);
+    const read = readRecord(head, segmentHeaderSizeBytes);
+    return read.kind === "record" ? read.record.ts : undefined;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Bytes read to find a segment's first record time; a longer first record reads as unknown. */
+const firstRecordProbeBytes = 64 * 1024;
 
 /** The newest snapshot that reads back intact; damaged ones are skipped with a warning. */
 async function loadNewestSnapshot(

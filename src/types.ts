@@ -52,6 +52,11 @@ export interface OpenOptions {
    * removed. `Infinity` keeps every snapshot and the whole log.
    */
   snapshotsKept?: number;
+  /**
+   * Retention by time: also keep every log record younger than this (ms), for `at()`,
+   * `history()` and audit. Default: no time constraint.
+   */
+  logRetentionMs?: number;
   /** Receives recovery warnings and progress; default: one line each on stderr. */
   onMessage?: (kind: "warning" | "progress", message: string) => void;
   /** Time source; tests pass a manual clock. */

@@ -16,6 +16,7 @@ export { encodeRecord, readRecord, recordSizeBytesMax, zeroHash } from "./record
 export type { LogRecord, RecordRead } from "./record.ts";
 export {
   segmentFirstSeq,
+  segmentHeaderSizeBytes,
   segmentName,
   segmentSizeBytesDefault,
   segmentSizeBytesMin,

@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, rmSync, readFileSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
-import { open } from "../../src/index.ts";
+import { open, createManualClock } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
 import { readSnapshot } from "../../src/log/index.ts";
 import { createNodeStorage } from "../../src/storage/index.ts";
@@ -145,6 +145,35 @@ test("automatic snapshots follow the log size policy", async () => {
     assert.ok(snapshots.length >= 1, "no automatic snapshot was taken");
     const again = await open({ path });
     assert.equal(again.counter("default::n").get(), 2_000);
+    await again.close();
+  });
+});
+
+test("retention by time keeps the log younger than the span, then lets it go", async () => {
+  await withDir(async (path) => {
+    const clock = createManualClock(1_900_000_000_000);
+    const segmentsOnDisk = (): number =>
+      readdirSync(join(path, "wal")).filter((n) => n.endsWith(".seg")).length;
+    const db = await open({
+      path,
+      clock,
+      snapshotLogBytes: 0,
+      snapshotsKept: 1,
+      logRetentionMs: 60_000,
+      segmentSizeBytes: 8 * 1024,
+    });
+    db.createCounter("default::n");
+    for (let i = 0; i < 300; i++) db.counter("default::n").add(1);
+    await db.snapshot();
+    const young = segmentsOnDisk();
+    assert.ok(young > 3, `expected several segments, got ${young}`);
+    clock.advance(120_000); // everything so far is now older than the span
+    for (let i = 0; i < 10; i++) db.counter("default::n").add(1);
+    await db.snapshot();
+    assert.ok(segmentsOnDisk() < young, "segments older than the span were kept");
+    await db.close();
+    const again = await open({ path });
+    assert.equal(again.counter("default::n").get(), 310);
     await again.close();
   });
 });

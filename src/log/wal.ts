@@ -33,10 +33,23 @@ interface Pending {
   readonly at: number;
 }
 
-interface Waiter {
-  readonly seq: number;
+/** Everyone waiting for one flush shares one promise: no allocation per waiting commit. */
+interface Group {
+  readonly promise: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+}
+
+function createGroup(): Group {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A group nobody ends up awaiting must not report an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 /** Statistics for metrics, benchmarks and `INFO`. */
@@ -57,7 +70,11 @@ export class WAL {
   private offset: number;
   private lastHash: Uint8Array;
   private pending: Pending[] = [];
-  private waiters: Waiter[] = [];
+  /** Waiters for records not yet taken into a flush. */
+  private openGroup: Group | undefined;
+  /** Waiters for the flush in progress, which covers records up to `inFlightSeq`. */
+  private inFlightGroup: Group | undefined;
+  private inFlightSeq = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failure: DbError | undefined;
@@ -110,10 +127,14 @@ export class WAL {
     if (seq <= this.stats.durableSeq) return Promise.resolve();
     if (this.failure !== undefined) return Promise.reject(this.failure);
     assert(seq <= this.stats.appendedSeq, `waiting for seq ${seq} that was never appended`);
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ seq, resolve, reject });
-      this.kick();
-    });
+    if (this.flushing !== undefined && seq <= this.inFlightSeq) {
+      // Taken by the flush in progress (maybe before anyone waited for it).
+      this.inFlightGroup ??= createGroup();
+      return this.inFlightGroup.promise;
+    }
+    const group = (this.openGroup ??= createGroup());
+    this.kick(); // may take the open group into a flush at once
+    return group.promise;
   }
 
   /** Writes and syncs everything appended so far. */
@@ -168,6 +189,9 @@ export class WAL {
     while (this.pending.length > 0 && this.failure === undefined) {
       const batch = this.pending;
       this.pending = [];
+      this.inFlightGroup = this.openGroup;
+      this.inFlightSeq = batch[batch.length - 1]!.seq;
+      this.openGroup = undefined;
       try {
         await this.writeBatch(batch);
       } catch (error) {
@@ -242,13 +266,9 @@ export class WAL {
   }
 
   private resolveWaiters(): void {
-    const durable = this.stats.durableSeq;
-    const waiting: Waiter[] = [];
-    for (const waiter of this.waiters) {
-      if (waiter.seq <= durable) waiter.resolve();
-      else waiting.push(waiter);
-    }
-    this.waiters = waiting;
+    assert(this.stats.durableSeq === this.inFlightSeq, "resolved a flush that was not in flight");
+    this.inFlightGroup?.resolve();
+    this.inFlightGroup = undefined;
   }
 
   private fail(error: unknown): void {
@@ -256,8 +276,10 @@ export class WAL {
       error instanceof DbError
         ? error
         : new DbError("IO_ERROR", `log write failed: ${String(error)}`);
-    for (const waiter of this.waiters) waiter.reject(this.failure);
-    this.waiters = [];
+    this.inFlightGroup?.reject(this.failure);
+    this.openGroup?.reject(this.failure);
+    this.inFlightGroup = undefined;
+    this.openGroup = undefined;
   }
 
   private throwIfUnusable(): void {

@@ -13,6 +13,21 @@ import { Decimal, Duration } from "../values/index.ts";
 /** Nesting allowed in encoded values: user JSON plus the record's own structure. */
 const codecDepthMax = jsonDepthMax + 8;
 
+/** Quoted spellings of object keys (column names repeat in every record). */
+const quotedKeys = new Map<string, string>();
+/** Bound on that cache, so arbitrary user document keys cannot grow it without limit. */
+const quotedKeysMax = 4096;
+
+/** `JSON.stringify(text)` for a key, cached. */
+export function quoteKey(text: string): string {
+  let quoted = quotedKeys.get(text);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(text);
+    if (quotedKeys.size < quotedKeysMax) quotedKeys.set(text, quoted);
+  }
+  return quoted;
+}
+
 /** Encodes a runtime value as JSON text. */
 export function encodeValue(value: unknown): string {
   return encodeAt(value, 0);
@@ -56,7 +71,7 @@ function encodeObject(value: unknown, depth: number): string {
   for (const key in record) {
     const item = record[key];
     if (key.charCodeAt(0) === 36 /* $ */) tagged = true;
-    out += `${first ? "" : ","}${JSON.stringify(key)}:${encodeAt(item, depth + 1)}`;
+    out += `${first ? "" : ","}${quoteKey(key)}:${encodeAt(item, depth + 1)}`;
     first = false;
   }
   out += "}";

@@ -8,7 +8,7 @@ import { assert } from "../lib/assert.ts";
 import { crc32c } from "../lib/crc32c.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Change, Commit, Origin } from "../engine/index.ts";
-import { encodeValue, revive } from "./codec.ts";
+import { encodeValue, quoteKey, revive } from "./codec.ts";
 
 /** Bytes before the payload: length, CRC, seq. */
 export const recordHeaderSizeBytes = 16;
@@ -36,7 +36,7 @@ export function encodeBody(commit: Commit): string {
   for (let i = 0; i < commit.changes.length; i++) {
     const c = commit.changes[i]!;
     changes +=
-      `${i > 0 ? "," : ""}[${JSON.stringify(c.object)},${JSON.stringify(c.kind)},` +
+      `${i > 0 ? "," : ""}[${quoteKey(c.object)},${quoteKey(c.kind)},` +
       `${encodeValue(c.key)},${encodeValue(c.before)},${encodeValue(c.after)}]`;
   }
   return `{"ts":${commit.ts},"origin":${encodeValue(commit.origin)},"changes":[${changes}]}`;

@@ -1,7 +1,8 @@
 /**
  * @module The composition root of an embedded database: it wires the engine, the primitive
- * factories, the system tables and the change feed, and offers the typed embedded API.
- * Durability (the log) plugs in here when it lands; primitives never learn it exists.
+ * factories, the system tables, the change feed and durability (durability.ts, loaded only
+ * for a database with a path), and offers the typed embedded API. Primitives never learn
+ * that the log exists.
  */
 import { assert } from "./lib/assert.ts";
 import { DbError } from "./lib/errors.ts";

@@ -64,6 +64,7 @@ export async function recoverLog(
     lastSeq: options.fromSeq ?? 0,
     lastHash: options.fromHash ?? zeroHash,
     verified: options.fromHash !== undefined || (options.fromSeq ?? 0) === 0,
+    coveredUpTo: options.fromSeq ?? 0,
     recordCount: 0,
     bytesRead: 0,
   };
@@ -94,6 +95,8 @@ export async function recoverLog(
 }
 
 interface ScanState {
+  /** Records up to this seq are in the snapshot: they may precede the chain's start. */
+  readonly coveredUpTo: number;
   lastSeq: number;
   lastHash: Uint8Array;
   verified: boolean;
@@ -163,7 +166,10 @@ function checkRecord(
 ): string | undefined {
   if (record.seq <= state.lastSeq && !state.verified) return undefined; // before the snapshot
   if (!recordHashIsValid(bytes, offset, sizeBytes)) return `record ${record.seq}: hash mismatch`;
-  if (record.seq <= state.lastSeq) return undefined; // covered by the snapshot, chain checked
+  if (record.seq <= state.lastSeq) {
+    // Only records the snapshot covers may come again; anything else is a repeated record.
+    return record.seq <= state.coveredUpTo ? undefined : `record ${record.seq} repeats a seq`;
+  }
   if (record.seq !== state.lastSeq + 1)
     return `expected seq ${state.lastSeq + 1}, found ${record.seq}`;
   if (state.verified && !Buffer.from(record.prevHash).equals(state.lastHash)) {

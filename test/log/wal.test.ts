@@ -240,3 +240,30 @@ test("every byte of a segment header is checked (magic, seq, checksum, reserved)
     await assert.rejects(recover(storage), { code: "CORRUPT" }, `flip at header byte ${offset}`);
   }
 });
+
+test("a record repeated at the tail is damage, never a second apply", async () => {
+  const storage = createMemoryStorage();
+  const wal = await writeCommits(storage, 5, 1 << 16);
+  await wal.close();
+  const [name] = await storage.list();
+  const file = await storage.open(name!, { create: false });
+  const bytes = await file.read(0, await file.size());
+  // Copy the last record once more right after itself.
+  let offset = 24;
+  let lastStart = offset;
+  while (new DataView(bytes.buffer, bytes.byteOffset + offset).getUint32(0) !== 0) {
+    lastStart = offset;
+    offset += 16 + new DataView(bytes.buffer, bytes.byteOffset + offset).getUint32(0);
+  }
+  await file.write(offset, bytes.subarray(lastStart, offset));
+  await file.close();
+  const { records, warnings } = await recover(storage);
+  assert.deepEqual(
+    records.map((r) => r.seq),
+    [1, 2, 3, 4, 5],
+  );
+  assert.ok(
+    warnings.some((w) => w.includes("repeats")),
+    warnings.join("\n"),
+  );
+});

@@ -16,9 +16,9 @@ import { decodeValue, encodeValue } from "./codec.ts";
 
 export const snapshotFormat = "statebase-snapshot-1";
 /** Entries read per step; bounds how long one step holds the event loop. */
-export const snapshotChunkEntries = 2048;
+export const snapshotChunkEntries = 256;
 /** Bytes buffered before a write to the snapshot file. */
-const snapshotWriteBytes = 1 << 20;
+const snapshotWriteBytes = 64 * 1024;
 const namePattern = /^snapshot-(\d{20})\.jsonl$/;
 
 export function snapshotName(seq: number): string {

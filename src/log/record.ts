@@ -3,7 +3,7 @@
  * length, CRC32C, seq, the previous record's hash, its own hash and a JSON body; the hashes
  * chain the history so tampering or a lost record is detectable.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { assert } from "../lib/assert.ts";
 import { crc32c } from "../lib/crc32c.ts";
 import { DbError } from "../lib/errors.ts";
@@ -42,11 +42,12 @@ export function encodeBody(commit: Commit): string {
   return `{"ts":${commit.ts},"origin":${encodeValue(commit.origin)},"changes":[${changes}]}`;
 }
 
-/** The chain hash of a record: SHA-256(prev_hash ‖ seq ‖ body). */
-export function chainHash(prevHash: Uint8Array, seq: number, body: Uint8Array): Uint8Array {
-  const seqBytes = Buffer.alloc(8);
-  writeSeq(seqBytes, 0, seq);
-  return createHash("sha256").update(prevHash).update(seqBytes).update(body).digest();
+/**
+ * The chain hash of a record: SHA-256(seq ‖ prev_hash ‖ body), which are contiguous in the
+ * frame (bytes 8 up to the hash), so one one-shot hash call covers them.
+ */
+function chainHash(frame: Uint8Array, hashOffset: number): Uint8Array {
+  return hash("sha256", frame.subarray(8, hashOffset), "buffer");
 }
 
 /** Writes a seq (< 2^53) as a big-endian u64 without going through BigInt. */
@@ -78,15 +79,12 @@ export function encodeRecord(
   bytes.writeUInt32BE(payloadSize, 0);
   writeSeq(bytes, 8, commit.seq);
   bytes.set(prevHash, 16);
-  bytes.write(text, 80, "utf8");
-  const hash = createHash("sha256")
-    .update(prevHash)
-    .update(bytes.subarray(8, 16))
-    .update(bytes.subarray(80))
-    .digest();
-  bytes.set(hash, 48);
+  bytes.write(text, 48, "utf8");
+  const hashOffset = bytes.length - 32;
+  const recordHash = chainHash(bytes, hashOffset);
+  bytes.set(recordHash, hashOffset);
   bytes.writeUInt32BE(crc32c(bytes.subarray(8)), 4);
-  return { bytes, hash };
+  return { bytes, hash: recordHash };
 }
 
 /** What reading a record at an offset found. */
@@ -123,21 +121,22 @@ export function readRecord(buffer: Uint8Array, offset: number): RecordRead {
     return { kind: "damaged", reason: "checksum mismatch" };
   const seq = Number(view.getBigUint64(8));
   const prevHash = buffer.slice(offset + 16, offset + 48);
-  const hash = buffer.slice(offset + 48, offset + 80);
-  const body = buffer.subarray(offset + 80, end);
+  const ownHash = buffer.slice(end - 32, end);
+  const body = buffer.subarray(offset + 48, end - 32);
   const decoded = decodeBody(body, seq);
   if (typeof decoded === "string") return { kind: "damaged", reason: decoded };
-  return { kind: "record", record: { seq, ...decoded, prevHash, hash }, sizeBytes: end - offset };
+  return {
+    kind: "record",
+    record: { seq, ...decoded, prevHash, hash: ownHash },
+    sizeBytes: end - offset,
+  };
 }
 
 /** Verifies a record's own hash given its body bytes (the caller checks the chain link). */
 export function recordHashIsValid(buffer: Uint8Array, offset: number, sizeBytes: number): boolean {
-  const view = new DataView(buffer.buffer, buffer.byteOffset + offset);
-  const seq = Number(view.getBigUint64(8));
-  const prevHash = buffer.subarray(offset + 16, offset + 48);
-  const hash = buffer.subarray(offset + 48, offset + 80);
-  const body = buffer.subarray(offset + 80, offset + sizeBytes);
-  return Buffer.from(chainHash(prevHash, seq, body)).equals(hash);
+  const frame = buffer.subarray(offset, offset + sizeBytes);
+  const hashOffset = frame.length - 32;
+  return Buffer.from(chainHash(frame, hashOffset)).equals(frame.subarray(hashOffset));
 }
 
 function decodeBody(

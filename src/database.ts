@@ -26,33 +26,21 @@ import type {
   Transaction,
 } from "./engine/index.ts";
 import {
-  Counter,
   CounterHandle,
-  Histogram,
   HistogramHandle,
-  Queue,
   QueueHandle,
-  RingBuffer,
   RingBufferHandle,
-  Series,
   SeriesHandle,
-  Table,
   TableHandle,
   counterDefinition,
   histogramDefinition,
+  registerPrimitiveFactories,
   queueDefinition,
   ringBufferDefinition,
   seriesDefinition,
   tableDefinition,
 } from "./primitives/index.ts";
-import type {
-  CounterDefinition,
-  HistogramDefinition,
-  QueueDefinition,
-  RingBufferDefinition,
-  SeriesDefinition,
-  TableDefinition,
-} from "./primitives/index.ts";
+import type {} from "./primitives/index.ts";
 import type {
   ChangesOptions,
   CreateOptions,
@@ -114,12 +102,7 @@ class EmbeddedDatabase implements Database, Tx {
       readOnly,
     });
     const catalog = this.engine.catalog;
-    catalog.registerFactory("table", (d) => new Table(d as TableDefinition));
-    catalog.registerFactory("ring_buffer", (d) => new RingBuffer(d as RingBufferDefinition));
-    catalog.registerFactory("series", (d) => new Series(d as SeriesDefinition));
-    catalog.registerFactory("counter", (d) => new Counter(d as CounterDefinition));
-    catalog.registerFactory("histogram", (d) => new Histogram(d as HistogramDefinition));
-    catalog.registerFactory("queue", (d) => new Queue(d as QueueDefinition));
+    registerPrimitiveFactories(catalog);
     registerSystemTables(catalog);
   }
 

@@ -13,6 +13,7 @@ import { DbError } from "../lib/errors.ts";
 import type { Storage } from "../storage/index.ts";
 import { readRecord, recordHashIsValid, recordHeaderSizeBytes, zeroHash } from "./record.ts";
 import type { LogRecord } from "./record.ts";
+import { laterRecordExists } from "./recovery.ts";
 import type { LogDamage } from "./recovery.ts";
 import { decodeSegmentHeader, segmentFirstSeq, segmentHeaderSizeBytes } from "./segment.ts";
 
@@ -212,25 +213,6 @@ function noteBreak(
     reason,
     kind: torn ? "torn-tail" : "inner",
   };
-}
-
-/** How far past the last good seq a surviving record is looked for (as in recovery.ts). */
-const seqLookaheadMax = 1_000_000_000;
-
-/**
- * True when a CRC-valid record with a later seq starts anywhere from `from` (the same test
- * recovery.ts applies). A cheap filter on the seq field keeps the scan linear.
- */
-function laterRecordExists(bytes: Uint8Array, from: number, lastSeq: number): boolean {
-  assert(from >= 0, "scan start must not be negative");
-  assert(lastSeq >= 0, "last seq must not be negative");
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  for (let offset = from; offset + recordHeaderSizeBytes <= bytes.length; offset++) {
-    const seq = view.getUint32(offset + 8) * 0x1_0000_0000 + view.getUint32(offset + 12);
-    if (seq <= lastSeq || seq > lastSeq + seqLookaheadMax) continue;
-    if (readRecord(bytes, offset).kind === "record") return true;
-  }
-  return false;
 }
 
 async function readSegment(storage: Storage, name: string): Promise<Uint8Array> {

@@ -185,7 +185,7 @@ function checkRecord(
  * True when a CRC-valid record with a later seq starts anywhere from `from`: then the damage
  * before it is not a torn tail. A cheap filter on the seq field keeps the scan linear.
  */
-function laterRecordExists(bytes: Uint8Array, from: number, lastSeq: number): boolean {
+export function laterRecordExists(bytes: Uint8Array, from: number, lastSeq: number): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset);
   for (let offset = from; offset + recordHeaderSizeBytes <= bytes.length; offset++) {
     const seqHigh = view.getUint32(offset + 8);

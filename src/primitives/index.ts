@@ -27,3 +27,4 @@ export type {
 export { Schema } from "./schema.ts";
 export type { Column, ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
 export type { IndexDefinition } from "./secondary-index.ts";
+export { registerPrimitiveFactories } from "./factories.ts";

@@ -27,33 +27,23 @@ import type { Database } from "../types.ts";
 import { Engine, registerSystemTables } from "../engine/index.ts";
 import type { Catalog, Commit } from "../engine/index.ts";
 import {
-  Counter,
   CounterHandle,
   Histogram,
   HistogramHandle,
-  Queue,
   QueueHandle,
-  RingBuffer,
   RingBufferHandle,
-  Series,
   SeriesHandle,
-  Table,
   TableHandle,
+  registerPrimitiveFactories,
 } from "../primitives/index.ts";
 import type {
   ColumnDefinition,
-  CounterDefinition,
   EnqueueOptions,
-  HistogramDefinition,
   HistogramReport,
   MessageState,
-  QueueDefinition,
   QueueMessage,
-  RingBufferDefinition,
   ScanOptions,
-  SeriesDefinition,
   SeriesRange,
-  TableDefinition,
 } from "../primitives/index.ts";
 
 // ---- The objects under test ----
@@ -1180,12 +1170,7 @@ export function targetReader(scope: Scope, engine: Engine): StateReader {
 
 /** Registers the primitive factories and system tables exactly as src/database.ts does. */
 export function registerPrimitives(catalog: Catalog): void {
-  catalog.registerFactory("table", (d) => new Table(d as TableDefinition));
-  catalog.registerFactory("ring_buffer", (d) => new RingBuffer(d as RingBufferDefinition));
-  catalog.registerFactory("series", (d) => new Series(d as SeriesDefinition));
-  catalog.registerFactory("counter", (d) => new Counter(d as CounterDefinition));
-  catalog.registerFactory("histogram", (d) => new Histogram(d as HistogramDefinition));
-  catalog.registerFactory("queue", (d) => new Queue(d as QueueDefinition));
+  registerPrimitiveFactories(catalog);
   registerSystemTables(catalog);
 }
 

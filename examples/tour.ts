@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { open, createManualClock } from "statebase";
 
 const clock = createManualClock(Date.UTC(2026, 0, 1));
-const db = await open({ clock }); // memory only for now
+const db = await open({ clock }); // no path: in memory only
 
 db.createNamespace("shop");
 const orders = db.createTable("shop::orders", {

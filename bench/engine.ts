@@ -13,6 +13,7 @@
  */
 import { cpus } from "node:os";
 import { open } from "../src/index.ts";
+import { loadSqlite, prepareSqliteTransfer } from "./transfer-sqlite.ts";
 
 const accountCount = Number(process.env.ACCOUNTS ?? 100_000);
 const transfersPerRound = Number(process.env.TRANSFERS ?? 1_000_000);
@@ -112,38 +113,10 @@ async function statebase(ops: Int32Array): Promise<{ transfers: number; reads: n
 }
 
 async function sqlite(ops: Int32Array): Promise<number | undefined> {
-  let Database: typeof import("better-sqlite3");
-  try {
-    Database = (await import("better-sqlite3")).default;
-  } catch {
-    console.log("sqlite: better-sqlite3 is not installed (cd bench && npm install); skipped");
-    return undefined;
-  }
+  const Database = await loadSqlite();
+  if (Database === undefined) return undefined;
   const db = new Database(":memory:");
-  db.exec(`
-    CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
-    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    CREATE TABLE amounts (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL);
-    INSERT INTO counters VALUES ('transfers', 0);`);
-  const insert = db.prepare("INSERT INTO accounts VALUES (?, ?)");
-  db.transaction(() => {
-    for (let id = 0; id < accountCount; id++) insert.run(id, balanceStart);
-  })();
-  const get = db.prepare("SELECT balance FROM accounts WHERE id = ?").pluck();
-  const set = db.prepare("UPDATE accounts SET balance = ? WHERE id = ?");
-  const count = db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'transfers'");
-  const record = db.prepare(
-    "INSERT INTO amounts VALUES (?, 1) ON CONFLICT(bucket) DO UPDATE SET count = count + 1",
-  );
-  const transfer = db.transaction((from: number, to: number, amount: number) => {
-    const source = get.get(from) as number;
-    const target = get.get(to) as number;
-    if (source < amount) return;
-    set.run(source - amount, from);
-    set.run(target + amount, to);
-    count.run();
-    record.run(amount);
-  });
+  const transfer = prepareSqliteTransfer(db, accountCount, balanceStart);
   const n = Math.min(transfersPerRound, 200_000);
   const rate = measure("sqlite transfer (in memory)", n, () => {
     for (let i = 0; i < n; i++) transfer(ops[i * 3]!, ops[i * 3 + 1]!, ops[i * 3 + 2]!);

@@ -39,6 +39,7 @@ import { join } from "node:path";
 import { open } from "../src/index.ts";
 import type { Database, OpenOptions } from "../src/index.ts";
 import { encodeRecord, zeroHash } from "../src/log/index.ts";
+import { loadSqlite, prepareSqliteTransfer } from "./transfer-sqlite.ts";
 
 const secondsPerPoint = Number(process.env.SECONDS_PER_POINT ?? 3);
 const warmupSeconds = Number(process.env.WARMUP_SECONDS ?? 1);
@@ -315,40 +316,12 @@ class NaiveLog {
 async function openSqlite(
   path: string,
 ): Promise<{ commitOne: (i: number) => Promise<void>; close: () => void } | undefined> {
-  let Sqlite: typeof import("better-sqlite3");
-  try {
-    Sqlite = (await import("better-sqlite3")).default;
-  } catch {
-    console.log("  sqlite: better-sqlite3 is not installed (cd bench && npm install); skipped");
-    return undefined;
-  }
+  const Sqlite = await loadSqlite("  ");
+  if (Sqlite === undefined) return undefined;
   const db = new Sqlite(join(path, "bank.db"));
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
-  db.exec(`
-    CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
-    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    CREATE TABLE amounts (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL);
-    INSERT INTO counters VALUES ('transfers', 0);`);
-  const insert = db.prepare("INSERT INTO accounts VALUES (?, ?)");
-  db.transaction(() => {
-    for (let id = 0; id < accountCount; id++) insert.run(id, balanceStart);
-  })();
-  const get = db.prepare("SELECT balance FROM accounts WHERE id = ?").pluck();
-  const set = db.prepare("UPDATE accounts SET balance = ? WHERE id = ?");
-  const count = db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'transfers'");
-  const record = db.prepare(
-    "INSERT INTO amounts VALUES (?, 1) ON CONFLICT(bucket) DO UPDATE SET count = count + 1",
-  );
-  const transfer = db.transaction((from: number, to: number, amount: number) => {
-    const source = get.get(from) as number;
-    const target = get.get(to) as number;
-    if (source < amount) return;
-    set.run(source - amount, from);
-    set.run(target + amount, to);
-    count.run();
-    record.run(amount);
-  });
+  const transfer = prepareSqliteTransfer(db, accountCount, balanceStart);
   // Synchronous: one committer, one commit (one WAL fsync) at a time.
   const commitOne = async (i: number): Promise<void> => {
     const k = (i % operandCount) * 3;

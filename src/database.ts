@@ -5,9 +5,10 @@
  * that the log exists.
  */
 import { assert } from "./lib/assert.ts";
-import { DbError } from "./lib/errors.ts";
+import { DbError, describeValue } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
-import { changeFeedCommitsRetainedDefault } from "./lib/limits.ts";
+import { changeFeedCommitsRetainedDefault, changeFeedCommitsRetainedMax } from "./lib/limits.ts";
+import { segmentSizeBytesMin, walSegmentSizeBytesMax } from "./log/segment.ts";
 import type { DurableLog, KeyVersion } from "./durability.ts";
 import type { FlushPolicy } from "./log/index.ts";
 import {
@@ -72,9 +73,41 @@ export async function open(options: OpenOptions = {}): Promise<Database> {
       value: durability,
     });
   }
+  checkOpenOptions(options);
   const db = new EmbeddedDatabase(options, durability);
   if (options.path !== undefined && durability !== "memory") await db.attachLog(options.path);
   return db;
+}
+
+/** Numeric options and their allowed ranges (inclusive). */
+const numericOptionRanges: ReadonlyArray<readonly [keyof OpenOptions, number, number]> = [
+  ["segmentSizeBytes", segmentSizeBytesMin, walSegmentSizeBytesMax],
+  ["durabilityWindowMs", 0, 60_000],
+  ["snapshotLogBytes", 0, Number.MAX_SAFE_INTEGER],
+  ["snapshotsKept", 1, Infinity],
+  ["logRetentionMs", 0, Number.MAX_SAFE_INTEGER],
+  ["commitsRetained", 0, changeFeedCommitsRetainedMax],
+];
+
+/** Refuses options a database cannot honour, naming the option and the allowed range. */
+function checkOpenOptions(options: OpenOptions): void {
+  if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
+    throw new DbError("INVALID_ARGUMENT", "path must be a non-empty directory name", {
+      value: describeValue(options.path),
+    });
+  }
+  for (const [name, min, max] of numericOptionRanges) {
+    const value = options[name];
+    if (value === undefined) continue;
+    const whole = typeof value === "number" && (Number.isInteger(value) || value === Infinity);
+    if (!whole || value < min || value > max) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `${name} must be a whole number in [${min}, ${max}], got ${describeValue(value)}`,
+        { value: describeValue(value) },
+      );
+    }
+  }
 }
 
 /** Default reporter: warnings and progress go to stderr, one line each. */

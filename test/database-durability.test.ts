@@ -104,3 +104,22 @@ test("writable() resolves at once while the log keeps up, and after catching up"
     rmSync(path, { recursive: true, force: true });
   }
 });
+
+test("open() refuses options out of range, naming the option", async () => {
+  const bad: Array<Record<string, unknown>> = [
+    { path: "" },
+    { path: "/tmp/x", segmentSizeBytes: 10 },
+    { path: "/tmp/x", durabilityWindowMs: -1 },
+    { path: "/tmp/x", snapshotsKept: 0 },
+    { path: "/tmp/x", logRetentionMs: 1.5 },
+    { commitsRetained: -1 },
+  ];
+  for (const options of bad) {
+    const name = Object.keys(options).find((key) => key !== "path") ?? "path";
+    await assert.rejects(open(options), (error: unknown) => {
+      assert.ok(error instanceof Error && "code" in error && error.code === "INVALID_ARGUMENT");
+      assert.match(error.message, new RegExp(name));
+      return true;
+    });
+  }
+});

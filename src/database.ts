@@ -101,8 +101,9 @@ function checkOpenOptions(options: OpenOptions): void {
     if (value === undefined) continue;
     const whole = typeof value === "number" && (Number.isInteger(value) || value === Infinity);
     if (!whole || value < min || value > max) {
+      // Above a limit is LIMIT_EXCEEDED (STYLE.md); anything else is plain invalid input.
       throw new DbError(
-        "INVALID_ARGUMENT",
+        whole && value > max ? "LIMIT_EXCEEDED" : "INVALID_ARGUMENT",
         `${name} must be a whole number in [${min}, ${max}], got ${describeValue(value)}`,
         { value: describeValue(value) },
       );

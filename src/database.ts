@@ -102,8 +102,13 @@ function checkOpenOptions(options: OpenOptions): void {
     const whole = typeof value === "number" && (Number.isInteger(value) || value === Infinity);
     if (!whole || value < min || value > max) {
       // Above a limit is LIMIT_EXCEEDED (STYLE.md); anything else is plain invalid input.
+      if (whole && value > max) {
+        throw new DbError("LIMIT_EXCEEDED", `${name} may be at most ${max}, got ${value}`, {
+          value: describeValue(value),
+        });
+      }
       throw new DbError(
-        whole && value > max ? "LIMIT_EXCEEDED" : "INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
         `${name} must be a whole number in [${min}, ${max}], got ${describeValue(value)}`,
         { value: describeValue(value) },
       );

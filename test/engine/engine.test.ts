@@ -49,13 +49,16 @@ async function fresh(commitsRetained?: number): Promise<Database> {
   return open(commitsRetained === undefined ? { clock } : { clock, commitsRetained });
 }
 
+/** A hang guard, generous so a loaded CI machine never trips it. */
+const stallMsMax = 10_000;
+
 /** Drains `count` commits from an iterator, failing instead of hanging if one never comes. */
 async function take(iterator: AsyncIterator<Commit>, count: number): Promise<number[]> {
   const seqs: number[] = [];
   for (let i = 0; i < count; i++) {
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("change feed stalled")), 1000);
+      timer = setTimeout(() => reject(new Error("change feed stalled")), stallMsMax);
     });
     const next = await Promise.race([iterator.next(), stalled]).finally(() => clearTimeout(timer));
     assert.equal(next.done, false);

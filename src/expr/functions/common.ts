@@ -31,6 +31,35 @@ export interface FunctionSpec {
 
 export const anyType: ValueType = { kind: "any", optional: true };
 
+/** How a function differs from the usual (none propagates, pure, any argument count). */
+export interface FunctionTraits {
+  propagatesNone?: boolean;
+  pure?: boolean;
+  arityEven?: boolean;
+}
+
+/** The one builder of function specs: every namespace file describes its functions with it. */
+export function defineFunction(
+  namespace: string,
+  name: string,
+  arity: readonly [number, number],
+  returns: FunctionSpec["returns"],
+  invoke: FunctionSpec["invoke"],
+  traits: FunctionTraits = {},
+): FunctionSpec {
+  return {
+    namespace,
+    name,
+    arityMin: arity[0],
+    arityMax: arity[1],
+    ...(traits.arityEven === true ? { arityEven: true } : {}),
+    propagatesNone: traits.propagatesNone ?? true,
+    pure: traits.pure ?? true,
+    returns,
+    invoke,
+  };
+}
+
 /** The type constant for a result that is never none. */
 export function fixed(kind: ValueType["kind"]): () => ValueType {
   const type: ValueType = { kind, optional: false };

@@ -6,7 +6,14 @@
  */
 import { DbError } from "../../lib/errors.ts";
 import { Duration } from "../../values/index.ts";
-import { argumentTypeError, expectText, fixed, invalidArgument, sameAsFirst } from "./common.ts";
+import {
+  argumentTypeError,
+  defineFunction,
+  expectText,
+  fixed,
+  invalidArgument,
+  sameAsFirst,
+} from "./common.ts";
 import type { FunctionSpec } from "./common.ts";
 import type { Scope } from "../scope.ts";
 
@@ -24,16 +31,8 @@ function temporal(
   returns: FunctionSpec["returns"],
   invoke: FunctionSpec["invoke"],
 ): FunctionSpec {
-  return {
-    namespace,
-    name,
-    arityMin: arity[0],
-    arityMax: arity[1],
-    propagatesNone: true,
-    pure: name !== "now",
-    returns,
-    invoke,
-  };
+  // `now` reads the clock, so calls to it are never folded at compile time.
+  return defineFunction(namespace, name, arity, returns, invoke, { pure: name !== "now" });
 }
 
 /** Unix ms of a date at midnight UTC; years below 100 stay literal (no 19xx mapping). */

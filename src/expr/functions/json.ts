@@ -4,7 +4,7 @@
  */
 import { DbError } from "../../lib/errors.ts";
 import { functionArgumentsMax } from "../../lib/limits.ts";
-import { expectText, fixed, invalidArgument } from "./common.ts";
+import { defineFunction, expectText, fixed, invalidArgument } from "./common.ts";
 import type { FunctionSpec } from "./common.ts";
 
 function jsonFunction(
@@ -13,17 +13,11 @@ function jsonFunction(
   returns: FunctionSpec["returns"],
   invoke: FunctionSpec["invoke"],
 ): FunctionSpec {
-  return {
-    namespace: "json",
-    name,
-    arityMin: arity[0],
-    arityMax: arity[1],
-    arityEven: name === "object",
+  // None inside a document is JSON null, so none must reach these functions.
+  return defineFunction("json", name, arity, returns, invoke, {
     propagatesNone: false,
-    pure: true,
-    returns,
-    invoke,
-  };
+    arityEven: name === "object",
+  });
 }
 
 /** Sets a key without letting `__proto__` reach the prototype setter. */

@@ -17,6 +17,7 @@ import { functionArgumentsMax } from "../../lib/limits.ts";
 import { valueFamily } from "../runtime.ts";
 import {
   anyType,
+  defineFunction,
   expectNumeric,
   expectSafeInteger,
   fixed,
@@ -39,16 +40,7 @@ function scalar(
   returns: FunctionSpec["returns"],
   invoke: FunctionSpec["invoke"],
 ): FunctionSpec {
-  return {
-    namespace: "math",
-    name,
-    arityMin: arity[0],
-    arityMax: arity[1],
-    propagatesNone: true,
-    pure: true,
-    returns,
-    invoke,
-  };
+  return defineFunction("math", name, arity, returns, invoke);
 }
 
 /** Rounds a decimal to `digits` places: toward -inf, toward +inf, or half away from zero. */

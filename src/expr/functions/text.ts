@@ -8,6 +8,7 @@ import { functionArgumentsMax, textLengthMax } from "../../lib/limits.ts";
 import { Decimal, Duration } from "../../values/index.ts";
 import {
   argumentTypeError,
+  defineFunction,
   expectSafeInteger,
   expectText,
   fixed,
@@ -21,16 +22,7 @@ function textFunction(
   returns: FunctionSpec["returns"],
   invoke: FunctionSpec["invoke"],
 ): FunctionSpec {
-  return {
-    namespace: "text",
-    name,
-    arityMin: arity[0],
-    arityMax: arity[1],
-    propagatesNone: true,
-    pure: true,
-    returns,
-    invoke,
-  };
+  return defineFunction("text", name, arity, returns, invoke);
 }
 
 function checkLength(fn: string, text: string): string {

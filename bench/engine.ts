@@ -13,37 +13,13 @@
  */
 import { cpus } from "node:os";
 import { open } from "../src/index.ts";
-import { loadSqlite, prepareSqliteTransfer } from "./transfer-sqlite.ts";
+import { loadSqlite, makeTransfers, prepareSqliteTransfer } from "./transfers.ts";
 
 const accountCount = Number(process.env.ACCOUNTS ?? 100_000);
 const transfersPerRound = Number(process.env.TRANSFERS ?? 1_000_000);
 const readsPerRound = Number(process.env.READS ?? 2_000_000);
 const rounds = Number(process.env.ROUNDS ?? 7);
 const balanceStart = 1_000_000;
-
-/** A seeded generator (the same sequence for every system). */
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state;
-  };
-}
-
-/** Pre-generated operands so that generating them is not timed. */
-function makeTransfers(count: number): Int32Array {
-  const random = makeRandom(42);
-  const out = new Int32Array(count * 3);
-  for (let i = 0; i < count; i++) {
-    const from = random() % accountCount;
-    let to = random() % accountCount;
-    if (to === from) to = (to + 1) % accountCount;
-    out[i * 3] = from;
-    out[i * 3 + 1] = to;
-    out[i * 3 + 2] = 1 + (random() % 1000);
-  }
-  return out;
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -129,7 +105,7 @@ console.log(
   `bench/engine: node ${process.version}, ${cpus()[0]?.model ?? "cpu"} x${cpus().length}`,
 );
 console.log(`${accountCount.toLocaleString("en-US")} accounts, ${rounds} rounds, median shown\n`);
-const ops = makeTransfers(transfersPerRound);
+const ops = makeTransfers(transfersPerRound, accountCount);
 const ours = await statebase(ops);
 const peer = await sqlite(ops);
 console.log("");

@@ -39,7 +39,7 @@ import { join } from "node:path";
 import { open } from "../src/index.ts";
 import type { Database, OpenOptions } from "../src/index.ts";
 import { encodeRecord, zeroHash } from "../src/log/index.ts";
-import { loadSqlite, prepareSqliteTransfer } from "./transfer-sqlite.ts";
+import { loadSqlite, makeRandom, makeTransfers, prepareSqliteTransfer } from "./transfers.ts";
 
 const secondsPerPoint = Number(process.env.SECONDS_PER_POINT ?? 3);
 const warmupSeconds = Number(process.env.WARMUP_SECONDS ?? 1);
@@ -107,31 +107,7 @@ function median(values: number[]): number {
 
 // ---- Operands and the transfer ----
 
-/** A seeded generator (the same sequence as bench/engine.ts). */
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state;
-  };
-}
-
-/** Pre-generated operands (from, to, amount) so that generating them is not timed. */
-function makeTransfers(count: number): Int32Array {
-  const random = makeRandom(42);
-  const out = new Int32Array(count * 3);
-  for (let i = 0; i < count; i++) {
-    const from = random() % accountCount;
-    let to = random() % accountCount;
-    if (to === from) to = (to + 1) % accountCount;
-    out[i * 3] = from;
-    out[i * 3 + 1] = to;
-    out[i * 3 + 2] = 1 + (random() % 1000);
-  }
-  return out;
-}
-
-const ops = makeTransfers(operandCount);
+const ops = makeTransfers(operandCount, accountCount);
 
 interface Bank {
   readonly db: Database;

@@ -1,9 +1,33 @@
 /**
- * The transfer workload on SQLite (better-sqlite3), shared by bench/engine.ts (in memory)
- * and bench/log.ts (a file in WAL mode): accounts, a transfers counter and a histogram as a
- * bucket-count table; one prepared transaction per transfer.
+ * The transfer workload shared by bench/engine.ts and bench/log.ts: its seeded operands, and
+ * its SQLite form (better-sqlite3: accounts, a transfers counter and a histogram as a
+ * bucket-count table; one prepared transaction per transfer).
  */
 import type BetterSqlite3 from "better-sqlite3";
+
+/** A seeded generator: every benchmark and peer sees the same sequence. */
+export function makeRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state;
+  };
+}
+
+/** Pre-generated operands (from, to, amount), so that generating them is not timed. */
+export function makeTransfers(count: number, accountCount: number): Int32Array {
+  const random = makeRandom(42);
+  const out = new Int32Array(count * 3);
+  for (let i = 0; i < count; i++) {
+    const from = random() % accountCount;
+    let to = random() % accountCount;
+    if (to === from) to = (to + 1) % accountCount;
+    out[i * 3] = from;
+    out[i * 3 + 1] = to;
+    out[i * 3 + 2] = 1 + (random() % 1000);
+  }
+  return out;
+}
 
 export type SqliteTransfer = (from: number, to: number, amount: number) => void;
 

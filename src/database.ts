@@ -49,7 +49,15 @@ import type {
   Database,
   Durability,
   DropOptions,
+  EntryPoint,
   HistogramOptions,
+  MachinesApi,
+  ProcedureDefinition,
+  QueryParams,
+  QueryResult,
+  Subscription,
+  SubscribeOptions,
+  SubscriptionTarget,
   OpenOptions,
   QueueOptions,
   RingBufferOptions,
@@ -117,6 +125,10 @@ function checkOpenOptions(options: OpenOptions): void {
 }
 
 /** Default reporter: warnings and progress go to stderr, one line each. */
+function notBuilt(what: string): never {
+  throw new DbError("INVALID_ARGUMENT", `${what} are not built yet`);
+}
+
 function reportToStderr(kind: "warning" | "progress", message: string): void {
   process.stderr.write(`statebase ${kind}: ${message}\n`);
 }
@@ -270,6 +282,43 @@ class EmbeddedDatabase implements Database, Tx {
     }
     const info = await this.log.snapshot();
     return { seq: info.seq, sizeBytes: info.sizeBytes };
+  }
+
+  // ---- Layers built by later issues (stubs until they land) ----
+
+  get machines(): MachinesApi {
+    return notBuilt("state machines");
+  }
+
+  execute(_rql: string, _params?: QueryParams, _entry?: EntryPoint): QueryResult {
+    return notBuilt("RQL");
+  }
+
+  async query(_rql: string, _params?: QueryParams): Promise<QueryResult> {
+    return notBuilt("RQL");
+  }
+
+  async command(_rql: string, _params?: QueryParams): Promise<QueryResult> {
+    return notBuilt("RQL");
+  }
+
+  async admin(_rql: string, _params?: QueryParams): Promise<QueryResult> {
+    return notBuilt("RQL");
+  }
+
+  subscribe(_target: SubscriptionTarget, _options?: SubscribeOptions): Subscription {
+    return notBuilt("subscriptions");
+  }
+
+  defineProcedure(_name: string, _definition: ProcedureDefinition): void {
+    notBuilt("procedures");
+  }
+
+  async call(
+    _name: string,
+    _args?: Record<string, unknown> | readonly unknown[],
+  ): Promise<unknown> {
+    return notBuilt("procedures");
   }
 
   abort(reason = "aborted"): never {

@@ -132,6 +132,10 @@ export interface Tx {
   drop(name: string, options?: DropOptions): boolean;
   /** Rolls the transaction back with TXN_ABORTED. */
   abort(reason?: string): never;
+  /** State machine definitions and instances, inside this transaction. */
+  readonly machines: MachinesApi;
+  /** Runs an RQL script inside this transaction (entry point default `command`). */
+  execute(rql: string, params?: QueryParams, entry?: EntryPoint): QueryResult;
 }
 
 /** An open database. */
@@ -171,7 +175,163 @@ export interface Database extends Tx {
   history(object: string, key: unknown): Promise<KeyVersion[]>;
   /** Writes a snapshot of the current state without stopping commits (needs a path). */
   snapshot(): Promise<{ seq: number; sizeBytes: number }>;
+  /** RQL, read-only: one transaction, resolves when it is durable per the database's mode. */
+  query(rql: string, params?: QueryParams): Promise<QueryResult>;
+  /** RQL that may read and write data. */
+  command(rql: string, params?: QueryParams): Promise<QueryResult>;
+  /** RQL that may also change schema (DDL). */
+  admin(rql: string, params?: QueryParams): Promise<QueryResult>;
+  /** An initial snapshot then per-commit deltas, in commit order, resumable from a seq. */
+  subscribe(target: SubscriptionTarget, options?: SubscribeOptions): Subscription;
+  /** Registers an application procedure; each call runs as one transaction. */
+  defineProcedure(name: string, definition: ProcedureDefinition): void;
+  /** Calls a procedure (TypeScript or RQL-defined) with validated arguments. */
+  call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown>;
   /** Called synchronously after every commit; returns the unsubscribe function. */
   addCommitListener(listener: (commit: Commit) => void): () => void;
   close(): Promise<void>;
+}
+
+// ---- Contracts of the query, machine, procedure and subscription layers ----
+// These shapes are shared by the embedded API and every server protocol (DESIGN.md,
+// "Contracts that outside tests rely on"); protocol code maps them, never reshapes them.
+
+/** RQL parameters: named (`$name`) from an object, positional (`$1`) from an array. */
+export type QueryParams = Readonly<Record<string, unknown>> | readonly unknown[];
+
+/** The three RQL entry points; each allows a superset of the one before. */
+export type EntryPoint = "query" | "command" | "admin";
+
+/** One frame per statement that yields rows; each row maps column name to value. */
+export interface QueryResult {
+  frames: Array<Array<Record<string, unknown>>>;
+}
+
+/** A machine definition in rstmdb's JSON DSL (specs/rcp.md §4), plus Statebase extensions. */
+export type MachineDefinitionInput = Readonly<Record<string, unknown>>;
+
+/** State machine operations. Results have exactly the RCP result shapes of specs/rcp.md §2.6. */
+export interface MachinesApi {
+  put(
+    machine: string,
+    version: number,
+    definition: MachineDefinitionInput,
+  ): { machine: string; version: number; stored_checksum: string; created: boolean };
+  get(machine: string, version: number): { definition: Record<string, unknown>; checksum: string };
+  list(): { items: Array<{ machine: string; versions: number[] }> };
+  createInstance(params: {
+    instance_id?: string;
+    machine: string;
+    version: number;
+    initial_ctx?: unknown;
+    idempotency_key?: string;
+  }): { instance_id: string; state: string; wal_offset: number };
+  getInstance(instanceId: string): {
+    machine: string;
+    version: number;
+    state: string;
+    ctx: unknown;
+    last_event_id?: string;
+    last_wal_offset: number;
+  };
+  listInstances(params?: { machine?: string; state?: string; limit?: number; offset?: number }): {
+    instances: Array<{
+      id: string;
+      machine: string;
+      version: number;
+      state: string;
+      created_at: number;
+      updated_at: number;
+      last_wal_offset: number;
+    }>;
+    total: number;
+    has_more: boolean;
+  };
+  deleteInstance(params: { instance_id: string; idempotency_key?: string }): {
+    instance_id: string;
+    deleted: true;
+    wal_offset: number;
+  };
+  applyEvent(params: {
+    instance_id: string;
+    event: string;
+    payload?: unknown;
+    expected_state?: string;
+    expected_wal_offset?: number;
+    event_id?: string;
+    idempotency_key?: string;
+  }): {
+    from_state: string;
+    to_state: string;
+    ctx: unknown;
+    wal_offset: number;
+    applied: boolean;
+    event_id?: string;
+  };
+  /** Moves instances of `machine` from one version to another with an explicit state map. */
+  migrateInstances(params: {
+    machine: string;
+    from_version: number;
+    to_version: number;
+    state_map: Readonly<Record<string, string>>;
+    instance_ids?: readonly string[];
+  }): { migrated: number; wal_offset: number };
+  /** Every transition of one instance, oldest first. */
+  history(instanceId: string): MachineTransition[];
+  /** Fires every durable timer whose deadline is at or before `now`; returns how many fired. */
+  fireDueTimers(): number;
+}
+
+/** One recorded transition of a machine instance. */
+export interface MachineTransition {
+  seq: number;
+  ts: number;
+  event: string;
+  from_state: string;
+  to_state: string;
+  payload: unknown;
+  event_id?: string;
+}
+
+/** What a subscription follows. */
+export type SubscriptionTarget =
+  | { table: string }
+  | { view: string }
+  | { query: string; params?: QueryParams }
+  | { machine: string }
+  | { queue: string };
+
+export interface SubscribeOptions {
+  /** Resume: deliver only commits after this seq (no snapshot when the seq is retained). */
+  fromSeq?: number;
+  signal?: AbortSignal;
+  /** Undelivered commits a slow subscriber may have queued before it gets `end: lagged`. */
+  pendingCommitsMax?: number;
+}
+
+/** One row-level change of a subscription delta. */
+export interface RowDelta {
+  op: "insert" | "update" | "remove";
+  key: unknown;
+  row?: Record<string, unknown>;
+  before?: Record<string, unknown>;
+}
+
+export type SubscriptionMessage =
+  | { type: "snapshot"; seq: number; rows: Array<Record<string, unknown>> }
+  | { type: "delta"; seq: number; changes: RowDelta[] }
+  | { type: "end"; seq: number; reason: "lagged" | "closed" };
+
+export interface Subscription extends AsyncIterable<SubscriptionMessage> {
+  close(): void;
+}
+
+/** A procedure's typed parameters: name to RQL type text (`int8`, `Option(utf8)`, ...). */
+export type ProcedureParams = Readonly<Record<string, string>>;
+
+export interface ProcedureDefinition {
+  params: ProcedureParams;
+  /** The role a caller needs (servers check it); default `write`. */
+  role?: "read" | "write" | "admin";
+  run: (tx: Tx, args: Record<string, unknown>) => unknown;
 }

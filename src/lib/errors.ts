@@ -46,6 +46,23 @@ export const errorCodes = {
   LIMIT_EXCEEDED: "LimitExceeded",
   IO_ERROR: "IO",
   CORRUPT: "Corrupt",
+  // State machines (the RCP codes of specs/rcp.md §2.5 where one fits).
+  MACHINE_NOT_FOUND: "NotFound",
+  MACHINE_VERSION_EXISTS: "Conflict",
+  MACHINE_VERSION_LIMIT_EXCEEDED: "LimitExceeded",
+  INVALID_DEFINITION: "InvalidInput",
+  INSTANCE_NOT_FOUND: "NotFound",
+  INSTANCE_EXISTS: "Conflict",
+  INVALID_TRANSITION: "Conflict",
+  GUARD_FAILED: "Conflict",
+  STATE_CONFLICT: "Conflict",
+  IDEMPOTENCY_MISMATCH: "InvalidInput",
+  // Procedures, servers and replication.
+  UNKNOWN_PROCEDURE: "NotFound",
+  UNAUTHORIZED: "ReadOnly",
+  FORBIDDEN: "ReadOnly",
+  NOT_WRITER: "ReadOnly",
+  APPEND_FENCED: "Conflict",
 } as const satisfies Record<string, ErrorCategory>;
 
 export type ErrorCode = keyof typeof errorCodes;

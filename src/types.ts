@@ -280,7 +280,52 @@ export interface MachinesApi {
   history(instanceId: string): MachineTransition[];
   /** Fires every durable timer whose deadline is at or before `now`; returns how many fired. */
   fireDueTimers(): number;
+  /**
+   * The machine operations a commit made, in rstmdb's WAL entry shapes (specs/rcp.md §2.8.2)
+   * plus `machine`, `version`, `wal_offset` (= commit seq) and, for applied events, `ctx`.
+   * Feeds WAL_READ and watch streams; empty for commits that touched no machine.
+   */
+  entriesOf(commit: Commit): MachineLogEntry[];
 }
+
+/** One machine operation of a commit, as WAL_READ and watch streams report it. */
+export type MachineLogEntry =
+  | {
+      type: "put_machine";
+      machine: string;
+      version: number;
+      definition_hash: string;
+      definition: unknown;
+    }
+  | {
+      type: "create_instance";
+      instance_id: string;
+      machine: string;
+      version: number;
+      initial_state: string;
+      initial_ctx: unknown;
+      idempotency_key?: string;
+    }
+  | {
+      type: "apply_event";
+      instance_id: string;
+      machine: string;
+      version: number;
+      event: string;
+      from_state: string;
+      to_state: string;
+      payload: unknown;
+      ctx: unknown;
+      event_id?: string;
+      idempotency_key?: string;
+    }
+  | {
+      type: "delete_instance";
+      instance_id: string;
+      machine: string;
+      version: number;
+      idempotency_key?: string;
+    };
 
 /** One recorded transition of a machine instance. */
 export interface MachineTransition {

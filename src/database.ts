@@ -9,8 +9,10 @@ import { DbError, describeValue } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
 import { changeFeedCommitsRetainedDefault, changeFeedCommitsRetainedMax } from "./lib/limits.ts";
 import { segmentSizeBytesMin, walSegmentSizeBytesMax } from "./log/segment.ts";
-import type { DurableLog, KeyVersion } from "./durability.ts";
+import type { DurableLog, KeyVersion, LogStats } from "./durability.ts";
 import type { FlushPolicy } from "./log/index.ts";
+import { createLocalBackend } from "./replication/log-backend.ts";
+import type { LogBackend } from "./replication/log-backend.ts";
 import {
   Engine,
   SystemTable,
@@ -19,6 +21,29 @@ import {
   registerSystemTables,
 } from "./engine/index.ts";
 import { valuesEqual } from "./values/index.ts";
+import { createMachines } from "./machines/index.ts";
+import {
+  ViewManager,
+  ViewObject,
+  registerViewFactory,
+  subscribe,
+  viewDefinition,
+} from "./views/index.ts";
+import {
+  FramesResult,
+  ProcedureRegistry,
+  asyncReadsOf,
+  checkEntryPoint,
+  coerceArguments,
+  executeScript,
+  explainScript,
+  historyKey,
+  needsAsyncReads,
+  parseScriptCached,
+  registerProcedureFactory,
+} from "./rql/index.ts";
+import type { CachedScript, Prefetched, RqlHost, ViewHost } from "./rql/index.ts";
+import { procedureCallDepthMax } from "./lib/limits.ts";
 import type {
   Commit,
   ObjectDefinition,
@@ -59,19 +84,26 @@ import type {
   SubscribeOptions,
   SubscriptionTarget,
   OpenOptions,
+  ReplicateOptions,
+  ReplicationStatus,
   QueueOptions,
   RingBufferOptions,
   SeriesOptions,
   SystemTableName,
   TableOptions,
   Tx,
+  ViewHandle,
+  ViewOptions,
   TransactOptions,
 } from "./types.ts";
 
 /** Opens a database: in memory without `path`, else recovered from its log. */
 export async function open(options: OpenOptions = {}): Promise<Database> {
-  const durability = options.durability ?? (options.path === undefined ? "memory" : "async");
-  if (options.path === undefined && durability !== "memory") {
+  const replicated = options.replicate !== undefined;
+  // A replicated database acknowledges after JetStream does (sync) unless told otherwise.
+  const durability =
+    options.durability ?? (replicated ? "sync" : options.path === undefined ? "memory" : "async");
+  if (options.path === undefined && !replicated && durability !== "memory") {
     throw new DbError("INVALID_ARGUMENT", `durability "${durability}" needs a path to write to`, {
       value: durability,
     });
@@ -83,7 +115,9 @@ export async function open(options: OpenOptions = {}): Promise<Database> {
   }
   checkOpenOptions(options);
   const db = new EmbeddedDatabase(options, durability);
-  if (options.path !== undefined && durability !== "memory") await db.attachLog(options.path);
+  if (options.replicate !== undefined) await db.attachReplication(options.replicate);
+  else if (options.path !== undefined && durability !== "memory") await db.attachLog(options.path);
+  db.activateViews();
   return db;
 }
 
@@ -125,10 +159,6 @@ function checkOpenOptions(options: OpenOptions): void {
 }
 
 /** Default reporter: warnings and progress go to stderr, one line each. */
-function notBuilt(what: string): never {
-  throw new DbError("INVALID_ARGUMENT", `${what} are not built yet`);
-}
-
 function reportToStderr(kind: "warning" | "progress", message: string): void {
   process.stderr.write(`statebase ${kind}: ${message}\n`);
 }
@@ -138,8 +168,24 @@ class EmbeddedDatabase implements Database, Tx {
   private readonly handles = new Map<string, object>();
   private readonly closing = new AbortController();
   private log: DurableLog | undefined;
+  private machinesApi: MachinesApi | undefined;
+  /** Where commits become durable: the local log files or a JetStream stream. */
+  private backend: LogBackend | undefined;
   /** Flush policy of the commit being made (a per-transaction override or the default). */
   private policy: FlushPolicy;
+  /** TypeScript procedures registered in this process (RQL ones live in the catalog). */
+  private readonly procedures = new ProcedureRegistry<Tx>();
+  /** Procedure calls under way, nested inside one another. */
+  private procedureDepth = 0;
+  /** Views for RQL (`create view`, `from view`): set by the views wiring when it exists. */
+  private viewHost: ViewHost | undefined;
+  /** What RQL reaches outside the engine; the async entry points add prefetched reads. */
+  private readonly rqlHost: RqlHost = ((db: EmbeddedDatabase): RqlHost => ({
+    procedures: { call: (_tx, name, args) => db.callInTransaction(name, args) },
+    get views(): ViewHost | undefined {
+      return db.viewHost;
+    },
+  }))(this);
 
   constructor(
     private readonly options: OpenOptions,
@@ -155,6 +201,18 @@ class EmbeddedDatabase implements Database, Tx {
     const catalog = this.engine.catalog;
     registerPrimitiveFactories(catalog);
     registerSystemTables(catalog);
+    registerProcedureFactory(catalog);
+    registerViewFactory(catalog);
+    this.views = new ViewManager(this.engine);
+    this.viewHost = this.views;
+  }
+
+  /** Views maintained from the engine's changes (transactional and deferred). */
+  private readonly views: ViewManager;
+
+  /** Rebuilds recovered views from their inputs; see ViewManager.activateAll. */
+  activateViews(): void {
+    this.views.activateAll();
   }
 
   get seq(): number {
@@ -193,15 +251,15 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Resolves when commit `seq` (default: the last one) is on disk; at once in memory mode. */
   async durable(seq: number = this.engine.seq): Promise<void> {
-    await this.log?.wal.waitDurable(seq);
+    await this.backend?.waitDurable(seq);
   }
 
   async writable(): Promise<void> {
-    await this.log?.writable();
+    await this.backend?.writable();
   }
 
   async flush(): Promise<void> {
-    await this.log?.wal.flush();
+    await this.backend?.flush();
   }
 
   /** Recovers state from the data directory `path`, then logs every new commit there. */
@@ -223,6 +281,31 @@ class EmbeddedDatabase implements Database, Tx {
       },
       () => this.policy,
     );
+    this.backend = createLocalBackend(this.log);
+  }
+
+  /** Recovers state from a JetStream stream, then follows it or writes to it (scale-out). */
+  async attachReplication(replicate: ReplicateOptions): Promise<void> {
+    assert(this.backend === undefined, "log attached twice");
+    if (this.options.path !== undefined) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        "path and replicate exclude each other: a replicated database keeps its log in JetStream",
+        { value: this.options.path },
+      );
+    }
+    // Loaded on demand: only replicated databases load the NATS client.
+    const { openReplicatedLog } = await import("./replication/index.ts");
+    this.backend = await openReplicatedLog(
+      this.engine,
+      replicate,
+      this.options.onMessage ?? reportToStderr,
+    );
+  }
+
+  /** Role, applied seq and lag when replicated through JetStream. */
+  get replication(): ReplicationStatus | undefined {
+    return this.backend?.status();
   }
 
   /** A read-only database as it was right after commit `target` (or at a time). */
@@ -255,6 +338,7 @@ class EmbeddedDatabase implements Database, Tx {
       true,
     );
     await rebuildAt(past.engine, path, time === undefined ? { seq: target as number } : { time });
+    past.activateViews();
     return past;
   }
 
@@ -277,48 +361,173 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Writes a snapshot now; commits go on while it is written. */
   async snapshot(): Promise<{ seq: number; sizeBytes: number }> {
-    if (this.log === undefined) {
+    if (this.backend === undefined) {
       throw new DbError("INVALID_ARGUMENT", "snapshots need a database opened with a path");
     }
-    const info = await this.log.snapshot();
+    const info = await this.backend.snapshot();
     return { seq: info.seq, sizeBytes: info.sizeBytes };
   }
 
   // ---- Layers built by later issues (stubs until they land) ----
 
   get machines(): MachinesApi {
-    return notBuilt("state machines");
+    // Built on first use: a database that never uses machines pays nothing for them.
+    this.machinesApi ??= createMachines(this.engine, this.options.machines);
+    return this.machinesApi;
   }
 
-  execute(_rql: string, _params?: QueryParams, _entry?: EntryPoint): QueryResult {
-    return notBuilt("RQL");
+  // ---- RQL ----
+
+  /** Runs a script in the running transaction (a savepoint), or in its own one. */
+  execute(rql: string, params?: QueryParams, entry: EntryPoint = "command"): QueryResult {
+    const cached = parseScriptCached(rql);
+    return this.runScript(cached, params, entry, undefined);
   }
 
-  async query(_rql: string, _params?: QueryParams): Promise<QueryResult> {
-    return notBuilt("RQL");
+  query(rql: string, params?: QueryParams): Promise<QueryResult> {
+    return this.runRql(rql, params, "query");
   }
 
-  async command(_rql: string, _params?: QueryParams): Promise<QueryResult> {
-    return notBuilt("RQL");
+  command(rql: string, params?: QueryParams): Promise<QueryResult> {
+    return this.runRql(rql, params, "command");
   }
 
-  async admin(_rql: string, _params?: QueryParams): Promise<QueryResult> {
-    return notBuilt("RQL");
+  admin(rql: string, params?: QueryParams): Promise<QueryResult> {
+    return this.runRql(rql, params, "admin");
   }
 
-  subscribe(_target: SubscriptionTarget, _options?: SubscribeOptions): Subscription {
-    return notBuilt("subscriptions");
+  /** The access path of every statement of a script, one line each (nothing runs). */
+  explain(rql: string): string[] {
+    return explainScript(parseScriptCached(rql), this.engine.catalog, this.rqlHost);
   }
 
-  defineProcedure(_name: string, _definition: ProcedureDefinition): void {
-    notBuilt("procedures");
+  /**
+   * The async entry points: parse (cached), refuse disallowed statements, fetch what the
+   * script reads from the log (time travel, history), run it as one transaction, and in sync
+   * durability resolve once the state it saw or made is on disk.
+   */
+  private async runRql(rql: string, params: QueryParams | undefined, entry: EntryPoint) {
+    const cached = parseScriptCached(rql);
+    checkEntryPoint(cached.script, entry);
+    const prefetched = needsAsyncReads(cached.script)
+      ? await this.prefetch(cached, params)
+      : undefined;
+    const result = this.runScript(cached, params, entry, prefetched);
+    if (this.durability === "sync") await this.durable(this.engine.seq);
+    return result;
   }
 
-  async call(
-    _name: string,
-    _args?: Record<string, unknown> | readonly unknown[],
-  ): Promise<unknown> {
-    return notBuilt("procedures");
+  private runScript(
+    cached: CachedScript,
+    params: QueryParams | undefined,
+    entry: EntryPoint,
+    prefetched: Prefetched | undefined,
+  ): QueryResult {
+    const host: RqlHost =
+      prefetched === undefined
+        ? this.rqlHost
+        : { ...this.rqlHost, prefetched, views: this.viewHost };
+    const synchronous = prefetched === undefined;
+    return this.engine.transactWith(
+      this,
+      (db, tx) =>
+        executeScript(cached, tx, db.engine.catalog, { entry, params, host, synchronous }),
+      { origin: { kind: "rql", detail: cached.text } },
+    );
+  }
+
+  /** Rebuilds the past states and reads the key histories a script names. */
+  private async prefetch(cached: CachedScript, params: QueryParams | undefined) {
+    const reads = asyncReadsOf(cached.script, params, this.engine.clock.now());
+    const asOf = new Map<number, EmbeddedDatabase["engine"]["catalog"]>();
+    for (const seq of reads.seqs) {
+      if (asOf.has(seq)) continue;
+      const past = await this.at(seq);
+      assert(past instanceof EmbeddedDatabase, "at() builds an embedded database");
+      asOf.set(seq, past.engine.catalog);
+    }
+    const history = new Map<string, Array<Record<string, unknown>>>();
+    for (const { object, key } of reads.histories) {
+      const versions = await this.history(object, key);
+      history.set(
+        historyKey(object, key),
+        versions.map((v) => ({ ...v })),
+      );
+    }
+    return { asOf, history } satisfies Prefetched;
+  }
+
+  subscribe(target: SubscriptionTarget, options?: SubscribeOptions): Subscription {
+    const context = {
+      engine: this.engine,
+      durable: (seq: number) => this.durable(seq),
+      closing: this.closing.signal,
+    };
+    return subscribe(context, target, options);
+  }
+
+  // ---- Procedures ----
+
+  defineProcedure(name: string, definition: ProcedureDefinition): void {
+    this.procedures.define(name, definition);
+  }
+
+  /**
+   * Calls a procedure as one transaction (a savepoint inside a running one). Arguments are
+   * checked before anything runs; the commit's origin names the procedure and its arguments.
+   * An RQL procedure resolves to its frames, a TypeScript one to what it returned.
+   */
+  async call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown> {
+    const resolved = this.procedures.resolve(this.engine.catalog, name);
+    const procedure = resolved.procedure;
+    const coerced = coerceArguments(procedure.name, procedure.params, args);
+    const origin = { kind: "procedure", detail: { name: procedure.name, args: coerced } };
+    const result = this.engine.transactWith(this, (db) => db.runProcedure(name, coerced), {
+      origin,
+    });
+    if (this.durability === "sync") await this.durable(this.engine.seq);
+    return result instanceof FramesResult ? { frames: result.frames } : result;
+  }
+
+  /** `call` inside an RQL script: runs in the script's transaction. */
+  private callInTransaction(name: string, args: readonly unknown[]): unknown {
+    const resolved = this.procedures.resolve(this.engine.catalog, name);
+    const procedure = resolved.procedure;
+    // One record argument names the parameters when every key is a parameter's name.
+    const first = args[0];
+    const names = new Set(procedure.params.map((param) => param.name));
+    const named =
+      args.length === 1 && isRecord(first) && Object.keys(first).every((key) => names.has(key));
+    const input = named ? first : args;
+    return this.runProcedure(name, coerceArguments(procedure.name, procedure.params, input));
+  }
+
+  /** Runs a procedure with checked arguments inside the running transaction. */
+  private runProcedure(name: string, args: Record<string, unknown>): unknown {
+    if (this.procedureDepth >= procedureCallDepthMax) {
+      throw new DbError(
+        "LIMIT_EXCEEDED",
+        `procedure calls nest deeper than ${procedureCallDepthMax}`,
+        {
+          object: name,
+        },
+      );
+    }
+    const resolved = this.procedures.resolve(this.engine.catalog, name);
+    this.procedureDepth++;
+    try {
+      if (resolved.kind === "native") return resolved.procedure.run(this, args);
+      const tx = this.engine.current!;
+      const { frames } = executeScript(resolved.procedure.script, tx, this.engine.catalog, {
+        entry: "admin",
+        params: args,
+        host: this.rqlHost,
+        synchronous: true,
+      });
+      return new FramesResult(frames);
+    } finally {
+      this.procedureDepth--;
+    }
   }
 
   abort(reason = "aborted"): never {
@@ -419,6 +628,44 @@ class EmbeddedDatabase implements Database, Tx {
     return this.queue<B>(name);
   }
 
+  createView<R extends object = Record<string, unknown>>(
+    name: string,
+    options: ViewOptions,
+    create: CreateOptions = {},
+  ): ViewHandle<R> {
+    this.create(viewDefinition(name, options), create);
+    return this.view<R>(name);
+  }
+
+  view<R extends object = Record<string, unknown>>(name: string): ViewHandle<R> {
+    return this.handle(name, "view", () => this.viewHandle<R>(name));
+  }
+
+  private viewHandle<R extends object>(name: string): ViewHandle<R> {
+    const views = this.views;
+    const object = (): ViewObject => {
+      const view = this.engine.catalog.require(name, "view");
+      assert(view instanceof ViewObject, `${name} is not a view object`);
+      return view;
+    };
+    return {
+      name,
+      get mode() {
+        return object().mode;
+      },
+      get size() {
+        return object().size;
+      },
+      get: (key) => object().get(key) as R | undefined,
+      has: (key) => object().get(key) !== undefined,
+      scan: () => [...object().scan()] as R[],
+      get lag() {
+        return views.lagOf(name);
+      },
+      settled: () => views.settled(),
+    };
+  }
+
   drop(name: string, options: DropOptions = {}): boolean {
     return this.engine.write((tx) => this.engine.catalog.drop(tx, name, options.ifExists === true));
   }
@@ -437,11 +684,38 @@ class EmbeddedDatabase implements Database, Tx {
     return this.engine.addCommitListener(listener);
   }
 
+  /** Retained commits come from memory; older ones from the log (after a flush). */
+  async readCommits(fromSeq: number, limit: number): Promise<Commit[]> {
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1 || !Number.isSafeInteger(limit)) {
+      throw new DbError("INVALID_ARGUMENT", "readCommits: fromSeq >= 1 and limit >= 0 required", {
+        value: fromSeq,
+      });
+    }
+    const ring = this.engine.retained;
+    let commits: Commit[] = [];
+    if (fromSeq < ring.oldestSeq && this.log !== undefined) {
+      await this.flush();
+      commits = await this.log.readCommits(fromSeq, limit);
+    }
+    const last = this.engine.seq;
+    let next = commits.length === 0 ? Math.max(fromSeq, ring.oldestSeq) : commits.at(-1)!.seq + 1;
+    for (; next <= last && commits.length < limit; next++) {
+      const commit = ring.get(next);
+      if (commit === undefined) break; // the ring moved on while the log was read
+      commits.push(commit);
+    }
+    return commits;
+  }
+
+  async logStats(): Promise<LogStats | undefined> {
+    return this.log?.stats();
+  }
+
   async close(): Promise<void> {
     if (this.engine.closed) return;
     this.engine.close();
     this.closing.abort();
-    await this.log?.close();
+    await this.backend?.close();
   }
 
   // ---- Internals ----
@@ -463,4 +737,10 @@ class EmbeddedDatabase implements Database, Tx {
     }
     return handle;
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)
+  );
 }

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { assert } from "./lib/assert.ts";
 import { DbError } from "./lib/errors.ts";
-import type { Engine } from "./engine/index.ts";
+import type { Commit, Engine } from "./engine/index.ts";
 import {
   WAL,
   listSnapshots,
@@ -49,6 +49,23 @@ export interface DurabilityOptions {
   /** Also keep every log record younger than this many ms (history for `at` and audit). */
   logRetentionMs?: number;
   report: Reporter;
+}
+
+/** What `db.logStats()` reports about the write-ahead log on disk. */
+export interface LogStats {
+  /** The first seq the log still holds (retention may have removed older records). */
+  firstSeq: number;
+  appendedSeq: number;
+  durableSeq: number;
+  /** Segment files on disk and their total size (segments are preallocated). */
+  segmentCount: number;
+  sizeBytes: number;
+  /** Since the database was opened: bytes written, writes (one per flush) and fsyncs. */
+  bytesWritten: number;
+  writeCount: number;
+  fsyncCount: number;
+  /** Snapshots on disk. */
+  snapshotCount: number;
 }
 
 /** The durable side of a database: the log writer plus snapshots. */
@@ -121,6 +138,55 @@ export class DurableLog {
     return this.snapshotting;
   }
 
+  /** Up to `limit` commits from `fromSeq` on, read from the log on disk (flush first). */
+  async readCommits(fromSeq: number, limit: number): Promise<Commit[]> {
+    assert(Number.isSafeInteger(fromSeq) && fromSeq >= 1, "readCommits: fromSeq must be >= 1");
+    assert(Number.isSafeInteger(limit) && limit >= 0, "readCommits: limit must be >= 0");
+    const commits: Commit[] = [];
+    if (limit === 0) return commits;
+    const names = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
+    // Skip whole segments that end before fromSeq: the next one starts at or before it.
+    let first = 0;
+    while (first + 1 < names.length && segmentFirstSeq(names[first + 1]!)! <= fromSeq) first++;
+    const startSeq = names.length === 0 ? 1 : segmentFirstSeq(names[first]!)!;
+    await recoverLog(subsetStorage(this.walStorage, names.slice(first)), {
+      fromSeq: Math.max(startSeq, fromSeq) - 1,
+      repair: false,
+      until: (record) => commits.length < limit && record.seq <= this.wal.stats.durableSeq,
+      onRecord: (record) => {
+        const { seq, ts, origin, changes } = record;
+        commits.push({ seq, ts, origin, changes });
+      },
+    });
+    return commits;
+  }
+
+  /** The log's segments on disk and the writer's counters. */
+  async stats(): Promise<LogStats> {
+    const names = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
+    let sizeBytes = 0;
+    for (const name of names) {
+      const file = await this.walStorage.open(name, { create: false });
+      try {
+        sizeBytes += await file.size();
+      } finally {
+        await file.close();
+      }
+    }
+    const s = this.wal.stats;
+    return {
+      firstSeq: names.length === 0 ? s.appendedSeq + 1 : segmentFirstSeq(names[0]!)!,
+      appendedSeq: s.appendedSeq,
+      durableSeq: s.durableSeq,
+      segmentCount: names.length,
+      sizeBytes,
+      bytesWritten: s.bytesWritten,
+      writeCount: s.flushCount,
+      fsyncCount: s.flushCount,
+      snapshotCount: (await listSnapshots(this.snapshotStorage)).length,
+    };
+  }
+
   async close(): Promise<void> {
     await this.snapshotting?.catch(() => undefined); // its error went to its own caller
     await this.wal.close();
@@ -191,6 +257,17 @@ async function firstRecordTs(storage: Storage, name: string): Promise<number | u
   } finally {
     await file.close();
   }
+}
+
+/** A view of `storage` that lists only `names`: recovery then reads just those segments. */
+function subsetStorage(storage: Storage, names: readonly string[]): Storage {
+  return new Proxy(storage, {
+    get(target, property, receiver) {
+      if (property === "list") return () => Promise.resolve([...names]);
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? (value as () => unknown).bind(target) : value;
+    },
+  });
 }
 
 /** Bytes read to find a segment's first record time; a longer first record reads as unknown. */

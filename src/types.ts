@@ -4,7 +4,7 @@
  */
 import type { Clock } from "./lib/clock.ts";
 import type { Commit, Origin } from "./engine/index.ts";
-import type { KeyVersion } from "./durability.ts";
+import type { KeyVersion, LogStats } from "./durability.ts";
 import type {
   CounterHandle,
   CounterOptions,
@@ -20,6 +20,7 @@ import type {
   TableOptions,
 } from "./primitives/index.ts";
 
+export type { Commit, LogStats, Origin };
 export type {
   CounterOptions,
   HistogramOptions,
@@ -63,6 +64,67 @@ export interface OpenOptions {
   clock?: Clock;
   /** Commits kept in memory for `changes({ fromSeq })` (default 1,024). */
   commitsRetained?: number;
+  /** State machine settings (docs/machines.md). */
+  machines?: {
+    /** How long idempotency keys are remembered, in ms of commit time (default 24 h). */
+    idempotencyWindowMs?: number;
+    /** Versions one machine may have (rstmdb's `max_machine_versions`; default 65,536). */
+    versionsMax?: number;
+  };
+  /**
+   * Scale-out: use a NATS JetStream stream as the log instead of local files (docs/scale-out.md).
+   * Excludes `path`. One node holds the writer lease; the others follow and refuse writes.
+   */
+  replicate?: ReplicateOptions;
+}
+
+/** Where and how a replicated database keeps its log (docs/scale-out.md). */
+export interface ReplicateOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  url: string | readonly string[];
+  /** JetStream stream holding the log (default `statebase`); names the KV and object buckets. */
+  stream?: string;
+  /** This node's name in the lease and in status (default: a random id). */
+  node?: string;
+  /** `auto` (default) may take the writer lease; `follower` never writes. */
+  role?: "auto" | "follower";
+  /** Replicas of the stream, lease and snapshot buckets when this node creates them (1, 3, 5). */
+  replicas?: number;
+  /** Lease time to live in ms (default 3,000): failover happens within about this bound. */
+  leaseTtlMs?: number;
+  /** Writer snapshots after this much published log (default 256 MiB); 0 turns them off. */
+  snapshotLogBytes?: number;
+  /** Snapshots kept in the object store (default 2). */
+  snapshotsKept?: number;
+  /** Purge the stream below the oldest kept snapshot (default true). */
+  purgeLog?: boolean;
+  /** NATS monitoring URL (`http://host:8222`), read once to report the server's sync setting. */
+  monitorUrl?: string;
+}
+
+/** What a replicated node reports about itself (`db.replication`, INFO, `serve` at start). */
+export interface ReplicationStatus {
+  /** `fenced`: another writer appended first; this node must be reopened to serve again. */
+  role: "writer" | "follower" | "fenced" | "closed";
+  node: string;
+  stream: string;
+  /** Last commit applied to this node's state. */
+  appliedSeq: number;
+  /** Last commit known to be acknowledged by JetStream. */
+  durableSeq: number;
+  /** Stream sequence of the last log message this node has read or written. */
+  streamSeq: number;
+  /** Commits in the stream this node has not applied yet (0 on the writer). */
+  lagCommits: number;
+  /** Age of the newest applied commit when it was applied, in ms (followers). */
+  lagMs: number;
+  /** Replica count of the stream (durability against losing NATS nodes). */
+  streamReplicas: number;
+  /** The NATS server's version and its fsync setting as far as it is known. */
+  serverVersion: string;
+  serverSync: string;
+  /** Seq of the newest snapshot in the object store, 0 when there is none. */
+  snapshotSeq: number;
 }
 
 export interface TransactOptions {
@@ -129,6 +191,19 @@ export interface Tx {
     options?: QueueOptions,
     create?: CreateOptions,
   ): QueueHandle<B>;
+  /**
+   * Creates an incremental view over an RQL pipeline and populates it from existing rows.
+   * @example
+   * db.createView("shop::open_totals", {
+   *   query: 'from shop::orders filter { status == "open" } aggregate { n: math::count(id) } by { customer }',
+   * });
+   */
+  createView<R extends object = Record<string, unknown>>(
+    name: string,
+    options: ViewOptions,
+    create?: CreateOptions,
+  ): ViewHandle<R>;
+  view<R extends object = Record<string, unknown>>(name: string): ViewHandle<R>;
   drop(name: string, options?: DropOptions): boolean;
   /** Rolls the transaction back with TXN_ABORTED. */
   abort(reason?: string): never;
@@ -136,6 +211,34 @@ export interface Tx {
   readonly machines: MachinesApi;
   /** Runs an RQL script inside this transaction (entry point default `command`). */
   execute(rql: string, params?: QueryParams, entry?: EntryPoint): QueryResult;
+}
+
+/** How a view is defined through the embedded API (RQL: `create view`). */
+export interface ViewOptions {
+  /** The pipeline, as RQL text: `from shop::orders filter { total > 100 }`. */
+  query: string;
+  /**
+   * `transactional` (default): maintained inside every transaction that changes an input, and
+   * readable there. `deferred`: maintained after commit, in a follow-up commit of its own.
+   */
+  mode?: "transactional" | "deferred";
+  /** Declared output columns (name to RQL type); output values are coerced to them. */
+  columns?: Readonly<Record<string, string>> | ReadonlyArray<{ name: string; type: string }>;
+}
+
+/** A typed handle on a view: reads only; the view's rows change with its inputs. */
+export interface ViewHandle<R extends object = Record<string, unknown>> {
+  readonly name: string;
+  readonly mode: "transactional" | "deferred";
+  readonly size: number;
+  get(key: unknown): R | undefined;
+  has(key: unknown): boolean;
+  /** Rows in key order. */
+  scan(): R[];
+  /** Commits a deferred view is behind (0 when caught up, always 0 when transactional). */
+  readonly lag: number;
+  /** Resolves when every deferred view has applied every commit so far. */
+  settled(): Promise<void>;
 }
 
 /** An open database. */
@@ -181,6 +284,11 @@ export interface Database extends Tx {
   command(rql: string, params?: QueryParams): Promise<QueryResult>;
   /** RQL that may also change schema (DDL). */
   admin(rql: string, params?: QueryParams): Promise<QueryResult>;
+  /**
+   * How each statement of a script would find its rows (primary key or index lookup or
+   * range, full scan, join method), one line per access path; nothing runs.
+   */
+  explain(rql: string): string[];
   /** An initial snapshot then per-commit deltas, in commit order, resumable from a seq. */
   subscribe(target: SubscriptionTarget, options?: SubscribeOptions): Subscription;
   /** Registers an application procedure; each call runs as one transaction. */
@@ -189,6 +297,16 @@ export interface Database extends Tx {
   call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown>;
   /** Called synchronously after every commit; returns the unsubscribe function. */
   addCommitListener(listener: (commit: Commit) => void): () => void;
+  /**
+   * Up to `limit` commits from `fromSeq` on, in order: from memory when retained, else from
+   * the log on disk. Starts at the oldest commit still kept when `fromSeq` is older (RCP's
+   * WAL_READ). Empty when `fromSeq` is past the last commit.
+   */
+  readCommits(fromSeq: number, limit: number): Promise<Commit[]>;
+  /** Figures of the write-ahead log (RCP's WAL_STATS); undefined without a path. */
+  logStats(): Promise<LogStats | undefined>;
+  /** Role, applied seq and lag of a replicated database; undefined without `replicate`. */
+  readonly replication?: ReplicationStatus | undefined;
   close(): Promise<void>;
 }
 

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { DbError } from "../lib/errors.ts";
 import { addLogTools } from "./commands/log-tools.ts";
+import { addServeCommand } from "./commands/serve.ts";
 import {
   createCliContext,
   exitCodeFailed,
@@ -34,6 +35,7 @@ export function createProgram(context: CliContext): Command {
     })
     .showSuggestionAfterError(true);
   addLogTools(program, context);
+  addServeCommand(program, context);
   return program;
 }
 

@@ -62,6 +62,13 @@ export class Catalog implements StoredObject {
   private readonly factories = new Map<ObjectKind, ObjectFactory>();
   /** Bumped on every create and drop, so handles know when to re-resolve their object. */
   epoch = 0;
+  /** Vetoes a drop by throwing (a view depends on the object); see {@link setDropGuard}. */
+  private dropGuard: ((object: StoredObject) => void) | undefined;
+
+  /** Installs the check every drop passes first: it throws to refuse (OBJECT_IN_USE). */
+  setDropGuard(guard: ((object: StoredObject) => void) | undefined): void {
+    this.dropGuard = guard;
+  }
 
   registerFactory(kind: ObjectKind, factory: ObjectFactory): void {
     assert(!this.factories.has(kind), `factory for ${kind} registered twice`);
@@ -191,6 +198,7 @@ export class Catalog implements StoredObject {
       );
     }
     tx.assertWritable(object.name);
+    this.dropGuard?.(object);
     const change = new ChangeRecord(this.name, "drop", object.name, object.definition, undefined);
     this.objects.delete(object.name);
     this.epoch++;

@@ -11,7 +11,7 @@ import { changeFeedCommitsRetainedMax, listenersMax } from "../lib/limits.ts";
 import { Catalog } from "./catalog.ts";
 import { CommitRing } from "./change-feed.ts";
 import { Transaction } from "./transaction.ts";
-import type { Commit, Origin, TransactOptions } from "./types.ts";
+import type { ChangeObserver, Commit, Origin, TransactOptions } from "./types.ts";
 
 /** Origin of commits made through the embedded API without an explicit origin. */
 export const apiOrigin: Origin = Object.freeze({ kind: "api" });
@@ -42,6 +42,7 @@ export class Engine {
   private lastCommitValue: Commit | undefined;
   private closedValue = false;
   private prepareCommit: ((commit: Commit) => void) | undefined;
+  private changeObserver: ChangeObserver | undefined;
 
   constructor(options: EngineOptions) {
     assert(options.commitsRetained >= 0, "commitsRetained must not be negative");
@@ -102,7 +103,7 @@ export class Engine {
           : () => fn(scope, active);
       return this.nested(active, call);
     }
-    const tx = new Transaction(this.nextTimestamp(), this.readOnly);
+    const tx = new Transaction(this.nextTimestamp(), this.readOnly, this.changeObserver);
     this.active = tx;
     let result: T;
     let commit: Commit | undefined;
@@ -139,6 +140,12 @@ export class Engine {
     this.prepareCommit = prepare;
   }
 
+  /** Installs the observer that sees each change as it is recorded (transactional views). */
+  setChangeObserver(observer: ChangeObserver | undefined): void {
+    assert(this.active === undefined, "change observer changed inside a transaction");
+    this.changeObserver = observer;
+  }
+
   /** Runs `fn` in the current transaction, or in a new one (auto-commit) when there is none. */
   write<T>(fn: (tx: Transaction) => T, origin?: Origin): T {
     const tx = this.active;
@@ -150,6 +157,7 @@ export class Engine {
   applyCommit(commit: Commit): void {
     assert(this.active === undefined, "cannot apply a commit inside a transaction");
     assert(commit.seq === this.lastSeq + 1, `commit ${commit.seq} applied after ${this.lastSeq}`);
+    this.changeObserver?.applied?.(commit);
     for (const change of commit.changes) {
       const target =
         change.object === this.catalog.name ? this.catalog : this.catalog.require(change.object);

@@ -15,6 +15,7 @@ export { CommitRing, readChanges } from "./change-feed.ts";
 export type { ChangeFeedOptions, ChangeFeedSource } from "./change-feed.ts";
 export type {
   Change,
+  ChangeObserver,
   Commit,
   ObjectDefinition,
   ObjectKind,

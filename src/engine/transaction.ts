@@ -7,7 +7,7 @@
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { changesPerTransactionMax } from "../lib/limits.ts";
-import type { Change, StoredObject } from "./types.ts";
+import type { Change, ChangeObserver, StoredObject } from "./types.ts";
 
 /** A change record with a fixed shape, so V8 keeps every access monomorphic. */
 export class ChangeRecord implements Change {
@@ -35,6 +35,8 @@ export class Transaction {
     /** The time every decision of this transaction uses; becomes the commit's `ts`. */
     readonly now: number,
     readonly readOnly: boolean,
+    /** Transactional views: fed each change synchronously (see {@link ChangeObserver}). */
+    private readonly observer?: ChangeObserver,
   ) {
     assert(Number.isFinite(now), "transaction time must be finite");
   }
@@ -57,6 +59,30 @@ export class Transaction {
     }
     this.changes.push(change);
     this.targets.push(target);
+    const observer = this.observer;
+    if (observer !== undefined && observer.observes(change.object)) {
+      this.notify(observer, change);
+    }
+  }
+
+  /**
+   * Feeds one change to the observer as a unit with the change itself: if the observer throws
+   * (a view expression fails), the change and whatever was recorded for it are reverted, so a
+   * caller that catches the error is left with no half-maintained view.
+   */
+  private notify(observer: ChangeObserver, change: Change): void {
+    this.marks ??= [];
+    const changeIndex = this.changes.length - 1;
+    assert(this.changes[changeIndex] === change, "observer notified of an older change");
+    this.marks.push({ changeCount: changeIndex, undoCount: this.undoActions?.length ?? 0 });
+    const savepoint = this.marks.length;
+    try {
+      observer.onChange(this, change);
+    } catch (error) {
+      this.rollbackTo(savepoint);
+      throw error;
+    }
+    this.release(savepoint);
   }
 
   /** Fails before a write if the transaction is read-only (so nothing is half-applied). */

@@ -3,10 +3,19 @@
  * transactions. The engine is synchronous CPU work with no IO; the log, views and servers
  * consume its commits from the outside.
  */
+import type { Transaction } from "./transaction.ts";
 
 /** Every kind of object the catalog can hold. */
 export type ObjectKind =
-  "table" | "ring_buffer" | "series" | "counter" | "histogram" | "queue" | "system";
+  | "table"
+  | "ring_buffer"
+  | "series"
+  | "counter"
+  | "histogram"
+  | "queue"
+  | "system"
+  | "view"
+  | "procedure";
 
 /**
  * One mutation of one object. The same record feeds the log, views, subscriptions and
@@ -74,6 +83,19 @@ export interface ObjectDefinition {
   readonly kind: ObjectKind;
   readonly name: string;
   readonly [option: string]: unknown;
+}
+
+/**
+ * Sees every change a transaction records, synchronously, right after it is recorded: how
+ * transactional views stay correct inside the writing transaction. `observes` is asked first
+ * so that objects nobody watches cost one set lookup.
+ */
+export interface ChangeObserver {
+  observes(object: string): boolean;
+  /** A throw undoes the change and everything recorded for it, then propagates. */
+  onChange(tx: Transaction, change: Change): void;
+  /** Sees a commit re-applied from elsewhere (recovery, replication) before it is applied. */
+  applied?(commit: Commit): void;
 }
 
 /** Options of one transaction. */

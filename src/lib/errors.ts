@@ -30,6 +30,7 @@ export const errorCodes = {
   DIVISION_BY_ZERO: "InvalidInput",
   EVAL_ERROR: "InvalidInput",
   UNKNOWN_OBJECT: "NotFound",
+  RQL_UNKNOWN_OBJECT: "NotFound",
   UNKNOWN_NAMESPACE: "NotFound",
   NOT_FOUND: "NotFound",
   OBJECT_EXISTS: "Conflict",

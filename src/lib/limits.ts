@@ -32,6 +32,10 @@ export const changeFeedPendingCommitsMax = 100_000;
 export const listenersMax = 10_000;
 /** Capacity of one ring buffer (per partition). */
 export const ringBufferCapacityMax = 100_000_000;
+/** Views (transactional, deferred and subscription queries) maintained by one database. */
+export const viewsMax = 10_000;
+/** Rows read from an input per step while a view is populated. */
+export const viewPopulateChunkRowsMax = 4096;
 /** Length of an expression's source text, in UTF-16 code units. */
 export const expressionLengthMax = 1024 * 1024;
 /** Nesting depth of an expression; bounds parser recursion. */
@@ -42,12 +46,85 @@ export const functionArgumentsMax = 64;
 export const queueClaimCountMax = 10_000;
 /** Attempts allowed by a queue definition. */
 export const queueAttemptsMax = 1_000_000;
+/** Length of one RQL script's text, in UTF-16 code units. */
+export const rqlScriptLengthMax = 4 * 1024 * 1024;
+/** Statements in one RQL script. */
+export const rqlStatementsMax = 10_000;
+/** Parsed RQL scripts kept for reuse (an LRU by text): repeated queries skip parsing. */
+export const rqlScriptCacheEntriesMax = 1024;
+/** Procedure calls nested inside one another (a procedure calling procedures). */
+export const procedureCallDepthMax = 32;
+/** Registered procedures (TypeScript and RQL). */
+export const proceduresMax = 10_000;
+// ---- State machines ----
+/** Versions of one machine definition (rstmdb's `max_machine_versions`; options may lower it). */
+export const machineVersionsMax = 65_536;
+/** States in one machine definition. */
+export const machineStatesMax = 10_000;
+/** Transitions in one machine definition. */
+export const machineTransitionsMax = 100_000;
+/** Effects declared on one transition. */
+export const machineEffectsPerTransitionMax = 64;
+/** Length of an instance id, in UTF-16 code units. */
+export const machineInstanceIdLengthMax = 1024;
+/** Instances one `listInstances` call returns; a larger `limit` is clamped (has_more says so). */
+export const machineListInstancesMax = 100_000;
+/** Expired idempotency keys removed by one write that stores a key (amortised clean-up). */
+export const machineIdempotencyPurgeBatchMax = 16;
+/** Default idempotency window: 24 h (rcp.md decision 6). */
+export const machineIdempotencyWindowMsDefault = 24 * 60 * 60 * 1000;
+/** Timers one `fireDueTimers` call fires; the caller calls again for the rest. */
+export const machineTimersPerFireMax = 10_000;
 /** Histogram precision, in significant decimal digits (HDR-style). */
 export const histogramDigitsMax = 5;
 /** Histogram range: the largest trackable value. */
 export const histogramValueMax = Number.MAX_SAFE_INTEGER;
 
+// ---- RCP server (specs/rcp.md §1.5) ----
+/** Largest RCP frame payload, as rstmdb's `MAX_PAYLOAD_SIZE` (16 MiB). */
+export const rcpFrameSizeBytesMax = 16 * 1024 * 1024;
+/** Longest JSON line in JSON-lines mode: the frame limit plus room for the newline. */
+export const rcpLineSizeBytesMax = rcpFrameSizeBytesMax + 1;
+/** Operations in one BATCH request. */
+export const rcpBatchOpsMax = 100;
+/** Open RCP connections; one more gets one error frame and is closed. */
+export const rcpConnectionsMax = 1000;
+/** A connection with no request and no subscription for this long is closed. */
+export const rcpIdleTimeoutMs = 300_000;
+/** Subscriptions on one connection. */
+export const rcpSubscriptionsPerConnectionMax = 1024;
+/** Stream events queued for one connection before its subscriptions end as lagged. */
+export const rcpPendingEventsMax = 10_000;
+/** Requests read ahead (pipelined) on one connection before reading pauses. */
+export const rcpPendingRequestsMax = 1024;
+/** Records one WAL_READ returns when the request names no limit. */
+export const rcpWalReadRecordsDefault = 1000;
+/** Records one WAL_READ may return. */
+export const rcpWalReadRecordsMax = 100_000;
+
+// ---- HTTP and WebSocket server (defaults; the server config may change each) ----
+/** Size of one HTTP request body. */
+export const httpBodySizeBytesMax = 4 * 1024 * 1024;
+/** Size of one WebSocket message from a client. */
+export const wsMessageSizeBytesMax = 4 * 1024 * 1024;
+/** Bytes queued for one WebSocket before its subscriptions are ended as lagged. */
+export const wsBufferedSizeBytesMax = 8 * 1024 * 1024;
+/** Commits queued for one subscription before it is ended as lagged. */
+export const subscriptionPendingCommitsMax = 10_000;
+/** Subscriptions open on one WebSocket. */
+export const wsSubscriptionsMax = 1_000;
+/** Requests in flight on one WebSocket before new ones are refused. */
+export const wsPendingRequestsMax = 1_000;
+/** How long a request may take before it is answered with a timeout, in ms. */
+export const requestTimeoutMsDefault = 30_000;
+
+// ---- Replication through JetStream ----
+/** Commits published to JetStream and not yet acknowledged; more waits in `db.writable()`. */
+export const replicationInFlightCommitsMax = 65_536;
+
 assert(changeFeedCommitsRetainedDefault <= changeFeedCommitsRetainedMax);
 assert(queryDepthMax > 0 && queryDepthMax <= 1024, "queryDepthMax must keep recursion shallow");
 assert(nameLengthMax < textLengthMax);
 assert(histogramDigitsMax >= 1 && histogramDigitsMax <= 5);
+assert(rcpWalReadRecordsDefault <= rcpWalReadRecordsMax);
+assert(rcpLineSizeBytesMax > rcpFrameSizeBytesMax);

@@ -12,7 +12,13 @@ export { WAL } from "./wal.ts";
 export type { FlushPolicy, WALOptions, WALStats } from "./wal.ts";
 export { recoverLog, describeDamage } from "./recovery.ts";
 export type { LogDamage, LogTail, RecoverOptions, RecoveryResult } from "./recovery.ts";
-export { encodeRecord, readRecord, recordSizeBytesMax, zeroHash } from "./record.ts";
+export {
+  encodeRecord,
+  readRecord,
+  recordHashIsValid,
+  recordSizeBytesMax,
+  zeroHash,
+} from "./record.ts";
 export type { LogRecord, RecordRead } from "./record.ts";
 export {
   segmentFirstSeq,

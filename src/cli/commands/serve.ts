@@ -1,0 +1,85 @@
+/**
+ * @module `statebase serve`: runs the server (src/server/serve.ts) until SIGINT or SIGTERM.
+ * Every flag of the DESIGN.md contract is accepted; settings come from the config file, then
+ * STATEBASE_* environment variables, then flags. When every listener listens it prints one
+ * line containing `ready` with the bound addresses, which scripts and tests wait for.
+ */
+import { once } from "node:events";
+import type { Command } from "commander";
+import { configEnvironment, resolveConfig } from "../../server/config.ts";
+import type { ConfigFlags, ListenAddress, ServerConfig } from "../../server/config.ts";
+import { serve } from "../../server/serve.ts";
+import type { RunningServer } from "../../server/serve.ts";
+import { exitCodeOk } from "../output.ts";
+import type { CliContext } from "../output.ts";
+
+/** Adds `serve` to `program`. */
+export function addServeCommand(program: Command, context: CliContext): void {
+  program
+    .command("serve")
+    .description("run the server: RCP, HTTP and WebSocket over one database")
+    .option("--data <dir>", "data directory (default ./statebase-data)")
+    .option("--rcp <host:port>", "RCP listener, or off (default 127.0.0.1:7401)")
+    .option("--http <host:port>", "HTTP and WebSocket listener, or off (default 127.0.0.1:8090)")
+    .option("--durability <mode>", "sync, async or memory (default sync)")
+    .option("--module <file>", "procedure module (.js, or .ts) exporting `procedures`")
+    .option("--config <file>", "config file, YAML or JSON (keys below)")
+    .option("--replicate <nats-url>", "share one JetStream log with every node given this URL")
+    .addHelpText("after", serveHelp)
+    .action(async (flags: ConfigFlags) => {
+      context.exitCode = await serveCommand(context, flags);
+    });
+}
+
+async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<number> {
+  const config = await resolveConfig(flags, process.env);
+  const server = await serve(config, { warn: (text) => context.warn(text) });
+  await context.line(readyLine(server, config));
+  const signal = await waitForSignal();
+  context.warn(`${signal}: shutting down`);
+  await server.close();
+  return exitCodeOk;
+}
+
+/** `statebase ready rcp=HOST:PORT http=HOST:PORT data=DIR durability=MODE`. */
+export function readyLine(server: RunningServer, config: ServerConfig): string {
+  const address = (a: ListenAddress | undefined): string =>
+    a === undefined ? "off" : `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
+  const data = config.durability === "memory" ? "none" : config.data;
+  return (
+    `statebase ready rcp=${address(server.rcp)} http=${address(server.http)} ` +
+    `data=${data} durability=${config.durability}`
+  );
+}
+
+async function waitForSignal(): Promise<string> {
+  const stop = new AbortController();
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const received = await Promise.race(
+    signals.map(async (name) => {
+      await once(process, name, { signal: stop.signal });
+      return name;
+    }),
+  );
+  stop.abort();
+  return received;
+}
+
+const serveHelp = `
+Settings come from the config file, then the environment, then flags (each overrides the one
+before). Config file keys (YAML or JSON):
+  data: DIR                       durability: sync | async | memory
+  rcp: HOST:PORT | off            http: HOST:PORT | off        (port 0 picks a free port)
+  module: FILE                    replicate: NATS_URL
+  retention: {snapshotsKept, logRetentionMs, snapshotLogBytes, segmentSizeBytes,
+              durabilityWindowMs}
+  auth: {tokens: [{sha256: HEX, role: read | write | admin, name?}]}
+        (sha256 of the token, see statebase hash-token; no tokens = auth off)
+  tls: {cert: FILE, key: FILE, ca?: FILE, requireClientCert?: bool}  (every listener)
+  limits: {httpBodySizeBytesMax, wsMessageSizeBytesMax, wsBufferedSizeBytesMax,
+           subscriptionPendingCommitsMax, requestTimeoutMs}
+  timerTickMs: how often due state machine timers are fired (default 100)
+Environment variables:
+${configEnvironment.map(([name, key]) => `  ${name.padEnd(44)}${key}`).join("\n")}
+  (STATEBASE_TOKENS: a JSON array, or SHA256:ROLE[:NAME] entries separated by commas)
+`;

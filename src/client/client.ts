@@ -1,0 +1,319 @@
+/**
+ * @module The Statebase client for Node and browsers. Requests go over one WebSocket when it
+ * is open and over HTTP otherwise (fallback), both with a timeout; subscriptions need the
+ * WebSocket. When the socket drops, the client reconnects with growing delays and subscribes
+ * again from each subscription's last seq, so callers see one gap-free stream.
+ * @example
+ * const client = await connect("http://127.0.0.1:8090", { token });
+ * const { frames } = await client.query("from shop::orders take 1");
+ * for await (const message of client.subscribe({ table: "shop::orders" })) { ... }
+ */
+import { ConnectionError, StatebaseError, TimeoutError, errorFromWire } from "./errors.ts";
+import { createSocketFactory, socketOpen } from "./socket.ts";
+import type { SocketFactory, SocketLike } from "./socket.ts";
+import { ClientSubscription } from "./subscription.ts";
+import type { SubscribeOptions, SubscriptionHost } from "./subscription.ts";
+import type {
+  QueryParams,
+  QueryResult,
+  SubscriptionMessage,
+  SubscriptionTarget,
+} from "./types.ts";
+
+export interface ClientOptions {
+  /** Bearer token; its role decides what the client may do. */
+  token?: string;
+  /** `auto` (default): WebSocket, HTTP while it is down; `websocket` or `http` only. */
+  transport?: "auto" | "websocket" | "http";
+  /** How long a request may wait for its answer (default 30 s). */
+  requestTimeoutMs?: number;
+  /** First reconnect delay (default 100 ms), doubling up to `reconnectDelayMaxMs` (5 s). */
+  reconnectDelayMs?: number;
+  reconnectDelayMaxMs?: number;
+  /** Options for Node's `ws` (such as `{ca}` for a private CA); ignored in browsers. */
+  webSocketOptions?: Record<string, unknown>;
+  /** Replaces how sockets are opened (tests, custom environments). */
+  webSocket?: SocketFactory;
+  /** Replaces the global fetch for the HTTP transport. */
+  fetch?: typeof fetch;
+}
+
+type Kind = "query" | "command" | "admin" | "call";
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: StatebaseError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Connects to the server at `url` (`http://host:port` or `https://...`). */
+export async function connect(url: string, options: ClientOptions = {}): Promise<Client> {
+  const client = new Client(url, options);
+  await client.start();
+  return client;
+}
+
+export class Client implements SubscriptionHost {
+  private readonly base: string;
+  private readonly timeoutMs: number;
+  private readonly openSocket: SocketFactory;
+  private readonly pending = new Map<number | string, Pending>();
+  private readonly subscriptions = new Map<string, ClientSubscription>();
+  private socket: SocketLike | undefined;
+  private opening: Promise<boolean> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectDelayMs: number;
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    url: string,
+    private readonly options: ClientOptions,
+  ) {
+    this.base = url.replace(/\/+$/, "");
+    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.reconnectDelayMs = options.reconnectDelayMs ?? 100;
+    this.openSocket = options.webSocket ?? createSocketFactory(options.webSocketOptions);
+  }
+
+  /** Whether the WebSocket is open (requests then use it). */
+  get connected(): boolean {
+    return this.socket?.readyState === socketOpen;
+  }
+
+  /** Opens the WebSocket; with `transport: "websocket"` a failure rejects. */
+  async start(): Promise<void> {
+    if (this.options.transport === "http") return;
+    const opened = await this.open();
+    if (!opened && this.options.transport === "websocket") {
+      throw new ConnectionError("DISCONNECTED", `cannot open a WebSocket to ${this.base}`);
+    }
+  }
+
+  query(rql: string, params?: QueryParams): Promise<QueryResult> {
+    return this.request("query", { rql, params }) as Promise<QueryResult>;
+  }
+
+  command(rql: string, params?: QueryParams): Promise<QueryResult> {
+    return this.request("command", { rql, params }) as Promise<QueryResult>;
+  }
+
+  admin(rql: string, params?: QueryParams): Promise<QueryResult> {
+    return this.request("admin", { rql, params }) as Promise<QueryResult>;
+  }
+
+  /** Calls a procedure; resolves to what its `run` returned. */
+  call<T = unknown>(
+    procedure: string,
+    args?: Readonly<Record<string, unknown>> | readonly unknown[],
+  ): Promise<T> {
+    return this.request("call", { procedure, args }) as Promise<T>;
+  }
+
+  /** Follows `target`: a snapshot, then one delta per commit; survives reconnects. */
+  subscribe(target: SubscriptionTarget, options: SubscribeOptions = {}): ClientSubscription {
+    if (this.closed) throw new ConnectionError("DISCONNECTED", "the client is closed");
+    const subscription = new ClientSubscription(`s${this.nextId++}`, target, options, this);
+    this.subscriptions.set(subscription.id, subscription);
+    if (this.connected) this.sendSubscribe(subscription);
+    else this.scheduleReconnect(0);
+    return subscription;
+  }
+
+  /** Ends every subscription and the connection; pending requests fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    for (const subscription of this.subscriptions.values()) subscription.close();
+    this.rejectPending(new ConnectionError("DISCONNECTED", "the client was closed"));
+    this.socket?.close(1000, "client closed");
+    this.socket = undefined;
+  }
+
+  /** Part of {@link SubscriptionHost}: tells the server to stop a subscription. */
+  unsubscribe(subscription: ClientSubscription): void {
+    this.subscriptions.delete(subscription.id);
+    if (!this.connected) return;
+    const id = this.nextId++;
+    this.socket!.send(JSON.stringify({ id, type: "unsubscribe", sub: subscription.id }));
+  }
+
+  // ---- Requests ----
+
+  private async request(kind: Kind, body: Record<string, unknown>): Promise<unknown> {
+    if (this.closed) throw new ConnectionError("DISCONNECTED", "the client is closed");
+    if (this.connected) return this.requestOverSocket(kind, body);
+    if (this.options.transport === "websocket") {
+      if (!(await this.open())) {
+        throw new ConnectionError("DISCONNECTED", `no WebSocket connection to ${this.base}`);
+      }
+      return this.requestOverSocket(kind, body);
+    }
+    return this.requestOverHttp(kind, body);
+  }
+
+  private requestOverSocket(kind: Kind, body: Record<string, unknown>): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.socket!.send(JSON.stringify({ ...body, id, type: kind }));
+    });
+  }
+
+  private async requestOverHttp(kind: Kind, body: Record<string, unknown>): Promise<unknown> {
+    const path =
+      kind === "call" ? `/v1/call/${encodeURIComponent(String(body["procedure"]))}` : `/v1/${kind}`;
+    const payload = kind === "call" ? { args: body["args"] } : body;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.options.token !== undefined) headers["authorization"] = `Bearer ${this.options.token}`;
+    const fetchFn = this.options.fetch ?? fetch;
+    let response: Response;
+    try {
+      response = await fetchFn(`${this.base}${path}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      if (error instanceof Error && error.name === "TimeoutError") {
+        throw new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`);
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConnectionError("DISCONNECTED", `cannot reach ${this.base}: ${reason}`);
+    }
+    const answer = (await response.json().catch(() => undefined)) as
+      | { error?: unknown; result?: unknown }
+      | undefined;
+    if (!response.ok || answer === undefined) {
+      throw errorFromWire(answer?.error ?? { code: "INTERNAL" }, response.status);
+    }
+    return kind === "call" ? answer.result : answer;
+  }
+
+  private rejectPending(error: StatebaseError): void {
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      this.pending.delete(id);
+      pending.reject(error);
+    }
+  }
+
+  // ---- The WebSocket ----
+
+  /** Opens the socket once at a time; resolves whether it opened. */
+  private open(): Promise<boolean> {
+    this.opening ??= this.openOnce().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  private async openOnce(): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.connected) return true;
+    const url = `${this.base.replace(/^http/, "ws")}/v1/ws`;
+    let socket: SocketLike;
+    try {
+      socket = await this.openSocket(url, this.options.token);
+    } catch {
+      // An unloadable WebSocket implementation means HTTP only; requests still work.
+      return false;
+    }
+    return new Promise<boolean>((resolve) => {
+      socket.onopen = () => {
+        this.socket = socket;
+        this.reconnectDelayMs = this.options.reconnectDelayMs ?? 100;
+        for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
+        resolve(true);
+      };
+      socket.onmessage = (event) => this.receive(event.data);
+      socket.onerror = () => resolve(false);
+      socket.onclose = () => {
+        resolve(false);
+        if (this.socket === socket) this.lost();
+      };
+    });
+  }
+
+  /** The socket closed: fail requests in flight and reconnect for the subscriptions. */
+  private lost(): void {
+    this.socket = undefined;
+    this.rejectPending(new ConnectionError("DISCONNECTED", "the connection closed"));
+    if (!this.closed && this.options.transport !== "http") this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(delayMs = this.reconnectDelayMs): void {
+    if (this.closed || this.reconnectTimer !== undefined) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.open().then((opened) => {
+        if (opened) return;
+        const max = this.options.reconnectDelayMaxMs ?? 5_000;
+        this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, max);
+        this.scheduleReconnect();
+      });
+    }, delayMs);
+  }
+
+  private sendSubscribe(subscription: ClientSubscription, fresh = false): void {
+    const fromSeq = fresh ? undefined : subscription.resumeSeq();
+    const message = { id: subscription.id, type: "subscribe", target: subscription.target };
+    this.socket?.send(JSON.stringify(fromSeq === undefined ? message : { ...message, fromSeq }));
+  }
+
+  private receive(data: unknown): void {
+    const text = typeof data === "string" ? data : String(data);
+    let message: Record<string, unknown>;
+    try {
+      message = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // A server never sends this; ignoring the frame keeps the connection for the rest.
+      return;
+    }
+    const sub = message["sub"];
+    if (typeof sub === "string" && message["type"] !== "subscribed" && !("id" in message)) {
+      this.receiveEvent(sub, message as unknown as SubscriptionMessage);
+      return;
+    }
+    this.receiveAnswer(message);
+  }
+
+  private receiveEvent(id: string, message: SubscriptionMessage): void {
+    const subscription = this.subscriptions.get(id);
+    if (subscription === undefined) return;
+    subscription.deliver(message);
+    // A cut-off slow reader resumes at once from the last seq it delivered.
+    if (message.type === "end" && message.reason === "lagged" && !subscription.closed) {
+      this.sendSubscribe(subscription);
+    }
+    if (subscription.closed) this.subscriptions.delete(id);
+  }
+
+  private receiveAnswer(message: Record<string, unknown>): void {
+    const id = message["id"] as number | string;
+    const subscription = typeof id === "string" ? this.subscriptions.get(id) : undefined;
+    if (subscription !== undefined) {
+      if (message["type"] !== "error") return;
+      const error = errorFromWire(message["error"]);
+      // Resuming from a seq the server no longer holds: start again from a snapshot.
+      if (error.code === "SEQ_NOT_RETAINED" && subscription.lastSeq !== undefined) {
+        this.sendSubscribe(subscription, true);
+        return;
+      }
+      this.subscriptions.delete(id as string);
+      subscription.fail(error);
+      return;
+    }
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    if (message["type"] === "error") pending.reject(errorFromWire(message["error"]));
+    else pending.resolve(message["result"]);
+  }
+}

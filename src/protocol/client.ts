@@ -1,0 +1,166 @@
+/**
+ * @module An RCP client over binary frames (plain TCP or TLS): the CLI's transport. Requests
+ * may be pipelined; responses are matched to requests by id; stream events and end messages
+ * go to the registered listeners in arrival order. A server error rejects that request with
+ * an {@link RcpClientError} carrying the wire code.
+ */
+import { connect as connectTcp } from "node:net";
+import type { Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
+import type { ConnectionOptions } from "node:tls";
+import { encodeMessageFrame } from "./frame.ts";
+import { FrameDecoder } from "./frame-decoder.ts";
+import type { RcpResponse, RcpStreamEnd, RcpStreamEvent } from "./messages.ts";
+
+/** TLS towards the server; PEM contents, not paths (the caller reads the files). */
+export interface RcpClientTls {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** SNI and certificate name to check; default the host. */
+  servername?: string;
+  /** False accepts any server certificate (`-k/--insecure`). */
+  rejectUnauthorized?: boolean;
+}
+
+export interface RcpClientOptions {
+  host: string;
+  port: number;
+  tls?: RcpClientTls;
+}
+
+/** An error response from the server, or the connection ending under a request. */
+export class RcpClientError extends Error {
+  override name = "RcpClientError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable = false,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export type RcpStreamMessage = RcpStreamEvent | RcpStreamEnd;
+
+interface Waiter {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+export class RcpClient {
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly listeners = new Set<(message: RcpStreamMessage) => void>();
+  private readonly decoder = new FrameDecoder();
+  private nextId = 1;
+  private ended: Error | undefined;
+  /** Resolves when the connection has closed, for whatever reason. */
+  readonly closed: Promise<void>;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    this.closed = new Promise((resolve) => {
+      socket.on("close", () => {
+        this.fail(this.ended ?? new RcpClientError("CONNECTION_CLOSED", "connection closed"));
+        resolve();
+      });
+    });
+    socket.on("error", (error) => (this.ended ??= error));
+  }
+
+  /** Connects; resolves once TCP (and TLS) is established. */
+  static async connect(options: RcpClientOptions): Promise<RcpClient> {
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const tls = options.tls;
+      const s =
+        tls === undefined
+          ? connectTcp({ host: options.host, port: options.port }, () => resolve(s))
+          : connectTls(tlsOptions(options, tls), () => resolve(s));
+      s.once("error", reject);
+    });
+    socket.setNoDelay(true);
+    return new RcpClient(socket);
+  }
+
+  /** Sends one request; resolves with its result or rejects with the server's error. */
+  request<T = unknown>(op: string, params: unknown = {}): Promise<T> {
+    if (this.ended !== undefined) return Promise.reject(this.ended);
+    const id = String(this.nextId++);
+    const promise = new Promise<T>((resolve, reject) => {
+      this.waiters.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    });
+    this.socket.write(encodeMessageFrame({ type: "request", id, op, params }));
+    return promise;
+  }
+
+  /** Receives every stream event and end message; returns the function that stops it. */
+  addStreamListener(listener: (message: RcpStreamMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Closes the connection (without BYE) and waits until it is closed. */
+  async close(): Promise<void> {
+    this.socket.end();
+    await this.closed;
+  }
+
+  private receive(chunk: Buffer): void {
+    try {
+      for (const frame of this.decoder.push(chunk)) {
+        this.dispatch(JSON.parse(Buffer.from(frame.payload).toString("utf8")) as unknown);
+      }
+      if (this.decoder.failure !== undefined) throw this.decoder.failure;
+    } catch (error) {
+      // A server that sends what we cannot read cannot be talked to any further.
+      this.ended = error as Error;
+      this.socket.destroy();
+    }
+  }
+
+  private dispatch(message: unknown): void {
+    const m = message as { type?: unknown; id?: unknown };
+    if (m.type === "event" || m.type === "end") {
+      for (const listener of this.listeners) listener(message as RcpStreamMessage);
+      return;
+    }
+    const response = message as RcpResponse;
+    const waiter = this.waiters.get(response.id);
+    if (waiter === undefined) {
+      // An error for a frame the server could not read has id "": it ends the connection,
+      // so it belongs to the oldest request still waiting.
+      if (response.status === "error") this.ended = toClientError(response.error);
+      return;
+    }
+    this.waiters.delete(response.id);
+    if (response.status === "ok") waiter.resolve(response.result);
+    else waiter.reject(toClientError(response.error));
+  }
+
+  private fail(error: Error): void {
+    for (const waiter of this.waiters.values()) waiter.reject(error);
+    this.waiters.clear();
+  }
+}
+
+function toClientError(error: {
+  code: string;
+  message: string;
+  retryable: boolean;
+  details?: Record<string, unknown>;
+}): RcpClientError {
+  return new RcpClientError(error.code, error.message, error.retryable, error.details);
+}
+
+function tlsOptions(options: RcpClientOptions, tls: RcpClientTls): ConnectionOptions {
+  return {
+    host: options.host,
+    port: options.port,
+    servername: tls.servername ?? options.host,
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key }),
+  };
+}

@@ -1,0 +1,389 @@
+/**
+ * @module A database's log kept in a NATS JetStream stream (DESIGN.md, "Scale-out"). On open,
+ * a node loads the newest snapshot from the object store and applies the stream after it.
+ * Then it is either the writer (it holds the lease in the KV bucket and publishes each commit
+ * with a fenced append, publisher.ts) or a follower (it applies the stream as it grows, with
+ * an ordered consumer, follower.ts, and refuses local writes with NOT_WRITER). Followers race
+ * for the lease when it expires and take over once they have applied the whole stream.
+ *
+ * History is the chain of records from the stream in stream order whose prev_hash is the
+ * hash of the record before: a record that does not continue the chain (left by a fenced
+ * writer's pipeline) is skipped by every reader alike, so no two nodes ever disagree.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager, StreamState } from "@nats-io/jetstream";
+import type { ObjectStore } from "@nats-io/obj";
+import { assert } from "../lib/assert.ts";
+import { DbError } from "../lib/errors.ts";
+import type { Commit, Engine } from "../engine/index.ts";
+import { readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
+import type { ReplicateOptions, ReplicationStatus } from "../types.ts";
+import { Follower } from "./follower.ts";
+import { WriterLease } from "./lease.ts";
+import type { LogBackend } from "./log-backend.ts";
+import { Publisher } from "./publisher.ts";
+import type { ChainHead } from "./publisher.ts";
+import { connectLog, retryTransient, type LogConnection } from "./stream-setup.ts";
+import {
+  downloadSnapshot,
+  listStoredSnapshots,
+  pruneSnapshots,
+  uploadSnapshot,
+} from "./snapshot-store.ts";
+
+export type Reporter = (kind: "warning" | "progress", message: string) => void;
+
+/** Default lease time to live: the bound on failover after the writer dies. */
+export const leaseTtlMsDefault = 3000;
+export const snapshotLogBytesDefault = 256 * 1024 * 1024;
+export const snapshotsKeptDefault = 2;
+/** How long one publish waits for JetStream's acknowledgement before it is sent again. */
+const publishTimeoutMs = 5000;
+/** How long a commit may stay unacknowledged (through leader elections) before the log fails. */
+const publishRetryDeadlineMs = 60_000;
+
+type Role = ReplicationStatus["role"];
+
+/** Opens the replicated log for `engine` (empty): recovers, then follows or writes. */
+export async function openReplicatedLog(
+  engine: Engine,
+  options: ReplicateOptions,
+  report: Reporter,
+): Promise<LogBackend> {
+  assert(engine.seq === 0, "the replicated log must start from an empty engine");
+  const connection = await connectLog(options);
+  const log = new ReplicatedLog(engine, connection, options, report);
+  try {
+    await log.recover();
+  } catch (error) {
+    await connection.nc.close();
+    throw error;
+  }
+  return log;
+}
+
+class ReplicatedLog implements LogBackend {
+  readonly kind = "jetstream";
+  private role: Role = "follower";
+  private readonly head: ChainHead = { hash: new Uint8Array(32), streamSeq: 0 };
+  private publisher: Publisher | undefined;
+  private follower: Follower | undefined;
+  private readonly lease: WriterLease;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+  private readonly store: ObjectStore;
+  private readonly nc: NatsConnection;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private failure: DbError | undefined;
+  private lagCommits = 0;
+  private lagMs = 0;
+  private snapshotSeq = 0;
+  private snapshotting: Promise<{ seq: number; sizeBytes: number }> | undefined;
+  private bytesAtLastSnapshot = 0;
+  private streamWaiters: Array<{ streamSeq: number; resolve: () => void }> = [];
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly connection: LogConnection,
+    private readonly options: ReplicateOptions,
+    private readonly report: Reporter,
+  ) {
+    this.js = connection.js;
+    this.jsm = connection.jsm;
+    this.store = connection.store;
+    this.nc = connection.nc;
+    this.lease = new WriterLease({
+      kv: connection.kv,
+      node: connection.node,
+      ttlMs: options.leaseTtlMs ?? leaseTtlMsDefault,
+    });
+  }
+
+  /** Snapshot plus stream tail, then the first election and the periodic lease work. */
+  async recover(): Promise<void> {
+    const startStreamSeq = await this.restoreNewestSnapshot();
+    const state = await this.streamState();
+    if (state.messages > 0 && state.first_seq > startStreamSeq) {
+      throw new DbError(
+        "SEQ_NOT_RETAINED",
+        `stream ${this.connection.stream} starts at ${state.first_seq} but no snapshot covers ` +
+          `the messages before it; restore a snapshot into the object store`,
+        { value: state.first_seq },
+      );
+    }
+    this.head.streamSeq = startStreamSeq - 1;
+    this.engine.setCommitPreparer((commit) => this.prepare(commit));
+    await this.startFollowing();
+    await this.waitStreamSeq(state.last_seq);
+    if (this.options.role !== "follower") await this.tryTakeOver();
+    this.schedule();
+  }
+
+  private async streamState(): Promise<StreamState> {
+    const stream = this.connection.stream;
+    const info = await retryTransient(`reading stream ${stream}`, () =>
+      this.jsm.streams.info(stream),
+    );
+    return info.state;
+  }
+
+  // ---- LogBackend ----
+
+  waitDurable(seq: number): Promise<void> {
+    if (this.publisher !== undefined) return this.publisher.waitDurable(seq);
+    if (this.failure !== undefined && seq > this.engine.seq) return Promise.reject(this.failure);
+    // A follower's commits came from the stream: applied means durable.
+    return Promise.resolve();
+  }
+
+  async flush(): Promise<void> {
+    await this.waitDurable(this.engine.seq);
+  }
+
+  async writable(): Promise<void> {
+    await this.publisher?.writable();
+  }
+
+  snapshot(): Promise<{ seq: number; sizeBytes: number }> {
+    this.snapshotting ??= this.takeSnapshot().finally(() => (this.snapshotting = undefined));
+    return this.snapshotting;
+  }
+
+  status(): ReplicationStatus {
+    const publisher = this.publisher;
+    return {
+      role: this.role,
+      node: this.connection.node,
+      stream: this.connection.stream,
+      appliedSeq: this.engine.seq,
+      durableSeq: publisher?.durableSeq ?? this.engine.seq,
+      streamSeq: publisher?.head.streamSeq ?? this.head.streamSeq,
+      lagCommits: this.role === "writer" ? 0 : this.lagCommits,
+      lagMs: this.role === "writer" ? 0 : this.lagMs,
+      streamReplicas: this.connection.streamReplicas,
+      serverVersion: this.connection.serverVersion,
+      serverSync: this.connection.serverSync,
+      snapshotSeq: this.snapshotSeq,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.role === "closed") return;
+    const wasWriter = this.role === "writer";
+    this.role = "closed";
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.ticking;
+    await this.snapshotting?.catch(() => undefined); // its error went to its own caller
+    if (wasWriter) await this.publisher?.waitDurable(this.publisher.appendedSeq).catch(() => {});
+    await this.follower?.stop();
+    // Handing the lease back lets a follower take over at once instead of after the TTL.
+    if (wasWriter && this.failure === undefined) await this.lease.release().catch(() => {});
+    // Everything this node published is acknowledged or failed: nothing is left to drain.
+    await this.nc.close();
+  }
+
+  // ---- Commits ----
+
+  /** The engine's commit preparer: only the writer may commit, and it publishes at once. */
+  private prepare(commit: Commit): void {
+    if (this.failure !== undefined) throw this.failure;
+    const publisher = this.publisher;
+    if (this.role !== "writer" || publisher === undefined || !this.lease.held) {
+      throw new DbError(
+        "NOT_WRITER",
+        `node ${this.connection.node} follows stream ${this.connection.stream} and does not ` +
+          `write; send writes to the node holding the writer lease`,
+        { node: this.connection.node, stream: this.connection.stream },
+      );
+    }
+    publisher.append(commit);
+    this.maybeSnapshot(publisher);
+  }
+
+  /** A follower's handler of one stream message: applies it when it extends the chain. */
+  private onMessage(data: Uint8Array, streamSeq: number, pending: number): void {
+    if (streamSeq <= this.head.streamSeq) return; // redelivered after a consumer reset
+    const read = readRecord(data, 0);
+    if (read.kind !== "record" || !recordHashIsValid(data, 0, read.sizeBytes)) {
+      throw new DbError(
+        "CORRUPT",
+        `stream ${this.connection.stream} message ${streamSeq} is not a valid log record`,
+        { streamSeq },
+      );
+    }
+    const record = read.record;
+    this.head.streamSeq = streamSeq;
+    this.lagCommits = pending;
+    if (record.seq === this.engine.seq + 1 && sameBytes(record.prevHash, this.head.hash)) {
+      this.engine.applyCommit(record);
+      this.head.hash = record.hash;
+      this.lagMs = Math.max(0, this.engine.clock.now() - record.ts);
+    }
+    this.wakeStreamWaiters();
+  }
+
+  // ---- Roles ----
+
+  private async startFollowing(): Promise<void> {
+    this.follower = new Follower({
+      js: this.js,
+      stream: this.connection.stream,
+      startStreamSeq: this.head.streamSeq + 1,
+      onMessage: (data, streamSeq, pending) => this.onMessage(data, streamSeq, pending),
+      onStop: (error) => this.stopFor(toDbError(error, "following the stream")),
+    });
+    await this.follower.start();
+  }
+
+  /** Resolves once every stream message up to `streamSeq` has been read. */
+  private waitStreamSeq(streamSeq: number): Promise<void> {
+    if (this.head.streamSeq >= streamSeq) return Promise.resolve();
+    return new Promise((resolve) => this.streamWaiters.push({ streamSeq, resolve }));
+  }
+
+  private wakeStreamWaiters(): void {
+    if (this.streamWaiters.length === 0) return;
+    const ready = this.streamWaiters.filter((w) => w.streamSeq <= this.head.streamSeq);
+    this.streamWaiters = this.streamWaiters.filter((w) => w.streamSeq > this.head.streamSeq);
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  /** Takes the lease when it is free, reads the stream to its end, then writes. */
+  private async tryTakeOver(): Promise<void> {
+    if (!(await this.lease.acquire())) return;
+    const last = (await this.streamState()).last_seq;
+    await this.waitStreamSeq(last);
+    await this.follower?.stop();
+    this.follower = undefined;
+    if (this.role !== "follower" || this.failure !== undefined) return;
+    this.publisher = new Publisher({
+      js: this.js,
+      subject: this.connection.subject,
+      stream: this.connection.stream,
+      seq: this.engine.seq,
+      head: this.head,
+      publishTimeoutMs,
+      retryDeadlineMs: publishRetryDeadlineMs,
+      onFailure: (error) => this.stopFor(error),
+    });
+    this.bytesAtLastSnapshot = 0;
+    this.role = "writer";
+    this.report(
+      "progress",
+      `node ${this.connection.node} is the writer from commit ${this.engine.seq}`,
+    );
+  }
+
+  /** The lease was lost without a fence: finish publishing, then follow from there. */
+  private async stepDown(): Promise<void> {
+    const publisher = this.publisher;
+    assert(publisher !== undefined, "step down without a publisher");
+    this.role = "follower";
+    await publisher.waitDurable(publisher.appendedSeq).catch(() => undefined);
+    if (publisher.failed !== undefined) return; // stopFor already made this node fenced
+    this.head.hash = publisher.head.hash;
+    this.head.streamSeq = publisher.head.streamSeq;
+    this.publisher = undefined;
+    this.report("warning", `node ${this.connection.node} lost the writer lease; following`);
+    await this.startFollowing();
+  }
+
+  /** Stops this node for good: fenced by another writer, or the log failed. */
+  private stopFor(error: DbError): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    if (this.role !== "closed") this.role = "fenced";
+    this.lease.drop();
+    this.report("warning", error.message);
+    void this.follower?.stop();
+  }
+
+  // ---- The periodic lease work ----
+
+  private schedule(): void {
+    const periodMs = (this.options.leaseTtlMs ?? leaseTtlMsDefault) / 6;
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick()
+        .catch((error: unknown) => this.report("warning", `writer lease: ${String(error)}`))
+        .finally(() => {
+          this.ticking = undefined;
+          if (this.role === "writer" || this.role === "follower") this.schedule();
+        });
+    }, periodMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.role === "writer") {
+      if (!(await this.lease.renew())) await this.stepDown();
+    } else if (this.role === "follower" && this.options.role !== "follower") {
+      await this.tryTakeOver();
+    }
+  }
+
+  // ---- Snapshots ----
+
+  private maybeSnapshot(publisher: Publisher): void {
+    const threshold = this.options.snapshotLogBytes ?? snapshotLogBytesDefault;
+    if (threshold <= 0 || this.snapshotting !== undefined) return;
+    if (publisher.bytesPublished - this.bytesAtLastSnapshot < threshold) return;
+    this.bytesAtLastSnapshot = publisher.bytesPublished;
+    // Deferred: a snapshot starts at a commit boundary, never inside the committing transaction.
+    queueMicrotask(() => {
+      this.snapshot().catch((error: unknown) => {
+        this.report("warning", `background snapshot failed: ${String(error)}`);
+      });
+    });
+  }
+
+  private async takeSnapshot(): Promise<{ seq: number; sizeBytes: number }> {
+    // Position and image are taken in the same synchronous step: both are of commit `seq`.
+    const seq = this.engine.seq;
+    const head = this.publisher?.head ?? this.head;
+    const position = { hash: head.hash.slice(), streamSeq: head.streamSeq };
+    const durable = this.waitDurable(seq);
+    durable.catch(() => undefined); // awaited by uploadSnapshot; this only marks it handled
+    const upload = uploadSnapshot(this.engine, this.store, position, durable);
+    const { stored, sizeBytes } = await upload;
+    assert(stored.seq === seq, "snapshot seq moved");
+    this.snapshotSeq = Math.max(this.snapshotSeq, seq);
+    const oldest = await pruneSnapshots(
+      this.store,
+      this.options.snapshotsKept ?? snapshotsKeptDefault,
+    );
+    if (this.options.purgeLog !== false && oldest !== undefined && oldest.streamSeq > 0) {
+      await this.jsm.streams.purge(this.connection.stream, { seq: oldest.streamSeq + 1 });
+    }
+    return { seq, sizeBytes };
+  }
+
+  /** Loads the newest snapshot that reads back intact; returns the first stream seq after it. */
+  private async restoreNewestSnapshot(): Promise<number> {
+    for (const stored of await listStoredSnapshots(this.store)) {
+      let image;
+      try {
+        image = await downloadSnapshot(this.store, stored);
+      } catch (error) {
+        if (!(error instanceof DbError) || error.code !== "CORRUPT") throw error;
+        this.report("warning", `${error.message}; trying an older snapshot`);
+        continue;
+      }
+      if (image === undefined) continue;
+      restoreSnapshot(this.engine, image);
+      this.head.hash = image.hash;
+      this.snapshotSeq = image.seq;
+      return stored.streamSeq + 1;
+    }
+    return 1;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+function toDbError(error: unknown, what: string): DbError {
+  if (error instanceof DbError) return error;
+  return new DbError("IO_ERROR", `${what}: ${String(error)}`);
+}

@@ -1,0 +1,91 @@
+/**
+ * @module Snapshots in JetStream's object store, so a new node starts from the newest image
+ * plus the stream after it instead of replaying the whole history. The image is the log's own
+ * snapshot format (log/snapshot.ts), written through an in-memory directory and uploaded as
+ * one object; its name carries both the commit seq and the stream sequence it covers.
+ */
+import type { ObjectStore } from "@nats-io/obj";
+import { assert } from "../lib/assert.ts";
+import type { Engine } from "../engine/index.ts";
+import { readSnapshot, snapshotName, writeSnapshot } from "../log/index.ts";
+import type { SnapshotImage } from "../log/index.ts";
+import { createMemoryStorage } from "../storage/index.ts";
+
+/** A snapshot object: the commit it follows and that commit's stream sequence. */
+export interface StoredSnapshot {
+  readonly name: string;
+  readonly seq: number;
+  readonly streamSeq: number;
+}
+
+const objectNamePattern = /^snapshot-(\d{20})-(\d{20})$/;
+
+export function snapshotObjectName(seq: number, streamSeq: number): string {
+  return `snapshot-${String(seq).padStart(20, "0")}-${String(streamSeq).padStart(20, "0")}`;
+}
+
+/** Snapshot objects in the bucket, newest first. */
+export async function listStoredSnapshots(store: ObjectStore): Promise<StoredSnapshot[]> {
+  const found: StoredSnapshot[] = [];
+  for (const info of await store.list()) {
+    const match = objectNamePattern.exec(info.name);
+    if (match === null || info.deleted) continue;
+    found.push({ name: info.name, seq: Number(match[1]), streamSeq: Number(match[2]) });
+  }
+  return found.sort((a, b) => b.seq - a.seq);
+}
+
+/**
+ * Writes the engine's state as of now (commit `engine.seq`, whose record hash is `hash`) and
+ * uploads it once `durable` resolves (that commit is in the stream): a snapshot must never cover
+ * history the stream could still refuse.
+ */
+export async function uploadSnapshot(
+  engine: Engine,
+  store: ObjectStore,
+  position: { hash: Uint8Array; streamSeq: number },
+  durable: Promise<void>,
+): Promise<{ stored: StoredSnapshot; sizeBytes: number }> {
+  const storage = createMemoryStorage({ directory: "snapshot-upload" });
+  // writeSnapshot captures the state before its first await: the caller's position matches.
+  const info = await writeSnapshot(engine, storage, position.hash);
+  await durable;
+  const file = await storage.open(info.name, { create: false });
+  const bytes = await file.read(0, await file.size());
+  await file.close();
+  assert(bytes.length === info.sizeBytes, "snapshot read back short");
+  const name = snapshotObjectName(info.seq, position.streamSeq);
+  await store.putBlob({ name, description: `statebase snapshot after commit ${info.seq}` }, bytes);
+  return {
+    stored: { name, seq: info.seq, streamSeq: position.streamSeq },
+    sizeBytes: bytes.length,
+  };
+}
+
+/** Downloads and checks one snapshot (CORRUPT when the image does not verify). */
+export async function downloadSnapshot(
+  store: ObjectStore,
+  stored: StoredSnapshot,
+): Promise<SnapshotImage | undefined> {
+  const bytes = await store.getBlob(stored.name);
+  if (bytes === null) return undefined; // removed by retention since it was listed
+  const storage = createMemoryStorage({ directory: "snapshot-download" });
+  const name = snapshotName(stored.seq);
+  const file = await storage.open(name, { create: true });
+  await file.write(0, bytes);
+  await file.close();
+  const image = await readSnapshot(storage, name);
+  assert(image.seq === stored.seq, "snapshot object name and content disagree on the seq");
+  return image;
+}
+
+/** Deletes all but the newest `kept` snapshots; returns the oldest one kept. */
+export async function pruneSnapshots(
+  store: ObjectStore,
+  kept: number,
+): Promise<StoredSnapshot | undefined> {
+  assert(kept >= 1, "at least one snapshot must be kept");
+  const snapshots = await listStoredSnapshots(store);
+  for (const old of snapshots.slice(kept)) await store.delete(old.name);
+  return snapshots[Math.min(kept, snapshots.length) - 1];
+}

@@ -1,0 +1,180 @@
+/**
+ * @module Connecting a node to its replicated log: the NATS connection, the stream holding the
+ * commit records (one subject, one message per commit, deduplication by record hash), the KV
+ * bucket of the writer lease and the object store of snapshots. Creates what is missing with
+ * this node's settings and reports what durability the stream actually has.
+ */
+import { randomUUID } from "node:crypto";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import type { ObjectStore } from "@nats-io/obj";
+import { DbError } from "../lib/errors.ts";
+import { isTransient } from "./nats-errors.ts";
+import type { ReplicateOptions } from "../types.ts";
+
+export interface LogConnection {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly kv: KV;
+  readonly store: ObjectStore;
+  readonly stream: string;
+  readonly subject: string;
+  readonly node: string;
+  readonly streamReplicas: number;
+  readonly serverVersion: string;
+  readonly serverSync: string;
+}
+
+export const streamNameDefault = "statebase";
+/** Retried publishes within this window are recognised by their message id. */
+const duplicateWindowMs = 2 * 60 * 1000;
+/** How long a connection attempt may take before open fails. */
+const connectTimeoutMs = 5000;
+/** How long open keeps retrying while JetStream has no leader (a NATS node just died). */
+const setupRetryMs = 30_000;
+const streamNamePattern = /^[A-Za-z0-9_-]{1,200}$/;
+
+/** Connects and makes sure the stream and both buckets exist. */
+export async function connectLog(options: ReplicateOptions): Promise<LogConnection> {
+  const stream = options.stream ?? streamNameDefault;
+  if (!streamNamePattern.test(stream)) {
+    throw new DbError("INVALID_ARGUMENT", `replicate.stream must be letters, digits, _ or -`, {
+      value: stream,
+    });
+  }
+  const replicas = options.replicas ?? 1;
+  if (![1, 3, 5].includes(replicas)) {
+    throw new DbError("INVALID_ARGUMENT", "replicate.replicas must be 1, 3 or 5", {
+      value: replicas,
+    });
+  }
+  const node = options.node ?? `node-${randomUUID().slice(0, 8)}`;
+  const servers = typeof options.url === "string" ? options.url : [...options.url];
+  const nc = await connect({
+    servers,
+    name: `statebase ${node}`,
+    timeout: connectTimeoutMs,
+    maxReconnectAttempts: -1,
+  }).catch((error: unknown) => {
+    throw new DbError("IO_ERROR", `cannot reach NATS at ${String(servers)}: ${String(error)}`);
+  });
+  try {
+    return await setUpLog(nc, options, { stream, node, replicas });
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}
+
+async function setUpLog(
+  nc: NatsConnection,
+  options: ReplicateOptions,
+  names: { stream: string; node: string; replicas: number },
+): Promise<LogConnection> {
+  const { stream, node, replicas } = names;
+  const jsm = await retryTransient("reaching JetStream", () => jetstreamManager(nc));
+  const subject = `${stream}.log`;
+  const info = await retryTransient(`opening stream ${stream}`, () =>
+    ensureStream(jsm, stream, subject, replicas),
+  );
+  const ttlMs = options.leaseTtlMs ?? 3000;
+  const kv = await retryTransient("opening the lease bucket", () =>
+    // A renewal slower than a third of the lease is of no use: it times out by then.
+    new Kvm(nc).create(`${stream}_lease`, { history: 1, ttl: ttlMs, replicas, timeout: ttlMs / 3 }),
+  );
+  const store = await retryTransient("opening the snapshot bucket", () =>
+    new Objm(nc).create(`${stream}_snapshots`, { replicas }),
+  );
+  const serverVersion = nc.info?.version ?? "unknown";
+  return {
+    nc,
+    js: jetstream(nc),
+    jsm,
+    kv,
+    store,
+    stream,
+    subject,
+    node,
+    streamReplicas: info.config.num_replicas,
+    serverVersion,
+    serverSync: await describeServerSync(options.monitorUrl, serverVersion),
+  };
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+  replicas: number,
+): Promise<StreamInfo> {
+  try {
+    const info = await jsm.streams.info(stream);
+    if (!info.config.subjects.includes(subject)) {
+      throw new DbError("INVALID_ARGUMENT", `stream ${stream} exists but lacks subject ${subject}`);
+    }
+    return info;
+  } catch (error) {
+    const missing =
+      error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
+    if (!missing) throw error;
+  }
+  return jsm.streams.add({
+    name: stream,
+    subjects: [subject],
+    num_replicas: replicas,
+    duplicate_window: duplicateWindowMs * 1_000_000,
+    deny_delete: true,
+  });
+}
+
+/**
+ * The server's fsync setting, read from its monitoring endpoint when one is given: JetStream
+ * acknowledges a write once it is in the page cache of a quorum of replicas; only
+ * `sync_interval: always` (nats-server 2.10 or later) adds an fsync before the acknowledgement.
+ */
+async function describeServerSync(url: string | undefined, version: string): Promise<string> {
+  if (url === undefined) return "unknown (pass replicate.monitorUrl to read it)";
+  try {
+    const response = await fetch(`${url.replace(/\/$/, "")}/varz`, {
+      signal: AbortSignal.timeout(connectTimeoutMs),
+    });
+    const varz = (await response.json()) as {
+      jetstream?: { config?: { sync_interval?: number; sync_always?: boolean } };
+    };
+    const config = varz.jetstream?.config;
+    if (config?.sync_always === true) return "always";
+    if (typeof config?.sync_interval === "number") {
+      return `every ${config.sync_interval / 1e9} s`;
+    }
+    return `default (nats-server ${version}: fsync every 2 min)`;
+  } catch (error) {
+    return `unknown (${String(error)})`;
+  }
+}
+
+/** Runs `fn` again while it fails transiently (no JetStream leader yet), up to a bound. */
+export async function retryTransient<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const startedMs = performance.now();
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      if (performance.now() - startedMs > setupRetryMs) {
+        throw new DbError("IO_ERROR", `${what}: ${String(error)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

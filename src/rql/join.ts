@@ -1,0 +1,137 @@
+/**
+ * @module `inner join` and `left join`: equi-joins on `using` columns. When the joined query
+ * is a bare table read and its join column is the table's primary key or the first column of
+ * one of its indexes, each left row looks its matches up there (an index nested-loop join);
+ * otherwise the right side is read once into a hash table. Either way matches come in the
+ * right side's key order. Right columns are prefixed with `alias_`; a left join fills them
+ * with none when nothing matches, and a none key value matches nothing.
+ */
+import { compareValues, mapKeyOfTuple } from "../values/index.ts";
+import type { MapKey, ValueType } from "../values/index.ts";
+import { Table } from "../primitives/index.ts";
+import type { Row } from "../primitives/index.ts";
+import type { JoinStep, Pipeline } from "./ast.ts";
+import type { Columns, CompileEnv, CompiledPipeline, RunContext } from "./context.ts";
+import type { Stage } from "./pipeline.ts";
+
+type PipelineCompiler = (pipeline: Pipeline, env: CompileEnv) => CompiledPipeline;
+
+interface CompiledJoin {
+  stage: Stage;
+  columns: Columns;
+  plan: readonly string[];
+}
+
+/** Finds the right rows matching one left key. */
+type Matcher = (key: unknown[], ctx: RunContext) => readonly Row[];
+
+export function compileJoin(
+  step: JoinStep,
+  columns: Columns,
+  env: CompileEnv,
+  compilePipeline: PipelineCompiler,
+): CompiledJoin {
+  const right = compilePipeline(step.right, env);
+  const leftNames = step.using.map((key) => key.left);
+  const rightNames = step.using.map((key) => key.right);
+  const indexed = indexMatcher(step, env, rightNames);
+  const plan =
+    indexed === undefined
+      ? [...right.plan, `join: hash on (${rightNames.join(", ")})`]
+      : [indexed.plan];
+  const prefix = `${step.alias}_`;
+  const rightColumns = right.columns === undefined ? undefined : [...right.columns.keys()];
+  const stage: Stage = (rows, ctx) => {
+    const match = indexed?.match ?? hashMatcher(right.run(ctx), rightNames);
+    const out: Row[] = [];
+    const names = rightColumns ?? [];
+    for (const row of rows) {
+      const key = leftNames.map((name) => row[name] ?? null);
+      const matches = key.some((part) => part === null) ? [] : match(key, ctx);
+      for (const other of matches) {
+        const joined: Record<string, unknown> = { ...row };
+        for (const name of rightColumns ?? Object.keys(other))
+          joined[prefix + name] = other[name] ?? null;
+        out.push(joined);
+      }
+      if (matches.length === 0 && step.kind === "left") {
+        const joined: Record<string, unknown> = { ...row };
+        for (const name of names) joined[prefix + name] = null;
+        out.push(joined);
+      }
+    }
+    return out;
+  };
+  let outColumns: Columns;
+  if (columns !== undefined && right.columns !== undefined) {
+    const merged = new Map<string, ValueType | undefined>(columns);
+    for (const [name, type] of right.columns) merged.set(prefix + name, type);
+    outColumns = merged;
+  }
+  return { stage, columns: outColumns, plan };
+}
+
+function hashMatcher(rows: readonly Row[], names: readonly string[]): Matcher {
+  const table = new Map<MapKey, Row[]>();
+  for (const row of rows) {
+    const values = names.map((name) => row[name] ?? null);
+    if (values.some((value) => value === null)) continue;
+    const key = mapKeyOfTuple(values);
+    const bucket = table.get(key);
+    if (bucket === undefined) table.set(key, [row]);
+    else bucket.push(row);
+  }
+  return (key) => table.get(mapKeyOfTuple(key)) ?? [];
+}
+
+/** An index nested-loop matcher when the right side is a bare table keyed on the column. */
+function indexMatcher(
+  step: JoinStep,
+  env: CompileEnv,
+  rightNames: readonly string[],
+): { match: Matcher; plan: string } | undefined {
+  const source = step.right.source;
+  if (step.right.steps.length > 0 || source.type !== "object" || source.asOf !== undefined) {
+    return undefined;
+  }
+  if (rightNames.length !== 1) return undefined;
+  const object = env.catalog.get(source.object.name);
+  if (!(object instanceof Table) || !object.hasPrimaryKey) return undefined;
+  const column = rightNames[0]!;
+  const pk = object.definition.primaryKey ?? [];
+  if (pk.length === 1 && pk[0] === column) {
+    return {
+      plan: `join: ${object.name} primary key lookup (${column})`,
+      match: (key) => {
+        const row = safely(() => object.get(key[0]));
+        return row === undefined ? [] : [row];
+      },
+    };
+  }
+  const index = object.indexes.find(
+    (candidate) => candidate.columns.length === 1 && candidate.columns[0] === column,
+  );
+  if (index === undefined) return undefined;
+  return {
+    plan: `join: ${object.name} index ${index.name} lookup (${column})`,
+    match: (key) => {
+      const rows = safely(() => object.lookup(index.name, key[0])) ?? [];
+      return rows.length < 2
+        ? rows
+        : rows.sort((a, b) => compareValues(object.keyOf(a), object.keyOf(b)));
+    },
+  };
+}
+
+/** A left value the right key column cannot hold (text for an integer key) matches nothing. */
+function safely<T>(lookup: () => T): T | undefined {
+  try {
+    return lookup();
+  } catch (error) {
+    if (error instanceof Error && "code" in error) {
+      const code = (error as { code: unknown }).code;
+      if (code === "TYPE_MISMATCH" || code === "OUT_OF_RANGE") return undefined;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * @module The access planner: for a table read under a filter, picks the cheapest way to find
+ * candidate rows. It looks at the filter's top-level `and` terms of the form `col == value`,
+ * `col in [values]`, `col between a and b` and `col < value` (and kin), where the value does
+ * not depend on the row, and chooses, best first: a primary key lookup, a secondary index
+ * lookup (unique first), the same with `in`, a primary key range, an ordered index range, and
+ * otherwise a full scan. The filter is still applied to every candidate, so an index only
+ * narrows the search and can never change an answer; a value that cannot be a key of the
+ * column (text for an integer key) falls back to a scan for the same reason.
+ */
+import { DbError } from "../lib/errors.ts";
+import { compileExpression } from "../expr/index.ts";
+import type { Evaluator, Expr } from "../expr/index.ts";
+import type { Row, Table } from "../primitives/index.ts";
+import { compareValues, mapKeyOf } from "../values/index.ts";
+import type { MapKey } from "../values/index.ts";
+import type { RowScope } from "./context.ts";
+
+interface Bound {
+  value: Evaluator;
+  exclusive: boolean;
+}
+
+/** How candidate rows are found. `describe` is the line explain prints. */
+export interface AccessPath {
+  readonly describe: string;
+  /** Candidate rows in primary key order. */
+  readonly fetch: (table: Table, scope: RowScope) => Iterable<Row>;
+}
+
+interface Terms {
+  equal: Map<string, Evaluator>;
+  within: Map<string, Evaluator>;
+  lower: Map<string, Bound>;
+  upper: Map<string, Bound>;
+}
+
+/** The terms of `a and b and c`. */
+function conjuncts(expr: Expr, out: Expr[] = []): Expr[] {
+  if (expr.type === "binary" && expr.op === "and") {
+    conjuncts(expr.left, out);
+    conjuncts(expr.right, out);
+  } else {
+    out.push(expr);
+  }
+  return out;
+}
+
+/** True when an expression reads no column: literals, parameters, and calls of those. */
+function isRowIndependent(expr: Expr): boolean {
+  switch (expr.type) {
+    case "literal":
+    case "param":
+      return true;
+    case "field":
+      return false;
+    case "record":
+      return expr.entries.every((entry) => isRowIndependent(entry.value));
+    case "list":
+      return expr.items.every(isRowIndependent);
+    case "unary":
+      return isRowIndependent(expr.operand);
+    case "binary":
+      return isRowIndependent(expr.left) && isRowIndependent(expr.right);
+    case "between":
+      return [expr.operand, expr.low, expr.high].every(isRowIndependent);
+    case "in":
+      return isRowIndependent(expr.operand) && isRowIndependent(expr.list);
+    case "call":
+      return expr.args.every(isRowIndependent);
+  }
+}
+
+function columnOf(expr: Expr): string | undefined {
+  return expr.type === "field" && expr.path.length === 1 ? expr.path[0] : undefined;
+}
+
+const flipped: Readonly<Record<string, string>> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=" };
+
+function collectTerms(predicate: Expr | undefined): Terms {
+  const terms: Terms = { equal: new Map(), within: new Map(), lower: new Map(), upper: new Map() };
+  if (predicate === undefined) return terms;
+  for (const term of conjuncts(predicate)) collectTerm(term, terms);
+  return terms;
+}
+
+function collectTerm(term: Expr, terms: Terms): void {
+  if (term.type === "in" && !term.negated && isRowIndependent(term.list)) {
+    const column = columnOf(term.operand);
+    if (column !== undefined) terms.within.set(column, compileExpression(term.list));
+    return;
+  }
+  if (term.type === "between" && !term.negated) {
+    const column = columnOf(term.operand);
+    if (column === undefined || !isRowIndependent(term.low) || !isRowIndependent(term.high)) return;
+    setBound(terms.lower, column, compileExpression(term.low), false);
+    setBound(terms.upper, column, compileExpression(term.high), false);
+    return;
+  }
+  if (term.type !== "binary") return;
+  let op: string = term.op;
+  let column = columnOf(term.left);
+  let other = term.right;
+  if (column === undefined || !isRowIndependent(other)) {
+    column = columnOf(term.right);
+    other = term.left;
+    op = flipped[op] ?? op;
+  }
+  if (column === undefined || !isRowIndependent(other)) return;
+  const value = compileExpression(other);
+  if (op === "==") terms.equal.set(column, value);
+  else if (op === ">" || op === ">=") setBound(terms.lower, column, value, op === ">");
+  else if (op === "<" || op === "<=") setBound(terms.upper, column, value, op === "<");
+}
+
+function setBound(map: Map<string, Bound>, column: string, value: Evaluator, exclusive: boolean) {
+  if (!map.has(column)) map.set(column, { value, exclusive });
+}
+
+const scanPath = (name: string): AccessPath => ({
+  describe: `${name}: full scan`,
+  fetch: (table) => table.scan(),
+});
+
+/** Chooses the access path for reading `table` under `predicate` (undefined: no filter). */
+export function planTableAccess(table: Table, predicate: Expr | undefined): AccessPath {
+  if (!table.hasPrimaryKey) return scanPath(table.name);
+  const terms = collectTerms(predicate);
+  const pk = table.definition.primaryKey ?? [];
+  const indexes = [...table.indexes].sort((a, b) => Number(b.unique) - Number(a.unique));
+  const path =
+    pkLookup(table, pk, terms) ??
+    firstOf(indexes, (index) => indexLookup(table, index, terms)) ??
+    pkIn(table, pk, terms) ??
+    firstOf(indexes, (index) => indexIn(table, index, terms)) ??
+    pkRange(table, pk, terms) ??
+    firstOf(indexes, (index) => indexRange(table, index, terms));
+  return path === undefined ? scanPath(table.name) : withFallback(path);
+}
+
+function firstOf<T, R>(items: readonly T[], pick: (item: T) => R | undefined): R | undefined {
+  for (const item of items) {
+    const result = pick(item);
+    if (result !== undefined) return result;
+  }
+  return undefined;
+}
+
+/** A key value the column cannot hold matches no stored key; a scan gives the exact answer. */
+function withFallback(path: AccessPath): AccessPath {
+  return {
+    describe: path.describe,
+    fetch: (table, scope) => {
+      try {
+        // Lookups return lists; ranges return generators, whose coercion errors come on
+        // the first step, so those are drained here, inside the try.
+        const rows = path.fetch(table, scope);
+        return Array.isArray(rows) ? (rows as readonly Row[]) : [...rows];
+      } catch (error) {
+        if (!(error instanceof DbError)) throw error;
+        if (error.code !== "TYPE_MISMATCH" && error.code !== "OUT_OF_RANGE") throw error;
+        return table.scan();
+      }
+    },
+  };
+}
+
+function pkLookup(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
+  const reads = pk.map((column) => terms.equal.get(column));
+  if (reads.length === 0 || reads.some((read) => read === undefined)) return undefined;
+  const evaluators = reads as Evaluator[];
+  const single = evaluators.length === 1 ? evaluators[0]! : undefined;
+  return {
+    describe: `${table.name}: primary key lookup (${pk.join(", ")})`,
+    fetch: (t, scope) => {
+      const key = single !== undefined ? single(scope) : evaluators.map((read) => read(scope));
+      if (key === null) return [];
+      const row = t.get(key);
+      return row === undefined ? [] : [row];
+    },
+  };
+}
+
+function pkIn(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
+  const list = pk.length === 1 ? terms.within.get(pk[0]!) : undefined;
+  if (list === undefined) return undefined;
+  return {
+    describe: `${table.name}: primary key lookup of a list (${pk[0]})`,
+    fetch: (t, scope) => {
+      const keys = list(scope);
+      if (!Array.isArray(keys)) return t.scan();
+      const rows: Row[] = [];
+      const seen = new Set<MapKey>();
+      for (const key of keys) {
+        if (key === null) continue;
+        const row = t.get(key);
+        if (row === undefined) continue;
+        const mapKey = mapKeyOf(t.keyOf(row));
+        if (!seen.has(mapKey)) rows.push(row);
+        seen.add(mapKey);
+      }
+      return sortByKey(t, rows);
+    },
+  };
+}
+
+function pkRange(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
+  const column = pk.length === 1 ? pk[0]! : undefined;
+  const lower = column === undefined ? undefined : terms.lower.get(column);
+  const upper = column === undefined ? undefined : terms.upper.get(column);
+  if (lower === undefined && upper === undefined) return undefined;
+  return {
+    describe: `${table.name}: primary key range (${column})`,
+    fetch: (t, scope) => {
+      const range = rangeOf(lower, upper, scope);
+      return range === undefined ? [] : t.scan(range);
+    },
+  };
+}
+
+type IndexOf = Table["indexes"][number];
+
+function indexLookup(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
+  const reads = index.columns.map((column) => terms.equal.get(column));
+  if (reads.some((read) => read === undefined)) return undefined;
+  const evaluators = reads as Evaluator[];
+  return {
+    describe: `${table.name}: index ${index.name} lookup (${index.columns.join(", ")})`,
+    fetch: (t, scope) => {
+      const key =
+        evaluators.length === 1 ? evaluators[0]!(scope) : evaluators.map((read) => read(scope));
+      if (key === null) return [];
+      return sortByKey(t, t.lookup(index.name, key));
+    },
+  };
+}
+
+function indexIn(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
+  const list = index.columns.length === 1 ? terms.within.get(index.columns[0]!) : undefined;
+  if (list === undefined) return undefined;
+  return {
+    describe: `${table.name}: index ${index.name} lookup of a list (${index.columns[0]})`,
+    fetch: (t, scope) => {
+      const keys = list(scope);
+      if (!Array.isArray(keys)) return t.scan();
+      const byKey = new Map<MapKey, Row>();
+      for (const key of keys) {
+        if (key === null) continue;
+        for (const row of t.lookup(index.name, key)) byKey.set(mapKeyOf(t.keyOf(row)), row);
+      }
+      return sortByKey(t, [...byKey.values()]);
+    },
+  };
+}
+
+function indexRange(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
+  const column = index.ordered && index.columns.length === 1 ? index.columns[0]! : undefined;
+  const lower = column === undefined ? undefined : terms.lower.get(column);
+  const upper = column === undefined ? undefined : terms.upper.get(column);
+  if (lower === undefined && upper === undefined) return undefined;
+  return {
+    describe: `${table.name}: index ${index.name} range (${column})`,
+    fetch: (t, scope) => {
+      const range = rangeOf(lower, upper, scope);
+      return range === undefined ? [] : sortByKey(t, [...t.range(index.name, range)]);
+    },
+  };
+}
+
+/** Bounds for a scan; undefined when a bound is none (nothing compares with none). */
+function rangeOf(
+  lower: Bound | undefined,
+  upper: Bound | undefined,
+  scope: RowScope,
+):
+  | { lower?: unknown; upper?: unknown; lowerExclusive?: boolean; upperExclusive?: boolean }
+  | undefined {
+  const range: {
+    lower?: unknown;
+    upper?: unknown;
+    lowerExclusive?: boolean;
+    upperExclusive?: boolean;
+  } = {};
+  if (lower !== undefined) {
+    range.lower = lower.value(scope);
+    range.lowerExclusive = lower.exclusive;
+    if (range.lower === null) return undefined;
+  }
+  if (upper !== undefined) {
+    range.upper = upper.value(scope);
+    range.upperExclusive = upper.exclusive;
+    if (range.upper === null) return undefined;
+  }
+  return range;
+}
+
+/** Rows found through an index, back in primary key order (the order of unsorted output). */
+function sortByKey(table: Table, rows: Row[]): Row[] {
+  if (rows.length < 2) return rows;
+  return rows.sort((a, b) => compareValues(table.keyOf(a), table.keyOf(b)));
+}

@@ -1,0 +1,25 @@
+/**
+ * @module Errors as RQL reports them. The spec names RQL_UNKNOWN_OBJECT for a name that
+ * resolves to nothing; engine errors raised while a script runs keep their codes, except
+ * UNKNOWN_OBJECT, which becomes RQL_UNKNOWN_OBJECT with its message and details.
+ */
+import { DbError } from "../lib/errors.ts";
+import type { Position } from "../expr/index.ts";
+
+/** RQL_UNKNOWN_OBJECT naming the object and, when known, where the text names it. */
+export function unknownObject(name: string, pos?: Position): DbError {
+  const where = pos === undefined ? "" : `line ${pos.line}, column ${pos.col}: `;
+  const details =
+    pos === undefined
+      ? { object: name }
+      : { object: name, line: pos.line, col: pos.col, fragment: name };
+  return new DbError("RQL_UNKNOWN_OBJECT", `${where}unknown object "${name}"`, details);
+}
+
+/** Translates an error thrown while a statement ran; anything else passes unchanged. */
+export function toRqlError(error: unknown): unknown {
+  if (!(error instanceof DbError) || error.code !== "UNKNOWN_OBJECT") return error;
+  const translated = new DbError("RQL_UNKNOWN_OBJECT", error.message, error.details);
+  if (error.stack !== undefined) translated.stack = error.stack;
+  return translated;
+}

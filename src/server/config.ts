@@ -1,0 +1,356 @@
+/**
+ * @module The server's configuration: one file (YAML or JSON), then environment variables
+ * (STATEBASE_*), then command-line flags, each overriding the one before. The merged result
+ * is validated against one schema, so every mistake is reported once, naming the key and
+ * where it came from, before anything listens or opens the data directory.
+ */
+import { readFile } from "node:fs/promises";
+import Type from "typebox";
+import type { Static } from "typebox";
+import { Value } from "typebox/value";
+import { parse as parseYaml } from "yaml";
+import { DbError } from "../lib/errors.ts";
+import type { Durability } from "../types.ts";
+import {
+  httpBodySizeBytesMax,
+  requestTimeoutMsDefault,
+  subscriptionPendingCommitsMax,
+  wsBufferedSizeBytesMax,
+  wsMessageSizeBytesMax,
+} from "../lib/limits.ts";
+
+/** A listener address; `port` 0 asks the system for a free port. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+const listenPattern = "^(off|\\[[0-9A-Fa-f:.]+\\]:\\d{1,5}|[^:\\s]+:\\d{1,5})$";
+
+const tokenSchema = Type.Object(
+  {
+    sha256: Type.String({ pattern: "^[0-9a-fA-F]{64}$" }),
+    role: Type.Union([Type.Literal("read"), Type.Literal("write"), Type.Literal("admin")]),
+    name: Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
+const positive = (maximum: number): ReturnType<typeof Type.Integer> =>
+  Type.Integer({ minimum: 1, maximum });
+
+/** Every key a config file may hold; environment variables and flags map onto the same keys. */
+export const configSchema = Type.Object(
+  {
+    data: Type.Optional(Type.String({ minLength: 1 })),
+    durability: Type.Optional(
+      Type.Union([Type.Literal("sync"), Type.Literal("async"), Type.Literal("memory")]),
+    ),
+    rcp: Type.Optional(Type.String({ pattern: listenPattern })),
+    http: Type.Optional(Type.String({ pattern: listenPattern })),
+    module: Type.Optional(Type.String({ minLength: 1 })),
+    replicate: Type.Optional(Type.String({ minLength: 1 })),
+    retention: Type.Optional(
+      Type.Object(
+        {
+          snapshotsKept: Type.Optional(positive(1_000_000)),
+          logRetentionMs: Type.Optional(Type.Integer({ minimum: 0 })),
+          snapshotLogBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+          segmentSizeBytes: Type.Optional(positive(Number.MAX_SAFE_INTEGER)),
+          durabilityWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    auth: Type.Optional(
+      Type.Object(
+        { tokens: Type.Optional(Type.Array(tokenSchema, { maxItems: 10_000 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1 }),
+          key: Type.String({ minLength: 1 }),
+          ca: Type.Optional(Type.String({ minLength: 1 })),
+          requireClientCert: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          httpBodySizeBytesMax: Type.Optional(positive(256 * 1024 * 1024)),
+          wsMessageSizeBytesMax: Type.Optional(positive(256 * 1024 * 1024)),
+          wsBufferedSizeBytesMax: Type.Optional(positive(1024 * 1024 * 1024)),
+          subscriptionPendingCommitsMax: Type.Optional(positive(10_000_000)),
+          requestTimeoutMs: Type.Optional(positive(3_600_000)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    timerTickMs: Type.Optional(positive(3_600_000)),
+  },
+  { additionalProperties: false },
+);
+
+/** A config document as written (every key optional). */
+export type ConfigDocument = Static<typeof configSchema>;
+
+export type TokenEntryConfig = Static<typeof tokenSchema>;
+
+/** The resolved configuration the server runs with: every default filled in. */
+export interface ServerConfig {
+  data: string;
+  durability: Durability;
+  /** `undefined` when the listener is turned off (`off`). */
+  rcp: ListenAddress | undefined;
+  http: ListenAddress | undefined;
+  module: string | undefined;
+  replicate: string | undefined;
+  retention: NonNullable<ConfigDocument["retention"]>;
+  tokens: TokenEntryConfig[];
+  tls: NonNullable<ConfigDocument["tls"]> | undefined;
+  limits: Required<NonNullable<ConfigDocument["limits"]>>;
+  timerTickMs: number;
+}
+
+export const configDefaults = {
+  data: "./statebase-data",
+  durability: "sync",
+  rcp: "127.0.0.1:7401",
+  http: "127.0.0.1:8090",
+  timerTickMs: 100,
+} as const;
+
+type EnvKind = "string" | "integer" | "boolean" | "tokens";
+
+/** Environment variables: name, the config key it sets (a dotted path) and how to read it. */
+export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]> = [
+  ["STATEBASE_DATA", "data", "string"],
+  ["STATEBASE_DURABILITY", "durability", "string"],
+  ["STATEBASE_RCP", "rcp", "string"],
+  ["STATEBASE_HTTP", "http", "string"],
+  ["STATEBASE_MODULE", "module", "string"],
+  ["STATEBASE_REPLICATE", "replicate", "string"],
+  ["STATEBASE_SNAPSHOTS_KEPT", "retention.snapshotsKept", "integer"],
+  ["STATEBASE_LOG_RETENTION_MS", "retention.logRetentionMs", "integer"],
+  ["STATEBASE_SNAPSHOT_LOG_BYTES", "retention.snapshotLogBytes", "integer"],
+  ["STATEBASE_SEGMENT_SIZE_BYTES", "retention.segmentSizeBytes", "integer"],
+  ["STATEBASE_DURABILITY_WINDOW_MS", "retention.durabilityWindowMs", "integer"],
+  ["STATEBASE_TOKENS", "auth.tokens", "tokens"],
+  ["STATEBASE_TLS_CERT", "tls.cert", "string"],
+  ["STATEBASE_TLS_KEY", "tls.key", "string"],
+  ["STATEBASE_TLS_CA", "tls.ca", "string"],
+  ["STATEBASE_TLS_REQUIRE_CLIENT_CERT", "tls.requireClientCert", "boolean"],
+  ["STATEBASE_HTTP_BODY_SIZE_BYTES_MAX", "limits.httpBodySizeBytesMax", "integer"],
+  ["STATEBASE_WS_MESSAGE_SIZE_BYTES_MAX", "limits.wsMessageSizeBytesMax", "integer"],
+  ["STATEBASE_WS_BUFFERED_SIZE_BYTES_MAX", "limits.wsBufferedSizeBytesMax", "integer"],
+  ["STATEBASE_SUBSCRIPTION_PENDING_COMMITS_MAX", "limits.subscriptionPendingCommitsMax", "integer"],
+  ["STATEBASE_REQUEST_TIMEOUT_MS", "limits.requestTimeoutMs", "integer"],
+  ["STATEBASE_TIMER_TICK_MS", "timerTickMs", "integer"],
+];
+
+/** Flags as the `serve` command parsed them; each overrides the file and the environment. */
+export interface ConfigFlags {
+  data?: string;
+  rcp?: string;
+  http?: string;
+  durability?: string;
+  module?: string;
+  config?: string;
+  replicate?: string;
+}
+
+/** Reads the config file (if any), applies the environment and the flags, validates. */
+export async function resolveConfig(
+  flags: ConfigFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ServerConfig> {
+  const sources = new Map<string, string>();
+  const document: Record<string, unknown> =
+    flags.config === undefined ? {} : await readConfigFile(flags.config);
+  markSources(document, "", flags.config ?? "", sources);
+  for (const [name, path, kind] of configEnvironment) {
+    const text = env[name];
+    if (text === undefined || text === "") continue;
+    setPath(document, path, readEnvValue(name, text, kind));
+    sources.set(path, `environment variable ${name}`);
+  }
+  for (const key of ["data", "rcp", "http", "durability", "module", "replicate"] as const) {
+    const value = flags[key];
+    if (value === undefined) continue;
+    document[key] = value;
+    sources.set(key, `flag --${key}`);
+  }
+  checkDocument(document, sources);
+  return completeConfig(document as ConfigDocument);
+}
+
+/** Parses a config file: JSON when it ends in .json, YAML (a superset of JSON) otherwise. */
+async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DbError("INVALID_ARGUMENT", `cannot read config file ${path}: ${reason}`, {
+      value: path,
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new DbError("INVALID_ARGUMENT", `config file ${path} is not valid: ${reason}`, {
+      value: path,
+    });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new DbError("INVALID_ARGUMENT", `config file ${path} must hold an object of keys`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Records that every key of the file came from the file, for error messages. */
+function markSources(
+  value: Record<string, unknown>,
+  prefix: string,
+  file: string,
+  sources: Map<string, string>,
+): void {
+  for (const [key, inner] of Object.entries(value)) {
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    sources.set(path, `config file ${file}`);
+    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
+      markSources(inner as Record<string, unknown>, path, file, sources);
+    }
+  }
+}
+
+function readEnvValue(name: string, text: string, kind: EnvKind): unknown {
+  if (kind === "string") return text;
+  if (kind === "boolean") {
+    if (text === "true" || text === "1") return true;
+    if (text === "false" || text === "0") return false;
+    throw new DbError("INVALID_ARGUMENT", `${name} must be true or false, got ${text}`);
+  }
+  if (kind === "integer") {
+    // Left as text when it is no number: the schema then names the key and the bad value.
+    return /^-?\d+$/.test(text.trim()) ? Number(text) : text;
+  }
+  return parseTokenList(name, text);
+}
+
+/**
+ * Tokens in the environment: a JSON array like the file's, or `SHA256:ROLE[:NAME]` entries
+ * separated by commas (shorter to write in a unit file).
+ */
+function parseTokenList(name: string, text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("[")) {
+    try {
+      return JSON.parse(trimmed);
+    } catch {
+      // The message below says what was expected; the JSON parser's position adds nothing.
+      throw new DbError("INVALID_ARGUMENT", `${name} is not a valid JSON array of tokens`);
+    }
+  }
+  return trimmed.split(",").map((entry) => {
+    const [sha256, role, label] = entry.trim().split(":");
+    return label === undefined ? { sha256, role } : { sha256, role, name: label };
+  });
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== "object" || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+/** Validates the merged document; the first error names its key, source and the rule. */
+function checkDocument(document: unknown, sources: Map<string, string>): void {
+  if (Value.Check(configSchema, document)) return;
+  const errors = [...Value.Errors(configSchema, document)];
+  // Prefer the most specific error: the deepest path, and a named rule over "schema is false".
+  errors.sort((a, b) => b.instancePath.length - a.instancePath.length);
+  const error = errors.find((e) => e.keyword !== "boolean") ?? errors[0];
+  if (error === undefined) throw new DbError("INVALID_ARGUMENT", "config is not valid");
+  const path = error.instancePath.replace(/^\//, "").replaceAll("/", ".");
+  const extra = (error.params as { additionalProperties?: unknown }).additionalProperties;
+  if (error.keyword === "additionalProperties" && Array.isArray(extra)) {
+    const key = path === "" ? String(extra[0]) : `${path}.${String(extra[0])}`;
+    throw new DbError("INVALID_ARGUMENT", `unknown config key ${key}${from(sources, key)}`, {
+      key,
+    });
+  }
+  const message = describeRule(path, error.keyword, error.message);
+  throw new DbError("INVALID_ARGUMENT", `config key ${path}${from(sources, path)}: ${message}`, {
+    key: path,
+  });
+}
+
+function from(sources: Map<string, string>, key: string): string {
+  const root = key.split(".").slice(0, 2).join(".");
+  const source = sources.get(key) ?? sources.get(root) ?? sources.get(key.split(".")[0]!);
+  return source === undefined ? "" : ` (from ${source})`;
+}
+
+function describeRule(path: string, keyword: string, message: string): string {
+  if (keyword === "pattern" && (path === "rcp" || path === "http")) {
+    return "must be HOST:PORT (port 0 picks a free port) or off";
+  }
+  if (keyword === "pattern" && path.endsWith("sha256")) {
+    return "must be the SHA-256 of the token as 64 hex digits (statebase hash-token)";
+  }
+  if (keyword === "anyOf" && path === "durability") return "must be sync, async or memory";
+  if (keyword === "anyOf" && path.endsWith("role")) return "must be read, write or admin";
+  return message;
+}
+
+/** Parses `HOST:PORT` (IPv6 in brackets); `off` turns the listener off. */
+export function parseListenAddress(text: string): ListenAddress | undefined {
+  if (text === "off") return undefined;
+  const at = text.lastIndexOf(":");
+  const host = text.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(text.slice(at + 1));
+  if (at <= 0 || host === "" || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new DbError("INVALID_ARGUMENT", `${text} is not HOST:PORT with a port up to 65535`, {
+      value: text,
+    });
+  }
+  return { host, port };
+}
+
+function completeConfig(document: ConfigDocument): ServerConfig {
+  const limits = document.limits ?? {};
+  return {
+    data: document.data ?? configDefaults.data,
+    durability: document.durability ?? configDefaults.durability,
+    rcp: parseListenAddress(document.rcp ?? configDefaults.rcp),
+    http: parseListenAddress(document.http ?? configDefaults.http),
+    module: document.module,
+    replicate: document.replicate,
+    retention: document.retention ?? {},
+    tokens: document.auth?.tokens ?? [],
+    tls: document.tls,
+    limits: {
+      httpBodySizeBytesMax: limits.httpBodySizeBytesMax ?? httpBodySizeBytesMax,
+      wsMessageSizeBytesMax: limits.wsMessageSizeBytesMax ?? wsMessageSizeBytesMax,
+      wsBufferedSizeBytesMax: limits.wsBufferedSizeBytesMax ?? wsBufferedSizeBytesMax,
+      subscriptionPendingCommitsMax:
+        limits.subscriptionPendingCommitsMax ?? subscriptionPendingCommitsMax,
+      requestTimeoutMs: limits.requestTimeoutMs ?? requestTimeoutMsDefault,
+    },
+    timerTickMs: document.timerTickMs ?? configDefaults.timerTickMs,
+  };
+}

@@ -1,0 +1,3 @@
+/** @module The HTTP listener's public surface (server.ts). */
+export { startHttpServer } from "./server.ts";
+export type { HttpServer, HttpServerOptions } from "./server.ts";

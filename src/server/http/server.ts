@@ -1,0 +1,171 @@
+/**
+ * @module The HTTP listener (fastify): RQL at `POST /v1/query|command|admin`, procedure calls
+ * at `POST /v1/call/:procedure`, `GET /healthz` and Prometheus text at `GET /metrics`
+ * (docs/server.md). Every answer is JSON from one encoder (json.ts) and every failure is
+ * `{"error": {"code", "message"}}` from one translator (wire-error.ts), so a client never
+ * sees a stack trace. The WebSocket endpoint shares this listener's port (ws/).
+ */
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import type { SecureContextOptions, TlsOptions } from "node:tls";
+import { performance } from "node:perf_hooks";
+import Fastify from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { authenticate } from "../access.ts";
+import type { TokenEntry } from "../auth.ts";
+import { encodeJson } from "../json.ts";
+import type { ServerMetrics } from "../metrics.ts";
+import { runRequest } from "../requests.ts";
+import type { RequestContext, RequestKind } from "../requests.ts";
+import { ProtocolError, toWireError } from "../wire-error.ts";
+import type { ListenAddress } from "../config.ts";
+
+export interface HttpServerOptions {
+  context: RequestContext;
+  metrics: ServerMetrics;
+  tokens: readonly TokenEntry[];
+  listen: ListenAddress;
+  bodySizeBytesMax: number;
+  requestTimeoutMs: number;
+  tls: (SecureContextOptions & TlsOptions) | undefined;
+  /** Handles upgrade requests (the WebSocket endpoint). */
+  onUpgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Receives server faults (not client mistakes) for the operator's trace. */
+  fault: (error: unknown) => void;
+  /** Whether the server is serving (false while it shuts down). */
+  serving: () => boolean;
+}
+
+export interface HttpServer {
+  readonly address: ListenAddress;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP listener; resolves once it listens. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodySizeBytesMax,
+    requestTimeout: options.requestTimeoutMs,
+    ...(options.tls === undefined ? {} : { https: options.tls }),
+  }) as unknown as FastifyInstance;
+  // Requests are JSON only: a text body would otherwise reach the handlers as a string.
+  app.removeContentTypeParser("text/plain");
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    sendError(reply, translateFastifyError(error), options.fault);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ProtocolError("NOT_FOUND", `no route ${request.method} ${request.url}`, 404);
+    sendError(reply, error, options.fault);
+  });
+  addRoutes(app, options);
+  const server = app.server as Server;
+  if (options.onUpgrade !== undefined) server.on("upgrade", options.onUpgrade);
+  server.on("connection", (socket) => {
+    options.metrics.connectionOpened("http");
+    socket.once("close", () => options.metrics.connectionClosed("http"));
+  });
+  await app.listen({ host: options.listen.host, port: options.listen.port });
+  const bound = server.address();
+  const port = typeof bound === "object" && bound !== null ? bound.port : options.listen.port;
+  return {
+    address: { host: options.listen.host, port },
+    server,
+    close: async () => {
+      // Idle keep-alive sockets would hold close() open; requests in flight still finish.
+      server.closeIdleConnections();
+      await app.close();
+    },
+  };
+}
+
+function addRoutes(app: FastifyInstance, options: HttpServerOptions): void {
+  for (const kind of ["query", "command", "admin"] as const) {
+    app.post(`/v1/${kind}`, (request, reply) =>
+      handle(options, kind, request, reply, (body) => body),
+    );
+  }
+  app.post("/v1/call/:procedure", (request, reply) =>
+    handle(options, "call", request, reply, (body) => ({
+      procedure: (request.params as { procedure: string }).procedure,
+      args: body["args"],
+    })),
+  );
+  app.get("/healthz", async (_request, reply) => {
+    const serving = options.serving();
+    const status = serving ? 200 : 503;
+    await reply.status(status).type("application/json").send(encodeJson({ serving }));
+  });
+  app.get("/metrics", async (request, reply) => {
+    try {
+      authenticate(options.tokens, request.headers.authorization);
+      const text = await options.metrics.registry.metrics();
+      await reply.type(options.metrics.registry.contentType).send(text);
+    } catch (error) {
+      sendError(reply, error, options.fault);
+    }
+  });
+}
+
+/** One RQL or call request: authenticate, run, encode; records the outcome in the metrics. */
+async function handle(
+  options: HttpServerOptions,
+  kind: RequestKind,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  toRequest: (body: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
+  const started = performance.now();
+  let outcome = "ok";
+  try {
+    const role = authenticate(options.tokens, request.headers.authorization);
+    const body = request.body;
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new ProtocolError("INVALID_ARGUMENT", "the request body must be a JSON object", 400);
+    }
+    const result = await runRequest(
+      options.context,
+      kind,
+      toRequest(body as Record<string, unknown>),
+      role,
+    );
+    const answer = kind === "call" ? { result } : result;
+    await reply.type("application/json").send(encodeJson(answer));
+  } catch (error) {
+    outcome = sendError(reply, error, options.fault);
+  } finally {
+    options.metrics.observeRequest("http", kind, outcome, (performance.now() - started) / 1000);
+  }
+}
+
+/** Sends the error answer; returns its code for the metrics. */
+function sendError(reply: FastifyReply, error: unknown, fault: (error: unknown) => void): string {
+  const { status, body } = toWireError(error, fault);
+  void reply.status(status).type("application/json").send(encodeJson({ error: body }));
+  return body.code;
+}
+
+/** Fastify's own failures (body parsing, limits) as protocol errors with stable codes. */
+function translateFastifyError(error: FastifyError): unknown {
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new ProtocolError("LIMIT_EXCEEDED", "the request body is larger than allowed", 413);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new ProtocolError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        "send the request body as application/json",
+        415,
+      );
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new ProtocolError("INVALID_JSON", "the request body is empty", 400);
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new ProtocolError("INVALID_ARGUMENT", "the Content-Length is wrong", 400);
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError || error.statusCode === 400) {
+    return new ProtocolError("INVALID_JSON", "the request body is not valid JSON", 400);
+  }
+  return error;
+}

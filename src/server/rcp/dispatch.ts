@@ -1,0 +1,117 @@
+/**
+ * @module Runs one operation: look it up, check authentication, role and read-only mode,
+ * run it (a transactional op inside one transaction with an `rcp` origin, so the log says
+ * which request caused each commit), wait until what it observed is durable when the
+ * database is in `sync` mode, and report the outcome to the metrics hook.
+ */
+import { assert } from "../../lib/assert.ts";
+import type { WireError } from "../../protocol/index.ts";
+import { roleAllows } from "../auth.ts";
+import type { MachinesApi } from "../../types.ts";
+import type { RcpCore } from "./core.ts";
+import { RcpFailure, badRequest, toWireError } from "./failure.ts";
+import type { Operation, OperationContext } from "./operation.ts";
+import { operations } from "./operations.ts";
+import type { Session } from "./session.ts";
+
+export type Outcome = { ok: true; result: unknown } | { ok: false; error: WireError };
+
+/** What a caller of {@link runOperation} provides; `machines` is filled in here. */
+export interface DispatchContext {
+  readonly core: RcpCore;
+  readonly session: Session;
+  readonly inBatch: boolean;
+}
+
+/** Runs `op` with `params`; never throws except for assertion failures (bugs). */
+export async function runOperation(
+  context: DispatchContext,
+  op: string,
+  params: unknown,
+): Promise<Outcome> {
+  const started = performance.now();
+  let outcome: Outcome;
+  try {
+    const operation = lookupOperation(op);
+    checkAccess(context, op, operation);
+    const result = await execute(context, op, operation, params);
+    const db = context.core.db;
+    // Confirmed output: nothing describing a commit leaves before that commit is on disk.
+    if (db.durability === "sync") await db.durable(db.seq);
+    outcome = { ok: true, result };
+  } catch (error) {
+    outcome = { ok: false, error: toWireError(error) };
+  }
+  context.core.options.onRequest?.(
+    op,
+    outcome.ok ? undefined : outcome.error.code,
+    performance.now() - started,
+  );
+  return outcome;
+}
+
+export function lookupOperation(op: string): Operation {
+  const operation = Object.hasOwn(operations, op) ? operations[op] : undefined;
+  if (operation === undefined) throw badRequest(`unknown operation: ${op}`);
+  return operation;
+}
+
+/** Authentication, the token's role, and read-only mode, in that order. */
+export function checkAccess(context: DispatchContext, op: string, operation: Operation): void {
+  const { core, session } = context;
+  if (operation.role !== "none") {
+    if (session.role === undefined) {
+      throw new RcpFailure("UNAUTHORIZED", "authentication required");
+    }
+    if (!roleAllows(session.role, operation.role)) {
+      throw new RcpFailure(
+        "UNAUTHORIZED",
+        `a token with role ${session.role} may not run ${op} (it needs ${operation.role})`,
+      );
+    }
+  }
+  if (operation.write && core.readOnly) {
+    throw new RcpFailure("READ_ONLY_MODE", "server is in read-only mode");
+  }
+}
+
+async function execute(
+  context: DispatchContext,
+  op: string,
+  operation: Operation,
+  params: unknown,
+): Promise<unknown> {
+  const db = context.core.db;
+  if (!operation.transactional) {
+    return operation.run(
+      withMachines(context, () => db.machines),
+      params,
+    );
+  }
+  return db.transact(
+    (tx) => {
+      const result = operation.run(
+        withMachines(context, () => tx.machines),
+        params,
+      );
+      assert(!(result instanceof Promise), `${op} is marked transactional but is async`);
+      return result;
+    },
+    { origin: { kind: "rcp", detail: { op } } },
+  );
+}
+
+/** The context with `machines` read on first use (reads that never touch it stay cheap). */
+export function withMachines(
+  context: DispatchContext,
+  machines: () => MachinesApi,
+): OperationContext {
+  return {
+    core: context.core,
+    session: context.session,
+    inBatch: context.inBatch,
+    get machines() {
+      return machines();
+    },
+  };
+}

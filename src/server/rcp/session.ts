@@ -1,0 +1,230 @@
+/**
+ * @module One RCP connection (a session). Bytes are decoded as binary frames, or as JSON
+ * lines when the first byte is `{` (decision 1). Requests are answered strictly in arrival
+ * order, one at a time; a client may pipeline (reading pauses when too many wait). Stream
+ * events are written between responses. A frame that cannot be decoded is answered with
+ * BAD_REQUEST and id "" after every earlier request's response, then the connection closes
+ * (decision 2). Idle connections close unless they hold subscriptions (decision 13).
+ */
+import type { Socket } from "node:net";
+import { rcpPendingRequestsMax } from "../../lib/limits.ts";
+import {
+  FrameDecoder,
+  FrameError,
+  LineDecoder,
+  encodeMessageFrame,
+  errorResponse,
+  okResponse,
+  parseRequest,
+  wireError,
+} from "../../protocol/index.ts";
+import type { RcpResponse, RcpStreamEvent, RequestParse } from "../../protocol/index.ts";
+import type { TokenRole } from "../auth.ts";
+import type { RcpCore } from "./core.ts";
+import { runOperation } from "./dispatch.ts";
+import type { Watch, WatchSink } from "./watch.ts";
+
+type Work = RequestParse | { kind: "fatal"; message: string };
+
+export class Session implements WatchSink {
+  /** The authenticated role; every role when the server needs no authentication. */
+  role: TokenRole | undefined;
+  tokenName: string | undefined;
+  clientName: string | undefined;
+  /** How messages are written: binary frames, or JSON lines (HELLO or a `{` first byte). */
+  outputMode: "binary" | "jsonl" = "binary";
+  /** Set by BYE: the connection closes once the response is written. */
+  closeAfterResponse = false;
+  private decoder: FrameDecoder | LineDecoder | undefined;
+  private readonly queue: Work[] = [];
+  private running = false;
+  private closed = false;
+  private readonly watches = new Map<string, Watch>();
+  private readonly afterResponseTasks: Array<() => Promise<void>> = [];
+  /** Events written since the socket last drained while its buffer was full. */
+  private eventsBacklog = 0;
+  private eventChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly core: RcpCore,
+    private readonly socket: Socket,
+    private readonly onClose: () => void,
+  ) {
+    this.role = core.authRequired ? undefined : "admin";
+  }
+
+  /** Starts reading; `first` is what was read while telling TLS from plain, if anything. */
+  start(first: Buffer | undefined): void {
+    const socket = this.socket;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    socket.on("drain", () => (this.eventsBacklog = 0));
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => this.cleanUp());
+    socket.setTimeout(this.core.limits.idleTimeoutMs);
+    socket.on("timeout", () => {
+      // A connection that only listens to subscriptions is not idle (decision 13).
+      if (this.watches.size === 0 && !this.running) socket.destroy();
+    });
+    if (first !== undefined) this.receive(first);
+  }
+
+  get watchCount(): number {
+    return this.watches.size;
+  }
+
+  addWatch(watch: Watch): void {
+    this.watches.set(watch.id, watch);
+    this.core.addWatch(watch);
+  }
+
+  removeWatch(id: string): boolean {
+    const watch = this.watches.get(id);
+    if (watch === undefined) return false;
+    this.watches.delete(id);
+    this.core.removeWatch(watch);
+    return true;
+  }
+
+  /** Runs `task` after the current request's response has been written. */
+  afterResponse(task: () => Promise<void>): void {
+    this.afterResponseTasks.push(task);
+  }
+
+  /** Ends the connection (server shutdown). */
+  end(): void {
+    this.closed = true;
+    this.socket.end();
+  }
+
+  // ---- Input ----
+
+  private receive(chunk: Buffer): void {
+    if (this.closed || chunk.length === 0) return;
+    if (this.decoder === undefined) {
+      const jsonLines = chunk[0] === 0x7b;
+      this.decoder = jsonLines
+        ? new LineDecoder(this.core.limits.frameSizeBytesMax + 1)
+        : new FrameDecoder(this.core.limits.frameSizeBytesMax);
+      if (jsonLines) this.outputMode = "jsonl";
+    }
+    const payloads =
+      this.decoder instanceof LineDecoder
+        ? this.decoder.push(chunk)
+        : this.decoder.push(chunk).map((frame) => frame.payload);
+    let failure = this.decoder.failure;
+    for (const payload of payloads) {
+      try {
+        this.queue.push(parseRequest(payload));
+      } catch (error) {
+        if (!(error instanceof FrameError)) throw error;
+        failure = error;
+        break;
+      }
+    }
+    if (failure !== undefined) {
+      // The stream cannot be resynchronised: answer what came before, then this, then close.
+      this.queue.push({ kind: "fatal", message: failure.message });
+      this.closed = true;
+      this.socket.pause();
+    }
+    if (this.queue.length > rcpPendingRequestsMax) this.socket.pause();
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && !this.socket.destroyed) {
+        const work = this.queue.shift()!;
+        if (work.kind === "fatal") {
+          this.write(errorResponse("", wireError("BAD_REQUEST", work.message)));
+          this.socket.end();
+          return;
+        }
+        this.write(await this.answer(work));
+        if (this.closeAfterResponse) {
+          this.end();
+          return;
+        }
+        for (const task of this.afterResponseTasks.splice(0)) await task();
+        if (this.socket.isPaused() && !this.closed && this.queue.length < rcpPendingRequestsMax) {
+          this.socket.resume();
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async answer(work: RequestParse): Promise<RcpResponse> {
+    if (work.kind === "invalid")
+      return errorResponse(work.id, wireError("BAD_REQUEST", work.message));
+    const { id, op, params } = work.request;
+    const outcome = await runOperation(
+      { core: this.core, session: this, inBatch: false },
+      op,
+      params,
+    );
+    return outcome.ok ? okResponse(id, outcome.result) : errorResponse(id, outcome.error);
+  }
+
+  // ---- Output ----
+
+  private write(message: unknown): boolean {
+    if (this.socket.destroyed) return false;
+    const bytes =
+      this.outputMode === "jsonl"
+        ? Buffer.from(`${JSON.stringify(message)}\n`, "utf8")
+        : encodeMessageFrame(message);
+    return this.socket.write(bytes);
+  }
+
+  /** WatchSink: false when the client reads too slowly (its subscriptions end lagged). */
+  sendEvent(seq: number, event: RcpStreamEvent): boolean {
+    if (this.socket.destroyed) return true;
+    if (this.socket.writableNeedDrain) {
+      this.eventsBacklog++;
+      if (this.eventsBacklog > this.core.limits.pendingEventsMax) return false;
+    }
+    this.output(seq, event);
+    return true;
+  }
+
+  /** WatchSink: says why the subscription ends and where to resume, then forgets it. */
+  endWatch(watch: Watch, reason: string): void {
+    const message = {
+      type: "end",
+      subscription_id: watch.id,
+      reason,
+      wal_offset: watch.lastOffset,
+    };
+    this.removeWatch(watch.id);
+    this.output(watch.lastOffset, message);
+  }
+
+  /** In sync mode a message about commit `seq` waits until that commit is durable. */
+  private output(seq: number, message: unknown): void {
+    const db = this.core.db;
+    if (db.durability !== "sync") {
+      this.write(message);
+      return;
+    }
+    this.eventChain = this.eventChain
+      .then(() => db.durable(seq))
+      .then(
+        () => void this.write(message),
+        // A failed log fails every later write too; the connection cannot report it better.
+        () => void this.socket.destroy(),
+      );
+  }
+
+  private cleanUp(): void {
+    this.closed = true;
+    for (const watch of this.watches.values()) this.core.removeWatch(watch);
+    this.watches.clear();
+    this.queue.length = 0;
+    this.onClose();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * @module The request kinds HTTP and WebSocket share, as one table: RQL at the three entry
+ * points and procedure calls. Each entry checks its input's shape (a client's mistake is
+ * INVALID_ARGUMENT naming the field), the caller's role, then runs against the database.
+ * Transport code only decodes, calls `runRequest` and encodes: the rules live here once.
+ */
+import { DbError, describeValue } from "../lib/errors.ts";
+import type { Database, EntryPoint, QueryParams } from "../types.ts";
+import { authorize, roleOfEntry } from "./access.ts";
+import type { TokenRole } from "./auth.ts";
+
+export type RequestKind = EntryPoint | "call";
+
+export const requestKinds: readonly RequestKind[] = ["query", "command", "admin", "call"];
+
+/** What requests run against: the database and each loaded procedure's role. */
+export interface RequestContext {
+  readonly db: Database;
+  /** Roles of procedures loaded from the module; others (RQL-defined) need `write`. */
+  readonly procedureRoles: ReadonlyMap<string, TokenRole>;
+}
+
+/** Runs one request of `kind` for a caller with role `role`; resolves to its result. */
+export async function runRequest(
+  context: RequestContext,
+  kind: RequestKind,
+  body: Record<string, unknown>,
+  role: TokenRole,
+): Promise<unknown> {
+  if (kind === "call") return runCall(context, body, role);
+  authorize(role, roleOfEntry[kind], `${kind}`);
+  const rql = body["rql"];
+  if (typeof rql !== "string" || rql === "") {
+    throw new DbError("INVALID_ARGUMENT", `${kind}: "rql" must be a non-empty string`, {
+      field: "rql",
+      value: describeValue(rql),
+    });
+  }
+  const params = readParams(body["params"], kind);
+  return params === undefined ? context.db[kind](rql) : context.db[kind](rql, params);
+}
+
+async function runCall(
+  context: RequestContext,
+  body: Record<string, unknown>,
+  role: TokenRole,
+): Promise<unknown> {
+  const name = body["procedure"];
+  if (typeof name !== "string" || name === "") {
+    throw new DbError("INVALID_ARGUMENT", `call: "procedure" must be a non-empty string`, {
+      field: "procedure",
+      value: describeValue(name),
+    });
+  }
+  const args = body["args"];
+  const valid = args === undefined || args === null || typeof args === "object";
+  if (!valid) {
+    throw new DbError("INVALID_ARGUMENT", `call ${name}: "args" must be an object or an array`, {
+      field: "args",
+      value: describeValue(args),
+    });
+  }
+  authorize(role, context.procedureRoles.get(name) ?? "write", `procedure ${name}`);
+  const argsOrNone = args ?? undefined;
+  return argsOrNone === undefined
+    ? context.db.call(name)
+    : context.db.call(name, argsOrNone as Record<string, unknown> | unknown[]);
+}
+
+function readParams(params: unknown, kind: RequestKind): QueryParams | undefined {
+  if (params === undefined || params === null) return undefined;
+  if (typeof params === "object") return params as QueryParams;
+  throw new DbError("INVALID_ARGUMENT", `${kind}: "params" must be an object or an array`, {
+    field: "params",
+    value: describeValue(params),
+  });
+}

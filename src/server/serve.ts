@@ -1,0 +1,215 @@
+/**
+ * @module One server process: it opens the database from the data directory, loads the
+ * procedure module, starts replication, the RCP listener, the HTTP listener with its
+ * WebSocket endpoint and the durable-timer tick, and stops them in the reverse order. Every
+ * listener shares the one database, so every protocol sees the same commits in one order.
+ */
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { DbError } from "../lib/errors.ts";
+import { open } from "../database.ts";
+import type { Database, OpenOptions } from "../types.ts";
+import type { ServerConfig, ListenAddress } from "./config.ts";
+import { startHttpServer } from "./http/index.ts";
+import type { HttpServer } from "./http/index.ts";
+import { createServerMetrics } from "./metrics.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import { loadProcedureModule } from "./procedures.ts";
+import type { TokenRole } from "./auth.ts";
+import { loadTlsOptions } from "./tls.ts";
+import { createWebSocketGateway } from "./ws/index.ts";
+import type { WebSocketGateway } from "./ws/index.ts";
+
+/** A running server. */
+export interface RunningServer {
+  readonly db: Database;
+  /** Bound addresses (the real port when 0 was asked for); undefined when turned off. */
+  readonly rcp: ListenAddress | undefined;
+  readonly http: ListenAddress | undefined;
+  readonly metrics: ServerMetrics;
+  /** Stops the listeners, then flushes and closes the database (the log is synced). */
+  close(): Promise<void>;
+}
+
+/** Where the server reports what the operator should see. */
+export interface ServeHooks {
+  warn(text: string): void;
+}
+
+/** The part of the RCP listener's contract (src/server/rcp) this composition uses. */
+interface RcpListener {
+  readonly address: ListenAddress;
+  close(): Promise<void>;
+}
+
+/** Starts every configured listener over one database; resolves when all listen. */
+export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<RunningServer> {
+  const db = await open(openOptionsOf(config));
+  const stops: Array<() => Promise<void>> = [];
+  let serving = true;
+  const metrics = createServerMetrics(db, config.durability === "memory" ? undefined : config.data);
+  try {
+    const procedureRoles = new Map<string, TokenRole>();
+    if (config.module !== undefined) {
+      for (const [name, role] of await loadProcedureModule(config.module, db, importModule)) {
+        procedureRoles.set(name, role);
+      }
+    }
+    if (config.replicate !== undefined) stops.push(await startReplication(db, config.replicate));
+    const rcp = config.rcp === undefined ? undefined : await startRcp(db, config, hooks);
+    if (rcp !== undefined) stops.push(() => rcp.close());
+    const fault = (error: unknown): void => hooks.warn(describeFault(error));
+    const tls = config.tls === undefined ? undefined : loadTlsOptions(config.tls);
+    let http: HttpServer | undefined;
+    if (config.http !== undefined) {
+      const gateway: WebSocketGateway = createWebSocketGateway({
+        context: { db, procedureRoles },
+        metrics,
+        tokens: config.tokens,
+        limits: config.limits,
+        fault,
+      });
+      http = await startHttpServer({
+        context: { db, procedureRoles },
+        metrics,
+        tokens: config.tokens,
+        listen: config.http,
+        bodySizeBytesMax: config.limits.httpBodySizeBytesMax,
+        requestTimeoutMs: config.limits.requestTimeoutMs,
+        tls,
+        onUpgrade: gateway.handleUpgrade,
+        fault,
+        serving: () => serving,
+      });
+      const listener = http;
+      // Sockets go first: an open WebSocket would otherwise hold the HTTP close open.
+      stops.push(async () => {
+        await gateway.close();
+        await listener.close();
+      });
+    }
+    stops.push(startTimerTick(db, config.timerTickMs, fault));
+    return {
+      db,
+      rcp: rcp?.address,
+      http: http?.address,
+      metrics,
+      close: async () => {
+        serving = false;
+        await stopAll(stops, db, metrics);
+      },
+    };
+  } catch (error) {
+    await stopAll(stops, db, metrics);
+    throw error;
+  }
+}
+
+function openOptionsOf(config: ServerConfig): OpenOptions {
+  // Memory durability needs no directory; with one, the data directory is created on open.
+  const options: OpenOptions =
+    config.durability === "memory"
+      ? { durability: "memory" }
+      : { path: config.data, durability: config.durability };
+  return { ...options, ...config.retention };
+}
+
+/** Listeners stop newest first; the database closes last, which syncs the log. */
+async function stopAll(
+  stops: Array<() => Promise<void>>,
+  db: Database,
+  metrics: ServerMetrics,
+): Promise<void> {
+  for (const stop of stops.reverse()) await stop();
+  stops.length = 0;
+  metrics.close();
+  await db.flush();
+  await db.close();
+}
+
+/** Imports a module by path or file URL (tsx, registered by bin/statebase.js, loads .ts). */
+async function importModule(path: string): Promise<Record<string, unknown>> {
+  return (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+}
+
+/**
+ * Loads a layer another part of the server provides; a missing module means the feature is
+ * not built yet, reported by `what` rather than as a module resolution failure.
+ */
+async function importLayer(specifier: string, what: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(specifier)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ERR_MODULE_NOT_FOUND") {
+      throw new DbError("INVALID_ARGUMENT", `${what} is not built yet`);
+    }
+    throw error;
+  }
+}
+
+async function startRcp(db: Database, config: ServerConfig, hooks: ServeHooks) {
+  let layer: Record<string, unknown>;
+  try {
+    layer = await importLayer(new URL("./rcp/index.ts", import.meta.url).href, "RCP");
+  } catch (error) {
+    if (!(error instanceof DbError)) throw error;
+    hooks.warn("the RCP listener is not built yet; serving HTTP only (rcp=off)");
+    return undefined;
+  }
+  const start = layer["startRcpServer"] as (
+    db: Database,
+    options: Record<string, unknown>,
+  ) => Promise<RcpListener>;
+  const options: Record<string, unknown> = { ...config.rcp!, tokens: config.tokens };
+  if (config.tls !== undefined) options["tls"] = config.tls;
+  return start(db, options);
+}
+
+async function startReplication(db: Database, url: string): Promise<() => Promise<void>> {
+  const layer = await importLayer(
+    new URL("../replication/index.ts", import.meta.url).href,
+    "replication (--replicate)",
+  );
+  const start = layer["startReplication"];
+  if (typeof start !== "function") {
+    throw new DbError("INVALID_ARGUMENT", "replication (--replicate) is not built yet");
+  }
+  const handle = (await (start as (db: Database, o: { url: string }) => Promise<unknown>)(db, {
+    url,
+  })) as { close?: () => Promise<void> } | undefined;
+  return async () => {
+    await handle?.close?.();
+  };
+}
+
+/**
+ * Durable timers are deadlines stored in the state (machines/); this tick only asks the
+ * database to fire the due ones, as normal logged commits. Before machines exist the call
+ * throws "not built yet" and the tick stops.
+ */
+function startTimerTick(
+  db: Database,
+  tickMs: number,
+  fault: (error: unknown) => void,
+): () => Promise<void> {
+  const timer = setInterval(() => {
+    try {
+      db.machines.fireDueTimers();
+    } catch (error) {
+      if (error instanceof DbError && /not built yet/.test(error.message)) {
+        clearInterval(timer);
+        return;
+      }
+      fault(error);
+    }
+  }, tickMs);
+  timer.unref();
+  return async () => clearInterval(timer);
+}
+
+function describeFault(error: unknown): string {
+  if (error instanceof DbError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return `server fault: ${error.stack ?? error.message}`;
+  return `server fault: ${String(error)}`;
+}

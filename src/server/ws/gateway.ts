@@ -1,0 +1,92 @@
+/**
+ * @module The WebSocket endpoint at `/v1/ws` on the HTTP port. It authenticates the upgrade
+ * (Authorization header, or `?token=` for browsers, which cannot set headers), then hands each
+ * socket to a session (session.ts). Other paths are refused with 404 before any upgrade.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+import type { WebSocket } from "ws";
+import { authenticate } from "../access.ts";
+import type { TokenEntry, TokenRole } from "../auth.ts";
+import type { ServerConfig } from "../config.ts";
+import type { ServerMetrics } from "../metrics.ts";
+import type { RequestContext } from "../requests.ts";
+import { toWireError } from "../wire-error.ts";
+import { startSession } from "./session.ts";
+
+export const webSocketPath = "/v1/ws";
+
+export interface WebSocketGatewayOptions {
+  context: RequestContext;
+  metrics: ServerMetrics;
+  tokens: readonly TokenEntry[];
+  limits: ServerConfig["limits"];
+  fault: (error: unknown) => void;
+}
+
+export interface WebSocketGateway {
+  /** The HTTP server's `upgrade` listener. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Ends every session (their subscriptions end with reason `closed`) and closes sockets. */
+  close(): Promise<void>;
+}
+
+export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSocketGateway {
+  const server = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.limits.wsMessageSizeBytesMax,
+  });
+  const sessions = new Set<{ close(): void }>();
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    if (url.pathname !== webSocketPath) {
+      refuseUpgrade(socket, 404, { code: "NOT_FOUND", message: `no WebSocket at ${url.pathname}` });
+      return;
+    }
+    let role: TokenRole;
+    try {
+      const token = url.searchParams.get("token");
+      role = authenticate(
+        options.tokens,
+        token === null ? request.headers.authorization : `Bearer ${token}`,
+      );
+    } catch (error) {
+      const { status, body } = toWireError(error, options.fault);
+      refuseUpgrade(socket, status, body);
+      return;
+    }
+    server.handleUpgrade(request, socket, head, (ws: WebSocket) => {
+      options.metrics.connectionOpened("ws");
+      const session = startSession(ws, role, options);
+      sessions.add(session);
+      ws.once("close", () => {
+        sessions.delete(session);
+        session.close();
+        options.metrics.connectionClosed("ws");
+      });
+    });
+  };
+  return {
+    handleUpgrade: upgrade,
+    close: async () => {
+      for (const session of sessions) session.close();
+      for (const client of server.clients) client.close(1001, "server shutting down");
+      await new Promise<void>((done) => {
+        server.close(() => done());
+      });
+      // Clients that do not answer the close handshake are cut off.
+      for (const client of server.clients) client.terminate();
+    },
+  };
+}
+
+/** Answers a refused upgrade with a plain HTTP response carrying the JSON error. */
+function refuseUpgrade(socket: Duplex, status: number, error: object): void {
+  const body = JSON.stringify({ error });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : "Refused"}\r\n` +
+      "Content-Type: application/json\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

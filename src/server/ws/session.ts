@@ -1,0 +1,255 @@
+/**
+ * @module One WebSocket session: JSON requests with ids (query, command, admin, call, ping)
+ * answered in any order, and subscriptions that forward a database subscription's snapshot,
+ * deltas and end message, each tagged with the subscription's id and the commit `seq`
+ * (docs/server.md). A session never slows a writer: past its bound on the socket's send
+ * buffer a subscription stops forwarding while the database subscription queues a bounded
+ * number of commits; a reader still behind then is ended with reason `lagged`, and resumes
+ * from the last seq it saw.
+ */
+import { performance } from "node:perf_hooks";
+import type { WebSocket, RawData } from "ws";
+import { DbError, describeValue } from "../../lib/errors.ts";
+import { wsPendingRequestsMax, wsSubscriptionsMax } from "../../lib/limits.ts";
+import type { Subscription, SubscriptionMessage, SubscriptionTarget } from "../../types.ts";
+import { authorize } from "../access.ts";
+import type { TokenRole } from "../auth.ts";
+import { encodeJson } from "../json.ts";
+import { requestKinds, runRequest } from "../requests.ts";
+import type { RequestKind } from "../requests.ts";
+import { ProtocolError, toWireError } from "../wire-error.ts";
+import type { WebSocketGatewayOptions } from "./gateway.ts";
+
+type RequestId = string | number;
+
+/** One open subscription of the session. */
+interface OpenSubscription {
+  readonly source: Subscription;
+  /** The seq of the last message sent, for the `lagged` end message. */
+  seq: number;
+  ended: boolean;
+}
+
+/** How often a paused subscription checks whether the socket has drained. */
+const drainPollMs = 5;
+
+const targetKinds = ["table", "view", "query", "machine", "queue"] as const;
+
+/** Serves requests and subscriptions on `ws` for a caller with role `role`. */
+export function startSession(
+  ws: WebSocket,
+  role: TokenRole,
+  options: WebSocketGatewayOptions,
+): { close(): void } {
+  const session = new Session(ws, role, options);
+  ws.on("message", (data: RawData, isBinary: boolean) => session.receive(data, isBinary));
+  return { close: () => session.close() };
+}
+
+class Session {
+  private readonly subscriptions = new Map<RequestId, OpenSubscription>();
+  private pending = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly role: TokenRole,
+    private readonly options: WebSocketGatewayOptions,
+  ) {}
+
+  receive(data: RawData, isBinary: boolean): void {
+    const request = decodeRequest(data, isBinary);
+    if (request instanceof Error) {
+      this.fail(null, request);
+      return;
+    }
+    const { id, type } = request;
+    try {
+      if (requestKinds.includes(type as RequestKind)) {
+        if (this.pending >= wsPendingRequestsMax) {
+          throw new DbError("LIMIT_EXCEEDED", `at most ${wsPendingRequestsMax} requests in flight`);
+        }
+        void this.run(id, type as RequestKind, request.body);
+      } else if (type === "subscribe") this.subscribe(id, request.body);
+      else if (type === "unsubscribe") this.unsubscribe(id, request.body);
+      else if (type === "ping") this.send({ id, type: "pong" });
+      else throw new DbError("INVALID_ARGUMENT", `unknown request type ${describeValue(type)}`);
+    } catch (error) {
+      this.fail(id, error);
+    }
+  }
+
+  /** Ends every subscription with reason `closed`. */
+  close(): void {
+    for (const [id, open] of [...this.subscriptions]) this.end(id, open, "closed");
+  }
+
+  private send(message: object): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeJson(message));
+  }
+
+  /** Sends an error answer; returns its code for the metrics. */
+  private fail(id: RequestId | null, error: unknown): string {
+    const { body } = toWireError(error, this.options.fault);
+    this.send({ id, type: "error", error: body });
+    return body.code;
+  }
+
+  private async run(id: RequestId, kind: RequestKind, request: Record<string, unknown>) {
+    const started = performance.now();
+    let outcome = "ok";
+    this.pending += 1;
+    try {
+      const result = await runRequest(this.options.context, kind, request, this.role);
+      this.send({ id, type: "result", result });
+    } catch (error) {
+      outcome = this.fail(id, error);
+    } finally {
+      this.pending -= 1;
+      const seconds = (performance.now() - started) / 1000;
+      this.options.metrics.observeRequest("ws", kind, outcome, seconds);
+    }
+  }
+
+  // ---- Subscriptions ----
+
+  private subscribe(id: RequestId, request: Record<string, unknown>): void {
+    authorize(this.role, "read", "subscribe");
+    if (this.subscriptions.has(id)) {
+      throw new DbError("INVALID_ARGUMENT", `subscription ${String(id)} is already open`);
+    }
+    if (this.subscriptions.size >= wsSubscriptionsMax) {
+      throw new DbError("LIMIT_EXCEEDED", `at most ${wsSubscriptionsMax} subscriptions a socket`);
+    }
+    const target = readTarget(request["target"]);
+    const fromSeq = readFromSeq(request["fromSeq"]);
+    const source = this.options.context.db.subscribe(target, {
+      pendingCommitsMax: this.options.limits.subscriptionPendingCommitsMax,
+      ...(fromSeq === undefined ? {} : { fromSeq }),
+    });
+    const open: OpenSubscription = { source, seq: fromSeq ?? 0, ended: false };
+    this.subscriptions.set(id, open);
+    this.options.metrics.subscriptionOpened();
+    this.send({ id, type: "subscribed", sub: id });
+    void this.forward(id, open);
+  }
+
+  /**
+   * Forwards the database subscription's messages until it ends. While the socket's send
+   * buffer is over its bound, forwarding pauses and the database subscription queues; a
+   * reader that does not catch up before that queue is full gets the database's `lagged`.
+   */
+  private async forward(id: RequestId, open: OpenSubscription): Promise<void> {
+    const bufferedMax = this.options.limits.wsBufferedSizeBytesMax;
+    try {
+      for await (const message of open.source) {
+        if (open.ended) return;
+        if (message.type === "end") {
+          open.seq = message.seq;
+          this.end(id, open, message.reason);
+          return;
+        }
+        await this.drained(bufferedMax);
+        if (open.ended) return;
+        open.seq = message.seq;
+        this.send(tagMessage(id, message));
+      }
+      this.end(id, open, "closed");
+    } catch (error) {
+      if (open.ended) return;
+      open.ended = true;
+      this.subscriptions.delete(id);
+      this.options.metrics.subscriptionClosed();
+      this.fail(id, error);
+    }
+  }
+
+  /** Resolves once the socket's send buffer is at most `bytes` (or the socket closed). */
+  private async drained(bytes: number): Promise<void> {
+    while (this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > bytes) {
+      await new Promise((resolve) => setTimeout(resolve, drainPollMs));
+    }
+  }
+
+  /** Ends a subscription once; `seq` in the end message is the last one the client got. */
+  private end(id: RequestId, open: OpenSubscription, reason: string): void {
+    if (open.ended) return;
+    open.ended = true;
+    open.source.close();
+    this.subscriptions.delete(id);
+    this.options.metrics.subscriptionClosed();
+    this.send({ type: "end", sub: id, seq: open.seq, reason });
+  }
+
+  private unsubscribe(id: RequestId, request: Record<string, unknown>): void {
+    const sub = request["sub"];
+    const open =
+      typeof sub === "string" || typeof sub === "number" ? this.subscriptions.get(sub) : undefined;
+    if (open === undefined) {
+      throw new DbError("NOT_FOUND", `no open subscription ${describeValue(sub)}`);
+    }
+    this.end(sub as RequestId, open, "closed");
+    this.send({ id, type: "result", result: { unsubscribed: sub } });
+  }
+}
+
+/** The wire form of a subscription message: the database's, plus the subscription id. */
+function tagMessage(id: RequestId, message: SubscriptionMessage): object {
+  return { ...message, sub: id };
+}
+
+interface DecodedRequest {
+  id: RequestId;
+  type: string;
+  body: Record<string, unknown>;
+}
+
+function decodeRequest(data: RawData, isBinary: boolean): DecodedRequest | Error {
+  if (isBinary) return new DbError("INVALID_ARGUMENT", "send requests as JSON text messages");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(rawText(data));
+  } catch {
+    // The parser's position is of no use to a client that sent something that is not JSON.
+    return new ProtocolError("INVALID_JSON", "the message is not valid JSON", 400);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return new DbError("INVALID_ARGUMENT", "a request must be a JSON object with id and type");
+  }
+  const body = parsed as Record<string, unknown>;
+  const id = body["id"];
+  if (typeof id !== "string" && typeof id !== "number") {
+    return new DbError("INVALID_ARGUMENT", "a request needs an id (a string or a number)");
+  }
+  const type = body["type"];
+  if (typeof type !== "string") {
+    return new DbError("INVALID_ARGUMENT", "a request needs a type", { id });
+  }
+  return { id, type, body };
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
+}
+
+function readTarget(target: unknown): SubscriptionTarget {
+  if (target !== null && typeof target === "object" && !Array.isArray(target)) {
+    const record = target as Record<string, unknown>;
+    const kinds = targetKinds.filter((kind) => typeof record[kind] === "string");
+    if (kinds.length === 1) return record as unknown as SubscriptionTarget;
+  }
+  throw new DbError(
+    "INVALID_ARGUMENT",
+    `target must name exactly one of ${targetKinds.join(", ")}, e.g. {"table": "shop::orders"}`,
+    { value: describeValue(target) },
+  );
+}
+
+function readFromSeq(fromSeq: unknown): number | undefined {
+  if (fromSeq === undefined || fromSeq === null) return undefined;
+  if (typeof fromSeq === "number" && Number.isSafeInteger(fromSeq) && fromSeq >= 0) return fromSeq;
+  throw new DbError("INVALID_ARGUMENT", "fromSeq must be a non-negative integer", {
+    value: describeValue(fromSeq),
+  });
+}

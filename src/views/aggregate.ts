@@ -1,0 +1,170 @@
+/**
+ * @module `aggregate { n: math::count(x), ... } by { g }`: one output row per group, keyed by
+ * the group's values. A delta retracts its `before` from one group and adds its `after` to
+ * another (or the same), then emits each touched group's old and new row. Aggregate columns
+ * may be any expression over aggregate calls (`math::sum(x) / 2`); each call gets a
+ * retractable accumulator (accumulator.ts). Without `by` there is one group, present even when
+ * empty (count 0, the others none), as a from-scratch aggregate over no rows gives.
+ */
+import { DbError } from "../lib/errors.ts";
+import { compileExpression, inferType } from "../expr/index.ts";
+import type { CallExpr, Evaluator } from "../expr/index.ts";
+import type { QueryParams } from "../types.ts";
+import { mapKeyOfTuple } from "../values/index.ts";
+import type { MapKey, ValueType } from "../values/index.ts";
+import { createAccumulator } from "./accumulator.ts";
+import type { Accumulator, AccumulatorKind } from "./accumulator.ts";
+import type { Columns } from "./columns.ts";
+import { Operator } from "./delta.ts";
+import type { Delta, Row } from "./delta.ts";
+import type { ColumnSpec } from "./map.ts";
+import { rowsEqual } from "./rows-equal.ts";
+
+interface Group {
+  readonly key: unknown;
+  readonly values: readonly unknown[];
+  readonly accumulators: Accumulator[];
+  rowCount: number;
+  output: Row | undefined;
+}
+
+interface AggregateCall {
+  readonly kind: AccumulatorKind;
+  readonly argument: Evaluator;
+}
+
+export class AggregateOperator extends Operator {
+  readonly columns: Columns;
+  private readonly groups = new Map<MapKey, Group>();
+  private readonly byNames: readonly string[];
+  private readonly byEvaluators: readonly Evaluator[];
+  private readonly aggregateNames: readonly string[];
+  private readonly aggregateEvaluators: readonly Evaluator[];
+  private readonly calls: AggregateCall[] = [];
+  private readonly scope: { row: Row; params?: QueryParams };
+  /** The group whose row is being built: what aggregate calls read. */
+  private current: Group | undefined;
+
+  constructor(options: {
+    aggregates: readonly ColumnSpec[];
+    by: readonly ColumnSpec[];
+    input: Columns | undefined;
+    params: QueryParams | undefined;
+  }) {
+    super();
+    const { aggregates, by, input, params } = options;
+    const fields = input === undefined ? {} : { fields: input };
+    this.byNames = by.map((spec) => spec.name);
+    this.byEvaluators = by.map((spec) => compileExpression(spec.expr, fields));
+    this.aggregateNames = aggregates.map((spec) => spec.name);
+    this.aggregateEvaluators = aggregates.map((spec) =>
+      compileExpression(spec.expr, { ...fields, aggregate: (call) => this.bindCall(call, input) }),
+    );
+    const columns = new Map<string, ValueType | undefined>();
+    for (const spec of [...by, ...aggregates]) {
+      if (columns.has(spec.name)) {
+        throw new DbError("INVALID_SCHEMA", `aggregate repeats column ${spec.name}`, {
+          column: spec.name,
+        });
+      }
+      columns.set(spec.name, inferType(spec.expr, input));
+    }
+    this.columns = columns;
+    this.scope = params === undefined ? { row: {} } : { row: {}, params };
+  }
+
+  override start(): void {
+    if (this.byNames.length > 0) return;
+    const group = this.group([]);
+    this.emit(group);
+  }
+
+  push(delta: Delta): void {
+    const from = delta.before === undefined ? undefined : this.retract(delta);
+    const to = delta.after === undefined ? undefined : this.add(delta);
+    if (from !== undefined) this.emit(from);
+    if (to !== undefined && to !== from) this.emit(to);
+  }
+
+  private retract(delta: Delta): Group {
+    const row = delta.before!;
+    const group = this.groups.get(mapKeyOfTuple(this.groupValues(row)))!;
+    this.scope.row = row;
+    for (let i = 0; i < this.calls.length; i++) {
+      const value = this.calls[i]!.argument(this.scope);
+      group.accumulators[i]!.remove(value, delta.key);
+    }
+    group.rowCount--;
+    return group;
+  }
+
+  private add(delta: Delta): Group {
+    const row = delta.after!;
+    const group = this.group(this.groupValues(row));
+    this.scope.row = row;
+    for (let i = 0; i < this.calls.length; i++) {
+      const value = this.calls[i]!.argument(this.scope);
+      group.accumulators[i]!.add(value, delta.key);
+    }
+    group.rowCount++;
+    return group;
+  }
+
+  /** Pushes the group's row change; an emptied group (with `by`) goes away. */
+  private emit(group: Group): void {
+    const before = group.output;
+    const after = group.rowCount > 0 || this.byNames.length === 0 ? this.rowOf(group) : undefined;
+    // A change that leaves the group's row as it was (count(id) under an update) emits nothing.
+    if (before !== undefined && after !== undefined && rowsEqual(before, after)) return;
+    group.output = after;
+    if (after === undefined) {
+      const mapKey = mapKeyOfTuple(group.values);
+      this.groups.delete(mapKey);
+    }
+    if (before === undefined && after === undefined) return;
+    this.next.push({ key: group.key, before, after });
+  }
+
+  private group(values: readonly unknown[]): Group {
+    const mapKey = mapKeyOfTuple(values);
+    let group = this.groups.get(mapKey);
+    if (group !== undefined) return group;
+    group = {
+      key: values.length === 1 ? values[0] : values.length === 0 ? null : values,
+      values,
+      accumulators: this.calls.map((call) => createAccumulator(call.kind)),
+      rowCount: 0,
+      output: undefined,
+    };
+    this.groups.set(mapKey, group);
+    return group;
+  }
+
+  private groupValues(row: Row): unknown[] {
+    this.scope.row = row;
+    return this.byEvaluators.map((evaluate) => evaluate(this.scope));
+  }
+
+  private rowOf(group: Group): Row {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < this.byNames.length; i++) row[this.byNames[i]!] = group.values[i];
+    this.current = group;
+    for (let i = 0; i < this.aggregateNames.length; i++) {
+      row[this.aggregateNames[i]!] = this.aggregateEvaluators[i]!(this.scope);
+    }
+    this.current = undefined;
+    return row;
+  }
+
+  /** Allocates an accumulator slot for one aggregate call; its value reads the current group. */
+  private bindCall(call: CallExpr, input: Columns | undefined): Evaluator {
+    const index = this.calls.length;
+    const argument = call.args[0];
+    const evaluate =
+      argument === undefined
+        ? () => true
+        : compileExpression(argument, input === undefined ? {} : { fields: input });
+    this.calls.push({ kind: call.name as AccumulatorKind, argument: evaluate });
+    return () => this.current!.accumulators[index]!.result();
+  }
+}

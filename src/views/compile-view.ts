@@ -1,0 +1,243 @@
+/**
+ * @module Compiles an RQL pipeline (src/rql/ast.ts) into a graph of incremental operators:
+ * each `from` becomes an entry point keyed by the object's name, each step an operator, and
+ * the graph ends in the view's output sink. Names, columns and types are resolved here, once,
+ * so a bad view fails at `create view` with the place it went wrong.
+ */
+import { DbError } from "../lib/errors.ts";
+import { qualifyName } from "../engine/index.ts";
+import type { Catalog, StoredObject } from "../engine/index.ts";
+import { compileExpression } from "../expr/index.ts";
+import type { Expr } from "../expr/index.ts";
+import type { Pipeline, Step } from "../rql/index.ts";
+import type { QueryParams } from "../types.ts";
+import { AggregateOperator } from "./aggregate.ts";
+import { AppendOperator } from "./append.ts";
+import { columnsOfObject } from "./columns.ts";
+import type { Columns } from "./columns.ts";
+import { Operator } from "./delta.ts";
+import type { Delta, Row, Sink } from "./delta.ts";
+import { DistinctOperator } from "./distinct.ts";
+import { FilterOperator } from "./filter.ts";
+import { JoinOperator } from "./join.ts";
+import { MapOperator } from "./map.ts";
+import { TopKOperator } from "./top-k.ts";
+import type { SortColumn } from "./top-k.ts";
+
+/** Object kinds a view may read: every row-like primitive and other views. */
+const sourceKinds: ReadonlySet<string> = new Set([
+  "table",
+  "view",
+  "ring_buffer",
+  "series",
+  "queue",
+]);
+
+/** Rows written inline in the pipeline (`from [{a: 1}]`): pushed once, at population. */
+export interface InlineRows {
+  readonly sink: Sink;
+  readonly rows: readonly Row[];
+}
+
+/** A compiled pipeline: where each input's changes enter, and what comes out. */
+export interface ViewGraph {
+  /** Input object name to the sinks its changes enter, in the order they were compiled. */
+  readonly entries: Map<string, Sink[]>;
+  readonly inline: InlineRows[];
+  readonly operators: Operator[];
+  readonly columns: Columns | undefined;
+  /** The order rows are read in when the pipeline ends sorted (`sort`, then `take` ...). */
+  readonly order: readonly SortColumn[] | undefined;
+  /** Where the graph's output goes; set by the caller with {@link connectGraph}. */
+  readonly tail: Operator;
+}
+
+/** A pass-through node: where an input's changes enter the graph. */
+class SourceNode extends Operator {
+  push(delta: Delta): void {
+    this.next.push(delta);
+  }
+}
+
+interface Build {
+  readonly catalog: Catalog;
+  readonly params: QueryParams | undefined;
+  readonly graph: ViewGraph;
+}
+
+/** Compiles `pipeline` against the catalog's current objects. */
+export function compileView(
+  pipeline: Pipeline,
+  catalog: Catalog,
+  params: QueryParams | undefined,
+): ViewGraph {
+  const graph = {
+    entries: new Map<string, Sink[]>(),
+    inline: [],
+    operators: [],
+    columns: undefined,
+    order: undefined,
+    tail: new SourceNode(),
+  };
+  const build: Build = { catalog, params, graph };
+  const stream = compilePipeline(build, pipeline);
+  stream.node.next = graph.tail;
+  const columns = stream.columns;
+  const order = stream.order?.every((key) => columns?.has(key.column) ?? true)
+    ? stream.order
+    : undefined;
+  return { ...graph, columns, order };
+}
+
+interface Stream {
+  node: Operator;
+  columns: Columns | undefined;
+  /** Set by `sort`; kept by steps that keep row order, dropped by the others. */
+  order?: readonly SortColumn[] | undefined;
+}
+
+function compilePipeline(build: Build, pipeline: Pipeline): Stream {
+  let stream = compileSource(build, pipeline);
+  const steps = pipeline.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    const following = steps[i + 1];
+    if (step.type === "sort" && following?.type === "take") {
+      const sort = step.keys.map((key) => ({ column: key.column, descending: key.descending }));
+      const count = takeCount(build, following.count);
+      stream = {
+        ...attach(build, stream, new TopKOperator(sort, count, stream.columns)),
+        order: sort,
+      };
+      i++;
+      continue;
+    }
+    const next = compileStep(build, stream, step);
+    const keepsOrder = ["filter", "map", "extend", "take", "sort"].includes(step.type);
+    stream = keepsOrder && next.order === undefined ? { ...next, order: stream.order } : next;
+  }
+  return stream;
+}
+
+function compileStep(build: Build, stream: Stream, step: Step): Stream {
+  const { params } = build;
+  const input = stream.columns;
+  switch (step.type) {
+    case "filter":
+      return attach(build, stream, new FilterOperator(step.predicate, input, params));
+    case "map":
+    case "extend": {
+      const extend = step.type === "extend";
+      return attach(build, stream, new MapOperator({ specs: step.columns, input, params, extend }));
+    }
+    case "aggregate": {
+      const options = { aggregates: step.aggregates, by: step.by, input, params };
+      return attach(build, stream, new AggregateOperator(options));
+    }
+    case "sort":
+      // A sort without take changes no rows, only the order they are read in.
+      return {
+        ...stream,
+        order: step.keys.map((k) => ({ column: k.column, descending: k.descending })),
+      };
+    case "take":
+      return attach(build, stream, new TopKOperator([], takeCount(build, step.count), input));
+    case "distinct":
+      return attach(build, stream, new DistinctOperator(step.columns, input));
+    case "join": {
+      const right = compilePipeline(build, step.right);
+      if (input === undefined || right.columns === undefined) {
+        throw new DbError("INVALID_SCHEMA", "join: both sides need known columns");
+      }
+      const using = step.using.map((key) => [key.left, key.right] as const);
+      const join = new JoinOperator({
+        kind: step.kind,
+        alias: step.alias,
+        using,
+        left: input,
+        right: right.columns,
+      });
+      right.node.next = join.rightInput;
+      return attach(build, stream, join);
+    }
+    case "append": {
+      const other = compilePipeline(build, step.pipeline);
+      const append = new AppendOperator(input, other.columns);
+      other.node.next = append.otherInput;
+      return attach(build, stream, append);
+    }
+  }
+}
+
+function attach(
+  build: Build,
+  stream: Stream,
+  operator: Operator & { columns?: Columns | undefined },
+): Stream {
+  stream.node.next = operator;
+  build.graph.operators.push(operator);
+  return { node: operator, columns: operator.columns ?? stream.columns };
+}
+
+function compileSource(build: Build, pipeline: Pipeline): Stream {
+  const source = pipeline.source;
+  const node = new SourceNode();
+  if (source.type === "inline") {
+    const rows = compileExpression(source.rows)(
+      build.params === undefined ? { row: {} } : { row: {}, params: build.params },
+    );
+    if (!Array.isArray(rows))
+      throw new DbError("TYPE_MISMATCH", "from: inline rows must be a list of records");
+    build.graph.inline.push({ sink: node, rows: rows as Row[] });
+    const first = rows[0] as Row | undefined;
+    return {
+      node,
+      columns:
+        first === undefined ? undefined : new Map(Object.keys(first).map((k) => [k, undefined])),
+    };
+  }
+  if (source.asOf !== undefined || source.args !== undefined) {
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `a view cannot read ${source.object.name} as of a past seq`,
+      {
+        object: source.object.name,
+      },
+    );
+  }
+  const object = requireSource(build.catalog, source.object.name);
+  const entries = build.graph.entries;
+  const sinks = entries.get(object.name) ?? [];
+  sinks.push(node);
+  entries.set(object.name, sinks);
+  return { node, columns: columnsOfObject(object) };
+}
+
+function requireSource(catalog: Catalog, name: string): StoredObject {
+  const object = catalog.get(qualifyName(name).qualified);
+  if (object === undefined) {
+    throw new DbError("UNKNOWN_OBJECT", `unknown object "${name}"`, { object: name });
+  }
+  if (!sourceKinds.has(object.kind)) {
+    throw new DbError(
+      "WRONG_OBJECT_KIND",
+      `a view cannot read ${object.name}, a ${object.kind.replace("_", " ")}`,
+      {
+        object: object.name,
+      },
+    );
+  }
+  return object;
+}
+
+function takeCount(build: Build, expr: Expr): number {
+  const scope = build.params === undefined ? { row: {} } : { row: {}, params: build.params };
+  const value = compileExpression(expr)(scope);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `take needs a whole number of rows, got ${String(value)}`,
+    );
+  }
+  return value;
+}

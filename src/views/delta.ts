@@ -1,0 +1,36 @@
+/**
+ * @module What flows between incremental operators: a keyed row delta in the engine's change
+ * shape (`before` absent for an insert, `after` absent for a delete) and the sink an operator
+ * pushes to. Operators keep no undo log: their state is a function of the input rows, so a
+ * rollback feeds them the change inverted (view-manager.ts).
+ */
+import { assert } from "../lib/assert.ts";
+import type { Row } from "../primitives/index.ts";
+
+export type { Row } from "../primitives/index.ts";
+
+/** One row-level change. `key` identifies the row in its stream (a primary key, a group). */
+export interface Delta {
+  readonly key: unknown;
+  readonly before: Row | undefined;
+  readonly after: Row | undefined;
+}
+
+/** The next stage of a pipeline. */
+export interface Sink {
+  push(delta: Delta): void;
+}
+
+/** An operator: a sink whose output goes on to `next`, wired after construction. */
+export abstract class Operator implements Sink {
+  next: Sink = nowhere;
+  abstract push(delta: Delta): void;
+  /** Called once before the view is populated (a global aggregate emits its empty row). */
+  start(): void {}
+}
+
+const nowhere: Sink = {
+  push() {
+    assert(false, "operator output not wired");
+  },
+};

@@ -1,0 +1,185 @@
+/**
+ * @module `inner join { from Y } as y using (a, y.b)` and `left join`: an equi-join kept with an
+ * index on each side (join key → rows), so a change on either side touches only its matches.
+ * Output rows hold the left columns then every right column prefixed `alias_`; a left join
+ * fills those with none while a left row has no match. Output keys are `[leftKey, rightKey]`
+ * for matches and `[leftKey]` for an unmatched left row. A key holding none matches nothing,
+ * as `none == none` is not true.
+ */
+import { DbError } from "../lib/errors.ts";
+import { mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
+import type { MapKey, ValueType } from "../values/index.ts";
+import type { Columns } from "./columns.ts";
+import { Operator } from "./delta.ts";
+import type { Delta, Row, Sink } from "./delta.ts";
+
+/** Rows of one side under one join key, by their stream key's map key. */
+type Bucket = Map<MapKey, { readonly key: unknown; readonly row: Row }>;
+
+export interface JoinOptions {
+  readonly kind: "inner" | "left";
+  readonly alias: string;
+  /** Pairs of (left column, right column). */
+  readonly using: ReadonlyArray<readonly [string, string]>;
+  readonly left: Columns;
+  readonly right: Columns;
+}
+
+export class JoinOperator extends Operator {
+  readonly columns: Columns;
+  /** Where the right-hand pipeline pushes its deltas. */
+  readonly rightInput: Sink;
+  private readonly leftIndex = new Map<MapKey, Bucket>();
+  private readonly rightIndex = new Map<MapKey, Bucket>();
+  private readonly leftColumns: readonly string[];
+  private readonly rightColumns: readonly string[];
+  private readonly outer: boolean;
+  /** Right column name to its prefixed output name. */
+  private readonly prefixed: ReadonlyArray<readonly [string, string]>;
+
+  constructor(options: JoinOptions) {
+    super();
+    const { left, right, alias, using } = options;
+    for (const [leftName, rightName] of using) {
+      if (!left.has(leftName)) throw unknownJoinColumn(leftName, "left");
+      if (!right.has(rightName)) throw unknownJoinColumn(rightName, "right");
+    }
+    this.leftColumns = using.map((pair) => pair[0]);
+    this.rightColumns = using.map((pair) => pair[1]);
+    this.outer = options.kind === "left";
+    this.prefixed = [...right.keys()].map((name) => [name, `${alias}_${name}`] as const);
+    const columns = new Map<string, ValueType | undefined>(left);
+    for (const [name, output] of this.prefixed) {
+      if (columns.has(output)) {
+        throw new DbError("INVALID_SCHEMA", `join output repeats column ${output}`, {
+          column: output,
+        });
+      }
+      columns.set(output, right.get(name));
+    }
+    this.columns = columns;
+    this.rightInput = { push: (delta) => this.pushRight(delta) };
+  }
+
+  /** A left-side delta. */
+  push(delta: Delta): void {
+    if (delta.before !== undefined) {
+      const joinKey = joinKeyOf(delta.before, this.leftColumns);
+      if (joinKey !== undefined) bucketDel(this.leftIndex, joinKey, delta.key);
+      this.forEachPair(delta.key, delta.before, joinKey, (key, row) =>
+        this.next.push({ key, before: row, after: undefined }),
+      );
+    }
+    if (delta.after !== undefined) {
+      const joinKey = joinKeyOf(delta.after, this.leftColumns);
+      if (joinKey !== undefined) bucketSet(this.leftIndex, joinKey, delta.key, delta.after);
+      this.forEachPair(delta.key, delta.after, joinKey, (key, row) =>
+        this.next.push({ key, before: undefined, after: row }),
+      );
+    }
+  }
+
+  private pushRight(delta: Delta): void {
+    if (delta.before !== undefined) {
+      const joinKey = joinKeyOf(delta.before, this.rightColumns);
+      if (joinKey !== undefined) {
+        bucketDel(this.rightIndex, joinKey, delta.key);
+        const unmatched = this.outer && this.rightIndex.get(joinKey) === undefined;
+        this.forEachLeft(joinKey, (leftKey, leftRow) => {
+          const key = [leftKey, delta.key];
+          this.next.push({ key, before: this.joined(leftRow, delta.before), after: undefined });
+          if (unmatched) this.pushUnmatched(leftKey, leftRow, "insert");
+        });
+      }
+    }
+    if (delta.after !== undefined) {
+      const joinKey = joinKeyOf(delta.after, this.rightColumns);
+      if (joinKey !== undefined) {
+        const firstMatch = this.outer && this.rightIndex.get(joinKey) === undefined;
+        bucketSet(this.rightIndex, joinKey, delta.key, delta.after);
+        this.forEachLeft(joinKey, (leftKey, leftRow) => {
+          if (firstMatch) this.pushUnmatched(leftKey, leftRow, "delete");
+          const key = [leftKey, delta.key];
+          this.next.push({ key, before: undefined, after: this.joined(leftRow, delta.after) });
+        });
+      }
+    }
+  }
+
+  /** Calls `fn` with each output row a left row takes part in. */
+  private forEachPair(
+    leftKey: unknown,
+    leftRow: Row,
+    joinKey: MapKey | undefined,
+    fn: (key: unknown, row: Row) => void,
+  ): void {
+    const bucket = joinKey === undefined ? undefined : this.rightIndex.get(joinKey);
+    if (bucket === undefined) {
+      if (this.outer) fn([leftKey], this.joined(leftRow, undefined));
+      return;
+    }
+    for (const right of bucket.values()) fn([leftKey, right.key], this.joined(leftRow, right.row));
+  }
+
+  private forEachLeft(joinKey: MapKey, fn: (key: unknown, row: Row) => void): void {
+    const bucket = this.leftIndex.get(joinKey);
+    if (bucket === undefined) return;
+    for (const left of bucket.values()) fn(left.key, left.row);
+  }
+
+  private pushUnmatched(leftKey: unknown, leftRow: Row, kind: "insert" | "delete"): void {
+    const row = this.joined(leftRow, undefined);
+    const delta =
+      kind === "insert"
+        ? { key: [leftKey], before: undefined, after: row }
+        : { key: [leftKey], before: row, after: undefined };
+    this.next.push(delta);
+  }
+
+  private joined(left: Row, right: Row | undefined): Row {
+    const out: Record<string, unknown> = { ...left };
+    for (const [name, output] of this.prefixed)
+      out[output] = right === undefined ? null : right[name];
+    return out;
+  }
+}
+
+function unknownJoinColumn(name: string, side: string): DbError {
+  return new DbError("UNKNOWN_COLUMN", `join: unknown ${side} column ${name}`, { column: name });
+}
+
+/** The join key of a row, or undefined when a part is none (it can match nothing). */
+function joinKeyOf(row: Row, columns: readonly string[]): MapKey | undefined {
+  if (columns.length === 1) {
+    const value = row[columns[0]!];
+    return value === null || value === undefined ? undefined : mapKeyOf(value);
+  }
+  const values: unknown[] = [];
+  for (const column of columns) {
+    const value = row[column];
+    if (value === null || value === undefined) return undefined;
+    values.push(value);
+  }
+  return mapKeyOfTuple(values);
+}
+
+function bucketSet(index: Map<MapKey, Bucket>, joinKey: MapKey, key: unknown, row: Row): void {
+  let bucket = index.get(joinKey);
+  if (bucket === undefined) index.set(joinKey, (bucket = new Map() as Bucket));
+  const rowKey = mapKeyOf(key);
+  bucket.set(rowKey, { key, row });
+}
+
+function bucketDel(index: Map<MapKey, Bucket>, joinKey: MapKey, key: unknown): void {
+  const rowKey = mapKeyOf(key);
+  const entry = index.get(joinKey)?.get(rowKey);
+  if (entry === undefined) return;
+  bucketDelNow(index, joinKey, rowKey);
+}
+
+function bucketDelNow(index: Map<MapKey, Bucket>, joinKey: MapKey, rowKey: MapKey): void {
+  const bucket = index.get(joinKey);
+  if (bucket === undefined) return;
+  bucket.delete(rowKey);
+  if (bucket.size === 0) index.delete(joinKey);
+}

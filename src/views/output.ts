@@ -1,0 +1,126 @@
+/**
+ * @module The last stage of a view's pipeline: collects the output deltas one input change
+ * produces and writes them to the view object when the change is done. Collecting first
+ * coalesces what operators emit as delete-then-insert of one key (a top-k refill, a join key
+ * that did not move) into one update, and drops changes that leave a row as it was.
+ */
+import { DbError } from "../lib/errors.ts";
+import type { Transaction } from "../engine/index.ts";
+import type { ColumnDefinition } from "../primitives/index.ts";
+import { coerceValue, mapKeyOf, parseType } from "../values/index.ts";
+import type { MapKey, ValueType } from "../values/index.ts";
+import type { Columns } from "./columns.ts";
+import type { Delta, Row, Sink } from "./delta.ts";
+import { rowsEqual } from "./rows-equal.ts";
+import type { ViewObject } from "./view-object.ts";
+
+interface Pending {
+  readonly key: unknown;
+  after: Row | undefined;
+}
+
+export class OutputSink implements Sink {
+  private readonly pending = new Map<MapKey, Pending>();
+  private readonly declared:
+    | ReadonlyArray<{ name: string; type: ValueType; site: { object: string; column: string } }>
+    | undefined;
+
+  constructor(
+    private readonly view: ViewObject,
+    columns: Columns | undefined,
+    declared: readonly ColumnDefinition[] | undefined,
+  ) {
+    this.declared = declared?.map((column) => ({
+      name: column.name,
+      type: parseType(column.type),
+      site: { object: view.name, column: column.name },
+    }));
+    if (this.declared !== undefined && columns !== undefined)
+      checkDeclared(view.name, this.declared, columns);
+  }
+
+  push(delta: Delta): void {
+    const mapKey = mapKeyOf(delta.key);
+    const pending = this.pending.get(mapKey);
+    if (pending === undefined) this.pending.set(mapKey, { key: delta.key, after: delta.after });
+    else pending.after = delta.after;
+  }
+
+  /** Forgets what was pushed since the last flush (a failed or inverted change). */
+  discard(): void {
+    this.pending.clear();
+  }
+
+  /** Writes what the last change produced to the view, recording it in `tx`. */
+  flush(tx: Transaction | undefined): void {
+    if (this.pending.size === 0) return;
+    const view = this.view;
+    for (const pending of this.pending.values()) {
+      const after = pending.after === undefined ? undefined : this.shape(pending.after);
+      const before = view.get(pending.key);
+      if (
+        before === after ||
+        (before !== undefined && after !== undefined && rowsEqual(before, after))
+      ) {
+        continue;
+      }
+      view.write(tx, pending.key, after);
+    }
+    this.pending.clear();
+  }
+
+  /**
+   * Makes the view hold exactly what was pushed since the last flush (a rebuild from the
+   * inputs): rows not pushed are deleted. Returns how many rows changed.
+   */
+  replaceAll(tx: Transaction | undefined): number {
+    let changed = 0;
+    const view = this.view;
+    for (const [key] of [...view.entries()]) {
+      if (!this.pending.has(mapKeyOf(key)))
+        this.pending.set(mapKeyOf(key), { key, after: undefined });
+    }
+    for (const pending of this.pending.values()) {
+      const after = pending.after === undefined ? undefined : this.shape(pending.after);
+      const before = view.get(pending.key);
+      if (
+        before === after ||
+        (before !== undefined && after !== undefined && rowsEqual(before, after))
+      ) {
+        continue;
+      }
+      view.write(tx, pending.key, after);
+      changed++;
+    }
+    this.pending.clear();
+    return changed;
+  }
+
+  /** The row in the declared columns' order and types, when columns were declared. */
+  private shape(row: Row): Row {
+    const declared = this.declared;
+    if (declared === undefined) return row;
+    const out: Record<string, unknown> = {};
+    for (const column of declared)
+      out[column.name] = coerceValue(column.type, row[column.name] ?? null, column.site);
+    return out;
+  }
+}
+
+function checkDeclared(
+  view: string,
+  declared: ReadonlyArray<{ name: string }>,
+  columns: Columns,
+): void {
+  const names = declared.map((column) => column.name);
+  const missing = names.filter((name) => !columns.has(name));
+  const extra = [...columns.keys()].filter((name) => !names.includes(name));
+  if (missing.length > 0 || extra.length > 0) {
+    throw new DbError(
+      "INVALID_SCHEMA",
+      `${view}: the declared columns (${names.join(", ")}) differ from the query's ` +
+        `(${[...columns.keys()].join(", ")})`,
+      { object: view },
+    );
+  }
+}

@@ -1,0 +1,445 @@
+/**
+ * @module Keeps every view of one engine maintained. Transactional views are fed each change
+ * as it is recorded (the engine's change observer), so they are correct inside the writing
+ * transaction and roll back with it. Deferred views are fed after commit, in commit order,
+ * in a follow-up commit of their own. The manager also activates views (compile, populate),
+ * refuses drops of objects a view reads, and rebuilds views from their inputs after a restart.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError } from "../lib/errors.ts";
+import { viewPopulateChunkRowsMax, viewsMax } from "../lib/limits.ts";
+import { catalogObjectName } from "../engine/index.ts";
+import type {
+  Catalog,
+  Change,
+  ChangeObserver,
+  Commit,
+  Engine,
+  ObjectDefinition,
+  StoredObject,
+  Transaction,
+} from "../engine/index.ts";
+import { parseScript } from "../rql/index.ts";
+import type { CreateViewStatement, Pipeline } from "../rql/index.ts";
+import type { ViewHost } from "../rql/host.ts";
+import type { QueryParams, ViewOptions } from "../types.ts";
+import { compileView } from "./compile-view.ts";
+import type { ViewGraph } from "./compile-view.ts";
+import type { Delta, Row } from "./delta.ts";
+import { OutputSink } from "./output.ts";
+import { ViewObject } from "./view-object.ts";
+import type { ViewDefinition } from "./view-object.ts";
+
+/** A view being maintained: its object, compiled graph and (deferred) backlog. */
+export interface ActiveView {
+  readonly object: ViewObject;
+  readonly graph: ViewGraph;
+  readonly output: OutputSink;
+  /** Deferred: commits whose changes the view has not applied yet, oldest first. */
+  pending: Commit[];
+  /** Deferred: the changes of the creating commit that population already covered. */
+  covered: { changes: readonly Change[]; count: number } | undefined;
+  /** Deferred: why maintenance stopped, if it failed. */
+  error: unknown;
+}
+
+/** Parses a view's stored query text into its pipeline. */
+export function parseViewQuery(name: string, query: string): Pipeline {
+  const script = parseScript(query);
+  const statement = script.statements[0];
+  if (script.statements.length !== 1 || statement?.type !== "query") {
+    throw new DbError("INVALID_ARGUMENT", `${name}: a view's query must be one pipeline`, {
+      object: name,
+    });
+  }
+  return statement.pipeline;
+}
+
+export class ViewManager implements ChangeObserver, ViewHost {
+  private readonly active = new Map<string, ActiveView>();
+  /** Input object name to the transactional views that read it. */
+  private readonly readers = new Map<string, ActiveView[]>();
+  /** Input object name to the deferred views that read it. */
+  private readonly deferredReaders = new Map<string, ActiveView[]>();
+  private drainScheduled = false;
+  private waiters: Array<() => void> = [];
+
+  constructor(private readonly engine: Engine) {
+    engine.setChangeObserver(this);
+    engine.catalog.setDropGuard((object) => this.refuseDropInUse(object));
+    engine.addCommitListener((commit) => this.onCommit(commit));
+  }
+
+  // ---- ChangeObserver: transactional maintenance ----
+
+  observes(object: string): boolean {
+    return object === catalogObjectName || this.readers.has(object);
+  }
+
+  onChange(tx: Transaction, change: Change): void {
+    if (change.object === catalogObjectName) {
+      this.onCatalogChange(tx, change);
+      return;
+    }
+    const views = this.readers.get(change.object);
+    if (views === undefined) return;
+    for (const view of views) this.maintain(view, change, tx);
+  }
+
+  /**
+   * Feeds one change through a view's operators and records the view's output changes in
+   * the transaction. Operators keep no undo log: on rollback the same change is fed back
+   * inverted (operator state is a function of the input rows, so this restores it), and a
+   * change that failed half-way leaves the view stale, rebuilt from its inputs on next use.
+   */
+  private maintain(view: ActiveView, change: Change, tx: Transaction | undefined): void {
+    if (view.object.stale) {
+      // Its rows came from the log (recovery, replication): rebuild from the inputs, which
+      // already hold this change, and record the difference as this change's effect.
+      this.rebuild(view, tx);
+      return;
+    }
+    const sinks = view.graph.entries.get(change.object)!;
+    try {
+      for (const sink of sinks) sink.push(change as Delta);
+      view.output.flush(tx);
+    } catch (error) {
+      view.output.discard();
+      view.object.stale = true;
+      throw error;
+    }
+    tx?.onRollback(() => this.unmaintain(view, change));
+  }
+
+  /** Feeds a change back inverted: the operators return to their state before it. */
+  private unmaintain(view: ActiveView, change: Change): void {
+    if (view.object.stale || this.active.get(view.object.name) !== view) return;
+    const inverse: Delta = {
+      key: change.key,
+      before: change.after as Row | undefined,
+      after: change.before as Row | undefined,
+    };
+    try {
+      for (const sink of view.graph.entries.get(change.object)!) sink.push(inverse);
+    } catch {
+      // The forward change evaluated cleanly, so this cannot fail; if it does, rebuild.
+      view.object.stale = true;
+    }
+    // The view's rows are restored by reverting its recorded changes, not from here.
+    view.output.discard();
+  }
+
+  /** Re-applied commits bypass the operators: the views they touch must be rebuilt. */
+  applied(commit: Commit): void {
+    for (const change of commit.changes) {
+      if (change.object === catalogObjectName) {
+        if (change.kind === "create" && (change.after as ObjectDefinition).kind === "view") {
+          queueMicrotask(() => this.activateAll());
+        }
+        continue;
+      }
+      for (const readers of [this.readers, this.deferredReaders]) {
+        for (const view of readers.get(change.object) ?? []) view.object.stale = true;
+      }
+    }
+  }
+
+  private onCatalogChange(tx: Transaction, change: Change): void {
+    if (change.kind === "create" && (change.after as ObjectDefinition).kind === "view") {
+      const object = this.engine.catalog.get(change.key as string);
+      assert(object instanceof ViewObject, "created view is not a view object");
+      const view = this.activate(object, tx);
+      tx.onRollback(() => this.deactivate(view));
+      return;
+    }
+    if (change.kind === "drop" && (change.before as ObjectDefinition).kind === "view") {
+      const view = this.active.get(change.key as string);
+      if (view === undefined) return;
+      this.deactivate(view);
+      tx.onRollback(() => this.register(view));
+    }
+  }
+
+  // ---- Activation ----
+
+  /**
+   * Compiles a view, registers it with its inputs and populates it from their current rows,
+   * recording its output in `tx` (or writing it silently without one: a read-only rebuild).
+   */
+  private activate(object: ViewObject, tx: Transaction | undefined): ActiveView {
+    if (this.active.size >= viewsMax) {
+      throw new DbError("LIMIT_EXCEEDED", `at most ${viewsMax} views`, { object: object.name });
+    }
+    const view = this.build(object, tx);
+    if (tx !== undefined && object.mode === "deferred") {
+      view.covered = { changes: tx.changes, count: tx.changes.length };
+    }
+    this.register(view);
+    return view;
+  }
+
+  /** Compiles a view's graph and fills it from the inputs; the view ends up holding its rows. */
+  private build(object: ViewObject, tx: Transaction | undefined): ActiveView {
+    const definition = object.definition;
+    const pipeline = parseViewQuery(object.name, definition.query);
+    const graph = compileView(pipeline, this.engine.catalog, undefined);
+    const output = new OutputSink(object, graph.columns, definition.columns);
+    graph.tail.next = output;
+    object.columns = graph.columns;
+    object.sort = graph.order;
+    const view: ActiveView = {
+      object,
+      graph,
+      output,
+      pending: [],
+      covered: undefined,
+      error: undefined,
+    };
+    this.populate(view);
+    output.replaceAll(tx);
+    object.stale = false;
+    return view;
+  }
+
+  /** Replaces a stale view's operators with ones rebuilt from its inputs' current rows. */
+  private rebuild(stale: ActiveView, tx: Transaction | undefined): void {
+    const view = this.build(stale.object, tx);
+    view.pending = stale.pending;
+    this.deactivate(stale);
+    this.register(view);
+    // A rollback takes the inputs back: the rebuilt operators no longer match them.
+    tx?.onRollback(() => (view.object.stale = true));
+  }
+
+  private populate(view: ActiveView): void {
+    populateGraph(this.engine.catalog, view.graph);
+  }
+
+  private register(view: ActiveView): void {
+    this.active.set(view.object.name, view);
+    const readers = view.object.mode === "transactional" ? this.readers : this.deferredReaders;
+    for (const name of view.graph.entries.keys()) {
+      const list = readers.get(name) ?? [];
+      list.push(view);
+      readers.set(name, list);
+    }
+  }
+
+  private deactivate(view: ActiveView): void {
+    if (this.active.get(view.object.name) !== view) return;
+    this.active.delete(view.object.name);
+    for (const readers of [this.readers, this.deferredReaders]) {
+      for (const name of view.graph.entries.keys()) {
+        const list = readers.get(name)?.filter((candidate) => candidate !== view);
+        if (list === undefined) continue;
+        if (list.length === 0) readers.delete(name);
+        else readers.set(name, list);
+      }
+    }
+  }
+
+  /**
+   * Activates every view of a recovered catalog, in creation order (inputs first): each is
+   * recomputed from its inputs and, where its logged rows differ (a deferred view that had
+   * not caught up before a crash), corrected in one commit. A read-only engine corrects
+   * silently.
+   */
+  activateAll(): void {
+    const views: ViewObject[] = [];
+    this.engine.catalog.forEachObject((object) => {
+      if (object instanceof ViewObject && !this.active.has(object.name)) views.push(object);
+    });
+    for (const object of views) {
+      if (this.engine.readOnly) {
+        this.activate(object, undefined);
+        continue;
+      }
+      this.engine.transact((tx) => this.activate(object, tx), {
+        origin: { kind: "view_rebuild", detail: object.name },
+      });
+    }
+  }
+
+  private refuseDropInUse(object: StoredObject): void {
+    const users = [...this.active.values()].filter((view) => view.graph.entries.has(object.name));
+    if (users.length === 0) return;
+    const names = users.map((view) => view.object.name).join(", ");
+    throw new DbError("OBJECT_IN_USE", `${object.name} cannot be dropped: view ${names} reads it`, {
+      object: object.name,
+    });
+  }
+
+  // ---- Deferred maintenance ----
+
+  private onCommit(commit: Commit): void {
+    if (this.deferredReaders.size === 0) return;
+    let queued = false;
+    for (const change of commit.changes) {
+      const views = this.deferredReaders.get(change.object);
+      if (views === undefined) continue;
+      for (const view of views) {
+        if (view.pending.at(-1) !== commit) view.pending.push(commit);
+        queued = true;
+      }
+    }
+    if (queued && !this.drainScheduled && !this.engine.readOnly) {
+      this.drainScheduled = true;
+      queueMicrotask(() => this.drain());
+    }
+  }
+
+  /** Applies every deferred view's backlog, each in one follow-up commit. */
+  private drain(): void {
+    this.drainScheduled = false;
+    if (this.engine.closed) return;
+    for (const view of [...this.active.values()]) {
+      if (view.pending.length === 0 || view.error !== undefined) continue;
+      const commits = view.pending;
+      view.pending = [];
+      try {
+        this.engine.transact((tx) => this.applyDeferred(view, commits, tx), {
+          origin: { kind: "view", detail: { view: view.object.name, seq: commits.at(-1)!.seq } },
+        });
+      } catch (error) {
+        // The view stops here, visibly (viewLag keeps growing and error says why).
+        view.error = error;
+      }
+    }
+    if (this.totalPending() === 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private applyDeferred(view: ActiveView, commits: readonly Commit[], tx: Transaction): void {
+    const entries = view.graph.entries;
+    for (const commit of commits) {
+      if (view.object.stale) {
+        this.rebuild(view, tx);
+        break;
+      }
+      const covered = view.covered?.changes === commit.changes ? view.covered.count : 0;
+      const changes = commit.changes;
+      for (let i = covered; i < changes.length; i++) {
+        const change = changes[i]!;
+        if (entries.has(change.object)) this.maintain(view, change, tx);
+      }
+    }
+    view.covered = undefined;
+  }
+
+  private totalPending(): number {
+    let count = 0;
+    for (const view of this.active.values())
+      if (view.error === undefined) count += view.pending.length;
+    return count;
+  }
+
+  /** Resolves when every deferred view has applied every commit so far. */
+  settled(): Promise<void> {
+    if (this.totalPending() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  // ---- Reads ----
+
+  /** How many commits a view is behind (0 for transactional views and caught-up ones). */
+  lagOf(name: string): number {
+    const view = this.requireActive(name);
+    const oldest = view.pending[0];
+    return oldest === undefined ? 0 : this.engine.seq - oldest.seq + 1;
+  }
+
+  /** Why a deferred view stopped being maintained, if it did. */
+  errorOf(name: string): unknown {
+    return this.requireActive(name).error;
+  }
+
+  requireActive(name: string): ActiveView {
+    const object = this.engine.catalog.require(name, "view");
+    const view = this.active.get(object.name);
+    assert(view !== undefined, `${object.name} is not active`);
+    return view;
+  }
+
+  // ---- ViewHost (RQL's create view / drop view / from view) ----
+
+  create(tx: Transaction, statement: CreateViewStatement): boolean {
+    const definition = viewDefinition(statement.name.name, {
+      mode: statement.mode,
+      query: statement.text,
+      columns: statement.columns.map((column) => ({ name: column.name, type: column.type })),
+    });
+    const existing = this.engine.catalog.get(definition.name);
+    if (existing !== undefined && statement.ifNotExists) return false;
+    this.engine.catalog.create(tx, definition);
+    return true;
+  }
+
+  drop(tx: Transaction, name: string, ifExists: boolean): boolean {
+    const object = this.engine.catalog.get(name);
+    if (object === undefined && ifExists) return false;
+    this.engine.catalog.require(name, "view");
+    return this.engine.catalog.drop(tx, name, ifExists);
+  }
+
+  read(object: StoredObject): { columns: readonly string[]; rows: Iterable<Row> } | undefined {
+    if (!(object instanceof ViewObject)) return undefined;
+    return { columns: [...(object.columns?.keys() ?? [])], rows: object.scan() };
+  }
+}
+
+/** The stored definition of a view. */
+export function viewDefinition(name: string, options: ViewOptions): ViewDefinition {
+  const columns = options.columns;
+  const list =
+    columns === undefined
+      ? undefined
+      : Array.isArray(columns)
+        ? (columns as ReadonlyArray<{ name: string; type: string }>).map((c) => ({
+            name: c.name,
+            type: c.type,
+          }))
+        : Object.entries(columns).map(([n, type]) => ({ name: n, type: type as string }));
+  return {
+    kind: "view",
+    name,
+    mode: options.mode ?? "transactional",
+    query: options.query,
+    ...(list === undefined || list.length === 0 ? {} : { columns: list }),
+  };
+}
+
+/** Pushes every row of every input (and inline rows) through a fresh graph. */
+export function populateGraph(catalog: Catalog, graph: ViewGraph): void {
+  for (const operator of graph.operators) operator.start();
+  // Later inputs first: a join's right side is in place before its left rows arrive.
+  for (const name of [...graph.entries.keys()].reverse()) {
+    const sinks = graph.entries.get(name)!;
+    forEachRow(catalog.require(name), (key, row) => {
+      const delta: Delta = { key, before: undefined, after: row };
+      for (const sink of sinks) sink.push(delta);
+    });
+  }
+  for (const { sink, rows } of graph.inline) {
+    rows.forEach((row, index) => sink.push({ key: index, before: undefined, after: row }));
+  }
+}
+
+/** Calls `fn` with every `[key, row]` of a row-like object. */
+export function forEachRow(object: StoredObject, fn: (key: unknown, row: Row) => void): void {
+  if (object instanceof ViewObject) {
+    for (const [key, row] of object.entries()) fn(key, row);
+    return;
+  }
+  assert(object.snapshot !== undefined, `${object.name} cannot be read by a view`);
+  const source = object.snapshot();
+  for (;;) {
+    const chunk = source.readChunk(viewPopulateChunkRowsMax);
+    if (chunk.length === 0) return;
+    for (const [, key, row] of chunk) fn(key, row as Row);
+  }
+}
+
+export type { QueryParams };

@@ -1,0 +1,113 @@
+/**
+ * Goal: `migrateInstances` moves instances between versions with an explicit state map, all
+ * or nothing, as one logged commit; unknown target states and unmapped states are errors.
+ * Method: two versions of a machine, instances in several states, then migrations.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { open } from "../../src/index.ts";
+import type { Database } from "../../src/index.ts";
+import { throwsDb } from "../support/assertions.ts";
+
+const v1 = {
+  states: ["new", "paid", "done"],
+  initial: "new",
+  transitions: [
+    { from: "new", event: "PAY", to: "paid" },
+    { from: "paid", event: "SHIP", to: "done" },
+  ],
+};
+const v2 = {
+  states: ["created", "paid", "shipped", "delivered"],
+  initial: "created",
+  transitions: [
+    { from: "created", event: "PAY", to: "paid" },
+    { from: "paid", event: "SHIP", to: "shipped" },
+    { from: "shipped", event: "DELIVER", to: "delivered" },
+  ],
+};
+
+async function setUp(): Promise<Database> {
+  const db = await open();
+  db.machines.put("order", 1, v1);
+  db.machines.put("order", 2, v2);
+  for (const id of ["a", "b", "c"]) {
+    db.machines.createInstance({ instance_id: id, machine: "order", version: 1 });
+  }
+  db.machines.applyEvent({ instance_id: "b", event: "PAY" });
+  db.machines.applyEvent({ instance_id: "c", event: "PAY" });
+  db.machines.applyEvent({ instance_id: "c", event: "SHIP" });
+  return db;
+}
+
+test("migrates every instance of a version in one commit, mapping states", async () => {
+  const db = await setUp();
+  const seq = db.seq;
+  const result = db.machines.migrateInstances({
+    machine: "order",
+    from_version: 1,
+    to_version: 2,
+    state_map: { new: "created", done: "shipped" },
+  });
+  assert.deepEqual(result, { migrated: 3, wal_offset: seq + 1 });
+  assert.equal(db.seq, seq + 1);
+  const states = ["a", "b", "c"].map((id) => db.machines.getInstance(id));
+  assert.deepEqual(
+    states.map((s) => [s.version, s.state, s.last_wal_offset]),
+    [
+      [2, "created", seq + 1],
+      [2, "paid", seq + 1],
+      [2, "shipped", seq + 1],
+    ],
+  );
+  const delivered = db.machines.applyEvent({ instance_id: "c", event: "DELIVER" });
+  assert.equal(delivered.to_state, "delivered", "v2's transitions apply after migration");
+  assert.deepEqual(
+    db.machines.migrateInstances({
+      machine: "order",
+      from_version: 1,
+      to_version: 2,
+      state_map: {},
+    }),
+    { migrated: 0, wal_offset: db.seq },
+  );
+  await db.close();
+});
+
+test("named instances only; errors leave everything as it was", async () => {
+  const db = await setUp();
+  const base = { machine: "order", from_version: 1, to_version: 2 };
+  const seq = db.seq;
+  throwsDb(() => db.machines.migrateInstances({ ...base, state_map: { new: "nowhere" } }), {
+    code: "INVALID_ARGUMENT",
+    message: /^state_map: unknown target state "nowhere" in order v2$/,
+  });
+  throwsDb(() => db.machines.migrateInstances({ ...base, state_map: { gone: "paid" } }), {
+    code: "INVALID_ARGUMENT",
+    message: /'gone' is not a state of order v1/,
+  });
+  throwsDb(() => db.machines.migrateInstances({ ...base, state_map: { new: "created" } }), {
+    code: "INVALID_ARGUMENT",
+    message: /instance c is in state 'done', which order v2 does not have/,
+  });
+  throwsDb(() => db.machines.migrateInstances({ ...base, to_version: 3, state_map: {} }), {
+    code: "MACHINE_NOT_FOUND",
+  });
+  throwsDb(
+    () => db.machines.migrateInstances({ ...base, state_map: {}, instance_ids: ["a", "zz"] }),
+    { code: "INSTANCE_NOT_FOUND" },
+  );
+  assert.equal(db.seq, seq);
+  const one = db.machines.migrateInstances({
+    ...base,
+    state_map: { new: "created" },
+    instance_ids: ["a"],
+  });
+  assert.equal(one.migrated, 1);
+  assert.equal(db.machines.getInstance("b").version, 1);
+  throwsDb(() => db.machines.migrateInstances({ ...base, state_map: {}, instance_ids: ["a"] }), {
+    code: "STATE_CONFLICT",
+    message: /instance a is at order v2, not v1/,
+  });
+  await db.close();
+});

@@ -1,0 +1,114 @@
+/**
+ * Goal: durable timers fire exactly once as normal logged events with origin `timer`, only
+ * when due, are cancelled by leaving the state, re-armed by re-entering it, and survive a
+ * restart (the deadline is in the instance row). `entriesOf` of commits read back from the log
+ * after a restart equals the entries of the live commits.
+ * Method: manual clock; a temp-dir database closed and reopened.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { open } from "../../src/index.ts";
+import type { Commit, Database } from "../../src/index.ts";
+import { createManualClock } from "../../src/lib/clock.ts";
+
+const payment = {
+  states: ["pending", "paid", "expired", "reminded"],
+  initial: "pending",
+  after: { pending: { ms: 1_000, event: "TIMEOUT" } },
+  transitions: [
+    { from: "pending", event: "PAY", to: "paid" },
+    { from: "pending", event: "TIMEOUT", to: "expired" },
+    { from: "pending", event: "POKE", to: "pending" },
+    { from: "paid", event: "SHIP", to: "reminded", after: { ms: 50, event: "NUDGE" } },
+    { from: "reminded", event: "NUDGE", to: "reminded", guard: "ctx.nudges" },
+  ],
+};
+
+test("a state timer fires once when due, as a logged event with origin timer", async () => {
+  const clock = createManualClock(10_000);
+  const db = await open({ clock });
+  db.machines.put("pay", 1, payment);
+  db.machines.createInstance({ instance_id: "p1", machine: "pay", version: 1 });
+  db.machines.createInstance({ instance_id: "p2", machine: "pay", version: 1 });
+  clock.advance(999);
+  assert.equal(db.machines.fireDueTimers(), 0);
+  db.machines.applyEvent({ instance_id: "p2", event: "PAY" });
+  clock.advance(1);
+  assert.equal(db.machines.fireDueTimers(), 1, "p2 left pending, so its timer is cancelled");
+  assert.equal(db.lastCommit!.origin.kind, "timer");
+  assert.equal(db.machines.getInstance("p1").state, "expired");
+  assert.equal(db.machines.getInstance("p2").state, "paid");
+  assert.deepEqual(
+    db.machines.history("p1").map((t) => [t.event, t.ts]),
+    [["TIMEOUT", 11_000]],
+  );
+  clock.advance(10_000);
+  assert.equal(db.machines.fireDueTimers(), 0, "fired exactly once");
+  await db.close();
+});
+
+test("re-entering a state re-arms its timer; a transition's own timer wins", async () => {
+  const clock = createManualClock(0);
+  const db = await open({ clock });
+  db.machines.put("pay", 1, payment);
+  db.machines.createInstance({ instance_id: "p", machine: "pay", version: 1 });
+  clock.advance(800);
+  db.machines.applyEvent({ instance_id: "p", event: "POKE" });
+  clock.advance(800);
+  assert.equal(db.machines.fireDueTimers(), 0, "POKE at 800 moved the deadline to 1800");
+  clock.advance(200);
+  assert.equal(db.machines.fireDueTimers(), 1);
+  db.machines.createInstance({ instance_id: "q", machine: "pay", version: 1 });
+  db.machines.applyEvent({ instance_id: "q", event: "PAY" });
+  db.machines.applyEvent({ instance_id: "q", event: "SHIP" });
+  const row = db.table("machine::pay").get("q") as Record<string, unknown>;
+  assert.deepEqual([row.timer_at, row.timer_event], [1_800 + 50, "NUDGE"]);
+  clock.advance(50);
+  assert.equal(db.machines.fireDueTimers(), 0, "a refused timer event is dropped");
+  const after = db.table("machine::pay").get("q") as Record<string, unknown>;
+  assert.deepEqual([after.timer_at, after.timer_event, after.state], [null, null, "reminded"]);
+  await db.close();
+});
+
+test("timers survive a restart and fire once; entriesOf reads the same from the log", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "statebase-timers-"));
+  const clock = createManualClock(50_000);
+  try {
+    let db: Database = await open({ path: dir, clock });
+    db.machines.put("pay", 1, payment);
+    db.machines.createInstance({ instance_id: "p1", machine: "pay", version: 1 });
+    db.machines.applyEvent({ instance_id: "p1", event: "POKE", payload: { x: 1 }, event_id: "e" });
+    const live: Commit[] = [];
+    for await (const commit of db.changes({ fromSeq: 1 })) {
+      live.push(commit);
+      if (commit.seq === db.seq) break;
+    }
+    await db.close();
+    clock.advance(1_000);
+    db = await open({ path: dir, clock });
+    assert.equal(db.machines.getInstance("p1").state, "pending");
+    const replayed: Commit[] = [];
+    for await (const commit of db.changes({ fromSeq: 1 })) {
+      replayed.push(commit);
+      if (commit.seq === db.seq) break;
+    }
+    assert.deepEqual(
+      replayed.map((c) => db.machines.entriesOf(c)),
+      live.map((c) => db.machines.entriesOf(c)),
+    );
+    assert.equal(db.machines.fireDueTimers(), 1);
+    const seq = db.seq;
+    await db.close();
+    clock.advance(5_000);
+    db = await open({ path: dir, clock });
+    assert.equal(db.seq, seq);
+    assert.equal(db.machines.fireDueTimers(), 0, "the fired timer stays fired after a restart");
+    assert.equal(db.machines.getInstance("p1").state, "expired");
+    await db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,163 @@
+/**
+ * Goal: a database replicated through JetStream behaves as one history on every node.
+ * Method: in-process writer and followers against the real nats-server at NATS_URL (the test
+ * fails when it is unreachable), each test on its own stream: convergence under pipelined
+ * writes, refused follower writes, identical commit listeners, a restarted follower catching
+ * up, a stale writer fenced, and a new node starting from an object-store snapshot.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { open, DbError } from "../../src/index.ts";
+import type { Commit, Database, ReplicateOptions } from "../../src/index.ts";
+import {
+  applyWorkloadStep,
+  referenceDigest,
+  stateDigest,
+  workloadSetup,
+} from "../support/crash-workload.ts";
+import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
+
+const quiet = (): void => undefined;
+
+function replicated(stream: string, node: string, extra: Partial<ReplicateOptions> = {}) {
+  return open({ replicate: { url: natsUrl, stream, node, ...extra }, onMessage: quiet });
+}
+
+/** Commits `count` workload steps from `from`, pipelined: waits only for the last one. */
+async function writeSteps(db: Database, from: number, count: number): Promise<void> {
+  let last: Promise<void> = Promise.resolve();
+  for (let n = from; n < from + count; n++) {
+    db.transact((tx) => applyWorkloadStep(tx, n));
+    last = db.durable();
+    if (n % 64 === 0) await db.writable();
+  }
+  await last;
+}
+
+test("a writer and two followers converge; followers refuse writes", async (t) => {
+  const stream = uniqueStream("converge");
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w");
+  const followers = [await replicated(stream, "f1"), await replicated(stream, "f2")];
+  t.after(async () => {
+    for (const db of [writer, ...followers]) await db.close();
+  });
+  assert.equal(writer.replication?.role, "writer");
+  for (const f of followers) assert.equal(f.replication?.role, "follower");
+  workloadSetup(writer);
+  // Two clients writing at once: their commits interleave on the one writer.
+  await Promise.all([writeSteps(writer, 1, 300), writeSteps(writer, 301, 300)]);
+  for (const f of followers) {
+    await eventually(() => f.seq === writer.seq, `follower ${f.replication?.node} catches up`);
+    assert.equal(stateDigest(f), stateDigest(writer));
+    assert.equal(f.replication?.lagCommits, 0);
+  }
+  assert.equal(writer.replication?.durableSeq, writer.seq);
+  assert.throws(
+    () => followers[0]!.transact((tx) => applyWorkloadStep(tx, 9999)),
+    (error: unknown) => error instanceof DbError && error.code === "NOT_WRITER",
+  );
+  assert.equal(followers[0]!.table("crash::steps").get(9999), undefined);
+});
+
+test("commit listeners on a follower see the writer's commits in the same order", async (t) => {
+  const stream = uniqueStream("listeners");
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w");
+  const follower = await replicated(stream, "f");
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  const seen: { writer: Commit[]; follower: Commit[] } = { writer: [], follower: [] };
+  writer.addCommitListener((c) => seen.writer.push(c));
+  follower.addCommitListener((c) => seen.follower.push(c));
+  workloadSetup(writer);
+  await writeSteps(writer, 1, 200);
+  await eventually(() => follower.seq === writer.seq, "follower catches up");
+  const shape = (c: Commit) => JSON.stringify([c.seq, c.ts, c.origin, c.changes], bigints);
+  assert.deepEqual(seen.follower.map(shape), seen.writer.map(shape));
+  assert.equal(seen.writer.length, 201);
+});
+
+function bigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? `${value}n` : value;
+}
+
+test("a follower restarted mid-stream catches up", async (t) => {
+  const stream = uniqueStream("restart");
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w");
+  t.after(() => writer.close());
+  workloadSetup(writer);
+  await writeSteps(writer, 1, 100);
+  const first = await replicated(stream, "f");
+  await eventually(() => first.seq === writer.seq, "follower reads the first part");
+  await first.close();
+  await writeSteps(writer, 101, 150);
+  const again = await replicated(stream, "f");
+  t.after(() => again.close());
+  // open() returns once the node has read the stream as it was at open.
+  assert.equal(again.seq, writer.seq);
+  assert.equal(stateDigest(again), referenceDigest(250));
+});
+
+test("a stale writer's append is refused and the history does not fork", async (t) => {
+  const stream = uniqueStream("fence");
+  t.after(() => deleteReplicatedLog(stream));
+  // The stale writer renews rarely, so it still believes it holds the lease.
+  const stale = await replicated(stream, "stale", { leaseTtlMs: 60_000 });
+  const next = await replicated(stream, "next", { leaseTtlMs: 600 });
+  const watcher = await replicated(stream, "watcher", { role: "follower" });
+  t.after(async () => {
+    for (const db of [stale, next, watcher]) await db.close();
+  });
+  workloadSetup(stale);
+  await writeSteps(stale, 1, 10);
+  // The lease expires while the stale writer is paused: modelled by deleting the key.
+  const nc = await connect({ servers: natsUrl });
+  await (await new Kvm(nc).open(`${stream}_lease`)).delete("writer");
+  await nc.close();
+  await eventually(() => next.replication?.role === "writer", "the other node takes over");
+  next.transact((tx) => applyWorkloadStep(tx, 11));
+  await next.durable();
+  // The stale writer commits locally, but JetStream refuses the append.
+  stale.transact((tx) => applyWorkloadStep(tx, 1000));
+  await assert.rejects(stale.durable(), (e: unknown) => (e as DbError).code === "APPEND_FENCED");
+  assert.equal(stale.replication?.role, "fenced");
+  assert.throws(
+    () => stale.transact((tx) => applyWorkloadStep(tx, 1001)),
+    (e: unknown) => (e as DbError).code === "APPEND_FENCED",
+  );
+  await writeSteps(next, 12, 5);
+  await eventually(() => watcher.seq === next.seq, "watcher follows the new writer");
+  assert.equal(stateDigest(watcher), referenceDigest(16));
+  assert.equal(stateDigest(next), referenceDigest(16));
+});
+
+test("a new node starts from the newest object-store snapshot plus the stream tail", async (t) => {
+  const stream = uniqueStream("snapshot");
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w", { snapshotsKept: 1 });
+  t.after(() => writer.close());
+  workloadSetup(writer);
+  await writeSteps(writer, 1, 200);
+  const first = await writer.snapshot();
+  await writeSteps(writer, 201, 50);
+  const second = await writer.snapshot();
+  assert.ok(second.seq > first.seq && second.sizeBytes > 0);
+  await writeSteps(writer, 251, 30);
+  const nc = await connect({ servers: natsUrl });
+  const state = (await (await jetstreamManager(nc)).streams.info(stream)).state;
+  await nc.close();
+  // Retention follows the snapshots: the stream before the oldest kept one is purged.
+  assert.equal(state.first_seq, second.seq + 1);
+  const late = await replicated(stream, "late");
+  t.after(() => late.close());
+  assert.equal(late.replication?.snapshotSeq, second.seq);
+  assert.equal(late.seq, writer.seq);
+  assert.equal(stateDigest(late), referenceDigest(280));
+});

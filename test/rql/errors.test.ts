@@ -1,0 +1,173 @@
+// Goal: RQL errors are actionable and atomic. Parse errors carry code RQL_PARSE with the line,
+// column and offending fragment in both the message and the details; unknown objects are
+// RQL_UNKNOWN_OBJECT; a script that fails anywhere (parse, compile or run time, in any
+// statement) applies nothing; each entry point refuses the statements it does not allow
+// before anything runs; tx.execute runs inside the caller's transaction as a savepoint.
+// Method: black box through the embedded API, checking codes, details and that `db.seq` and
+// the data are unchanged after every refusal.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { DbError, open } from "../../src/index.ts";
+import type { Database } from "../../src/index.ts";
+
+async function setup(): Promise<Database> {
+  const db = await open();
+  await db.admin(`create namespace shop;
+    create table shop::orders { id: int8, customer: utf8, total: float8 } with { primary_key: { id } };
+    create counter shop::visits`);
+  await db.command('insert shop::orders [(1, "ada", 10.0), (2, "bob", 20.0)]');
+  return db;
+}
+
+async function error(promise: Promise<unknown>): Promise<DbError> {
+  try {
+    await promise;
+  } catch (caught) {
+    assert.ok(caught instanceof DbError, String(caught));
+    return caught;
+  }
+  assert.fail("expected an error");
+}
+
+describe("parse errors name line, column and fragment", () => {
+  const cases: Array<[string, number, number, string]> = [
+    ["from shop::orders\nfilter { total > }", 2, 18, "}"],
+    ["from shop::orders\n  take 1 2", 2, 10, "2"],
+    ["frm shop::orders", 1, 1, "frm"],
+    ["from shop::orders map { total * 2 }", 1, 25, "total"],
+    ["create table t { a: int8 } with", 1, 32, ""],
+    ['insert t [(1, "a"]', 1, 18, "]"],
+    ["from t sort { a: sideways }", 1, 18, "sideways"],
+  ];
+  for (const [rql, line, col, fragment] of cases) {
+    test(JSON.stringify(rql), async () => {
+      const db = await open();
+      const caught = await error(db.admin(rql));
+      assert.equal(caught.code, "RQL_PARSE", caught.message);
+      assert.equal(caught.details.line, line, caught.message);
+      assert.equal(caught.details.col, col, caught.message);
+      assert.equal(caught.details.fragment, fragment, caught.message);
+      assert.match(caught.message, new RegExp(`^line ${line}, column ${col}: `));
+    });
+  }
+
+  test("type errors found at compile time also carry a position", async () => {
+    const db = await setup();
+    const caught = await error(db.query('from shop::orders filter { total > "x" }'));
+    assert.equal(caught.code, "TYPE_MISMATCH");
+    assert.equal(caught.details.line, 1);
+    assert.equal(typeof caught.details.col, "number");
+  });
+
+  test("unknown objects and columns", async () => {
+    const db = await setup();
+    const unknown = await error(db.query("from shop::nothing"));
+    assert.equal(unknown.code, "RQL_UNKNOWN_OBJECT");
+    assert.equal(unknown.details.object, "shop::nothing");
+    assert.equal(unknown.details.col, 6);
+    const column = await error(db.query("from shop::orders filter { nope == 1 }"));
+    assert.equal(column.code, "UNKNOWN_COLUMN");
+    assert.match(column.message, /nope/);
+  });
+});
+
+describe("a failing script applies nothing", () => {
+  const failing: Array<[string, string]> = [
+    [
+      'insert shop::orders [(3, "cy", 1.0)]; counter shop::visits add 1; from shop::nope',
+      "RQL_UNKNOWN_OBJECT",
+    ],
+    [
+      'insert shop::orders [(3, "cy", 1.0)]; update shop::orders { total: total / 0 } filter { true }',
+      "DIVISION_BY_ZERO",
+    ],
+    [
+      'delete shop::orders filter { true }; insert shop::orders [(1, "a", 1.0), (1, "b", 2.0)]',
+      "CONSTRAINT_VIOLATION",
+    ],
+    ['insert shop::orders [(3, "cy", 1.0)]; insert shop::orders [(4, "dy"', "RQL_PARSE"],
+    [
+      'counter shop::visits add 5; update shop::orders { total: "x" } filter { id == 1 }',
+      "TYPE_MISMATCH",
+    ],
+  ];
+  for (const [rql, code] of failing) {
+    test(code, async () => {
+      const db = await setup();
+      const before = await db.query("from shop::orders; from shop::visits");
+      const seq = db.seq;
+      const caught = await error(db.command(rql));
+      assert.equal(caught.code, code, caught.message);
+      assert.equal(db.seq, seq, "no commit");
+      assert.deepEqual(await db.query("from shop::orders; from shop::visits"), before);
+    });
+  }
+
+  test("an update error names the row it was about", async () => {
+    const db = await setup();
+    const caught = await error(db.command('update shop::orders { total: "x" } filter { id == 2 }'));
+    assert.equal(caught.details.column, "total");
+    assert.match(caught.message, /row with key 2/);
+  });
+});
+
+describe("entry points", () => {
+  test("query reads only; command writes data; admin changes schema", async () => {
+    const db = await setup();
+    const refusals: Array<[keyof Pick<Database, "query" | "command">, string]> = [
+      ["query", 'insert shop::orders [(3, "cy", 1.0)]'],
+      ["query", "counter shop::visits add 1"],
+      ["query", "call shop::p(1)"],
+      ["command", "create table shop::t { a: int8 }"],
+      ["command", "drop table shop::orders"],
+      ["command", "alter table shop::orders add column x: Option(int8)"],
+    ];
+    for (const [entry, rql] of refusals) {
+      const seq = db.seq;
+      const caught = await error(db[entry](`from shop::orders; ${rql}`));
+      assert.equal(caught.code, "FORBIDDEN", `${entry}: ${rql}`);
+      assert.equal(caught.details.line, 1);
+      assert.equal(db.seq, seq);
+    }
+    assert.equal((await db.command('insert shop::orders [(3, "cy", 1.0)]')).frames.length, 1);
+    await db.admin("create table shop::t { a: int8 }");
+  });
+
+  test("a refused statement later in the script stops the earlier ones too", async () => {
+    const db = await setup();
+    await error(db.command('insert shop::orders [(3, "cy", 1.0)]; drop table shop::orders'));
+    assert.equal((await db.query("from shop::orders")).frames[0]!.length, 2);
+  });
+});
+
+describe("tx.execute", () => {
+  test("runs inside the caller's transaction and rolls back with it", async () => {
+    const db = await setup();
+    assert.throws(() =>
+      db.transact((tx) => {
+        tx.execute('insert shop::orders [(3, "cy", 1.0)]');
+        assert.equal(tx.execute("from shop::orders").frames[0]!.length, 3, "sees its own write");
+        tx.abort("changed my mind");
+      }),
+    );
+    assert.equal((await db.query("from shop::orders")).frames[0]!.length, 2);
+  });
+
+  test("a failed execute is a savepoint: the transaction may go on", async () => {
+    const db = await setup();
+    db.transact((tx) => {
+      tx.execute('insert shop::orders [(3, "cy", 1.0)]');
+      assert.throws(() => tx.execute('insert shop::orders [(4, "dy", 1.0)]; from shop::nope'));
+      tx.execute('insert shop::orders [(5, "ey", 1.0)]');
+    });
+    const ids = (await db.query("from shop::orders map { id }")).frames[0]!.map((r) => r.id);
+    assert.deepEqual(ids, [1, 2, 3, 5]);
+  });
+
+  test("the commit's origin is the RQL text", async () => {
+    const db = await setup();
+    const rql = "counter shop::visits add 1";
+    await db.command(rql);
+    assert.deepEqual(db.lastCommit?.origin, { kind: "rql", detail: rql });
+  });
+});

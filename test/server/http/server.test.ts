@@ -1,0 +1,185 @@
+/**
+ * Goal: the HTTP contract of DESIGN.md and docs/server.md, at the protocol layer: routes,
+ * JSON values (wide integers as strings), errors as `{"error": {code, message}}` with the
+ * documented status and never a stack trace, body limits, and token roles per entry point.
+ * Method: the real fastify listener on an ephemeral port over a scripted database
+ * (harness.ts); every bad request is followed by a good one to show the server keeps serving.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DbError } from "../../../src/lib/errors.ts";
+import { hashToken } from "../../../src/server/auth.ts";
+import { startTestServer } from "../harness.ts";
+import type { TestServer } from "../harness.ts";
+
+async function post(server: TestServer, path: string, body: unknown, token?: string) {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const response = await fetch(`${server.url}${path}`, { method: "POST", headers, body: text });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+async function assertServing(server: TestServer): Promise<void> {
+  server.db.answers.set("from ok", { frames: [[{ ok: true }]] });
+  const { status, body } = await post(server, "/v1/query", { rql: "from ok" });
+  assert.equal(status, 200);
+  assert.deepEqual(body, { frames: [[{ ok: true }]] });
+}
+
+test("RQL at every entry point answers frames; wide integers travel as strings", async () => {
+  const server = await startTestServer();
+  try {
+    const big = 2n ** 63n - 1n;
+    server.db.answers.set("from t", { frames: [[{ id: 7n, big, name: "a", none: null }]] });
+    for (const entry of ["query", "command", "admin"]) {
+      const { status, body } = await post(server, `/v1/${entry}`, {
+        rql: "from t",
+        params: { x: 1 },
+      });
+      assert.equal(status, 200);
+      assert.deepEqual(body, { frames: [[{ id: 7, big: big.toString(), name: "a", none: null }]] });
+    }
+    assert.deepEqual(
+      server.db.received.map((r) => [r.entry, r.params]),
+      [
+        ["query", { x: 1 }],
+        ["command", { x: 1 }],
+        ["admin", { x: 1 }],
+      ],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test("database errors keep their code; statuses follow the category", async () => {
+  const server = await startTestServer();
+  try {
+    server.db.answers.set("from gone", new DbError("UNKNOWN_OBJECT", "no table gone"));
+    server.db.answers.set("insert dup", new DbError("CONSTRAINT_VIOLATION", "duplicate key"));
+    const cases: Array<[string, number, string]> = [
+      ["from gone", 404, "UNKNOWN_OBJECT"],
+      ["insert dup", 409, "CONSTRAINT_VIOLATION"],
+      ["frm bad", 400, "RQL_PARSE"],
+    ];
+    for (const [rql, status, code] of cases) {
+      const answer = await post(server, "/v1/command", { rql });
+      assert.equal(answer.status, status, rql);
+      assert.equal(answer.body.error.code, code);
+      assert.equal(typeof answer.body.error.message, "string");
+    }
+    const parse = await post(server, "/v1/query", { rql: "frm bad" });
+    assert.deepEqual(parse.body.error.details, { line: 1 });
+    await assertServing(server);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a server fault answers 500 INTERNAL without its message or stack", async () => {
+  const server = await startTestServer();
+  try {
+    server.db.answers.set("boom", new TypeError("secret internals at /src/x.ts:1"));
+    const { status, body } = await post(server, "/v1/query", { rql: "boom" });
+    assert.equal(status, 500);
+    assert.deepEqual(body, { error: { code: "INTERNAL", message: "internal server error" } });
+    assert.equal(server.faults.length, 1, "the operator's trace gets the fault");
+    await assertServing(server);
+  } finally {
+    await server.close();
+  }
+});
+
+test("bad input: malformed JSON, wrong shapes, oversized bodies, unknown routes", async () => {
+  const server = await startTestServer({ limits: { httpBodySizeBytesMax: 1024 } });
+  try {
+    const cases: Array<[string, unknown, number, string]> = [
+      ["/v1/query", '{"rql": ', 400, "INVALID_JSON"],
+      ["/v1/query", "[1, 2]", 400, "INVALID_ARGUMENT"],
+      ["/v1/query", { rql: 5 }, 400, "INVALID_ARGUMENT"],
+      ["/v1/query", { rql: "" }, 400, "INVALID_ARGUMENT"],
+      ["/v1/query", { rql: "from t", params: "x" }, 400, "INVALID_ARGUMENT"],
+      ["/v1/query", { rql: "x".repeat(2000) }, 413, "LIMIT_EXCEEDED"],
+      ["/v1/call/nope", { args: {} }, 404, "UNKNOWN_PROCEDURE"],
+      ["/v1/call/nope", { args: 3 }, 400, "INVALID_ARGUMENT"],
+      ["/v1/nothing", {}, 404, "NOT_FOUND"],
+    ];
+    for (const [path, body, status, code] of cases) {
+      const answer = await post(server, path, body);
+      assert.equal(answer.status, status, `${path} ${JSON.stringify(body).slice(0, 40)}`);
+      assert.equal(answer.body.error.code, code);
+      assert.doesNotMatch(JSON.stringify(answer.body), /at .*\.ts:\d+/, "no stack trace");
+    }
+    const wrongType = await fetch(`${server.url}/v1/query`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "from t",
+    });
+    assert.equal(wrongType.status, 415);
+    assert.equal(((await wrongType.json()) as any).error.code, "UNSUPPORTED_MEDIA_TYPE");
+    await assertServing(server);
+  } finally {
+    await server.close();
+  }
+});
+
+test("procedure calls answer {result}; healthz and metrics answer", async () => {
+  const server = await startTestServer();
+  try {
+    server.db.procedures.set("add", (args) => {
+      const { a, b } = args as { a: number; b: number };
+      return { sum: BigInt(a) + BigInt(b) };
+    });
+    const { status, body } = await post(server, "/v1/call/add", { args: { a: 2, b: 3 } });
+    assert.equal(status, 200);
+    assert.deepEqual(body, { result: { sum: 5 } });
+    const health = await fetch(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /statebase_requests_total\{protocol="http",op="call",outcome="ok"\} 1/);
+    assert.match(metrics, /statebase_request_duration_seconds_bucket/);
+    assert.match(metrics, /statebase_durability_lag_commits 0/);
+    assert.match(metrics, /statebase_connections\{protocol="http"\} [1-9]/);
+  } finally {
+    await server.close();
+  }
+});
+
+test("tokens: each role reaches its entry points and is refused above them", async () => {
+  const roles = ["read", "write", "admin"] as const;
+  const tokens = roles.map((role) => ({ sha256: hashToken(`${role}-secret`), role }));
+  const procedureRoles = new Map([["audit", "admin" as const]]);
+  const server = await startTestServer({ tokens, procedureRoles });
+  try {
+    server.db.answers.set("from t", { frames: [] });
+    server.db.procedures.set("audit", () => "audited");
+    server.db.procedures.set("touch", () => "touched");
+    const needs: Array<[string, unknown, number]> = [
+      ["/v1/query", { rql: "from t" }, 0],
+      ["/v1/command", { rql: "from t" }, 1],
+      ["/v1/call/touch", {}, 1],
+      ["/v1/admin", { rql: "from t" }, 2],
+      ["/v1/call/audit", {}, 2],
+    ];
+    for (const [rank, role] of roles.entries()) {
+      for (const [path, body, needed] of needs) {
+        const answer = await post(server, path, body, `${role}-secret`);
+        if (rank >= needed) assert.equal(answer.status, 200, `${role} ${path}`);
+        else {
+          assert.equal(answer.status, 403, `${role} ${path}`);
+          assert.equal(answer.body.error.code, "FORBIDDEN");
+        }
+      }
+    }
+    for (const token of [undefined, "wrong"]) {
+      const answer = await post(server, "/v1/query", { rql: "from t" }, token);
+      assert.equal(answer.status, 401);
+      assert.equal(answer.body.error.code, "UNAUTHORIZED");
+    }
+    assert.equal((await fetch(`${server.url}/metrics`)).status, 401);
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200, "health stays open");
+  } finally {
+    await server.close();
+  }
+});

@@ -194,8 +194,8 @@ export interface Tx {
   /**
    * Creates an incremental view over an RQL pipeline and populates it from existing rows.
    * @example
-   * db.createView("shop::open_totals", {
-   *   query: 'from shop::orders filter { status == "open" } aggregate { n: math::count(id) } by { customer }',
+   * db.createView("shop::open_counts", {
+   *   query: "from shop::orders aggregate { n: math::count(id) } by { customer }",
    * });
    */
   createView<R extends object = Record<string, unknown>>(

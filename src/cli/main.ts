@@ -7,6 +7,8 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { DbError } from "../lib/errors.ts";
 import { addLogTools } from "./commands/log-tools.ts";
+import { addQueryCommands } from "./commands/query.ts";
+import { addRcpCommands } from "./commands/rcp-commands.ts";
 import { addServeCommand } from "./commands/serve.ts";
 import {
   createCliContext,
@@ -33,9 +35,13 @@ export function createProgram(context: CliContext): Command {
     .configureOutput({
       outputError: (text) => context.warn(text.replace(/^error: /, "").trimEnd()),
     })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    // Program options only before the command: rstmdb-cli's `create-instance -V 1` is not --version.
+    .enablePositionalOptions();
   addLogTools(program, context);
   addServeCommand(program, context);
+  addQueryCommands(program, context);
+  addRcpCommands(program, context);
   return program;
 }
 

@@ -34,6 +34,8 @@ export const listenersMax = 10_000;
 export const ringBufferCapacityMax = 100_000_000;
 /** Views (transactional, deferred and subscription queries) maintained by one database. */
 export const viewsMax = 10_000;
+/** Rows a view's `sort … take N` holds past its window, when it can read its input again. */
+export const viewTopKSpareRows = 1024;
 /** Rows read from an input per step while a view is populated. */
 export const viewPopulateChunkRowsMax = 4096;
 /** Length of an expression's source text, in UTF-16 code units. */

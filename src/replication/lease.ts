@@ -53,7 +53,13 @@ export class WriterLease {
     if (this.revision === 0) return false;
     const startedMs = performance.now();
     try {
-      this.revision = await this.options.kv.update(leaseKey, this.value(), this.revision);
+      const timeoutMs = this.options.ttlMs / 3; // a later answer is of no use
+      this.revision = await this.options.kv.update(
+        leaseKey,
+        this.value(),
+        this.revision,
+        timeoutMs,
+      );
     } catch (error) {
       if (!isWrongLastSequence(error)) throw error;
       this.revision = 0;

@@ -96,8 +96,12 @@ class ReplicatedLog implements LogBackend {
     this.lease = new WriterLease({
       kv: connection.kv,
       node: connection.node,
-      ttlMs: options.leaseTtlMs ?? leaseTtlMsDefault,
+      ttlMs: this.leaseTtlMs,
     });
+  }
+
+  private get leaseTtlMs(): number {
+    return this.options.leaseTtlMs ?? leaseTtlMsDefault;
   }
 
   /** Snapshot plus stream tail, then the first election and the periodic lease work. */
@@ -173,12 +177,15 @@ class ReplicatedLog implements LogBackend {
     const wasWriter = this.role === "writer";
     this.role = "closed";
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.ticking;
+    // A renewal in flight may wait for a NATS leader election; closing need not.
+    await Promise.race([this.ticking, delay(this.leaseTtlMs / 3)]);
     await this.snapshotting?.catch(() => undefined); // its error went to its own caller
     if (wasWriter) await this.publisher?.waitDurable(this.publisher.appendedSeq).catch(() => {});
     await this.follower?.stop();
     // Handing the lease back lets a follower take over at once instead of after the TTL.
-    if (wasWriter && this.failure === undefined) await this.lease.release().catch(() => {});
+    if (wasWriter && this.failure === undefined) {
+      await Promise.race([this.lease.release().catch(() => {}), delay(this.leaseTtlMs / 3)]);
+    }
     // Everything this node published is acknowledged or failed: nothing is left to drain.
     await this.nc.close();
   }
@@ -233,7 +240,8 @@ class ReplicatedLog implements LogBackend {
       onMessage: (data, streamSeq, pending) => this.onMessage(data, streamSeq, pending),
       onStop: (error) => this.stopFor(toDbError(error, "following the stream")),
     });
-    await this.follower.start();
+    const follower = this.follower;
+    await retryTransient("following the stream", () => follower.start());
   }
 
   /** Resolves once every stream message up to `streamSeq` has been read. */
@@ -302,7 +310,7 @@ class ReplicatedLog implements LogBackend {
   // ---- The periodic lease work ----
 
   private schedule(): void {
-    const periodMs = (this.options.leaseTtlMs ?? leaseTtlMsDefault) / 6;
+    const periodMs = this.leaseTtlMs / 6;
     this.timer = setTimeout(() => {
       this.ticking = this.tick()
         .catch((error: unknown) => this.report("warning", `writer lease: ${String(error)}`))
@@ -360,7 +368,8 @@ class ReplicatedLog implements LogBackend {
 
   /** Loads the newest snapshot that reads back intact; returns the first stream seq after it. */
   private async restoreNewestSnapshot(): Promise<number> {
-    for (const stored of await listStoredSnapshots(this.store)) {
+    const listed = await retryTransient("listing snapshots", () => listStoredSnapshots(this.store));
+    for (const stored of listed) {
       let image;
       try {
         image = await downloadSnapshot(this.store, stored);
@@ -377,6 +386,10 @@ class ReplicatedLog implements LogBackend {
     }
     return 1;
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

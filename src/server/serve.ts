@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import { DbError } from "../lib/errors.ts";
 import { open } from "../database.ts";
+import { formatReplicationStatus } from "../replication/index.ts";
 import type { Database, OpenOptions } from "../types.ts";
 import type { ServerConfig, ListenAddress } from "./config.ts";
 import { startHttpServer } from "./http/index.ts";
@@ -16,6 +17,8 @@ import { createServerMetrics } from "./metrics.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { loadProcedureModule } from "./procedures.ts";
 import type { TokenRole } from "./auth.ts";
+import { startRcpServer } from "./rcp/index.ts";
+import type { RcpServer } from "./rcp/index.ts";
 import { loadTlsOptions } from "./tls.ts";
 import { createWebSocketGateway } from "./ws/index.ts";
 import type { WebSocketGateway } from "./ws/index.ts";
@@ -36,18 +39,13 @@ export interface ServeHooks {
   warn(text: string): void;
 }
 
-/** The part of the RCP listener's contract (src/server/rcp) this composition uses. */
-interface RcpListener {
-  readonly address: ListenAddress;
-  close(): Promise<void>;
-}
-
 /** Starts every configured listener over one database; resolves when all listen. */
 export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<RunningServer> {
   const db = await open(openOptionsOf(config));
   const stops: Array<() => Promise<void>> = [];
   let serving = true;
-  const metrics = createServerMetrics(db, config.durability === "memory" ? undefined : config.data);
+  const local = config.durability !== "memory" && config.replicate === undefined;
+  const metrics = createServerMetrics(db, local ? config.data : undefined);
   try {
     const procedureRoles = new Map<string, TokenRole>();
     if (config.module !== undefined) {
@@ -55,8 +53,9 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
         procedureRoles.set(name, role);
       }
     }
-    if (config.replicate !== undefined) stops.push(await startReplication(db, config.replicate));
-    const rcp = config.rcp === undefined ? undefined : await startRcp(db, config, hooks);
+    const replication = db.replication;
+    if (replication !== undefined) hooks.warn(formatReplicationStatus(replication));
+    const rcp = config.rcp === undefined ? undefined : await startRcp(db, config, metrics);
     if (rcp !== undefined) stops.push(() => rcp.close());
     const fault = (error: unknown): void => hooks.warn(describeFault(error));
     const tls = config.tls === undefined ? undefined : loadTlsOptions(config.tls);
@@ -106,12 +105,15 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
 }
 
 function openOptionsOf(config: ServerConfig): OpenOptions {
-  // Memory durability needs no directory; with one, the data directory is created on open.
-  const options: OpenOptions =
-    config.durability === "memory"
-      ? { durability: "memory" }
-      : { path: config.data, durability: config.durability };
-  return { ...options, ...config.retention };
+  // A replicated node keeps its log in JetStream, not in the data directory; memory
+  // durability needs no directory; otherwise the data directory is created on open.
+  const base: OpenOptions =
+    config.replicate !== undefined
+      ? { replicate: { url: config.replicate.split(",") }, durability: config.durability }
+      : config.durability === "memory"
+        ? { durability: "memory" }
+        : { path: config.data, durability: config.durability };
+  return { ...base, ...config.retention };
 }
 
 /** Listeners stop newest first; the database closes last, which syncs the log. */
@@ -132,55 +134,21 @@ async function importModule(path: string): Promise<Record<string, unknown>> {
   return (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
 }
 
-/**
- * Loads a layer another part of the server provides; a missing module means the feature is
- * not built yet, reported by `what` rather than as a module resolution failure.
- */
-async function importLayer(specifier: string, what: string): Promise<Record<string, unknown>> {
-  try {
-    return (await import(specifier)) as Record<string, unknown>;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ERR_MODULE_NOT_FOUND") {
-      throw new DbError("INVALID_ARGUMENT", `${what} is not built yet`);
-    }
-    throw error;
-  }
-}
-
-async function startRcp(db: Database, config: ServerConfig, hooks: ServeHooks) {
-  let layer: Record<string, unknown>;
-  try {
-    layer = await importLayer(new URL("./rcp/index.ts", import.meta.url).href, "RCP");
-  } catch (error) {
-    if (!(error instanceof DbError)) throw error;
-    hooks.warn("the RCP listener is not built yet; serving HTTP only (rcp=off)");
-    return undefined;
-  }
-  const start = layer["startRcpServer"] as (
-    db: Database,
-    options: Record<string, unknown>,
-  ) => Promise<RcpListener>;
-  const options: Record<string, unknown> = { ...config.rcp!, tokens: config.tokens };
-  if (config.tls !== undefined) options["tls"] = config.tls;
-  return start(db, options);
-}
-
-async function startReplication(db: Database, url: string): Promise<() => Promise<void>> {
-  const layer = await importLayer(
-    new URL("../replication/index.ts", import.meta.url).href,
-    "replication (--replicate)",
-  );
-  const start = layer["startReplication"];
-  if (typeof start !== "function") {
-    throw new DbError("INVALID_ARGUMENT", "replication (--replicate) is not built yet");
-  }
-  const handle = (await (start as (db: Database, o: { url: string }) => Promise<unknown>)(db, {
-    url,
-  })) as { close?: () => Promise<void> } | undefined;
-  return async () => {
-    await handle?.close?.();
-  };
+/** The RCP listener, reporting its operations and connections to the metrics. */
+async function startRcp(
+  db: Database,
+  config: ServerConfig,
+  metrics: ServerMetrics,
+): Promise<RcpServer> {
+  return startRcpServer(db, {
+    ...config.rcp!,
+    tokens: config.tokens,
+    ...(config.tls === undefined ? {} : { tls: config.tls }),
+    onRequest: (op, code, durationMs) =>
+      metrics.observeRequest("rcp", op, code ?? "ok", durationMs / 1000),
+    onConnection: (opened) =>
+      opened ? metrics.connectionOpened("rcp") : metrics.connectionClosed("rcp"),
+  });
 }
 
 /**

@@ -5,6 +5,7 @@
  * so a bad view fails at `create view` with the place it went wrong.
  */
 import { DbError } from "../lib/errors.ts";
+import { viewTopKSpareRows } from "../lib/limits.ts";
 import { qualifyName } from "../engine/index.ts";
 import type { Catalog, StoredObject } from "../engine/index.ts";
 import { compileExpression } from "../expr/index.ts";
@@ -21,8 +22,9 @@ import { DistinctOperator } from "./distinct.ts";
 import { FilterOperator } from "./filter.ts";
 import { JoinOperator } from "./join.ts";
 import { MapOperator } from "./map.ts";
+import { forEachRow } from "./input-rows.ts";
 import { TopKOperator } from "./top-k.ts";
-import type { SortColumn } from "./top-k.ts";
+import type { InputScan, SortColumn } from "./top-k.ts";
 
 /** Object kinds a view may read: every row-like primitive and other views. */
 const sourceKinds: ReadonlySet<string> = new Set([
@@ -63,14 +65,21 @@ interface Build {
   readonly catalog: Catalog;
   readonly params: QueryParams | undefined;
   readonly graph: ViewGraph;
+  /**
+   * Whether operators may read their input again while maintaining (a bounded top-k). Only
+   * when changes arrive as the input changes (transactional views, query subscriptions): a
+   * deferred view applies older changes to newer inputs.
+   */
+  readonly rescan: boolean;
 }
 
 /** Compiles `pipeline` against the catalog's current objects. */
 export function compileView(
   pipeline: Pipeline,
   catalog: Catalog,
-  params: QueryParams | undefined,
+  options: { params?: QueryParams | undefined; rescan: boolean },
 ): ViewGraph {
+  const { params, rescan } = options;
   const graph = {
     entries: new Map<string, Sink[]>(),
     inline: [],
@@ -79,7 +88,7 @@ export function compileView(
     order: undefined,
     tail: new SourceNode(),
   };
-  const build: Build = { catalog, params, graph };
+  const build: Build = { catalog, params, graph, rescan };
   const stream = compilePipeline(build, pipeline);
   stream.node.next = graph.tail;
   const columns = stream.columns;
@@ -92,6 +101,8 @@ export function compileView(
 interface Stream {
   node: Operator;
   columns: Columns | undefined;
+  /** How to read the stream's rows again: set while it is an input through filters and maps. */
+  scan?: InputScan | undefined;
   /** Set by `sort`; kept by steps that keep row order, dropped by the others. */
   order?: readonly SortColumn[] | undefined;
 }
@@ -105,16 +116,15 @@ function compilePipeline(build: Build, pipeline: Pipeline): Stream {
     if (step.type === "sort" && following?.type === "take") {
       const sort = step.keys.map((key) => ({ column: key.column, descending: key.descending }));
       const count = takeCount(build, following.count);
-      stream = {
-        ...attach(build, stream, new TopKOperator(sort, count, stream.columns)),
-        order: sort,
-      };
+      const topK = new TopKOperator(sort, count, stream.columns, spareScan(build, stream));
+      stream = { ...attach(build, stream, topK), order: sort };
       i++;
       continue;
     }
     const next = compileStep(build, stream, step);
     const keepsOrder = ["filter", "map", "extend", "take", "sort"].includes(step.type);
-    stream = keepsOrder && next.order === undefined ? { ...next, order: stream.order } : next;
+    const order = keepsOrder && next.order === undefined ? stream.order : next.order;
+    stream = { ...next, order, scan: rescanOf(stream, next) };
   }
   return stream;
 }
@@ -141,7 +151,11 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
         order: step.keys.map((k) => ({ column: k.column, descending: k.descending })),
       };
     case "take":
-      return attach(build, stream, new TopKOperator([], takeCount(build, step.count), input));
+      return attach(
+        build,
+        stream,
+        new TopKOperator([], takeCount(build, step.count), input, spareScan(build, stream)),
+      );
     case "distinct":
       return attach(build, stream, new DistinctOperator(step.columns, input));
     case "join": {
@@ -188,12 +202,15 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
     );
     if (!Array.isArray(rows))
       throw new DbError("TYPE_MISMATCH", "from: inline rows must be a list of records");
-    build.graph.inline.push({ sink: node, rows: rows as Row[] });
+    const list = rows as Row[];
+    build.graph.inline.push({ sink: node, rows: list });
+    const scan: InputScan = (fn) => list.forEach((row, index) => fn(index, row));
     const first = rows[0] as Row | undefined;
     return {
       node,
       columns:
         first === undefined ? undefined : new Map(Object.keys(first).map((k) => [k, undefined])),
+      scan,
     };
   }
   if (source.asOf !== undefined || source.args !== undefined) {
@@ -210,7 +227,8 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
   const sinks = entries.get(object.name) ?? [];
   sinks.push(node);
   entries.set(object.name, sinks);
-  return { node, columns: columnsOfObject(object) };
+  const scan: InputScan = (fn) => forEachRow(build.catalog.require(object.name), fn);
+  return { node, columns: columnsOfObject(object), scan };
 }
 
 function requireSource(catalog: Catalog, name: string): StoredObject {
@@ -240,4 +258,26 @@ function takeCount(build: Build, expr: Expr): number {
     );
   }
   return value;
+}
+
+/** A top-k's way to read its input again, when its input can be read. */
+function spareScan(build: Build, stream: Stream): { read: InputScan; spare: number } | undefined {
+  if (!build.rescan || stream.scan === undefined) return undefined;
+  return { read: stream.scan, spare: viewTopKSpareRows };
+}
+
+/** The scan of a stream after a step: filters and maps can be replayed; other steps cannot. */
+function rescanOf(before: Stream, after: Stream): InputScan | undefined {
+  const scan = before.scan;
+  const node = after.node;
+  if (scan === undefined) return undefined;
+  if (node === before.node) return scan; // a sort: no operator
+  if (node instanceof FilterOperator) {
+    return (fn) =>
+      scan((key, row) => {
+        if (node.test(row)) fn(key, row);
+      });
+  }
+  if (node instanceof MapOperator) return (fn) => scan((key, row) => fn(key, node.rewrite(row)));
+  return undefined;
 }

@@ -24,6 +24,8 @@ export interface Sink {
 /** An operator: a sink whose output goes on to `next`, wired after construction. */
 export abstract class Operator implements Sink {
   next: Sink = nowhere;
+  /** Set when the operator's state no longer matches its input: the view must be rebuilt. */
+  lost = false;
   abstract push(delta: Delta): void;
   /** Called once before the view is populated (a global aggregate emits its empty row). */
   start(): void {}

@@ -11,26 +11,26 @@ import { Operator } from "./delta.ts";
 import type { Delta, Row } from "./delta.ts";
 
 export class FilterOperator extends Operator {
-  private readonly test: (scope: Scope) => boolean;
+  private readonly predicate: (scope: Scope) => boolean;
   private readonly scope: { row: Row; params?: QueryParams };
 
   constructor(predicate: Expr, columns: Columns | undefined, params: QueryParams | undefined) {
     super();
-    this.test = compilePredicate(predicate, columns === undefined ? {} : { fields: columns });
+    this.predicate = compilePredicate(predicate, columns === undefined ? {} : { fields: columns });
     this.scope = params === undefined ? { row: {} } : { row: {}, params };
   }
 
   push(delta: Delta): void {
-    const before =
-      delta.before !== undefined && this.passes(delta.before) ? delta.before : undefined;
-    const after = delta.after !== undefined && this.passes(delta.after) ? delta.after : undefined;
+    const before = delta.before !== undefined && this.test(delta.before) ? delta.before : undefined;
+    const after = delta.after !== undefined && this.test(delta.after) ? delta.after : undefined;
     if (before === undefined && after === undefined) return;
     const same = before === delta.before && after === delta.after;
     this.next.push(same ? delta : { key: delta.key, before, after });
   }
 
-  private passes(row: Row): boolean {
+  /** Whether `row` passes the filter. */
+  test(row: Row): boolean {
     this.scope.row = row;
-    return this.test(this.scope);
+    return this.predicate(this.scope);
   }
 }

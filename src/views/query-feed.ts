@@ -28,7 +28,10 @@ export class QueryFeed {
       mode: "transactional",
       query,
     });
-    const graph = compileView(parseViewQuery("query", query), engine.catalog, params);
+    const graph = compileView(parseViewQuery("query", query), engine.catalog, {
+      params,
+      rescan: true,
+    });
     this.output = new OutputSink(this.object, graph.columns, undefined);
     graph.tail.next = this.output;
     this.entries = graph.entries;

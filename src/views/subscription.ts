@@ -17,7 +17,7 @@ import type {
   SubscriptionTarget,
 } from "../types.ts";
 import { QueryFeed, rowDelta } from "./query-feed.ts";
-import { forEachRow } from "./view-manager.ts";
+import { forEachRow } from "./input-rows.ts";
 
 /** What a subscription follows, resolved: how to read its rows and its deltas per commit. */
 interface Feed {

@@ -1,10 +1,17 @@
 /**
  * @module `sort { a: desc } take N` (and `take N` alone, in input order): the first N rows of
- * the input in sort order, kept correct under deletes. The operator holds every input row in
- * sort order, not just the window, so when a row leaves the window the next one is there to
- * refill it. `boundary` is the sort position of the window's last row: a change before it
- * moves the window; a change after it is only stored.
+ * the input in sort order, kept correct under deletes. The operator holds more rows than the
+ * window, in sort order, so when a row leaves the window the next one is there to refill it.
+ * `boundary` is the sort position of the window's last row: a change before it moves the
+ * window; a change after it is only stored.
+ *
+ * When its input can be read again (a table, ring buffer, series or view, through filters and
+ * maps only), the operator holds only the best N + `spare` rows: every row it does not hold
+ * sorts after every row it holds, so a change past the last held row is ignored. Should the
+ * held rows fall below N (deletes of held rows outnumbering inserts among them), it reads the
+ * input again. Otherwise it holds every input row.
  */
+import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
@@ -27,18 +34,31 @@ interface Entry {
 /** A row's sort position: its sort values, then its input key (ties keep input order). */
 type Position = readonly unknown[];
 
+/** Reads the operator's input again: every current `[key, row]`. */
+export type InputScan = (fn: (key: unknown, row: Row) => void) => void;
+
 export class TopKOperator extends Operator {
   readonly columns: Columns | undefined;
   private readonly rows: OrderedMap<Position, Entry>;
   private boundary: Position | undefined;
   private readonly compare: (a: Position, b: Position) => number;
+  /** True while every input row is held (always, without an input scan). */
+  private complete = true;
+  /** Set when the held rows may miss a window row: the input is read again. */
+  private stale = false;
+  /** Off while a change is fed back inverted: the input does not match the state then. */
+  refillAllowed = true;
+  private readonly capacity: number;
 
   constructor(
     private readonly sort: readonly SortColumn[],
     private readonly limit: number,
     input: Columns | undefined,
+    /** How to read the input again, and how many rows past the window to hold. */
+    private readonly scan?: { readonly read: InputScan; readonly spare: number },
   ) {
     super();
+    this.capacity = scan === undefined ? Infinity : limit + Math.max(1, scan.spare);
     for (const { column } of sort) {
       if (input !== undefined && !input.has(column)) {
         throw new DbError("UNKNOWN_COLUMN", `sort: unknown column ${column}`, { column });
@@ -54,9 +74,23 @@ export class TopKOperator extends Operator {
     if (delta.after !== undefined) {
       this.insert(this.positionOf(delta.key, delta.after), { key: delta.key, row: delta.after });
     }
+    if (this.stale || (!this.complete && this.rows.size < this.limit)) this.refill();
   }
 
   private insert(position: Position, entry: Entry): void {
+    if (!this.complete) {
+      // Rows past the last held one are not held; with too few held, read the input again.
+      if (this.rows.size < this.limit) {
+        this.stale = true;
+        return;
+      }
+      if (this.compare(position, this.rows.last()![0]) > 0) return;
+    }
+    this.insertHeld(position, entry);
+    this.truncate();
+  }
+
+  private insertHeld(position: Position, entry: Entry): void {
     const rows = this.rows;
     rows.set(position, entry);
     if (this.limit <= 0) return;
@@ -76,7 +110,11 @@ export class TopKOperator extends Operator {
 
   private remove(position: Position): void {
     const rows = this.rows;
-    const entry = rows.get(position)!;
+    const entry = rows.get(position);
+    if (entry === undefined) {
+      assert(!this.complete, "top-k removed a row it never saw");
+      return;
+    }
     const boundary = this.boundary;
     rows.del(position);
     if (boundary === undefined || this.compare(position, boundary) > 0) return;
@@ -89,6 +127,59 @@ export class TopKOperator extends Operator {
     } else if (this.compare(position, boundary) === 0) {
       this.setBoundary(this.neighbour(boundary, true));
     }
+  }
+
+  /** Holds at most `capacity` rows: the last one goes (it is never in the window). */
+  private truncate(): void {
+    if (this.rows.size <= this.capacity) return;
+    const last = this.rows.last()!;
+    assert(this.compare(last[0], this.boundary!) > 0, "top-k dropped a row of its window");
+    this.rows.del(last[0]);
+    this.complete = false;
+  }
+
+  /**
+   * Reads the input again: holds its best rows and emits how the window changed. The input
+   * already reflects the change being maintained, so the result is exact.
+   */
+  private refill(): void {
+    this.stale = false;
+    if (!this.refillAllowed) {
+      this.lost = true;
+      return;
+    }
+    const read = this.scan!.read;
+    const window = this.windowEntries();
+    const rows = this.rows;
+    rows.clear();
+    this.complete = true;
+    read((key, row) => {
+      const position = this.positionOf(key, row);
+      if (!this.complete && this.compare(position, rows.last()![0]) > 0) return;
+      rows.set(position, { key, row });
+      if (rows.size > this.capacity) {
+        rows.del(rows.last()![0]);
+        this.complete = false;
+      }
+    });
+    const next = this.windowEntries();
+    const last = next.at(-1);
+    this.boundary = last?.[0];
+    const kept = new Set(next.map(([, entry]) => entry.row));
+    for (const [, entry] of window) if (!kept.has(entry.row)) this.emit(entry, "delete");
+    const shown = new Set(window.map(([, entry]) => entry.row));
+    for (const [, entry] of next) if (!shown.has(entry.row)) this.emit(entry, "insert");
+  }
+
+  /** The window: the first `limit` held rows. */
+  private windowEntries(): Array<[Position, Entry]> {
+    const out: Array<[Position, Entry]> = [];
+    if (this.limit <= 0) return out;
+    this.rows.forEach((entry, position) => {
+      out.push([position, entry]);
+      return out.length < this.limit;
+    });
+    return out;
   }
 
   /** The position just before (or after) `position` among stored rows. */

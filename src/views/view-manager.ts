@@ -7,7 +7,7 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
-import { viewPopulateChunkRowsMax, viewsMax } from "../lib/limits.ts";
+import { viewsMax } from "../lib/limits.ts";
 import { catalogObjectName } from "../engine/index.ts";
 import type {
   Catalog,
@@ -27,6 +27,8 @@ import { compileView } from "./compile-view.ts";
 import type { ViewGraph } from "./compile-view.ts";
 import type { Delta, Row } from "./delta.ts";
 import { OutputSink } from "./output.ts";
+import { TopKOperator } from "./top-k.ts";
+import { forEachRow } from "./input-rows.ts";
 import { ViewObject } from "./view-object.ts";
 import type { ViewDefinition } from "./view-object.ts";
 
@@ -119,11 +121,19 @@ export class ViewManager implements ChangeObserver, ViewHost {
       before: change.after as Row | undefined,
       after: change.before as Row | undefined,
     };
+    const operators = view.graph.operators;
+    for (const operator of operators)
+      if (operator instanceof TopKOperator) operator.refillAllowed = false;
     try {
       for (const sink of view.graph.entries.get(change.object)!) sink.push(inverse);
     } catch {
       // The forward change evaluated cleanly, so this cannot fail; if it does, rebuild.
       view.object.stale = true;
+    }
+    for (const operator of operators) {
+      if (operator instanceof TopKOperator) operator.refillAllowed = true;
+      // An operator that needed its input (a top-k refill) rebuilds when next used.
+      if (operator.lost) view.object.stale = true;
     }
     // The view's rows are restored by reverting its recorded changes, not from here.
     view.output.discard();
@@ -182,7 +192,9 @@ export class ViewManager implements ChangeObserver, ViewHost {
   private build(object: ViewObject, tx: Transaction | undefined): ActiveView {
     const definition = object.definition;
     const pipeline = parseViewQuery(object.name, definition.query);
-    const graph = compileView(pipeline, this.engine.catalog, undefined);
+    const graph = compileView(pipeline, this.engine.catalog, {
+      rescan: definition.mode === "transactional",
+    });
     const output = new OutputSink(object, graph.columns, definition.columns);
     graph.tail.next = output;
     object.columns = graph.columns;
@@ -424,21 +436,6 @@ export function populateGraph(catalog: Catalog, graph: ViewGraph): void {
   }
   for (const { sink, rows } of graph.inline) {
     rows.forEach((row, index) => sink.push({ key: index, before: undefined, after: row }));
-  }
-}
-
-/** Calls `fn` with every `[key, row]` of a row-like object. */
-export function forEachRow(object: StoredObject, fn: (key: unknown, row: Row) => void): void {
-  if (object instanceof ViewObject) {
-    for (const [key, row] of object.entries()) fn(key, row);
-    return;
-  }
-  assert(object.snapshot !== undefined, `${object.name} cannot be read by a view`);
-  const source = object.snapshot();
-  for (;;) {
-    const chunk = source.readChunk(viewPopulateChunkRowsMax);
-    if (chunk.length === 0) return;
-    for (const [, key, row] of chunk) fn(key, row as Row);
   }
 }
 

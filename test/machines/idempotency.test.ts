@@ -114,6 +114,11 @@ test("keys survive a restart (snapshot plus log): retries get the original resul
       },
     );
     assert.equal(db.machines.history(id).length, 1);
+    // Time travel rebuilds the machine tables as of a past commit, like any table.
+    const past = await db.at(created.wal_offset);
+    assert.equal(past.machines.getInstance(id).state, "created");
+    assert.throws(() => past.machines.applyEvent({ instance_id: id, event: "PAY" }));
+    await past.close();
     await db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -53,11 +53,7 @@ test("an R3 stream loses no acknowledged commit when a NATS node dies", async (t
   const stream = "cluster_log";
   const replicate = { url: cluster.urls, stream, replicas: 3 };
   const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage: () => {} });
-  t.after(async () => {
-    const s = performance.now();
-    await writer.close().catch((e) => { t.diagnostic(`writer close: ${String(e)} ${e.stack}`); });
-    t.diagnostic(`writer closed in ${performance.now() - s}`);
-  });
+  t.after(() => writer.close());
   assert.equal(writer.replication?.streamReplicas, 3);
   workloadSetup(writer);
   await writer.durable();
@@ -76,19 +72,17 @@ test("an R3 stream loses no acknowledged commit when a NATS node dies", async (t
   stopping = true;
   await writing.done;
   const acked = writing.acked();
-  t.diagnostic(`resumed after ${performance.now() - killedAt} ms`);
-  t.diagnostic(`killed ${leader} after ${ackedAtKill} acknowledged steps; ${acked} in total`);
+  const resumedMs = (performance.now() - killedAt).toFixed(0);
+  t.diagnostic(
+    `killed ${leader} at ${ackedAtKill} acknowledged steps; writes resumed in ${resumedMs} ms`,
+  );
 
   const survivors = cluster.nodes.filter((n) => n.name !== leader).map((n) => n.url);
   const late = await open({
     replicate: { url: survivors, stream, node: "late", role: "follower" },
     onMessage: () => {},
   });
-  t.after(async () => {
-    const s = performance.now();
-    await late.close().catch((e) => { t.diagnostic(`late close: ${String(e)} ${e.stack}`); });
-    t.diagnostic(`late closed in ${performance.now() - s}`);
-  });
+  t.after(() => late.close());
   const size = late.table("crash::steps").size;
   assert.ok(size >= acked, `the stream holds ${size} steps; ${acked} were acknowledged`);
   assert.equal(stateDigest(late), referenceDigest(size));

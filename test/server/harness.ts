@@ -199,6 +199,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
     close: async () => {
       for (const release of fake.hanging.splice(0)) release();
+      await new Promise((resolve) => setImmediate(resolve));
+      http.server.closeAllConnections();
       await gateway.close();
       await http.close();
       metrics.close();

@@ -68,7 +68,7 @@ export class WireClient {
   readonly messages: Message[] = [];
   /** Every server frame's raw header flags, in order. */
   readonly flags: number[] = [];
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
   private nextId = 1;
   readonly closed: Promise<void>;
@@ -174,7 +174,8 @@ export class WireClient {
   }
 
   private receive(chunk: Buffer): void {
-    this.buffer = Buffer.concat([this.buffer, chunk]);
+    // Only an unfinished message is carried over, so reading stays linear in the input.
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     if (this.jsonLines || this.buffer[0] === 0x7b) {
       for (let at = this.buffer.indexOf(10); at !== -1; at = this.buffer.indexOf(10)) {
         this.messages.push(JSON.parse(this.buffer.subarray(0, at).toString("utf8")));

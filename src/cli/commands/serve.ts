@@ -45,7 +45,12 @@ async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<nu
 export function readyLine(server: RunningServer, config: ServerConfig): string {
   const address = (a: ListenAddress | undefined): string =>
     a === undefined ? "off" : `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
-  const data = config.durability === "memory" ? "none" : config.data;
+  const data =
+    config.replicate !== undefined
+      ? `jetstream replicate=${config.replicate}`
+      : config.durability === "memory"
+        ? "none"
+        : config.data;
   return (
     `statebase ready rcp=${address(server.rcp)} http=${address(server.http)} ` +
     `data=${data} durability=${config.durability}`

@@ -20,6 +20,9 @@ import type { RequestContext, RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { ListenAddress } from "../config.ts";
 
+/** How long requests in flight may take to finish when the server shuts down, in ms. */
+const shutdownGraceMs = 2_000;
+
 export interface HttpServerOptions {
   context: RequestContext;
   metrics: ServerMetrics;
@@ -73,9 +76,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     address: { host: options.listen.host, port },
     server,
     close: async () => {
-      // Idle keep-alive sockets would hold close() open; requests in flight still finish.
+      // Idle keep-alive sockets would hold close() open; requests in flight get a grace
+      // period to finish, then their connections are cut.
       server.closeIdleConnections();
-      await app.close();
+      const force = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
     },
   };
 }

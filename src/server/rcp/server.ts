@@ -8,8 +8,8 @@
 import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { TLSSocket, createSecureContext } from "node:tls";
-import type { SecureContext } from "node:tls";
+import { createServer as createTlsServer } from "node:tls";
+import type { Server as TlsServer, TLSSocket } from "node:tls";
 import { encodeMessageFrame, errorResponse, wireError } from "../../protocol/index.ts";
 import type { Database } from "../../types.ts";
 import { loadTlsOptions } from "../tls.ts";
@@ -21,9 +21,9 @@ import { Session } from "./session.ts";
 const tlsHandshakeByte = 0x16;
 
 interface TlsSetup {
-  context: SecureContext;
-  requestCert: boolean;
-  rejectUnauthorized: boolean;
+  server: TlsServer;
+  /** With required client certificates, plain connections would bypass them: refused. */
+  plainRefused: boolean;
 }
 
 /**
@@ -35,9 +35,19 @@ interface TlsSetup {
  */
 export async function startRcpServer(db: Database, options: RcpServerOptions): Promise<RcpServer> {
   const core = new RcpCore(db, options);
-  const tls = options.tls === undefined ? undefined : loadTls(options);
   const sessions = new Set<Session>();
   const sockets = new Set<Socket>();
+  const open = (stream: Socket, first: Buffer | undefined): void => {
+    const session = new Session(core, stream, () => {
+      sessions.delete(session);
+      options.onConnection?.(false);
+    });
+    sessions.add(session);
+    options.onConnection?.(true);
+    session.start(first);
+    stream.resume();
+  };
+  const tls = options.tls === undefined ? undefined : createTls(options, (s) => open(s, undefined));
   const server = createServer({ pauseOnConnect: false }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -48,36 +58,16 @@ export async function startRcpServer(db: Database, options: RcpServerOptions): P
     }
     socket.once("data", (first: Buffer) => {
       socket.pause();
-      const open = (stream: Socket, rest: Buffer | undefined): void => {
-        const session = new Session(core, stream, () => {
-          sessions.delete(session);
-          options.onConnection?.(false);
-        });
-        sessions.add(session);
-        options.onConnection?.(true);
-        session.start(rest);
-        stream.resume();
-      };
       if (first[0] !== tlsHandshakeByte || tls === undefined) {
-        if (tls?.rejectUnauthorized === true) {
+        if (tls?.plainRefused === true) {
           refuse(socket, "UNAUTHORIZED", "this server accepts only TLS with a client certificate");
           return;
         }
         open(socket, first);
         return;
       }
-      const secure = new TLSSocket(replayingStream(socket, first), {
-        isServer: true,
-        secureContext: tls.context,
-        requestCert: tls.requestCert,
-        rejectUnauthorized: tls.rejectUnauthorized,
-      });
-      secure.on("error", () => socket.destroy());
-      secure.once("secure", () => {
-        // A TLSSocket made outside tls.Server leaves refusing unverified clients to us.
-        if (tls.rejectUnauthorized && !secure.authorized) socket.destroy();
-        else open(secure, undefined);
-      });
+      // tls.Server does the handshake and refuses unverified client certificates.
+      tls.server.emit("connection", replayingStream(socket, first));
     });
   });
   await listen(server, options);
@@ -92,6 +82,7 @@ export async function startRcpServer(db: Database, options: RcpServerOptions): P
       for (const session of sessions) session.end();
       for (const socket of sockets) socket.destroySoon();
       core.close();
+      tls?.server.close();
       await closed;
     },
   };
@@ -124,13 +115,12 @@ function replayingStream(socket: Socket, first: Buffer): Duplex {
   return stream;
 }
 
-function loadTls(options: RcpServerOptions): TlsSetup {
+function createTls(options: RcpServerOptions, open: (socket: TLSSocket) => void): TlsSetup {
   const loaded = loadTlsOptions(options.tls!);
-  return {
-    context: createSecureContext(loaded),
-    requestCert: loaded.requestCert === true,
-    rejectUnauthorized: loaded.requestCert === true && loaded.rejectUnauthorized === true,
-  };
+  const server = createTlsServer(loaded, open);
+  // A failed handshake (no or an unknown client certificate) just drops the socket.
+  server.on("tlsClientError", (_error, socket) => socket.destroy());
+  return { server, plainRefused: loaded.rejectUnauthorized === true };
 }
 
 /** One error frame, then close: the client learns why instead of seeing a silent drop. */

@@ -204,6 +204,21 @@ export class Session implements WatchSink {
     this.output(watch.lastOffset, message);
   }
 
+  /** WatchSink: resolves once the socket's buffer has drained (or the connection is gone). */
+  writable(): Promise<void> {
+    const socket = this.socket;
+    if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        resolve();
+      };
+      socket.on("drain", done);
+      socket.on("close", done);
+    });
+  }
+
   /** In sync mode a message about commit `seq` waits until that commit is durable. */
   private output(seq: number, message: unknown): void {
     const db = this.core.db;

@@ -39,6 +39,7 @@ async function startWatch(
       filter,
       includeCtx: params.optBool("include_ctx") ?? true,
       includeLifecycle: params.optBool("include_lifecycle") ?? false,
+      heldCommitsMax: core.limits.pendingEventsMax,
     },
     session,
     from ?? upto,

@@ -27,6 +27,8 @@ export interface WatchOptions {
   filter: WatchFilter;
   includeCtx: boolean;
   includeLifecycle: boolean;
+  /** Live commits held back during a replay before the subscription ends as lagged. */
+  heldCommitsMax: number;
 }
 
 /** Where a subscription's events go (a session). */
@@ -35,6 +37,8 @@ export interface WatchSink {
   sendEvent(seq: number, event: RcpStreamEvent): boolean;
   /** Ends the subscription with `{type: "end"}` and forgets it. */
   endWatch(watch: Watch, reason: string): void;
+  /** Resolves when the reader has taken what was written (replay goes at its pace). */
+  writable(): Promise<void>;
 }
 
 export class Watch {
@@ -61,6 +65,7 @@ export class Watch {
     if (this.ended) return;
     if (this.replaying) {
       this.held.push({ commit, entries });
+      if (this.held.length > this.options.heldCommitsMax) this.sink.endWatch(this, "lagged");
       return;
     }
     this.emit(commit.seq, entries);
@@ -80,6 +85,8 @@ export class Watch {
       if (commits.length === 0) break;
       for (const commit of commits) {
         if (commit.seq > uptoSeq || this.ended) break;
+        // History can be long: write it no faster than the reader takes it.
+        await this.sink.writable();
         this.emit(commit.seq, db.machines.entriesOf(commit));
         next = commit.seq + 1;
       }

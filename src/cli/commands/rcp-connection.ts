@@ -1,0 +1,101 @@
+/**
+ * @module How the rstmdb-style client commands reach a server: rstmdb-cli's connection
+ * flags (`-s/--server`, `-t/--token`, `--tls`, `--ca-cert`, `--client-cert`, `--client-key`,
+ * `-k/--insecure`, `--server-name`) with their environment variables, turned into an
+ * authenticated RCP client (src/protocol). Any TLS option implies TLS, as in rstmdb-cli.
+ */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { RcpClient } from "../../protocol/index.ts";
+import type { RcpClientTls } from "../../protocol/index.ts";
+import { UsageError } from "../output.ts";
+
+/** The default RCP address, as rstmdb's. */
+export const rcpAddressDefault = "127.0.0.1:7401";
+
+export interface ConnectionFlags {
+  server: string;
+  token?: string;
+  tls?: boolean;
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  insecure?: boolean;
+  serverName?: string;
+  json?: boolean;
+}
+
+/** Adds the connection flags (and `--json`) to a command. */
+export function addConnectionFlags(command: Command): Command {
+  return command
+    .option("-s, --server <host:port>", "server address", rcpAddressDefault)
+    .option("-t, --token <token>", "bearer token (default $RSTMDB_TOKEN or $STATEBASE_TOKEN)")
+    .option("--tls", "connect with TLS (default $RSTMDB_TLS)")
+    .option("--ca-cert <file>", "CA certificate to trust (default $RSTMDB_CA_CERT)")
+    .option("--client-cert <file>", "client certificate for mTLS (default $RSTMDB_CLIENT_CERT)")
+    .option("--client-key <file>", "client key for mTLS (default $RSTMDB_CLIENT_KEY)")
+    .option("-k, --insecure", "accept any server certificate")
+    .option("--server-name <name>", "server name to check in its certificate (SNI)")
+    .option("--json", "print results as JSON");
+}
+
+/** Connects and, with a token, authenticates. */
+export async function connectRcp(
+  flags: ConnectionFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RcpClient> {
+  const { host, port } = parseAddress(flags.server);
+  const tls = tlsOf(flags, env);
+  const client = await RcpClient.connect({ host, port, ...(tls === undefined ? {} : { tls }) });
+  const token = flags.token ?? env.RSTMDB_TOKEN ?? env.STATEBASE_TOKEN;
+  if (token !== undefined && token !== "") {
+    try {
+      await client.request("AUTH", { method: "bearer", token });
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+  }
+  return client;
+}
+
+/** `host:port`, `[v6]:port` or `:port`. */
+export function parseAddress(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(":");
+  const port = Number(text.slice(at + 1));
+  if (at === -1 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`--server must be HOST:PORT, got "${text}"`);
+  }
+  const host = text.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+  return { host: host === "" ? "127.0.0.1" : host, port };
+}
+
+function tlsOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv): RcpClientTls | undefined {
+  const ca = flags.caCert ?? env.RSTMDB_CA_CERT;
+  const cert = flags.clientCert ?? env.RSTMDB_CLIENT_CERT;
+  const key = flags.clientKey ?? env.RSTMDB_CLIENT_KEY;
+  const wanted =
+    flags.tls === true ||
+    ["1", "true"].includes(env.RSTMDB_TLS ?? "") ||
+    [ca, cert, key, flags.serverName].some((value) => value !== undefined) ||
+    flags.insecure === true;
+  if (!wanted) return undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError("--client-cert and --client-key go together");
+  }
+  return {
+    ...(ca === undefined ? {} : { ca: readFile(ca, "--ca-cert") }),
+    ...(cert === undefined ? {} : { cert: readFile(cert, "--client-cert") }),
+    ...(key === undefined ? {} : { key: readFile(key, "--client-key") }),
+    ...(flags.serverName === undefined ? {} : { servername: flags.serverName }),
+    rejectUnauthorized: flags.insecure !== true,
+  };
+}
+
+function readFile(path: string, option: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`);
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Goal: watch subscriptions as specs/rcp.md §1.10, §2.7 and decisions 10 and 13 describe:
+ * events only for applied transitions (plus lifecycle on request), rstmdb's filter rules,
+ * include_ctx, UNWATCH, resume from an offset with no gap and no duplicate (also from the
+ * log, past the in-memory feed), `end: lagged` for a reader that stops reading, and no idle
+ * timeout for connections that hold subscriptions.
+ * Method: in-process servers over real sockets; writes come from other connections and from
+ * the embedded API; the events received are compared with the commits made.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { startTestRcp } from "../../support/rcp-server.ts";
+import type { TestRcp } from "../../support/rcp-server.ts";
+import type { Message, WireClient } from "../../support/rcp-wire.ts";
+
+const loop = {
+  states: ["a", "b"],
+  initial: "a",
+  transitions: [
+    { from: "a", event: "GO", to: "b" },
+    { from: "b", event: "BACK", to: "a" },
+    { from: ["a", "b"], event: "STAY", to: "b" },
+  ],
+};
+
+let rcp: TestRcp;
+let writer: WireClient;
+
+before(async () => {
+  rcp = await startTestRcp({ server: { limits: { idleTimeoutMs: 300 } } });
+  writer = await rcp.connect();
+  await writer.ok("PUT_MACHINE", { machine: "loop", version: 1, definition: loop });
+  await writer.ok("PUT_MACHINE", { machine: "other", version: 1, definition: loop });
+});
+
+after(async () => {
+  await rcp.stop();
+});
+
+const create = (machine: string, id: string) =>
+  writer.ok("CREATE_INSTANCE", { machine, version: 1, instance_id: id });
+const apply = (id: string, event: string, payload?: unknown) =>
+  writer.ok("APPLY_EVENT", { instance_id: id, event, payload });
+
+test("WATCH_INSTANCE: result shape, event fields, include_ctx, only applied events", async () => {
+  await create("loop", "w-1");
+  await create("loop", "w-2");
+  const watcher = await rcp.connect();
+  const sub = await watcher.ok("WATCH_INSTANCE", { instance_id: "w-1" });
+  assert.match(sub.subscription_id, /^sub-[0-9a-f-]{36}$/);
+  assert.deepEqual(
+    { ...sub, subscription_id: "" },
+    {
+      subscription_id: "",
+      instance_id: "w-1",
+      current_state: "a",
+      current_wal_offset: rcp.db.seq - 1,
+    },
+  );
+  const noCtx = await watcher.ok("WATCH_INSTANCE", { instance_id: "w-1", include_ctx: false });
+  await apply("w-2", "GO");
+  const applied = await apply("w-1", "GO", { n: 1 });
+  await apply("w-1", "BACK");
+  await writer.ok("DELETE_INSTANCE", { instance_id: "w-2" });
+  const [first, second] = await watcher.waitForEvents(sub.subscription_id, 2);
+  assert.deepEqual(first, {
+    type: "event",
+    subscription_id: sub.subscription_id,
+    instance_id: "w-1",
+    machine: "loop",
+    version: 1,
+    wal_offset: applied.wal_offset,
+    from_state: "a",
+    to_state: "b",
+    event: "GO",
+    payload: { n: 1 },
+    ctx: { n: 1 },
+  });
+  assert.equal(second!.payload, null, "payload is null when the request had none");
+  const [plain] = await watcher.waitForEvents(noCtx.subscription_id, 1);
+  assert.equal("ctx" in plain!, false);
+  assert.equal(watcher.events(sub.subscription_id).length, 2, "one event per applied transition");
+  assert.equal(
+    (await watcher.fail("WATCH_INSTANCE", { instance_id: "nope" })).code,
+    "INSTANCE_NOT_FOUND",
+  );
+});
+
+test("WATCH_ALL filters: AND across lists, OR within one; one event per matching sub", async () => {
+  await create("loop", "f-1");
+  await create("other", "f-2");
+  const watcher = await rcp.connect();
+  const subs = {
+    all: await watcher.ok("WATCH_ALL", {}),
+    loop: await watcher.ok("WATCH_ALL", { machines: ["loop"] }),
+    go: await watcher.ok("WATCH_ALL", { machines: ["loop", "other"], events: ["GO"] }),
+    toB: await watcher.ok("WATCH_ALL", { to_states: ["b"], from_states: ["a"] }),
+    none: await watcher.ok("WATCH_ALL", { machines: ["other"], events: ["BACK"] }),
+  };
+  assert.equal(subs.all.wal_offset, rcp.db.seq);
+  await apply("f-1", "GO");
+  await apply("f-2", "GO");
+  await apply("f-1", "BACK");
+  await apply("f-2", "STAY");
+  await watcher.waitForEvents(subs.all.subscription_id, 4);
+  const seen = (name: keyof typeof subs): string[] =>
+    watcher.events(subs[name].subscription_id).map((e: Message) => `${e.instance_id}:${e.event}`);
+  assert.deepEqual(seen("all"), ["f-1:GO", "f-2:GO", "f-1:BACK", "f-2:STAY"]);
+  assert.deepEqual(seen("loop"), ["f-1:GO", "f-1:BACK"]);
+  assert.deepEqual(seen("go"), ["f-1:GO", "f-2:GO"]);
+  assert.deepEqual(seen("toB"), ["f-1:GO", "f-2:GO"]);
+  assert.deepEqual(seen("none"), []);
+});
+
+test("include_lifecycle adds creation and deletion events (decision 10)", async () => {
+  const watcher = await rcp.connect();
+  const sub = await watcher.ok("WATCH_ALL", { include_lifecycle: true, machines: ["other"] });
+  await create("other", "life-1");
+  await apply("life-1", "GO");
+  await writer.ok("DELETE_INSTANCE", { instance_id: "life-1" });
+  const events = await watcher.waitForEvents(sub.subscription_id, 3);
+  assert.deepEqual(
+    events.map((e: Message) => [e.lifecycle, e.event, e.to_state]),
+    [
+      ["created", "", "a"],
+      [undefined, "GO", "b"],
+      ["deleted", "", ""],
+    ],
+  );
+  assert.deepEqual(events[0]!.ctx, {});
+});
+
+test("an idempotent retry sends no second event (decision 6)", async () => {
+  await create("loop", "idem-1");
+  const watcher = await rcp.connect();
+  const sub = await watcher.ok("WATCH_INSTANCE", { instance_id: "idem-1" });
+  const params = { instance_id: "idem-1", event: "GO", idempotency_key: "k1" };
+  await writer.ok("APPLY_EVENT", params);
+  await writer.ok("APPLY_EVENT", params);
+  await apply("idem-1", "BACK");
+  const events = await watcher.waitForEvents(sub.subscription_id, 2);
+  assert.deepEqual(
+    events.map((e: Message) => e.event),
+    ["GO", "BACK"],
+  );
+});
+
+test("UNWATCH stops events; an unknown id is removed:false", async () => {
+  await create("loop", "u-1");
+  const watcher = await rcp.connect();
+  const sub = await watcher.ok("WATCH_INSTANCE", { instance_id: "u-1" });
+  assert.deepEqual(await watcher.ok("UNWATCH", { subscription_id: sub.subscription_id }), {
+    subscription_id: sub.subscription_id,
+    removed: true,
+  });
+  assert.deepEqual(await watcher.ok("UNWATCH", { subscription_id: "sub-x" }), {
+    subscription_id: "sub-x",
+    removed: false,
+  });
+  await apply("u-1", "GO");
+  assert.equal((await watcher.call("PING")).status, "ok");
+  assert.equal(watcher.events(sub.subscription_id).length, 0);
+});
+
+test("resume from from_offset: history then live, no gap, no duplicate (decision 10)", async () => {
+  await create("loop", "r-1");
+  for (let i = 0; i < 10; i++) await apply("r-1", i % 2 === 0 ? "GO" : "BACK");
+  const resumeFrom = rcp.db.seq - 6;
+  const watcher = await rcp.connect();
+  // Writes race with the subscription's replay, from another connection and in-process.
+  const racing = (async () => {
+    for (let i = 0; i < 20; i++) await apply("r-1", "STAY");
+  })();
+  const sub = await watcher.ok("WATCH_ALL", { from_offset: resumeFrom, machines: ["loop"] });
+  for (let i = 0; i < 5; i++) rcp.db.machines.applyEvent({ instance_id: "r-1", event: "STAY" });
+  await racing;
+  const expected = (await writer.ok("WAL_READ", { from_offset: resumeFrom + 1 })).records
+    .filter((r: Message) => r.entry.type === "apply_event" && r.entry.machine === "loop")
+    .map((r: Message) => r.offset);
+  const events = await watcher.waitForEvents(sub.subscription_id, expected.length);
+  assert.deepEqual(
+    events.map((e: Message) => e.wal_offset),
+    expected,
+  );
+  assert.equal(expected.length, 6 + 25);
+  const past = await watcher.fail("WATCH_ALL", { from_offset: -1 });
+  assert.equal(past.code, "BAD_REQUEST");
+});
+
+test("a reader that stops reading gets end:lagged with its resume offset", async () => {
+  const small = await startTestRcp({
+    open: { commitsRetained: 5000 },
+    server: { limits: { pendingEventsMax: 20 } },
+  });
+  try {
+    const c = await small.connect();
+    await c.ok("PUT_MACHINE", { machine: "loop", version: 1, definition: loop });
+    await c.ok("CREATE_INSTANCE", { machine: "loop", version: 1, instance_id: "slow" });
+    const sub = await c.ok("WATCH_INSTANCE", { instance_id: "slow" });
+    c.socket.pause();
+    const big = "x".repeat(4096);
+    for (let i = 0; i < 2000; i++) {
+      small.db.machines.applyEvent({ instance_id: "slow", event: "STAY", payload: { big } });
+    }
+    c.socket.resume();
+    const end = await c.waitFor((m) => m.type === "end");
+    assert.equal(end.subscription_id, sub.subscription_id);
+    assert.equal(end.reason, "lagged");
+    const events = c.events(sub.subscription_id);
+    assert.ok(events.length < 2000, "events stopped");
+    assert.equal(end.wal_offset, events.at(-1)!.wal_offset, "resume point = last delivered");
+    const resumed = await c.ok("WATCH_INSTANCE", {
+      instance_id: "slow",
+      from_offset: end.wal_offset,
+      include_ctx: false,
+    });
+    const rest = await c.waitForEvents(resumed.subscription_id, 2000 - events.length);
+    assert.equal(rest[0]!.wal_offset, end.wal_offset + 1);
+    assert.equal(rest.at(-1)!.wal_offset, small.db.seq);
+  } finally {
+    await small.stop();
+  }
+});
+
+test("resume past the in-memory feed reads history from the log", async () => {
+  const logged = await startTestRcp({ durability: "async", open: { commitsRetained: 4 } });
+  try {
+    const c = await logged.connect();
+    await c.ok("PUT_MACHINE", { machine: "loop", version: 1, definition: loop });
+    await c.ok("CREATE_INSTANCE", { machine: "loop", version: 1, instance_id: "old" });
+    const from = logged.db.seq;
+    for (let i = 0; i < 30; i++) await c.ok("APPLY_EVENT", { instance_id: "old", event: "STAY" });
+    const sub = await c.ok("WATCH_ALL", { from_offset: from });
+    await c.ok("APPLY_EVENT", { instance_id: "old", event: "STAY" });
+    const events = await c.waitForEvents(sub.subscription_id, 31);
+    assert.deepEqual(
+      events.map((e: Message) => e.wal_offset),
+      Array.from({ length: 31 }, (_, i) => from + 1 + i),
+    );
+    const read = await c.ok("WAL_READ", { from_offset: 1, limit: 3 });
+    assert.deepEqual(
+      read.records.map((r: Message) => r.entry.type),
+      ["put_machine", "create_instance", "apply_event"],
+    );
+  } finally {
+    await logged.stop();
+  }
+});
+
+test("idle connections close; connections with subscriptions stay (decision 13)", async () => {
+  const idle = await rcp.connect();
+  const watching = await rcp.connect();
+  await idle.ok("PING");
+  await watching.ok("WATCH_ALL", {});
+  await idle.closed;
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.equal(watching.isClosed, false);
+  assert.equal((await watching.call("PING")).status, "ok");
+});

@@ -32,13 +32,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "statebase-replication-bench-"));
   const stream = uniqueStream("bench");
   try {
+    if (process.env.SKIP_LOCAL === undefined) {
     const local = await open({ path: dir, durability: "sync", onMessage: quiet });
     report("local log, sync", await runLoad(local));
     await local.close();
+    }
 
     const writer = await open({
       replicate: { url: natsUrl, stream, node: "bench-writer", snapshotLogBytes: 0 },
-      onMessage: quiet,
+      onMessage: (kind, message) => console.error(`${kind}: ${message}`),
     });
     const follower = startFollower(stream);
     await follower.ready;

@@ -78,7 +78,7 @@ function singleFrame(
     run: (ctx) => {
       const rows = run(ctx);
       if (rows === undefined) return [];
-      return [shared ? frameOf(rows) : (rows)];
+      return [shared ? frameOf(rows) : rows];
     },
   };
 }

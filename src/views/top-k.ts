@@ -70,6 +70,7 @@ export class TopKOperator extends Operator {
   }
 
   push(delta: Delta): void {
+    if (this.limit <= 0) return; // `take 0` shows nothing and needs nothing
     if (delta.before !== undefined) this.remove(this.positionOf(delta.key, delta.before));
     if (delta.after !== undefined) {
       this.insert(this.positionOf(delta.key, delta.after), { key: delta.key, row: delta.after });

@@ -30,9 +30,6 @@ interface OpenSubscription {
   ended: boolean;
 }
 
-/** How often a paused subscription checks whether the socket has drained. */
-const drainPollMs = 5;
-
 const targetKinds = ["table", "view", "query", "machine", "queue"] as const;
 
 /** Serves requests and subscriptions on `ws` for a caller with role `role`. */
@@ -49,6 +46,7 @@ export function startSession(
 class Session {
   private readonly subscriptions = new Map<RequestId, OpenSubscription>();
   private pending = 0;
+  private readonly drainWaiters: Array<() => void> = [];
 
   constructor(
     private readonly ws: WebSocket,
@@ -81,10 +79,11 @@ class Session {
   /** Ends every subscription with reason `closed`. */
   close(): void {
     for (const [id, open] of [...this.subscriptions]) this.end(id, open, "closed");
+    for (const wake of this.drainWaiters.splice(0)) wake();
   }
 
   private send(message: object): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeJson(message));
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeJson(message), this.onFlushed);
   }
 
   /** Sends an error answer; returns its code for the metrics. */
@@ -163,12 +162,23 @@ class Session {
     }
   }
 
-  /** Resolves once the socket's send buffer is at most `bytes` (or the socket closed). */
+  /**
+   * Resolves once the socket's send buffer is at most `bytes` (or the socket closed). Woken by
+   * the send callbacks (data handed to the kernel), so a paused subscription costs nothing.
+   */
   private async drained(bytes: number): Promise<void> {
     while (this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > bytes) {
-      await new Promise((resolve) => setTimeout(resolve, drainPollMs));
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
   }
+
+  /** Send callback: wakes paused subscriptions once half the buffer bound has drained. */
+  private readonly onFlushed = (): void => {
+    if (this.drainWaiters.length === 0) return;
+    const open = this.ws.readyState === this.ws.OPEN;
+    if (open && this.ws.bufferedAmount > this.options.limits.wsBufferedSizeBytesMax / 2) return;
+    for (const wake of this.drainWaiters.splice(0)) wake();
+  };
 
   /** Ends a subscription once; `seq` in the end message is the last one the client got. */
   private end(id: RequestId, open: OpenSubscription, reason: string): void {

@@ -36,7 +36,7 @@ export function createProgram(context: CliContext): Command {
       outputError: (text) => context.warn(text.replace(/^error: /, "").trimEnd()),
     })
     .showSuggestionAfterError(true)
-    // Program options only before the command: rstmdb-cli's `create-instance -V 1` is not --version.
+    // Program options only before the command: `create-instance -V 1` is not --version.
     .enablePositionalOptions();
   addLogTools(program, context);
   addServeCommand(program, context);

@@ -8,17 +8,13 @@
  * const { frames } = await client.query("from shop::orders take 1");
  * for await (const message of client.subscribe({ table: "shop::orders" })) { ... }
  */
-import { ConnectionError, StatebaseError, TimeoutError, errorFromWire } from "./errors.ts";
+import { ConnectionError, TimeoutError, errorFromWire } from "./errors.ts";
+import type { StatebaseError } from "./errors.ts";
 import { createSocketFactory, socketOpen } from "./socket.ts";
 import type { SocketFactory, SocketLike } from "./socket.ts";
 import { ClientSubscription } from "./subscription.ts";
 import type { SubscribeOptions, SubscriptionHost } from "./subscription.ts";
-import type {
-  QueryParams,
-  QueryResult,
-  SubscriptionMessage,
-  SubscriptionTarget,
-} from "./types.ts";
+import type { QueryParams, QueryResult, SubscriptionMessage, SubscriptionTarget } from "./types.ts";
 
 export interface ClientOptions {
   /** Bearer token; its role decides what the client may do. */
@@ -121,13 +117,14 @@ export class Client implements SubscriptionHost {
   }
 
   /** Ends every subscription and the connection; pending requests fail. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     for (const subscription of this.subscriptions.values()) subscription.close();
     this.rejectPending(new ConnectionError("DISCONNECTED", "the client was closed"));
     this.socket?.close(1000, "client closed");
     this.socket = undefined;
+    return Promise.resolve();
   }
 
   /** Part of {@link SubscriptionHost}: tells the server to stop a subscription. */
@@ -187,8 +184,7 @@ export class Client implements SubscriptionHost {
       throw new ConnectionError("DISCONNECTED", `cannot reach ${this.base}: ${reason}`);
     }
     const answer = (await response.json().catch(() => undefined)) as
-      | { error?: unknown; result?: unknown }
-      | undefined;
+      { error?: unknown; result?: unknown } | undefined;
     if (!response.ok || answer === undefined) {
       throw errorFromWire(answer?.error ?? { code: "INTERNAL" }, response.status);
     }

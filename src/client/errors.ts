@@ -92,9 +92,7 @@ export function errorFromWire(body: unknown, status?: number): StatebaseError {
   const message = typeof record.message === "string" ? record.message : "unknown server error";
   const category = (errorCodes as Readonly<Record<string, ErrorCategory>>)[code];
   const ErrorType =
-    category === undefined
-      ? (classOfProtocolCode[code] ?? ServerError)
-      : classOfCategory[category];
+    category === undefined ? (classOfProtocolCode[code] ?? ServerError) : classOfCategory[category];
   const details =
     record.details !== null && typeof record.details === "object"
       ? (record.details as Record<string, unknown>)

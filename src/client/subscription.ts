@@ -79,9 +79,9 @@ export class ClientSubscription implements AsyncIterable<SubscriptionMessage> {
   [Symbol.asyncIterator](): AsyncIterator<SubscriptionMessage> {
     return {
       next: () => this.next(),
-      return: async () => {
+      return: () => {
         this.close();
-        return { done: true, value: undefined };
+        return Promise.resolve({ done: true, value: undefined });
       },
     };
   }

@@ -38,7 +38,8 @@ export class Engine {
   private lastSeq = 0;
   private lastTs = 0;
   private active: Transaction | undefined;
-  private readonly listeners: Array<(commit: Commit) => void> = [];
+  /** Replaced, never mutated: publish() iterates the array it started with (copy on write). */
+  private listeners: ReadonlyArray<(commit: Commit) => void> = [];
   private lastCommitValue: Commit | undefined;
   private closedValue = false;
   private prepareCommit: ((commit: Commit) => void) | undefined;
@@ -181,10 +182,12 @@ export class Engine {
     if (this.listeners.length >= listenersMax) {
       throw new DbError("LIMIT_EXCEEDED", `at most ${listenersMax} commit listeners`);
     }
-    this.listeners.push(listener);
+    // Copy on write: a listener that unsubscribes (itself or another) while a commit is
+    // published must not make publish() skip the next listener for that commit.
+    this.listeners = [...this.listeners, listener];
     return () => {
       const index = this.listeners.indexOf(listener);
-      if (index >= 0) this.listeners.splice(index, 1);
+      if (index >= 0) this.listeners = this.listeners.toSpliced(index, 1);
     };
   }
 

@@ -324,7 +324,10 @@ class ReplicatedLog implements LogBackend {
 
   private async tick(): Promise<void> {
     if (this.role === "writer") {
-      if (!(await this.lease.renew())) await this.stepDown();
+      const t0 = performance.now();
+      const ok = await this.lease.renew();
+      process.stderr.write(`DBG renew ${ok} ${(performance.now() - t0).toFixed(0)} ms at ${t0.toFixed(0)} inflight ${this.publisher?.inFlight}\n`);
+      if (!ok) await this.stepDown();
     } else if (this.role === "follower" && this.options.role !== "follower") {
       await this.tryTakeOver();
     }

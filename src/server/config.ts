@@ -186,7 +186,7 @@ export async function resolveConfig(
     sources.set(key, `flag --${key}`);
   }
   checkDocument(document, sources);
-  return completeConfig(document as ConfigDocument);
+  return completeConfig(document);
 }
 
 /** Parses a config file: JSON when it ends in .json, YAML (a superset of JSON) otherwise. */
@@ -278,7 +278,10 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
 }
 
 /** Validates the merged document; the first error names its key, source and the rule. */
-function checkDocument(document: unknown, sources: Map<string, string>): void {
+function checkDocument(
+  document: unknown,
+  sources: Map<string, string>,
+): asserts document is ConfigDocument {
   if (Value.Check(configSchema, document)) return;
   const errors = [...Value.Errors(configSchema, document)];
   // Prefer the most specific error: the deepest path, and a named rule over "schema is false".
@@ -312,8 +315,10 @@ function describeRule(path: string, keyword: string, message: string): string {
   if (keyword === "pattern" && path.endsWith("sha256")) {
     return "must be the SHA-256 of the token as 64 hex digits (statebase hash-token)";
   }
-  if (keyword === "anyOf" && path === "durability") return "must be sync, async or memory";
-  if (keyword === "anyOf" && path.endsWith("role")) return "must be read, write or admin";
+  // A union reports one "must be equal to constant" per member; name the choices instead.
+  const union = keyword === "anyOf" || keyword === "const";
+  if (union && path === "durability") return "must be sync, async or memory";
+  if (union && path.endsWith("role")) return "must be read, write or admin";
   return message;
 }
 

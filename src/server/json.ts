@@ -12,7 +12,8 @@ export function encodeJson(value: unknown): string {
 
 function replaceValue(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") {
-    const small = value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
+    const small =
+      value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
     return small ? Number(value) : value.toString();
   }
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");

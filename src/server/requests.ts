@@ -28,7 +28,7 @@ export async function runRequest(
   role: TokenRole,
 ): Promise<unknown> {
   if (kind === "call") return runCall(context, body, role);
-  authorize(role, roleOfEntry[kind], `${kind}`);
+  authorize(role, roleOfEntry[kind], kind);
   const rql = body["rql"];
   if (typeof rql !== "string" || rql === "") {
     throw new DbError("INVALID_ARGUMENT", `${kind}: "rql" must be a non-empty string`, {

@@ -76,7 +76,7 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
         bodySizeBytesMax: config.limits.httpBodySizeBytesMax,
         requestTimeoutMs: config.limits.requestTimeoutMs,
         tls,
-        onUpgrade: gateway.handleUpgrade,
+        onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
         fault,
         serving: () => serving,
       });
@@ -173,7 +173,10 @@ function startTimerTick(
     }
   }, tickMs);
   timer.unref();
-  return async () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    return Promise.resolve();
+  };
 }
 
 function describeFault(error: unknown): string {

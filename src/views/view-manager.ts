@@ -64,6 +64,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
   /** Input object name to the deferred views that read it. */
   private readonly deferredReaders = new Map<string, ActiveView[]>();
   private drainScheduled = false;
+  /** Views arrived through re-applied commits and wait for activation. */
+  private activationPending = false;
   private waiters: Array<() => void> = [];
 
   constructor(private readonly engine: Engine) {
@@ -75,17 +77,32 @@ export class ViewManager implements ChangeObserver, ViewHost {
   // ---- ChangeObserver: transactional maintenance ----
 
   observes(object: string): boolean {
-    return object === catalogObjectName || this.readers.has(object);
+    return this.activationPending || object === catalogObjectName || this.readers.has(object);
   }
 
   onChange(tx: Transaction, change: Change): void {
+    const views = this.readers.get(change.object);
+    // Views created by replicated commits start here; they populate from inputs that
+    // already hold this change, so only the views active before it are fed it.
+    if (this.activationPending) this.activatePending(tx);
     if (change.object === catalogObjectName) {
       this.onCatalogChange(tx, change);
       return;
     }
-    const views = this.readers.get(change.object);
     if (views === undefined) return;
     for (const view of views) this.maintain(view, change, tx);
+  }
+
+  private activatePending(tx: Transaction): void {
+    this.activationPending = false;
+    this.engine.catalog.forEachObject((object) => {
+      if (!(object instanceof ViewObject) || this.active.has(object.name)) return;
+      const view = this.activate(object, tx);
+      tx.onRollback(() => {
+        this.deactivate(view);
+        this.activationPending = true;
+      });
+    });
   }
 
   /**
@@ -144,7 +161,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
     for (const change of commit.changes) {
       if (change.object === catalogObjectName) {
         if (change.kind === "create" && (change.after as ObjectDefinition).kind === "view") {
-          queueMicrotask(() => this.activateAll());
+          // Activated by the next local transaction (or at open): never mid-replay.
+          this.activationPending = true;
         }
         continue;
       }
@@ -257,6 +275,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
    * silently.
    */
   activateAll(): void {
+    this.activationPending = false;
     const views: ViewObject[] = [];
     this.engine.catalog.forEachObject((object) => {
       if (object instanceof ViewObject && !this.active.has(object.name)) views.push(object);
@@ -358,7 +377,10 @@ export class ViewManager implements ChangeObserver, ViewHost {
 
   /** How many commits a view is behind (0 for transactional views and caught-up ones). */
   lagOf(name: string): number {
-    const view = this.requireActive(name);
+    const object = this.engine.catalog.require(name, "view");
+    // A view that arrived through replication and is not active yet is exactly the log's.
+    const view = this.active.get(object.name);
+    if (view === undefined) return 0;
     const oldest = view.pending[0];
     return oldest === undefined ? 0 : this.engine.seq - oldest.seq + 1;
   }

@@ -140,7 +140,10 @@ test("a subscription resumes after dropped connections with no gap or duplicate"
     assert.equal(seen.filter((m) => m.type === "snapshot").length, 1, "resumes, no new snapshot");
     subscription.close();
     const rest = await collect(iterator, () => false);
-    assert.ok(rest.every((m) => m.type === "delta"), "only what had arrived, then the end");
+    assert.ok(
+      rest.every((m) => m.type === "delta"),
+      "only what had arrived, then the end",
+    );
   } finally {
     await client.close();
     await server.close();

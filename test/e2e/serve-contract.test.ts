@@ -29,7 +29,13 @@ test("serve with --data --rcp --http --durability --config prints one ready line
     assert.ok(server.http.port > 0, "the bound port, not 0, is printed");
     const health = await fetch(`http://127.0.0.1:${server.http.port}/healthz`);
     assert.equal(health.status, 200);
-    assert.equal(server.output().split("\n").filter((l) => l.includes("ready")).length, 1);
+    assert.equal(
+      server
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("ready")).length,
+      1,
+    );
   } finally {
     assert.equal(await server.stop(), 0, "SIGTERM exits with code 0");
     await rm(dir, { recursive: true, force: true });

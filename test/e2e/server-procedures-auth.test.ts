@@ -6,6 +6,8 @@
  * Method: one server process with a module written to a temp dir and three tokens in
  * STATEBASE_TOKENS, driven by the client per role, raw fetch, and the CLI as a child.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+   wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -119,15 +121,24 @@ test("a procedure runs as one transaction; arguments are typed; aborts roll back
 });
 
 test("each role reaches its entry points and procedures and is refused above them", async () => {
-  const needs: Array<[string, (c: Awaited<ReturnType<typeof connect>>) => Promise<unknown>, number]> =
+  const needs: Array<
+    [string, (c: Awaited<ReturnType<typeof connect>>) => Promise<unknown>, number]
+  > = [
+    ["query", (c) => c.query("from bank::accounts"), 0],
+    ["call balance", (c) => c.call("balance", { id: 1 }), 0],
     [
-      ["query", (c) => c.query("from bank::accounts"), 0],
-      ["call balance", (c) => c.call("balance", { id: 1 }), 0],
-      ["command", (c) => c.command("update bank::accounts { balance: balance } filter { id == 1 }"), 1],
-      ["call transfer", (c) => c.call("transfer", { from: 1, to: 2, amount: 0 }), 1],
-      ["admin", (c) => c.admin("create table bank::audit { id: int8 } with { primary_key: { id } }"), 2],
-      ["call reset", (c) => c.call("reset", {}), 2],
-    ];
+      "command",
+      (c) => c.command("update bank::accounts { balance: balance } filter { id == 1 }"),
+      1,
+    ],
+    ["call transfer", (c) => c.call("transfer", { from: 1, to: 2, amount: 0 }), 1],
+    [
+      "admin",
+      (c) => c.admin("create table bank::audit { id: int8 } with { primary_key: { id } }"),
+      2,
+    ],
+    ["call reset", (c) => c.call("reset", {}), 2],
+  ];
   for (const transport of ["websocket", "http"] as const) {
     for (const [rank, role] of roles.entries()) {
       const client = await connect(url, { token: tokenOf(role), transport });
@@ -172,7 +183,12 @@ test("statebase call runs a procedure over HTTP with the token from the environm
     spawnSync(
       process.execPath,
       ["bin/statebase.js", "call", "--http", `127.0.0.1:${server.http.port}`, ...args],
-      { cwd: root, encoding: "utf8", timeout: 20_000, env: { ...process.env, STATEBASE_TOKEN: token } },
+      {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 20_000,
+        env: { ...process.env, STATEBASE_TOKEN: token },
+      },
     );
   const ok = run(tokenOf("read"), "balance", "--args", '{"id": 2}', "--json");
   assert.equal(ok.status, 0, ok.stderr);

@@ -6,6 +6,8 @@
  * Method: one server process (test/support/server-process.ts) driven by the TypeScript
  * client over both transports, raw fetch for malformed requests, and the CLI as a child.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+   wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -120,7 +122,11 @@ test("statebase query prints tables or JSON; a refused script exits 2", () => {
       ["bin/statebase.js", "query", "--http", `127.0.0.1:${server.http.port}`, ...args],
       { cwd: root, encoding: "utf8", timeout: 20_000 },
     );
-  const write = run("--entry", "command", 'insert bank::accounts [{id: 7, owner: "cy", balance: 3}]');
+  const write = run(
+    "--entry",
+    "command",
+    'insert bank::accounts [{id: 7, owner: "cy", balance: 3}]',
+  );
   assert.equal(write.status, 0, write.stderr);
   const table = run("from bank::accounts filter { id == 7 }");
   assert.equal(table.status, 0, table.stderr);

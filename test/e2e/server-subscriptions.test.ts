@@ -7,6 +7,8 @@
  * cut every connection and be pointed at a restarted server (a new ephemeral port, the same
  * data directory). Writes go through a second client that bypasses the proxy.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+   wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -97,7 +99,11 @@ test("deltas arrive exactly and in order across a dropped connection and a resta
       "every insert once, in order",
     );
     const seqs = messages.filter((m) => m.type === "delta").map((m) => m.seq);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "seq strictly increases");
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      "seq strictly increases",
+    );
     assert.equal(new Set(seqs).size, seqs.length, "no seq twice");
     assert.equal(messages.filter((m) => m.type === "snapshot").length, 1, "resumed, no snapshot");
     subscription.close();
@@ -125,7 +131,7 @@ test("a consumer that stops reading is cut off; writers and others go on", async
     await write.admin(schema);
     await once(slow, "open");
     const slowMessages: any[] = [];
-    slow.on("message", (data) => slowMessages.push(JSON.parse(String(data))));
+    slow.on("message", (data) => slowMessages.push(JSON.parse((data as Buffer).toString())));
     const subscribe = (fromSeq?: number) =>
       slow.send(
         JSON.stringify({ id: "s", type: "subscribe", target: { table: "app::events" }, fromSeq }),
@@ -152,7 +158,7 @@ test("a consumer that stops reading is cut off; writers and others go on", async
       [[{ n: total }]],
       "every write committed while the slow consumer stalled",
     );
-    await until(() => covered(healthyMessages).size === total, "every row, healthy reader").catch((e) => { console.log(covered(healthyMessages).size, healthyMessages.filter((m) => m.type !== "delta"), healthyMessages.length); throw e; });
+    await until(() => covered(healthyMessages).size === total, "every row, healthy reader");
 
     (slow as any)._socket.resume();
     await until(() => slowMessages.some((m) => m.type === "end"), "the lagged end");
@@ -193,7 +199,8 @@ function covered(messages: any[]): Set<number> {
   const ids = new Set<number>();
   for (const m of messages) {
     if (m.type === "snapshot") for (const row of m.rows) ids.add(Number(row.id));
-    if (m.type === "delta") for (const c of m.changes) if (c.op === "insert") ids.add(Number(c.key));
+    if (m.type === "delta")
+      for (const c of m.changes) if (c.op === "insert") ids.add(Number(c.key));
   }
   return ids;
 }

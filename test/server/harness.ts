@@ -44,10 +44,16 @@ export class FakeDatabase {
   command = (rql: string, params?: unknown) => this.answer("command", rql, params);
   admin = (rql: string, params?: unknown) => this.answer("admin", rql, params);
 
-  async call(name: string, args?: unknown): Promise<unknown> {
+  call(name: string, args?: unknown): Promise<unknown> {
     const run = this.procedures.get(name);
-    if (run === undefined) throw new DbError("UNKNOWN_PROCEDURE", `no procedure ${name}`);
-    return run(args);
+    if (run === undefined) {
+      return Promise.reject(new DbError("UNKNOWN_PROCEDURE", `no procedure ${name}`));
+    }
+    try {
+      return Promise.resolve(run(args));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /** Commits `changes` as the next seq and delivers them to every subscription. */

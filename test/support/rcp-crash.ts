@@ -206,7 +206,9 @@ async function runUntilKilled(
   for (let c = 0; c < options.connections; c++) {
     const owned = ownedInstances(options, c);
     const writerPrng = createPrng(prng.int(0x7fff_ffff));
-    writers.push(runWriter(await connect(server), owned, writerPrng, `${cycle}-${c}`, state, known));
+    writers.push(
+      runWriter(await connect(server), owned, writerPrng, `${cycle}-${c}`, state, known),
+    );
   }
   const span = options.killDelayMsMax - options.killDelayMsMin;
   await sleep(options.killDelayMsMin + prng.int(span + 1));
@@ -337,8 +339,9 @@ function checkAcknowledged(known: Knowledge): void {
   for (const { request, result } of known.unchecked) {
     const entry = known.wal.get(result.wal_offset);
     assert.ok(entry !== undefined, `acknowledged offset ${result.wal_offset} lost`);
-    assert.equal(entry.type, "apply_event");
-    assert.equal(entry.instance_id, request.instance_id);
+    const at = `acknowledged offset ${result.wal_offset}`;
+    assert.equal(entry.type, "apply_event", at);
+    assert.equal(entry.instance_id, request.instance_id, at);
     assert.equal(entry.event, request.event);
     assert.equal(entry.idempotency_key, request.idempotency_key);
     assert.equal(entry.from_state, result.from_state);
@@ -367,7 +370,7 @@ async function resolveCutOff(client: RcpClient, known: Knowledge): Promise<void>
     try {
       answer = await client.request<ApplyResult>("APPLY_EVENT", request);
     } catch (error) {
-      assert.ok(error instanceof RcpClientError && expectedRefusals.has(error.code), `${error}`);
+      assert.ok(error instanceof RcpClientError && expectedRefusals.has(error.code), String(error));
       assert.equal(logged, undefined, "a logged request's retry is answered from its key");
       continue;
     }

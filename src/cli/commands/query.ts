@@ -101,15 +101,19 @@ async function printResult(context: CliContext, result: QueryResult, json: boole
 /** Columns in first-seen order; each cell is the value's JSON text (strings bare). */
 export function formatFrame(rows: ReadonlyArray<Record<string, unknown>>): string[] {
   const columns: string[] = [];
-  for (const row of rows) for (const key of Object.keys(row)) {
-    if (!columns.includes(key)) columns.push(key);
-  }
+  for (const row of rows)
+    for (const key of Object.keys(row)) {
+      if (!columns.includes(key)) columns.push(key);
+    }
   const cell = (value: unknown): string =>
     value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
   const table = [columns, ...rows.map((row) => columns.map((column) => cell(row[column])))];
   const widths = columns.map((_, i) => Math.max(...table.map((line) => line[i]!.length)));
   const lines = table.map((line) =>
-    line.map((text, i) => text.padEnd(widths[i]!)).join("  ").trimEnd(),
+    line
+      .map((text, i) => text.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd(),
   );
   return [...lines, `(${rows.length} ${rows.length === 1 ? "row" : "rows"})`];
 }

@@ -148,7 +148,11 @@ const commands: readonly ClientCommand[] = [
       c
         .requiredOption("-i, --instance <id>", "instance id")
         .requiredOption("-e, --event <event>", "event name")
-        .option("-p, --payload <json>", "event payload (merged into the context)", parseJsonArgument)
+        .option(
+          "-p, --payload <json>",
+          "event payload (merged into the context)",
+          parseJsonArgument,
+        )
         .option("--expected-state <state>", "fail with CONFLICT unless in this state")
         .option("--expected-offset <offset>", "fail with CONFLICT unless at this offset", parseSeq)
         .option("--event-id <id>", "an id recorded with the transition")

@@ -96,6 +96,8 @@ function readFile(path: string, option: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new UsageError(`${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`);
+    throw new UsageError(
+      `${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`,
+    );
   }
 }

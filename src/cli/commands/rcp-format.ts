@@ -48,7 +48,8 @@ const formatters: Readonly<Record<string, (r: Result) => string[]>> = {
 function listInstancesLines(r: Result): string[] {
   const instances = r.instances as Array<Result>;
   const lines = instances.map(
-    (i) => `${s(i.id)}  ${s(i.machine)} v${s(i.version)}  ${s(i.state)}  offset ${s(i.last_wal_offset)}`,
+    (i) =>
+      `${s(i.id)}  ${s(i.machine)} v${s(i.version)}  ${s(i.state)}  offset ${s(i.last_wal_offset)}`,
   );
   const more = r.has_more === true ? " (more: use --offset)" : "";
   return [...lines, `${instances.length} of ${s(r.total)} instances${more}`];
@@ -60,7 +61,10 @@ export function describeEntry(entry: Result): string {
     case "put_machine":
       return `put_machine ${s(entry.machine)} v${s(entry.version)} ${s(entry.definition_hash)}`;
     case "create_instance":
-      return `create_instance ${s(entry.instance_id)} ${s(entry.machine)} v${s(entry.version)} -> ${s(entry.initial_state)}`;
+      return (
+        `create_instance ${s(entry.instance_id)} ${s(entry.machine)} v${s(entry.version)} ` +
+        `-> ${s(entry.initial_state)}`
+      );
     case "apply_event":
       return (
         `apply_event ${s(entry.instance_id)} ${s(entry.event)}: ` +
@@ -76,10 +80,11 @@ export function describeEntry(entry: Result): string {
 /** `key: value` per field; nested values as compact JSON. */
 export function keyValueLines(r: Result): string[] {
   return Object.entries(r).map(
-    ([key, value]) => `${key}: ${typeof value === "object" && value !== null ? json(value) : s(value)}`,
+    ([key, value]) =>
+      `${key}: ${typeof value === "object" && value !== null ? json(value) : s(value)}`,
   );
 }
 
 function s(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value) ?? "none";
+  return typeof value === "string" ? value : (JSON.stringify(value) ?? "none");
 }

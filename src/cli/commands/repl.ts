@@ -54,7 +54,11 @@ const replCommands: readonly ReplCommand[] = [
       params: { machine: need(name, "name"), version: int(version, "version") },
     }),
   },
-  { names: ["list-machines", "lm"], usage: "list-machines", request: () => ({ op: "LIST_MACHINES", params: {} }) },
+  {
+    names: ["list-machines", "lm"],
+    usage: "list-machines",
+    request: () => ({ op: "LIST_MACHINES", params: {} }),
+  },
   {
     names: ["create", "c"],
     usage: "create <machine> <version> [id] [ctx]",
@@ -78,7 +82,11 @@ const replCommands: readonly ReplCommand[] = [
     usage: "list-instances [machine] [state]",
     request: ([machine, state]) => ({
       op: "LIST_INSTANCES",
-      params: { limit: 50, ...(machine === undefined ? {} : { machine }), ...(state === undefined ? {} : { state }) },
+      params: {
+        limit: 50,
+        ...(machine === undefined ? {} : { machine }),
+        ...(state === undefined ? {} : { state }),
+      },
     }),
   },
   {
@@ -109,7 +117,11 @@ const replCommands: readonly ReplCommand[] = [
       },
     }),
   },
-  { names: ["wal-stats", "ws"], usage: "wal-stats", request: () => ({ op: "WAL_STATS", params: {} }) },
+  {
+    names: ["wal-stats", "ws"],
+    usage: "wal-stats",
+    request: () => ({ op: "WAL_STATS", params: {} }),
+  },
 ];
 
 /** Splits a line into words; quotes group words, `{…}` and `[…]` stay one word. */
@@ -212,7 +224,8 @@ async function runReplCommand(
     const { op, params } = command.request(args);
     await printResult(context, op, await client.request(op, params), asJson);
   } catch (error) {
-    const text = error instanceof RcpClientError ? `${error.code}: ${error.message}` : String(error);
+    const text =
+      error instanceof RcpClientError ? `${error.code}: ${error.message}` : String(error);
     await context.line(`error: ${text}`);
   }
 }

@@ -63,7 +63,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     sendError(reply, error, options.fault);
   });
   addRoutes(app, options);
-  const server = app.server as Server;
+  const server: Server = app.server;
   if (options.onUpgrade !== undefined) server.on("upgrade", options.onUpgrade);
   server.on("connection", (socket) => {
     options.metrics.connectionOpened("http");
@@ -151,7 +151,10 @@ async function handle(
 /** Sends the error answer; returns its code for the metrics. */
 function sendError(reply: FastifyReply, error: unknown, fault: (error: unknown) => void): string {
   const { status, body } = toWireError(error, fault);
-  void reply.status(status).type("application/json").send(encodeJson({ error: body }));
+  void reply
+    .status(status)
+    .type("application/json")
+    .send(encodeJson({ error: body }));
   return body.code;
 }
 

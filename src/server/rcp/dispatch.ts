@@ -1,8 +1,8 @@
 /**
  * @module Runs one operation: look it up, check authentication, role and read-only mode,
  * run it (a transactional op inside one transaction with an `rcp` origin, so the log says
- * which request caused each commit), wait until what it observed is durable when the
- * database is in `sync` mode, and report the outcome to the metrics hook.
+ * which request caused each commit), and report the outcome to the metrics hook. Waiting
+ * for durability is the session's job (session.ts), so pipelined requests share fsyncs.
  */
 import { assert } from "../../lib/assert.ts";
 import type { WireError } from "../../protocol/index.ts";
@@ -34,11 +34,8 @@ export async function runOperation(
   try {
     const operation = lookupOperation(op);
     checkAccess(context, op, operation);
-    const result = await execute(context, op, operation, params);
-    const db = context.core.db;
-    // Confirmed output: nothing describing a commit leaves before that commit is on disk.
-    if (db.durability === "sync") await db.durable(db.seq);
-    outcome = { ok: true, result };
+    // In `sync` mode the caller holds the answer until what it observed is durable.
+    outcome = { ok: true, result: await execute(context, op, operation, params) };
   } catch (error) {
     outcome = { ok: false, error: toWireError(error) };
   }
@@ -75,12 +72,12 @@ export function checkAccess(context: DispatchContext, op: string, operation: Ope
   }
 }
 
-async function execute(
+function execute(
   context: DispatchContext,
   op: string,
   operation: Operation,
   params: unknown,
-): Promise<unknown> {
+): unknown {
   const db = context.core.db;
   if (!operation.transactional) {
     return operation.run(

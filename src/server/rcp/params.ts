@@ -78,7 +78,7 @@ export class Params {
     const value = this.any(name);
     if (value === undefined) return undefined;
     if (Array.isArray(value) && value.every((item) => typeof item === "string")) {
-      return value as string[];
+      return value;
     }
     throw mismatch(name, value, "a sequence of strings");
   }

@@ -22,6 +22,7 @@ import type { RcpResponse, RcpStreamEvent, RequestParse } from "../../protocol/i
 import type { TokenRole } from "../auth.ts";
 import type { RcpCore } from "./core.ts";
 import { runOperation } from "./dispatch.ts";
+import { toWireError } from "./failure.ts";
 import type { Watch, WatchSink } from "./watch.ts";
 
 type Work = RequestParse | { kind: "fatal"; message: string };
@@ -43,7 +44,8 @@ export class Session implements WatchSink {
   private readonly afterResponseTasks: Array<() => Promise<void>> = [];
   /** Events written since the socket last drained while its buffer was full. */
   private eventsBacklog = 0;
-  private eventChain: Promise<void> = Promise.resolve();
+  /** Output waiting for durability (sync mode), in order. */
+  private outputChain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly core: RcpCore,
@@ -132,23 +134,36 @@ export class Session implements WatchSink {
     void this.pump();
   }
 
+  /**
+   * Runs queued requests one at a time, in order. Answers are not awaited on disk here: in
+   * `sync` mode they queue behind their commit's durability (output), so pipelined
+   * requests of one connection share a group commit instead of one fsync each.
+   */
   private async pump(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
       while (this.queue.length > 0 && !this.socket.destroyed) {
+        // A client that does not read its answers stops being served until it does.
+        await this.writable();
         const work = this.queue.shift()!;
         if (work.kind === "fatal") {
-          this.write(errorResponse("", wireError("BAD_REQUEST", work.message)));
-          this.socket.end();
+          const fatal = errorResponse("", wireError("BAD_REQUEST", work.message));
+          this.output(this.core.db.seq, () => this.write(fatal), true);
           return;
         }
-        this.write(await this.answer(work));
-        if (this.closeAfterResponse) {
-          this.end();
-          return;
-        }
-        for (const task of this.afterResponseTasks.splice(0)) await task();
+        const response = await this.answer(work);
+        const tasks = this.afterResponseTasks.splice(0);
+        const bye = this.closeAfterResponse;
+        const sent = (): void => {
+          this.write(response);
+          for (const task of tasks) void task().catch(() => this.socket.destroy());
+        };
+        const failed = (error: unknown): void => {
+          this.write(errorResponse(response.id, toWireError(error)));
+        };
+        this.output(this.core.db.seq, sent, bye, failed);
+        if (bye) return;
         if (this.socket.isPaused() && !this.closed && this.queue.length < rcpPendingRequestsMax) {
           this.socket.resume();
         }
@@ -188,7 +203,7 @@ export class Session implements WatchSink {
       this.eventsBacklog++;
       if (this.eventsBacklog > this.core.limits.pendingEventsMax) return false;
     }
-    this.output(seq, event);
+    this.output(seq, () => this.write(event));
     return true;
   }
 
@@ -201,7 +216,7 @@ export class Session implements WatchSink {
       wal_offset: watch.lastOffset,
     };
     this.removeWatch(watch.id);
-    this.output(watch.lastOffset, message);
+    this.output(watch.lastOffset, () => this.write(message));
   }
 
   /** WatchSink: resolves once the socket's buffer has drained (or the connection is gone). */
@@ -219,20 +234,33 @@ export class Session implements WatchSink {
     });
   }
 
-  /** In sync mode a message about commit `seq` waits until that commit is durable. */
-  private output(seq: number, message: unknown): void {
+  /**
+   * Writes through `send` once commit `seq` is durable in `sync` mode (confirmed output),
+   * after everything queued before it; at once otherwise. `last` ends the connection after.
+   */
+  private output(
+    seq: number,
+    send: () => void,
+    last = false,
+    failed?: (error: unknown) => void,
+  ): void {
     const db = this.core.db;
+    const finish = (): void => {
+      send();
+      if (last) this.end();
+    };
     if (db.durability !== "sync") {
-      this.write(message);
+      finish();
       return;
     }
-    this.eventChain = this.eventChain
+    this.outputChain = this.outputChain
       .then(() => db.durable(seq))
-      .then(
-        () => void this.write(message),
-        // A failed log fails every later write too; the connection cannot report it better.
-        () => void this.socket.destroy(),
-      );
+      .then(finish, (error: unknown) => {
+        // The log failed: what was to be sent is not durable. Say so, then close: every
+        // later commit fails the same way.
+        failed?.(error);
+        this.end();
+      });
   }
 
   private cleanUp(): void {

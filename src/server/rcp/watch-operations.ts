@@ -23,10 +23,9 @@ async function startWatch(
   filter: WatchFilter,
 ): Promise<Watch> {
   const { core, session } = context;
-  if (session.watchCount >= core.limits.subscriptionsPerConnectionMax) {
-    throw badRequest(
-      `too many subscriptions on this connection (limit ${core.limits.subscriptionsPerConnectionMax})`,
-    );
+  const subscriptionsMax = core.limits.subscriptionsPerConnectionMax;
+  if (session.watchCount >= subscriptionsMax) {
+    throw badRequest(`too many subscriptions on this connection (limit ${subscriptionsMax})`);
   }
   const from = params.optU64("from_offset");
   const db = core.db;

@@ -28,7 +28,7 @@ export interface WebSocketGatewayOptions {
 export interface WebSocketGateway {
   /** The HTTP server's `upgrade` listener. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Ends every session (their subscriptions end with reason `closed`) and closes sockets. */
+  /** Ends every session and closes its socket with 1001 (clients reconnect and resume). */
   close(): Promise<void>;
 }
 

@@ -76,9 +76,13 @@ class Session {
     }
   }
 
-  /** Ends every subscription with reason `closed`. */
+  /**
+   * Stops every subscription without end messages: the socket is going away (the client
+   * left, or the server shuts down and closes it with 1001), so a client reconnects and
+   * resumes, whereas an `end: closed` would tell it the subscription is over.
+   */
   close(): void {
-    for (const [id, open] of [...this.subscriptions]) this.end(id, open, "closed");
+    for (const [id, open] of [...this.subscriptions]) this.end(id, open, undefined);
     for (const wake of this.drainWaiters.splice(0)) wake();
   }
 
@@ -181,13 +185,13 @@ class Session {
   };
 
   /** Ends a subscription once; `seq` in the end message is the last one the client got. */
-  private end(id: RequestId, open: OpenSubscription, reason: string): void {
+  private end(id: RequestId, open: OpenSubscription, reason: string | undefined): void {
     if (open.ended) return;
     open.ended = true;
     open.source.close();
     this.subscriptions.delete(id);
     this.options.metrics.subscriptionClosed();
-    this.send({ type: "end", sub: id, seq: open.seq, reason });
+    if (reason !== undefined) this.send({ type: "end", sub: id, seq: open.seq, reason });
   }
 
   private unsubscribe(id: RequestId, request: Record<string, unknown>): void {

@@ -163,7 +163,7 @@ test("READ_ONLY_MODE for writes on a read-only server; reads still work", async 
   }
 });
 
-test("RATE_LIMITED: over the connection limit, one error frame then close (decision 13)", async () => {
+test("RATE_LIMITED: over the connection limit, one error frame, then close (dec. 13)", async () => {
   const limited = await startTestRcp({ server: { limits: { connectionsMax: 1 } } });
   try {
     const first = await limited.connect();

@@ -21,7 +21,7 @@ after(async () => {
   await rcp.stop();
 });
 
-test("frames with and without CRC are accepted; answers always carry a CRC (decision 1)", async () => {
+test("frames with and without CRC are accepted; answers carry a CRC (decision 1)", async () => {
   const client = await rcp.connect();
   const withCrc = await client.call("PING", {});
   const without = await client.call("PING", {}, { crc: false });
@@ -37,7 +37,7 @@ test("pipelined requests are answered in order", async () => {
   const ids = Array.from({ length: 50 }, (_, i) => client.send(i % 2 === 0 ? "PING" : "INFO"));
   await client.waitFor((m) => m.id === ids.at(-1));
   assert.deepEqual(
-    client.messages.map((m) => m.id),
+    client.messages.map((m): unknown => m.id),
     ids,
   );
 });
@@ -91,7 +91,7 @@ for (const [name, bytes] of malformed) {
   });
 }
 
-test("decision 2: bad envelopes and unknown ops are answered and the connection stays", async () => {
+test("decision 2: bad envelopes and unknown ops are answered; the connection stays", async () => {
   const client = await rcp.connect();
   client.sendRaw(frame('{"type":"request","id":5,"op":"PING"}'));
   client.sendRaw(frame('{"id":"x","op":"PING"}'));
@@ -101,7 +101,9 @@ test("decision 2: bad envelopes and unknown ops are answered and the connection 
   client.sendRaw(requestFrame("p", "PUT_MACHINE", { machine: "m", version: "1", definition: {} }));
   client.sendRaw(requestFrame("ok", "PING", {}));
   await client.waitFor((m) => m.id === "ok");
-  const errors = client.messages.slice(0, 6).map((m) => [m.id, m.error.code, m.error.message]);
+  const errors = client.messages
+    .slice(0, 6)
+    .map((m): unknown[] => [m.id, m.error.code, m.error.message]);
   assert.deepEqual(errors, [
     ["", "BAD_REQUEST", "invalid request: `id` must be a string"],
     ["x", "BAD_REQUEST", "invalid request: missing field `type`"],

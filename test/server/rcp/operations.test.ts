@@ -152,7 +152,7 @@ test("APPLY_EVENT: result shape, expected_state/expected_wal_offset, event_id", 
   const stale = await client.fail("APPLY_EVENT", {
     instance_id: "o-2",
     event: "PAY",
-    expected_wal_offset: offset + 100,
+    expected_wal_offset: Number(offset) + 100,
   });
   assert.equal(stale.code, "CONFLICT");
   assert.match(stale.message, /^core error: WAL offset conflict: expected \d+, actual \d+$/);
@@ -177,7 +177,7 @@ test("APPLY_EVENT: result shape, expected_state/expected_wal_offset, event_id", 
   assert.equal(got.last_wal_offset, applied.wal_offset);
 });
 
-test("idempotency keys replay the original result, applied:false, no new commit (decision 6)", async () => {
+test("idempotency keys replay the original result, applied:false, no commit (dec. 6)", async () => {
   await client.ok("CREATE_INSTANCE", {
     machine: "order",
     version: 1,
@@ -212,7 +212,7 @@ test("idempotency keys replay the original result, applied:false, no new commit 
   assert.equal(reused.code, "BAD_REQUEST");
 });
 
-test("LIST_INSTANCES: ordered by id, filters, paging, commit-time timestamps (decision 12)", async () => {
+test("LIST_INSTANCES: ordered by id, filters, paging, commit timestamps (dec. 12)", async () => {
   await client.ok("PUT_MACHINE", { machine: "lst", version: 1, definition: orderMachine });
   for (const id of ["c", "a", "b", "d"]) {
     await client.ok("CREATE_INSTANCE", { machine: "lst", version: 1, instance_id: `l-${id}` });
@@ -292,7 +292,7 @@ test("SNAPSHOT_INSTANCE: id, offset, size and checksum of the instance image", a
   );
 });
 
-test("WAL_READ: offsets are commit seqs, rstmdb entry shapes, limit, next_offset (decision 4)", async () => {
+test("WAL_READ: offsets are seqs, rstmdb entry shapes, limit, next_offset (dec. 4)", async () => {
   rcp.db.createCounter("default::hits").add(1); // a commit that touches no machine
   const counterSeq = rcp.db.seq;
   const all = await client.ok("WAL_READ", { from_offset: 0 });

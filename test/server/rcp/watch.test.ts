@@ -120,7 +120,7 @@ test("include_lifecycle adds creation and deletion events (decision 10)", async 
   await writer.ok("DELETE_INSTANCE", { instance_id: "life-1" });
   const events = await watcher.waitForEvents(sub.subscription_id, 3);
   assert.deepEqual(
-    events.map((e: Message) => [e.lifecycle, e.event, e.to_state]),
+    events.map((e: Message): unknown[] => [e.lifecycle, e.event, e.to_state]),
     [
       ["created", "", "a"],
       [undefined, "GO", "b"],
@@ -140,7 +140,7 @@ test("an idempotent retry sends no second event (decision 6)", async () => {
   await apply("idem-1", "BACK");
   const events = await watcher.waitForEvents(sub.subscription_id, 2);
   assert.deepEqual(
-    events.map((e: Message) => e.event),
+    events.map((e: Message): unknown => e.event),
     ["GO", "BACK"],
   );
 });
@@ -176,10 +176,10 @@ test("resume from from_offset: history then live, no gap, no duplicate (decision
   await racing;
   const expected = (await writer.ok("WAL_READ", { from_offset: resumeFrom + 1 })).records
     .filter((r: Message) => r.entry.type === "apply_event" && r.entry.machine === "loop")
-    .map((r: Message) => r.offset);
+    .map((r: Message) => r.offset as number);
   const events = await watcher.waitForEvents(sub.subscription_id, expected.length);
   assert.deepEqual(
-    events.map((e: Message) => e.wal_offset),
+    events.map((e: Message): unknown => e.wal_offset),
     expected,
   );
   assert.equal(expected.length, 6 + 25);
@@ -215,7 +215,7 @@ test("a reader that stops reading gets end:lagged with its resume offset", async
       include_ctx: false,
     });
     const rest = await c.waitForEvents(resumed.subscription_id, 2000 - events.length);
-    assert.equal(rest[0]!.wal_offset, end.wal_offset + 1);
+    assert.equal(rest[0]!.wal_offset, Number(end.wal_offset) + 1);
     assert.equal(rest.at(-1)!.wal_offset, small.db.seq);
   } finally {
     await small.stop();
@@ -234,12 +234,12 @@ test("resume past the in-memory feed reads history from the log", async () => {
     await c.ok("APPLY_EVENT", { instance_id: "old", event: "STAY" });
     const events = await c.waitForEvents(sub.subscription_id, 31);
     assert.deepEqual(
-      events.map((e: Message) => e.wal_offset),
+      events.map((e: Message): unknown => e.wal_offset),
       Array.from({ length: 31 }, (_, i) => from + 1 + i),
     );
     const read = await c.ok("WAL_READ", { from_offset: 1, limit: 3 });
     assert.deepEqual(
-      read.records.map((r: Message) => r.entry.type),
+      read.records.map((r: Message) => r.entry.type as string),
       ["put_machine", "create_instance", "apply_event"],
     );
   } finally {

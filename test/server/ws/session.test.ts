@@ -5,6 +5,8 @@
  * `end: lagged` while the writer never waits, and authentication on the upgrade.
  * Method: a raw `ws` client against the real listener over a scripted database (harness.ts).
  */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+   wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -19,7 +21,7 @@ async function open(server: TestServer, query = "", headers: Record<string, stri
   const messages: any[] = [];
   const waiters: Array<() => void> = [];
   ws.on("message", (data) => {
-    messages.push(JSON.parse(String(data)));
+    messages.push(JSON.parse((data as Buffer).toString()));
     for (const wake of waiters.splice(0)) wake();
   });
   await once(ws, "open");
@@ -157,11 +159,19 @@ test("a reader that stops reading is ended as lagged; the writer never waits", a
     assert.equal(end.reason, "lagged");
     const seqs = slow.messages.filter((m) => m.type === "delta").map((m) => m.seq);
     assert.ok(end.seq < total, "cut off before the end");
-    assert.deepEqual(seqs, Array.from({ length: end.seq }, (_, i) => i + 1), "no gap before");
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: end.seq }, (_, i) => i + 1),
+      "no gap before",
+    );
     slow.send({ id: "s", type: "subscribe", target: { table: "t" }, fromSeq: end.seq });
     await slow.waitFor((m) => m.type === "delta" && m.seq === total);
     const after = slow.messages.filter((m) => m.type === "delta").map((m) => m.seq);
-    assert.deepEqual(after, Array.from({ length: total }, (_, i) => i + 1), "resumed exactly");
+    assert.deepEqual(
+      after,
+      Array.from({ length: total }, (_, i) => i + 1),
+      "resumed exactly",
+    );
   } finally {
     slow.ws.terminate();
     await server.close();

@@ -1,0 +1,410 @@
+/**
+ * bench/rcp: APPLY_EVENT over RCP against a real `statebase serve --durability sync`
+ * process, and the same transition done the way a user would without Statebase: Redis with
+ * a Lua script, `appendonly yes`, `appendfsync always` (equal durability: neither answers
+ * before the change is fsynced).
+ *
+ * The transition: an instance toggles between states `a` and `b` on event TOGGLE with a
+ * payload `{n}`. Statebase checks the state, merges the payload into the context, writes the
+ * instance row, a history row and the log record (hash-chained, group fsync). The Lua script
+ * checks the state, merges the payload into a JSON context, sets the state, takes the next
+ * sequence number and appends a history entry to a list.
+ *
+ * Points: 1 and 50 connections, each unpipelined (1 request in flight per connection) and
+ * pipelined (PIPELINE, default 32, in flight per connection; every in-flight slot owns its
+ * own instance, so no request waits on another's conflict). Per point and system: a warm-up,
+ * then ROUNDS (default 3) timed rounds of SECONDS (default 3) each, the two systems
+ * alternating round by round so they share the machine's noise; the median round's rate is
+ * shown, latency percentiles are the medians of the rounds' p50 and p99 (client-measured,
+ * request written to answer parsed, one client process for both systems).
+ *
+ * Knobs (environment): SECONDS, ROUNDS, PIPELINE, CONNECTIONS ("1,50"), PROFILE (a directory:
+ * the Statebase server runs with --cpu-prof and writes its profile there on exit),
+ * DURABILITY (default sync; `async` only to see what waiting for the disk costs).
+ * Run: `cd bench && npm install && cd ..`, then `node --import tsx bench/rcp.ts`.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { RcpClient } from "../src/protocol/index.ts";
+import { startServer } from "../test/support/server-process.ts";
+import type { ServerProcess } from "../test/support/server-process.ts";
+
+const secondsPerRound = Number(process.env.SECONDS ?? 3);
+const rounds = Number(process.env.ROUNDS ?? 3);
+const pipelineDepth = Number(process.env.PIPELINE ?? 32);
+const connectionCounts = (process.env.CONNECTIONS ?? "1,50").split(",").map(Number);
+const profileDir = process.env.PROFILE;
+/** For diagnosis only (`async` shows what the per-request durability wait costs). */
+const durability = process.env.DURABILITY ?? "sync";
+const warmupMs = 1000;
+const redisReadyMsMax = 10_000;
+const targets = { appliesPerSecond: 50_000, redisRatio: 1 };
+
+interface Point {
+  connections: number;
+  inFlight: number;
+}
+
+interface Round {
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** One system under test: a pool of connections and one transition on an instance slot. */
+interface System {
+  name: string;
+  prepare(point: Point): Promise<Driver>;
+  close(): Promise<void>;
+}
+
+interface Driver {
+  /** Applies one transition on slot `slot` (0 <= slot < connections * inFlight). */
+  apply(slot: number, n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ---- Statebase ----
+
+const toggleMachine = {
+  states: ["a", "b"],
+  initial: "a",
+  transitions: [
+    { from: "a", event: "TOGGLE", to: "b" },
+    { from: "b", event: "TOGGLE", to: "a" },
+  ],
+};
+
+async function startStatebase(): Promise<System> {
+  const server =
+    profileDir === undefined ? await startTestServer() : await startProfiled(profileDir);
+  const admin = await RcpClient.connect({ host: "127.0.0.1", port: server.rcp.port });
+  await admin.request("PUT_MACHINE", { machine: "toggle", version: 1, definition: toggleMachine });
+  let created = 0;
+  let pointIndex = 0;
+  return {
+    name: "Statebase RCP",
+    async prepare(point) {
+      const prefix = `p${pointIndex++}`;
+      const slots = point.connections * point.inFlight;
+      const creates: Array<Promise<unknown>> = [];
+      for (let slot = 0; slot < slots; slot++) {
+        const params = { instance_id: `${prefix}-${slot}`, machine: "toggle", version: 1 };
+        creates.push(admin.request("CREATE_INSTANCE", params));
+      }
+      await Promise.all(creates);
+      created += slots;
+      const clients = await Promise.all(
+        Array.from({ length: point.connections }, () =>
+          RcpClient.connect({ host: "127.0.0.1", port: server.rcp.port }),
+        ),
+      );
+      return {
+        apply: async (slot, n) => {
+          await clients[slot % point.connections]!.request("APPLY_EVENT", {
+            instance_id: `${prefix}-${slot}`,
+            event: "TOGGLE",
+            payload: { n },
+          });
+        },
+        close: async () => {
+          await Promise.all(clients.map((client) => client.close()));
+        },
+      };
+    },
+    async close() {
+      await admin.close();
+      console.log(`(Statebase: ${created} instances; server stopped with SIGTERM)`);
+      await server.stop();
+    },
+  };
+}
+
+interface StatebaseProcess {
+  rcp: { port: number };
+  stop(): Promise<unknown>;
+}
+
+function startTestServer(): Promise<ServerProcess> {
+  return startServer({ args: ["--durability", durability, "--http", "off"] });
+}
+
+/**
+ * The server under `node --cpu-prof` (not allowed in NODE_OPTIONS, so not through
+ * test/support/server-process.ts); the profile is written when SIGTERM ends it.
+ */
+async function startProfiled(dir: string): Promise<StatebaseProcess> {
+  const data = await mkdtemp(join(tmpdir(), "statebase-bench-rcp-"));
+  const bin = join(import.meta.dirname, "..", "bin", "statebase.js");
+  const args = ["--cpu-prof", `--cpu-prof-dir=${dir}`, bin, "serve", "--data", join(data, "d")];
+  const child = spawn(
+    process.execPath,
+    [...args, "--rcp", "127.0.0.1:0", "--http", "off", "--durability", durability],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      text += chunk;
+      if (text.includes("ready")) resolve(text);
+    });
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const port = Number(/rcp=\S+:(\d+)/.exec(line)![1]);
+  return {
+    rcp: { port },
+    stop: async () => {
+      await stopChild(child);
+      await rm(data, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- Redis + Lua ----
+
+/** Check state, merge the payload into the context, set state, append history. */
+const transitionLua = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return redis.error_reply('INSTANCE_NOT_FOUND') end
+local to = nil
+if ARGV[1] == 'TOGGLE' then
+  if state == 'a' then to = 'b' elseif state == 'b' then to = 'a' end
+end
+if not to then return redis.error_reply('INVALID_TRANSITION') end
+local ctx = cjson.decode(redis.call('HGET', KEYS[1], 'ctx'))
+local payload = cjson.decode(ARGV[2])
+for k, v in pairs(payload) do ctx[k] = v end
+local ctxText = cjson.encode(ctx)
+local seq = redis.call('INCR', 'bench:seq')
+redis.call('HSET', KEYS[1], 'state', to, 'ctx', ctxText, 'last_seq', seq)
+redis.call('RPUSH', KEYS[2], cjson.encode({seq = seq, event = ARGV[1], from = state,
+  to = to, payload = payload}))
+return {state, to, ctxText, seq}
+`;
+
+type TransitionRedis = Redis & {
+  transition(key: string, history: string, event: string, payload: string): Promise<unknown>;
+};
+
+async function startRedis(): Promise<System> {
+  const dir = await mkdtemp(join(tmpdir(), "statebase-bench-redis-"));
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""].concat([
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "always",
+      "--daemonize",
+      "no",
+    ]),
+    { stdio: "ignore" },
+  );
+  const admin = await connectRedis(port, redisReadyMsMax);
+  const config = (await admin.config("GET", "appendfsync")) as string[];
+  if (config[1] !== "always") throw new Error(`redis appendfsync is ${config[1]}`);
+  let pointIndex = 0;
+  return {
+    name: "Redis + Lua",
+    async prepare(point) {
+      const prefix = `p${pointIndex++}`;
+      const slots = point.connections * point.inFlight;
+      const pipeline = admin.pipeline();
+      for (let slot = 0; slot < slots; slot++) {
+        pipeline.hset(`i:${prefix}-${slot}`, "state", "a", "ctx", "{}", "last_seq", 0);
+      }
+      await pipeline.exec();
+      const clients = await Promise.all(
+        Array.from({ length: point.connections }, () => connectRedis(port, redisReadyMsMax)),
+      );
+      return {
+        apply: async (slot, n) => {
+          const key = `${prefix}-${slot}`;
+          const client = clients[slot % point.connections]!;
+          await client.transition(`i:${key}`, `h:${key}`, "TOGGLE", JSON.stringify({ n }));
+        },
+        close: async () => {
+          await Promise.all(clients.map((client) => client.quit()));
+        },
+      };
+    },
+    async close() {
+      await admin.quit();
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function connectRedis(port: number, readyMsMax: number): Promise<TransitionRedis> {
+  const deadline = performance.now() + readyMsMax;
+  for (;;) {
+    const client = new Redis({
+      port,
+      host: "127.0.0.1",
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    });
+    try {
+      await client.connect();
+      await client.ping();
+      client.defineCommand("transition", { numberOfKeys: 2, lua: transitionLua });
+      return client as TransitionRedis;
+    } catch (error) {
+      client.disconnect();
+      if (performance.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+// ---- Measuring ----
+
+/** Every slot loops apply-then-next until the deadline; returns rate and latencies. */
+async function runRound(driver: Driver, point: Point, durationMs: number): Promise<Round> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + durationMs;
+  let completed = 0;
+  const slot = async (index: number): Promise<void> => {
+    for (let n = 0; ; n++) {
+      const sent = performance.now();
+      if (sent >= deadline) return;
+      await driver.apply(index, n);
+      const done = performance.now();
+      latencies.push(done - sent);
+      completed++;
+    }
+  };
+  const slots = point.connections * point.inFlight;
+  await Promise.all(Array.from({ length: slots }, (_, index) => slot(index)));
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    rate: completed / seconds,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+interface PointResult {
+  point: Point;
+  bySystem: Map<string, { rate: number; p50Ms: number; p99Ms: number; rates: number[] }>;
+}
+
+async function measurePoint(systems: System[], point: Point): Promise<PointResult> {
+  const drivers = await Promise.all(systems.map((system) => system.prepare(point)));
+  for (const driver of drivers) await runRound(driver, point, warmupMs);
+  const roundsBySystem = systems.map((): Round[] => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, driver] of drivers.entries()) {
+      roundsBySystem[index]!.push(await runRound(driver, point, secondsPerRound * 1000));
+    }
+  }
+  for (const driver of drivers) await driver.close();
+  const bySystem = new Map<
+    string,
+    { rate: number; p50Ms: number; p99Ms: number; rates: number[] }
+  >();
+  systems.forEach((system, index) => {
+    const measured = roundsBySystem[index]!;
+    bySystem.set(system.name, {
+      rate: median(measured.map((r) => r.rate)),
+      p50Ms: median(measured.map((r) => r.p50Ms)),
+      p99Ms: median(measured.map((r) => r.p99Ms)),
+      rates: measured.map((r) => r.rate),
+    });
+  });
+  return { point, bySystem };
+}
+
+// ---- Report ----
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const ms = (n: number): string => n.toFixed(2);
+
+function printPoint(result: PointResult): void {
+  const { connections, inFlight } = result.point;
+  const label = `${connections} conn × ${inFlight} in flight`;
+  for (const [name, r] of result.bySystem) {
+    console.log(
+      `${label.padEnd(24)}${name.padEnd(16)}${fmt(r.rate).padStart(9)}/s` +
+        `   p50 ${ms(r.p50Ms).padStart(7)} ms   p99 ${ms(r.p99Ms).padStart(7)} ms` +
+        `   (rounds: ${r.rates.map(fmt).join(", ")})`,
+    );
+  }
+  const ours = result.bySystem.get("Statebase RCP")!.rate;
+  const theirs = result.bySystem.get("Redis + Lua")!.rate;
+  console.log(`${"".padEnd(24)}ratio Statebase / Redis+Lua: ${(ours / theirs).toFixed(2)}×\n`);
+}
+
+const statebase = await startStatebase();
+const redis = await startRedis();
+const systems = [statebase, redis];
+const results: PointResult[] = [];
+console.log(
+  `APPLY_EVENT, sync durability vs Redis appendfsync always; ${rounds} rounds of ` +
+    `${secondsPerRound} s per point, median shown\n`,
+);
+try {
+  for (const connections of connectionCounts) {
+    for (const inFlight of [1, pipelineDepth]) {
+      const result = await measurePoint(systems, { connections, inFlight });
+      printPoint(result);
+      results.push(result);
+    }
+  }
+} finally {
+  await statebase.close();
+  await redis.close();
+}
+const fifty = results.filter((r) => r.point.connections === 50);
+const best = Math.max(...fifty.map((r) => r.bySystem.get("Statebase RCP")!.rate));
+if (fifty.length > 0) {
+  const met = best >= targets.appliesPerSecond;
+  console.log(
+    `target ≥ ${fmt(targets.appliesPerSecond)} APPLY_EVENT/s at 50 connections: ` +
+      `${fmt(best)}/s (${met ? "met" : "NOT met"})`,
+  );
+}
+const ratios = results.map(
+  (r) => r.bySystem.get("Statebase RCP")!.rate / r.bySystem.get("Redis + Lua")!.rate,
+);
+console.log(
+  `target ≥ ${targets.redisRatio}× Redis+Lua: ratios ${ratios.map((x) => x.toFixed(2)).join(", ")}`,
+);

@@ -1,0 +1,202 @@
+/**
+ * Goal: rstmdb-cli's commands and flags (specs/rcp.md §5) work against a Statebase server:
+ * human-readable output by default, `--json` for scripts, `@file` definitions, tokens from
+ * flags or the environment, TLS options, exit codes, the REPL and its aliases.
+ * Method: the commander program runs in-process with a captured output context against an
+ * in-process server on a real socket; the REPL runs as a real `statebase repl` process.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createProgram } from "../../src/cli/main.ts";
+import { splitReplLine } from "../../src/cli/commands/repl.ts";
+import { hashToken } from "../../src/server/auth.ts";
+import { orderMachine, startTestRcp } from "../support/rcp-server.ts";
+import type { TestRcp } from "../support/rcp-server.ts";
+import { makeTestCerts } from "../support/tls-certs.ts";
+import type { TestCerts } from "../support/tls-certs.ts";
+
+let rcp: TestRcp;
+let certs: TestCerts;
+let server: string;
+
+before(async () => {
+  certs = makeTestCerts();
+  rcp = await startTestRcp({
+    server: {
+      tokens: [{ sha256: hashToken("s3cret"), role: "admin" }],
+      tls: { cert: certs.serverCert, key: certs.serverKey },
+    },
+  });
+  server = `127.0.0.1:${rcp.port}`;
+});
+
+after(async () => {
+  await rcp.stop();
+  certs.remove();
+});
+
+/** Runs the CLI in-process; resolves stdout lines, stderr lines and the exit code. */
+async function cli(...args: string[]): Promise<{ out: string[]; err: string[]; code: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const context = {
+    line: (text: string) => {
+      out.push(text);
+      return Promise.resolve();
+    },
+    warn: (text: string) => void err.push(text),
+    exitCode: 0,
+  };
+  await createProgram(context).parseAsync(["node", "statebase", ...args]);
+  return { out, err, code: context.exitCode };
+}
+
+const auth = () => ["-s", server, "-t", "s3cret"];
+
+test("hash-token prints the SHA-256 hex offline", async () => {
+  assert.deepEqual((await cli("hash-token", "s3cret")).out, [hashToken("s3cret")]);
+});
+
+test("machine and instance commands, human output and --json", async () => {
+  const file = join(certs.dir, "order.json");
+  writeFileSync(file, JSON.stringify(orderMachine));
+  assert.deepEqual((await cli("ping", ...auth())).out, ["PONG"]);
+  assert.deepEqual(
+    (await cli("put-machine", ...auth(), "-n", "order", "-v", "1", `@${file}`)).out,
+    ["stored order v1 (checksum eef67bea)"],
+  );
+  const created = await cli(
+    "create-instance",
+    ...auth(),
+    "-m",
+    "order",
+    "-V",
+    "1",
+    "-i",
+    "o-1",
+    "-c",
+    '{"a":1}',
+  );
+  assert.deepEqual(created.out, [`created o-1 in state created (offset ${rcp.db.seq})`]);
+  const applied = await cli(
+    "apply-event",
+    ...auth(),
+    "-i",
+    "o-1",
+    "-e",
+    "PAY",
+    "-p",
+    '{"ready":true}',
+  );
+  assert.deepEqual(applied.out, [
+    `created -> paid (offset ${rcp.db.seq})`,
+    'ctx: {"a":1,"ready":true}',
+  ]);
+  const got = await cli("get-instance", ...auth(), "o-1", "--json");
+  assert.deepEqual(JSON.parse(got.out[0]!), {
+    machine: "order",
+    version: 1,
+    state: "paid",
+    ctx: { a: 1, ready: true },
+    last_wal_offset: rcp.db.seq,
+  });
+  assert.deepEqual((await cli("list-machines", ...auth())).out, ["order  versions 1"]);
+  const listed = await cli("list-instances", ...auth(), "-m", "order");
+  assert.deepEqual(listed.out, [`o-1  order v1  paid  offset ${rcp.db.seq}`, "1 of 1 instances"]);
+  const wal = await cli("wal-read", ...auth(), "-f", "2", "-l", "1");
+  assert.deepEqual(wal.out, ["2  create_instance o-1 order v1 -> created", "next offset: 3"]);
+  const gm = await cli("get-machine", ...auth(), "-n", "order", "-v", "1", "--json");
+  assert.equal(JSON.parse(gm.out[0]!).checksum, "eef67bea");
+  assert.equal((await cli("wal-stats", ...auth())).out[0], `entry_count: ${rcp.db.seq}`);
+  assert.deepEqual((await cli("delete-instance", ...auth(), "o-1")).out, [
+    `deleted o-1 (offset ${rcp.db.seq})`,
+  ]);
+});
+
+test("server errors: one line with the code; exit 1, or 2 for BAD_REQUEST", async () => {
+  const missing = await cli("get-instance", ...auth(), "nope");
+  assert.deepEqual(
+    [missing.code, missing.err],
+    [1, ["INSTANCE_NOT_FOUND: core error: instance not found: nope"]],
+  );
+  const compact = await cli("compact", ...auth());
+  assert.equal(compact.code, 2);
+  const anonymous = await cli("list-machines", "-s", server);
+  assert.deepEqual(anonymous.err, ["UNAUTHORIZED: authentication required"]);
+  const wrong = await cli("ping", "-s", server, "-t", "wrong");
+  assert.deepEqual(wrong.err, ["AUTH_FAILED: authentication failed: invalid token"]);
+  const refused = await cli("ping", "-s", "127.0.0.1:1");
+  assert.deepEqual(
+    [refused.code, refused.err],
+    [1, ["cannot connect to 127.0.0.1:1: ECONNREFUSED"]],
+  );
+});
+
+test("token from $RSTMDB_TOKEN or $STATEBASE_TOKEN; TLS flags connect over TLS", async () => {
+  for (const name of ["RSTMDB_TOKEN", "STATEBASE_TOKEN"]) {
+    process.env[name] = "s3cret";
+    try {
+      assert.deepEqual((await cli("list-machines", "-s", server)).out, ["order  versions 1"]);
+    } finally {
+      delete process.env[name];
+    }
+  }
+  const tls = await cli("ping", ...auth(), "--ca-cert", certs.caCert, "--server-name", "localhost");
+  assert.deepEqual(tls.out, ["PONG"]);
+  assert.deepEqual((await cli("ping", ...auth(), "--tls", "-k")).out, ["PONG"]);
+});
+
+test("watch-all prints events as JSON lines, resumes with --from-offset", async () => {
+  await cli("create-instance", ...auth(), "-m", "order", "-V", "1", "-i", "w-1");
+  const from = rcp.db.seq;
+  rcp.db.machines.applyEvent({ instance_id: "w-1", event: "PAY" });
+  const watched = await cli(
+    "watch-all",
+    ...auth(),
+    "--from-offset",
+    String(from),
+    "--count",
+    "1",
+    "--no-ctx",
+  );
+  const event = JSON.parse(watched.out[0]!);
+  assert.deepEqual(
+    [event.type, event.instance_id, event.event, "ctx" in event],
+    ["event", "w-1", "PAY", false],
+  );
+});
+
+test("REPL: aliases, JSON with spaces, errors stay in the session", async () => {
+  assert.deepEqual(splitReplLine(`c order 1 r-1 {"a": [1, "x y"]}`), [
+    "c",
+    "order",
+    "1",
+    "r-1",
+    '{"a": [1, "x y"]}',
+  ]);
+  assert.deepEqual(splitReplLine(`a "my id" GO`), ["a", "my id", "GO"]);
+  const script = ['c order 1 r-1 {"n": 1}', 'a r-1 PAY {"m": 2}', "g r-1", "bogus", "q"].join("\n");
+  const root = resolve(import.meta.dirname, "..", "..");
+  const out = await new Promise<string>((done, fail) => {
+    const child = execFile(
+      process.execPath,
+      [join(root, "bin", "statebase.js"), "repl", ...auth()],
+      (error: Error | null, stdout: string) => {
+        if (error === null) done(stdout);
+        else fail(error);
+      },
+    );
+    child.stdin!.end(`${script}\n`);
+  });
+  const lines = out.trim().split("\n");
+  assert.deepEqual(lines.slice(0, 3), [
+    `created r-1 in state created (offset ${rcp.db.seq - 1})`,
+    `created -> paid (offset ${rcp.db.seq})`,
+    'ctx: {"n":1,"m":2}',
+  ]);
+  assert.ok(lines.includes("state: paid"));
+  assert.equal(lines.at(-1), 'unknown command "bogus" (try help)');
+});

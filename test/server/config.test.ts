@@ -1,0 +1,142 @@
+/**
+ * Goal: server configuration resolves file < environment < flags, fills every default, and
+ * refuses each kind of mistake once, naming the key and where the value came from.
+ * Method: resolveConfig on files written to a temp dir, with explicit environments (never
+ * the test process's own), including a property test that a flag always wins.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { DbError } from "../../src/lib/errors.ts";
+import { httpBodySizeBytesMax } from "../../src/lib/limits.ts";
+import { parseListenAddress, resolveConfig } from "../../src/server/config.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "statebase-config-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const sha = "a".repeat(64);
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function refused(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof DbError, String(error));
+    assert.equal(error.code, "INVALID_ARGUMENT");
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+test("defaults are the DESIGN.md ones", async () => {
+  const config = await resolveConfig({}, {});
+  assert.equal(config.data, "./statebase-data");
+  assert.deepEqual(config.rcp, { host: "127.0.0.1", port: 7401 });
+  assert.deepEqual(config.http, { host: "127.0.0.1", port: 8090 });
+  assert.equal(config.durability, "sync");
+  assert.deepEqual(config.tokens, []);
+  assert.equal(config.limits.httpBodySizeBytesMax, httpBodySizeBytesMax);
+});
+
+test("file, then environment, then flags", async () => {
+  const yaml = file(
+    "a.yaml",
+    [
+      "data: /from/file",
+      "durability: async",
+      "http: 0.0.0.0:9000",
+      "rcp: 'off'",
+      "retention: { snapshotsKept: 4 }",
+      `auth: { tokens: [{ sha256: "${sha}", role: admin, name: ops }] }`,
+      "limits: { httpBodySizeBytesMax: 1000 }",
+    ].join("\n"),
+  );
+  const env = { STATEBASE_DURABILITY: "memory", STATEBASE_SNAPSHOTS_KEPT: "7" };
+  const config = await resolveConfig({ config: yaml, data: "/from/flag" }, env);
+  assert.equal(config.data, "/from/flag");
+  assert.equal(config.durability, "memory");
+  assert.deepEqual(config.http, { host: "0.0.0.0", port: 9000 });
+  assert.equal(config.rcp, undefined);
+  assert.deepEqual(config.retention, { snapshotsKept: 7 });
+  assert.deepEqual(config.tokens, [{ sha256: sha, role: "admin", name: "ops" }]);
+  assert.equal(config.limits.httpBodySizeBytesMax, 1000);
+  const json = file("b.json", JSON.stringify({ http: "[::1]:0" }));
+  assert.deepEqual((await resolveConfig({ config: json }, {})).http, { host: "::1", port: 0 });
+});
+
+test("tokens from the environment: a JSON array or SHA256:ROLE[:NAME] pairs", async () => {
+  const pairs = await resolveConfig(
+    {},
+    { STATEBASE_TOKENS: `${sha}:read,${"b".repeat(64)}:write:ci` },
+  );
+  assert.deepEqual(pairs.tokens, [
+    { sha256: sha, role: "read" },
+    { sha256: "b".repeat(64), role: "write", name: "ci" },
+  ]);
+  const array = await resolveConfig(
+    {},
+    {
+      STATEBASE_TOKENS: JSON.stringify([{ sha256: sha, role: "admin" }]),
+    },
+  );
+  assert.deepEqual(array.tokens, [{ sha256: sha, role: "admin" }]);
+});
+
+test("every mistake names the key and its source", async () => {
+  await refused(resolveConfig({ http: "nohost" }, {}), /config key http \(from flag --http\)/);
+  await refused(
+    resolveConfig({}, { STATEBASE_SNAPSHOTS_KEPT: "many" }),
+    /retention\.snapshotsKept \(from environment variable STATEBASE_SNAPSHOTS_KEPT\)/,
+  );
+  await refused(
+    resolveConfig({}, { STATEBASE_TOKENS: `${sha}:root` }),
+    /auth\.tokens\.0\.role .*must be read, write or admin/,
+  );
+  await refused(
+    resolveConfig({}, { STATEBASE_TOKENS: "secret:read" }),
+    /sha256 .*SHA-256 of the token/,
+  );
+  await refused(resolveConfig({ durability: "fast" }, {}), /durability .*sync, async or memory/);
+  const typo = file("typo.yaml", "limits:\n  httpBodyMax: 5\n");
+  await refused(
+    resolveConfig({ config: typo }, {}),
+    new RegExp(`unknown config key limits\\.httpBodyMax \\(from config file ${typo}\\)`),
+  );
+  await refused(resolveConfig({ config: file("bad.yaml", "a: [") }, {}), /is not valid/);
+  await refused(resolveConfig({ config: join(dir, "missing.yaml") }, {}), /cannot read/);
+  await refused(resolveConfig({ config: file("list.yaml", "- 1\n") }, {}), /object of keys/);
+  await refused(
+    resolveConfig({}, { STATEBASE_TLS_REQUIRE_CLIENT_CERT: "yes" }),
+    /STATEBASE_TLS_REQUIRE_CLIENT_CERT must be true or false/,
+  );
+});
+
+test("a flag always wins over the file and the environment", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 65_535 }),
+      fc.integer({ min: 0, max: 65_535 }),
+      fc.integer({ min: 0, max: 65_535 }),
+      async (filePort, envPort, flagPort) => {
+        const path = file("p.yaml", `http: 127.0.0.1:${filePort}\n`);
+        const env = { STATEBASE_HTTP: `127.0.0.1:${envPort}` };
+        const config = await resolveConfig({ config: path, http: `127.0.0.1:${flagPort}` }, env);
+        assert.equal(config.http?.port, flagPort);
+        assert.equal((await resolveConfig({ config: path }, env)).http?.port, envPort);
+      },
+    ),
+    { numRuns: 50 },
+  );
+});
+
+test("listen addresses: HOST:PORT, [IPv6]:PORT, off; ports above 65535 refused", () => {
+  assert.deepEqual(parseListenAddress("localhost:0"), { host: "localhost", port: 0 });
+  assert.deepEqual(parseListenAddress("[::]:8090"), { host: "::", port: 8090 });
+  assert.equal(parseListenAddress("off"), undefined);
+  assert.throws(() => parseListenAddress("host:70000"), /up to 65535/);
+});

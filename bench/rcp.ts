@@ -20,7 +20,8 @@
  *
  * Knobs (environment): SECONDS, ROUNDS, PIPELINE, CONNECTIONS ("1,50"), PROFILE (a directory:
  * the Statebase server runs with --cpu-prof and writes its profile there on exit),
- * DURABILITY (default sync; `async` only to see what waiting for the disk costs).
+ * DURABILITY (default sync; `async` only to see what waiting for the disk costs), ONLY
+ * (default "statebase,redis"; one of them alone, e.g. while profiling).
  * Run: `cd bench && npm install && cd ..`, then `node --import tsx bench/rcp.ts`.
  */
 import { spawn } from "node:child_process";
@@ -41,6 +42,7 @@ const connectionCounts = (process.env.CONNECTIONS ?? "1,50").split(",").map(Numb
 const profileDir = process.env.PROFILE;
 /** For diagnosis only (`async` shows what the per-request durability wait costs). */
 const durability = process.env.DURABILITY ?? "sync";
+const only = (process.env.ONLY ?? "statebase,redis").split(",");
 const warmupMs = 1000;
 const redisReadyMsMax = 10_000;
 const targets = { appliesPerSecond: 50_000, redisRatio: 1 };
@@ -368,14 +370,15 @@ function printPoint(result: PointResult): void {
         `   (rounds: ${r.rates.map(fmt).join(", ")})`,
     );
   }
-  const ours = result.bySystem.get("Statebase RCP")!.rate;
-  const theirs = result.bySystem.get("Redis + Lua")!.rate;
+  const ours = result.bySystem.get("Statebase RCP")?.rate;
+  const theirs = result.bySystem.get("Redis + Lua")?.rate;
+  if (ours === undefined || theirs === undefined) return;
   console.log(`${"".padEnd(24)}ratio Statebase / Redis+Lua: ${(ours / theirs).toFixed(2)}×\n`);
 }
 
-const statebase = await startStatebase();
-const redis = await startRedis();
-const systems = [statebase, redis];
+const systems: System[] = [];
+if (only.includes("statebase")) systems.push(await startStatebase());
+if (only.includes("redis")) systems.push(await startRedis());
 const results: PointResult[] = [];
 console.log(
   `APPLY_EVENT, sync durability vs Redis appendfsync always; ${rounds} rounds of ` +
@@ -390,12 +393,11 @@ try {
     }
   }
 } finally {
-  await statebase.close();
-  await redis.close();
+  for (const system of systems) await system.close();
 }
 const fifty = results.filter((r) => r.point.connections === 50);
-const best = Math.max(...fifty.map((r) => r.bySystem.get("Statebase RCP")!.rate));
-if (fifty.length > 0) {
+const best = Math.max(...fifty.map((r) => r.bySystem.get("Statebase RCP")?.rate ?? 0));
+if (fifty.length > 0 && only.includes("statebase")) {
   const met = best >= targets.appliesPerSecond;
   console.log(
     `target ≥ ${fmt(targets.appliesPerSecond)} APPLY_EVENT/s at 50 connections: ` +
@@ -403,7 +405,8 @@ if (fifty.length > 0) {
   );
 }
 const ratios = results.map(
-  (r) => r.bySystem.get("Statebase RCP")!.rate / r.bySystem.get("Redis + Lua")!.rate,
+  (r) =>
+    (r.bySystem.get("Statebase RCP")?.rate ?? NaN) / (r.bySystem.get("Redis + Lua")?.rate ?? NaN),
 );
 console.log(
   `target ≥ ${targets.redisRatio}× Redis+Lua: ratios ${ratios.map((x) => x.toFixed(2)).join(", ")}`,

@@ -54,6 +54,7 @@ export class RcpClient {
   private readonly listeners = new Set<(message: RcpStreamMessage) => void>();
   private readonly decoder = new FrameDecoder();
   private nextId = 1;
+  private corked = false;
   private ended: Error | undefined;
   /** Resolves when the connection has closed, for whatever reason. */
   readonly closed: Promise<void>;
@@ -90,6 +91,15 @@ export class RcpClient {
     const promise = new Promise<T>((resolve, reject) => {
       this.waiters.set(id, { resolve: resolve as (value: unknown) => void, reject });
     });
+    // Requests made in one turn of the event loop (pipelining) leave in one system call.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(encodeMessageFrame({ type: "request", id, op, params }));
     return promise;
   }

@@ -10,7 +10,7 @@ import { DbError } from "../lib/errors.ts";
 import { compileExpression, inferType } from "../expr/index.ts";
 import type { CallExpr, Evaluator } from "../expr/index.ts";
 import type { QueryParams } from "../types.ts";
-import { mapKeyOfTuple } from "../values/index.ts";
+import { mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import { createAccumulator } from "./accumulator.ts";
 import type { Accumulator, AccumulatorKind } from "./accumulator.ts";
@@ -88,7 +88,7 @@ export class AggregateOperator extends Operator {
 
   private retract(delta: Delta): Group {
     const row = delta.before!;
-    const group = this.groups.get(mapKeyOfTuple(this.groupValues(row)))!;
+    const group = this.groups.get(this.groupKeyOf(row))!;
     this.scope.row = row;
     for (let i = 0; i < this.calls.length; i++) {
       const value = this.calls[i]!.argument(this.scope);
@@ -100,7 +100,7 @@ export class AggregateOperator extends Operator {
 
   private add(delta: Delta): Group {
     const row = delta.after!;
-    const group = this.group(this.groupValues(row));
+    const group = this.groups.get(this.groupKeyOf(row)) ?? this.group(this.groupValues(row));
     this.scope.row = row;
     for (let i = 0; i < this.calls.length; i++) {
       const value = this.calls[i]!.argument(this.scope);
@@ -138,6 +138,13 @@ export class AggregateOperator extends Operator {
     };
     this.groups.set(mapKey, group);
     return group;
+  }
+
+  /** The map key of a row's group; one `by` column needs no list. */
+  private groupKeyOf(row: Row): MapKey {
+    if (this.byEvaluators.length !== 1) return mapKeyOfTuple(this.groupValues(row));
+    this.scope.row = row;
+    return mapKeyOf(this.byEvaluators[0]!(this.scope));
   }
 
   private groupValues(row: Row): unknown[] {

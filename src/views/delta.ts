@@ -1,7 +1,7 @@
 /**
  * @module What flows between incremental operators: a keyed row delta in the engine's change
  * shape (`before` absent for an insert, `after` absent for a delete) and the sink an operator
- * pushes to. Operators keep no undo log: their state is a function of the input rows, so a
+ * pushes to. Operators keep no undo log: what they show is a function of the input rows, so a
  * rollback feeds them the change inverted (view-manager.ts).
  */
 import { assert } from "../lib/assert.ts";

@@ -90,7 +90,18 @@ export class ViewManager implements ChangeObserver, ViewHost {
       return;
     }
     if (views === undefined) return;
-    for (const view of views) this.maintain(view, change, tx);
+    let maintained = 0;
+    try {
+      for (; maintained < views.length; maintained++) this.maintain(views[maintained]!, change, tx);
+    } catch (error) {
+      // The views fed before the failure take the change back; the failed one is stale.
+      for (let i = maintained - 1; i >= 0; i--) this.unmaintain(views[i]!, change);
+      throw error;
+    }
+    // One undo for every view the change fed: on rollback each is fed the change inverted.
+    tx.onRollback(() => {
+      for (let i = views.length - 1; i >= 0; i--) this.unmaintain(views[i]!, change);
+    });
   }
 
   private activatePending(tx: Transaction): void {
@@ -127,7 +138,6 @@ export class ViewManager implements ChangeObserver, ViewHost {
       view.object.stale = true;
       throw error;
     }
-    tx?.onRollback(() => this.unmaintain(view, change));
   }
 
   /** Feeds a change back inverted: the operators return to their state before it. */
@@ -354,7 +364,9 @@ export class ViewManager implements ChangeObserver, ViewHost {
       const changes = commit.changes;
       for (let i = covered; i < changes.length; i++) {
         const change = changes[i]!;
-        if (entries.has(change.object)) this.maintain(view, change, tx);
+        if (!entries.has(change.object)) continue;
+        this.maintain(view, change, tx);
+        tx.onRollback(() => this.unmaintain(view, change));
       }
     }
     view.covered = undefined;
@@ -420,7 +432,9 @@ export class ViewManager implements ChangeObserver, ViewHost {
 
   read(object: StoredObject): { columns: readonly string[]; rows: Iterable<Row> } | undefined {
     if (!(object instanceof ViewObject)) return undefined;
-    return { columns: [...(object.columns?.keys() ?? [])], rows: object.scan() };
+    // Re-iterable: each iteration scans the view's current rows afresh.
+    const rows: Iterable<Row> = { [Symbol.iterator]: () => object.scan() };
+    return { columns: [...(object.columns?.keys() ?? [])], rows };
   }
 }
 

@@ -6,7 +6,7 @@
  * Method: one server process with a module written to a temp dir and three tokens in
  * STATEBASE_TOKENS, driven by the client per role, raw fetch, and the CLI as a child.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+/* eslint-disable @typescript-eslint/no-explicit-any --
    wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";

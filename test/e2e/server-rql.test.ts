@@ -6,7 +6,7 @@
  * Method: one server process (test/support/server-process.ts) driven by the TypeScript
  * client over both transports, raw fetch for malformed requests, and the CLI as a child.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+/* eslint-disable @typescript-eslint/no-explicit-any --
    wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";

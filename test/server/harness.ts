@@ -52,7 +52,7 @@ export class FakeDatabase {
     try {
       return Promise.resolve(run(args));
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 

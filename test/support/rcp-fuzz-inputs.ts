@@ -156,8 +156,8 @@ const typedParams: Record<string, fc.Arbitrary<unknown>> = {
     { requiredKeys: [] },
   ),
   WAL_READ: fc.record({ from_offset: number, limit: number }, { requiredKeys: [] }),
-  // from_offset stays in the past: one beyond the log's end crashes the server today (a
-  // failed assertion in watch.ts goLive; reported, and a skipped test in rcp-fuzz.test.ts).
+  // from_offset stays in the past: one beyond the log's end fails an assertion in the server
+  // today (watch.ts goLive; reported, and a skipped test in rcp-fuzz.test.ts).
   WATCH_ALL: fc.record({ from_offset: fc.nat(10), machines: anyJson }, { requiredKeys: [] }),
   COMPACT: fc.record({ force_snapshot: anyJson }, { requiredKeys: [] }),
 };

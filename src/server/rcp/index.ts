@@ -9,7 +9,8 @@
  * 3. dispatch.ts looks the op up in operations.ts, checks authentication, role and
  *    read-only mode, and runs it: machine ops inside one transaction through
  *    `tx.machines`, so the log records an `rcp` origin for each commit.
- * 4. In `sync` durability the answer waits until the commits it observed are on disk.
+ * 4. In `sync` durability the answer queues until the commits it observed are on disk; the
+ *    next request runs meanwhile, so pipelined requests share one group fsync.
  * 5. failure.ts turns any error into one of the wire codes rstmdb clients know.
  * 6. Commits reach subscriptions (watch.ts) through one commit listener; each session
  *    writes their events between responses and ends lagging ones with `end: lagged`.

@@ -44,6 +44,7 @@ export class Session implements WatchSink {
   private readonly afterResponseTasks: Array<() => Promise<void>> = [];
   /** Events written since the socket last drained while its buffer was full. */
   private eventsBacklog = 0;
+  private corked = false;
   /** Output waiting for durability (sync mode), in order. */
   private outputChain: Promise<void> = Promise.resolve();
 
@@ -65,8 +66,9 @@ export class Session implements WatchSink {
     socket.on("close", () => this.cleanUp());
     socket.setTimeout(this.core.limits.idleTimeoutMs);
     socket.on("timeout", () => {
-      // A connection that only listens to subscriptions is not idle (decision 13).
-      if (this.watches.size === 0 && !this.running) socket.destroy();
+      // A connection that only listens to subscriptions is not idle (decision 13). One that
+      // neither sends nor reads (its answers wait in a full buffer) is, and is closed.
+      if (this.watches.size === 0) socket.destroy();
     });
     if (first !== undefined) this.receive(first);
   }
@@ -163,7 +165,10 @@ export class Session implements WatchSink {
           this.write(errorResponse(response.id, toWireError(error)));
         };
         this.output(this.core.db.seq, sent, bye, failed);
-        if (bye) return;
+        if (bye) {
+          this.closed = true; // nothing after BYE is read
+          return;
+        }
         if (this.socket.isPaused() && !this.closed && this.queue.length < rcpPendingRequestsMax) {
           this.socket.resume();
         }
@@ -193,6 +198,15 @@ export class Session implements WatchSink {
       this.outputMode === "jsonl"
         ? Buffer.from(`${JSON.stringify(message)}\n`, "utf8")
         : encodeMessageFrame(message);
+    // Messages written in one turn of the event loop leave in one system call.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     return this.socket.write(bytes);
   }
 

@@ -5,7 +5,7 @@
  * Method: the real fastify listener on an ephemeral port over a scripted database
  * (harness.ts); every bad request is followed by a good one to show the server keeps serving.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return --
+/* eslint-disable @typescript-eslint/no-explicit-any --
    wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -33,9 +33,9 @@ async function main(): Promise<void> {
   const stream = uniqueStream("bench");
   try {
     if (process.env.SKIP_LOCAL === undefined) {
-    const local = await open({ path: dir, durability: "sync", onMessage: quiet });
-    report("local log, sync", await runLoad(local));
-    await local.close();
+      const local = await open({ path: dir, durability: "sync", onMessage: quiet });
+      report("local log, sync", await runLoad(local));
+      await local.close();
     }
 
     const writer = await open({
@@ -112,6 +112,7 @@ function startFollower(stream: string) {
     ["--import", "tsx", import.meta.filename, "follower", stream],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
+  process.on("exit", () => child.kill());
   const lags: number[] = [];
   let seq = 0;
   let wake: (() => void) | undefined;

@@ -19,9 +19,10 @@ export const leaseKey = "writer";
 
 /**
  * A writer stops accepting commits when its last renewal is older than this part of the TTL,
- * so it gives up before the key can expire and another node can take over.
+ * so it gives up before the key can expire and another node can take over. The margin is one
+ * renewal period: a busy writer whose renewal answers late must not lose its lease for it.
  */
-const leaseSelfFenceFraction = 2 / 3;
+const leaseSelfFenceFraction = 5 / 6;
 
 export class WriterLease {
   private revision = 0;

@@ -57,6 +57,7 @@ export async function openReplicatedLog(
     await log.recover();
   } catch (error) {
     await connection.nc.close();
+    await connection.leaseNc.close();
     throw error;
   }
   return log;
@@ -176,7 +177,7 @@ class ReplicatedLog implements LogBackend {
     if (this.role === "closed") return;
     const wasWriter = this.role === "writer";
     this.role = "closed";
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) clearInterval(this.timer);
     // A renewal in flight may wait for a NATS leader election; closing need not.
     await Promise.race([this.ticking, delay(this.leaseTtlMs / 3)]);
     await this.snapshotting?.catch(() => undefined); // its error went to its own caller
@@ -188,6 +189,7 @@ class ReplicatedLog implements LogBackend {
     }
     // Everything this node published is acknowledged or failed: nothing is left to drain.
     await this.nc.close();
+    await this.connection.leaseNc.close();
   }
 
   // ---- Commits ----
@@ -201,7 +203,7 @@ class ReplicatedLog implements LogBackend {
         "NOT_WRITER",
         `node ${this.connection.node} follows stream ${this.connection.stream} and does not ` +
           `write; send writes to the node holding the writer lease`,
-        { node: this.connection.node, stream: this.connection.stream },
+        { node: this.connection.node, stream: this.connection.stream, role: this.role, held: this.lease.held, dbg: (this.lease as any).renewedAtMs, now: performance.now(), rev: (this.lease as any).revision },
       );
     }
     publisher.append(commit);
@@ -309,25 +311,21 @@ class ReplicatedLog implements LogBackend {
 
   // ---- The periodic lease work ----
 
+  /** Lease work at a fixed rate; a tick still running (a slow renewal) skips the next one. */
   private schedule(): void {
-    const periodMs = this.leaseTtlMs / 6;
-    this.timer = setTimeout(() => {
+    this.timer = setInterval(() => {
+      if (this.ticking !== undefined) return;
+      if (this.role !== "writer" && this.role !== "follower") return;
       this.ticking = this.tick()
         .catch((error: unknown) => this.report("warning", `writer lease: ${String(error)}`))
-        .finally(() => {
-          this.ticking = undefined;
-          if (this.role === "writer" || this.role === "follower") this.schedule();
-        });
-    }, periodMs);
+        .finally(() => (this.ticking = undefined));
+    }, this.leaseTtlMs / 6);
     this.timer.unref();
   }
 
   private async tick(): Promise<void> {
     if (this.role === "writer") {
-      const t0 = performance.now();
-      const ok = await this.lease.renew();
-      process.stderr.write(`DBG renew ${ok} ${(performance.now() - t0).toFixed(0)} ms at ${t0.toFixed(0)} inflight ${this.publisher?.inFlight}\n`);
-      if (!ok) await this.stepDown();
+      if (!(await this.lease.renew())) await this.stepDown();
     } else if (this.role === "follower" && this.options.role !== "follower") {
       await this.tryTakeOver();
     }

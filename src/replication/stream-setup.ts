@@ -24,6 +24,7 @@ import type { ReplicateOptions } from "../types.ts";
 
 export interface LogConnection {
   readonly nc: NatsConnection;
+  readonly leaseNc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly kv: KV;
@@ -61,24 +62,34 @@ export async function connectLog(options: ReplicateOptions): Promise<LogConnecti
   }
   const node = options.node ?? `node-${randomUUID().slice(0, 8)}`;
   const servers = typeof options.url === "string" ? options.url : [...options.url];
-  const nc = await connect({
-    servers,
-    name: `statebase ${node}`,
-    timeout: connectTimeoutMs,
-    maxReconnectAttempts: -1,
-  }).catch((error: unknown) => {
-    throw new DbError("IO_ERROR", `cannot reach NATS at ${String(servers)}: ${String(error)}`);
-  });
+  const nc = await connectTo(servers, `statebase ${node}`);
+  // The lease has a connection of its own: renewals must not queue behind a burst of
+  // publishes on the log's connection, or a busy writer would lose its lease.
+  const leaseNc = await connectTo(servers, `statebase ${node} lease`).catch(
+    async (error: unknown) => {
+      await nc.close();
+      throw error;
+    },
+  );
   try {
-    return await setUpLog(nc, options, { stream, node, replicas });
+    return await setUpLog({ nc, leaseNc }, options, { stream, node, replicas });
   } catch (error) {
     await nc.close();
+    await leaseNc.close();
     throw error;
   }
 }
 
+async function connectTo(servers: string | string[], name: string): Promise<NatsConnection> {
+  try {
+    return await connect({ servers, name, timeout: connectTimeoutMs, maxReconnectAttempts: -1 });
+  } catch (error) {
+    throw new DbError("IO_ERROR", `cannot reach NATS at ${String(servers)}: ${String(error)}`);
+  }
+}
+
 async function setUpLog(
-  nc: NatsConnection,
+  { nc, leaseNc }: { nc: NatsConnection; leaseNc: NatsConnection },
   options: ReplicateOptions,
   names: { stream: string; node: string; replicas: number },
 ): Promise<LogConnection> {
@@ -91,7 +102,12 @@ async function setUpLog(
   const ttlMs = options.leaseTtlMs ?? 3000;
   const kv = await retryTransient("opening the lease bucket", () =>
     // A renewal slower than a third of the lease is of no use: it times out by then.
-    new Kvm(nc).create(`${stream}_lease`, { history: 1, ttl: ttlMs, replicas, timeout: ttlMs / 3 }),
+    new Kvm(leaseNc).create(`${stream}_lease`, {
+      history: 1,
+      ttl: ttlMs,
+      replicas,
+      timeout: ttlMs / 3,
+    }),
   );
   const store = await retryTransient("opening the snapshot bucket", () =>
     new Objm(nc).create(`${stream}_snapshots`, { replicas }),
@@ -99,6 +115,7 @@ async function setUpLog(
   const serverVersion = nc.info?.version ?? "unknown";
   return {
     nc,
+    leaseNc,
     js: jetstream(nc),
     jsm,
     kv,

@@ -50,6 +50,7 @@ export const configSchema = Type.Object(
     http: Type.Optional(Type.String({ pattern: listenPattern })),
     module: Type.Optional(Type.String({ minLength: 1 })),
     replicate: Type.Optional(Type.String({ minLength: 1 })),
+    replicateStream: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" })),
     retention: Type.Optional(
       Type.Object(
         {
@@ -110,6 +111,8 @@ export interface ServerConfig {
   http: ListenAddress | undefined;
   module: string | undefined;
   replicate: string | undefined;
+  /** JetStream stream of the replicated log (default: the replication layer's). */
+  replicateStream: string | undefined;
   retention: NonNullable<ConfigDocument["retention"]>;
   tokens: TokenEntryConfig[];
   tls: NonNullable<ConfigDocument["tls"]> | undefined;
@@ -135,6 +138,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_HTTP", "http", "string"],
   ["STATEBASE_MODULE", "module", "string"],
   ["STATEBASE_REPLICATE", "replicate", "string"],
+  ["STATEBASE_REPLICATE_STREAM", "replicateStream", "string"],
   ["STATEBASE_SNAPSHOTS_KEPT", "retention.snapshotsKept", "integer"],
   ["STATEBASE_LOG_RETENTION_MS", "retention.logRetentionMs", "integer"],
   ["STATEBASE_SNAPSHOT_LOG_BYTES", "retention.snapshotLogBytes", "integer"],
@@ -345,6 +349,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     http: parseListenAddress(document.http ?? configDefaults.http),
     module: document.module,
     replicate: document.replicate,
+    replicateStream: document.replicateStream,
     retention: document.retention ?? {},
     tokens: document.auth?.tokens ?? [],
     tls: document.tls,

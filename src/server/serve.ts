@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { DbError } from "../lib/errors.ts";
 import { open } from "../database.ts";
 import { formatReplicationStatus } from "../replication/index.ts";
-import type { Database, OpenOptions } from "../types.ts";
+import type { Database, OpenOptions, ReplicateOptions } from "../types.ts";
 import type { ServerConfig, ListenAddress } from "./config.ts";
 import { startHttpServer } from "./http/index.ts";
 import type { HttpServer } from "./http/index.ts";
@@ -109,11 +109,16 @@ function openOptionsOf(config: ServerConfig): OpenOptions {
   // durability needs no directory; otherwise the data directory is created on open.
   const base: OpenOptions =
     config.replicate !== undefined
-      ? { replicate: { url: config.replicate.split(",") }, durability: config.durability }
+      ? { replicate: replicateOptionsOf(config), durability: config.durability }
       : config.durability === "memory"
         ? { durability: "memory" }
         : { path: config.data, durability: config.durability };
   return { ...base, ...config.retention };
+}
+
+function replicateOptionsOf(config: ServerConfig): ReplicateOptions {
+  const url = config.replicate!.split(",");
+  return config.replicateStream === undefined ? { url } : { url, stream: config.replicateStream };
 }
 
 /** Listeners stop newest first; the database closes last, which syncs the log. */

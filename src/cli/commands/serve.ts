@@ -75,7 +75,8 @@ Settings come from the config file, then the environment, then flags (each overr
 before). Config file keys (YAML or JSON):
   data: DIR                       durability: sync | async | memory
   rcp: HOST:PORT | off            http: HOST:PORT | off        (port 0 picks a free port)
-  module: FILE                    replicate: NATS_URL
+  module: FILE                    replicate: NATS_URL[,NATS_URL...]
+  replicateStream: NAME           (the JetStream stream of the log; default statebase)
   retention: {snapshotsKept, logRetentionMs, snapshotLogBytes, segmentSizeBytes,
               durabilityWindowMs}
   auth: {tokens: [{sha256: HEX, role: read | write | admin, name?}]}

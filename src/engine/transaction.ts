@@ -29,6 +29,12 @@ export class Transaction {
   private undoActions: Array<{ at: number; undo: () => void }> | undefined;
   /** Change and undo-action counts at each savepoint; savepoint id n is `marks[n - 1]`. */
   private marks: Array<{ changeCount: number; undoCount: number }> | undefined;
+  /**
+   * Indexes of the changes the observer took, ascending (a change is listed before the
+   * changes recorded while the observer handles it): each is handed back to
+   * `observer.onRevert` when rolled back (one small integer instead of an undo closure).
+   */
+  private observed: number[] | undefined;
   private closed = false;
 
   constructor(
@@ -68,21 +74,24 @@ export class Transaction {
   /**
    * Feeds one change to the observer as a unit with the change itself: if the observer throws
    * (a view expression fails), the change and whatever was recorded for it are reverted, so a
-   * caller that catches the error is left with no half-maintained view.
+   * caller that catches the error is left with no half-maintained view. No savepoint object is
+   * opened: this runs for every observed change, and the two counts on the stack suffice.
    */
   private notify(observer: ChangeObserver, change: Change): void {
-    this.marks ??= [];
     const changeIndex = this.changes.length - 1;
     assert(this.changes[changeIndex] === change, "observer notified of an older change");
-    this.marks.push({ changeCount: changeIndex, undoCount: this.undoActions?.length ?? 0 });
-    const savepoint = this.marks.length;
+    const undoCount = this.undoActions?.length ?? 0;
+    const depth = this.marks?.length ?? 0;
+    // Pushed before the call: changes the observer records meanwhile come after it.
+    (this.observed ??= []).push(changeIndex);
     try {
       observer.onChange(this, change);
     } catch (error) {
-      this.rollbackTo(savepoint);
+      // The observer undid its own part for this change; it is not told of its revert.
+      this.revertTo(changeIndex, undoCount, changeIndex);
       throw error;
     }
-    this.release(savepoint);
+    assert((this.marks?.length ?? 0) === depth, "observer left a savepoint open");
   }
 
   /** Fails before a write if the transaction is read-only (so nothing is half-applied). */
@@ -123,17 +132,32 @@ export class Transaction {
   rollbackTo(savepoint: number): void {
     const depth = this.marks?.length ?? 0;
     assert(savepoint === 0 || savepoint === depth, "savepoints close innermost first");
-    const mark = savepoint === 0 ? { changeCount: 0, undoCount: 0 } : this.marks![savepoint - 1]!;
-    assert(mark.changeCount <= this.changes.length, "savepoint out of range");
-    const actions = this.undoActions;
-    for (let i = this.changes.length - 1; i >= mark.changeCount; i--) {
-      this.runUndoActionsAfter(actions, i, mark.undoCount);
-      this.targets[i]!.revertChange(this.changes[i]!);
-    }
-    this.runUndoActionsAfter(actions, mark.changeCount - 1, mark.undoCount);
-    this.changes.length = mark.changeCount;
-    this.targets.length = mark.changeCount;
+    const mark = savepoint === 0 ? undefined : this.marks![savepoint - 1]!;
+    this.revertTo(mark?.changeCount ?? 0, mark?.undoCount ?? 0, -1);
     if (this.marks !== undefined) this.marks.length = Math.max(0, savepoint - 1);
+  }
+
+  /**
+   * Reverts the changes from index `changeCount` on, newest first, with the undo actions
+   * registered after the first `undoCount`; an observed change is handed back to the observer
+   * (after the actions registered after it, before its own revert), except change `untaken`.
+   */
+  private revertTo(changeCount: number, undoCount: number, untaken: number): void {
+    assert(changeCount <= this.changes.length, "savepoint out of range");
+    const actions = this.undoActions;
+    const observed = this.observed;
+    for (let i = this.changes.length - 1; i >= changeCount; i--) {
+      this.runUndoActionsAfter(actions, i, undoCount);
+      const change = this.changes[i]!;
+      if (observed !== undefined && observed[observed.length - 1] === i) {
+        observed.pop();
+        if (i !== untaken) this.observer!.onRevert(this, change);
+      }
+      this.targets[i]!.revertChange(change);
+    }
+    this.runUndoActionsAfter(actions, changeCount - 1, undoCount);
+    this.changes.length = changeCount;
+    this.targets.length = changeCount;
   }
 
   /** Ends the transaction; no more changes may be recorded. */

@@ -94,6 +94,11 @@ export interface ChangeObserver {
   observes(object: string): boolean;
   /** A throw undoes the change and everything recorded for it, then propagates. */
   onChange(tx: Transaction, change: Change): void;
+  /**
+   * A change `onChange` took is being rolled back: called after the undo actions registered
+   * after it ran and before the change itself is reverted (so, newest change first).
+   */
+  onRevert(tx: Transaction, change: Change): void;
   /** Sees a commit re-applied from elsewhere (recovery, replication) before it is applied. */
   applied?(commit: Commit): void;
 }

@@ -33,6 +33,8 @@ export interface PublisherOptions {
   /** The last commit applied, with its record hash and stream sequence. */
   readonly seq: number;
   readonly head: ChainHead;
+  /** The server's largest message (`max_payload`): a larger commit is refused. */
+  readonly messageSizeBytesMax: number;
   /** How long one publish waits for its acknowledgement before it is sent again. */
   readonly publishTimeoutMs: number;
   /** How long a commit may stay unacknowledged through retries before the log fails. */
@@ -108,6 +110,15 @@ export class Publisher {
       );
     }
     const { bytes, hash } = encodeRecord(commit, this.head.hash);
+    if (bytes.length > this.options.messageSizeBytesMax) {
+      // Refused before anything was published: the transaction rolls back, the log goes on.
+      throw new DbError(
+        "LIMIT_EXCEEDED",
+        `commit ${commit.seq} is ${bytes.length} bytes; the NATS server takes messages of at ` +
+          `most ${this.options.messageSizeBytesMax} bytes (its max_payload)`,
+        { value: bytes.length },
+      );
+    }
     const entry: InFlight = {
       seq: commit.seq,
       bytes,

@@ -37,6 +37,8 @@ export type Reporter = (kind: "warning" | "progress", message: string) => void;
 export const leaseTtlMsDefault = 3000;
 export const snapshotLogBytesDefault = 256 * 1024 * 1024;
 export const snapshotsKeptDefault = 2;
+/** Room kept in each message for the NATS headers of a publish. */
+const messageHeaderBytesMax = 1024;
 /** How long one publish waits for JetStream's acknowledgement before it is sent again. */
 const publishTimeoutMs = 5000;
 /** How long a commit may stay unacknowledged (through leader elections) before the log fails. */
@@ -203,7 +205,7 @@ class ReplicatedLog implements LogBackend {
         "NOT_WRITER",
         `node ${this.connection.node} follows stream ${this.connection.stream} and does not ` +
           `write; send writes to the node holding the writer lease`,
-        { node: this.connection.node, stream: this.connection.stream, role: this.role, held: this.lease.held, dbg: (this.lease as any).renewedAtMs, now: performance.now(), rev: (this.lease as any).revision },
+        { node: this.connection.node, stream: this.connection.stream },
       );
     }
     publisher.append(commit);
@@ -213,6 +215,15 @@ class ReplicatedLog implements LogBackend {
   /** A follower's handler of one stream message: applies it when it extends the chain. */
   private onMessage(data: Uint8Array, streamSeq: number, pending: number): void {
     if (streamSeq <= this.head.streamSeq) return; // redelivered after a consumer reset
+    if (streamSeq !== this.head.streamSeq + 1) {
+      // Only a purge makes the stream skip: retention removed what this node had not read.
+      throw new DbError(
+        "SEQ_NOT_RETAINED",
+        `stream ${this.connection.stream} was purged past message ${this.head.streamSeq + 1} ` +
+          `before this node read it; reopen the node to start from the newest snapshot`,
+        { streamSeq },
+      );
+    }
     const read = readRecord(data, 0);
     if (read.kind !== "record" || !recordHashIsValid(data, 0, read.sizeBytes)) {
       throw new DbError(
@@ -273,6 +284,8 @@ class ReplicatedLog implements LogBackend {
       stream: this.connection.stream,
       seq: this.engine.seq,
       head: this.head,
+      // Headers (message id, expected sequence) travel in the same message.
+      messageSizeBytesMax: (this.nc.info?.max_payload ?? 1024 * 1024) - messageHeaderBytesMax,
       publishTimeoutMs,
       retryDeadlineMs: publishRetryDeadlineMs,
       onFailure: (error) => this.stopFor(error),

@@ -174,6 +174,8 @@ function startTimerTick(
         clearInterval(timer);
         return;
       }
+      // A replication follower may not write; the writer fires the timers and we apply them.
+      if (error instanceof DbError && error.category === "ReadOnly") return;
       fault(error);
     }
   }, tickMs);

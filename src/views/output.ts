@@ -11,7 +11,6 @@ import { coerceValue, mapKeyOf, parseType } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { Columns } from "./columns.ts";
 import type { Delta, Row, Sink } from "./delta.ts";
-import { rowsEqual } from "./rows-equal.ts";
 import type { ViewObject } from "./view-object.ts";
 
 interface Pending {
@@ -20,6 +19,14 @@ interface Pending {
 }
 
 export class OutputSink implements Sink {
+  /**
+   * Most changes emit one output key (an aggregate's group, a row passing a filter): it waits
+   * in the `first*` fields, and the map holds the keys only once a second distinct one comes.
+   */
+  private pendingCount = 0;
+  private firstKey: unknown = undefined;
+  private firstMapKey: MapKey = null;
+  private firstAfter: Row | undefined = undefined;
   private readonly pending = new Map<MapKey, Pending>();
   private readonly declared:
     | ReadonlyArray<{ name: string; type: ValueType; site: { object: string; column: string } }>
@@ -41,6 +48,23 @@ export class OutputSink implements Sink {
 
   push(delta: Delta): void {
     const mapKey = mapKeyOf(delta.key);
+    if (this.pendingCount === 0) {
+      this.pendingCount = 1;
+      this.firstKey = delta.key;
+      this.firstMapKey = mapKey;
+      this.firstAfter = delta.after;
+      return;
+    }
+    if (this.pendingCount === 1) {
+      if (sameMapKey(mapKey, this.firstMapKey)) {
+        this.firstAfter = delta.after;
+        return;
+      }
+      // A second key: from here on the map keeps them (in first-pushed order).
+      this.pending.set(this.firstMapKey, { key: this.firstKey, after: this.firstAfter });
+      this.firstKey = this.firstAfter = undefined;
+      this.pendingCount = 2;
+    }
     const pending = this.pending.get(mapKey);
     if (pending === undefined) this.pending.set(mapKey, { key: delta.key, after: delta.after });
     else pending.after = delta.after;
@@ -48,25 +72,28 @@ export class OutputSink implements Sink {
 
   /** Forgets what was pushed since the last flush (a failed or inverted change). */
   discard(): void {
+    this.pendingCount = 0;
+    this.firstKey = this.firstAfter = undefined;
     this.pending.clear();
   }
 
   /** Writes what the last change produced to the view, recording it in `tx`. */
   flush(tx: Transaction | undefined): void {
-    if (this.pending.size === 0) return;
+    const count = this.pendingCount;
+    if (count === 0) return;
     const view = this.view;
-    for (const pending of this.pending.values()) {
-      const after = pending.after === undefined ? undefined : this.shape(pending.after);
-      const before = view.get(pending.key);
-      if (
-        before === after ||
-        (before !== undefined && after !== undefined && rowsEqual(before, after))
-      ) {
-        continue;
-      }
-      view.write(tx, pending.key, after);
+    if (count === 1) {
+      const after = this.firstAfter;
+      const key = this.firstKey;
+      this.discard();
+      view.writeIfChanged(tx, key, this.firstMapKey, after === undefined ? after : this.shape(after));
+      return;
     }
-    this.pending.clear();
+    for (const [mapKey, pending] of this.pending) {
+      const after = pending.after === undefined ? undefined : this.shape(pending.after);
+      view.writeIfChanged(tx, pending.key, mapKey, after);
+    }
+    this.discard();
   }
 
   /**
@@ -76,23 +103,18 @@ export class OutputSink implements Sink {
   replaceAll(tx: Transaction | undefined): number {
     let changed = 0;
     const view = this.view;
+    if (this.pendingCount === 1) {
+      this.pending.set(this.firstMapKey, { key: this.firstKey, after: this.firstAfter });
+    }
     for (const [key] of [...view.entries()]) {
       if (!this.pending.has(mapKeyOf(key)))
         this.pending.set(mapKeyOf(key), { key, after: undefined });
     }
-    for (const pending of this.pending.values()) {
+    for (const [mapKey, pending] of this.pending) {
       const after = pending.after === undefined ? undefined : this.shape(pending.after);
-      const before = view.get(pending.key);
-      if (
-        before === after ||
-        (before !== undefined && after !== undefined && rowsEqual(before, after))
-      ) {
-        continue;
-      }
-      view.write(tx, pending.key, after);
-      changed++;
+      if (view.writeIfChanged(tx, pending.key, mapKey, after)) changed++;
     }
-    this.pending.clear();
+    this.discard();
     return changed;
   }
 
@@ -105,6 +127,11 @@ export class OutputSink implements Sink {
       out[column.name] = coerceValue(column.type, row[column.name] ?? null, column.site);
     return out;
   }
+}
+
+/** Map key equality as a Map sees it (SameValueZero: NaN equals NaN). */
+function sameMapKey(a: MapKey, b: MapKey): boolean {
+  return a === b || (a !== a && b !== b);
 }
 
 function checkDeclared(

@@ -25,7 +25,7 @@ import type { ViewHost } from "../rql/host.ts";
 import type { QueryParams, ViewOptions } from "../types.ts";
 import { compileView } from "./compile-view.ts";
 import type { ViewGraph } from "./compile-view.ts";
-import type { Delta, Row } from "./delta.ts";
+import type { Delta, Row, Sink } from "./delta.ts";
 import { OutputSink } from "./output.ts";
 import { TopKOperator } from "./top-k.ts";
 import { forEachRow } from "./input-rows.ts";
@@ -45,6 +45,12 @@ export interface ActiveView {
   error: unknown;
 }
 
+/** A transactional view reading one input: where that input's changes enter its graph. */
+interface Reader {
+  readonly view: ActiveView;
+  readonly sinks: readonly Sink[];
+}
+
 /** Parses a view's stored query text into its pipeline. */
 export function parseViewQuery(name: string, query: string): Pipeline {
   const script = parseScript(query);
@@ -59,8 +65,11 @@ export function parseViewQuery(name: string, query: string): Pipeline {
 
 export class ViewManager implements ChangeObserver, ViewHost {
   private readonly active = new Map<string, ActiveView>();
-  /** Input object name to the transactional views that read it. */
-  private readonly readers = new Map<string, ActiveView[]>();
+  /**
+   * Input object name to the transactional views that read it. The lists are replaced, never
+   * changed in place, so a list taken while feeding a change stays the set it fed.
+   */
+  private readonly readers = new Map<string, readonly Reader[]>();
   /** Input object name to the deferred views that read it. */
   private readonly deferredReaders = new Map<string, ActiveView[]>();
   private drainScheduled = false;
@@ -81,7 +90,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
   }
 
   onChange(tx: Transaction, change: Change): void {
-    const views = this.readers.get(change.object);
+    const readers = this.readers.get(change.object);
     // Views created by replicated commits start here; they populate from inputs that
     // already hold this change, so only the views active before it are fed it.
     if (this.activationPending) this.activatePending(tx);
@@ -89,19 +98,29 @@ export class ViewManager implements ChangeObserver, ViewHost {
       this.onCatalogChange(tx, change);
       return;
     }
-    if (views === undefined) return;
+    if (readers === undefined) return;
     let maintained = 0;
     try {
-      for (; maintained < views.length; maintained++) this.maintain(views[maintained]!, change, tx);
+      for (; maintained < readers.length; maintained++) {
+        const reader = readers[maintained]!;
+        this.maintain(reader.view, reader.sinks, change, tx);
+      }
     } catch (error) {
       // The views fed before the failure take the change back; the failed one is stale.
-      for (let i = maintained - 1; i >= 0; i--) this.unmaintain(views[i]!, change);
+      for (let i = maintained - 1; i >= 0; i--) this.unmaintain(readers[i]!, change);
       throw error;
     }
-    // One undo for every view the change fed: on rollback each is fed the change inverted.
-    tx.onRollback(() => {
-      for (let i = views.length - 1; i >= 0; i--) this.unmaintain(views[i]!, change);
-    });
+  }
+
+  /**
+   * On rollback every view the change fed is fed it inverted. The views reading its object
+   * now are the ones it fed: a view activated after the change was deactivated by its own
+   * undo action (which ran first), and one dropped after it was registered again.
+   */
+  onRevert(_tx: Transaction, change: Change): void {
+    const readers = this.readers.get(change.object);
+    if (readers === undefined) return;
+    for (let i = readers.length - 1; i >= 0; i--) this.unmaintain(readers[i]!, change);
   }
 
   private activatePending(tx: Transaction): void {
@@ -122,16 +141,20 @@ export class ViewManager implements ChangeObserver, ViewHost {
    * inverted (operator state is a function of the input rows, so this restores it), and a
    * change that failed half-way leaves the view stale, rebuilt from its inputs on next use.
    */
-  private maintain(view: ActiveView, change: Change, tx: Transaction | undefined): void {
+  private maintain(
+    view: ActiveView,
+    sinks: readonly Sink[],
+    change: Change,
+    tx: Transaction | undefined,
+  ): void {
     if (view.object.stale) {
       // Its rows came from the log (recovery, replication): rebuild from the inputs, which
       // already hold this change, and record the difference as this change's effect.
       this.rebuild(view, tx);
       return;
     }
-    const sinks = view.graph.entries.get(change.object)!;
     try {
-      for (const sink of sinks) sink.push(change as Delta);
+      for (let i = 0; i < sinks.length; i++) sinks[i]!.push(change as Delta);
       view.output.flush(tx);
     } catch (error) {
       view.output.discard();
@@ -141,7 +164,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
   }
 
   /** Feeds a change back inverted: the operators return to their state before it. */
-  private unmaintain(view: ActiveView, change: Change): void {
+  private unmaintain(reader: Reader, change: Change): void {
+    const view = reader.view;
     if (view.object.stale || this.active.get(view.object.name) !== view) return;
     const inverse: Delta = {
       key: change.key,
@@ -152,7 +176,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     for (const operator of operators)
       if (operator instanceof TopKOperator) operator.refillAllowed = false;
     try {
-      for (const sink of view.graph.entries.get(change.object)!) sink.push(inverse);
+      for (const sink of reader.sinks) sink.push(inverse);
     } catch {
       // The forward change evaluated cleanly, so this cannot fail; if it does, rebuild.
       view.object.stale = true;
@@ -176,9 +200,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
         }
         continue;
       }
-      for (const readers of [this.readers, this.deferredReaders]) {
-        for (const view of readers.get(change.object) ?? []) view.object.stale = true;
-      }
+      for (const reader of this.readers.get(change.object) ?? []) reader.view.object.stale = true;
+      for (const view of this.deferredReaders.get(change.object) ?? []) view.object.stale = true;
     }
   }
 
@@ -257,24 +280,23 @@ export class ViewManager implements ChangeObserver, ViewHost {
 
   private register(view: ActiveView): void {
     this.active.set(view.object.name, view);
-    const readers = view.object.mode === "transactional" ? this.readers : this.deferredReaders;
-    for (const name of view.graph.entries.keys()) {
-      const list = readers.get(name) ?? [];
-      list.push(view);
-      readers.set(name, list);
+    for (const [name, sinks] of view.graph.entries) {
+      if (view.object.mode === "transactional") {
+        this.readers.set(name, [...(this.readers.get(name) ?? []), { view, sinks }]);
+      } else {
+        this.deferredReaders.set(name, [...(this.deferredReaders.get(name) ?? []), view]);
+      }
     }
   }
 
   private deactivate(view: ActiveView): void {
     if (this.active.get(view.object.name) !== view) return;
     this.active.delete(view.object.name);
-    for (const readers of [this.readers, this.deferredReaders]) {
-      for (const name of view.graph.entries.keys()) {
-        const list = readers.get(name)?.filter((candidate) => candidate !== view);
-        if (list === undefined) continue;
-        if (list.length === 0) readers.delete(name);
-        else readers.set(name, list);
-      }
+    for (const name of view.graph.entries.keys()) {
+      const readers = this.readers.get(name)?.filter((reader) => reader.view !== view);
+      if (readers !== undefined) setOrDelete(this.readers, name, readers);
+      const deferred = this.deferredReaders.get(name)?.filter((candidate) => candidate !== view);
+      if (deferred !== undefined) setOrDelete(this.deferredReaders, name, deferred);
     }
   }
 
@@ -364,9 +386,10 @@ export class ViewManager implements ChangeObserver, ViewHost {
       const changes = commit.changes;
       for (let i = covered; i < changes.length; i++) {
         const change = changes[i]!;
-        if (!entries.has(change.object)) continue;
-        this.maintain(view, change, tx);
-        tx.onRollback(() => this.unmaintain(view, change));
+        const sinks = entries.get(change.object);
+        if (sinks === undefined) continue;
+        this.maintain(view, sinks, change, tx);
+        tx.onRollback(() => this.unmaintain({ view, sinks }, change));
       }
     }
     view.covered = undefined;
@@ -436,6 +459,11 @@ export class ViewManager implements ChangeObserver, ViewHost {
     const rows: Iterable<Row> = { [Symbol.iterator]: () => object.scan() };
     return { columns: [...(object.columns?.keys() ?? [])], rows };
   }
+}
+
+function setOrDelete<T>(map: Map<string, readonly T[]>, name: string, list: readonly T[]): void {
+  if (list.length === 0) map.delete(name);
+  else map.set(name, list);
 }
 
 /** The stored definition of a view. */

@@ -22,6 +22,7 @@ import { compareValues, mapKeyOf } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import type { Columns } from "./columns.ts";
 import type { Row } from "./delta.ts";
+import { rowsEqual } from "./rows-equal.ts";
 
 /** `transactional`: maintained inside the writing transaction; `deferred`: after commit. */
 export type ViewMode = "transactional" | "deferred";
@@ -117,14 +118,34 @@ export class ViewObject implements StoredObject {
 
   /** Replaces the row under `key` (undefined deletes it) and records the change in `tx`. */
   write(tx: Transaction | undefined, key: unknown, after: Row | undefined): void {
-    const mapKey = mapKeyOf(key);
-    const before = this.rows.get(mapKey)?.row;
-    if (before === undefined && after === undefined) return;
-    this.writeRow(key, mapKey, before, after);
+    this.writeIfChanged(tx, key, mapKeyOf(key), after, false);
+  }
+
+  /**
+   * Like {@link write} for a key already mapped, but leaves a row equal to `after` alone
+   * (unless `compare` is false); returns whether it wrote. One lookup serves both.
+   */
+  writeIfChanged(
+    tx: Transaction | undefined,
+    key: unknown,
+    mapKey: MapKey,
+    after: Row | undefined,
+    compare = true,
+  ): boolean {
+    const slot = this.rows.get(mapKey);
+    const before = slot?.row;
+    if (before === after) return false;
+    if (before !== undefined && after !== undefined) {
+      if (compare && rowsEqual(before, after)) return false;
+      slot!.row = after;
+    } else {
+      this.writeRow(key, mapKey, before, after);
+    }
     this.onWrite?.(key, before, after);
-    if (tx === undefined) return;
+    if (tx === undefined) return true;
     const kind = before === undefined ? "insert" : after === undefined ? "delete" : "update";
     tx.record(this, new ChangeRecord(this.name, kind, key, before, after));
+    return true;
   }
 
   // ---- StoredObject ----

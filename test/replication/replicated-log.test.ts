@@ -161,3 +161,35 @@ test("a new node starts from the newest object-store snapshot plus the stream ta
   assert.equal(late.seq, writer.seq);
   assert.equal(stateDigest(late), referenceDigest(280));
 });
+
+test("subscriptions on a follower see the same deltas in the same order", async (t) => {
+  const stream = uniqueStream("subscribe");
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w");
+  const follower = await replicated(stream, "f");
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  workloadSetup(writer);
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "follower has the tables");
+  const collect = async (db: Database, until: () => number): Promise<string[]> => {
+    const seen: string[] = [];
+    const subscription = db.subscribe({ table: "crash::balance" });
+    for await (const message of subscription) {
+      seen.push(JSON.stringify(message, bigints));
+      if (message.type === "delta" && message.seq >= until()) break;
+    }
+    subscription.close();
+    return seen;
+  };
+  let target = Infinity;
+  const onWriter = collect(writer, () => target);
+  const onFollower = collect(follower, () => target);
+  await writeSteps(writer, 1, 100);
+  target = writer.seq;
+  const [a, b] = await Promise.all([onWriter, onFollower]);
+  assert.equal(a.length, 101); // the snapshot, then one delta per commit
+  assert.deepEqual(b, a);
+});

@@ -34,8 +34,10 @@ export function addServeCommand(program: Command, context: CliContext): void {
 async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<number> {
   const config = await resolveConfig(flags, process.env);
   const server = await serve(config, { warn: (text) => context.warn(text) });
+  // Listen for the signals before saying ready: a supervisor may signal at once.
+  const stopping = waitForSignal();
   await context.line(readyLine(server, config));
-  const signal = await waitForSignal();
+  const signal = await stopping;
   context.warn(`${signal}: shutting down`);
   await server.close();
   return exitCodeOk;

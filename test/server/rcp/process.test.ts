@@ -6,14 +6,17 @@
  * crash test applies events from several connections, SIGKILLs the server at a random
  * moment (seeded, printed), restarts it on the same data directory and checks that every
  * acknowledged event is there and that retrying the last one returns the original result.
+ * A server configured with tokens and mutual TLS (config file) is checked the same way.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeTempDir, startServer } from "../../support/server-process.ts";
 import type { ServerProcess } from "../../support/server-process.ts";
 import { WireClient } from "../../support/rcp-wire.ts";
+import { hashToken } from "../../../src/server/auth.ts";
+import { makeTestCerts } from "../../support/tls-certs.ts";
 
 const counter = {
   states: ["on"],
@@ -133,5 +136,46 @@ test("SIGKILL at a random moment loses no acknowledged event; retries replay", a
       acked.some((a) => a.n > 0),
       `seed ${seed}: some events were acknowledged`,
     );
+  }
+});
+
+test("a configured server: mutual TLS and hashed tokens on the RCP port", async () => {
+  const certs = makeTestCerts();
+  const config = join(dir, "statebase.json");
+  await writeFile(
+    config,
+    JSON.stringify({
+      auth: { tokens: [{ sha256: hashToken("t0ken"), role: "write" }] },
+      tls: {
+        cert: certs.serverCert,
+        key: certs.serverKey,
+        ca: certs.caCert,
+        requireClientCert: true,
+      },
+    }),
+  );
+  const secured = await startServer({
+    args: ["--config", config, "--durability", "memory", "--http", "off"],
+  });
+  try {
+    const tls = {
+      ca: certs.read(certs.caCert),
+      cert: certs.read(certs.clientCert),
+      key: certs.read(certs.clientKey),
+    };
+    const client = await WireClient.connect({ port: secured.rcp.port, tls });
+    assert.deepEqual(await client.ok("PING"), { pong: true });
+    assert.equal((await client.fail("LIST_MACHINES")).code, "UNAUTHORIZED");
+    assert.deepEqual(await client.ok("AUTH", { method: "bearer", token: "t0ken" }), {
+      authenticated: true,
+    });
+    assert.deepEqual(await client.ok("LIST_MACHINES"), { items: [] });
+    const plain = await WireClient.connect({ port: secured.rcp.port });
+    plain.send("PING");
+    await plain.closed;
+    assert.equal(plain.messages[0]?.error.code, "UNAUTHORIZED");
+  } finally {
+    await secured.stop();
+    certs.remove();
   }
 });

@@ -9,7 +9,7 @@
  *
  * Needs the nats-server at NATS_URL (default nats://127.0.0.1:4222).
  * Run from the repository root: `node --import tsx bench/replication.ts`
- * (COMMITS=20000 ROWS=200000 for a shorter run).
+ * (COMMITS=20000 ROWS=200000 for a shorter run; SKIP_LOCAL=1 skips the local log).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -164,7 +164,7 @@ async function snapshotStart(writer: Database, stream: string): Promise<void> {
     columns: { id: "int8", name: "utf8", amount: "int8" },
     primaryKey: "id",
   });
-  const batch = 10_000;
+  const batch = 2_000; // one commit stays well below the NATS message size limit
   for (let start = 0; start < rows; start += batch) {
     writer.transact(() => {
       for (let id = start; id < Math.min(rows, start + batch); id++) {

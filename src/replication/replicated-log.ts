@@ -53,6 +53,7 @@ export async function openReplicatedLog(
   report: Reporter,
 ): Promise<LogBackend> {
   assert(engine.seq === 0, "the replicated log must start from an empty engine");
+  checkReplicateOptions(options);
   const connection = await connectLog(options);
   const log = new ReplicatedLog(engine, connection, options, report);
   try {
@@ -63,6 +64,31 @@ export async function openReplicatedLog(
     throw error;
   }
   return log;
+}
+
+/** Whole-number options and their allowed ranges (inclusive). */
+const replicateOptionRanges: ReadonlyArray<readonly [keyof ReplicateOptions, number, number]> = [
+  ["leaseTtlMs", 100, 10 * 60 * 1000],
+  ["snapshotLogBytes", 0, Number.MAX_SAFE_INTEGER],
+  ["snapshotsKept", 1, 1000],
+];
+
+function checkReplicateOptions(options: ReplicateOptions): void {
+  const urls = typeof options.url === "string" ? [options.url] : options.url;
+  if (!Array.isArray(urls) || urls.length === 0 || urls.some((u) => typeof u !== "string" || !u)) {
+    throw new DbError("INVALID_ARGUMENT", "replicate.url must name at least one NATS server");
+  }
+  for (const [name, min, max] of replicateOptionRanges) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `replicate.${name} must be a whole number in [${min}, ${max}], got ${String(value)}`,
+        { value: String(value) },
+      );
+    }
+  }
 }
 
 class ReplicatedLog implements LogBackend {

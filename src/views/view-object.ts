@@ -116,27 +116,22 @@ export class ViewObject implements StoredObject {
     }
   }
 
-  /** Replaces the row under `key` (undefined deletes it) and records the change in `tx`. */
-  write(tx: Transaction | undefined, key: unknown, after: Row | undefined): void {
-    this.writeIfChanged(tx, key, mapKeyOf(key), after, false);
-  }
-
   /**
-   * Like {@link write} for a key already mapped, but leaves a row equal to `after` alone
-   * (unless `compare` is false); returns whether it wrote. One lookup serves both.
+   * Replaces the row under `key` (its map key given; undefined deletes it) and records the
+   * change in `tx`, unless the row there equals `after`; returns whether it wrote. One
+   * lookup serves the comparison and the write.
    */
   writeIfChanged(
     tx: Transaction | undefined,
     key: unknown,
     mapKey: MapKey,
     after: Row | undefined,
-    compare = true,
   ): boolean {
     const slot = this.rows.get(mapKey);
     const before = slot?.row;
     if (before === after) return false;
     if (before !== undefined && after !== undefined) {
-      if (compare && rowsEqual(before, after)) return false;
+      if (rowsEqual(before, after)) return false;
       slot!.row = after;
     } else {
       this.writeRow(key, mapKey, before, after);

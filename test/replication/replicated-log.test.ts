@@ -193,3 +193,20 @@ test("subscriptions on a follower see the same deltas in the same order", async 
   assert.equal(a.length, 101); // the snapshot, then one delta per commit
   assert.deepEqual(b, a);
 });
+
+test("a commit larger than the NATS message limit is refused and rolled back", async (t) => {
+  const stream = uniqueStream("large");
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w");
+  t.after(() => writer.close());
+  workloadSetup(writer);
+  const big = "x".repeat(2 * 1024 * 1024);
+  assert.throws(
+    () => writer.transact((tx) => tx.table("crash::steps").insert({ n: 1, value: big })),
+    (e: unknown) => (e as DbError).code === "LIMIT_EXCEEDED",
+  );
+  assert.equal(writer.table("crash::steps").get(1), undefined);
+  await writeSteps(writer, 1, 3);
+  assert.equal(writer.replication?.role, "writer");
+  assert.equal(stateDigest(writer), referenceDigest(3));
+});

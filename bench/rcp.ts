@@ -16,7 +16,9 @@
  * then ROUNDS (default 3) timed rounds of SECONDS (default 3) each, the two systems
  * alternating round by round so they share the machine's noise; the median round's rate is
  * shown, latency percentiles are the medians of the rounds' p50 and p99 (client-measured,
- * request written to answer parsed, one client process for both systems).
+ * request written to answer parsed, one client process for both systems). Each server's CPU
+ * time (user + system, from /proc) per operation is shown too: it does not depend on what
+ * else shares the machine, so it says what one core could sustain (1e6 / µs per op).
  *
  * Knobs (environment): SECONDS, ROUNDS, PIPELINE, CONNECTIONS ("1,50"), PROFILE (a directory:
  * the Statebase server runs with --cpu-prof and writes its profile there on exit),
@@ -26,6 +28,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -44,6 +47,8 @@ const profileDir = process.env.PROFILE;
 const durability = process.env.DURABILITY ?? "sync";
 const only = (process.env.ONLY ?? "statebase,redis").split(",");
 const warmupMs = 1000;
+/** USER_HZ: /proc reports CPU time in ticks of 1/100 s on Linux. */
+const clockTickMs = 10;
 const redisReadyMsMax = 10_000;
 const targets = { appliesPerSecond: 50_000, redisRatio: 1 };
 
@@ -56,11 +61,15 @@ interface Round {
   rate: number;
   p50Ms: number;
   p99Ms: number;
+  /** Server process CPU time (user + system) per operation: independent of other load. */
+  cpuUsPerOp: number;
 }
 
 /** One system under test: a pool of connections and one transition on an instance slot. */
 interface System {
   name: string;
+  /** The server process, whose CPU time is read from /proc around every round. */
+  pid: number;
   prepare(point: Point): Promise<Driver>;
   close(): Promise<void>;
 }
@@ -91,6 +100,7 @@ async function startStatebase(): Promise<System> {
   let pointIndex = 0;
   return {
     name: "Statebase RCP",
+    pid: server.process.pid!,
     async prepare(point) {
       const prefix = `p${pointIndex++}`;
       const slots = point.connections * point.inFlight;
@@ -129,6 +139,7 @@ async function startStatebase(): Promise<System> {
 
 interface StatebaseProcess {
   rcp: { port: number };
+  process: { pid?: number | undefined };
   stop(): Promise<unknown>;
 }
 
@@ -161,6 +172,7 @@ async function startProfiled(dir: string): Promise<StatebaseProcess> {
   const port = Number(/rcp=\S+:(\d+)/.exec(line)![1]);
   return {
     rcp: { port },
+    process: child,
     stop: async () => {
       await stopChild(child);
       await rm(data, { recursive: true, force: true });
@@ -215,6 +227,7 @@ async function startRedis(): Promise<System> {
   let pointIndex = 0;
   return {
     name: "Redis + Lua",
+    pid: child.pid!,
     async prepare(point) {
       const prefix = `p${pointIndex++}`;
       const slots = point.connections * point.inFlight;
@@ -254,8 +267,12 @@ async function connectRedis(port: number, readyMsMax: number): Promise<Transitio
       lazyConnect: true,
       maxRetriesPerRequest: 0,
     });
+    // Refused connects while redis-server starts are retried here, not reported.
+    const ignore = (): void => undefined;
+    client.on("error", ignore);
     try {
       await client.connect();
+      client.off("error", ignore);
       await client.ping();
       client.defineCommand("transition", { numberOfKeys: 2, lua: transitionLua });
       return client as TransitionRedis;
@@ -288,8 +305,14 @@ async function stopChild(child: ChildProcess): Promise<void> {
 // ---- Measuring ----
 
 /** Every slot loops apply-then-next until the deadline; returns rate and latencies. */
-async function runRound(driver: Driver, point: Point, durationMs: number): Promise<Round> {
+async function runRound(
+  system: System,
+  driver: Driver,
+  point: Point,
+  durationMs: number,
+): Promise<Round> {
   const latencies: number[] = [];
+  const cpuBefore = cpuMs(system.pid);
   const started = performance.now();
   const deadline = started + durationMs;
   let completed = 0;
@@ -306,12 +329,22 @@ async function runRound(driver: Driver, point: Point, durationMs: number): Promi
   const slots = point.connections * point.inFlight;
   await Promise.all(Array.from({ length: slots }, (_, index) => slot(index)));
   const seconds = (performance.now() - started) / 1000;
+  const cpuUsPerOp = ((cpuMs(system.pid) - cpuBefore) * 1000) / completed;
   const sorted = Float64Array.from(latencies).sort();
   return {
     rate: completed / seconds,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
+    cpuUsPerOp,
   };
+}
+
+/** User + system CPU time of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * clockTickMs;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -326,29 +359,38 @@ function median(values: number[]): number {
 
 interface PointResult {
   point: Point;
-  bySystem: Map<string, { rate: number; p50Ms: number; p99Ms: number; rates: number[] }>;
+  bySystem: Map<string, Summary>;
+}
+
+interface Summary {
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerOp: number;
+  rates: number[];
 }
 
 async function measurePoint(systems: System[], point: Point): Promise<PointResult> {
   const drivers = await Promise.all(systems.map((system) => system.prepare(point)));
-  for (const driver of drivers) await runRound(driver, point, warmupMs);
+  for (const [index, driver] of drivers.entries()) {
+    await runRound(systems[index]!, driver, point, warmupMs);
+  }
   const roundsBySystem = systems.map((): Round[] => []);
   for (let round = 0; round < rounds; round++) {
     for (const [index, driver] of drivers.entries()) {
-      roundsBySystem[index]!.push(await runRound(driver, point, secondsPerRound * 1000));
+      const measured = await runRound(systems[index]!, driver, point, secondsPerRound * 1000);
+      roundsBySystem[index]!.push(measured);
     }
   }
   for (const driver of drivers) await driver.close();
-  const bySystem = new Map<
-    string,
-    { rate: number; p50Ms: number; p99Ms: number; rates: number[] }
-  >();
+  const bySystem = new Map<string, Summary>();
   systems.forEach((system, index) => {
     const measured = roundsBySystem[index]!;
     bySystem.set(system.name, {
       rate: median(measured.map((r) => r.rate)),
       p50Ms: median(measured.map((r) => r.p50Ms)),
       p99Ms: median(measured.map((r) => r.p99Ms)),
+      cpuUsPerOp: median(measured.map((r) => r.cpuUsPerOp)),
       rates: measured.map((r) => r.rate),
     });
   });
@@ -367,6 +409,7 @@ function printPoint(result: PointResult): void {
     console.log(
       `${label.padEnd(24)}${name.padEnd(16)}${fmt(r.rate).padStart(9)}/s` +
         `   p50 ${ms(r.p50Ms).padStart(7)} ms   p99 ${ms(r.p99Ms).padStart(7)} ms` +
+        `   server CPU ${r.cpuUsPerOp.toFixed(0).padStart(4)} µs/op` +
         `   (rounds: ${r.rates.map(fmt).join(", ")})`,
     );
   }

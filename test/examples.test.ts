@@ -51,3 +51,15 @@ test("examples/durable.ts runs and the README shows it verbatim", () => {
   const example = readFileSync(resolve(root, "examples/durable.ts"), "utf8");
   assert.ok(readme.includes("```ts\n" + example + "```"), "README's durable example differs");
 });
+
+test("examples/rql.ts runs and the README shows it verbatim", () => {
+  const output = execFileSync(process.execPath, ["--import", "tsx", "examples/rql.ts"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.match(output, /^ada's orders: \[\{"id":1,"total":150\},\{"id":3,"total":20\}\]$/m);
+  assert.match(output, /"customer":"ada","n":1,"total":20\}/);
+  const readme = readFileSync(resolve(root, "README.md"), "utf8");
+  const example = readFileSync(resolve(root, "examples/rql.ts"), "utf8");
+  assert.ok(readme.includes("```ts\n" + example + "```"), "README's RQL example differs");
+});

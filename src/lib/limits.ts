@@ -123,6 +123,8 @@ export const requestTimeoutMsDefault = 30_000;
 // ---- Replication through JetStream ----
 /** Commits published to JetStream and not yet acknowledged; more waits in `db.writable()`. */
 export const replicationInFlightCommitsMax = 65_536;
+/** Commits published together in one JetStream message (also bounded by its size). */
+export const replicationBatchCommitsMax = 4096;
 
 assert(changeFeedCommitsRetainedDefault <= changeFeedCommitsRetainedMax);
 assert(queryDepthMax > 0 && queryDepthMax <= 1024, "queryDepthMax must keep recursion shallow");

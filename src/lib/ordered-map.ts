@@ -36,6 +36,8 @@ export interface OrderedMap<K, V> {
   clear(): void;
   first(): [K, V] | undefined;
   last(): [K, V] | undefined;
+  /** The greatest key, without allocating an entry. */
+  lastKey(): K | undefined;
   /** Entries in ascending key order, within optional bounds. `reverse` iterates descending. */
   entries(range?: Range<K>): IterableIterator<[K, V]>;
   keys(range?: Range<K>): IterableIterator<K>;
@@ -220,6 +222,12 @@ class Tree<K, V> implements OrderedMap<K, V> {
     while (!node.isLeaf) node = node.children[node.children.length - 1]!;
     const i = node.keys.length - 1;
     return i < 0 ? undefined : [node.keys[i]!, node.values[i]!];
+  }
+
+  lastKey(): K | undefined {
+    let node = this.root;
+    while (!node.isLeaf) node = node.children[node.children.length - 1]!;
+    return node.keys[node.keys.length - 1];
   }
 
   entries(range?: Range<K>): IterableIterator<[K, V]> {

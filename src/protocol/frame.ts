@@ -60,19 +60,35 @@ export function encodeFrame(payload: Uint8Array, flags: number = flagCrcPresent)
   assert(payload.length <= rcpFrameSizeBytesMax, "encodeFrame: payload over the frame limit");
   assert((flags & ~flagsKnown) === 0, "encodeFrame: unknown flag bits");
   const frame = Buffer.allocUnsafe(frameHeaderSizeBytes + payload.length);
+  frame.set(payload, frameHeaderSizeBytes);
+  writeFrameHeader(frame, flags, payload.length);
+  return frame;
+}
+
+/**
+ * Encodes a JSON message as one frame with a CRC. The text is written straight into the
+ * frame (one allocation, no intermediate payload buffer): this runs once per answer.
+ */
+export function encodeMessageFrame(message: unknown): Buffer {
+  const text = JSON.stringify(message);
+  const payloadSizeBytes = Buffer.byteLength(text, "utf8");
+  assert(payloadSizeBytes <= rcpFrameSizeBytesMax, "encodeMessageFrame: payload over the limit");
+  const frame = Buffer.allocUnsafe(frameHeaderSizeBytes + payloadSizeBytes);
+  frame.write(text, frameHeaderSizeBytes, "utf8");
+  writeFrameHeader(frame, flagCrcPresent, payloadSizeBytes);
+  return frame;
+}
+
+/** Fills the header of `frame`, whose payload is already in place. */
+function writeFrameHeader(frame: Buffer, flags: number, payloadSizeBytes: number): void {
+  assert(frame.length === frameHeaderSizeBytes + payloadSizeBytes, "frame of the wrong size");
   frame.writeUInt32BE(frameMagic, 0);
   frame.writeUInt16BE(frameVersion, 4);
   frame.writeUInt16BE(flags, 6);
   frame.writeUInt16BE(0, 8);
-  frame.writeUInt32BE(payload.length, 10);
+  frame.writeUInt32BE(payloadSizeBytes, 10);
+  const payload = frame.subarray(frameHeaderSizeBytes);
   frame.writeUInt32BE((flags & flagCrcPresent) === 0 ? 0 : crc32c(payload), 14);
-  frame.set(payload, frameHeaderSizeBytes);
-  return frame;
-}
-
-/** Encodes a JSON message as one frame with a CRC. */
-export function encodeMessageFrame(message: unknown): Buffer {
-  return encodeFrame(Buffer.from(JSON.stringify(message), "utf8"));
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * @module The writer's side of the replicated log: each commit's record is published to the
- * stream with the expected last stream sequence (the message this writer appended or applied
- * before it) and its record hash as message id, so a retried publish is deduplicated and a
- * publish on top of someone else's message is refused. Publishes are pipelined: each goes out
- * at commit time, in commit order, and acknowledgements are processed in that same order.
+ * @module The writer's side of the replicated log: the records of the commits made in one
+ * event-loop turn are published as one message (group commit), with the expected last stream
+ * sequence (the message this writer appended or applied before it) and the hash of its last
+ * record as message id, so a retried publish is deduplicated and a publish on top of someone
+ * else's message is refused. Publishes are pipelined: each message goes out without waiting
+ * for the one before, in commit order, and acknowledgements are processed in that order.
  *
  * Mid-pipeline refusals: a refused publish may only mean an earlier one of ours had not landed
  * yet (it timed out and is being retried). So a refusal counts as a fence only for a publish
@@ -15,7 +16,7 @@
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
-import { replicationInFlightCommitsMax } from "../lib/limits.ts";
+import { replicationBatchCommitsMax, replicationInFlightCommitsMax } from "../lib/limits.ts";
 import type { Commit } from "../engine/index.ts";
 import { encodeRecord } from "../log/index.ts";
 import { isTransient, isWrongLastSequence } from "./nats-errors.ts";
@@ -72,6 +73,11 @@ export class Publisher {
   private readonly waiters: Waiter[] = [];
   private waitersHead = 0;
   private draining = false;
+  /** Records appended in this event-loop turn, not yet published. */
+  private batch: { records: Uint8Array[]; sizeBytes: number } = { records: [], sizeBytes: 0 };
+  /** Hash of the last appended record: the next one chains to it; a batch's message id. */
+  private batchHash: Uint8Array;
+  private sealScheduled: NodeJS.Immediate | undefined;
   private failure: DbError | undefined;
   /** Last commit (and its stream sequence) JetStream acknowledged. */
   durableSeq: number;
@@ -86,6 +92,7 @@ export class Publisher {
     this.appendedSeq = options.seq;
     this.durableStreamSeq = options.head.streamSeq;
     this.head = { hash: options.head.hash, streamSeq: options.head.streamSeq };
+    this.batchHash = options.head.hash;
   }
 
   get inFlight(): number {
@@ -96,20 +103,24 @@ export class Publisher {
     return this.failure;
   }
 
-  /** Encodes `commit` onto the chain and publishes it now. Throws once the log has failed. */
+  /**
+   * Encodes `commit` onto the chain and adds it to the open batch, which is published at the
+   * end of this event-loop turn (or at once when full). Throws once the log has failed.
+   */
   append(commit: Commit): void {
     if (this.failure !== undefined) throw this.failure;
     assert(
       commit.seq === this.appendedSeq + 1,
       `publish of ${commit.seq} after ${this.appendedSeq}`,
     );
-    if (this.inFlight >= replicationInFlightCommitsMax) {
+    if (this.appendedSeq - this.durableSeq >= replicationInFlightCommitsMax) {
       throw new DbError(
         "LIMIT_EXCEEDED",
-        `${this.inFlight} commits await JetStream acknowledgement; await db.writable() first`,
+        `${this.appendedSeq - this.durableSeq} commits await JetStream acknowledgement; ` +
+          `await db.writable() first`,
       );
     }
-    const { bytes, hash } = encodeRecord(commit, this.head.hash);
+    const { bytes, hash } = encodeRecord(commit, this.batchHash);
     if (bytes.length > this.options.messageSizeBytesMax) {
       // Refused before anything was published: the transaction rolls back, the log goes on.
       throw new DbError(
@@ -119,10 +130,35 @@ export class Publisher {
         { value: bytes.length },
       );
     }
+    const batch = this.batch;
+    const full =
+      batch.records.length >= replicationBatchCommitsMax ||
+      batch.sizeBytes + bytes.length > this.options.messageSizeBytesMax;
+    if (full) this.sealBatch();
+    this.batch.records.push(bytes);
+    this.batch.sizeBytes += bytes.length;
+    this.batchHash = hash;
+    this.appendedSeq = commit.seq;
+    this.bytesPublished += bytes.length;
+    // One message per event-loop turn: every commit made in this turn shares it.
+    this.sealScheduled ??= setImmediate(() => this.sealBatch());
+  }
+
+  /**
+   * Publishes the open batch as one message now. After this, `head` names the message holding
+   * the last appended commit (a snapshot records that position).
+   */
+  sealBatch(): void {
+    if (this.sealScheduled !== undefined) clearImmediate(this.sealScheduled);
+    this.sealScheduled = undefined;
+    const batch = this.batch;
+    if (batch.records.length === 0 || this.failure !== undefined) return;
+    this.batch = { records: [], sizeBytes: 0 };
+    const bytes = batch.records.length === 1 ? batch.records[0]! : Buffer.concat(batch.records);
     const entry: InFlight = {
-      seq: commit.seq,
+      seq: this.appendedSeq,
       bytes,
-      msgId: Buffer.from(hash).toString("hex"),
+      msgId: Buffer.from(this.batchHash).toString("hex"),
       expect: this.head.streamSeq,
       afterConfirmed: this.inFlight === 0,
       outcome: Promise.resolve({ error: undefined }),
@@ -130,10 +166,8 @@ export class Publisher {
     };
     entry.outcome = this.send(entry);
     this.pipeline.push(entry);
-    this.head.hash = hash;
+    this.head.hash = this.batchHash;
     this.head.streamSeq += 1;
-    this.appendedSeq = commit.seq;
-    this.bytesPublished += bytes.length;
     if (!this.draining) void this.drain();
   }
 
@@ -157,7 +191,7 @@ export class Publisher {
   /** Resolves when the in-flight commits are below half the limit (back-pressure). */
   async writable(): Promise<void> {
     const allowed = replicationInFlightCommitsMax / 2;
-    if (this.inFlight < allowed) return;
+    if (this.appendedSeq - this.durableSeq < allowed) return;
     await this.waitDurable(this.appendedSeq - allowed + 1);
   }
 
@@ -165,6 +199,8 @@ export class Publisher {
   fail(error: DbError): void {
     if (this.failure !== undefined) return;
     this.failure = error;
+    if (this.sealScheduled !== undefined) clearImmediate(this.sealScheduled);
+    this.batch = { records: [], sizeBytes: 0 };
     this.pipeline.length = 0;
     this.pipelineHead = 0;
     for (let i = this.waitersHead; i < this.waiters.length; i++) this.waiters[i]!.reject(error);

@@ -238,7 +238,7 @@ class ReplicatedLog implements LogBackend {
     this.maybeSnapshot(publisher);
   }
 
-  /** A follower's handler of one stream message: applies it when it extends the chain. */
+  /** A follower's handler of one stream message: applies the records that extend the chain. */
   private onMessage(data: Uint8Array, streamSeq: number, pending: number): void {
     if (streamSeq <= this.head.streamSeq) return; // redelivered after a consumer reset
     if (streamSeq !== this.head.streamSeq + 1) {
@@ -250,22 +250,26 @@ class ReplicatedLog implements LogBackend {
         { streamSeq },
       );
     }
-    const read = readRecord(data, 0);
-    if (read.kind !== "record" || !recordHashIsValid(data, 0, read.sizeBytes)) {
-      throw new DbError(
-        "CORRUPT",
-        `stream ${this.connection.stream} message ${streamSeq} is not a valid log record`,
-        { streamSeq },
-      );
-    }
-    const record = read.record;
-    this.head.streamSeq = streamSeq;
-    this.lagCommits = pending;
-    if (record.seq === this.engine.seq + 1 && sameBytes(record.prevHash, this.head.hash)) {
+    for (let offset = 0; offset < data.length;) {
+      const read = readRecord(data, offset);
+      if (read.kind !== "record" || !recordHashIsValid(data, offset, read.sizeBytes)) {
+        throw new DbError(
+          "CORRUPT",
+          `stream ${this.connection.stream} message ${streamSeq} holds an invalid log record`,
+          { streamSeq },
+        );
+      }
+      offset += read.sizeBytes;
+      const record = read.record;
+      if (record.seq !== this.engine.seq + 1 || !sameBytes(record.prevHash, this.head.hash)) {
+        continue; // left by a fenced writer: not part of the history
+      }
       this.engine.applyCommit(record);
       this.head.hash = record.hash;
       this.lagMs = Math.max(0, this.engine.clock.now() - record.ts);
     }
+    this.head.streamSeq = streamSeq;
+    this.lagCommits = pending;
     this.wakeStreamWaiters();
   }
 
@@ -388,6 +392,7 @@ class ReplicatedLog implements LogBackend {
   private async takeSnapshot(): Promise<{ seq: number; sizeBytes: number }> {
     // Position and image are taken in the same synchronous step: both are of commit `seq`.
     const seq = this.engine.seq;
+    this.publisher?.sealBatch(); // so the head names the message that holds commit `seq`
     const head = this.publisher?.head ?? this.head;
     const position = { hash: head.hash.slice(), streamSeq: head.streamSeq };
     const durable = this.waitDurable(seq);

@@ -26,6 +26,11 @@ export function mapKeyOf(value: unknown): MapKey {
   }
 }
 
+/** Whether two map keys name one Map entry (SameValueZero: NaN is NaN, -0 is 0). */
+export function sameMapKey(a: MapKey, b: MapKey): boolean {
+  return a === b || (a !== a && b !== b);
+}
+
 /** The Map key of a tuple of values (composite keys, group-by keys). */
 export function mapKeyOfTuple(values: readonly unknown[]): MapKey {
   if (values.length === 1) return mapKeyOf(values[0]);

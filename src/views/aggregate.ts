@@ -10,7 +10,7 @@ import { DbError } from "../lib/errors.ts";
 import { compileExpression, inferType } from "../expr/index.ts";
 import type { CallExpr, Evaluator } from "../expr/index.ts";
 import type { QueryParams } from "../types.ts";
-import { mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
+import { mapKeyOf, mapKeyOfTuple, sameMapKey } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import { createAccumulator } from "./accumulator.ts";
 import type { Accumulator, AccumulatorKind } from "./accumulator.ts";
@@ -41,6 +41,8 @@ export class AggregateOperator extends Operator {
   private readonly aggregateNames: readonly string[];
   private readonly aggregateEvaluators: readonly Evaluator[];
   private readonly calls: AggregateCall[] = [];
+  /** Argument values of an update, before then after: reused, so an update allocates none. */
+  private readonly scratch: unknown[] = [];
   private readonly scope: { row: Row; params?: QueryParams };
   /** The group whose row is being built: what aggregate calls read. */
   private current: Group | undefined;
@@ -80,10 +82,43 @@ export class AggregateOperator extends Operator {
   }
 
   push(delta: Delta): void {
+    if (delta.before !== undefined && delta.after !== undefined && this.updateInPlace(delta)) {
+      return;
+    }
     const from = delta.before === undefined ? undefined : this.retract(delta);
     const to = delta.after === undefined ? undefined : this.add(delta);
     if (from !== undefined) this.emit(from);
     if (to !== undefined && to !== from) this.emit(to);
+  }
+
+  /**
+   * An update that stays in its group (the usual case) takes each value out and puts the new
+   * one in, then emits the group once; when no aggregate argument changed, nothing happens at
+   * all. Returns false when the row moves to another group.
+   */
+  private updateInPlace(delta: Delta): boolean {
+    const groupKey = this.groupKeyOf(delta.before!);
+    if (!sameMapKey(groupKey, this.groupKeyOf(delta.after!))) return false;
+    const group = this.groups.get(groupKey)!;
+    const calls = this.calls;
+    const values = this.scratch;
+    this.scope.row = delta.before!;
+    for (let i = 0; i < calls.length; i++) values[i] = calls[i]!.argument(this.scope);
+    this.scope.row = delta.after!;
+    let changed = false;
+    for (let i = 0; i < calls.length; i++) {
+      const value = calls[i]!.argument(this.scope);
+      if (value !== values[i]) changed = true;
+      values[calls.length + i] = value;
+    }
+    if (!changed) return true;
+    for (let i = 0; i < calls.length; i++) {
+      const accumulator = group.accumulators[i]!;
+      accumulator.remove(values[i], delta.key);
+      accumulator.add(values[calls.length + i], delta.key);
+    }
+    this.emit(group);
+    return true;
   }
 
   private retract(delta: Delta): Group {

@@ -23,6 +23,18 @@ import { FilterOperator } from "./filter.ts";
 import { JoinOperator } from "./join.ts";
 import { MapOperator } from "./map.ts";
 import { forEachRow } from "./input-rows.ts";
+import {
+  appendLineage,
+  constantLineage,
+  derivedLineage,
+  inputLineage,
+  joinLineage,
+  mapLineage,
+  markExprsRead,
+  markRead,
+  readColumnLists,
+} from "./lineage.ts";
+import type { ColumnsRead, Lineage } from "./lineage.ts";
 import { TopKOperator } from "./top-k.ts";
 import type { InputScan, SortColumn } from "./top-k.ts";
 
@@ -52,6 +64,11 @@ export interface ViewGraph {
   readonly order: readonly SortColumn[] | undefined;
   /** Where the graph's output goes; set by the caller with {@link connectGraph}. */
   readonly tail: Operator;
+  /**
+   * Input object name to the columns the view reads of it (undefined: possibly any); an
+   * update changing none of them leaves the view as it is (lineage.ts).
+   */
+  readonly reads: ReadonlyMap<string, readonly string[] | undefined>;
 }
 
 /** A pass-through node: where an input's changes enter the graph. */
@@ -71,6 +88,8 @@ interface Build {
    * deferred view applies older changes to newer inputs.
    */
   readonly rescan: boolean;
+  /** The input columns read so far, filled while compiling. */
+  readonly read: ColumnsRead;
 }
 
 /** Compiles `pipeline` against the catalog's current objects. */
@@ -87,15 +106,18 @@ export function compileView(
     columns: undefined,
     order: undefined,
     tail: new SourceNode(),
+    reads: new Map(),
   };
-  const build: Build = { catalog, params, graph, rescan };
+  const build: Build = { catalog, params, graph, rescan, read: new Map() };
   const stream = compilePipeline(build, pipeline);
   stream.node.next = graph.tail;
+  // The view shows every column of its last stream.
+  markRead(build.read, stream.lineage, "all");
   const columns = stream.columns;
   const order = stream.order?.every((key) => columns?.has(key.column) ?? true)
     ? stream.order
     : undefined;
-  return { ...graph, columns, order };
+  return { ...graph, columns, order, reads: readColumnLists(build.read) };
 }
 
 interface Stream {
@@ -105,6 +127,8 @@ interface Stream {
   scan?: InputScan | undefined;
   /** Set by `sort`; kept by steps that keep row order, dropped by the others. */
   order?: readonly SortColumn[] | undefined;
+  /** Where each column comes from. */
+  lineage: Lineage;
 }
 
 function compilePipeline(build: Build, pipeline: Pipeline): Stream {
@@ -117,6 +141,7 @@ function compilePipeline(build: Build, pipeline: Pipeline): Stream {
       const sort = step.keys.map((key) => ({ column: key.column, descending: key.descending }));
       const count = takeCount(build, following.count);
       const topK = new TopKOperator(sort, count, stream.columns, spareScan(build, stream));
+      markRead(build.read, stream.lineage, sort.map((key) => key.column));
       stream = { ...attach(build, stream, topK), order: sort };
       i++;
       continue;
@@ -130,19 +155,24 @@ function compilePipeline(build: Build, pipeline: Pipeline): Stream {
 }
 
 function compileStep(build: Build, stream: Stream, step: Step): Stream {
-  const { params } = build;
+  const { params, read } = build;
   const input = stream.columns;
+  const lineage = stream.lineage;
   switch (step.type) {
     case "filter":
+      markExprsRead(read, lineage, [step.predicate]);
       return attach(build, stream, new FilterOperator(step.predicate, input, params));
     case "map":
     case "extend": {
       const extend = step.type === "extend";
-      return attach(build, stream, new MapOperator({ specs: step.columns, input, params, extend }));
+      const map = new MapOperator({ specs: step.columns, input, params, extend });
+      return attach(build, stream, map, mapLineage(lineage, step.columns, extend));
     }
     case "aggregate": {
       const options = { aggregates: step.aggregates, by: step.by, input, params };
-      return attach(build, stream, new AggregateOperator(options));
+      const aggregate = new AggregateOperator(options);
+      markExprsRead(read, lineage, [...step.by, ...step.aggregates].map((spec) => spec.expr));
+      return attach(build, stream, aggregate, derivedLineage(aggregate.columns));
     }
     case "sort":
       // A sort without take changes no rows, only the order they are read in.
@@ -157,40 +187,48 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
         new TopKOperator([], takeCount(build, step.count), input, spareScan(build, stream)),
       );
     case "distinct":
+      markRead(read, lineage, step.columns.length > 0 ? step.columns : "all");
       return attach(build, stream, new DistinctOperator(step.columns, input));
-    case "join": {
-      const right = compilePipeline(build, step.right);
-      if (input === undefined || right.columns === undefined) {
-        throw new DbError("INVALID_SCHEMA", "join: both sides need known columns");
-      }
-      const using = step.using.map((key) => [key.left, key.right] as const);
-      const join = new JoinOperator({
-        kind: step.kind,
-        alias: step.alias,
-        using,
-        left: input,
-        right: right.columns,
-      });
-      right.node.next = join.rightInput;
-      return attach(build, stream, join);
-    }
+    case "join":
+      return compileJoin(build, stream, step);
     case "append": {
       const other = compilePipeline(build, step.pipeline);
       const append = new AppendOperator(input, other.columns);
       other.node.next = append.otherInput;
-      return attach(build, stream, append);
+      return attach(build, stream, append, appendLineage(lineage, other.lineage));
     }
   }
+}
+
+function compileJoin(build: Build, stream: Stream, step: Step & { type: "join" }): Stream {
+  const input = stream.columns;
+  const right = compilePipeline(build, step.right);
+  if (input === undefined || right.columns === undefined) {
+    throw new DbError("INVALID_SCHEMA", "join: both sides need known columns");
+  }
+  const using = step.using.map((key) => [key.left, key.right] as const);
+  const join = new JoinOperator({
+    kind: step.kind,
+    alias: step.alias,
+    using,
+    left: input,
+    right: right.columns,
+  });
+  right.node.next = join.rightInput;
+  markRead(build.read, stream.lineage, step.using.map((key) => key.left));
+  markRead(build.read, right.lineage, step.using.map((key) => key.right));
+  return attach(build, stream, join, joinLineage(stream.lineage, right.lineage, join.prefixed));
 }
 
 function attach(
   build: Build,
   stream: Stream,
   operator: Operator & { columns?: Columns | undefined },
+  lineage = stream.lineage,
 ): Stream {
   stream.node.next = operator;
   build.graph.operators.push(operator);
-  return { node: operator, columns: operator.columns ?? stream.columns };
+  return { node: operator, columns: operator.columns ?? stream.columns, lineage };
 }
 
 function compileSource(build: Build, pipeline: Pipeline): Stream {
@@ -211,6 +249,7 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
       columns:
         first === undefined ? undefined : new Map(Object.keys(first).map((k) => [k, undefined])),
       scan,
+      lineage: constantLineage,
     };
   }
   if (source.asOf !== undefined || source.args !== undefined) {
@@ -228,7 +267,8 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
   sinks.push(node);
   entries.set(object.name, sinks);
   const scan: InputScan = (fn) => forEachRow(build.catalog.require(object.name), fn);
-  return { node, columns: columnsOfObject(object), scan };
+  const columns = columnsOfObject(object);
+  return { node, columns, scan, lineage: inputLineage(object.name, columns) };
 }
 
 function requireSource(catalog: Catalog, name: string): StoredObject {

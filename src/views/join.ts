@@ -6,6 +6,7 @@
  * for matches and `[leftKey]` for an unmatched left row. A key holding none matches nothing,
  * as `none == none` is not true.
  */
+import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
@@ -14,7 +15,7 @@ import { Operator } from "./delta.ts";
 import type { Delta, Row, Sink } from "./delta.ts";
 
 /** Rows of one side under one join key, by their stream key's map key. */
-type Bucket = Map<MapKey, { readonly key: unknown; readonly row: Row }>;
+type Bucket = Map<MapKey, { readonly key: unknown; row: Row }>;
 
 export interface JoinOptions {
   readonly kind: "inner" | "left";
@@ -36,7 +37,7 @@ export class JoinOperator extends Operator {
   private readonly outer: boolean;
   private readonly leftNames: readonly string[];
   /** Right column name to its prefixed output name. */
-  private readonly prefixed: ReadonlyArray<readonly [string, string]>;
+  readonly prefixed: ReadonlyArray<readonly [string, string]>;
 
   constructor(options: JoinOptions) {
     super();
@@ -65,6 +66,13 @@ export class JoinOperator extends Operator {
 
   /** A left-side delta. */
   push(delta: Delta): void {
+    if (delta.before !== undefined && delta.after !== undefined) {
+      const joinKey = joinKeyOf(delta.before, this.leftColumns);
+      if (joinKey !== undefined && joinKey === joinKeyOf(delta.after, this.leftColumns)) {
+        this.updateLeft(delta.key, delta.before, delta.after, joinKey);
+        return;
+      }
+    }
     if (delta.before !== undefined) {
       const joinKey = joinKeyOf(delta.before, this.leftColumns);
       if (joinKey !== undefined) bucketDel(this.leftIndex, joinKey, delta.key);
@@ -78,6 +86,32 @@ export class JoinOperator extends Operator {
       this.forEachPair(delta.key, delta.after, joinKey, (key, row) =>
         this.next.push({ key, before: undefined, after: row }),
       );
+    }
+  }
+
+  /**
+   * A left row changed but kept its join key (the usual update): its index entry is updated
+   * in place and each of its output rows changes as one update, not a delete and an insert.
+   */
+  private updateLeft(leftKey: unknown, before: Row, after: Row, joinKey: MapKey): void {
+    const entry = this.leftIndex.get(joinKey)?.get(mapKeyOf(leftKey));
+    assert(entry !== undefined, "join: updated a left row it does not hold");
+    entry.row = after;
+    const bucket = this.rightIndex.get(joinKey);
+    if (bucket === undefined) {
+      if (this.outer) {
+        const key = [leftKey];
+        this.next.push({ key, before: this.joined(before, undefined), after: this.joined(after) });
+      }
+      return;
+    }
+    for (const right of bucket.values()) {
+      const key = [leftKey, right.key];
+      this.next.push({
+        key,
+        before: this.joined(before, right.row),
+        after: this.joined(after, right.row),
+      });
     }
   }
 
@@ -138,7 +172,7 @@ export class JoinOperator extends Operator {
     this.next.push(delta);
   }
 
-  private joined(left: Row, right: Row | undefined): Row {
+  private joined(left: Row, right?: Row): Row {
     // Same keys in the same order every time: V8 gives every joined row one shape.
     const out: Record<string, unknown> = {};
     const leftNames = this.leftNames;

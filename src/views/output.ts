@@ -7,7 +7,7 @@
 import { DbError } from "../lib/errors.ts";
 import type { Transaction } from "../engine/index.ts";
 import type { ColumnDefinition } from "../primitives/index.ts";
-import { coerceValue, mapKeyOf, parseType } from "../values/index.ts";
+import { coerceValue, mapKeyOf, parseType, sameMapKey } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { Columns } from "./columns.ts";
 import type { Delta, Row, Sink } from "./delta.ts";
@@ -72,9 +72,9 @@ export class OutputSink implements Sink {
 
   /** Forgets what was pushed since the last flush (a failed or inverted change). */
   discard(): void {
+    if (this.pendingCount > 1) this.pending.clear();
     this.pendingCount = 0;
     this.firstKey = this.firstAfter = undefined;
-    this.pending.clear();
   }
 
   /** Writes what the last change produced to the view, recording it in `tx`. */
@@ -83,10 +83,10 @@ export class OutputSink implements Sink {
     if (count === 0) return;
     const view = this.view;
     if (count === 1) {
-      const after = this.firstAfter;
-      const key = this.firstKey;
+      const { firstKey, firstMapKey, firstAfter } = this;
       this.discard();
-      view.writeIfChanged(tx, key, this.firstMapKey, after === undefined ? after : this.shape(after));
+      const after = firstAfter === undefined ? undefined : this.shape(firstAfter);
+      view.writeIfChanged(tx, firstKey, firstMapKey, after);
       return;
     }
     for (const [mapKey, pending] of this.pending) {
@@ -106,6 +106,7 @@ export class OutputSink implements Sink {
     if (this.pendingCount === 1) {
       this.pending.set(this.firstMapKey, { key: this.firstKey, after: this.firstAfter });
     }
+    this.pendingCount = 2; // the map holds everything now, and discard() clears it
     for (const [key] of [...view.entries()]) {
       if (!this.pending.has(mapKeyOf(key)))
         this.pending.set(mapKeyOf(key), { key, after: undefined });
@@ -127,11 +128,6 @@ export class OutputSink implements Sink {
       out[column.name] = coerceValue(column.type, row[column.name] ?? null, column.site);
     return out;
   }
-}
-
-/** Map key equality as a Map sees it (SameValueZero: NaN equals NaN). */
-function sameMapKey(a: MapKey, b: MapKey): boolean {
-  return a === b || (a !== a && b !== b);
 }
 
 function checkDeclared(

@@ -49,6 +49,7 @@ export class TopKOperator extends Operator {
   /** Off while a change is fed back inverted: the input does not match the state then. */
   refillAllowed = true;
   private readonly capacity: number;
+  private readonly probe: unknown[] = [];
 
   constructor(
     private readonly sort: readonly SortColumn[],
@@ -71,23 +72,30 @@ export class TopKOperator extends Operator {
 
   push(delta: Delta): void {
     if (this.limit <= 0) return; // `take 0` shows nothing and needs nothing
-    if (delta.before !== undefined) this.remove(this.positionOf(delta.key, delta.before));
+    // Both sides are first placed in the reused probe: most rows sort past the held ones,
+    // and such a change then costs two comparisons and no allocation.
+    if (delta.before !== undefined) this.remove(this.probeOf(delta.key, delta.before));
     if (delta.after !== undefined) {
-      this.insert(this.positionOf(delta.key, delta.after), { key: delta.key, row: delta.after });
+      this.insert(this.probeOf(delta.key, delta.after), delta.key, delta.after);
     }
     if (this.stale || (!this.complete && this.rows.size < this.limit)) this.refill();
   }
 
-  private insert(position: Position, entry: Entry): void {
+  /** Whether a row at `position` is past every held row, so not held (never when complete). */
+  private pastHeld(position: Position): boolean {
+    return !this.complete && this.compare(position, this.rows.lastKey()!) > 0;
+  }
+
+  private insert(probe: Position, key: unknown, row: Row): void {
     if (!this.complete) {
       // Rows past the last held one are not held; with too few held, read the input again.
       if (this.rows.size < this.limit) {
         this.stale = true;
         return;
       }
-      if (this.compare(position, this.rows.last()![0]) > 0) return;
+      if (this.pastHeld(probe)) return;
     }
-    this.insertHeld(position, entry);
+    this.insertHeld(probe.slice(), { key, row });
     this.truncate();
   }
 
@@ -111,6 +119,7 @@ export class TopKOperator extends Operator {
 
   private remove(position: Position): void {
     const rows = this.rows;
+    if (rows.size > 0 && this.pastHeld(position)) return;
     const entry = rows.get(position);
     if (entry === undefined) {
       assert(!this.complete, "top-k removed a row it never saw");
@@ -133,9 +142,9 @@ export class TopKOperator extends Operator {
   /** Holds at most `capacity` rows: the last one goes (it is never in the window). */
   private truncate(): void {
     if (this.rows.size <= this.capacity) return;
-    const last = this.rows.last()!;
-    assert(this.compare(last[0], this.boundary!) > 0, "top-k dropped a row of its window");
-    this.rows.del(last[0]);
+    const last = this.rows.lastKey()!;
+    assert(this.compare(last, this.boundary!) > 0, "top-k dropped a row of its window");
+    this.rows.del(last);
     this.complete = false;
   }
 
@@ -155,11 +164,11 @@ export class TopKOperator extends Operator {
     rows.clear();
     this.complete = true;
     read((key, row) => {
-      const position = this.positionOf(key, row);
-      if (!this.complete && this.compare(position, rows.last()![0]) > 0) return;
-      rows.set(position, { key, row });
+      const probe = this.probeOf(key, row);
+      if (!this.complete && this.compare(probe, rows.lastKey()!) > 0) return;
+      rows.set(probe.slice(), { key, row });
       if (rows.size > this.capacity) {
-        rows.del(rows.last()![0]);
+        rows.del(rows.lastKey()!);
         this.complete = false;
       }
     });
@@ -208,11 +217,13 @@ export class TopKOperator extends Operator {
     this.next.push(delta);
   }
 
-  private positionOf(key: unknown, row: Row): Position {
-    const position: unknown[] = [];
-    for (const { column } of this.sort) position.push(row[column] ?? null);
-    position.push(key);
-    return position;
+  /** The row's position in the reused probe array: valid until the next call. */
+  private probeOf(key: unknown, row: Row): Position {
+    const probe = this.probe;
+    const sort = this.sort;
+    for (let i = 0; i < sort.length; i++) probe[i] = row[sort[i]!.column] ?? null;
+    probe[sort.length] = key;
+    return probe;
   }
 }
 

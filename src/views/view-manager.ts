@@ -49,6 +49,8 @@ export interface ActiveView {
 interface Reader {
   readonly view: ActiveView;
   readonly sinks: readonly Sink[];
+  /** The columns of the input the view reads; undefined: possibly any (lineage.ts). */
+  readonly columns: readonly string[] | undefined;
 }
 
 /** Parses a view's stored query text into its pipeline. */
@@ -103,7 +105,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     try {
       for (; maintained < readers.length; maintained++) {
         const reader = readers[maintained]!;
-        this.maintain(reader.view, reader.sinks, change, tx);
+        if (!unread(reader, change)) this.maintain(reader.view, reader.sinks, change, tx);
       }
     } catch (error) {
       // The views fed before the failure take the change back; the failed one is stale.
@@ -167,6 +169,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
   private unmaintain(reader: Reader, change: Change): void {
     const view = reader.view;
     if (view.object.stale || this.active.get(view.object.name) !== view) return;
+    if (unread(reader, change)) return; // it skipped the change forward too
     const inverse: Delta = {
       key: change.key,
       before: change.after as Row | undefined,
@@ -282,7 +285,9 @@ export class ViewManager implements ChangeObserver, ViewHost {
     this.active.set(view.object.name, view);
     for (const [name, sinks] of view.graph.entries) {
       if (view.object.mode === "transactional") {
-        this.readers.set(name, [...(this.readers.get(name) ?? []), { view, sinks }]);
+        // An input none of whose columns the view reads still feeds it inserts and deletes.
+        const columns = view.graph.reads.has(name) ? view.graph.reads.get(name) : [];
+        this.readers.set(name, [...(this.readers.get(name) ?? []), { view, sinks, columns }]);
       } else {
         this.deferredReaders.set(name, [...(this.deferredReaders.get(name) ?? []), view]);
       }
@@ -389,7 +394,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
         const sinks = entries.get(change.object);
         if (sinks === undefined) continue;
         this.maintain(view, sinks, change, tx);
-        tx.onRollback(() => this.unmaintain({ view, sinks }, change));
+        tx.onRollback(() => this.unmaintain({ view, sinks, columns: undefined }, change));
       }
     }
     view.covered = undefined;
@@ -459,6 +464,25 @@ export class ViewManager implements ChangeObserver, ViewHost {
     const rows: Iterable<Row> = { [Symbol.iterator]: () => object.scan() };
     return { columns: [...(object.columns?.keys() ?? [])], rows };
   }
+}
+
+/**
+ * Whether a change is an update that leaves every column the view reads of its input as it
+ * was, so it cannot change the view (a stale view is fed anyway: it rebuilds on the next
+ * change). Values compare by identity: an equal value in a new object counts as a change.
+ */
+function unread(reader: Reader, change: Change): boolean {
+  const columns = reader.columns;
+  if (columns === undefined || change.before === undefined || change.after === undefined) {
+    return false;
+  }
+  if (reader.view.object.stale) return false;
+  const before = change.before as Row;
+  const after = change.after as Row;
+  for (let i = 0; i < columns.length; i++) {
+    if (before[columns[i]!] !== after[columns[i]!]) return false;
+  }
+  return true;
 }
 
 function setOrDelete<T>(map: Map<string, readonly T[]>, name: string, list: readonly T[]): void {

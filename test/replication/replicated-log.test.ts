@@ -148,13 +148,15 @@ test("a new node starts from the newest object-store snapshot plus the stream ta
   const first = await writer.snapshot();
   await writeSteps(writer, 201, 50);
   const second = await writer.snapshot();
+  const secondStreamSeq = writer.replication!.streamSeq; // the message holding commit second.seq
   assert.ok(second.seq > first.seq && second.sizeBytes > 0);
   await writeSteps(writer, 251, 30);
   const nc = await connect({ servers: natsUrl });
   const state = (await (await jetstreamManager(nc)).streams.info(stream)).state;
   await nc.close();
   // Retention follows the snapshots: the stream before the oldest kept one is purged.
-  assert.equal(state.first_seq, second.seq + 1);
+  assert.equal(state.first_seq, secondStreamSeq + 1);
+  assert.ok(secondStreamSeq > 1);
   const late = await replicated(stream, "late");
   t.after(() => late.close());
   assert.equal(late.replication?.snapshotSeq, second.seq);
@@ -209,4 +211,18 @@ test("a commit larger than the NATS message limit is refused and rolled back", a
   await writeSteps(writer, 1, 3);
   assert.equal(writer.replication?.role, "writer");
   assert.equal(stateDigest(writer), referenceDigest(3));
+});
+
+test("open refuses bad replicate options and an unreachable NATS server", async () => {
+  const refused = (code: string) => (e: unknown) => (e as DbError).code === code;
+  await assert.rejects(open({ replicate: { url: [] } }), refused("INVALID_ARGUMENT"));
+  await assert.rejects(
+    open({ replicate: { url: natsUrl, leaseTtlMs: 1.5 } }),
+    refused("INVALID_ARGUMENT"),
+  );
+  await assert.rejects(
+    open({ path: "/tmp/never-created", replicate: { url: natsUrl } }),
+    refused("INVALID_ARGUMENT"),
+  );
+  await assert.rejects(open({ replicate: { url: "nats://127.0.0.1:1" } }), refused("IO_ERROR"));
 });

@@ -23,22 +23,35 @@ export interface DispatchContext {
   readonly inBatch: boolean;
 }
 
-/** Runs `op` with `params`; never throws except for assertion failures (bugs). */
-export async function runOperation(
+/**
+ * Runs `op` with `params`; never throws except for assertion failures (bugs). A synchronous
+ * operation (every transactional one) yields its outcome at once, without a promise: the
+ * session then answers a pipelined run of requests in one turn of the event loop.
+ */
+export function runOperation(
   context: DispatchContext,
   op: string,
   params: unknown,
-): Promise<Outcome> {
+): Outcome | Promise<Outcome> {
   const started = performance.now();
-  let outcome: Outcome;
+  let result: unknown;
   try {
     const operation = lookupOperation(op);
     checkAccess(context, op, operation);
     // In `sync` mode the caller holds the answer until what it observed is durable.
-    outcome = { ok: true, result: await execute(context, op, operation, params) };
+    result = execute(context, op, operation, params);
   } catch (error) {
-    outcome = { ok: false, error: toWireError(error) };
+    return report(context, op, started, { ok: false, error: toWireError(error) });
   }
+  if (!(result instanceof Promise)) return report(context, op, started, { ok: true, result });
+  return result.then(
+    (value: unknown) => report(context, op, started, { ok: true, result: value }),
+    (error: unknown) => report(context, op, started, { ok: false, error: toWireError(error) }),
+  );
+}
+
+/** Hands the outcome to the metrics hook and returns it. */
+function report(context: DispatchContext, op: string, started: number, outcome: Outcome): Outcome {
   context.core.options.onRequest?.(
     op,
     outcome.ok ? undefined : outcome.error.code,

@@ -22,10 +22,19 @@ import type { RcpResponse, RcpStreamEvent, RequestParse } from "../../protocol/i
 import type { TokenRole } from "../auth.ts";
 import type { RcpCore } from "./core.ts";
 import { runOperation } from "./dispatch.ts";
+import type { Outcome } from "./dispatch.ts";
 import { toWireError } from "./failure.ts";
 import type { Watch, WatchSink } from "./watch.ts";
 
 type Work = RequestParse | { kind: "fatal"; message: string };
+
+/** A message held until commit `seq` is durable (confirmed output). */
+interface PendingOutput {
+  readonly seq: number;
+  readonly send: () => void;
+  readonly last: boolean;
+  readonly failed: ((error: unknown) => void) | undefined;
+}
 
 export class Session implements WatchSink {
   /** The authenticated role; every role when the server needs no authentication. */
@@ -44,9 +53,13 @@ export class Session implements WatchSink {
   private readonly afterResponseTasks: Array<() => Promise<void>> = [];
   /** Events written since the socket last drained while its buffer was full. */
   private eventsBacklog = 0;
-  private corked = false;
+  /** Frames written in this turn of the event loop; they leave in one socket write. */
+  private outputFrames: Buffer[] = [];
+  private outputBytes = 0;
   /** Output waiting for durability (sync mode), in order. */
-  private outputChain: Promise<void> = Promise.resolve();
+  private readonly awaitingDurable: PendingOutput[] = [];
+  /** True while one durability wait covers the head of {@link awaitingDurable}. */
+  private durableWaiting = false;
 
   constructor(
     private readonly core: RcpCore,
@@ -95,9 +108,10 @@ export class Session implements WatchSink {
     this.afterResponseTasks.push(task);
   }
 
-  /** Ends the connection (server shutdown). */
+  /** Ends the connection (server shutdown), after what was written in this turn. */
   end(): void {
     this.closed = true;
+    this.flushOutput();
     this.socket.end();
   }
 
@@ -139,7 +153,8 @@ export class Session implements WatchSink {
   /**
    * Runs queued requests one at a time, in order. Answers are not awaited on disk here: in
    * `sync` mode they queue behind their commit's durability (output), so pipelined
-   * requests of one connection share a group commit instead of one fsync each.
+   * requests of one connection share a group commit instead of one fsync each. Synchronous
+   * operations are answered without a promise, so a pipelined run takes one turn.
    */
   private async pump(): Promise<void> {
     if (this.running) return;
@@ -147,28 +162,16 @@ export class Session implements WatchSink {
     try {
       while (this.queue.length > 0 && !this.socket.destroyed) {
         // A client that does not read its answers stops being served until it does.
-        await this.writable();
+        if (this.socket.writableNeedDrain) await this.writable();
         const work = this.queue.shift()!;
         if (work.kind === "fatal") {
           const fatal = errorResponse("", wireError("BAD_REQUEST", work.message));
           this.output(this.core.db.seq, () => this.write(fatal), true);
           return;
         }
-        const response = await this.answer(work);
-        const tasks = this.afterResponseTasks.splice(0);
-        const bye = this.closeAfterResponse;
-        const sent = (): void => {
-          this.write(response);
-          for (const task of tasks) void task().catch(() => this.socket.destroy());
-        };
-        const failed = (error: unknown): void => {
-          this.write(errorResponse(response.id, toWireError(error)));
-        };
-        this.output(this.core.db.seq, sent, bye, failed);
-        if (bye) {
-          this.closed = true; // nothing after BYE is read
-          return;
-        }
+        const answer = this.answer(work);
+        const response = answer instanceof Promise ? await answer : answer;
+        if (this.respond(response)) return;
         if (this.socket.isPaused() && !this.closed && this.queue.length < rcpPendingRequestsMax) {
           this.socket.resume();
         }
@@ -178,36 +181,56 @@ export class Session implements WatchSink {
     }
   }
 
-  private async answer(work: RequestParse): Promise<RcpResponse> {
+  /** Queues `response` (and the tasks that follow it); true when it was BYE's. */
+  private respond(response: RcpResponse): boolean {
+    const tasks = this.afterResponseTasks.length === 0 ? [] : this.afterResponseTasks.splice(0);
+    const bye = this.closeAfterResponse;
+    const sent = (): void => {
+      this.write(response);
+      for (const task of tasks) void task().catch(() => this.socket.destroy());
+    };
+    const failed = (error: unknown): void => {
+      this.write(errorResponse(response.id, toWireError(error)));
+    };
+    this.output(this.core.db.seq, sent, bye, failed);
+    if (bye) this.closed = true; // nothing after BYE is read
+    return bye;
+  }
+
+  private answer(work: RequestParse): RcpResponse | Promise<RcpResponse> {
     if (work.kind === "invalid")
       return errorResponse(work.id, wireError("BAD_REQUEST", work.message));
     const { id, op, params } = work.request;
-    const outcome = await runOperation(
-      { core: this.core, session: this, inBatch: false },
-      op,
-      params,
-    );
-    return outcome.ok ? okResponse(id, outcome.result) : errorResponse(id, outcome.error);
+    const context = { core: this.core, session: this, inBatch: false };
+    const outcome = runOperation(context, op, params);
+    if (outcome instanceof Promise) return outcome.then((done) => responseOf(id, done));
+    return responseOf(id, outcome);
   }
 
   // ---- Output ----
 
-  private write(message: unknown): boolean {
-    if (this.socket.destroyed) return false;
+  private write(message: unknown): void {
+    if (this.socket.destroyed) return;
     const bytes =
       this.outputMode === "jsonl"
         ? Buffer.from(`${JSON.stringify(message)}\n`, "utf8")
         : encodeMessageFrame(message);
-    // Messages written in one turn of the event loop leave in one system call.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    return this.socket.write(bytes);
+    // Messages written in one turn of the event loop leave in one system call, and in one
+    // socket write: a stream write per message costs more than copying the messages.
+    if (this.outputFrames.length === 0) process.nextTick(() => this.flushOutput());
+    this.outputFrames.push(bytes);
+    this.outputBytes += bytes.length;
+    // A full buffer's worth leaves now, so back-pressure (writableNeedDrain) sees it.
+    if (this.outputBytes >= this.socket.writableHighWaterMark) this.flushOutput();
+  }
+
+  private flushOutput(): void {
+    const frames = this.outputFrames;
+    if (frames.length === 0) return;
+    this.outputFrames = [];
+    const bytes = frames.length === 1 ? frames[0]! : Buffer.concat(frames, this.outputBytes);
+    this.outputBytes = 0;
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }
 
   /** WatchSink: false when the client reads too slowly (its subscriptions end lagged). */
@@ -258,30 +281,66 @@ export class Session implements WatchSink {
     last = false,
     failed?: (error: unknown) => void,
   ): void {
-    const db = this.core.db;
-    const finish = (): void => {
+    if (this.core.db.durability !== "sync") {
       send();
       if (last) this.end();
-    };
-    if (db.durability !== "sync") {
-      finish();
       return;
     }
-    this.outputChain = this.outputChain
-      .then(() => db.durable(seq))
-      .then(finish, (error: unknown) => {
+    this.awaitingDurable.push({ seq, send, last, failed });
+    if (!this.durableWaiting) this.awaitDurable();
+  }
+
+  /**
+   * One durability wait at a time per connection, for the highest seq queued when it
+   * starts: a pipelined run's answers share one promise instead of one chain each. Their
+   * commits went into the same group commit, so none of them waits longer for it.
+   */
+  private awaitDurable(): void {
+    const queued = this.awaitingDurable;
+    let seq = 0;
+    for (const pending of queued) seq = Math.max(seq, pending.seq);
+    this.durableWaiting = true;
+    this.core.db.durable(seq).then(
+      () => {
+        this.durableWaiting = false;
+        this.releaseDurable(seq);
+      },
+      (error: unknown) => {
         // The log failed: what was to be sent is not durable. Say so, then close: every
         // later commit fails the same way.
-        failed?.(error);
+        for (const pending of queued.splice(0)) pending.failed?.(error);
         this.end();
-      });
+      },
+    );
+  }
+
+  /** Sends, in order, what waited for commits up to `seq`; waits again for the rest. */
+  private releaseDurable(seq: number): void {
+    const queued = this.awaitingDurable;
+    let released = 0;
+    while (released < queued.length && queued[released]!.seq <= seq) {
+      const pending = queued[released++]!;
+      pending.send();
+      if (pending.last) {
+        queued.length = 0;
+        this.end();
+        return;
+      }
+    }
+    queued.splice(0, released);
+    if (queued.length > 0) this.awaitDurable();
   }
 
   private cleanUp(): void {
+    this.awaitingDurable.length = 0;
     this.closed = true;
     for (const watch of this.watches.values()) this.core.removeWatch(watch);
     this.watches.clear();
     this.queue.length = 0;
     this.onClose();
   }
+}
+
+function responseOf(id: string, outcome: Outcome): RcpResponse {
+  return outcome.ok ? okResponse(id, outcome.result) : errorResponse(id, outcome.error);
 }

@@ -261,7 +261,8 @@ async function startWorkers(port: number): Promise<ChildProcess[]> {
   const workers: ChildProcess[] = [];
   let connection = 0;
   for (let w = 0; w < workerCount; w++) {
-    const share = Math.floor(connectionCount / workerCount) + (w < connectionCount % workerCount ? 1 : 0);
+    const share =
+      Math.floor(connectionCount / workerCount) + (w < connectionCount % workerCount ? 1 : 0);
     const worker = fork(import.meta.filename, [], {
       execArgv,
       env: { ...process.env, RCP_PROFILE_WORKER: "1" },

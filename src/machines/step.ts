@@ -33,14 +33,17 @@ export function applyEvent(store: MachineStore, tx: Transaction, params: ApplyPa
   const payload = params.payload === undefined ? null : params.payload;
   const found = store.instance(id);
   if (found === undefined) throw instanceNotFound(id);
-  const request = {
-    event,
-    payload,
-    expected_state: expectedState ?? null,
-    expected_wal_offset: expectedOffset ?? null,
-    event_id: eventId,
-  };
-  const slot = key === undefined ? undefined : idempotencySlot("apply_event", id, key, request);
+  // The request's fingerprint is built only when there is a key to remember it under.
+  const slot =
+    key === undefined
+      ? undefined
+      : idempotencySlot("apply_event", id, key, {
+          event,
+          payload,
+          expected_state: expectedState ?? null,
+          expected_wal_offset: expectedOffset ?? null,
+          event_id: eventId,
+        });
   if (slot !== undefined) {
     const earlier = findIdempotentResult(store, tx.now, slot);
     if (earlier !== undefined) return { ...(earlier as ApplyResult), applied: false };
@@ -86,9 +89,12 @@ export function chooseTransition(
       { value: event },
     );
   }
-  const clock = (): number => now;
+  // The clock closure is made only when a guard needs it: this runs once per event.
+  let clock: (() => number) | undefined;
   for (const candidate of candidates) {
-    if (candidate.guard === undefined || candidate.guard(row.ctx, payload, clock)) return candidate;
+    if (candidate.guard === undefined) return candidate;
+    clock ??= () => now;
+    if (candidate.guard(row.ctx, payload, clock)) return candidate;
   }
   const tried = candidates.map((c) => `'${row.state}' -> '${c.spec.to}'`);
   const message =

@@ -59,8 +59,9 @@ export class FrameDecoder {
     if (this.bufferedBytes < frameBytes) return undefined;
     const all = this.flatten();
     const start = frameHeaderSizeBytes + header.headerExtensionBytes;
-    // Copy the payload out so the rest of the buffer can be released independently.
-    const payload = Buffer.from(all.subarray(start, frameBytes));
+    // A view, not a copy: callers decode the payload at once (one copy fewer per request).
+    // It keeps the received chunk alive only as long as the caller keeps the payload.
+    const payload = all.subarray(start, frameBytes);
     const rest = all.subarray(frameBytes);
     this.chunks = rest.length === 0 ? [] : [rest];
     this.bufferedBytes = rest.length;

@@ -16,7 +16,7 @@ import {
 import type { JetStreamClient, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
+import { Objm, setSha256Backend } from "@nats-io/obj";
 import type { ObjectStore } from "@nats-io/obj";
 import { DbError } from "../lib/errors.ts";
 import { isTransient } from "./nats-errors.ts";
@@ -36,6 +36,10 @@ export interface LogConnection {
   readonly serverVersion: string;
   readonly serverSync: string;
 }
+
+// Snapshots are tens of MB: the object store's pure-JS SHA-256 would hold the event loop for
+// seconds (and cost the writer its lease); Node's native one does not.
+setSha256Backend("native");
 
 export const streamNameDefault = "statebase";
 /** Retried publishes within this window are recognised by their message id. */

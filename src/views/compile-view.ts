@@ -141,7 +141,11 @@ function compilePipeline(build: Build, pipeline: Pipeline): Stream {
       const sort = step.keys.map((key) => ({ column: key.column, descending: key.descending }));
       const count = takeCount(build, following.count);
       const topK = new TopKOperator(sort, count, stream.columns, spareScan(build, stream));
-      markRead(build.read, stream.lineage, sort.map((key) => key.column));
+      markRead(
+        build.read,
+        stream.lineage,
+        sort.map((key) => key.column),
+      );
       stream = { ...attach(build, stream, topK), order: sort };
       i++;
       continue;
@@ -171,7 +175,11 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
     case "aggregate": {
       const options = { aggregates: step.aggregates, by: step.by, input, params };
       const aggregate = new AggregateOperator(options);
-      markExprsRead(read, lineage, [...step.by, ...step.aggregates].map((spec) => spec.expr));
+      markExprsRead(
+        read,
+        lineage,
+        [...step.by, ...step.aggregates].map((spec) => spec.expr),
+      );
       return attach(build, stream, aggregate, derivedLineage(aggregate.columns));
     }
     case "sort":
@@ -215,8 +223,16 @@ function compileJoin(build: Build, stream: Stream, step: Step & { type: "join" }
     right: right.columns,
   });
   right.node.next = join.rightInput;
-  markRead(build.read, stream.lineage, step.using.map((key) => key.left));
-  markRead(build.read, right.lineage, step.using.map((key) => key.right));
+  markRead(
+    build.read,
+    stream.lineage,
+    step.using.map((key) => key.left),
+  );
+  markRead(
+    build.read,
+    right.lineage,
+    step.using.map((key) => key.right),
+  );
   return attach(build, stream, join, joinLineage(stream.lineage, right.lineage, join.prefixed));
 }
 

@@ -79,7 +79,11 @@ export function mapLineage(
 
 /** An aggregate's rows come from what it read (marked there), not from any input column. */
 export function derivedLineage(columns: Columns): Lineage {
-  return { columns: new Map([...columns.keys()].map((name) => [name, []])), complete: true, sources: [] };
+  return {
+    columns: new Map([...columns.keys()].map((name) => [name, []])),
+    complete: true,
+    sources: [],
+  };
 }
 
 /** A join's rows: the left columns, then the right ones under their output names. */

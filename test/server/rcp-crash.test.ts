@@ -11,7 +11,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runRcpCrash } from "../support/rcp-crash.ts";
 
-const killCount = 4;
+// Every kill costs a server start (3-6 s on the shared 2-core machine), which is what keeps
+// this at three in npm test; bench/rcp-crash.ts runs 200.
+const killCount = 3;
 
 test("acknowledged events, idempotent retries and timers survive SIGKILLs", async () => {
   const report = await runRcpCrash({

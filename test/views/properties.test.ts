@@ -32,6 +32,10 @@ const views: ReadonlyArray<readonly [string, string]> = [
   ["p::top", "from p::a sort { x: desc, y } take 3"],
   ["p::first_two", "from p::a take 2"],
   ["p::both", "from p::a map { id, g } append { from p::b map { id, g } }"],
+  // Views reading some columns only: updates of the others skip them (lineage.ts).
+  ["p::count_by_g", "from p::a aggregate { n: math::count(id) } by { g }"],
+  ["p::y_of_inner", "from p::a inner join { from p::b } as r using (g, r.g) map { id, y, r_id }"],
+  ["p::top_ids", "from p::a sort { y } take 2 map { id, y }"],
   // Chains: views over views.
   ["p::positive", "from p::a filter { y > 0 }"],
   [
@@ -44,6 +48,7 @@ const views: ReadonlyArray<readonly [string, string]> = [
       "aggregate { n: math::count(id), s: math::sum(r_z) } by { g }",
   ],
   ["p::top_of_chain", "from p::positive_by_g sort { s: desc } take 2"],
+  ["p::g_of_positive", "from p::positive map { id, g }"],
 ];
 
 type Op =

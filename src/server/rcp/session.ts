@@ -28,12 +28,20 @@ import type { Watch, WatchSink } from "./watch.ts";
 
 type Work = RequestParse | { kind: "fatal"; message: string };
 
-/** A message held until commit `seq` is durable (confirmed output). */
+/**
+ * A message held until commit `seq` is durable (confirmed output). Plain data, no closures:
+ * one is made per request, and tsx's keepNames makes every named closure cost a
+ * defineProperty.
+ */
 interface PendingOutput {
   readonly seq: number;
-  readonly send: () => void;
+  readonly message: unknown;
+  /** Tasks to start once the message is written (a watch's replay after its answer). */
+  readonly tasks: ReadonlyArray<() => Promise<void>> | undefined;
+  /** The connection ends after this message. */
   readonly last: boolean;
-  readonly failed: ((error: unknown) => void) | undefined;
+  /** The request id to answer with the log's error if the commit cannot be made durable. */
+  readonly failId: string | undefined;
 }
 
 export class Session implements WatchSink {
@@ -166,7 +174,13 @@ export class Session implements WatchSink {
         const work = this.queue.shift()!;
         if (work.kind === "fatal") {
           const fatal = errorResponse("", wireError("BAD_REQUEST", work.message));
-          this.output(this.core.db.seq, () => this.write(fatal), true);
+          this.output({
+            seq: this.core.db.seq,
+            message: fatal,
+            tasks: undefined,
+            last: true,
+            failId: undefined,
+          });
           return;
         }
         const answer = this.answer(work);
@@ -183,16 +197,16 @@ export class Session implements WatchSink {
 
   /** Queues `response` (and the tasks that follow it); true when it was BYE's. */
   private respond(response: RcpResponse): boolean {
-    const tasks = this.afterResponseTasks.length === 0 ? [] : this.afterResponseTasks.splice(0);
+    const tasks =
+      this.afterResponseTasks.length === 0 ? undefined : this.afterResponseTasks.splice(0);
     const bye = this.closeAfterResponse;
-    const sent = (): void => {
-      this.write(response);
-      for (const task of tasks) void task().catch(() => this.socket.destroy());
-    };
-    const failed = (error: unknown): void => {
-      this.write(errorResponse(response.id, toWireError(error)));
-    };
-    this.output(this.core.db.seq, sent, bye, failed);
+    this.output({
+      seq: this.core.db.seq,
+      message: response,
+      tasks,
+      last: bye,
+      failId: response.id,
+    });
     if (bye) this.closed = true; // nothing after BYE is read
     return bye;
   }
@@ -240,7 +254,7 @@ export class Session implements WatchSink {
       this.eventsBacklog++;
       if (this.eventsBacklog > this.core.limits.pendingEventsMax) return false;
     }
-    this.output(seq, () => this.write(event));
+    this.output({ seq, message: event, tasks: undefined, last: false, failId: undefined });
     return true;
   }
 
@@ -253,7 +267,8 @@ export class Session implements WatchSink {
       wal_offset: watch.lastOffset,
     };
     this.removeWatch(watch.id);
-    this.output(watch.lastOffset, () => this.write(message));
+    const seq = watch.lastOffset;
+    this.output({ seq, message, tasks: undefined, last: false, failId: undefined });
   }
 
   /** WatchSink: resolves once the socket's buffer has drained (or the connection is gone). */
@@ -272,22 +287,24 @@ export class Session implements WatchSink {
   }
 
   /**
-   * Writes through `send` once commit `seq` is durable in `sync` mode (confirmed output),
-   * after everything queued before it; at once otherwise. `last` ends the connection after.
+   * Writes `pending.message` once its commit is durable in `sync` mode (confirmed output),
+   * after everything queued before it; at once otherwise.
    */
-  private output(
-    seq: number,
-    send: () => void,
-    last = false,
-    failed?: (error: unknown) => void,
-  ): void {
+  private output(pending: PendingOutput): void {
     if (this.core.db.durability !== "sync") {
-      send();
-      if (last) this.end();
+      this.send(pending);
       return;
     }
-    this.awaitingDurable.push({ seq, send, last, failed });
+    this.awaitingDurable.push(pending);
     if (!this.durableWaiting) this.awaitDurable();
+  }
+
+  private send(pending: PendingOutput): void {
+    this.write(pending.message);
+    if (pending.tasks !== undefined) {
+      for (const task of pending.tasks) void task().catch(() => this.socket.destroy());
+    }
+    if (pending.last) this.end();
   }
 
   /**
@@ -308,7 +325,11 @@ export class Session implements WatchSink {
       (error: unknown) => {
         // The log failed: what was to be sent is not durable. Say so, then close: every
         // later commit fails the same way.
-        for (const pending of queued.splice(0)) pending.failed?.(error);
+        for (const pending of queued.splice(0)) {
+          if (pending.failId !== undefined) {
+            this.write(errorResponse(pending.failId, toWireError(error)));
+          }
+        }
         this.end();
       },
     );
@@ -320,10 +341,9 @@ export class Session implements WatchSink {
     let released = 0;
     while (released < queued.length && queued[released]!.seq <= seq) {
       const pending = queued[released++]!;
-      pending.send();
+      this.send(pending);
       if (pending.last) {
         queued.length = 0;
-        this.end();
         return;
       }
     }

@@ -22,38 +22,28 @@ test("fuzzed frames and definitions leave the server answering and the log intac
   assert.ok(report.healthChecks > 0);
 });
 
-test(
-  "WATCH_ALL with a from_offset beyond the log's end, under concurrent writes, is survived",
-  {
-    skip:
-      "server bug found by the fuzzer: startWatch (src/server/rcp/watch-operations.ts) " +
-      "starts the watch at from_offset > seq, so goLive's assertion (watch.ts) fails for " +
-      "commits held meanwhile: the process exited, and since session.ts catches " +
-      "after-response failures the connection is closed; remove this skip once fixed",
-  },
-  async () => {
-    const server = await startServer({ args: ["--durability", "sync", "--http", "off"] });
-    try {
-      const address = { host: "127.0.0.1", port: server.rcp.port };
-      const admin = await RcpClient.connect(address);
-      const definition = {
-        states: ["x"],
-        initial: "x",
-        transitions: [{ from: "x", event: "E", to: "x" }],
-      };
-      await admin.request("PUT_MACHINE", { machine: "m", version: 1, definition });
-      await admin.request("CREATE_INSTANCE", { instance_id: "i", machine: "m", version: 1 });
-      let writing = true;
-      const writer = await RcpClient.connect(address);
-      const writers = Array.from({ length: 16 }, async () => {
-        while (writing) await writer.request("APPLY_EVENT", { instance_id: "i", event: "E" });
-      });
-      for (let i = 0; i < 200; i++) await admin.request("WATCH_ALL", { from_offset: 1_000_000 });
-      writing = false;
-      await Promise.all(writers);
-      assert.deepEqual(await admin.request("PING"), { pong: true });
-    } finally {
-      await server.kill();
-    }
-  },
-);
+test("WATCH_ALL with a from_offset beyond the log's end, under concurrent writes, is survived", async () => {
+  const server = await startServer({ args: ["--durability", "sync", "--http", "off"] });
+  try {
+    const address = { host: "127.0.0.1", port: server.rcp.port };
+    const admin = await RcpClient.connect(address);
+    const definition = {
+      states: ["x"],
+      initial: "x",
+      transitions: [{ from: "x", event: "E", to: "x" }],
+    };
+    await admin.request("PUT_MACHINE", { machine: "m", version: 1, definition });
+    await admin.request("CREATE_INSTANCE", { instance_id: "i", machine: "m", version: 1 });
+    let writing = true;
+    const writer = await RcpClient.connect(address);
+    const writers = Array.from({ length: 16 }, async () => {
+      while (writing) await writer.request("APPLY_EVENT", { instance_id: "i", event: "E" });
+    });
+    for (let i = 0; i < 200; i++) await admin.request("WATCH_ALL", { from_offset: 1_000_000 });
+    writing = false;
+    await Promise.all(writers);
+    assert.deepEqual(await admin.request("PING"), { pong: true });
+  } finally {
+    await server.kill();
+  }
+});

@@ -47,6 +47,8 @@ export class Watch {
   private ended = false;
   /** The last commit seq delivered: where a client resumes after an `end` message. */
   lastOffset: number;
+  /** Commits at or before this seq are never delivered (a `from_offset` may lie ahead). */
+  private readonly resumeAfter: number;
 
   constructor(
     readonly options: WatchOptions,
@@ -54,6 +56,7 @@ export class Watch {
     startOffset: number,
   ) {
     this.lastOffset = startOffset;
+    this.resumeAfter = startOffset;
   }
 
   get id(): string {
@@ -62,7 +65,7 @@ export class Watch {
 
   /** A live commit. Held back while history is still being replayed. */
   deliver(commit: Commit, entries: readonly MachineLogEntry[]): void {
-    if (this.ended) return;
+    if (this.ended || commit.seq <= this.resumeAfter) return;
     if (this.replaying) {
       this.held.push({ commit, entries });
       if (this.held.length > this.options.heldCommitsMax) this.sink.endWatch(this, "lagged");
@@ -97,6 +100,7 @@ export class Watch {
   /** No history wanted: go live at once. */
   goLive(): void {
     for (const { commit, entries } of this.held) {
+      if (commit.seq <= this.resumeAfter) continue;
       assert(commit.seq > this.lastOffset || this.ended, "watch would deliver a commit twice");
       this.emit(commit.seq, entries);
     }

@@ -22,7 +22,7 @@ test("fuzzed frames and definitions leave the server answering and the log intac
   assert.ok(report.healthChecks > 0);
 });
 
-test("WATCH_ALL with a from_offset beyond the log's end, under concurrent writes, is survived", async () => {
+test("WATCH_ALL from an offset beyond the log end, under writes, is survived", async () => {
   const server = await startServer({ args: ["--durability", "sync", "--http", "off"] });
   try {
     const address = { host: "127.0.0.1", port: server.rcp.port };

@@ -13,7 +13,8 @@ import type { Database } from "../../src/index.ts";
 async function setup(): Promise<Database> {
   const db = await open();
   await db.admin(`create namespace shop;
-    create table shop::orders { id: int8, customer: utf8, total: float8 } with { primary_key: { id } };
+    create table shop::orders { id: int8, customer: utf8, total: float8 }
+      with { primary_key: { id } };
     create counter shop::visits`);
   await db.command('insert shop::orders [(1, "ada", 10.0), (2, "bob", 20.0)]');
   return db;

@@ -79,7 +79,8 @@ describe("a failing script applies nothing", () => {
       "RQL_UNKNOWN_OBJECT",
     ],
     [
-      'insert shop::orders [(3, "cy", 1.0)]; update shop::orders { total: total / 0 } filter { true }',
+      'insert shop::orders [(3, "cy", 1.0)]; ' +
+        "update shop::orders { total: total / 0 } filter { true }",
       "DIVISION_BY_ZERO",
     ],
     [

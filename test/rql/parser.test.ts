@@ -128,10 +128,14 @@ test("random token soups parse or fail with a positioned parse error", () => {
 });
 
 const valid = [
-  'from shop::orders filter { status == "open" and total > 100 } map { id, t: total * 2 } sort { t: desc } take 10',
-  'insert shop::orders [{ id: 1, c: "a" }, (2, "b")]; update shop::orders { a: 1 } filter { id == 1 } returning { id }',
-  "create table t { id: int8 with { auto_increment }, n: Option(utf8) } with { primary_key: { id } }",
-  "from a inner join { from b filter x > 1 } as y using (k, y.k) aggregate { n: math::count(k) } by { k }",
+  'from shop::orders filter { status == "open" and total > 100 } map { id, t: total * 2 } sort ' +
+    "{ t: desc } take 10",
+  'insert shop::orders [{ id: 1, c: "a" }, (2, "b")]; update shop::orders { a: 1 } filter { id ' +
+    "== 1 } returning { id }",
+  "create table t { id: int8 with { auto_increment }, n: Option(utf8) } with { primary_key: { " +
+    "id } }",
+  "from a inner join { from b filter x > 1 } as y using (k, y.k) aggregate { n: math::count(k) " +
+    "} by { k }",
 ];
 
 test("random edits of valid scripts parse or fail with a positioned parse error", () => {

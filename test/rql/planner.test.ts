@@ -14,7 +14,8 @@ import type { Database } from "../../src/index.ts";
 async function setup(): Promise<Database> {
   const db = await open();
   await db.admin(`create namespace p;
-    create table p::t { id: int8, g: int8, s: utf8, v: Option(float8) } with { primary_key: { id } };
+    create table p::t { id: int8, g: int8, s: utf8, v: Option(float8) }
+      with { primary_key: { id } };
     create index p::t_by_g on p::t { g };
     create unique index p::t_by_s on p::t { s };
     create table p::pair { a: int8, b: utf8, n: int8 } with { primary_key: { a, b } };`);

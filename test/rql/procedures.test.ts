@@ -14,7 +14,8 @@ import type { Database } from "../../src/index.ts";
 async function setup(): Promise<Database> {
   const db = await open();
   await db.admin(`create namespace shop;
-    create table shop::orders { id: int8, status: utf8, total: float8 } with { primary_key: { id } }`);
+    create table shop::orders { id: int8, status: utf8, total: float8 }
+      with { primary_key: { id } }`);
   await db.command('insert shop::orders [(1, "open", 10.0), (2, "open", 20.0)]');
   return db;
 }
@@ -166,7 +167,8 @@ describe("RQL procedures", () => {
     try {
       let db = await open({ path, durability: "sync" });
       await db.admin(`create namespace shop;
-        create table shop::orders { id: int8, status: utf8, total: float8 } with { primary_key: { id } }`);
+        create table shop::orders { id: int8, status: utf8, total: float8 }
+      with { primary_key: { id } }`);
       await db.command('insert shop::orders [(1, "open", 10.0), (2, "open", 20.0)]');
       await db.admin(create);
       await db.close();

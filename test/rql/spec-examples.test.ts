@@ -63,7 +63,7 @@ describe("queries: a pipeline read top to bottom", () => {
     ]);
   });
 
-  test("keywords are case-insensitive, -- comments, | chaining, braces optional in filter", async () => {
+  test("keywords: any case, -- comments, | chaining, filter braces optional", async () => {
     const db = await shop();
     const frame = await rows(
       db,
@@ -155,7 +155,8 @@ describe("queries: a pipeline read top to bottom", () => {
     );
     const inner = await rows(
       db,
-      "from shop::orders inner join { from shop::customers } as c using (customer, c.name) map { id, c_tier }",
+      "from shop::orders inner join { from shop::customers } as c using (customer, c.name) map " +
+        "{ id, c_tier }",
     );
     assert.deepEqual(inner, [
       { id: 1, c_tier: "gold" },
@@ -165,7 +166,8 @@ describe("queries: a pipeline read top to bottom", () => {
     ]);
     const left = await rows(
       db,
-      "from shop::orders filter id == 3 left join { from shop::customers } as c using (customer, c.name)",
+      "from shop::orders filter id == 3 left join { from shop::customers } as c using " +
+        "(customer, c.name)",
     );
     assert.deepEqual(left, [
       { id: 3, customer: "cy", total: 300, status: "open", c_name: null, c_tier: null },
@@ -221,7 +223,7 @@ describe("expressions", () => {
     ]);
   });
 
-  test("none: arithmetic gives none, comparison drops the row, ?? and is::none/is::some", async () => {
+  test("none: arithmetic gives none, comparisons drop the row, ??, is::none/some", async () => {
     const db = await shop();
     const frame = await rows(
       db,
@@ -262,7 +264,8 @@ describe("data changes", () => {
     const db = await open();
     await db.admin(schema);
     const inserted = await db.command(
-      `insert shop::orders [{ id: 1, customer: "ada", total: 10.0 }, { id: 2, customer: "bob", total: 5.5 }];
+      `insert shop::orders [{ id: 1, customer: "ada", total: 10.0 },
+        { id: 2, customer: "bob", total: 5.5 }];
        insert shop::orders [(3, "cy", 7.0)];`,
     );
     assert.deepEqual(inserted.frames, [
@@ -270,7 +273,8 @@ describe("data changes", () => {
       [{ namespace: "shop", table: "orders", inserted: 1 }],
     ]);
     const updated = await db.command(
-      `update shop::orders { total: total + 1, status: "paid" } filter { id == 1 } returning { id, total };`,
+      `update shop::orders { total: total + 1, status: "paid" }
+        filter { id == 1 } returning { id, total };`,
     );
     assert.deepEqual(updated.frames, [[{ id: 1, total: 11 }]]);
     const deleted = await db.command(`delete shop::orders filter { total < 6 } returning { id };`);
@@ -297,7 +301,7 @@ describe("data changes", () => {
     await rejects(db.command("delete shop::orders"), "RQL_PARSE", /needs a filter/);
   });
 
-  test("wrong type, missing column, unknown column, duplicate key: named, nothing applied", async () => {
+  test("wrong type, missing/unknown column, duplicate key: named, nothing applied", async () => {
     const db = await shop();
     const cases: Array<[string, string, RegExp]> = [
       ["insert shop::orders [{ id: 9, customer: 1, total: 1.0 }]", "TYPE_MISMATCH", /customer/],
@@ -308,7 +312,8 @@ describe("data changes", () => {
         /nope/,
       ],
       [
-        'insert shop::orders [{ id: 8, customer: "z", total: 1.0 }, { id: 1, customer: "z", total: 1.0 }]',
+        'insert shop::orders [{ id: 8, customer: "z", total: 1.0 }, { id: 1, customer: "z", ' +
+          "total: 1.0 }]",
         "CONSTRAINT_VIOLATION",
         /row 2/,
       ],
@@ -330,7 +335,8 @@ describe("schema", () => {
       create index shop::orders_by_customer on shop::orders { customer };
       create unique index shop::orders_by_ref on shop::orders { id };
       alter table shop::orders add column note: Option(utf8);
-      create ringbuffer shop::recent { id: int8, page: utf8 } with { capacity: 100, partition: { by: { page } } };
+      create ringbuffer shop::recent { id: int8, page: utf8 }
+        with { capacity: 100, partition: { by: { page } } };
       create series shop::temps { at: datetime, celsius: float8 } with { key: at };`);
     await db.command(
       `insert shop::orders [{ customer: "ada", total: 1.0 }, { customer: "bob", total: 2.0 }]`,
@@ -375,7 +381,8 @@ describe("schema", () => {
 
   test("create view ... as { pipeline } and reading it", async () => {
     const db = await shop();
-    await db.admin(`create transactional view shop::open_by_customer { customer: utf8, n: int8, total: float8 } as {
+    await db.admin(`create transactional view shop::open_by_customer
+      { customer: utf8, n: int8, total: float8 } as {
       from shop::orders filter { status == "open" }
       aggregate { n: math::count(id), total: math::sum(total) } by { customer }
     }`);
@@ -394,7 +401,8 @@ describe("Statebase extensions", () => {
   test("counters: single and keyed", async () => {
     const db = await open();
     await db.admin(
-      "create namespace shop; create counter shop::visits; create counter shop::hits by { page: utf8 }",
+      "create namespace shop; create counter shop::visits; create counter shop::hits by { " +
+        "page: utf8 }",
     );
     const added = await db.command(
       "counter shop::visits add 1; counter shop::visits add 1; from shop::visits",
@@ -412,7 +420,8 @@ describe("Statebase extensions", () => {
   test("histograms: record and read the summary", async () => {
     const db = await open();
     await db.admin(
-      "create namespace shop; create histogram shop::latency with { min: 1, max: 60000, digits: 3 }",
+      "create namespace shop; create histogram shop::latency with { min: 1, max: 60000, " +
+        "digits: 3 }",
     );
     await db.command("histogram shop::latency record 42; histogram shop::latency record 42");
     assert.deepEqual(await rows(db, "from shop::latency"), [
@@ -423,7 +432,8 @@ describe("Statebase extensions", () => {
   test("queues: claim, ack and nack", async () => {
     const db = await open();
     await db.admin(
-      "create namespace shop; create queue shop::jobs { id: uuid7, task: utf8 } with { visibility: 30s, attempts: 5 }",
+      "create namespace shop; create queue shop::jobs { id: uuid7, task: utf8 } with { " +
+        "visibility: 30s, attempts: 5 }",
     );
     await db.command('insert shop::jobs [{ task: "a" }, { task: "b" }]');
     const claimed = await rows(db, "queue shop::jobs claim 10");
@@ -484,7 +494,8 @@ describe("Statebase extensions", () => {
   test("procedures: create procedure and call", async () => {
     const db = await shop();
     await db.admin(
-      'create procedure shop::pay { id: int8 } as { update shop::orders { status: "paid" } filter { id == $id } };',
+      'create procedure shop::pay { id: int8 } as { update shop::orders { status: "paid" } ' +
+        "filter { id == $id } };",
     );
     await db.command("call shop::pay(2)");
     assert.deepEqual(await rows(db, "from shop::orders filter id == 2 map { status }"), [

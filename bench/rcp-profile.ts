@@ -12,7 +12,8 @@
  * Knobs (environment): WORKERS (client processes, default 4), CONNECTIONS (default 50),
  * PIPELINE (in flight per connection, default 32), SECONDS (per round, default 3), ROUNDS
  * (default 3), DURABILITY (default sync), PROFILE (a directory: the server runs under
- * --cpu-prof), CLIENT_PROFILE (a directory: the workers run under --cpu-prof).
+ * --cpu-prof), CLIENT_PROFILE (a directory: the workers run under --cpu-prof), SERVER_FLAGS
+ * (more node flags for the server, e.g. `--trace-gc`).
  * The server's pid is printed, for `strace -c -f -p PID`.
  * Run: `node --import tsx bench/rcp-profile.ts`.
  */
@@ -136,7 +137,9 @@ async function startServerProcess(): Promise<{ child: ChildProcess; port: number
   const dir = await mkdtemp(join(tmpdir(), "statebase-rcp-profile-"));
   const bin = join(import.meta.dirname, "..", "bin", "statebase.js");
   const prof = process.env.PROFILE;
-  const node = prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`];
+  const node = (prof === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${prof}`]).concat(
+    (process.env.SERVER_FLAGS ?? "").split(" ").filter((flag) => flag !== ""),
+  );
   const args = [...node, bin, "serve", "--data", join(dir, "d"), "--rcp", "127.0.0.1:0"];
   const child = spawn(process.execPath, [...args, "--http", "off", "--durability", durability], {
     stdio: ["ignore", "pipe", "inherit"],

@@ -5,7 +5,8 @@
  *    local log in `sync` mode, then on a replicated writer (acknowledged by JetStream).
  * 2. Follower lag at that load: a follower in a child process applies the stream and reports
  *    how old each commit was when it applied it (both processes read the same clock).
- * 3. Start of a new node from an object-store snapshot of ROWS rows (default 1,000,000).
+ * 3. Start of a new node (its own process) from an object-store snapshot of ROWS rows
+ *    (default 1,000,000).
  *
  * Needs the nats-server at NATS_URL (default nats://127.0.0.1:4222).
  * Run from the repository root: `node --import tsx bench/replication.ts`
@@ -26,7 +27,20 @@ const rows = Number(process.env.ROWS ?? 1_000_000);
 const quiet = (): void => undefined;
 
 if (process.argv[2] === "follower") await runFollower(process.argv[3]!);
+else if (process.argv[2] === "late") await runLateNode(process.argv[3]!);
 else await main();
+
+/** A new node: prints how long opening took (snapshot download, restore, tail) and its rows. */
+async function runLateNode(stream: string): Promise<void> {
+  const at = performance.now();
+  const late = await open({
+    replicate: { url: natsUrl, stream, node: "bench-late", role: "follower" },
+    onMessage: quiet,
+  });
+  const startMs = performance.now() - at;
+  process.stdout.write(`${startMs} ${late.table("bench::big").size}\n`);
+  await late.close();
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "statebase-replication-bench-"));
@@ -176,14 +190,15 @@ async function snapshotStart(writer: Database, stream: string): Promise<void> {
   let at = performance.now();
   const snapshot = await writer.snapshot();
   const writeMs = performance.now() - at;
-  at = performance.now();
-  const late = await open({
-    replicate: { url: natsUrl, stream, node: "bench-late", role: "follower" },
-    onMessage: quiet,
+  // The new node runs in its own process, as it would in production: its synchronous restore
+  // must not stall this writer's event loop (and its lease renewals).
+  const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "late", stream], {
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  const startMs = performance.now() - at;
-  const size = late.table("bench::big").size;
-  await late.close();
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise((resolve) => child.once("exit", resolve));
+  const [startMs, size] = output.trim().split(" ").map(Number) as [number, number];
   console.log(
     `snapshot of ${rows.toLocaleString("en-US")} rows: ${(snapshot.sizeBytes / 1e6).toFixed(1)} MB ` +
       `written and uploaded in ${(writeMs / 1000).toFixed(2)} s; a new node started from it ` +

@@ -8,7 +8,8 @@ import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import { DbError } from "../lib/errors.ts";
 import { open } from "../database.ts";
-import { formatReplicationStatus } from "../replication/index.ts";
+// status.ts alone, not the module index: that would load the NATS client on every start.
+import { formatReplicationStatus } from "../replication/status.ts";
 import type { Database, OpenOptions, ReplicateOptions } from "../types.ts";
 import type { ServerConfig, ListenAddress } from "./config.ts";
 import { startHttpServer } from "./http/index.ts";

@@ -33,7 +33,15 @@ export interface RunningServer {
   readonly metrics: ServerMetrics;
   /** Stops the listeners, then flushes and closes the database (the log is synced). */
   close(): Promise<void>;
+  /**
+   * Resolves with a reason when the server must stop by itself: a replicated writer fenced by
+   * another writer holds state the shared log does not, so it must not keep serving reads.
+   */
+  readonly mustStop: Promise<string>;
 }
+
+/** How often a replicated node checks whether it was fenced. */
+const fenceCheckIntervalMs = 200;
 
 /** Where the server reports what the operator should see. */
 export interface ServeHooks {
@@ -89,7 +97,10 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
       });
     }
     stops.push(startTimerTick(db, config.timerTickMs, fault));
+    const fence = watchForFence(db);
+    stops.push(fence.stop);
     return {
+      mustStop: fence.fenced,
       db,
       rcp: rcp?.address,
       http: http?.address,
@@ -185,6 +196,21 @@ function startTimerTick(
     clearInterval(timer);
     return Promise.resolve();
   };
+}
+
+/** Resolves when this replicated node is fenced (never for a local log). */
+function watchForFence(db: Database): { fenced: Promise<string>; stop: () => Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  const fenced = new Promise<string>((resolve) => {
+    if (db.replication === undefined) return;
+    timer = setInterval(() => {
+      if (db.replication?.role !== "fenced") return;
+      clearInterval(timer);
+      resolve("fenced: another writer appended to the shared log first; this node's state");
+    }, fenceCheckIntervalMs);
+    timer.unref();
+  });
+  return { fenced, stop: () => Promise.resolve(clearInterval(timer)) };
 }
 
 function describeFault(error: unknown): string {

@@ -10,7 +10,7 @@ import { configEnvironment, resolveConfig } from "../../server/config.ts";
 import type { ConfigFlags, ListenAddress, ServerConfig } from "../../server/config.ts";
 import { serve } from "../../server/serve.ts";
 import type { RunningServer } from "../../server/serve.ts";
-import { exitCodeOk } from "../output.ts";
+import { exitCodeOk, exitCodeFailed } from "../output.ts";
 import type { CliContext } from "../output.ts";
 
 /** Adds `serve` to `program`. */
@@ -37,10 +37,14 @@ async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<nu
   // Listen for the signals before saying ready: a supervisor may signal at once.
   const stopping = waitForSignal();
   await context.line(readyLine(server, config));
-  const signal = await stopping;
-  context.warn(`${signal}: shutting down`);
+  const reason = await Promise.race([
+    stopping,
+    server.mustStop.then((why) => `${why} may differ from it; restart to follow the log`),
+  ]);
+  context.warn(`${reason}: shutting down`);
   await server.close();
-  return exitCodeOk;
+  // A fenced node exits non-zero so a supervisor restarts it; it comes back as a follower.
+  return reason === "SIGINT" || reason === "SIGTERM" ? exitCodeOk : exitCodeFailed;
 }
 
 /** `statebase ready rcp=HOST:PORT http=HOST:PORT data=DIR durability=MODE`. */

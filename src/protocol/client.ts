@@ -119,7 +119,10 @@ export class RcpClient {
   private receive(chunk: Buffer): void {
     try {
       for (const frame of this.decoder.push(chunk)) {
-        this.dispatch(JSON.parse(Buffer.from(frame.payload).toString("utf8")) as unknown);
+        const { buffer, byteOffset, length } = frame.payload;
+        // A view of the payload, not a copy (Buffer.from of a Uint8Array copies it).
+        const text = Buffer.from(buffer, byteOffset, length).toString("utf8");
+        this.dispatch(JSON.parse(text) as unknown);
       }
       if (this.decoder.failure !== undefined) throw this.decoder.failure;
     } catch (error) {

@@ -100,6 +100,12 @@ export interface ReplicateOptions {
   purgeLog?: boolean;
   /** NATS monitoring URL (`http://host:8222`), read once to report the server's sync setting. */
   monitorUrl?: string;
+  /**
+   * This node's HTTP base URL (`http://host:8090`), published in the writer lease so followers
+   * can forward writes to it. A function is read at every lease renewal: a server passes one
+   * because its HTTP listener binds after the database opens.
+   */
+  advertiseHttp?: string | (() => string | undefined);
 }
 
 /** What a replicated node reports about itself (`db.replication`, INFO, `serve` at start). */
@@ -125,6 +131,11 @@ export interface ReplicationStatus {
   serverSync: string;
   /** Seq of the newest snapshot in the object store, 0 when there is none. */
   snapshotSeq: number;
+  /**
+   * The lease holder and the HTTP address it advertises, as this node last read the lease
+   * (every lease period); undefined while no node holds it.
+   */
+  writer: { readonly node: string; readonly http?: string } | undefined;
 }
 
 export interface TransactOptions {

@@ -4,6 +4,8 @@
  * stays the writer by updating it with compare-and-set on the revision it last wrote. When
  * the writer dies, the key expires and a follower creates it. The lease only elects; safety
  * comes from the log's fenced append, so a paused writer that wakes up is refused there.
+ * The key's value names the holder and the HTTP address it advertises, so followers know
+ * where to forward writes; it is rewritten with every renewal, under the same revision check.
  */
 import type { KV } from "@nats-io/kv";
 import { isWrongLastSequence } from "./nats-errors.ts";
@@ -12,6 +14,15 @@ export interface LeaseOptions {
   readonly kv: KV;
   readonly node: string;
   readonly ttlMs: number;
+  /** This node's advertised HTTP base URL, read at every write of the key (may appear late). */
+  readonly advertiseHttp?: () => string | undefined;
+}
+
+/** Who holds the lease, as its value says. */
+export interface LeaseHolder {
+  readonly node: string;
+  /** HTTP base URL the holder advertises; absent when it advertises none (yet). */
+  readonly http?: string;
 }
 
 /** Name of the key holding the lease inside the lease bucket. */
@@ -89,13 +100,33 @@ export class WriterLease {
     this.revision = 0;
   }
 
-  /** The node named in the lease, if any node holds it. */
-  async holder(): Promise<string | undefined> {
+  /** The node named in the lease and the address it advertises, if any node holds it. */
+  async holder(): Promise<LeaseHolder | undefined> {
     const entry = await this.options.kv.get(leaseKey);
-    return entry === null || entry.operation !== "PUT" ? undefined : entry.string();
+    return entry === null || entry.operation !== "PUT" ? undefined : parseHolder(entry.string());
+  }
+
+  /** What this node writes into the key. */
+  own(): LeaseHolder {
+    const http = this.options.advertiseHttp?.();
+    return http === undefined ? { node: this.options.node } : { node: this.options.node, http };
   }
 
   private value(): string {
-    return this.options.node;
+    return JSON.stringify(this.own());
   }
+}
+
+/** Reads a lease value: JSON, or a bare node name as written before addresses were added. */
+function parseHolder(text: string): LeaseHolder {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { node: text }; // a bare name: its writer advertises no address
+  }
+  if (parsed === null || typeof parsed !== "object") return { node: text };
+  const { node, http } = parsed as Record<string, unknown>;
+  if (typeof node !== "string") return { node: text };
+  return typeof http === "string" ? { node, http } : { node };
 }

@@ -20,6 +20,7 @@ import { readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts"
 import type { ReplicateOptions, ReplicationStatus } from "../types.ts";
 import { Follower } from "./follower.ts";
 import { WriterLease } from "./lease.ts";
+import type { LeaseHolder } from "./lease.ts";
 import type { LogBackend } from "./log-backend.ts";
 import { Publisher } from "./publisher.ts";
 import type { ChainHead } from "./publisher.ts";
@@ -78,6 +79,10 @@ function checkReplicateOptions(options: ReplicateOptions): void {
   if (!Array.isArray(urls) || urls.length === 0 || urls.some((u) => typeof u !== "string" || !u)) {
     throw new DbError("INVALID_ARGUMENT", "replicate.url must name at least one NATS server");
   }
+  const advertise = options.advertiseHttp;
+  if (advertise !== undefined && !["string", "function"].includes(typeof advertise)) {
+    throw new DbError("INVALID_ARGUMENT", "replicate.advertiseHttp must be a URL or a function");
+  }
   for (const [name, min, max] of replicateOptionRanges) {
     const value = options[name];
     if (value === undefined) continue;
@@ -111,6 +116,8 @@ class ReplicatedLog implements LogBackend {
   private snapshotting: Promise<{ seq: number; sizeBytes: number }> | undefined;
   private bytesAtLastSnapshot = 0;
   private streamWaiters: Array<{ streamSeq: number; resolve: () => void }> = [];
+  /** The lease holder as a follower last read it: where its server forwards writes. */
+  private writerSeen: LeaseHolder | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -122,10 +129,12 @@ class ReplicatedLog implements LogBackend {
     this.jsm = connection.jsm;
     this.store = connection.store;
     this.nc = connection.nc;
+    const advertise = options.advertiseHttp;
     this.lease = new WriterLease({
       kv: connection.kv,
       node: connection.node,
       ttlMs: this.leaseTtlMs,
+      advertiseHttp: typeof advertise === "function" ? advertise : () => advertise,
     });
   }
 
@@ -150,6 +159,7 @@ class ReplicatedLog implements LogBackend {
     await this.startFollowing();
     await this.waitStreamSeq(state.last_seq);
     if (this.options.role !== "follower") await this.tryTakeOver();
+    await this.refreshWriter();
     this.schedule();
   }
 
@@ -198,6 +208,7 @@ class ReplicatedLog implements LogBackend {
       serverVersion: this.connection.serverVersion,
       serverSync: this.connection.serverSync,
       snapshotSeq: this.snapshotSeq,
+      writer: this.role === "writer" ? this.lease.own() : this.writerSeen,
     };
   }
 
@@ -369,8 +380,19 @@ class ReplicatedLog implements LogBackend {
   private async tick(): Promise<void> {
     if (this.role === "writer") {
       if (!(await this.lease.renew())) await this.stepDown();
-    } else if (this.role === "follower" && this.options.role !== "follower") {
-      await this.tryTakeOver();
+    } else if (this.role === "follower") {
+      if (this.options.role !== "follower") await this.tryTakeOver();
+      await this.refreshWriter();
+    }
+  }
+
+  /** A follower rereads who holds the lease, so its server knows where to forward writes. */
+  private async refreshWriter(): Promise<void> {
+    if (this.role !== "follower") return;
+    try {
+      this.writerSeen = await this.lease.holder();
+    } catch {
+      // NATS did not answer: keep the last answer; the next lease tick asks again.
     }
   }
 

@@ -26,6 +26,8 @@ export interface ListenAddress {
 }
 
 const listenPattern = "^(off|\\[[0-9A-Fa-f:.]+\\]:\\d{1,5}|[^:\\s]+:\\d{1,5})$";
+/** An advertised address: a base URL, or HOST:PORT (then the scheme follows `tls`). */
+const advertisePattern = "^(https?://[^\\s/]+/?|\\[[0-9A-Fa-f:.]+\\]:\\d{1,5}|[^:\\s/]+:\\d{1,5})$";
 
 const tokenSchema = Type.Object(
   {
@@ -51,6 +53,8 @@ export const configSchema = Type.Object(
     module: Type.Optional(Type.String({ minLength: 1 })),
     replicate: Type.Optional(Type.String({ minLength: 1 })),
     replicateStream: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" })),
+    advertiseHttp: Type.Optional(Type.String({ pattern: advertisePattern })),
+    forwardWrites: Type.Optional(Type.Boolean()),
     retention: Type.Optional(
       Type.Object(
         {
@@ -113,6 +117,13 @@ export interface ServerConfig {
   replicate: string | undefined;
   /** JetStream stream of the replicated log (default: the replication layer's). */
   replicateStream: string | undefined;
+  /**
+   * HTTP base URL a replicated writer publishes in its lease for followers to forward writes
+   * to; undefined: the bound HTTP address, unless that is a wildcard (0.0.0.0, ::).
+   */
+  advertiseHttp: string | undefined;
+  /** Whether a follower's HTTP server forwards writes to the writer (default true). */
+  forwardWrites: boolean;
   retention: NonNullable<ConfigDocument["retention"]>;
   tokens: TokenEntryConfig[];
   tls: NonNullable<ConfigDocument["tls"]> | undefined;
@@ -139,6 +150,8 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_MODULE", "module", "string"],
   ["STATEBASE_REPLICATE", "replicate", "string"],
   ["STATEBASE_REPLICATE_STREAM", "replicateStream", "string"],
+  ["STATEBASE_ADVERTISE_HTTP", "advertiseHttp", "string"],
+  ["STATEBASE_FORWARD_WRITES", "forwardWrites", "boolean"],
   ["STATEBASE_SNAPSHOTS_KEPT", "retention.snapshotsKept", "integer"],
   ["STATEBASE_LOG_RETENTION_MS", "retention.logRetentionMs", "integer"],
   ["STATEBASE_SNAPSHOT_LOG_BYTES", "retention.snapshotLogBytes", "integer"],
@@ -316,6 +329,9 @@ function describeRule(path: string, keyword: string, message: string): string {
   if (keyword === "pattern" && (path === "rcp" || path === "http")) {
     return "must be HOST:PORT (port 0 picks a free port) or off";
   }
+  if (keyword === "pattern" && path === "advertiseHttp") {
+    return "must be http(s)://HOST[:PORT] or HOST:PORT";
+  }
   if (keyword === "pattern" && path.endsWith("sha256")) {
     return "must be the SHA-256 of the token as 64 hex digits (statebase hash-token)";
   }
@@ -350,6 +366,8 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     module: document.module,
     replicate: document.replicate,
     replicateStream: document.replicateStream,
+    advertiseHttp: advertisedUrl(document.advertiseHttp, document.tls !== undefined),
+    forwardWrites: document.forwardWrites ?? true,
     retention: document.retention ?? {},
     tokens: document.auth?.tokens ?? [],
     tls: document.tls,
@@ -363,4 +381,11 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     },
     timerTickMs: document.timerTickMs ?? configDefaults.timerTickMs,
   };
+}
+
+/** An advertised address as a base URL without a trailing slash. */
+function advertisedUrl(text: string | undefined, tls: boolean): string | undefined {
+  if (text === undefined) return undefined;
+  const url = /^https?:\/\//.test(text) ? text : `${tls ? "https" : "http"}://${text}`;
+  return url.replace(/\/$/, "");
 }

@@ -15,7 +15,10 @@ export type Protocol = "http" | "ws" | "rcp";
 /** What the listeners report; the registry renders it. */
 export interface ServerMetrics {
   readonly registry: Registry;
-  /** Counts one finished request and records its latency; `outcome` is ok or an error code. */
+  /**
+   * Counts one finished request and records its latency; `outcome` is ok, an error code, or
+   * forwarded (a follower relayed the writer's answer).
+   */
   observeRequest(protocol: Protocol, op: string, outcome: string, seconds: number): void;
   connectionOpened(protocol: Protocol): void;
   connectionClosed(protocol: Protocol): void;
@@ -35,7 +38,7 @@ export function createServerMetrics(db: Database, dataDir: string | undefined): 
   collectDefaultMetrics({ register: registry, prefix: "statebase_process_" });
   const requests = new Counter({
     name: "statebase_requests_total",
-    help: "Requests answered, by protocol, operation and outcome (ok or the error code).",
+    help: "Requests answered, by protocol, operation and outcome (ok, forwarded, error code).",
     labelNames: ["protocol", "op", "outcome"],
     registers: [registry],
   });

@@ -13,7 +13,7 @@ import { formatReplicationStatus } from "../replication/status.ts";
 import type { Database, OpenOptions, ReplicateOptions } from "../types.ts";
 import type { ServerConfig, ListenAddress } from "./config.ts";
 import { startHttpServer } from "./http/index.ts";
-import type { HttpServer } from "./http/index.ts";
+import type { HttpServer, WriteForwarding } from "./http/index.ts";
 import { createServerMetrics } from "./metrics.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { loadProcedureModule } from "./procedures.ts";
@@ -50,7 +50,9 @@ export interface ServeHooks {
 
 /** Starts every configured listener over one database; resolves when all listen. */
 export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<RunningServer> {
-  const db = await open(openOptionsOf(config));
+  // The lease is written before the HTTP listener binds: it reads the address when it can.
+  let advertisedHttp: string | undefined;
+  const db = await open(openOptionsOf(config, () => advertisedHttp));
   const stops: Array<() => Promise<void>> = [];
   let serving = true;
   const local = config.durability !== "memory" && config.replicate === undefined;
@@ -88,6 +90,7 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
         onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
         fault,
         serving: () => serving,
+        forwarding: forwardingOf(db, config),
       });
       const listener = http;
       // Sockets go first: an open WebSocket would otherwise hold the HTTP close open.
@@ -95,6 +98,7 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
         await gateway.close();
         await listener.close();
       });
+      advertisedHttp = advertisedHttpOf(config, http.address, hooks);
     }
     stops.push(startTimerTick(db, config.timerTickMs, fault));
     const fence = watchForFence(db);
@@ -116,21 +120,56 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
   }
 }
 
-function openOptionsOf(config: ServerConfig): OpenOptions {
+function openOptionsOf(config: ServerConfig, advertiseHttp: () => string | undefined): OpenOptions {
   // A replicated node keeps its log in JetStream, not in the data directory; memory
   // durability needs no directory; otherwise the data directory is created on open.
   const base: OpenOptions =
     config.replicate !== undefined
-      ? { replicate: replicateOptionsOf(config), durability: config.durability }
+      ? { replicate: replicateOptionsOf(config, advertiseHttp), durability: config.durability }
       : config.durability === "memory"
         ? { durability: "memory" }
         : { path: config.data, durability: config.durability };
   return { ...base, ...config.retention };
 }
 
-function replicateOptionsOf(config: ServerConfig): ReplicateOptions {
+function replicateOptionsOf(
+  config: ServerConfig,
+  advertiseHttp: () => string | undefined,
+): ReplicateOptions {
   const url = config.replicate!.split(",");
-  return config.replicateStream === undefined ? { url } : { url, stream: config.replicateStream };
+  const options: ReplicateOptions = { url, advertiseHttp };
+  return config.replicateStream === undefined
+    ? options
+    : { ...options, stream: config.replicateStream };
+}
+
+/** Addresses that mean "every interface": another node cannot reach this one through them. */
+const wildcardHosts: ReadonlySet<string> = new Set(["0.0.0.0", "::", ""]);
+
+/** The HTTP base URL a replicated writer publishes for followers to forward writes to. */
+function advertisedHttpOf(
+  config: ServerConfig,
+  bound: ListenAddress,
+  hooks: ServeHooks,
+): string | undefined {
+  if (config.replicate === undefined) return undefined;
+  if (config.advertiseHttp !== undefined) return config.advertiseHttp;
+  if (wildcardHosts.has(bound.host)) {
+    hooks.warn(
+      `http listens on every interface (${bound.host || "*"}); set advertiseHttp ` +
+        `(STATEBASE_ADVERTISE_HTTP) so followers can forward writes to this node`,
+    );
+    return undefined;
+  }
+  const host = bound.host.includes(":") ? `[${bound.host}]` : bound.host;
+  return `${config.tls === undefined ? "http" : "https"}://${host}:${bound.port}`;
+}
+
+/** Write forwarding of a replicated node's HTTP server; undefined when it is off. */
+function forwardingOf(db: Database, config: ServerConfig): WriteForwarding | undefined {
+  const status = db.replication;
+  if (status === undefined || !config.forwardWrites) return undefined;
+  return { self: status.node, writer: () => db.replication?.writer };
 }
 
 /** Listeners stop newest first; the database closes last, which syncs the log. */

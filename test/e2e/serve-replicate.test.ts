@@ -1,44 +1,86 @@
 /**
  * Goal: `statebase serve --replicate NATS_URL` keeps its log in JetStream: a node serves
- * reads and writes as the writer, and a second node started with the same URL (and stream)
- * follows the first one's commits and refuses writes.
+ * reads and writes as the writer, and nodes started with the same URL (and stream) follow the
+ * first one's commits. A follower forwards HTTP writes to the writer (with the caller's
+ * Authorization header), never forwards a forwarded request, and with `forwardWrites` off
+ * refuses writes with NOT_WRITER.
  * Method: the NATS server at NATS_URL (default nats://127.0.0.1:4222; the test fails, never
- * skips, without one), a unique stream per run, two real server processes.
+ * skips, without one), a unique stream per run, three real server processes that require a
+ * token, so a forward that dropped the Authorization header would be refused by the writer.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { AccessError, connect } from "../../src/client/index.ts";
+import { hashToken } from "../../src/server/auth.ts";
 import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
 import { startServer } from "../support/server-process.ts";
+import type { ServerProcess } from "../support/server-process.ts";
 
-test("two nodes with the same --replicate URL share one log", async () => {
+const token = "replicate-admin-token";
+
+test("nodes with the same --replicate URL share one log; followers forward writes", async () => {
   const stream = uniqueStream("serve");
-  const env = { STATEBASE_REPLICATE_STREAM: stream };
-  const first = await startServer({ args: ["--replicate", natsUrl, "--rcp", "off"], env });
-  let second: Awaited<ReturnType<typeof startServer>> | undefined;
+  const env = {
+    STATEBASE_REPLICATE_STREAM: stream,
+    STATEBASE_TOKENS: `${hashToken(token)}:admin`,
+  };
+  const args = ["--replicate", natsUrl, "--rcp", "off"];
+  const first = await startServer({ args, env });
+  const others: ServerProcess[] = [];
   try {
     assert.match(first.readyLine, /data=jetstream replicate=\S+ durability=sync/);
-    const writer = await connect(`http://127.0.0.1:${first.http.port}`, { transport: "http" });
+    const clientOf = (server: ServerProcess) =>
+      connect(`http://127.0.0.1:${server.http.port}`, { transport: "http", token });
+    const writer = await clientOf(first);
     await writer.admin(
       "create namespace r; create table r::kv { k: utf8, v: int8 } with { primary_key: { k } }",
     );
     await writer.command('insert r::kv [{ k: "a", v: 1 }]');
-    second = await startServer({ args: ["--replicate", natsUrl, "--rcp", "off"], env });
-    const follower = await connect(`http://127.0.0.1:${second.http.port}`, { transport: "http" });
+    others.push(
+      ...(await Promise.all([
+        startServer({ args, env }),
+        startServer({ args, env: { ...env, STATEBASE_FORWARD_WRITES: "false" } }),
+      ])),
+    );
+    const [forwarding, refusing] = others as [ServerProcess, ServerProcess];
+    const follower = await clientOf(forwarding);
+    const readOnly = await clientOf(refusing);
     await writer.command('insert r::kv [{ k: "b", v: 2 }]');
-    await eventually(async () => {
-      const { frames } = await follower.query("from r::kv").catch(() => ({ frames: [[]] }));
-      return frames[0]?.length === 2;
-    }, "the follower to apply the writer's commits");
-    await assert.rejects(follower.command('insert r::kv [{ k: "c", v: 3 }]'), (error) => {
+    const rowsOn = async (client: typeof writer) => {
+      const { frames } = await client.query("from r::kv").catch(() => ({ frames: [[]] }));
+      return frames[0]?.length ?? 0;
+    };
+    await eventually(async () => (await rowsOn(follower)) === 2, "the follower to catch up");
+
+    // Sent to the follower, applied by the writer (sync: durable before it answers).
+    await follower.command('insert r::kv [{ k: "c", v: 3 }]');
+    assert.equal(await rowsOn(writer), 3);
+    await eventually(async () => (await rowsOn(follower)) === 3, "the forwarded commit");
+
+    // A forwarded request is answered where it lands, never forwarded again.
+    const bounced = await fetch(`http://127.0.0.1:${forwarding.http.port}/v1/command`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${token}`,
+        "x-statebase-forwarded": "another-node",
+      },
+      body: JSON.stringify({ rql: 'insert r::kv [{ k: "d", v: 4 }]' }),
+    });
+    assert.equal(bounced.status, 503);
+    assert.equal(((await bounced.json()) as { error: { code: string } }).error.code, "NOT_WRITER");
+
+    // With forwarding off the follower refuses, as before forwarding existed.
+    await assert.rejects(readOnly.command('insert r::kv [{ k: "e", v: 5 }]'), (error) => {
       assert.ok(error instanceof AccessError, String(error));
       assert.equal(error.code, "NOT_WRITER");
       return true;
     });
-    await writer.close();
-    await follower.close();
+    await eventually(async () => (await rowsOn(readOnly)) === 3, "the refusing follower reads");
+    assert.equal(await rowsOn(writer), 3, "neither d nor e was written");
+    for (const client of [writer, follower, readOnly]) await client.close();
   } finally {
-    await second?.stop();
+    for (const other of others) await other.stop();
     assert.equal(await first.stop(), 0, first.output());
     await deleteReplicatedLog(stream);
   }

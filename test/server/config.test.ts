@@ -140,3 +140,20 @@ test("listen addresses: HOST:PORT, [IPv6]:PORT, off; ports above 65535 refused",
   assert.equal(parseListenAddress("off"), undefined);
   assert.throws(() => parseListenAddress("host:70000"), /up to 65535/);
 });
+
+test("write forwarding: on by default; advertiseHttp as a URL or HOST:PORT", async () => {
+  const defaults = await resolveConfig({}, {});
+  assert.equal(defaults.forwardWrites, true);
+  assert.equal(defaults.advertiseHttp, undefined);
+  const env = { STATEBASE_FORWARD_WRITES: "false", STATEBASE_ADVERTISE_HTTP: "10.0.0.5:8090" };
+  const config = await resolveConfig({}, env);
+  assert.equal(config.forwardWrites, false);
+  assert.equal(config.advertiseHttp, "http://10.0.0.5:8090");
+  const url = file("fw.yaml", "advertiseHttp: https://db-1.example:8443/");
+  assert.equal(
+    (await resolveConfig({ config: url }, {})).advertiseHttp,
+    "https://db-1.example:8443",
+  );
+  const bad = { STATEBASE_ADVERTISE_HTTP: "ftp://x" };
+  await refused(resolveConfig({}, bad), /advertiseHttp .*must be http\(s\):\/\/HOST/);
+});

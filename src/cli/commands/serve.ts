@@ -83,6 +83,10 @@ before). Config file keys (YAML or JSON):
   rcp: HOST:PORT | off            http: HOST:PORT | off        (port 0 picks a free port)
   module: FILE                    replicate: NATS_URL[,NATS_URL...]
   replicateStream: NAME           (the JetStream stream of the log; default statebase)
+  forwardWrites: bool             (a follower's HTTP server sends writes on to the writer;
+                                  default true; false: it answers NOT_WRITER)
+  advertiseHttp: URL | HOST:PORT  (where followers reach this node's HTTP when it writes;
+                                  default the bound http address; needed with 0.0.0.0)
   retention: {snapshotsKept, logRetentionMs, snapshotLogBytes, segmentSizeBytes,
               durabilityWindowMs}
   auth: {tokens: [{sha256: HEX, role: read | write | admin, name?}]}

@@ -19,6 +19,8 @@ import { runRequest } from "../requests.ts";
 import type { RequestContext, RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { ListenAddress } from "../config.ts";
+import { forwardWrite, isForwardable } from "./forward.ts";
+import type { WriteForwarding } from "./forward.ts";
 
 /** How long requests in flight may take to finish when the server shuts down, in ms. */
 const shutdownGraceMs = 2_000;
@@ -37,6 +39,8 @@ export interface HttpServerOptions {
   fault: (error: unknown) => void;
   /** Whether the server is serving (false while it shuts down). */
   serving: () => boolean;
+  /** On a replicated follower: where writes refused with NOT_WRITER go (forward.ts). */
+  forwarding?: WriteForwarding | undefined;
 }
 
 export interface HttpServer {
@@ -142,9 +146,30 @@ async function handle(
     const answer = kind === "call" ? { result } : result;
     await reply.type("application/json").send(encodeJson(answer));
   } catch (error) {
-    outcome = sendError(reply, error, options.fault);
+    const forwarding = options.forwarding;
+    // Queries never write; a write refused here goes to the writer when forwarding is on.
+    outcome =
+      forwarding !== undefined && kind !== "query" && isForwardable(error, request)
+        ? await relay(forwarding, request, reply, options.fault)
+        : sendError(reply, error, options.fault);
   } finally {
     options.metrics.observeRequest("http", kind, outcome, (performance.now() - started) / 1000);
+  }
+}
+
+/** Forwards the request to the writer and relays its answer; returns the metrics outcome. */
+async function relay(
+  forwarding: WriteForwarding,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  fault: (error: unknown) => void,
+): Promise<string> {
+  try {
+    const answer = await forwardWrite(forwarding, request);
+    await reply.status(answer.status).type(answer.contentType).send(answer.body);
+    return "forwarded"; // the writer counts the outcome itself
+  } catch (error) {
+    return sendError(reply, error, fault);
   }
 }
 

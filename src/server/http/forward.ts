@@ -1,0 +1,89 @@
+/**
+ * @module Write forwarding on a replicated follower (docs/scale-out.md): an HTTP write that
+ * failed locally with NOT_WRITER is sent, with the same body and Authorization header, to
+ * the writer named in the lease, and the writer's status and body are relayed. A forwarded
+ * request carries a header and is never forwarded again, so two nodes that both believe the
+ * other is the writer (during an election) cannot bounce a request between them.
+ */
+import type { FastifyRequest } from "fastify";
+import { ProtocolError } from "../wire-error.ts";
+
+/** Marks a request a follower forwarded; a node answers it itself, whatever happens. */
+export const forwardedHeader = "x-statebase-forwarded";
+
+/**
+ * How long a forwarded write may take at the writer, in ms: long enough for a JetStream
+ * acknowledgement through a short leader election, and short of the request timeout.
+ */
+export const forwardTimeoutMs = 10_000;
+
+/** Where this node forwards writes; undefined when forwarding is off. */
+export interface WriteForwarding {
+  /** The writer as this node last read the lease; undefined while no writer is known. */
+  writer(): { readonly node: string; readonly http?: string } | undefined;
+  /** This node's name: a lease naming it means it lost the lease just now. */
+  readonly self: string;
+}
+
+/** The writer's answer, relayed as is. */
+export interface RelayedAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** Whether a failed request goes to the writer: a write refused here, not forwarded before. */
+export function isForwardable(error: unknown, request: FastifyRequest): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "NOT_WRITER" && request.headers[forwardedHeader] === undefined;
+}
+
+/** Sends the request to the writer; throws NOT_WRITER (503) when no writer can answer. */
+export async function forwardWrite(
+  forwarding: WriteForwarding,
+  request: FastifyRequest,
+): Promise<RelayedAnswer> {
+  const writer = forwarding.writer();
+  if (writer === undefined || writer.node === forwarding.self) {
+    throw unavailable("no writer is known (an election is under way); retry shortly");
+  }
+  if (writer.http === undefined) {
+    throw unavailable(
+      `writer ${writer.node} advertises no HTTP address (set advertiseHttp on it); ` +
+        `send writes to it directly`,
+    );
+  }
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    [forwardedHeader]: forwarding.self,
+  };
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) headers["authorization"] = authorization;
+  try {
+    const response = await fetch(`${writer.http}${request.url}`, {
+      method: "POST",
+      headers,
+      // Fastify parsed the body as JSON; encoding it again sends the same value.
+      body: JSON.stringify(request.body),
+      signal: AbortSignal.timeout(forwardTimeoutMs),
+    });
+    return {
+      status: response.status,
+      contentType: response.headers.get("content-type") ?? "application/json",
+      body: await response.text(),
+    };
+  } catch (error) {
+    throw unavailable(`writer ${writer.node} at ${writer.http} did not answer: ${reasonOf(error)}`);
+  }
+}
+
+/** fetch reports "fetch failed" and keeps the useful part (ECONNREFUSED, ...) in the cause. */
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.message}${cause}`;
+}
+
+function unavailable(message: string): ProtocolError {
+  return new ProtocolError("NOT_WRITER", `this node follows and cannot write: ${message}`, 503);
+}

@@ -1,0 +1,47 @@
+/**
+ * Goal: a follower that cannot reach a writer answers NOT_WRITER (503) saying why, within a
+ * bound, instead of hanging or failing with an internal error.
+ * Method: forwardWrite with a writer that is unknown, one that advertises no address, and one
+ * whose address refuses connections (a port that was just closed).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import type { FastifyRequest } from "fastify";
+import { forwardWrite } from "../../../src/server/http/forward.ts";
+import { ProtocolError } from "../../../src/server/wire-error.ts";
+
+const request = {
+  headers: {},
+  url: "/v1/command",
+  body: { rql: "insert x::y [{ k: 1 }]" },
+} as unknown as FastifyRequest;
+
+async function refusedWith(
+  writer: { node: string; http?: string } | undefined,
+  pattern: RegExp,
+): Promise<void> {
+  await assert.rejects(forwardWrite({ self: "me", writer: () => writer }, request), (error) => {
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.equal(error.code, "NOT_WRITER");
+    assert.equal(error.status, 503);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === "object" && address !== null ? address.port : 1;
+}
+
+test("no writer, no address, or an unreachable writer: NOT_WRITER with the reason", async () => {
+  await refusedWith(undefined, /no writer is known/);
+  await refusedWith({ node: "me", http: "http://127.0.0.1:1" }, /no writer is known/);
+  await refusedWith({ node: "w" }, /writer w advertises no HTTP address/);
+  const http = `http://127.0.0.1:${await closedPort()}`;
+  await refusedWith({ node: "w", http }, /writer w at http:\/\/127\.0\.0\.1:\d+ did not answer/);
+});

@@ -72,7 +72,7 @@ function runWorker(): void {
     sockets.push(socket);
     // Answers come in request order: a FIFO of (slot, sent at) matches them.
     const queue: Array<{ slot: number; sent: number }> = [];
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let n = 0;
     const send = (slot: number): void => {
       queue.push({ slot, sent: performance.now() });

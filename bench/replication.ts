@@ -3,8 +3,9 @@
  * 1. Commit throughput and commit latency (commit to `db.durable()` resolving) with
  *    CLIENTS pipelined clients (default 64), each committing one row at a time: first on the
  *    local log in `sync` mode, then on a replicated writer (acknowledged by JetStream).
- * 2. Follower lag at that load: a follower in a child process applies the stream and reports
- *    how old each commit was when it applied it (both processes read the same clock).
+ * 2. Follower lag: a follower in a child process applies the stream and reports how old each
+ *    commit was when it applied it (both processes read the same clock): at the full load of
+ *    step 1, then at the issue's target load, RATE commits/s (default 20,000) for PACED_MS.
  * 3. Start of a new node (its own process) from an object-store snapshot of ROWS rows
  *    (default 1,000,000).
  *
@@ -24,6 +25,8 @@ import { deleteReplicatedLog, natsUrl, uniqueStream } from "../test/support/nats
 const commits = Number(process.env.COMMITS ?? 100_000);
 const clients = Number(process.env.CLIENTS ?? 64);
 const rows = Number(process.env.ROWS ?? 1_000_000);
+const pacedRate = Number(process.env.RATE ?? 20_000);
+const pacedMs = Number(process.env.PACED_MS ?? 5_000);
 const quiet = (): void => undefined;
 
 if (process.argv[2] === "follower") await runFollower(process.argv[3]!);
@@ -60,11 +63,11 @@ async function main(): Promise<void> {
     await follower.ready;
     const load = await runLoad(writer);
     report("JetStream, writer", load);
-    const lags = await follower.lagsUntil(writer.seq);
-    console.log(
-      `follower lag (commit to applied in another process): p50 ${pct(lags, 0.5)} ms, ` +
-        `p99 ${pct(lags, 0.99)} ms, max ${pct(lags, 1)} ms over ${lags.length} commits`,
-    );
+    reportLag("at full load", await follower.lagsUntil(0, writer.seq));
+    const pacedFrom = writer.seq + 1;
+    const paced = await runPaced(writer);
+    report(`JetStream, writer paced at ${pacedRate.toLocaleString("en-US")}/s`, paced, "paced");
+    reportLag("at the paced load", await follower.lagsUntil(pacedFrom, writer.seq));
     follower.child.kill();
     await snapshotStart(writer, stream);
     await writer.close();
@@ -105,10 +108,39 @@ async function runLoad(db: Database): Promise<Load> {
   return { seconds: (performance.now() - started) / 1000, latenciesMs };
 }
 
-function report(what: string, load: Load): void {
+/** Commits at `pacedRate` per second for `pacedMs`, topping up every millisecond. */
+async function runPaced(db: Database): Promise<Load> {
+  const table = db.table("bench::events");
+  const latenciesMs: number[] = [];
+  const waits: Array<Promise<void>> = [];
+  let id = db.table("bench::events").size + 1;
+  let sent = 0;
+  const started = performance.now();
+  for (;;) {
+    const elapsedMs = performance.now() - started;
+    if (elapsedMs >= pacedMs) break;
+    for (const due = Math.floor((elapsedMs * pacedRate) / 1000); sent < due; sent++) {
+      const at = performance.now();
+      table.insert({ id: id++, client: -1, payload: `paced event ${sent}` });
+      waits.push(db.durable().then(() => void latenciesMs.push(performance.now() - at)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(waits);
+  return { seconds: (performance.now() - started) / 1000, latenciesMs };
+}
+
+function reportLag(what: string, lags: number[]): void {
+  console.log(
+    `follower lag ${what} (commit to applied in another process): p50 ${pct(lags, 0.5)} ms, ` +
+      `p99 ${pct(lags, 0.99)} ms, max ${pct(lags, 1)} ms over ${lags.length} commits`,
+  );
+}
+
+function report(what: string, load: Load, by = `with ${clients} clients`): void {
   const rate = Math.round(load.latenciesMs.length / load.seconds);
   console.log(
-    `${what}: ${rate.toLocaleString("en-US")} commits/s with ${clients} clients; latency ` +
+    `${what}: ${rate.toLocaleString("en-US")} commits/s ${by}; latency ` +
       `p50 ${pct(load.latenciesMs, 0.5)} ms, p99 ${pct(load.latenciesMs, 0.99)} ms`,
   );
 }
@@ -127,7 +159,7 @@ function startFollower(stream: string) {
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   process.on("exit", () => child.kill());
-  const lags: number[] = [];
+  const lags: Array<{ seq: number; ms: number }> = [];
   let seq = 0;
   let wake: (() => void) | undefined;
   let readyResolve!: () => void;
@@ -137,15 +169,16 @@ function startFollower(stream: string) {
     if (kind === "ready") readyResolve();
     if (kind !== "lag") return;
     seq = Number(a);
-    lags.push(Number(b));
+    lags.push({ seq, ms: Number(b) });
     wake?.();
   });
   return {
     child,
     ready,
-    async lagsUntil(target: number): Promise<number[]> {
+    /** Lags of the commits `fromSeq..target`, once the follower has applied `target`. */
+    async lagsUntil(fromSeq: number, target: number): Promise<number[]> {
       while (seq < target) await new Promise<void>((resolve) => (wake = resolve));
-      return lags;
+      return lags.filter((lag) => lag.seq >= fromSeq && lag.seq <= target).map((l) => l.ms);
     },
   };
 }

@@ -14,6 +14,7 @@ import { AccessError, connect } from "../../src/client/index.ts";
 import { hashToken } from "../../src/server/auth.ts";
 import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
 import { startServer } from "../support/server-process.ts";
+import { WireClient } from "../support/rcp-wire.ts";
 import type { ServerProcess } from "../support/server-process.ts";
 
 const token = "replicate-admin-token";
@@ -82,6 +83,28 @@ test("nodes with the same --replicate URL share one log; followers forward write
   } finally {
     for (const other of others) await other.stop();
     assert.equal(await first.stop(), 0, first.output());
+    await deleteReplicatedLog(stream);
+  }
+});
+
+test("INFO and REPLICATION_STATUS over RCP report the stream and the node's role", async () => {
+  const stream = uniqueStream("serve-info");
+  const env = { STATEBASE_REPLICATE_STREAM: stream };
+  const node = await startServer({ args: ["--replicate", natsUrl, "--http", "off"], env });
+  try {
+    const client = await WireClient.connect({ host: "127.0.0.1", port: node.rcp.port });
+    const info = await client.ok("INFO");
+    assert.equal(info.replication.role, "writer");
+    assert.equal(info.replication.stream, stream);
+    assert.equal(info.replication.streamReplicas, 1);
+    const status = await client.ok("REPLICATION_STATUS");
+    assert.equal(status.role, "writer");
+    assert.equal(status.mode, "jetstream");
+    assert.equal(status.stream_replicas, 1);
+    assert.equal(status.lag_entries, 0);
+    await client.close();
+  } finally {
+    assert.equal(await node.stop(), 0, node.output());
     await deleteReplicatedLog(stream);
   }
 });

@@ -93,6 +93,32 @@ const info: Operation = {
       durability: core.db.durability,
       read_only: core.readOnly,
       auth_required: core.authRequired,
+      // Extra keys are allowed (decision 15): where the log lives and what protects it.
+      ...(core.db.replication === undefined ? {} : { replication: core.db.replication }),
+    };
+  },
+};
+
+// REPLICATION_STATUS (rstmdb 0.2): `standalone` for a local log, else this node's status.
+const replicationStatus: Operation = {
+  role: "read",
+  write: false,
+  transactional: true,
+  run({ core }: OperationContext) {
+    const status = core.db.replication;
+    if (status === undefined) return { role: "standalone" };
+    return {
+      role: status.role,
+      mode: "jetstream",
+      node: status.node,
+      stream: status.stream,
+      stream_replicas: status.streamReplicas,
+      server_sync: status.serverSync,
+      applied_sequence: status.appliedSeq,
+      durable_sequence: status.durableSeq,
+      lag_entries: status.lagCommits,
+      lag_seconds: status.lagMs / 1000,
+      writer: status.writer?.node ?? null,
     };
   },
 };
@@ -111,4 +137,5 @@ export const sessionOperations: Readonly<Record<string, Operation>> = {
   PING: ping,
   BYE: bye,
   INFO: info,
+  REPLICATION_STATUS: replicationStatus,
 };

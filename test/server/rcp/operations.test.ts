@@ -47,6 +47,8 @@ test("HELLO, PING, INFO: protocol 1, statebase's name and version (decision 15)"
   for (const feature of ["idempotency", "batch", "wal_read"]) {
     assert.ok(info.features.includes(feature));
   }
+  assert.equal(info.replication, undefined, "a local log reports no replication");
+  assert.deepEqual(await client.ok("REPLICATION_STATUS"), { role: "standalone" });
   const bad = await client.fail("HELLO", { protocol_version: 2 });
   assert.deepEqual(bad, {
     code: "BAD_REQUEST",

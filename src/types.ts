@@ -19,8 +19,16 @@ import type {
   TableHandle,
   TableOptions,
 } from "./primitives/index.ts";
+import type {
+  QueryParams,
+  QueryResult,
+  RowDelta,
+  SubscriptionMessage,
+  SubscriptionTarget,
+} from "./protocol/index.ts";
 
 export type { Commit, LogStats, Origin };
+export type { QueryParams, QueryResult, RowDelta, SubscriptionMessage, SubscriptionTarget };
 export type {
   CounterOptions,
   HistogramOptions,
@@ -322,19 +330,13 @@ export interface Database extends Tx {
 }
 
 // ---- Contracts of the query, machine, procedure and subscription layers ----
+// The wire shapes (QueryParams, QueryResult, SubscriptionTarget, RowDelta,
+// SubscriptionMessage) are defined once in src/protocol/shapes.ts, shared with the client.
 // These shapes are shared by the embedded API and every server protocol (DESIGN.md,
 // "Contracts that outside tests rely on"); protocol code maps them, never reshapes them.
 
-/** RQL parameters: named (`$name`) from an object, positional (`$1`) from an array. */
-export type QueryParams = Readonly<Record<string, unknown>> | readonly unknown[];
-
 /** The three RQL entry points; each allows a superset of the one before. */
 export type EntryPoint = "query" | "command" | "admin";
-
-/** One frame per statement that yields rows; each row maps column name to value. */
-export interface QueryResult {
-  frames: Array<Array<Record<string, unknown>>>;
-}
 
 /** A machine definition in rstmdb's JSON DSL (specs/rcp.md §4), plus Statebase extensions. */
 export type MachineDefinitionInput = Readonly<Record<string, unknown>>;
@@ -467,14 +469,6 @@ export interface MachineTransition {
   event_id?: string;
 }
 
-/** What a subscription follows. */
-export type SubscriptionTarget =
-  | { table: string }
-  | { view: string }
-  | { query: string; params?: QueryParams }
-  | { machine: string }
-  | { queue: string };
-
 export interface SubscribeOptions {
   /** Resume: deliver only commits after this seq (no snapshot when the seq is retained). */
   fromSeq?: number;
@@ -482,19 +476,6 @@ export interface SubscribeOptions {
   /** Undelivered commits a slow subscriber may have queued before it gets `end: lagged`. */
   pendingCommitsMax?: number;
 }
-
-/** One row-level change of a subscription delta. */
-export interface RowDelta {
-  op: "insert" | "update" | "remove";
-  key: unknown;
-  row?: Record<string, unknown>;
-  before?: Record<string, unknown>;
-}
-
-export type SubscriptionMessage =
-  | { type: "snapshot"; seq: number; rows: Array<Record<string, unknown>> }
-  | { type: "delta"; seq: number; changes: RowDelta[] }
-  | { type: "end"; seq: number; reason: "lagged" | "closed" };
 
 export interface Subscription extends AsyncIterable<SubscriptionMessage> {
   close(): void;

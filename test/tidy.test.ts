@@ -47,7 +47,7 @@ const allowedImports: Record<string, readonly string[]> = {
   log: ["engine", "storage", "values", "lib"],
   replication: ["log", "engine", "storage", "values", "lib", "types"],
   testing: ["*"],
-  types: ["lib", "engine", "primitives", "values", "durability"],
+  types: ["lib", "engine", "primitives", "values", "durability", "protocol"],
   database: ["*"],
   durability: ["log", "storage", "engine", "lib"],
   index: ["*"],

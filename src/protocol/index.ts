@@ -41,3 +41,10 @@ export type {
 } from "./messages.ts";
 export { RcpClient, RcpClientError } from "./client.ts";
 export type { RcpClientOptions, RcpClientTls, RcpStreamMessage } from "./client.ts";
+export type {
+  QueryParams,
+  QueryResult,
+  RowDelta,
+  SubscriptionMessage,
+  SubscriptionTarget,
+} from "./shapes.ts";

@@ -181,8 +181,13 @@ async function stopAll(
   for (const stop of stops.reverse()) await stop();
   stops.length = 0;
   metrics.close();
-  await db.flush();
-  await db.close();
+  try {
+    await db.flush();
+  } finally {
+    // A flush that fails (a fenced replicated writer's void commits) must still close the
+    // database, or its open connections would keep the process alive.
+    await db.close();
+  }
 }
 
 /** Imports a module by path or file URL (tsx, registered by bin/statebase.js, loads .ts). */

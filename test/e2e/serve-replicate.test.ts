@@ -10,6 +10,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
 import { AccessError, connect } from "../../src/client/index.ts";
 import { hashToken } from "../../src/server/auth.ts";
 import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
@@ -105,6 +108,33 @@ test("INFO and REPLICATION_STATUS over RCP report the stream and the node's role
     await client.close();
   } finally {
     assert.equal(await node.stop(), 0, node.output());
+    await deleteReplicatedLog(stream);
+  }
+});
+
+test("a writer fenced by a foreign append stops serving and exits non-zero", async () => {
+  const stream = uniqueStream("serve-fence");
+  const env = { STATEBASE_REPLICATE_STREAM: stream };
+  const node = await startServer({ args: ["--replicate", natsUrl, "--rcp", "off"], env });
+  try {
+    const client = await connect(`http://127.0.0.1:${node.http.port}`, { transport: "http" });
+    await client.admin("create namespace f");
+    // Another writer's record lands first: the node's next append expects a sequence that
+    // is no longer the stream's last, so JetStream refuses it.
+    const nc = await natsConnect({ servers: natsUrl });
+    await jetstream(nc).publish(`${stream}.log`, "a record from another writer");
+    await nc.close();
+    const exited = once(node.process, "exit") as Promise<[number | null, string | null]>;
+    await assert.rejects(client.admin("create namespace g"), (error: unknown) => {
+      assert.equal((error as { code?: string }).code, "APPEND_FENCED", String(error));
+      return true;
+    });
+    const [code] = await exited;
+    assert.equal(code, 1, node.output());
+    assert.match(node.output(), /fenced: another writer appended to the shared log first/);
+    await client.close();
+  } finally {
+    if (node.process.exitCode === null) await node.kill();
     await deleteReplicatedLog(stream);
   }
 });

@@ -18,7 +18,7 @@ import type {
   Transaction,
 } from "../engine/index.ts";
 import type { ColumnDefinition } from "../primitives/index.ts";
-import { compareValues, mapKeyOf } from "../values/index.ts";
+import { compareValues, mapKeyOf, parseType } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import type { Columns } from "./columns.ts";
 import type { Row } from "./delta.ts";
@@ -83,6 +83,12 @@ export class ViewObject implements StoredObject {
   constructor(definition: ObjectDefinition) {
     this.definition = checkViewDefinition(definition);
     this.name = definition.name;
+    // Declared columns are known before activation: a follower applies a replicated view's
+    // rows from the log without ever activating it, and queries still name its columns.
+    const declared = this.definition.columns;
+    if (declared !== undefined && declared.length > 0) {
+      this.columns = new Map(declared.map((column) => [column.name, parseType(column.type)]));
+    }
   }
 
   get size(): number {

@@ -227,3 +227,29 @@ test("open refuses bad replicate options and an unreachable NATS server", async 
   );
   await assert.rejects(open({ replicate: { url: "nats://127.0.0.1:1" } }), refused("IO_ERROR"));
 });
+
+test("views on a follower read the writer's view rows, kept by the replicated commits", async (t) => {
+  const stream = uniqueStream("views");
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w");
+  const follower = await replicated(stream, "f");
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  await writer.admin(`create namespace v;
+    create table v::orders { id: int8, who: utf8, total: int8 } with { primary_key: { id } };
+    create view v::by_who { who: utf8, n: int8, total: int8 } as {
+      from v::orders aggregate { n: math::count(id), total: math::sum(total) } by { who }
+    }`);
+  await writer.command("insert v::orders [(1, 'ada', 10), (2, 'bob', 5), (3, 'ada', 7)]");
+  await writer.command("update v::orders { total: 1 } filter { id == 2 }");
+  await writer.command("delete v::orders filter { id == 1 }");
+  await eventually(() => follower.seq === writer.seq, "the follower catches up");
+  const read = async (db: Database) => (await db.query("from v::by_who sort { who }")).frames[0];
+  assert.deepEqual(await read(writer), [
+    { who: "ada", n: 1, total: 7 },
+    { who: "bob", n: 1, total: 1 },
+  ]);
+  assert.deepEqual(await read(follower), await read(writer));
+});

@@ -228,7 +228,7 @@ test("open refuses bad replicate options and an unreachable NATS server", async 
   await assert.rejects(open({ replicate: { url: "nats://127.0.0.1:1" } }), refused("IO_ERROR"));
 });
 
-test("views on a follower read the writer's view rows, kept by the replicated commits", async (t) => {
+test("a follower reads the writer's view rows, kept by the replicated commits", async (t) => {
   const stream = uniqueStream("views");
   t.after(() => deleteReplicatedLog(stream));
   const writer = await replicated(stream, "w");

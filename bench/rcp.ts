@@ -30,10 +30,10 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { connectRedis, startRedisServer } from "./redis-peer.ts";
 import { RcpClient } from "../src/protocol/index.ts";
 import { startServer } from "../test/support/server-process.ts";
 import type { ServerProcess } from "../test/support/server-process.ts";
@@ -49,7 +49,6 @@ const only = (process.env.ONLY ?? "statebase,redis").split(",");
 const warmupMs = 1000;
 /** USER_HZ: /proc reports CPU time in ticks of 1/100 s on Linux. */
 const clockTickMs = 10;
-const redisReadyMsMax = 10_000;
 const targets = { appliesPerSecond: 50_000, redisRatio: 1 };
 
 interface Point {
@@ -207,27 +206,17 @@ type TransitionRedis = Redis & {
 };
 
 async function startRedis(): Promise<System> {
-  const dir = await mkdtemp(join(tmpdir(), "statebase-bench-redis-"));
-  const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""].concat([
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      "always",
-      "--daemonize",
-      "no",
-    ]),
-    { stdio: "ignore" },
-  );
-  const admin = await connectRedis(port, redisReadyMsMax);
-  const config = (await admin.config("GET", "appendfsync")) as string[];
-  if (config[1] !== "always") throw new Error(`redis appendfsync is ${config[1]}`);
+  const server = await startRedisServer();
+  const connect = async () =>
+    (await connectRedis(server.port, {
+      name: "transition",
+      lua: transitionLua,
+    })) as TransitionRedis;
+  const admin = await connect();
   let pointIndex = 0;
   return {
     name: "Redis + Lua",
-    pid: child.pid!,
+    pid: server.pid,
     async prepare(point) {
       const prefix = `p${pointIndex++}`;
       const slots = point.connections * point.inFlight;
@@ -236,9 +225,7 @@ async function startRedis(): Promise<System> {
         pipeline.hset(`i:${prefix}-${slot}`, "state", "a", "ctx", "{}", "last_seq", 0);
       }
       await pipeline.exec();
-      const clients = await Promise.all(
-        Array.from({ length: point.connections }, () => connectRedis(port, redisReadyMsMax)),
-      );
+      const clients = await Promise.all(Array.from({ length: point.connections }, connect));
       return {
         apply: async (slot, n) => {
           const key = `${prefix}-${slot}`;
@@ -252,47 +239,9 @@ async function startRedis(): Promise<System> {
     },
     async close() {
       await admin.quit();
-      await stopChild(child);
-      await rm(dir, { recursive: true, force: true });
+      await server.stop();
     },
   };
-}
-
-async function connectRedis(port: number, readyMsMax: number): Promise<TransitionRedis> {
-  const deadline = performance.now() + readyMsMax;
-  for (;;) {
-    const client = new Redis({
-      port,
-      host: "127.0.0.1",
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-    });
-    // Refused connects while redis-server starts are retried here, not reported.
-    const ignore = (): void => undefined;
-    client.on("error", ignore);
-    try {
-      await client.connect();
-      client.off("error", ignore);
-      await client.ping();
-      client.defineCommand("transition", { numberOfKeys: 2, lua: transitionLua });
-      return client as TransitionRedis;
-    } catch (error) {
-      client.disconnect();
-      if (performance.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

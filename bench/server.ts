@@ -18,10 +18,8 @@
  * PostgreSQL needs `initdb`/`pg_ctl` on PATH (run as the `postgres` user when root).
  */
 import { execFileSync, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { chownSync, mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -29,6 +27,8 @@ import { connect } from "../src/client/index.ts";
 import type { Client } from "../src/client/index.ts";
 import { startServer } from "../test/support/server-process.ts";
 import { makeRandom } from "./transfers.ts";
+import type { Redis } from "ioredis";
+import { connectRedis, freePort, startRedisServer } from "./redis-peer.ts";
 
 const seconds = Number(process.env.SECONDS ?? 5);
 const accountCount = Number(process.env.ACCOUNTS ?? 100_000);
@@ -247,43 +247,11 @@ redis.call('SET', KEYS[2], target + amount)
 return 1`;
 
 async function startRedis(): Promise<System> {
-  const { Redis } = await import("ioredis");
-  const dir = mkdtempSync(join(tmpdir(), "statebase-bench-redis-"));
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""].concat([
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      "always",
-      "--daemonize",
-      "no",
-    ]),
-    { stdio: "ignore" },
-  );
-  const open = async () => {
-    for (let attempt = 0; ; attempt++) {
-      const client = new Redis({
-        port,
-        host: "127.0.0.1",
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-      });
-      client.on("error", () => {}); // refused while redis-server starts: retried below
-      try {
-        await client.connect();
-        client.defineCommand("transfer", { numberOfKeys: 2, lua: redisTransfer });
-        return client as typeof client & {
-          transfer(a: string, b: string, n: number): Promise<number>;
-        };
-      } catch (error) {
-        client.disconnect();
-        if (attempt > 100) throw error;
-        await sleep(100);
-      }
-    }
-  };
+  const server = await startRedisServer();
+  const open = async () =>
+    (await connectRedis(server.port, { name: "transfer", lua: redisTransfer })) as Redis & {
+      transfer(a: string, b: string, n: number): Promise<number>;
+    };
   const admin = await open();
   for (let from = 0; from < accountCount; from += 10_000) {
     const pairs: string[] = [];
@@ -299,9 +267,7 @@ async function startRedis(): Promise<System> {
     ),
     close: async () => {
       await Promise.all([...clients, admin].map((client) => client.quit()));
-      child.kill("SIGTERM");
-      await new Promise((done) => child.once("exit", done));
-      await rm(dir, { recursive: true, force: true });
+      await server.stop();
     },
   };
 }
@@ -310,14 +276,6 @@ async function startRedis(): Promise<System> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 const starters: Record<string, () => Promise<System>> = {

@@ -6,6 +6,7 @@
  * up, a stale writer fenced, and a new node starting from an object-store snapshot.
  */
 import { test } from "node:test";
+import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
@@ -24,6 +25,19 @@ const quiet = (): void => undefined;
 
 function replicated(stream: string, node: string, extra: Partial<ReplicateOptions> = {}) {
   return open({ replicate: { url: natsUrl, stream, node, ...extra }, onMessage: quiet });
+}
+
+/** A writer and a follower on a new stream; both closed and the stream deleted after `t`. */
+async function writerAndFollower(t: TestContext, prefix: string) {
+  const stream = uniqueStream(prefix);
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w");
+  const follower = await replicated(stream, "f");
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  return { writer, follower };
 }
 
 /** Commits `count` workload steps from `from`, pipelined: waits only for the last one. */
@@ -64,14 +78,7 @@ test("a writer and two followers converge; followers refuse writes", async (t) =
 });
 
 test("commit listeners on a follower see the writer's commits in the same order", async (t) => {
-  const stream = uniqueStream("listeners");
-  t.after(() => deleteReplicatedLog(stream));
-  const writer = await replicated(stream, "w");
-  const follower = await replicated(stream, "f");
-  t.after(async () => {
-    await follower.close();
-    await writer.close();
-  });
+  const { writer, follower } = await writerAndFollower(t, "listeners");
   const seen: { writer: Commit[]; follower: Commit[] } = { writer: [], follower: [] };
   writer.addCommitListener((c) => seen.writer.push(c));
   follower.addCommitListener((c) => seen.follower.push(c));
@@ -165,14 +172,7 @@ test("a new node starts from the newest object-store snapshot plus the stream ta
 });
 
 test("subscriptions on a follower see the same deltas in the same order", async (t) => {
-  const stream = uniqueStream("subscribe");
-  t.after(() => deleteReplicatedLog(stream));
-  const writer = await replicated(stream, "w");
-  const follower = await replicated(stream, "f");
-  t.after(async () => {
-    await follower.close();
-    await writer.close();
-  });
+  const { writer, follower } = await writerAndFollower(t, "subscribe");
   workloadSetup(writer);
   await writer.durable();
   await eventually(() => follower.seq === writer.seq, "follower has the tables");
@@ -229,14 +229,7 @@ test("open refuses bad replicate options and an unreachable NATS server", async 
 });
 
 test("a follower reads the writer's view rows, kept by the replicated commits", async (t) => {
-  const stream = uniqueStream("views");
-  t.after(() => deleteReplicatedLog(stream));
-  const writer = await replicated(stream, "w");
-  const follower = await replicated(stream, "f");
-  t.after(async () => {
-    await follower.close();
-    await writer.close();
-  });
+  const { writer, follower } = await writerAndFollower(t, "views");
   await writer.admin(`create namespace v;
     create table v::orders { id: int8, who: utf8, total: int8 } with { primary_key: { id } };
     create view v::by_who { who: utf8, n: int8, total: int8 } as {

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DbError, open } from "../../src/index.ts";
+import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
+import { rejectsWithCode as rejects } from "../support/assertions.ts";
 
 async function setup(): Promise<Database> {
   const db = await open();
@@ -18,15 +19,6 @@ async function setup(): Promise<Database> {
       with { primary_key: { id } }`);
   await db.command('insert shop::orders [(1, "open", 10.0), (2, "open", 20.0)]');
   return db;
-}
-
-async function rejects(promise: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof DbError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (message !== undefined) assert.match(error.message, message);
-    return true;
-  });
 }
 
 describe("TypeScript procedures", () => {

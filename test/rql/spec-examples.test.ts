@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DbError, open } from "../../src/index.ts";
+import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
+import { rejectsWithCode as rejects } from "../support/assertions.ts";
 
 const schema = `
 create namespace shop;
@@ -35,15 +36,6 @@ async function rows(db: Database, rql: string, params?: Record<string, unknown>)
   const result = await db.command(rql, params);
   assert.equal(result.frames.length, 1, "one frame");
   return result.frames[0]!;
-}
-
-async function rejects(promise: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof DbError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (message !== undefined) assert.match(error.message, message);
-    return true;
-  });
 }
 
 describe("queries: a pipeline read top to bottom", () => {

@@ -35,3 +35,17 @@ export function assertChange(change: Change | undefined, expected: Change): void
   assert.deepEqual(Object.keys(change).sort(), ["after", "before", "key", "kind", "object"]);
   assert.deepEqual({ ...change }, { ...expected });
 }
+
+/** Asserts that `promise` rejects with a DbError of `code` (and a message matching). */
+export async function rejectsWithCode(
+  promise: Promise<unknown>,
+  code: string,
+  message?: RegExp,
+): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof DbError, String(error));
+    assert.equal(error.code, code, error.message);
+    if (message !== undefined) assert.match(error.message, message);
+    return true;
+  });
+}

@@ -19,7 +19,7 @@ const quotedKeys = new Map<string, string>();
 const quotedKeysMax = 4096;
 
 /** `JSON.stringify(text)` for a key, cached. */
-export function quoteKey(text: string): string {
+function quoteKey(text: string): string {
   let quoted = quotedKeys.get(text);
   if (quoted === undefined) {
     quoted = JSON.stringify(text);

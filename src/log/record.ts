@@ -1,14 +1,17 @@
 /**
  * @module Log records: the binary frame of one commit (docs/log-format.md). A record is
- * length, CRC32C, seq, the previous record's hash, its own hash and a JSON body; the hashes
- * chain the history so tampering or a lost record is detectable.
+ * length, CRC32C, seq, the previous record's hash, its own hash and a body (binary since
+ * format 2, JSON in format 1); the hashes chain the history so tampering or a lost record is
+ * detectable.
  */
 import { hash } from "node:crypto";
 import { assert } from "../lib/assert.ts";
 import { crc32c } from "../lib/crc32c.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Change, Commit, Origin } from "../engine/index.ts";
-import { encodeValue, quoteKey, revive } from "./codec.ts";
+import { BodyWriter, bodyFormatBinary, decodeBinaryBody } from "./body.ts";
+import type { DecodedBody } from "./body.ts";
+import { revive } from "./codec.ts";
 
 /** Bytes before the payload: length, CRC, seq. */
 export const recordHeaderSizeBytes = 16;
@@ -27,27 +30,16 @@ export interface LogRecord extends Commit {
   readonly hash: Uint8Array;
 }
 
-/**
- * Encodes the JSON body of a commit:
- * `{"ts":…,"origin":…,"changes":[[object,kind,key,before,after],…]}`.
- */
-export function encodeBody(commit: Commit): string {
-  let changes = "";
-  for (let i = 0; i < commit.changes.length; i++) {
-    const c = commit.changes[i]!;
-    changes +=
-      `${i > 0 ? "," : ""}[${quoteKey(c.object)},${quoteKey(c.kind)},` +
-      `${encodeValue(c.key)},${encodeValue(c.before)},${encodeValue(c.after)}]`;
-  }
-  return `{"ts":${commit.ts},"origin":${encodeValue(commit.origin)},"changes":[${changes}]}`;
-}
+/** Where records are encoded: one scratch buffer reused by every commit. */
+const bodyWriter = new BodyWriter();
 
 /**
  * The chain hash of a record: SHA-256(seq ‖ prev_hash ‖ body), which are contiguous in the
- * frame (bytes 8 up to the hash), so one one-shot hash call covers them.
+ * frame (bytes 8 up to the hash), so one one-shot hash call covers them. It is asked for as a
+ * "binary" (latin1) string, one char per byte: in Node 20 that is over twice as fast as a Buffer result.
  */
-function chainHash(frame: Uint8Array, hashOffset: number): Uint8Array {
-  return hash("sha256", frame.subarray(8, hashOffset), "buffer");
+function chainHash(frame: Buffer, hashOffset: number): string {
+  return hash("sha256", frame.subarray(8, hashOffset), "binary");
 }
 
 /** Writes a seq (< 2^53) as a big-endian u64 without going through BigInt. */
@@ -66,9 +58,10 @@ export function encodeRecord(
     "record seq must be a safe positive integer",
   );
   assert(prevHash.length === 32, "prev_hash must be 32 bytes");
-  // The body is encoded straight into the frame: one allocation, no intermediate copies.
-  const text = encodeBody(commit);
-  const payloadSize = recordHashesSizeBytes + Buffer.byteLength(text);
+  // The body goes into a reused scratch buffer behind room for the header and prev_hash; the
+  // frame is then one copy out of it.
+  const bodyEnd = bodyWriter.encode(48, commit.ts, commit.origin, commit.changes);
+  const payloadSize = bodyEnd - 16 + 32;
   if (payloadSize > recordSizeBytesMax) {
     throw new DbError(
       "LIMIT_EXCEEDED",
@@ -76,15 +69,14 @@ export function encodeRecord(
     );
   }
   const bytes = Buffer.allocUnsafe(recordHeaderSizeBytes + payloadSize);
+  bodyWriter.bytes.copy(bytes, 48, 48, bodyEnd);
   bytes.writeUInt32BE(payloadSize, 0);
   writeSeq(bytes, 8, commit.seq);
   bytes.set(prevHash, 16);
-  bytes.write(text, 48, "utf8");
   const hashOffset = bytes.length - 32;
-  const recordHash = chainHash(bytes, hashOffset);
-  bytes.set(recordHash, hashOffset);
+  bytes.write(chainHash(bytes, hashOffset), hashOffset, "latin1");
   bytes.writeUInt32BE(crc32c(bytes.subarray(8)), 4);
-  return { bytes, hash: recordHash };
+  return { bytes, hash: bytes.subarray(hashOffset) };
 }
 
 /** What reading a record at an offset found. */
@@ -134,15 +126,26 @@ export function readRecord(buffer: Uint8Array, offset: number): RecordRead {
 
 /** Verifies a record's own hash given its body bytes (the caller checks the chain link). */
 export function recordHashIsValid(buffer: Uint8Array, offset: number, sizeBytes: number): boolean {
-  const frame = buffer.subarray(offset, offset + sizeBytes);
+  const frame = Buffer.from(buffer.buffer, buffer.byteOffset + offset, sizeBytes);
   const hashOffset = frame.length - 32;
-  return Buffer.from(chainHash(frame, hashOffset)).equals(frame.subarray(hashOffset));
+  return chainHash(frame, hashOffset) === frame.toString("latin1", hashOffset);
 }
 
-function decodeBody(
-  body: Uint8Array,
-  seq: number,
-): { ts: number; origin: Origin; changes: Change[] } | string {
+/** Decodes a body of either format; a string says why it is damaged. */
+function decodeBody(body: Uint8Array, seq: number): DecodedBody | string {
+  if (body[0] === bodyFormatBinary) {
+    try {
+      return decodeBinaryBody(body);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      return `record ${seq}: ${error.message}`;
+    }
+  }
+  return decodeJsonBody(body, seq);
+}
+
+/** Format 1: a UTF-8 JSON body, still read so that older logs recover. */
+function decodeJsonBody(body: Uint8Array, seq: number): DecodedBody | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(textDecoder.decode(body));

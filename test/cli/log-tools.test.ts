@@ -50,7 +50,11 @@ function cli(...args: string[]): Promise<Run> {
 let root = "";
 /** 40 commits (2 schema, 38 inserts) in 3 segments; no snapshot. */
 let plain = "";
-/** 40 commits with snapshots at seq 30 and 36; retention removed the log before seq 29. */
+/**
+ * 40 commits with snapshots at seq 33 and 38; retention removed the segments that only hold
+ * records the older snapshot covers, so the log begins mid-way (where depends on record sizes,
+ * so tests read it from the files).
+ */
 let retained = "";
 
 async function fill(path: string, snapshotAt: readonly number[]): Promise<void> {
@@ -77,6 +81,13 @@ function copy(fixture: string): string {
 
 function segments(dir: string): string[] {
   return readdirSync(join(dir, "wal")).sort();
+}
+
+/** The segment that holds `seq`: the last one whose name (its first seq) is not after it. */
+function segmentHolding(dir: string, seq: number): string {
+  return segments(dir)
+    .filter((name) => Number(name.slice(0, 20)) <= seq)
+    .at(-1)!;
 }
 
 /** The records of a segment file: offset, seq and size of each frame (docs/log-format.md). */
@@ -147,7 +158,7 @@ before(async () => {
   plain = join(root, "plain");
   retained = join(root, "retained");
   await fill(plain, []);
-  await fill(retained, [30, 36]);
+  await fill(retained, [33, 38]);
 });
 
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -217,7 +228,7 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /the log now ends at seq 6/);
     assert.match(run.stdout, /removed the damage after them: segment \S+, offset \d+, seq 7/);
-    assert.match(run.stdout, /removed segment 00000000000000000015\.seg/);
+    assert.ok(run.stdout.includes(`removed segment ${segments(plain)[1]!}`), run.stdout);
     assert.deepEqual(segments(dir), ["00000000000000000001.seg"]);
     assert.equal((await cli("verify", dir)).status, 0);
     assert.equal((await reopen(dir)).seq, 6);
@@ -228,7 +239,7 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     const run = await cli("repair", dir, "--truncate-after", "20");
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /removed valid records 21\.\.40 \(20\)/);
-    assert.match(run.stdout, /zeroed 00000000000000000015\.seg from offset \d+/);
+    assert.ok(run.stdout.includes(`zeroed ${segmentHolding(plain, 21)} from offset `), run.stdout);
     const db = await open({ path: dir, durability: "sync", segmentSizeBytes });
     assert.equal(db.seq, 20);
     db.table("app::t").insert({ id: 100, v: "after", big: null });
@@ -245,27 +256,41 @@ describe("statebase log tools", { concurrency: 3 }, () => {
       cli("inspect", dir, "--json"),
     ]);
     assert.equal(verify.status, 0, verify.stdout);
-    assert.match(verify.stdout, /seq 29\.\.40 \(records before 29 removed by retention\)/);
-    assert.match(verify.stdout, /snapshots: 2, newest at seq 36/);
     const report = JSON.parse(inspect.stdout);
-    assert.equal(report.firstSeq, 29);
+    const first = Number(segments(dir)[0]!.slice(0, 20));
+    // The fixture must leave a seq before the older snapshot for the refusal below.
+    assert.ok(first > 1 && first <= 32, `fixture: the retained log begins at ${first}`);
+    assert.equal(report.firstSeq, first);
+    assert.ok(
+      verify.stdout.includes(`seq ${first}..40 (records before ${first} removed by retention)`),
+      verify.stdout,
+    );
+    assert.match(verify.stdout, /snapshots: 2, newest at seq 38/);
     assert.deepEqual(
       report.snapshots.map((s: { seq: number }) => s.seq),
-      [30, 36],
+      [33, 38],
     );
-    // After seq 29 no kept snapshot would cover seq 28, where the retained log starts.
-    const tooEarly = await cli("repair", dir, "--truncate-after", "29");
+    // Truncated before the older snapshot, no kept snapshot would cover where the log starts.
+    const tooEarly = await cli("repair", dir, "--truncate-after", String(first));
     assert.equal(tooEarly.status, 2);
-    assert.match(tooEarly.stderr, /no snapshot at or before seq 29 would cover seq 28/);
-    const repair = await cli("repair", dir, "--truncate-after", "33");
+    assert.ok(
+      tooEarly.stderr.includes(
+        `no snapshot at or before seq ${first} would cover seq ${first - 1}`,
+      ),
+      tooEarly.stderr,
+    );
+    const repair = await cli("repair", dir, "--truncate-after", "35");
     assert.equal(repair.status, 0, repair.stderr);
-    assert.match(repair.stdout, /removed snapshot snapshot-00000000000000000036\.jsonl/);
-    assert.equal((await reopen(dir)).seq, 33);
+    assert.match(repair.stdout, /removed snapshot snapshot-00000000000000000038\.jsonl/);
+    assert.equal((await reopen(dir)).seq, 35);
     // Without a snapshot the retained log cannot start, and verify says so.
     rmSync(join(dir, "snapshots"), { recursive: true });
     const orphan = await cli("verify", dir);
     assert.equal(orphan.status, 1);
-    assert.match(orphan.stdout, /log begins at seq 29 and no snapshot covers seq 28/);
+    assert.ok(
+      orphan.stdout.includes(`log begins at seq ${first} and no snapshot covers seq ${first - 1}`),
+      orphan.stdout,
+    );
   });
 
   test("inspect: text lists segments, seq range, sizes and snapshots", async () => {
@@ -276,7 +301,11 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.equal(run.status, 0, run.stderr);
     const lines = run.stdout.split("\n");
     assert.match(lines[1]!, /^segment\s+first seq\s+last seq\s+records\s+used bytes\s+size bytes$/);
-    assert.match(lines[2]!, /^00000000000000000001\.seg\s+1\s+14\s+14\s+\d+\s+4096$/);
+    const inFirst = frames(join(dir, "wal", segments(dir)[0]!)).length;
+    assert.match(
+      lines[2]!,
+      new RegExp(`^00000000000000000001\\.seg\\s+1\\s+${inFirst}\\s+${inFirst}\\s+\\d+\\s+4096$`),
+    );
     assert.equal(lines.filter((line) => line.endsWith(".seg") || /\.seg\s/.test(line)).length, 3);
     assert.match(run.stdout, /seq range: 1\.\.40 \(40 valid records\)/);
     assert.match(run.stdout, /total: 3 segments, \d+ bytes used of 12288 allocated/);
@@ -295,8 +324,8 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.deepEqual(report.segments[0], {
       name: "00000000000000000001.seg",
       firstSeq: 1,
-      lastSeq: 14,
-      recordCount: 14,
+      lastSeq: frames(join(plain, "wal", segments(plain)[0]!)).length,
+      recordCount: frames(join(plain, "wal", segments(plain)[0]!)).length,
       usedBytes:
         frames(join(plain, "wal", segments(plain)[0]!)).at(-1)!.offset +
         frames(join(plain, "wal", segments(plain)[0]!)).at(-1)!.sizeBytes,

@@ -6,7 +6,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import fc from "fast-check";
+import { crc32c } from "../../src/lib/crc32c.ts";
 import {
   decodeValue,
   encodeValue,
@@ -108,4 +110,128 @@ test("zero bytes are the end of the log; truncated frames are damage", () => {
   for (const cut of [4, 8, 15, 16, 40, bytes.length - 1]) {
     assert.equal(readRecord(bytes.subarray(0, cut), 0).kind, "damaged", `cut at ${cut}`);
   }
+});
+
+// ---- The binary body (format 2) ----
+
+/** Values a body must carry exactly, beyond `value` above: edge numbers and odd strings. */
+const edgeValue = fc.oneof(
+  value,
+  fc.constantFrom(2 ** 31, -(2 ** 31), 2 ** 31 - 1, 2 ** 53 - 1, -(2 ** 53), 0.1, 1e300, -5e-324),
+  fc.string({ unit: "binary", maxLength: 40 }),
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+  fc.constantFrom("\ud800", "a\udfffb", "x".repeat(33), "é".repeat(40)),
+);
+
+const arbitraryCommit = fc.record(
+  {
+    seq: fc.integer({ min: 1, max: 2 ** 53 - 1 }),
+    ts: fc.integer({ min: 0, max: 8.64e15 }),
+    origin: fc.record(
+      { kind: fc.constantFrom("api", "rql"), text: fc.string() },
+      { noNullPrototype: true },
+    ),
+    changes: fc.array(
+      fc.record(
+        {
+          object: fc.string({ minLength: 1, maxLength: 40 }),
+          kind: fc.constantFrom("insert", "update", "delete", "add", "record"),
+          key: edgeValue,
+          before: edgeValue,
+          after: edgeValue,
+        },
+        { noNullPrototype: true },
+      ),
+      { maxLength: 6 },
+    ),
+  },
+  { noNullPrototype: true },
+);
+
+test("every commit survives the binary body exactly (fast-check)", () => {
+  fc.assert(
+    fc.property(arbitraryCommit, (c: Commit) => {
+      const { bytes } = encodeRecord(c, zeroHash);
+      const read = readRecord(bytes, 0);
+      assert.equal(read.kind, "record");
+      if (read.kind !== "record") return;
+      assert.equal(read.record.seq, c.seq);
+      assert.equal(read.record.ts, c.ts);
+      assert.deepEqual(read.record.origin, c.origin);
+      assert.deepEqual(read.record.changes, c.changes);
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test("a row whose key is __proto__ stays an own key", () => {
+  const row = JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as Record<string, unknown>;
+  const c: Commit = {
+    seq: 1,
+    ts: 5,
+    origin: { kind: "api" },
+    changes: [{ object: "a::b", kind: "set", key: "k", before: undefined, after: row }],
+  };
+  const read = readRecord(encodeRecord(c, zeroHash).bytes, 0);
+  assert.equal(read.kind, "record");
+  if (read.kind !== "record") return;
+  const after = read.record.changes[0]!.after as Record<string, unknown>;
+  assert.deepEqual(Object.keys(after), ["__proto__", "y"]);
+  assert.equal(Object.getPrototypeOf(after), Object.prototype);
+});
+
+/** A frame around `body` with a correct CRC and chain hash, as a writer with a bug would make. */
+function frameAround(body: Uint8Array, seq: number): Uint8Array {
+  const payload = 64 + body.length;
+  const frame = Buffer.alloc(16 + payload);
+  frame.writeUInt32BE(payload, 0);
+  frame.writeUInt32BE(0, 8);
+  frame.writeUInt32BE(seq, 12);
+  frame.set(body, 48);
+  frame.set(
+    createHash("sha256")
+      .update(frame.subarray(8, frame.length - 32))
+      .digest(),
+    frame.length - 32,
+  );
+  frame.writeUInt32BE(crc32c(frame.subarray(8)), 4);
+  return frame;
+}
+
+test("format 1 records (JSON bodies) are still read", () => {
+  const json =
+    '{"ts":9,"origin":{"kind":"api"},"changes":[["a::t","insert",1,{"$undef":1},{"id":1,"n":{"$int":"12345678901234567890"}}]]}';
+  const read = readRecord(frameAround(Buffer.from(json), 4), 0);
+  assert.equal(read.kind, "record");
+  if (read.kind !== "record") return;
+  assert.equal(read.record.ts, 9);
+  assert.deepEqual(read.record.changes, [
+    {
+      object: "a::t",
+      kind: "insert",
+      key: 1,
+      before: undefined,
+      after: { id: 1, n: 12345678901234567890n },
+    },
+  ]);
+});
+
+test("a CRC-valid but malformed binary body is damage naming the record, never a throw", () => {
+  const { bytes } = encodeRecord(commit(5), zeroHash);
+  const body = bytes.subarray(48, bytes.length - 32);
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: body.length - 1 }),
+      fc.integer({ min: 1, max: 255 }),
+      fc.integer({ min: 0, max: body.length }),
+      (at, xor, cut) => {
+        const mutated = new Uint8Array(body.subarray(0, Math.max(cut, at + 1)));
+        mutated[at] = mutated[at]! ^ xor;
+        const read = readRecord(frameAround(mutated, 5), 0);
+        if (read.kind === "damaged") assert.match(read.reason, /^record 5: /);
+        else assert.equal(read.kind, "record");
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });

@@ -1,0 +1,434 @@
+/**
+ * @module The binary body of a log record (format 2, docs/log-format.md): the commit's time,
+ * origin and changes, each value as a one-byte tag and its bytes. It replaces the JSON body of
+ * format 1 on the commit path because building JSON text cost more than the rest of the
+ * record together; format 1 bodies (which start with `{`) are still read.
+ */
+import { assert } from "../lib/assert.ts";
+import { DbError } from "../lib/errors.ts";
+import { jsonDepthMax } from "../lib/limits.ts";
+import { Decimal, Duration } from "../values/index.ts";
+import type { Change, Origin } from "../engine/index.ts";
+
+/** First byte of a format-2 body; a format-1 (JSON) body starts with `{` instead. */
+export const bodyFormatBinary = 0x02;
+
+/** Nesting allowed in encoded values: user JSON plus the record's own structure. */
+const bodyDepthMax = jsonDepthMax + 8;
+/** Strings up to this length are written byte by byte when ASCII (a native call costs more). */
+const stringInlineLengthMax = 32;
+/** The scratch buffer's first size; it doubles when a record needs more. */
+const scratchSizeBytesInitial = 64 * 1024;
+
+/** Value tags: the first byte of every value. */
+const Tag = {
+  Undefined: 0,
+  Null: 1,
+  False: 2,
+  True: 3,
+  Int32: 4,
+  Float64: 5,
+  Text: 6,
+  BigInt: 7,
+  Date: 8,
+  Decimal: 9,
+  Duration: 10,
+  Blob: 11,
+  List: 12,
+  Record: 13,
+} as const;
+type Tag = (typeof Tag)[keyof typeof Tag];
+
+/**
+ * Writes bodies into one growing scratch buffer. The caller reserves `headerSizeBytes` in
+ * front, so the finished frame is one copy out of the scratch.
+ */
+export class BodyWriter {
+  private buffer = Buffer.allocUnsafe(scratchSizeBytesInitial);
+  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
+  private at = 0;
+
+  /** Encodes `ts`, `origin` and `changes` after `headerSizeBytes` of room; returns the end. */
+  encode(headerSizeBytes: number, ts: number, origin: Origin, changes: readonly Change[]): number {
+    this.at = headerSizeBytes;
+    this.ensure(16);
+    this.buffer[this.at++] = bodyFormatBinary;
+    this.view.setFloat64(this.at, ts);
+    this.at += 8;
+    this.value(origin, 0);
+    this.u32(changes.length);
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!;
+      this.text(change.object);
+      this.text(change.kind);
+      this.value(change.key, 0);
+      this.value(change.before, 0);
+      this.value(change.after, 0);
+    }
+    return this.at;
+  }
+
+  /** The bytes written so far (valid until the next `encode`). */
+  get bytes(): Buffer {
+    return this.buffer;
+  }
+
+  private ensure(sizeBytes: number): void {
+    if (this.at + sizeBytes <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.at + sizeBytes) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buffer.copy(grown, 0, 0, this.at);
+    this.buffer = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+  }
+
+  private u32(value: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.at, value);
+    this.at += 4;
+  }
+
+  private tag(tag: Tag): void {
+    this.ensure(1);
+    this.buffer[this.at++] = tag;
+  }
+
+  private value(value: unknown, depth: number): void {
+    assert(depth <= bodyDepthMax, "value nested too deeply for the log");
+    switch (typeof value) {
+      case "string":
+        this.tag(Tag.Text);
+        this.text(value);
+        return;
+      case "number":
+        this.number(value);
+        return;
+      case "boolean":
+        this.tag(value ? Tag.True : Tag.False);
+        return;
+      case "bigint":
+        this.tag(Tag.BigInt);
+        this.text(value.toString());
+        return;
+      case "undefined":
+        this.tag(Tag.Undefined);
+        return;
+      default:
+        this.object(value, depth);
+    }
+  }
+
+  private number(value: number): void {
+    assert(Number.isFinite(value), "the log cannot hold a non-finite number");
+    this.ensure(9);
+    if ((value | 0) === value) {
+      this.buffer[this.at++] = Tag.Int32;
+      this.view.setInt32(this.at, value);
+      this.at += 4;
+    } else {
+      this.buffer[this.at++] = Tag.Float64;
+      this.view.setFloat64(this.at, value);
+      this.at += 8;
+    }
+  }
+
+  private object(value: unknown, depth: number): void {
+    if (value === null) return this.tag(Tag.Null);
+    // Rows and documents first: one prototype check instead of four instanceof walks.
+    if (Object.getPrototypeOf(value) === Object.prototype) {
+      return this.record(value as Record<string, unknown>, depth);
+    }
+    if (Array.isArray(value)) {
+      this.tag(Tag.List);
+      this.u32(value.length);
+      for (let i = 0; i < value.length; i++) this.value(value[i], depth + 1);
+      return;
+    }
+    if (value instanceof Date) return this.float(Tag.Date, value.getTime());
+    if (value instanceof Decimal) {
+      this.tag(Tag.Decimal);
+      return this.text(value.toString());
+    }
+    if (value instanceof Duration) return this.float(Tag.Duration, value.ms);
+    if (value instanceof Uint8Array) {
+      this.tag(Tag.Blob);
+      this.u32(value.length);
+      this.ensure(value.length);
+      this.buffer.set(value, this.at);
+      this.at += value.length;
+      return;
+    }
+    this.record(value as Record<string, unknown>, depth);
+  }
+
+  private record(record: Record<string, unknown>, depth: number): void {
+    this.tag(Tag.Record);
+    // The count is patched in after the keys are walked: one pass over them.
+    this.ensure(4);
+    const countAt = this.at;
+    this.at += 4;
+    let count = 0;
+    for (const key in record) {
+      this.text(key);
+      this.value(record[key], depth + 1);
+      count++;
+    }
+    this.view.setUint32(countAt, count);
+  }
+
+  private float(tag: Tag, value: number): void {
+    this.ensure(9);
+    this.buffer[this.at++] = tag;
+    this.view.setFloat64(this.at, value);
+    this.at += 8;
+  }
+
+  /** A u32 byte length and UTF-8, or (for strings UTF-8 cannot carry) tagged UTF-16. */
+  private text(text: string): void {
+    const length = text.length;
+    if (length <= stringInlineLengthMax && this.ascii(text)) return;
+    if (!isWellFormed(text)) return this.utf16(text);
+    this.ensure(4 + length * 3);
+    const written = this.buffer.write(text, this.at + 4, "utf8");
+    this.view.setUint32(this.at, written);
+    this.at += 4 + written;
+  }
+
+  /** Writes a short string byte by byte; false (writing nothing) if it is not ASCII. */
+  private ascii(text: string): boolean {
+    const length = text.length;
+    this.ensure(4 + length);
+    const buffer = this.buffer;
+    const start = this.at + 4;
+    for (let i = 0; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 0x7f) return false;
+      buffer[start + i] = code;
+    }
+    this.view.setUint32(this.at, length);
+    this.at = start + length;
+    return true;
+  }
+
+  /** A string UTF-8 cannot carry: the length marker 0xffffffff, the unit count, the units. */
+  private utf16(text: string): void {
+    this.ensure(8 + text.length * 2);
+    this.view.setUint32(this.at, utf16Marker);
+    this.view.setUint32(this.at + 4, text.length);
+    this.at += 8;
+    for (let i = 0; i < text.length; i++) {
+      this.view.setUint16(this.at, text.charCodeAt(i));
+      this.at += 2;
+    }
+  }
+}
+
+/** `String.prototype.isWellFormed` (Node 20 has it; the TypeScript lib we target does not). */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** A string length of all ones announces UTF-16 code units (a lone surrogate inside). */
+const utf16Marker = 0xffff_ffff;
+
+/** A decoded body. */
+export interface DecodedBody {
+  ts: number;
+  origin: Origin;
+  changes: Change[];
+}
+
+/** Decodes a format-2 body; throws CORRUPT naming what is wrong. */
+export function decodeBinaryBody(body: Uint8Array): DecodedBody {
+  const reader = new BodyReader(body);
+  if (reader.byte() !== bodyFormatBinary) reader.fail("unknown body format");
+  const ts = reader.float64();
+  const origin = reader.value(0) as Origin;
+  if (origin === null || typeof origin !== "object" || Array.isArray(origin)) {
+    reader.fail("origin is not an object");
+  }
+  const count = reader.u32();
+  // Every change takes at least 13 bytes: a bound before allocating for a bogus count.
+  if (count * 13 > body.length) reader.fail(`change count ${count} exceeds the body`);
+  const changes: Change[] = new Array<Change>(count);
+  for (let i = 0; i < count; i++) {
+    changes[i] = {
+      object: reader.text(),
+      kind: reader.text(),
+      key: reader.value(0),
+      before: reader.value(0),
+      after: reader.value(0),
+    };
+  }
+  if (!reader.done) reader.fail("bytes after the last change");
+  return { ts, origin, changes };
+}
+
+class BodyReader {
+  private at = 0;
+  private readonly view: DataView;
+  private readonly buffer: Buffer;
+
+  constructor(bytes: Uint8Array) {
+    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
+
+  get done(): boolean {
+    return this.at === this.buffer.length;
+  }
+
+  fail(reason: string): never {
+    throw new DbError("CORRUPT", `${reason} (body byte ${this.at})`);
+  }
+
+  private need(sizeBytes: number): void {
+    if (this.at + sizeBytes > this.buffer.length) this.fail("body ends inside a value");
+  }
+
+  byte(): number {
+    this.need(1);
+    return this.buffer[this.at++]!;
+  }
+
+  u32(): number {
+    this.need(4);
+    const value = this.view.getUint32(this.at);
+    this.at += 4;
+    return value;
+  }
+
+  float64(): number {
+    this.need(8);
+    const value = this.view.getFloat64(this.at);
+    this.at += 8;
+    return value;
+  }
+
+  text(): string {
+    const length = this.u32();
+    if (length === utf16Marker) return this.utf16();
+    this.need(length);
+    const start = this.at;
+    this.at += length;
+    const buffer = this.buffer;
+    if (length <= stringInlineLengthMax) {
+      let out = "";
+      for (let i = start; i < start + length; i++) {
+        const code = buffer[i]!;
+        if (code > 0x7f) return buffer.toString("utf8", start, start + length);
+        out += String.fromCharCode(code);
+      }
+      return out;
+    }
+    return buffer.toString("utf8", start, start + length);
+  }
+
+  private utf16(): string {
+    const length = this.u32();
+    this.need(length * 2);
+    let out = "";
+    for (let i = 0; i < length; i++) {
+      out += String.fromCharCode(this.view.getUint16(this.at));
+      this.at += 2;
+    }
+    return out;
+  }
+
+  value(depth: number): unknown {
+    if (depth > bodyDepthMax) this.fail("value nested too deeply");
+    const tag = this.byte();
+    switch (tag) {
+      case Tag.Undefined:
+        return undefined;
+      case Tag.Null:
+        return null;
+      case Tag.False:
+        return false;
+      case Tag.True:
+        return true;
+      case Tag.Int32: {
+        this.need(4);
+        const value = this.view.getInt32(this.at);
+        this.at += 4;
+        return value;
+      }
+      case Tag.Float64:
+        return this.finite();
+      case Tag.Text:
+        return this.text();
+      case Tag.BigInt:
+        return this.bigint();
+      case Tag.Date:
+        return new Date(this.finite());
+      case Tag.Decimal:
+        return this.decimal();
+      case Tag.Duration:
+        return new Duration(this.finite());
+      case Tag.Blob: {
+        const length = this.u32();
+        this.need(length);
+        this.at += length;
+        // A copy: the record's buffer is not kept alive by the values decoded from it.
+        return new Uint8Array(this.buffer.subarray(this.at - length, this.at));
+      }
+      case Tag.List:
+        return this.list(depth);
+      case Tag.Record:
+        return this.record(depth);
+      default:
+        return this.fail(`unknown value tag ${tag}`);
+    }
+  }
+
+  private finite(): number {
+    const value = this.float64();
+    if (!Number.isFinite(value)) this.fail("non-finite number");
+    return value;
+  }
+
+  private bigint(): bigint {
+    const text = this.text();
+    if (!/^-?\d+$/.test(text)) this.fail("malformed bigint");
+    return BigInt(text);
+  }
+
+  private decimal(): Decimal {
+    const text = this.text();
+    try {
+      return Decimal.parse(text);
+    } catch {
+      return this.fail("malformed decimal");
+    }
+  }
+
+  private list(depth: number): unknown[] {
+    const count = this.u32();
+    if (count > this.buffer.length - this.at) this.fail(`list length ${count} exceeds the body`);
+    const out = new Array<unknown>(count);
+    for (let i = 0; i < count; i++) out[i] = this.value(depth + 1);
+    return out;
+  }
+
+  private record(depth: number): Record<string, unknown> {
+    const count = this.u32();
+    if (count > this.buffer.length - this.at) this.fail(`key count ${count} exceeds the body`);
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < count; i++) {
+      const key = this.text();
+      // Defined as own data properties: a key named __proto__ stays an ordinary key.
+      if (key === "__proto__") {
+        Object.defineProperty(out, key, {
+          value: this.value(depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else {
+        out[key] = this.value(depth + 1);
+      }
+    }
+    return out;
+  }
+}

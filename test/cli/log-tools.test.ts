@@ -18,6 +18,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { open } from "../../src/index.ts";
+import { crc32c } from "../../src/lib/crc32c.ts";
 
 const bin = resolve(import.meta.dirname, "../../bin/statebase.js");
 const segmentSizeBytes = 4096;
@@ -171,6 +172,22 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.match(run.stdout, /segments: 3 \(00000000000000000001\.seg \.\. /);
     assert.match(run.stdout, /valid records: 40, seq 1\.\.40\n/);
     assert.match(run.stdout, /bytes: \d+ used, 12288 allocated/);
+  });
+
+  test("verify: a record rewritten with a fresh CRC is a hash mismatch; open accepts it", async () => {
+    // What tampering looks like: a body byte changed and the CRC recomputed. Only the chain
+    // can tell, and opening does not recompute it (docs/log-format.md, recovery rule 2).
+    const dir = copy(plain);
+    const segment = segments(dir)[0]!;
+    const frame = frames(join(dir, "wal", segment)).find((f) => f.seq === 7)!;
+    patch(join(dir, "wal", segment), frame.offset, (bytes) => {
+      bytes[frame.sizeBytes - 40] = bytes[frame.sizeBytes - 40]! ^ 0x01;
+      bytes.writeUInt32BE(crc32c(bytes.subarray(8, frame.sizeBytes)), 4);
+    });
+    const run = await cli("verify", dir);
+    assert.equal(run.status, 1);
+    assert.ok(run.stdout.includes(`seq 7: record 7: hash mismatch`), run.stdout);
+    assert.equal((await reopen(dir)).seq, 40);
   });
 
   test("verify: a flipped byte mid-log is inner damage, named, and nothing changes", async () => {

@@ -36,7 +36,8 @@ const bodyWriter = new BodyWriter();
 /**
  * The chain hash of a record: SHA-256(seq ‖ prev_hash ‖ body), which are contiguous in the
  * frame (bytes 8 up to the hash), so one one-shot hash call covers them. It is asked for as a
- * "binary" (latin1) string, one char per byte: in Node 20 that is over twice as fast as a Buffer result.
+ * "binary" (latin1) string, one char per byte: in Node 20 that is over twice as fast as
+ * asking for a Buffer.
  */
 function chainHash(frame: Buffer, hashOffset: number): string {
   return hash("sha256", frame.subarray(8, hashOffset), "binary");

@@ -15,6 +15,12 @@ export const walSegmentSizeBytesMax = 1024 * 1024 * 1024;
 
 const namePattern = /^(\d{20})\.seg$/;
 
+/**
+ * The next segment while it is zero-filled ahead of need (src/log/wal.ts). It matches no
+ * segment name, so recovery and the tools never read it; a leftover one is refilled.
+ */
+export const spareSegmentName = "next-segment.tmp";
+
 export function segmentName(firstSeq: number): string {
   return `${String(firstSeq).padStart(20, "0")}.seg`;
 }

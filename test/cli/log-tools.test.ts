@@ -80,8 +80,11 @@ function copy(fixture: string): string {
   return path;
 }
 
+/** The segment files (the log also keeps a spare segment, `next-segment.tmp`, beside them). */
 function segments(dir: string): string[] {
-  return readdirSync(join(dir, "wal")).sort();
+  return readdirSync(join(dir, "wal"))
+    .filter((name) => name.endsWith(".seg"))
+    .sort();
 }
 
 /** The segment that holds `seq`: the last one whose name (its first seq) is not after it. */
@@ -174,7 +177,7 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.match(run.stdout, /bytes: \d+ used, 12288 allocated/);
   });
 
-  test("verify: a record rewritten with a fresh CRC is a hash mismatch; open accepts it", async () => {
+  test("verify: a record rewritten with a new CRC is a hash mismatch; open reads it", async () => {
     // What tampering looks like: a body byte changed and the CRC recomputed. Only the chain
     // can tell, and opening does not recompute it (docs/log-format.md, recovery rule 2).
     const dir = copy(plain);

@@ -200,7 +200,8 @@ function frameAround(body: Uint8Array, seq: number): Uint8Array {
 
 test("format 1 records (JSON bodies) are still read", () => {
   const json =
-    '{"ts":9,"origin":{"kind":"api"},"changes":[["a::t","insert",1,{"$undef":1},{"id":1,"n":{"$int":"12345678901234567890"}}]]}';
+    '{"ts":9,"origin":{"kind":"api"},"changes":' +
+    '[["a::t","insert",1,{"$undef":1},{"id":1,"n":{"$int":"12345678901234567890"}}]]}';
   const read = readRecord(frameAround(Buffer.from(json), 4), 0);
   assert.equal(read.kind, "record");
   if (read.kind !== "record") return;

@@ -1,7 +1,7 @@
 /**
  * @module The HTTP listener (fastify): RQL at `POST /v1/query|command|admin`, procedure calls
- * at `POST /v1/call/:procedure`, `GET /healthz` and Prometheus text at `GET /metrics`
- * (docs/server.md). Every answer is JSON from one encoder (json.ts) and every failure is
+ * at `POST /v1/call/:procedure`, `GET /healthz`, Prometheus text at `GET /metrics` and the
+ * web console at `GET /console` (console-routes.ts; docs/server.md). Every answer is JSON from one encoder (json.ts) and every failure is
  * `{"error": {"code", "message"}}` from one translator (wire-error.ts), so a client never
  * sees a stack trace. The WebSocket endpoint shares this listener's port (ws/).
  */
@@ -19,6 +19,7 @@ import { runRequest } from "../requests.ts";
 import type { RequestContext, RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { ListenAddress } from "../config.ts";
+import { addConsoleRoutes } from "./console-routes.ts";
 import { forwardWrite, isForwardable } from "./forward.ts";
 import type { WriteForwarding } from "./forward.ts";
 
@@ -119,6 +120,7 @@ function addRoutes(app: FastifyInstance, options: HttpServerOptions): void {
       sendError(reply, error, options.fault);
     }
   });
+  addConsoleRoutes(app);
 }
 
 /** One RQL or call request: authenticate, run, encode; records the outcome in the metrics. */

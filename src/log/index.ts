@@ -26,6 +26,7 @@ export {
   segmentName,
   segmentSizeBytesDefault,
   segmentSizeBytesMin,
+  spareSegmentName,
   walSegmentSizeBytesMax,
 } from "./segment.ts";
 export { decodeValue, encodeValue } from "./codec.ts";

@@ -10,7 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { WAL, recoverLog, zeroHash } from "../../src/log/index.ts";
+import { WAL, recoverLog, spareSegmentName, zeroHash } from "../../src/log/index.ts";
 import type { LogRecord, LogTail } from "../../src/log/index.ts";
 import { createMemoryStorage } from "../../src/storage/index.ts";
 import type { MemoryStorage } from "../../src/storage/index.ts";
@@ -266,4 +266,26 @@ test("a record repeated at the tail is damage, never a second apply", async () =
     warnings.some((w) => w.includes("repeats")),
     warnings.join("\n"),
   );
+});
+
+test("segments come from a zero-filled spare; a leftover spare's garbage stays out", async () => {
+  const storage = createMemoryStorage();
+  // A spare left by a crash, full of non-zero bytes: the writer must refill it, not reuse it.
+  const leftover = await storage.open(spareSegmentName, { create: true });
+  await leftover.write(0, new Uint8Array(8192).fill(0xa5));
+  await leftover.close();
+  const wal = await writeCommits(storage, 120);
+  assert.ok(wal.stats.segmentCount > 3);
+  await wal.close();
+  // Recovery reads every commit back (garbage after a record would be damage) and ignores
+  // a spare the writer may have started preparing again.
+  const { records, warnings } = await recover(storage);
+  assert.deepEqual(warnings, []);
+  assert.equal(records.length, 120);
+  for (const name of await storage.list()) {
+    if (name === spareSegmentName) continue;
+    const file = await storage.open(name, { create: false });
+    assert.equal(await file.size(), 4096, `${name} has the segment size`);
+    await file.close();
+  }
 });

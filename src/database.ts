@@ -258,6 +258,15 @@ class EmbeddedDatabase implements Database, Tx {
     await this.backend?.writable();
   }
 
+  /**
+   * In `async` durability, holds a write back while the oldest commit not on disk is older
+   * than the window, so the async entry points (HTTP, WebSocket, CLI) keep the bound even
+   * when the disk falls behind. In `sync` mode each write waits for its own fsync anyway.
+   */
+  private async keepWithinWindow(): Promise<void> {
+    if (this.durability === "async") await this.writable();
+  }
+
   async flush(): Promise<void> {
     await this.backend?.flush();
   }
@@ -409,6 +418,7 @@ class EmbeddedDatabase implements Database, Tx {
   private async runRql(rql: string, params: QueryParams | undefined, entry: EntryPoint) {
     const cached = parseScriptCached(rql);
     checkEntryPoint(cached.script, entry);
+    if (entry !== "query") await this.keepWithinWindow();
     const prefetched = needsAsyncReads(cached.script)
       ? await this.prefetch(cached, params)
       : undefined;
@@ -481,6 +491,7 @@ class EmbeddedDatabase implements Database, Tx {
     const resolved = this.procedures.resolve(this.engine.catalog, name);
     const procedure = resolved.procedure;
     const coerced = coerceArguments(procedure.name, procedure.params, args);
+    await this.keepWithinWindow();
     const origin = { kind: "procedure", detail: { name: procedure.name, args: coerced } };
     const result = this.engine.transactWith(this, (db) => db.runProcedure(name, coerced), {
       origin,

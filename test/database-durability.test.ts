@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { open } from "../src/index.ts";
+import { createManualClock, open } from "../src/index.ts";
 import type { Database } from "../src/index.ts";
 
 function fill(db: Database): void {
@@ -99,6 +99,34 @@ test("writable() resolves at once while the log keeps up, and after catching up"
     }
     await db.flush();
     assert.equal(db.counter("default::n").get(), 200);
+    await db.close();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+});
+
+test("async: a command waits while the oldest commit not on disk is older than the window", async () => {
+  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
+  const clock = createManualClock();
+  try {
+    const db = await open({ path, durability: "async", durabilityWindowMs: 10, clock });
+    await db.admin(
+      "create namespace app; create table app::t { id: int8, v: int8 } with { primary_key: { id } }",
+    );
+    await db.flush();
+    db.table("app::t").insert({ id: 1, v: 1 });
+    const behind = db.seq;
+    let behindDurable = false;
+    void db.durable(behind).then(() => (behindDurable = true));
+    // The disk "falls behind": the commit is 50 ms old by the clock and still not flushed.
+    clock.advance(50);
+    await db.command("update app::t { v: 2 } filter { id == 1 }");
+    assert.equal(behindDurable, true, "the command ran before the lagging commit was on disk");
+    // Within the window nothing waits: the command resolves before its own flush.
+    let lastDurable = false;
+    void db.durable(db.seq).then(() => (lastDurable = true));
+    await db.command("update app::t { v: 3 } filter { id == 1 }");
+    assert.equal(lastDurable, false);
     await db.close();
   } finally {
     rmSync(path, { recursive: true, force: true });

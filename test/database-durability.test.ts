@@ -105,13 +105,14 @@ test("writable() resolves at once while the log keeps up, and after catching up"
   }
 });
 
-test("async: a command waits while the oldest commit not on disk is older than the window", async () => {
+test("async: a command waits while the oldest unsynced commit is older than the window", async () => {
   const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
   const clock = createManualClock();
   try {
     const db = await open({ path, durability: "async", durabilityWindowMs: 10, clock });
     await db.admin(
-      "create namespace app; create table app::t { id: int8, v: int8 } with { primary_key: { id } }",
+      "create namespace app; " +
+        "create table app::t { id: int8, v: int8 } with { primary_key: { id } }",
     );
     await db.flush();
     db.table("app::t").insert({ id: 1, v: 1 });

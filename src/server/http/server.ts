@@ -3,7 +3,8 @@
  * at `POST /v1/call/:procedure`, `GET /healthz`, Prometheus text at `GET /metrics` and the
  * web console at `GET /console` (console-routes.ts; docs/server.md). Every answer is JSON
  * from one encoder (json.ts) and every failure is `{"error": {"code", "message"}}` from one
- * translator (wire-error.ts), so a client never sees a stack trace. The WebSocket endpoint shares this listener's port (ws/).
+ * translator (wire-error.ts), so a client never sees a stack trace. The WebSocket endpoint
+ * shares this listener's port (ws/).
  */
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";

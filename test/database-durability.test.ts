@@ -105,7 +105,7 @@ test("writable() resolves at once while the log keeps up, and after catching up"
   }
 });
 
-test("async: a command waits while the oldest unsynced commit is older than the window", async () => {
+test("async: a command waits while the oldest unsynced commit is past the window", async () => {
   const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
   const clock = createManualClock();
   try {

@@ -18,7 +18,7 @@ import type { Columns } from "./columns.ts";
 import { Operator } from "./delta.ts";
 import type { Delta, Row } from "./delta.ts";
 import type { ColumnSpec } from "./map.ts";
-import { rowsEqual } from "./rows-equal.ts";
+import { columnsEqual } from "./rows-equal.ts";
 
 interface Group {
   readonly key: unknown;
@@ -113,9 +113,12 @@ export class AggregateOperator extends Operator {
     }
     if (!changed) return true;
     for (let i = 0; i < calls.length; i++) {
+      const value = values[calls.length + i];
+      // An unchanged argument (count(id) while a total changes) leaves its accumulator as is.
+      if (value === values[i]) continue;
       const accumulator = group.accumulators[i]!;
       accumulator.remove(values[i], delta.key);
-      accumulator.add(values[calls.length + i], delta.key);
+      accumulator.add(value, delta.key);
     }
     this.emit(group);
     return true;
@@ -150,7 +153,12 @@ export class AggregateOperator extends Operator {
     const before = group.output;
     const after = group.rowCount > 0 || this.byNames.length === 0 ? this.rowOf(group) : undefined;
     // A change that leaves the group's row as it was (count(id) under an update) emits nothing.
-    if (before !== undefined && after !== undefined && rowsEqual(before, after)) return;
+    // Both rows hold the group's own `by` values, so only the aggregates are compared.
+    const same =
+      before !== undefined &&
+      after !== undefined &&
+      columnsEqual(before, after, this.aggregateNames);
+    if (same) return;
     group.output = after;
     if (after === undefined) {
       const mapKey = mapKeyOfTuple(group.values);

@@ -4,12 +4,14 @@
  * the graph ends in the view's output sink. Names, columns and types are resolved here, once,
  * so a bad view fails at `create view` with the place it went wrong.
  */
+import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { viewTopKSpareRows } from "../lib/limits.ts";
 import { qualifyName } from "../engine/index.ts";
 import type { Catalog, StoredObject } from "../engine/index.ts";
 import { compileExpression } from "../expr/index.ts";
 import type { Expr } from "../expr/index.ts";
+import { Table } from "../primitives/index.ts";
 import type { Pipeline, Step } from "../rql/index.ts";
 import type { QueryParams } from "../types.ts";
 import { AggregateOperator } from "./aggregate.ts";
@@ -21,12 +23,14 @@ import type { Delta, Row, Sink } from "./delta.ts";
 import { DistinctOperator } from "./distinct.ts";
 import { FilterOperator } from "./filter.ts";
 import { JoinOperator } from "./join.ts";
+import type { ReadRow } from "./join.ts";
 import { MapOperator } from "./map.ts";
 import { forEachRow } from "./input-rows.ts";
 import {
   appendLineage,
   constantLineage,
   derivedLineage,
+  fieldsOf,
   inputLineage,
   joinLineage,
   mapLineage,
@@ -88,6 +92,13 @@ interface Build {
    * deferred view applies older changes to newer inputs.
    */
   readonly rescan: boolean;
+  /**
+   * Whether each change is fed as it is applied, so an input read while maintaining holds
+   * exactly the rows the change left (transactional views; also while rolling back, as a
+   * change is fed back before its input reverts it). Query subscriptions are fed whole
+   * commits after the fact, so a read there may see later changes of the same commit.
+   */
+  readonly live: boolean;
   /** The input columns read so far, filled while compiling. */
   readonly read: ColumnsRead;
 }
@@ -96,9 +107,10 @@ interface Build {
 export function compileView(
   pipeline: Pipeline,
   catalog: Catalog,
-  options: { params?: QueryParams | undefined; rescan: boolean },
+  options: { params?: QueryParams | undefined; rescan: boolean; live?: boolean },
 ): ViewGraph {
   const { params, rescan } = options;
+  const live = options.live ?? false;
   const graph = {
     entries: new Map<string, Sink[]>(),
     inline: [],
@@ -108,7 +120,7 @@ export function compileView(
     tail: new SourceNode(),
     reads: new Map(),
   };
-  const build: Build = { catalog, params, graph, rescan, read: new Map() };
+  const build: Build = { catalog, params, graph, rescan, live, read: new Map() };
   const stream = compilePipeline(build, pipeline);
   stream.node.next = graph.tail;
   // The view shows every column of its last stream.
@@ -129,6 +141,8 @@ interface Stream {
   order?: readonly SortColumn[] | undefined;
   /** Where each column comes from. */
   lineage: Lineage;
+  /** How to read a row by key: set while the stream is a keyed table's rows, unchanged. */
+  read?: ReadRow | undefined;
 }
 
 function compilePipeline(build: Build, pipeline: Pipeline): Stream {
@@ -150,7 +164,10 @@ function compilePipeline(build: Build, pipeline: Pipeline): Stream {
       i++;
       continue;
     }
-    const next = compileStep(build, stream, step);
+    const next =
+      step.type === "join"
+        ? compileJoin(build, stream, step, columnsNeeded(steps, i + 1))
+        : compileStep(build, stream, step);
     const keepsOrder = ["filter", "map", "extend", "take", "sort"].includes(step.type);
     const order = keepsOrder && next.order === undefined ? stream.order : next.order;
     stream = { ...next, order, scan: rescanOf(stream, next) };
@@ -198,7 +215,7 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
       markRead(read, lineage, step.columns.length > 0 ? step.columns : "all");
       return attach(build, stream, new DistinctOperator(step.columns, input));
     case "join":
-      return compileJoin(build, stream, step);
+      return compileJoin(build, stream, step, undefined);
     case "append": {
       const other = compilePipeline(build, step.pipeline);
       const append = new AppendOperator(input, other.columns);
@@ -208,7 +225,54 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
   }
 }
 
-function compileJoin(build: Build, stream: Stream, step: Step & { type: "join" }): Stream {
+/**
+ * The columns of a stream that the steps from `from` on read, when a step among them drops
+ * the rest (a map or an aggregate) before anything shows them; undefined: every column.
+ */
+function columnsNeeded(steps: readonly Step[], from: number): Set<string> | undefined {
+  const names = new Set<string>();
+  const add = (more: Iterable<string>): void => {
+    for (const name of more) names.add(name);
+  };
+  for (let i = from; i < steps.length; i++) {
+    const step = steps[i]!;
+    switch (step.type) {
+      case "filter":
+        add(fieldsOf([step.predicate]));
+        break;
+      case "sort":
+        add(step.keys.map((key) => key.column));
+        break;
+      case "take":
+        break;
+      case "distinct":
+        if (step.columns.length === 0) return undefined;
+        add(step.columns);
+        break;
+      case "join":
+        add(step.using.map((key) => key.left));
+        break;
+      case "map":
+      case "aggregate": {
+        const specs = step.type === "map" ? step.columns : [...step.by, ...step.aggregates];
+        add(fieldsOf(specs.map((spec) => spec.expr)));
+        return names;
+      }
+      // An extend must still see every column (it may not name one); an append shows all.
+      case "extend":
+      case "append":
+        return undefined;
+    }
+  }
+  return undefined;
+}
+
+function compileJoin(
+  build: Build,
+  stream: Stream,
+  step: Step & { type: "join" },
+  keep: ReadonlySet<string> | undefined,
+): Stream {
   const input = stream.columns;
   const right = compilePipeline(build, step.right);
   if (input === undefined || right.columns === undefined) {
@@ -221,6 +285,8 @@ function compileJoin(build: Build, stream: Stream, step: Step & { type: "join" }
     using,
     left: input,
     right: right.columns,
+    readLeft: build.live ? stream.read : undefined,
+    keep,
   });
   right.node.next = join.rightInput;
   markRead(
@@ -284,7 +350,18 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
   entries.set(object.name, sinks);
   const scan: InputScan = (fn) => forEachRow(build.catalog.require(object.name), fn);
   const columns = columnsOfObject(object);
-  return { node, columns, scan, lineage: inputLineage(object.name, columns) };
+  const read =
+    object instanceof Table && object.hasPrimaryKey ? tableRead(build, object.name) : undefined;
+  return { node, columns, scan, read, lineage: inputLineage(object.name, columns) };
+}
+
+/** Reads a table's current row by key (the object is looked up again, like a scan does). */
+function tableRead(build: Build, name: string): ReadRow {
+  return (key) => {
+    const table = build.catalog.require(name);
+    assert(table instanceof Table, `${name} is no longer a table`);
+    return table.get(key);
+  };
 }
 
 function requireSource(catalog: Catalog, name: string): StoredObject {

@@ -5,6 +5,10 @@
  * fills those with none while a left row has no match. Output keys are `[leftKey, rightKey]`
  * for matches and `[leftKey]` for an unmatched left row. A key holding none matches nothing,
  * as `none == none` is not true.
+ *
+ * When the left input is a table read as each change is applied (a transactional view), the
+ * left index holds only keys and left rows are read from the table when a right row changes:
+ * an update that keeps its join key (the usual write) then touches no join state at all.
  */
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
@@ -15,7 +19,16 @@ import { Operator } from "./delta.ts";
 import type { Delta, Row, Sink } from "./delta.ts";
 
 /** Rows of one side under one join key, by their stream key's map key. */
-type Bucket = Map<MapKey, { readonly key: unknown; row: Row }>;
+type Bucket = Map<MapKey, Entry>;
+
+/** A held row; `row` is undefined when the left rows are read from the input (`readLeft`). */
+interface Entry {
+  readonly key: unknown;
+  row: Row | undefined;
+}
+
+/** Reads the current row of the left input under `key`. */
+export type ReadRow = (key: unknown) => Row | undefined;
 
 export interface JoinOptions {
   readonly kind: "inner" | "left";
@@ -24,6 +37,16 @@ export interface JoinOptions {
   readonly using: ReadonlyArray<readonly [string, string]>;
   readonly left: Columns;
   readonly right: Columns;
+  /**
+   * How to read a left row by key, when the left input is read as each change is applied
+   * (so what it holds is what the left index would): the left index then keeps keys only.
+   */
+  readonly readLeft?: ReadRow | undefined;
+  /**
+   * The output columns the steps after the join read, when they drop the others (an
+   * aggregate, a map): joined rows are built with these only. Undefined: every column.
+   */
+  readonly keep?: ReadonlySet<string> | undefined;
 }
 
 export class JoinOperator extends Operator {
@@ -36,6 +59,7 @@ export class JoinOperator extends Operator {
   private readonly rightColumns: readonly string[];
   private readonly outer: boolean;
   private readonly leftNames: readonly string[];
+  private readonly readLeft: ReadRow | undefined;
   /** Right column name to its prefixed output name. */
   readonly prefixed: ReadonlyArray<readonly [string, string]>;
 
@@ -49,10 +73,10 @@ export class JoinOperator extends Operator {
     this.leftColumns = using.map((pair) => pair[0]);
     this.rightColumns = using.map((pair) => pair[1]);
     this.outer = options.kind === "left";
-    this.leftNames = [...left.keys()];
-    this.prefixed = [...right.keys()].map((name) => [name, `${alias}_${name}`] as const);
+    this.readLeft = options.readLeft;
+    const prefixed = [...right.keys()].map((name) => [name, `${alias}_${name}`] as const);
     const columns = new Map<string, ValueType | undefined>(left);
-    for (const [name, output] of this.prefixed) {
+    for (const [name, output] of prefixed) {
       if (columns.has(output)) {
         throw new DbError("INVALID_SCHEMA", `join output repeats column ${output}`, {
           column: output,
@@ -60,6 +84,12 @@ export class JoinOperator extends Operator {
       }
       columns.set(output, right.get(name));
     }
+    // Columns no later step reads are never built: a joined row is made twice per update.
+    const keep = options.keep;
+    if (keep !== undefined)
+      for (const name of columns.keys()) if (!keep.has(name)) columns.delete(name);
+    this.leftNames = [...left.keys()].filter((name) => columns.has(name));
+    this.prefixed = prefixed.filter(([, output]) => columns.has(output));
     this.columns = columns;
     this.rightInput = { push: (delta) => this.pushRight(delta) };
   }
@@ -82,7 +112,10 @@ export class JoinOperator extends Operator {
     }
     if (delta.after !== undefined) {
       const joinKey = joinKeyOf(delta.after, this.leftColumns);
-      if (joinKey !== undefined) bucketSet(this.leftIndex, joinKey, delta.key, delta.after);
+      if (joinKey !== undefined) {
+        const row = this.readLeft === undefined ? delta.after : undefined;
+        bucketSet(this.leftIndex, joinKey, delta.key, row);
+      }
       this.forEachPair(delta.key, delta.after, joinKey, (key, row) =>
         this.next.push({ key, before: undefined, after: row }),
       );
@@ -94,9 +127,12 @@ export class JoinOperator extends Operator {
    * in place and each of its output rows changes as one update, not a delete and an insert.
    */
   private updateLeft(leftKey: unknown, before: Row, after: Row, joinKey: MapKey): void {
-    const entry = this.leftIndex.get(joinKey)?.get(mapKeyOf(leftKey));
-    assert(entry !== undefined, "join: updated a left row it does not hold");
-    entry.row = after;
+    // With keys only held, there is nothing to update (and no lookup to pay for).
+    if (this.readLeft === undefined) {
+      const entry = this.leftIndex.get(joinKey)?.get(mapKeyOf(leftKey));
+      assert(entry !== undefined, "join: updated a left row it does not hold");
+      entry.row = after;
+    }
     const bucket = this.rightIndex.get(joinKey);
     if (bucket === undefined) {
       if (this.outer) {
@@ -160,7 +196,12 @@ export class JoinOperator extends Operator {
   private forEachLeft(joinKey: MapKey, fn: (key: unknown, row: Row) => void): void {
     const bucket = this.leftIndex.get(joinKey);
     if (bucket === undefined) return;
-    for (const left of bucket.values()) fn(left.key, left.row);
+    const readLeft = this.readLeft;
+    for (const left of bucket.values()) {
+      const row = readLeft === undefined ? left.row : readLeft(left.key);
+      assert(row !== undefined, "join: a held left row is missing from the input");
+      fn(left.key, row);
+    }
   }
 
   private pushUnmatched(leftKey: unknown, leftRow: Row, kind: "insert" | "delete"): void {
@@ -205,7 +246,12 @@ function joinKeyOf(row: Row, columns: readonly string[]): MapKey | undefined {
   return mapKeyOfTuple(values);
 }
 
-function bucketSet(index: Map<MapKey, Bucket>, joinKey: MapKey, key: unknown, row: Row): void {
+function bucketSet(
+  index: Map<MapKey, Bucket>,
+  joinKey: MapKey,
+  key: unknown,
+  row: Row | undefined,
+): void {
   let bucket = index.get(joinKey);
   if (bucket === undefined) index.set(joinKey, (bucket = new Map() as Bucket));
   const rowKey = mapKeyOf(key);

@@ -138,7 +138,7 @@ function markOrigins(read: ColumnsRead, origins: readonly Origin[]): void {
 }
 
 /** The root names (columns) the expressions read. */
-function fieldsOf(exprs: readonly Expr[]): Set<string> {
+export function fieldsOf(exprs: readonly Expr[]): Set<string> {
   const names = new Set<string>();
   const stack = [...exprs];
   for (let expr = stack.pop(); expr !== undefined; expr = stack.pop()) {

@@ -246,8 +246,10 @@ export class ViewManager implements ChangeObserver, ViewHost {
   private build(object: ViewObject, tx: Transaction | undefined): ActiveView {
     const definition = object.definition;
     const pipeline = parseViewQuery(object.name, definition.query);
+    const transactional = definition.mode === "transactional";
     const graph = compileView(pipeline, this.engine.catalog, {
-      rescan: definition.mode === "transactional",
+      rescan: transactional,
+      live: transactional,
     });
     const output = new OutputSink(object, graph.columns, definition.columns);
     graph.tail.next = output;

@@ -254,8 +254,8 @@ export function decodeBinaryBody(body: Uint8Array): DecodedBody {
   const changes: Change[] = new Array<Change>(count);
   for (let i = 0; i < count; i++) {
     changes[i] = {
-      object: reader.text(),
-      kind: reader.text(),
+      object: reader.name(),
+      kind: reader.name(),
       key: reader.value(0),
       before: reader.value(0),
       after: reader.value(0),
@@ -264,6 +264,39 @@ export function decodeBinaryBody(body: Uint8Array): DecodedBody {
   if (!reader.done) reader.fail("bytes after the last change");
   return { ts, origin, changes };
 }
+
+/** Longest name kept in {@link NameCache}, in bytes. */
+const nameCachedLengthMax = 32;
+/** Slots of {@link NameCache} (a power of two); a colliding name replaces the older one. */
+const nameCacheSlotCount = 1024;
+
+/** Interned strings of short ASCII names, found by a hash of their bytes. */
+class NameCache {
+  private readonly slots = new Array<string | undefined>(nameCacheSlotCount);
+
+  /** The cached string equal to `length` bytes at `start`, caching it if it is new ASCII. */
+  lookup(buffer: Buffer, start: number, length: number): string | undefined {
+    if (length > nameCachedLengthMax) return undefined;
+    let hash = length;
+    for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ buffer[i]!, 0x01000193);
+    const slot = (hash >>> 0) & (nameCacheSlotCount - 1);
+    const cached = this.slots[slot];
+    if (cached !== undefined && sameAscii(cached, buffer, start, length)) return cached;
+    for (let i = start; i < start + length; i++) if (buffer[i]! > 0x7f) return undefined;
+    // A computed key comes back from Object.keys internalized: later rows reuse it as is.
+    const name = Object.keys({ [buffer.toString("latin1", start, start + length)]: 0 })[0]!;
+    this.slots[slot] = name;
+    return name;
+  }
+}
+
+function sameAscii(text: string, buffer: Buffer, start: number, length: number): boolean {
+  if (text.length !== length) return false;
+  for (let i = 0; i < length; i++) if (text.charCodeAt(i) !== buffer[start + i]) return false;
+  return true;
+}
+
+const names = new NameCache();
 
 class BodyReader {
   private at = 0;
@@ -312,17 +345,23 @@ class BodyReader {
     this.need(length);
     const start = this.at;
     this.at += length;
-    const buffer = this.buffer;
-    if (length <= stringInlineLengthMax) {
-      let out = "";
-      for (let i = start; i < start + length; i++) {
-        const code = buffer[i]!;
-        if (code > 0x7f) return buffer.toString("utf8", start, start + length);
-        out += String.fromCharCode(code);
-      }
-      return out;
-    }
-    return buffer.toString("utf8", start, start + length);
+    return this.buffer.toString("utf8", start, start + length);
+  }
+
+  /**
+   * A name that repeats from record to record (an object, a change kind, a column): short
+   * ASCII names come from {@link names}, so every row decoded gets the same interned key
+   * strings, the way JSON.parse gives them (a fresh key string per property made each row
+   * take V8's slow path for adding a property).
+   */
+  name(): string {
+    const length = this.u32();
+    if (length === utf16Marker) return this.utf16();
+    this.need(length);
+    const start = this.at;
+    this.at += length;
+    const name = names.lookup(this.buffer, start, length);
+    return name ?? this.buffer.toString("utf8", start, start + length);
   }
 
   private utf16(): string {
@@ -416,7 +455,7 @@ class BodyReader {
     if (count > this.buffer.length - this.at) this.fail(`key count ${count} exceeds the body`);
     const out: Record<string, unknown> = {};
     for (let i = 0; i < count; i++) {
-      const key = this.text();
+      const key = this.name();
       // Defined as own data properties: a key named __proto__ stays an ordinary key.
       if (key === "__proto__") {
         Object.defineProperty(out, key, {

@@ -171,6 +171,8 @@ class EmbeddedDatabase implements Database, Tx {
   private machinesApi: MachinesApi | undefined;
   /** Where commits become durable: the local log files or a JetStream stream. */
   private backend: LogBackend | undefined;
+  /** The wait of async writes for the log to catch up (see keepWithinWindow). */
+  private windowWait: Promise<void> | undefined;
   /** Flush policy of the commit being made (a per-transaction override or the default). */
   private policy: FlushPolicy;
   /** TypeScript procedures registered in this process (RQL ones live in the catalog). */
@@ -264,7 +266,11 @@ class EmbeddedDatabase implements Database, Tx {
    * when the disk falls behind. In `sync` mode each write waits for its own fsync anyway.
    */
   private async keepWithinWindow(): Promise<void> {
-    if (this.durability === "async") await this.writable();
+    if (this.durability !== "async") return;
+    // One shared wait, so writes go on in the order they came: a write that arrives while
+    // others wait for the log queues behind them instead of overtaking them.
+    this.windowWait ??= this.writable().finally(() => (this.windowWait = undefined));
+    await this.windowWait;
   }
 
   async flush(): Promise<void> {

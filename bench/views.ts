@@ -18,8 +18,8 @@ import type { Database } from "../src/index.ts";
 import { loadSqlite } from "./transfers.ts";
 
 const rowCount = Number(process.env.ROWS ?? 1_000_000);
-// 100,000 updates make a round of 0.3–0.7 s: with 20,000 (60 ms) the 5-view ratio swung by
-// ±15 % between runs, from scavenges landing in one round or the next.
+// 100,000 updates make a round of 0.3–0.7 s; a 60 ms round of 20,000 was at the mercy of a
+// scavenge landing in it or in the next.
 const updatesPerRound = Number(process.env.UPDATES ?? 100_000);
 const rounds = Number(process.env.ROUNDS ?? 5);
 const cpuClock = process.env.CLOCK === "cpu";

@@ -183,6 +183,9 @@ export class Session implements WatchSink {
           });
           return;
         }
+        // Async durability: while the log is behind its window, requests wait for it to catch
+        // up (DESIGN: commits wait, so the loss bound holds), in order on this connection.
+        if (this.core.db.durability === "async") await this.core.db.writable();
         const answer = this.answer(work);
         const response = answer instanceof Promise ? await answer : answer;
         if (this.respond(response)) return;

@@ -340,12 +340,7 @@ class BodyReader {
   }
 
   text(): string {
-    const length = this.u32();
-    if (length === utf16Marker) return this.utf16();
-    this.need(length);
-    const start = this.at;
-    this.at += length;
-    return this.buffer.toString("utf8", start, start + length);
+    return this.string(false);
   }
 
   /**
@@ -355,12 +350,16 @@ class BodyReader {
    * take V8's slow path for adding a property).
    */
   name(): string {
+    return this.string(true);
+  }
+
+  private string(interned: boolean): string {
     const length = this.u32();
     if (length === utf16Marker) return this.utf16();
     this.need(length);
     const start = this.at;
     this.at += length;
-    const name = names.lookup(this.buffer, start, length);
+    const name = interned ? names.lookup(this.buffer, start, length) : undefined;
     return name ?? this.buffer.toString("utf8", start, start + length);
   }
 

@@ -171,7 +171,7 @@ class EmbeddedDatabase implements Database, Tx {
   private machinesApi: MachinesApi | undefined;
   /** Where commits become durable: the local log files or a JetStream stream. */
   private backend: LogBackend | undefined;
-  /** The wait of async writes for the log to catch up (see keepWithinWindow). */
+  /** The wait of writers for the log to catch up, shared by all of them (see writable). */
   private windowWait: Promise<void> | undefined;
   /** Flush policy of the commit being made (a per-transaction override or the default). */
   private policy: FlushPolicy;
@@ -257,7 +257,12 @@ class EmbeddedDatabase implements Database, Tx {
   }
 
   async writable(): Promise<void> {
-    await this.backend?.writable();
+    const backend = this.backend;
+    if (backend === undefined) return;
+    // One shared wait, so writers go on in the order they came: one that arrives while
+    // others wait for the log queues behind them instead of overtaking them.
+    this.windowWait ??= backend.writable().finally(() => (this.windowWait = undefined));
+    await this.windowWait;
   }
 
   /**
@@ -266,11 +271,7 @@ class EmbeddedDatabase implements Database, Tx {
    * when the disk falls behind. In `sync` mode each write waits for its own fsync anyway.
    */
   private async keepWithinWindow(): Promise<void> {
-    if (this.durability !== "async") return;
-    // One shared wait, so writes go on in the order they came: a write that arrives while
-    // others wait for the log queues behind them instead of overtaking them.
-    this.windowWait ??= this.writable().finally(() => (this.windowWait = undefined));
-    await this.windowWait;
+    if (this.durability === "async") await this.writable();
   }
 
   async flush(): Promise<void> {

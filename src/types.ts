@@ -283,7 +283,8 @@ export interface Database extends Tx {
   /**
    * Back-pressure for `async` durability: resolves at once while the log keeps up, or once
    * the log has caught up when its oldest commit not on disk is older than the window.
-   * Writers that await it before each commit keep their possible loss within the window.
+   * Writers that await it before each commit keep their possible loss within the window;
+   * writers waiting together go on in the order they called it.
    */
   writable(): Promise<void>;
   /** Resolves when every commit so far is on disk. */

@@ -28,6 +28,12 @@ export interface ServerMetrics {
   close(): void;
 }
 
+/** The labelled series one kind of request reports to. */
+interface RequestSeries {
+  readonly count: Counter.Internal;
+  readonly latency: Histogram.Internal<"protocol" | "op">;
+}
+
 const latencyBucketsSeconds = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
@@ -62,11 +68,27 @@ export function createServerMetrics(db: Database, dataDir: string | undefined): 
   });
   const stopDurability = followDurability(db, registry);
   registerDiskGauges(registry, dataDir);
+  // prom-client hashes a label object on every call; the labelled children, kept by their
+  // label values, cost one map lookup per request instead (a tenth of the RCP request path).
+  const children = new Map<string, RequestSeries>();
+  const seriesOf = (protocol: Protocol, op: string, outcome: string): RequestSeries => {
+    const key = `${protocol}\u0000${op}\u0000${outcome}`;
+    let series = children.get(key);
+    if (series === undefined) {
+      series = {
+        count: requests.labels(protocol, op, outcome),
+        latency: latency.labels(protocol, op),
+      };
+      children.set(key, series);
+    }
+    return series;
+  };
   return {
     registry,
     observeRequest(protocol, op, outcome, seconds) {
-      requests.inc({ protocol, op, outcome });
-      latency.observe({ protocol, op }, seconds);
+      const series = seriesOf(protocol, op, outcome);
+      series.count.inc();
+      series.latency.observe(seconds);
     },
     connectionOpened: (protocol) => connections.inc({ protocol }),
     connectionClosed: (protocol) => connections.dec({ protocol }),

@@ -14,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { connect, InvalidInputError, NotFoundError } from "../../src/client/index.ts";
 import type { Client } from "../../src/client/index.ts";
+import { WireClient } from "../support/rcp-wire.ts";
 import { startServer } from "../support/server-process.ts";
 import type { ServerProcess } from "../support/server-process.ts";
 
@@ -143,7 +144,18 @@ test("statebase query prints tables or JSON; a refused script exits 2", () => {
 });
 
 test("metrics count commits and requests per protocol", async () => {
+  const rcp = await WireClient.connect({ port: server.rcp.port });
+  await rcp.ok("PING");
+  // Made-up operation names are counted under one label, not one series each.
+  for (const op of ["NO_SUCH_OP_1", "NO_SUCH_OP_2"]) await rcp.fail(op);
+  await rcp.close();
   const text = await (await fetch(`${url}/metrics`)).text();
+  assert.match(text, /statebase_requests_total\{protocol="rcp",op="PING",outcome="ok"\} 1/);
+  assert.match(
+    text,
+    /statebase_requests_total\{protocol="rcp",op="unknown",outcome="BAD_REQUEST"\} 2/,
+  );
+  assert.doesNotMatch(text, /NO_SUCH_OP/);
   const commits = /^statebase_commits_total (\d+)/m.exec(text);
   assert.ok(commits !== null && Number(commits[1]) >= 4, "commits counted");
   assert.match(text, /statebase_requests_total\{protocol="ws",op="command",outcome="ok"\}/);

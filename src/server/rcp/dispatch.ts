@@ -50,10 +50,13 @@ export function runOperation(
   );
 }
 
-/** Hands the outcome to the metrics hook and returns it. */
+/**
+ * Hands the outcome to the metrics hook and returns it. An operation name the server does not
+ * know is reported as `unknown`: names a client makes up must not become metric series.
+ */
 function report(context: DispatchContext, op: string, started: number, outcome: Outcome): Outcome {
   context.core.options.onRequest?.(
-    op,
+    Object.hasOwn(operations, op) ? op : "unknown",
     outcome.ok ? undefined : outcome.error.code,
     performance.now() - started,
   );

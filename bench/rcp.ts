@@ -28,11 +28,11 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
+import { cpuMs } from "./process-cpu.ts";
 import { connectRedis, startRedisServer } from "./redis-peer.ts";
 import { RcpClient } from "../src/protocol/index.ts";
 import { startServer } from "../test/support/server-process.ts";
@@ -47,8 +47,6 @@ const profileDir = process.env.PROFILE;
 const durability = process.env.DURABILITY ?? "sync";
 const only = (process.env.ONLY ?? "statebase,redis").split(",");
 const warmupMs = 1000;
-/** USER_HZ: /proc reports CPU time in ticks of 1/100 s on Linux. */
-const clockTickMs = 10;
 const targets = { appliesPerSecond: 50_000, redisRatio: 1 };
 
 interface Point {
@@ -286,14 +284,6 @@ async function runRound(
     p99Ms: percentile(sorted, 0.99),
     cpuUsPerOp,
   };
-}
-
-/** User + system CPU time of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces) start at field 3.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * clockTickMs;
 }
 
 function percentile(sorted: Float64Array, p: number): number {

@@ -10,7 +10,9 @@
  * debits one and credits the other. Account choice uniform, or Zipf with α = 1.5 (a few hot
  * accounts: contention). CLIENTS (64) closed-loop clients, one request in flight each.
  * Per system and distribution: a warm-up second, then SECONDS (5) measured; TPS counts
- * completed transfers; p50/p99 are client-measured (request sent to answer received).
+ * completed transfers; p50/p99 are client-measured (request sent to answer received). Each
+ * server's CPU time per transfer (its processes' user + system time, from /proc) is shown
+ * too: the client runs on the same two cores, so TPS also measures the client.
  *
  * Knobs (environment): SECONDS, ACCOUNTS, CLIENTS, SYSTEMS ("statebase,postgres,redis"),
  * DISTRIBUTIONS ("uniform,zipf").
@@ -18,7 +20,7 @@
  * PostgreSQL needs `initdb`/`pg_ctl` on PATH (run as the `postgres` user when root).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { chownSync, mkdtempSync } from "node:fs";
+import { chownSync, mkdtempSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
@@ -28,6 +30,7 @@ import type { Client } from "../src/client/index.ts";
 import { startServer } from "../test/support/server-process.ts";
 import { makeRandom } from "./transfers.ts";
 import type { Redis } from "ioredis";
+import { cpuMs, treeCpuMs } from "./process-cpu.ts";
 import { connectRedis, freePort, startRedisServer } from "./redis-peer.ts";
 
 const seconds = Number(process.env.SECONDS ?? 5);
@@ -48,6 +51,8 @@ type Transfer = (from: number, to: number, amount: number) => Promise<unknown>;
 interface System {
   name: string;
   clients: Transfer[];
+  /** CPU time the server (its processes) has used so far, in ms. */
+  serverCpuMs(): number;
   close(): Promise<void>;
 }
 
@@ -56,6 +61,8 @@ interface Result {
   p50Ms: number;
   p99Ms: number;
   count: number;
+  /** Server CPU time per transfer in the measured window. */
+  cpuUsPerTransfer: number;
 }
 
 // ---- Account choice ----
@@ -114,8 +121,10 @@ async function run(system: System, distribution: "uniform" | "zipf"): Promise<Re
   await sleep(warmupMs);
   measuring = true;
   const started = performance.now();
+  const cpuBefore = system.serverCpuMs();
   await sleep(seconds * 1000);
   measuring = false;
+  const cpuUsed = system.serverCpuMs() - cpuBefore;
   const elapsed = (performance.now() - started) / 1000;
   stop = true;
   await Promise.all(loops);
@@ -127,6 +136,7 @@ async function run(system: System, distribution: "uniform" | "zipf"): Promise<Re
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     count: latencies.length,
+    cpuUsPerTransfer: (cpuUsed * 1000) / latencies.length,
   };
 }
 
@@ -155,6 +165,7 @@ async function startStatebase(): Promise<System> {
     clients: clients.map(
       (client) => (from, to, amount) => client.call("transfer", { from, to, amount }),
     ),
+    serverCpuMs: () => cpuMs(server.process.pid!),
     close: async () => {
       await Promise.all([...clients, admin].map((client) => client.close()));
       await server.stop();
@@ -214,6 +225,7 @@ async function startPostgres(): Promise<System> {
   await admin.connect();
   await admin.query(pgSchema);
   await admin.query("VACUUM ANALYZE accounts"); // not allowed inside the schema's transaction
+  const postmasterPid = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
   const clients = await Promise.all(
     Array.from({ length: clientCount }, async () => {
       const client = new pg.Client(settings);
@@ -227,6 +239,8 @@ async function startPostgres(): Promise<System> {
       (client) => (from, to, amount) =>
         client.query("SELECT transfer($1, $2, $3)", [from, to, amount]),
     ),
+    // The postmaster and its backends (one per client connection).
+    serverCpuMs: () => treeCpuMs(postmasterPid),
     close: async () => {
       await Promise.all([...clients, admin].map((client) => client.end()));
       pgTool(["pg_ctl", "-D", data, "-m", "fast", "-w", "stop"]);
@@ -265,6 +279,7 @@ async function startRedis(): Promise<System> {
     clients: clients.map(
       (client) => (from, to, amount) => client.transfer(`a:${from}`, `a:${to}`, amount),
     ),
+    serverCpuMs: () => cpuMs(server.pid),
     close: async () => {
       await Promise.all([...clients, admin].map((client) => client.quit()));
       await server.stop();
@@ -297,7 +312,8 @@ for (const distribution of distributions) {
     results.set(`${name}/${distribution}`, result);
     console.log(
       `${distribution.padEnd(8)} ${system.name.padEnd(48)} ${result.tps.toFixed(0).padStart(7)} TPS` +
-        `  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms`,
+        `  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms` +
+        `  server CPU ${result.cpuUsPerTransfer.toFixed(0)} µs/transfer`,
     );
   }
 }

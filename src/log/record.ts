@@ -9,7 +9,7 @@ import { assert } from "../lib/assert.ts";
 import { crc32c } from "../lib/crc32c.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Change, Commit, Origin } from "../engine/index.ts";
-import { BodyWriter, bodyFormatBinary, decodeBinaryBody } from "./body.ts";
+import { BodyWriter, bodyFormatBinary, decodeBinaryBody, viewsOf } from "./body.ts";
 import type { DecodedBody } from "./body.ts";
 import { revive } from "./codec.ts";
 
@@ -97,8 +97,8 @@ export function readRecord(buffer: Uint8Array, offset: number): RecordRead {
       ? { kind: "end" }
       : { kind: "damaged", reason: "truncated header" };
   }
-  const view = new DataView(buffer.buffer, buffer.byteOffset + offset);
-  const payloadSize = view.getUint32(0);
+  const view = viewsOf(buffer).view;
+  const payloadSize = view.getUint32(offset);
   if (payloadSize === 0) {
     return allZero(buffer, offset)
       ? { kind: "end" }
@@ -109,14 +109,14 @@ export function readRecord(buffer: Uint8Array, offset: number): RecordRead {
   }
   const end = offset + recordHeaderSizeBytes + payloadSize;
   if (end > buffer.length) return { kind: "damaged", reason: "truncated payload" };
-  const crc = view.getUint32(4);
+  const crc = view.getUint32(offset + 4);
   if (crc32c(buffer.subarray(offset + 8, end)) !== crc)
     return { kind: "damaged", reason: "checksum mismatch" };
-  const seq = Number(view.getBigUint64(8));
+  // Two halves, not getBigUint64: no BigInt per record (a seq stays below 2^53).
+  const seq = view.getUint32(offset + 8) * 2 ** 32 + view.getUint32(offset + 12);
   const prevHash = buffer.slice(offset + 16, offset + 48);
   const ownHash = buffer.slice(end - 32, end);
-  const body = buffer.subarray(offset + 48, end - 32);
-  const decoded = decodeBody(body, seq);
+  const decoded = decodeBody(buffer, offset + 48, end - 32, seq);
   if (typeof decoded === "string") return { kind: "damaged", reason: decoded };
   return {
     kind: "record",
@@ -133,16 +133,21 @@ export function recordHashIsValid(buffer: Uint8Array, offset: number, sizeBytes:
 }
 
 /** Decodes a body of either format; a string says why it is damaged. */
-function decodeBody(body: Uint8Array, seq: number): DecodedBody | string {
-  if (body[0] === bodyFormatBinary) {
+function decodeBody(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  seq: number,
+): DecodedBody | string {
+  if (bytes[start] === bodyFormatBinary) {
     try {
-      return decodeBinaryBody(body);
+      return decodeBinaryBody(bytes, start, end);
     } catch (error) {
       if (!(error instanceof DbError)) throw error;
       return `record ${seq}: ${error.message}`;
     }
   }
-  return decodeJsonBody(body, seq);
+  return decodeJsonBody(bytes.subarray(start, end), seq);
 }
 
 /** Format 1: a UTF-8 JSON body, still read so that older logs recover. */

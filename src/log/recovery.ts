@@ -82,9 +82,12 @@ export async function recoverLog(
     lastSeq: state.lastSeq,
     lastHash: state.lastHash,
   };
+  let next = prefetch(storage, names[0]);
   for (const [index, name] of names.entries()) {
     const isLast = index === names.length - 1;
-    const bytes = await readWhole(storage, name);
+    const bytes = await next!;
+    // The next segment is read while this one is replayed (two segments in memory at most).
+    next = prefetch(storage, names[index + 1]);
     const offset = await recoverSegment(storage, name, bytes, isLast, state, options);
     if (offset === stoppedByUntil) break; // time travel reached its point; no tail needed
     state.bytesRead += bytes.length;
@@ -182,13 +185,20 @@ function checkRecord(
   }
   if (record.seq !== state.lastSeq + 1)
     return `expected seq ${state.lastSeq + 1}, found ${record.seq}`;
-  if (state.verified && !Buffer.from(record.prevHash).equals(state.lastHash)) {
+  if (state.verified && !bytesEqual(record.prevHash, state.lastHash)) {
     return `record ${record.seq}: hash chain broken (prev_hash differs)`;
   }
   state.lastSeq = record.seq;
   state.lastHash = record.hash;
   state.verified = true;
   return undefined;
+}
+
+/** Byte-wise equality of two hashes, without a Buffer made per record to compare them. */
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -234,6 +244,14 @@ async function segmentSize(storage: Storage, name: string): Promise<number> {
   } finally {
     await file.close();
   }
+}
+
+/** Starts reading segment `name`; a failure surfaces where it is awaited, not before. */
+function prefetch(storage: Storage, name: string | undefined): Promise<Uint8Array> | undefined {
+  if (name === undefined) return undefined;
+  const read = readWhole(storage, name);
+  read.catch(() => undefined); // awaited by the loop, unless the loop stops first
+  return read;
 }
 
 async function readWhole(storage: Storage, name: string): Promise<Uint8Array> {

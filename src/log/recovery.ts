@@ -82,12 +82,13 @@ export async function recoverLog(
     lastSeq: state.lastSeq,
     lastHash: state.lastHash,
   };
-  let next = prefetch(storage, names[0]);
+  let reading = names.length === 0 ? undefined : await startRead(storage, names[0]!);
   for (const [index, name] of names.entries()) {
     const isLast = index === names.length - 1;
-    const bytes = await next!;
-    // The next segment is read while this one is replayed (two segments in memory at most).
-    next = prefetch(storage, names[index + 1]);
+    const bytes = await reading!.bytes;
+    // The next segment is read in the background while this one is replayed (which never
+    // yields): two segments in memory at most.
+    reading = isLast ? undefined : await startRead(storage, names[index + 1]!);
     const offset = await recoverSegment(storage, name, bytes, isLast, state, options);
     if (offset === stoppedByUntil) break; // time travel reached its point; no tail needed
     state.bytesRead += bytes.length;
@@ -246,21 +247,28 @@ async function segmentSize(storage: Storage, name: string): Promise<number> {
   }
 }
 
-/** Starts reading segment `name`; a failure surfaces where it is awaited, not before. */
-function prefetch(storage: Storage, name: string | undefined): Promise<Uint8Array> | undefined {
-  if (name === undefined) return undefined;
-  const read = readWhole(storage, name);
-  read.catch(() => undefined); // awaited by the loop, unless the loop stops first
-  return read;
+/** A whole-segment read under way. */
+interface SegmentRead {
+  readonly bytes: Promise<Uint8Array>;
 }
 
-async function readWhole(storage: Storage, name: string): Promise<Uint8Array> {
+/**
+ * Opens segment `name` and starts reading it; resolves once the read is under way, so that
+ * it goes on while the caller replays another segment. A failure surfaces where `bytes` is
+ * awaited (and nowhere if the caller stops first).
+ */
+async function startRead(storage: Storage, name: string): Promise<SegmentRead> {
   const file = await storage.open(name, { create: false });
+  let size: number;
   try {
-    return await file.read(0, await file.size());
-  } finally {
+    size = await file.size();
+  } catch (error) {
     await file.close();
+    throw error;
   }
+  const bytes = file.read(0, size).finally(() => file.close());
+  bytes.catch(() => undefined);
+  return { bytes };
 }
 
 /** Zeroes a segment from `offset` on (truncate, then re-extend), and syncs it. */

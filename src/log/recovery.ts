@@ -82,13 +82,12 @@ export async function recoverLog(
     lastSeq: state.lastSeq,
     lastHash: state.lastHash,
   };
-  let reading = names.length === 0 ? undefined : await startRead(storage, names[0]!);
   for (const [index, name] of names.entries()) {
     const isLast = index === names.length - 1;
-    const bytes = await reading!.bytes;
-    // The next segment is read in the background while this one is replayed (which never
-    // yields): two segments in memory at most.
-    reading = isLast ? undefined : await startRead(storage, names[index + 1]!);
+    // One segment at a time. Reading the next one while this one replays saved its read
+    // time, but the 64 MiB allocation made during the replay made the young generation's
+    // collections several times slower (recovery of 1M commits: 4.2 s became 7.1 s).
+    const bytes = await readWhole(storage, name);
     const offset = await recoverSegment(storage, name, bytes, isLast, state, options);
     if (offset === stoppedByUntil) break; // time travel reached its point; no tail needed
     state.bytesRead += bytes.length;
@@ -247,28 +246,13 @@ async function segmentSize(storage: Storage, name: string): Promise<number> {
   }
 }
 
-/** A whole-segment read under way. */
-interface SegmentRead {
-  readonly bytes: Promise<Uint8Array>;
-}
-
-/**
- * Opens segment `name` and starts reading it; resolves once the read is under way, so that
- * it goes on while the caller replays another segment. A failure surfaces where `bytes` is
- * awaited (and nowhere if the caller stops first).
- */
-async function startRead(storage: Storage, name: string): Promise<SegmentRead> {
+async function readWhole(storage: Storage, name: string): Promise<Uint8Array> {
   const file = await storage.open(name, { create: false });
-  let size: number;
   try {
-    size = await file.size();
-  } catch (error) {
+    return await file.read(0, await file.size());
+  } finally {
     await file.close();
-    throw error;
   }
-  const bytes = file.read(0, size).finally(() => file.close());
-  bytes.catch(() => undefined);
-  return { bytes };
 }
 
 /** Zeroes a segment from `offset` on (truncate, then re-extend), and syncs it. */

@@ -190,6 +190,16 @@ function decodeChange(item: unknown, seq: number): Change {
 }
 
 function allZero(buffer: Uint8Array, offset: number): boolean {
-  for (let i = offset; i < buffer.length; i++) if (buffer[i] !== 0) return false;
+  // Compared a page at a time natively: a byte loop over a new segment's 64 MiB of zeros
+  // took a tenth of a second of every open.
+  for (let at = offset; at < buffer.length; at += zeroPage.length) {
+    const end = Math.min(buffer.length, at + zeroPage.length);
+    if (Buffer.compare(buffer.subarray(at, end), zeroPage.subarray(0, end - at)) !== 0) {
+      return false;
+    }
+  }
   return true;
 }
+
+/** Zeros that {@link allZero} compares against. */
+const zeroPage = new Uint8Array(64 * 1024);

@@ -218,11 +218,13 @@ export async function readSnapshot(storage: Storage, name: string): Promise<Snap
   const corrupt = (why: string): DbError =>
     new DbError("CORRUPT", `snapshot ${name}: ${why}`, { object: name });
   const trailerStart = bytes.lastIndexOf(10, bytes.length - 2) + 1;
-  const trailer = parseJson(Buffer.from(bytes.subarray(trailerStart)).toString("utf8"));
+  // Views, not copies (Buffer.from of a Uint8Array copies it byte by byte).
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const trailer = parseJson(text.toString("utf8", trailerStart));
   if (trailer?.trailer !== true) throw corrupt("no trailer (incomplete file)");
   if (crc32c(bytes.subarray(0, trailerStart)) !== trailer.crc32c)
     throw corrupt("checksum mismatch");
-  const lines = Buffer.from(bytes.subarray(0, trailerStart)).toString("utf8").split("\n");
+  const lines = text.toString("utf8", 0, trailerStart).split("\n");
   return parseSnapshotLines(lines, corrupt);
 }
 

@@ -42,6 +42,7 @@ export {
 } from "./inspect.ts";
 export {
   listSnapshots,
+  decodeSnapshot,
   readSnapshot,
   restoreSnapshot,
   snapshotName,

@@ -215,6 +215,11 @@ export async function readSnapshot(storage: Storage, name: string): Promise<Snap
   } finally {
     await file.close();
   }
+  return decodeSnapshot(bytes, name);
+}
+
+/** Checks and decodes the bytes of snapshot `name` (as read from a file or downloaded). */
+export function decodeSnapshot(bytes: Uint8Array, name: string): SnapshotImage {
   const corrupt = (why: string): DbError =>
     new DbError("CORRUPT", `snapshot ${name}: ${why}`, { object: name });
   const trailerStart = bytes.lastIndexOf(10, bytes.length - 2) + 1;

@@ -189,7 +189,8 @@ function decodeChange(item: unknown, seq: number): Change {
   };
 }
 
-function allZero(buffer: Uint8Array, offset: number): boolean {
+/** True when every byte of `buffer` from `offset` on is zero. */
+export function allZero(buffer: Uint8Array, offset: number): boolean {
   // Compared a page at a time natively: a byte loop over a new segment's 64 MiB of zeros
   // took a tenth of a second of every open.
   for (let at = offset; at < buffer.length; at += zeroPage.length) {

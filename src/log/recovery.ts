@@ -10,6 +10,7 @@ import type { Storage } from "../storage/index.ts";
 import { readRecord, recordHashIsValid, recordHeaderSizeBytes, zeroHash } from "./record.ts";
 import type { LogRecord } from "./record.ts";
 import { decodeSegmentHeader, segmentFirstSeq, segmentHeaderSizeBytes } from "./segment.ts";
+import { SegmentReader } from "./segment-reader.ts";
 
 /** Where the log ends: the writer appends here after recovery. */
 export interface LogTail {
@@ -43,6 +44,8 @@ export interface RecoverOptions {
    * than the CRC, so it is left to `statebase verify`, which audits the whole chain.
    */
   verifyHashes?: boolean;
+  /** Bytes read from a segment per step (segment-reader.ts); tests make it small. */
+  readStepBytes?: number;
 }
 
 export interface RecoveryResult {
@@ -84,13 +87,18 @@ export async function recoverLog(
   };
   for (const [index, name] of names.entries()) {
     const isLast = index === names.length - 1;
-    // One segment at a time. Reading the next one while this one replays saved its read
-    // time, but the 64 MiB allocation made during the replay made the young generation's
+    // One segment at a time. Reading the next one while this one replayed saved its read
+    // time, but its 64 MiB allocation during the replay made the young generation's
     // collections several times slower (recovery of 1M commits: 4.2 s became 7.1 s).
-    const bytes = await readWhole(storage, name);
-    const offset = await recoverSegment(storage, name, bytes, isLast, state, options);
+    const reader = await SegmentReader.open(storage, name, options.readStepBytes);
+    let offset: number;
+    try {
+      offset = await recoverSegment(storage, name, reader, isLast, state, options);
+    } finally {
+      await reader.close();
+    }
     if (offset === stoppedByUntil) break; // time travel reached its point; no tail needed
-    state.bytesRead += bytes.length;
+    state.bytesRead += reader.sizeBytes;
     options.onProgress?.(state.bytesRead, bytesTotal);
     tail = {
       segment: name,
@@ -117,15 +125,17 @@ interface ScanState {
 async function recoverSegment(
   storage: Storage,
   name: string,
-  bytes: Uint8Array,
+  reader: SegmentReader,
   isLast: boolean,
   state: ScanState,
   options: RecoverOptions,
 ): Promise<number> {
-  const header = decodeSegmentHeader(bytes);
+  await reader.load(segmentHeaderSizeBytes);
+  const header = decodeSegmentHeader(reader.loaded);
   if ("damage" in header || header.firstSeq !== segmentFirstSeq(name)) {
     const reason = "damage" in header ? header.damage : "header seq differs from the file name";
-    if (isLast && !laterRecordExists(bytes, segmentHeaderSizeBytes, state.lastSeq)) {
+    await reader.load(reader.sizeBytes); // damage is judged on the whole segment
+    if (isLast && !laterRecordExists(reader.bytes, segmentHeaderSizeBytes, state.lastSeq)) {
       options.onWarning?.(`log segment ${name}: ${reason}; removing the torn new segment`);
       if (options.repair !== false) await storage.remove(name);
       return -1;
@@ -133,14 +143,23 @@ async function recoverSegment(
     throw damageError({ segment: name, offset: 0, seq: state.lastSeq + 1, reason });
   }
   let offset = segmentHeaderSizeBytes;
-  while (offset < bytes.length) {
-    const read = readRecord(bytes, offset);
+  while (offset < reader.sizeBytes) {
+    await reader.loadRecordAt(offset);
+    let read = readRecord(reader.loaded, offset);
+    if (read.kind === "end") {
+      // Zeros up to what is loaded: the end only if the rest of the file is zeros too.
+      if (await reader.zeroFrom(offset)) break;
+      await reader.load(reader.sizeBytes);
+      read = readRecord(reader.loaded, offset);
+    }
     if (read.kind === "end") break;
     const reason =
       read.kind === "damaged"
         ? read.reason
-        : checkRecord(read.record, bytes, offset, read.sizeBytes, state, options);
+        : checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options);
     if (reason !== undefined) {
+      await reader.load(reader.sizeBytes); // damage is judged on the whole segment
+      const bytes = reader.bytes;
       const damage = { segment: name, offset, seq: state.lastSeq + 1, reason };
       if (!isLast || laterRecordExists(bytes, offset + 1, state.lastSeq)) throw damageError(damage);
       options.onWarning?.(`log torn at the tail: ${describeDamage(damage)}; truncating it`);
@@ -241,15 +260,6 @@ async function segmentSize(storage: Storage, name: string): Promise<number> {
   const file = await storage.open(name, { create: false });
   try {
     return await file.size();
-  } finally {
-    await file.close();
-  }
-}
-
-async function readWhole(storage: Storage, name: string): Promise<Uint8Array> {
-  const file = await storage.open(name, { create: false });
-  try {
-    return await file.read(0, await file.size());
   } finally {
     await file.close();
   }

@@ -24,9 +24,11 @@ export interface StorageFile {
   size(): Promise<number>;
   /**
    * Up to `length` bytes from `position`. A read that reaches end of file returns fewer bytes
-   * (none at or past the end); it never pads. The result is the caller's own copy.
+   * (none at or past the end); it never pads. The result is the caller's own copy: a new
+   * array, or the start of `into` (at least `length` bytes) when one is given, so that a
+   * caller reading in steps can reuse its memory.
    */
-  read(position: number, length: number): Promise<Uint8Array>;
+  read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * Writes all of `data` at `position` or rejects. Writing past the end extends the file; any
    * gap reads as zero bytes. The data is copied before the promise resolves, so the caller may
@@ -90,6 +92,11 @@ export function assertStorageName(name: string): void {
 export function assertByteCount(value: number, what: string): void {
   assert(Number.isSafeInteger(value), `storage: ${what} must be a safe integer: ${value}`);
   assert(value >= 0, `storage: ${what} must not be negative: ${value}`);
+}
+
+/** A read's target array, if given, must have room for the bytes asked for. */
+export function assertTarget(into: Uint8Array | undefined, length: number): void {
+  assert(into === undefined || into.length >= length, "storage: read target shorter than length");
 }
 
 /**

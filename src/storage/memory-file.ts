@@ -9,7 +9,7 @@
 import { assert } from "../lib/assert.ts";
 import { createPrng } from "../lib/prng.ts";
 import type { Prng } from "../lib/prng.ts";
-import { assertByteCount, assertStorageName, storageError } from "./file.ts";
+import { assertByteCount, assertStorageName, assertTarget, storageError } from "./file.ts";
 import type { Storage, StorageFile, StorageOperation } from "./file.ts";
 
 /**
@@ -257,14 +257,17 @@ function createMemoryFile(state: MemoryState, inode: Inode, path: string): Stora
         check("size");
         return inode.written.length;
       }),
-    read: (position, length) =>
+    read: (position, length, into) =>
       settle(() => {
         assertByteCount(position, "position");
         assertByteCount(length, "length");
+        assertTarget(into, length);
         check("read");
         const start = Math.min(position, inode.written.length);
         const end = Math.min(position + length, inode.written.length);
-        return inode.written.buffer.slice(start, end);
+        if (into === undefined) return inode.written.buffer.slice(start, end);
+        into.set(inode.written.buffer.subarray(start, end));
+        return into.subarray(0, end - start);
       }),
     write: (position, data) =>
       settle(() => {

@@ -8,7 +8,7 @@ import { constants } from "node:fs";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { assertByteCount, assertStorageName, storageError } from "./file.ts";
+import { assertByteCount, assertStorageName, assertTarget, storageError } from "./file.ts";
 import type { Storage, StorageFile, StorageOperation } from "./file.ts";
 
 /**
@@ -121,10 +121,11 @@ function createNodeFile(path: string, handle: FileHandle): StorageFile {
   return {
     path,
     size: async () => use("size", async () => (await handle.stat()).size),
-    read: async (position, length) => {
+    read: async (position, length, into) => {
       assertByteCount(position, "position");
       assertByteCount(length, "length");
-      return use("read", () => readFully(handle, position, length));
+      assertTarget(into, length);
+      return use("read", () => readFully(handle, position, length, into));
     },
     write: async (position, data) => {
       assertByteCount(position, "position");
@@ -152,8 +153,9 @@ async function readFully(
   handle: FileHandle,
   position: number,
   length: number,
+  into: Uint8Array | undefined,
 ): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
+  const buffer = into ?? new Uint8Array(length);
   let filled = 0;
   while (filled < length) {
     const chunk = Math.min(length - filled, ioChunkBytesMax);
@@ -161,6 +163,7 @@ async function readFully(
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
+  if (into !== undefined) return into.subarray(0, filled);
   return filled === length ? buffer : buffer.slice(0, filled);
 }
 

@@ -295,7 +295,7 @@ test("segments come from a zero-filled spare; a leftover spare's garbage stays o
   }
 });
 
-test("a stray byte in the zeros after the last record is found, whatever the read step", async () => {
+test("a stray byte in the zero tail is found, whatever the read step", async () => {
   for (const readStepBytes of [undefined, 16, 4096]) {
     const { storage, last, size } = await logWith(5);
     storage.corrupt(last, size + 40_000, 0x5a); // far past the records, inside the zero tail

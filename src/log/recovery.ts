@@ -144,7 +144,7 @@ async function recoverSegment(
   }
   let offset = segmentHeaderSizeBytes;
   while (offset < reader.sizeBytes) {
-    await reader.loadRecordAt(offset);
+    if (!reader.holdsRecordAt(offset)) await reader.loadRecordAt(offset);
     let read = readRecord(reader.loaded, offset);
     if (read.kind === "end") {
       // Zeros up to what is loaded: the end only if the rest of the file is zeros too.

@@ -86,12 +86,39 @@ export type RecordRead =
   | { kind: "end" }
   | { kind: "damaged"; reason: string };
 
+/** A sound record at or below the `coveredUpTo` of {@link readRecordAfter}, not decoded. */
+export interface CoveredRead {
+  readonly kind: "covered";
+  readonly seq: number;
+  readonly sizeBytes: number;
+}
+
+/**
+ * {@link readRecord} for recovery after a snapshot: a record with seq up to `coveredUpTo`
+ * (which the snapshot holds) has its frame and CRC checked but its body is not decoded.
+ */
+export function readRecordAfter(
+  buffer: Uint8Array,
+  offset: number,
+  coveredUpTo: number,
+): RecordRead | CoveredRead {
+  return readFrame(buffer, offset, coveredUpTo > 0 ? coveredUpTo : undefined);
+}
+
 /**
  * Reads the record starting at `offset` of `buffer`. `end` means zero length (preallocated,
  * never written); `damaged` covers short, oversized and checksum-failing frames. The hash
  * chain is checked by the caller, which knows the previous hash.
  */
 export function readRecord(buffer: Uint8Array, offset: number): RecordRead {
+  return readFrame(buffer, offset, undefined) as RecordRead;
+}
+
+function readFrame(
+  buffer: Uint8Array,
+  offset: number,
+  coveredUpTo: number | undefined,
+): RecordRead | CoveredRead {
   if (offset + recordHeaderSizeBytes > buffer.length) {
     return allZero(buffer, offset)
       ? { kind: "end" }
@@ -114,6 +141,10 @@ export function readRecord(buffer: Uint8Array, offset: number): RecordRead {
     return { kind: "damaged", reason: "checksum mismatch" };
   // Two halves, not getBigUint64: no BigInt per record (a seq stays below 2^53).
   const seq = view.getUint32(offset + 8) * 2 ** 32 + view.getUint32(offset + 12);
+  // A record a snapshot already holds is checked (CRC) but not decoded: nothing replays it.
+  if (coveredUpTo !== undefined && seq <= coveredUpTo) {
+    return { kind: "covered", seq, sizeBytes: end - offset };
+  }
   const prevHash = buffer.slice(offset + 16, offset + 48);
   const ownHash = buffer.slice(end - 32, end);
   const decoded = decodeBody(buffer, offset + 48, end - 32, seq);

@@ -7,7 +7,13 @@
  */
 import { DbError } from "../lib/errors.ts";
 import type { Storage } from "../storage/index.ts";
-import { readRecord, recordHashIsValid, recordHeaderSizeBytes, zeroHash } from "./record.ts";
+import {
+  readRecord,
+  readRecordAfter,
+  recordHashIsValid,
+  recordHeaderSizeBytes,
+  zeroHash,
+} from "./record.ts";
 import type { LogRecord } from "./record.ts";
 import { decodeSegmentHeader, segmentFirstSeq, segmentHeaderSizeBytes } from "./segment.ts";
 import { SegmentReader } from "./segment-reader.ts";
@@ -142,10 +148,12 @@ async function recoverSegment(
     }
     throw damageError({ segment: name, offset: 0, seq: state.lastSeq + 1, reason });
   }
+  // Records the snapshot holds are only checked, not decoded (verify decodes every one).
+  const coveredUpTo = options.verifyHashes === true ? 0 : (options.fromSeq ?? 0);
   let offset = segmentHeaderSizeBytes;
   while (offset < reader.sizeBytes) {
     if (!reader.holdsRecordAt(offset)) await reader.loadRecordAt(offset);
-    let read = readRecord(reader.loaded, offset);
+    let read = readRecordAfter(reader.loaded, offset, coveredUpTo);
     if (read.kind === "end") {
       // Zeros up to what is loaded: the end only if the rest of the file is zeros too.
       if (await reader.zeroFrom(offset)) break;
@@ -153,6 +161,12 @@ async function recoverSegment(
       read = readRecord(reader.loaded, offset);
     }
     if (read.kind === "end") break;
+    if (read.kind === "covered") {
+      // In the snapshot: checkRecord would pass it (its seq is at most lastSeq, which starts
+      // at fromSeq), and nothing replays it.
+      offset += read.sizeBytes;
+      continue;
+    }
     const reason =
       read.kind === "damaged"
         ? read.reason

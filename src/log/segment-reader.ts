@@ -14,10 +14,10 @@ import type { Storage, StorageFile } from "../storage/index.ts";
 import { allZero, recordHeaderSizeBytes, recordSizeBytesMax } from "./record.ts";
 
 /** Bytes read per step, at least. */
-export const segmentReadStepBytes = 1024 * 1024;
+const segmentReadStepBytes = 1024 * 1024;
 
 export class SegmentReader {
-  /** The segment's bytes; those from {@link loadedBytes} on are not read yet (zeros). */
+  /** The segment's bytes; those past {@link loaded} are not read yet (they hold zeros). */
   readonly bytes: Uint8Array;
   /** The loaded prefix of {@link bytes}: what readRecord may look at. */
   loaded: Uint8Array;
@@ -74,10 +74,6 @@ export class SegmentReader {
 
   get sizeBytes(): number {
     return this.bytes.length;
-  }
-
-  get loadedBytes(): number {
-    return this.loaded.length;
   }
 
   /** Loads at least bytes [0, end) (or the whole segment when it is shorter). */

@@ -50,7 +50,9 @@ export function createServerMetrics(db: Database, dataDir: string | undefined): 
   });
   const latency = new Histogram({
     name: "statebase_request_duration_seconds",
-    help: "Time from receiving a request to sending its answer, commit and fsync included.",
+    help:
+      "Time from receiving a request to sending its answer, commit and fsync included " +
+      "(RCP: until the answer is ready, without its wait for the fsync).",
     labelNames: ["protocol", "op"],
     buckets: latencyBucketsSeconds,
     registers: [registry],

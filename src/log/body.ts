@@ -270,19 +270,24 @@ export function decodeBinaryBody(
 }
 
 /**
- * The Buffer and DataView over an array of records, made once per array (a segment holds
- * hundreds of thousands of records). Weakly held: a segment read at recovery is not kept.
+ * The Buffer and DataView over an array of records, made once per array when it is large (a
+ * segment holds hundreds of thousands of records). Weakly held: a segment read at recovery is
+ * not kept. A small array (one replicated message) gets its own, unremembered: an entry per
+ * message would only give the collector more to trace.
  */
 const views = new WeakMap<Uint8Array, { readonly buffer: Buffer; readonly view: DataView }>();
+/** Arrays at least this large have their views remembered. */
+const viewsRememberedSizeBytesMin = 64 * 1024;
 
 export function viewsOf(bytes: Uint8Array): { readonly buffer: Buffer; readonly view: DataView } {
-  let found = views.get(bytes);
+  const remembered = bytes.length >= viewsRememberedSizeBytesMin;
+  let found = remembered ? views.get(bytes) : undefined;
   if (found === undefined) {
     found = {
       buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length),
       view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length),
     };
-    views.set(bytes, found);
+    if (remembered) views.set(bytes, found);
   }
   return found;
 }

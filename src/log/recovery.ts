@@ -158,7 +158,7 @@ async function recoverSegment(
       // Zeros up to what is loaded: the end only if the rest of the file is zeros too.
       if (await reader.zeroFrom(offset)) break;
       await reader.load(reader.sizeBytes);
-      read = readRecord(reader.loaded, offset);
+      read = readRecordAfter(reader.loaded, offset, coveredUpTo);
     }
     if (read.kind === "end") break;
     if (read.kind === "covered") {

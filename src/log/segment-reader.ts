@@ -97,21 +97,21 @@ export class SegmentReader {
    * awaits once per step, not once per record.
    */
   holdsRecordAt(offset: number): boolean {
-    const header = offset + recordHeaderSizeBytes;
-    if (header > this.loaded.length) return this.loaded.length === this.bytes.length;
-    const payloadSize = this.view.getUint32(offset);
-    if (payloadSize > recordSizeBytesMax) return true;
-    return Math.min(header + payloadSize, this.bytes.length) <= this.loaded.length;
+    return Math.min(this.frameEndAt(offset), this.bytes.length) <= this.loaded.length;
   }
 
   /** Loads the whole record frame at `offset`, as far as its length field is believable. */
   async loadRecordAt(offset: number): Promise<void> {
-    await this.load(offset + recordHeaderSizeBytes);
-    if (offset + recordHeaderSizeBytes > this.loaded.length) return;
+    // At most twice: the header, then the payload its length field asks for.
+    while (!this.holdsRecordAt(offset)) await this.load(this.frameEndAt(offset));
+  }
+
+  /** Where the frame at `offset` ends, as far as what is loaded tells (its header, first). */
+  private frameEndAt(offset: number): number {
+    const header = offset + recordHeaderSizeBytes;
+    if (header > this.loaded.length) return header;
     const payloadSize = this.view.getUint32(offset);
-    if (payloadSize <= recordSizeBytesMax) {
-      await this.load(offset + recordHeaderSizeBytes + payloadSize);
-    }
+    return payloadSize > recordSizeBytesMax ? header : header + payloadSize;
   }
 
   /** True when every byte of the segment from `from` on is zero; reads without loading. */

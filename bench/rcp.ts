@@ -60,6 +60,11 @@ interface Round {
   p99Ms: number;
   /** Server process CPU time (user + system) per operation: independent of other load. */
   cpuUsPerOp: number;
+  /**
+   * This process's CPU time per operation (the client library and the driving loop): on a
+   * two-core machine, what the client takes is not there for the server.
+   */
+  clientCpuUsPerOp: number;
 }
 
 /** One system under test: a pool of connections and one transition on an instance slot. */
@@ -260,6 +265,7 @@ async function runRound(
 ): Promise<Round> {
   const latencies: number[] = [];
   const cpuBefore = cpuMs(system.pid);
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + durationMs;
   let completed = 0;
@@ -277,12 +283,15 @@ async function runRound(
   await Promise.all(Array.from({ length: slots }, (_, index) => slot(index)));
   const seconds = (performance.now() - started) / 1000;
   const cpuUsPerOp = ((cpuMs(system.pid) - cpuBefore) * 1000) / completed;
+  const client = process.cpuUsage(clientBefore);
+  const clientCpuUsPerOp = (client.user + client.system) / completed;
   const sorted = Float64Array.from(latencies).sort();
   return {
     rate: completed / seconds,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     cpuUsPerOp,
+    clientCpuUsPerOp,
   };
 }
 
@@ -306,6 +315,7 @@ interface Summary {
   p50Ms: number;
   p99Ms: number;
   cpuUsPerOp: number;
+  clientCpuUsPerOp: number;
   rates: number[];
 }
 
@@ -330,6 +340,7 @@ async function measurePoint(systems: System[], point: Point): Promise<PointResul
       p50Ms: median(measured.map((r) => r.p50Ms)),
       p99Ms: median(measured.map((r) => r.p99Ms)),
       cpuUsPerOp: median(measured.map((r) => r.cpuUsPerOp)),
+      clientCpuUsPerOp: median(measured.map((r) => r.clientCpuUsPerOp)),
       rates: measured.map((r) => r.rate),
     });
   });
@@ -349,6 +360,7 @@ function printPoint(result: PointResult): void {
       `${label.padEnd(24)}${name.padEnd(16)}${fmt(r.rate).padStart(9)}/s` +
         `   p50 ${ms(r.p50Ms).padStart(7)} ms   p99 ${ms(r.p99Ms).padStart(7)} ms` +
         `   server CPU ${r.cpuUsPerOp.toFixed(0).padStart(4)} µs/op` +
+        `   client CPU ${r.clientCpuUsPerOp.toFixed(0).padStart(3)} µs/op` +
         `   (rounds: ${r.rates.map(fmt).join(", ")})`,
     );
   }

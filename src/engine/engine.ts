@@ -10,7 +10,7 @@ import { DbError } from "../lib/errors.ts";
 import { changeFeedCommitsRetainedMax, listenersMax } from "../lib/limits.ts";
 import { Catalog } from "./catalog.ts";
 import { CommitRing } from "./change-feed.ts";
-import { Transaction } from "./transaction.ts";
+import { Transaction, TransactionScratch } from "./transaction.ts";
 import type { ChangeObserver, Commit, Origin, TransactOptions } from "./types.ts";
 
 /** Origin of commits made through the embedded API without an explicit origin. */
@@ -44,6 +44,7 @@ export class Engine {
   private closedValue = false;
   private prepareCommit: ((commit: Commit) => void) | undefined;
   private changeObserver: ChangeObserver | undefined;
+  private readonly scratch = new TransactionScratch();
 
   constructor(options: EngineOptions) {
     assert(options.commitsRetained >= 0, "commitsRetained must not be negative");
@@ -104,7 +105,12 @@ export class Engine {
           : () => fn(scope, active);
       return this.nested(active, call);
     }
-    const tx = new Transaction(this.nextTimestamp(), this.readOnly, this.changeObserver);
+    const tx = new Transaction(
+      this.nextTimestamp(),
+      this.readOnly,
+      this.changeObserver,
+      this.scratch,
+    );
     this.active = tx;
     let result: T;
     let commit: Commit | undefined;

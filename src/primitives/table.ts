@@ -75,7 +75,11 @@ export class Table implements StoredObject {
   private readonly pkColumns: readonly Column[];
   /** `typeof` of keys that need no coercion to be looked up (single-column keys only). */
   private readonly pkPlainType: "number" | "string" | undefined;
-  /** Rows by map key. A slot is replaced in place on update, so an update costs one lookup. */
+  /**
+   * Rows by map key, each in a slot whose row is replaced on update. Holding rows directly
+   * (`rows.set` on update) made the transfer bench 40 % slower: garbage collection went from
+   * 18 % to 38 % of the time, each new row now referenced from the map's one large table.
+   */
   private readonly rows = new Map<MapKey, RowSlot>();
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
   private readonly autoNext = new Map<string, bigint>();

@@ -112,15 +112,19 @@ export class AggregateOperator extends Operator {
       values[calls.length + i] = value;
     }
     if (!changed) return true;
+    // Whether the group's row surely changes: a sum or average whose argument changed does.
+    let surely = false;
     for (let i = 0; i < calls.length; i++) {
       const value = values[calls.length + i];
       // An unchanged argument (count(id) while a total changes) leaves its accumulator as is.
       if (value === values[i]) continue;
+      const call = calls[i]!;
+      if (call.kind === "sum" || call.kind === "avg") surely = true;
       const accumulator = group.accumulators[i]!;
       accumulator.remove(values[i], delta.key);
       accumulator.add(value, delta.key);
     }
-    this.emit(group);
+    this.emit(group, !surely);
     return true;
   }
 
@@ -148,13 +152,18 @@ export class AggregateOperator extends Operator {
     return group;
   }
 
-  /** Pushes the group's row change; an emptied group (with `by`) goes away. */
-  private emit(group: Group): void {
+  /**
+   * Pushes the group's row change; an emptied group (with `by`) goes away. `compare`: whether
+   * the row may be unchanged, so is compared first; without it, a row that is unchanged after
+   * all (a float sum's rounding) is still dropped by the view's output, which compares too.
+   */
+  private emit(group: Group, compare = true): void {
     const before = group.output;
     const after = group.rowCount > 0 || this.byNames.length === 0 ? this.rowOf(group) : undefined;
-    // A change that leaves the group's row as it was (count(id) under an update) emits nothing.
+    // A change that leaves the group's row as it was (a min that did not move) emits nothing.
     // Both rows hold the group's own `by` values, so only the aggregates are compared.
     const same =
+      compare &&
       before !== undefined &&
       after !== undefined &&
       columnsEqual(before, after, this.aggregateNames);

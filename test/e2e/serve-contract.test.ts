@@ -7,6 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { writeFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { makeTempDir, startServer } from "../support/server-process.ts";
@@ -65,6 +67,42 @@ test("--replicate and --module are accepted flags, never unknown options", () =>
     assert.doesNotMatch(run.stderr, /unknown option/);
     assert.match(run.stderr, /replicat|module|NATS/i, run.stderr);
   }
+});
+
+test("a failure on the server thread ends the process with its message and exit code", async () => {
+  // Port 0 would pick a free port: take one and hold it, so that listening on it fails.
+  const held = createServer();
+  await new Promise<void>((done) => held.listen(0, "127.0.0.1", done));
+  const port = (held.address() as AddressInfo).port;
+  try {
+    for (const thread of ["worker", "main"]) {
+      const run = spawnSync(
+        process.execPath,
+        ["bin/statebase.js", "serve", "--durability", "memory", "--rcp", `127.0.0.1:${port}`],
+        {
+          cwd: root,
+          encoding: "utf8",
+          timeout: 20_000,
+          env: { ...process.env, STATEBASE_SERVE_THREAD: thread },
+        },
+      );
+      assert.equal(run.status, 1, `${thread}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+      assert.doesNotMatch(run.stdout, /ready/);
+    }
+  } finally {
+    held.close();
+  }
+});
+
+test("STATEBASE_SERVE_THREAD=main serves on the main thread, and stops on SIGTERM", async () => {
+  const server = await startServer({
+    args: ["--durability", "memory"],
+    env: { STATEBASE_SERVE_THREAD: "main" },
+  });
+  const health = await fetch(`http://127.0.0.1:${server.http.port}/healthz`);
+  assert.equal(health.status, 200);
+  assert.equal(await server.stop(), 0);
 });
 
 test("a bad config value is refused naming the key and where it came from", () => {

@@ -3,13 +3,24 @@
  * Every flag of the DESIGN.md contract is accepted; settings come from the config file, then
  * STATEBASE_* environment variables, then flags. When every listener listens it prints one
  * line containing `ready` with the bound addresses, which scripts and tests wait for.
+ *
+ * The server runs on a worker thread of this process (src/server/serve-thread.ts), because
+ * only a thread can be given a young generation of its own size without node flags, which
+ * `npx statebase serve` cannot pass (limits.ts says why the size matters). This thread reads
+ * the configuration, receives the signals and prints. `STATEBASE_SERVE_THREAD=main` serves on
+ * the main thread instead (for `node --inspect` and other tools that watch the main thread).
  */
 import { once } from "node:events";
+import { Worker } from "node:worker_threads";
 import type { Command } from "commander";
+import { DbError } from "../../lib/errors.ts";
+import type { ErrorCode } from "../../lib/errors.ts";
+import { serverYoungGenerationSizeMb } from "../../lib/limits.ts";
 import { configEnvironment, resolveConfig } from "../../server/config.ts";
 import type { ConfigFlags, ListenAddress, ServerConfig } from "../../server/config.ts";
 import { serve } from "../../server/serve.ts";
 import type { RunningServer } from "../../server/serve.ts";
+import type { ServeThreadMessage, ServeThreadStop } from "../../server/serve-thread.ts";
 import { exitCodeOk, exitCodeFailed } from "../output.ts";
 import type { CliContext } from "../output.ts";
 
@@ -33,6 +44,11 @@ export function addServeCommand(program: Command, context: CliContext): void {
 
 async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<number> {
   const config = await resolveConfig(flags, process.env);
+  if (process.env.STATEBASE_SERVE_THREAD === "main") return serveHere(context, config);
+  return serveOnThread(context, config);
+}
+
+async function serveHere(context: CliContext, config: ServerConfig): Promise<number> {
   const server = await serve(config, { warn: (text) => context.warn(text) });
   // Listen for the signals before saying ready: a supervisor may signal at once.
   const stopping = waitForSignal();
@@ -43,12 +59,65 @@ async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<nu
   ]);
   context.warn(`${reason}: shutting down`);
   await server.close();
-  // A fenced node exits non-zero so a supervisor restarts it; it comes back as a follower.
+  return exitCodeOf(reason);
+}
+
+async function serveOnThread(context: CliContext, config: ServerConfig): Promise<number> {
+  const worker = new Worker(new URL("../../../bin/serve-thread.js", import.meta.url), {
+    workerData: config,
+    resourceLimits: { maxYoungGenerationSizeMb: serverYoungGenerationSizeMb },
+  });
+  // Listen for the signals before the thread says ready: a supervisor may signal at once.
+  void waitForSignal().then((signal) => worker.postMessage({ signal } satisfies ServeThreadStop));
+  let reason: string | undefined;
+  let failure: Error | undefined;
+  let closed = false;
+  const printing: Array<Promise<void>> = [];
+  worker.on("message", (message: ServeThreadMessage) => {
+    switch (message.kind) {
+      case "warn":
+        return context.warn(message.text);
+      case "ready":
+        printing.push(context.line(readyLine(message, config)));
+        return;
+      case "stopping":
+        reason = message.reason;
+        return context.warn(`${reason}: shutting down`);
+      case "failed":
+        failure = threadFailure(message);
+        return;
+      case "closed":
+        // The log is synced and the listeners closed: nothing the thread still holds matters.
+        closed = true;
+        void worker.terminate();
+    }
+  });
+  worker.on("error", (error) => (failure ??= error));
+  await once(worker, "exit");
+  await Promise.all(printing);
+  if (failure !== undefined) throw failure;
+  if (!closed || reason === undefined) throw new Error("the server thread ended unexpectedly");
+  return exitCodeOf(reason);
+}
+
+/** The error the server thread reported, rebuilt (a DbError keeps its code). */
+function threadFailure(message: Extract<ServeThreadMessage, { kind: "failed" }>): Error {
+  if (message.code !== undefined) return new DbError(message.code as ErrorCode, message.message);
+  const error = new Error(message.message);
+  error.name = message.name;
+  return error;
+}
+
+/** A fenced node exits non-zero so a supervisor restarts it; it comes back as a follower. */
+function exitCodeOf(reason: string): number {
   return reason === "SIGINT" || reason === "SIGTERM" ? exitCodeOk : exitCodeFailed;
 }
 
 /** `statebase ready rcp=HOST:PORT http=HOST:PORT data=DIR durability=MODE`. */
-export function readyLine(server: RunningServer, config: ServerConfig): string {
+export function readyLine(
+  server: Pick<RunningServer, "rcp" | "http">,
+  config: ServerConfig,
+): string {
   const address = (a: ListenAddress | undefined): string =>
     a === undefined ? "off" : `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
   const data =

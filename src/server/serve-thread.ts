@@ -1,0 +1,56 @@
+/**
+ * @module The server side of `statebase serve` when it runs on a worker thread (see
+ * src/cli/commands/serve.ts): it serves the configuration it was given, reports ready, its
+ * warnings and its failure to the main thread as messages, and closes when asked to (the
+ * main thread receives the signals) or when the server must stop by itself.
+ */
+import { once } from "node:events";
+import { parentPort, workerData } from "node:worker_threads";
+import { assert } from "../lib/assert.ts";
+import { DbError } from "../lib/errors.ts";
+import type { ListenAddress, ServerConfig } from "./config.ts";
+import { serve } from "./serve.ts";
+
+/** What the server thread tells the main thread. */
+export type ServeThreadMessage =
+  | { kind: "warn"; text: string }
+  | { kind: "ready"; rcp: ListenAddress | undefined; http: ListenAddress | undefined }
+  | { kind: "stopping"; reason: string }
+  | { kind: "failed"; name: string; message: string; code: string | undefined }
+  | { kind: "closed" };
+
+/** What the main thread tells the server thread: stop, because of `signal`. */
+export interface ServeThreadStop {
+  readonly signal: string;
+}
+
+const port = parentPort;
+assert(port !== null, "serve-thread runs on a worker thread");
+const post = (message: ServeThreadMessage): void => port.postMessage(message);
+
+try {
+  const server = await serve(workerData as ServerConfig, {
+    warn: (text) => post({ kind: "warn", text }),
+  });
+  // Listen for the stop before saying ready: the main thread may pass a signal on at once.
+  const stopped = once(port, "message").then(([stop]) => (stop as ServeThreadStop).signal);
+  post({ kind: "ready", rcp: server.rcp, http: server.http });
+  const reason = await Promise.race([
+    stopped,
+    server.mustStop.then((why) => `${why} may differ from it; restart to follow the log`),
+  ]);
+  post({ kind: "stopping", reason });
+  await server.close();
+  post({ kind: "closed" });
+} catch (error) {
+  // Errors cross threads as plain data: a DbError keeps its code, and so its exit code.
+  const code = error instanceof DbError ? error.code : undefined;
+  const name = error instanceof Error ? error.name : "Error";
+  post({
+    kind: "failed",
+    name,
+    message: error instanceof Error ? error.message : String(error),
+    code,
+  });
+}
+port.close();

@@ -34,11 +34,30 @@ export function machineIdentifier(machine: string): string {
 }
 
 export function instanceTableName(machine: string): string {
-  return `${machineNamespace}::${machineIdentifier(machine)}`;
+  return tableNamesOf(machine).instance;
 }
 
 export function historyTableName(machine: string): string {
-  return `${historyNamespace}::${machineIdentifier(machine)}`;
+  return tableNamesOf(machine).history;
+}
+
+/**
+ * Machine name to its table names, made once: every event looks both up, and a string made
+ * afresh is hashed afresh by each map it is looked up in. A cache, so it is simply emptied
+ * when it holds {@link tableNamesCachedMax} machines.
+ */
+const tableNames = new Map<string, { readonly instance: string; readonly history: string }>();
+const tableNamesCachedMax = 10_000;
+
+function tableNamesOf(machine: string): { readonly instance: string; readonly history: string } {
+  let names = tableNames.get(machine);
+  if (names === undefined) {
+    const id = machineIdentifier(machine);
+    names = { instance: `${machineNamespace}::${id}`, history: `${historyNamespace}::${id}` };
+    if (tableNames.size >= tableNamesCachedMax) tableNames.clear();
+    tableNames.set(machine, names);
+  }
+  return names;
 }
 
 /** The machine whose instance table (`machine::x`) or history table this is, else undefined. */

@@ -166,11 +166,26 @@ function historyTableDefinition(machine: string): ReturnType<typeof tableDefinit
   });
 }
 
+/** A compiled definition and what it was compiled from. */
+interface CompiledEntry {
+  readonly table: Table;
+  /** The definitions table's revision when the entry was last found current. */
+  revision: number;
+  readonly row: object;
+  readonly machine: CompiledMachine;
+}
+
 /** Finds and creates the machine tables; caches compiled definitions. */
 export class MachineStore {
   private epoch = -1;
-  private readonly tables = new Map<string, Table | undefined>();
-  private readonly compiledByKey = new Map<string, { row: object; machine: CompiledMachine }>();
+  /** Tables by name in the current catalog epoch; null: no such table. */
+  private readonly tables = new Map<string, Table | null>();
+  /**
+   * Compiled definitions by machine, then version. An entry stands while the definitions
+   * table's revision is the one it was checked at, else while that row is still the one
+   * compiled (a rolled-back or recovered definition is a new row).
+   */
+  private readonly compiledByMachine = new Map<string, Map<number, CompiledEntry>>();
 
   constructor(
     readonly engine: Engine,
@@ -184,11 +199,12 @@ export class MachineStore {
       this.tables.clear();
       this.epoch = catalog.epoch;
     }
-    if (this.tables.has(name)) return this.tables.get(name);
+    const cached = this.tables.get(name);
+    if (cached !== undefined) return cached ?? undefined;
     const object = catalog.get(name);
-    const table = object instanceof Table ? object : undefined;
+    const table = object instanceof Table ? object : null;
     this.tables.set(name, table);
-    return table;
+    return table ?? undefined;
   }
 
   /** Like {@link table}, for a table this layer has created (unless someone dropped it). */
@@ -227,13 +243,21 @@ export class MachineStore {
 
   /** The compiled definition of (machine, version), or undefined when there is none. */
   compiled(machine: string, version: number): CompiledMachine | undefined {
-    const row = this.definitionRow(machine, version);
+    const table = this.table(definitionsTableName);
+    if (table === undefined) return undefined;
+    let byVersion = this.compiledByMachine.get(machine);
+    const cached = byVersion?.get(version);
+    if (cached?.table === table && cached.revision === table.revision) return cached.machine;
+    const row = table.get([machine, version]) as DefinitionRow | undefined;
     if (row === undefined) return undefined;
-    const key = `${version}\u0000${machine}`;
-    const cached = this.compiledByKey.get(key);
-    if (cached !== undefined && cached.row === row) return cached.machine;
+    if (cached?.table === table && cached.row === row) {
+      cached.revision = table.revision;
+      return cached.machine;
+    }
     const compiled = compileMachine(machine, version, row.definition);
-    this.compiledByKey.set(key, { row, machine: compiled });
+    if (byVersion === undefined)
+      this.compiledByMachine.set(machine, (byVersion = new Map<number, CompiledEntry>()));
+    byVersion.set(version, { table, revision: table.revision, row, machine: compiled });
     return compiled;
   }
 

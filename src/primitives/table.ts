@@ -84,6 +84,7 @@ export class Table implements StoredObject {
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
   private readonly autoNext = new Map<string, bigint>();
   private rowIdNext = 1;
+  private revisionValue = 0;
 
   constructor(definition: TableDefinition) {
     this.name = definition.name;
@@ -116,6 +117,14 @@ export class Table implements StoredObject {
   /** The row under primary key `key` (a value, or a list for composite keys). */
   get(key: unknown): Row | undefined {
     return this.rows.get(this.mapKeyOfInput(key))?.row;
+  }
+
+  /**
+   * A number that changes whenever a row does (write, replay, revert, restore): a cache of
+   * something derived from the rows stays valid while it is the same.
+   */
+  get revision(): number {
+    return this.revisionValue;
   }
 
   /** Rows in primary key order (insertion order without a primary key). */
@@ -347,6 +356,7 @@ export class Table implements StoredObject {
     }
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
+    this.revisionValue++;
   }
 
   // ---- Keys, ids and validation ----

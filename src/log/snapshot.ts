@@ -118,17 +118,19 @@ async function writeObject(writer: SnapshotFileWriter, capture: Capture): Promis
     for (const [mapKey, key, value] of chunk) {
       read.add(mapKey);
       const changed = overlay.get(mapKey);
-      const entry: readonly [unknown, unknown] = changed === undefined ? [key, value] : changed;
-      if (entry[1] === undefined) continue; // inserted after the snapshot's seq
-      await writer.entry(entry);
+      const entryKey = changed === undefined ? key : changed[0];
+      const entryValue = changed === undefined ? value : changed[1];
+      if (entryValue === undefined) continue; // inserted after the snapshot's seq
+      // Awaited only when the buffer is full, not once per entry.
+      if (writer.entry(entryKey, entryValue)) await writer.flush();
       count++;
     }
     await yieldToEventLoop(); // commits run here; the listener keeps their befores
   }
   // Entries deleted (or moved) after the snapshot's seq and before the reader reached them.
-  for (const [mapKey, entry] of overlay) {
-    if (read.has(mapKey) || entry[1] === undefined) continue;
-    await writer.entry(entry);
+  for (const [mapKey, [entryKey, entryValue]] of overlay) {
+    if (read.has(mapKey) || entryValue === undefined) continue;
+    if (writer.entry(entryKey, entryValue)) await writer.flush();
     count++;
   }
   await writer.line({ end: object.name, entries: count });
@@ -155,11 +157,12 @@ class SnapshotFileWriter {
   }
 
   async line(value: unknown): Promise<void> {
-    await this.push(JSON.stringify(value));
+    if (this.push(JSON.stringify(value))) await this.flush();
   }
 
-  async entry(entry: readonly [unknown, unknown]): Promise<void> {
-    await this.push(`[${encodeValue(entry[0])},${encodeValue(entry[1])}]`);
+  /** Buffers one entry; true when the buffer is full and must be flushed. */
+  entry(key: unknown, value: unknown): boolean {
+    return this.push(`[${encodeValue(key)},${encodeValue(value)}]`);
   }
 
   /** Writes the trailer, syncs, renames into place and syncs the directory. */
@@ -183,13 +186,14 @@ class SnapshotFileWriter {
       await this.storage.remove(`${this.name}.tmp`);
   }
 
-  private async push(text: string): Promise<void> {
+  /** Buffers one line; true when the buffer is full and must be flushed. */
+  private push(text: string): boolean {
     this.buffer.push(text);
     this.bufferedBytes += text.length + 1;
-    if (this.bufferedBytes >= snapshotWriteBytes) await this.flush();
+    return this.bufferedBytes >= snapshotWriteBytes;
   }
 
-  private async flush(): Promise<void> {
+  async flush(): Promise<void> {
     if (this.buffer.length === 0) return;
     const bytes = Buffer.from(`${this.buffer.join("\n")}\n`);
     this.buffer = [];

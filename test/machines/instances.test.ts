@@ -280,6 +280,36 @@ test("inside a transaction: one commit, one offset; a throw leaves nothing", asy
   await db.close();
 });
 
+test("a definition rolled back after use is never applied from the compiled cache", async () => {
+  const db = await open({ clock: createManualClock(1_000) });
+  const toggle = (to: string) => ({
+    states: ["a", to],
+    initial: "a",
+    transitions: [{ from: "a", event: "GO", to }],
+  });
+  // Compiled and cached inside a transaction that is then rolled back.
+  assert.throws(() =>
+    db.transact((tx) => {
+      tx.machines.put("m", 1, toggle("b"));
+      tx.machines.createInstance({ instance_id: "x", machine: "m", version: 1 });
+      assert.equal(tx.machines.applyEvent({ instance_id: "x", event: "GO" }).to_state, "b");
+      throw new Error("roll back");
+    }),
+  );
+  throwsDb(() => db.machines.createInstance({ instance_id: "x", machine: "m", version: 1 }), {
+    code: "MACHINE_NOT_FOUND",
+  });
+  // The same machine and version again, with another definition: its own transitions apply.
+  db.machines.put("m", 1, toggle("c"));
+  db.machines.createInstance({ instance_id: "x", machine: "m", version: 1 });
+  assert.equal(db.machines.applyEvent({ instance_id: "x", event: "GO" }).to_state, "c");
+  // Other writes to the definitions table leave the compiled machine in use.
+  db.machines.put("n", 1, toggle("d"));
+  db.machines.createInstance({ instance_id: "y", machine: "m", version: 1 });
+  assert.equal(db.machines.applyEvent({ instance_id: "y", event: "GO" }).to_state, "c");
+  await db.close();
+});
+
 test("entriesOf: rstmdb entry shapes with ctx per event, from changes alone", async () => {
   const db = await orderDb();
   const putCommit = db.lastCommit!;

@@ -5,6 +5,7 @@
  * write: it is cut off with a warning. Damage anywhere else refuses to start, naming the
  * segment, offset and seq, because continuing would silently lose or invent history.
  */
+import { bytesEqual } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Storage } from "../storage/index.ts";
 import {
@@ -225,13 +226,6 @@ function checkRecord(
   state.lastHash = record.hash;
   state.verified = true;
   return undefined;
-}
-
-/** Byte-wise equality of two hashes, without a Buffer made per record to compare them. */
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager, StreamState } from "@nats-io/jetstream";
 import type { ObjectStore } from "@nats-io/obj";
 import { assert } from "../lib/assert.ts";
+import { bytesEqual } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Commit, Engine } from "../engine/index.ts";
 import { readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
@@ -272,7 +273,7 @@ class ReplicatedLog implements LogBackend {
       }
       offset += read.sizeBytes;
       const record = read.record;
-      if (record.seq !== this.engine.seq + 1 || !sameBytes(record.prevHash, this.head.hash)) {
+      if (record.seq !== this.engine.seq + 1 || !bytesEqual(record.prevHash, this.head.hash)) {
         continue; // left by a fenced writer: not part of the history
       }
       this.engine.applyCommit(record);
@@ -457,10 +458,6 @@ class ReplicatedLog implements LogBackend {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 function toDbError(error: unknown, what: string): DbError {

@@ -21,7 +21,12 @@ function statFields(pid: number): string[] | undefined {
 /** User + system CPU time of a process so far, in ms (clock ticks of 10 ms). */
 export function cpuMs(pid: number): number {
   const fields = statFields(pid);
-  return fields === undefined ? 0 : (Number(fields[11]) + Number(fields[12])) * clockTickMs;
+  return fields === undefined ? 0 : cpuMsIn(fields);
+}
+
+/** The user + system CPU time that stat fields give, in ms. */
+function cpuMsIn(fields: readonly string[]): number {
+  return (Number(fields[11]) + Number(fields[12])) * clockTickMs;
 }
 
 /**
@@ -35,7 +40,7 @@ export function treeCpuMs(pid: number): number {
     const child = Number(entry);
     if (!Number.isInteger(child) || child === pid) continue;
     const fields = statFields(child);
-    if (fields !== undefined && Number(fields[1]) === pid) total += cpuMs(child);
+    if (fields !== undefined && Number(fields[1]) === pid) total += cpuMsIn(fields);
   }
   return total;
 }

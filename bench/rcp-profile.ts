@@ -19,12 +19,13 @@
  */
 import { fork, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeFrame } from "../src/protocol/frame.ts";
 import { RcpClient } from "../src/protocol/index.ts";
+import { cpuMs } from "./process-cpu.ts";
 
 const workerCount = Number(process.env.WORKERS ?? 4);
 const connectionCount = Number(process.env.CONNECTIONS ?? 50);
@@ -182,16 +183,8 @@ interface WalStats {
   io_stats: { fsyncs: number };
 }
 
-/** CPU time (user + system) of process `pid` so far, in ms (Linux /proc; 10 ms ticks). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-async function cpuMsOf(pids: number[]): Promise<number> {
-  const each = await Promise.all(pids.map(cpuMs));
-  return each.reduce((a, b) => a + b, 0);
+function cpuMsOf(pids: number[]): number {
+  return pids.reduce((total, pid) => total + cpuMs(pid), 0);
 }
 
 async function measureRound(
@@ -203,16 +196,16 @@ async function measureRound(
   for (const worker of workers) worker.send({ kind: "reset" });
   const before = await admin.request<WalStats>("WAL_STATS");
   const workerPids = workers.map((w) => w.pid!);
-  const serverCpuBefore = await cpuMs(server.pid!);
-  const workerCpuBefore = await cpuMsOf(workerPids);
+  const serverCpuBefore = cpuMs(server.pid!);
+  const workerCpuBefore = cpuMsOf(workerPids);
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, ms));
   const reports = await Promise.all(
     workers.map((w) => ask<WorkerReport>(w, { kind: "report" }, "report")),
   );
   const seconds = (performance.now() - started) / 1000;
-  const serverCpu = (await cpuMs(server.pid!)) - serverCpuBefore;
-  const workerCpu = (await cpuMsOf(workerPids)) - workerCpuBefore;
+  const serverCpu = cpuMs(server.pid!) - serverCpuBefore;
+  const workerCpu = cpuMsOf(workerPids) - workerCpuBefore;
   const after = await admin.request<WalStats>("WAL_STATS");
   const histogram = new Uint32Array(bucketCount);
   let completed = 0;

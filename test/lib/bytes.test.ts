@@ -20,7 +20,8 @@ test("bytesEqual agrees with Buffer.compare, for views at any offset", () => {
       assert.equal(bytesEqual(view, b), Buffer.compare(a, b) === 0);
       if (a.length > 0) {
         const changed = a.slice();
-        changed[flip % a.length] ^= 1 + (flip % 255);
+        const at = flip % a.length;
+        changed[at] = changed[at]! ^ (1 + (flip % 255));
         assert.equal(bytesEqual(view, changed), false);
       }
     }),

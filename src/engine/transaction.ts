@@ -196,8 +196,10 @@ export class Transaction {
   close(): void {
     assert(!this.closed, "transaction closed twice");
     this.closed = true;
-    // Dropped objects must not stay reachable from the engine's scratch.
-    this.targets.fill(undefined, 0, this.targetsSet);
+    // Dropped objects must not stay reachable from the engine's scratch. A loop, not fill():
+    // Array.prototype.fill is a C++ builtin here, about 200 instructions per call.
+    const targets = this.targets;
+    for (let i = 0; i < this.targetsSet; i++) targets[i] = undefined;
     this.targetsSet = 0;
     this.observedCount = 0;
     if (this.scratch !== undefined) this.scratch.inUse = false;

@@ -39,21 +39,23 @@ function buildTables(): Int32Array {
 }
 
 /**
- * The CRC32C of `bytes`, as an unsigned 32-bit integer. `initial` is the CRC of the bytes that
- * came before, so a checksum can run across several buffers without concatenating them:
+ * The CRC32C of `bytes` (of its bytes `start` up to `end`, when given: no subarray needed), as
+ * an unsigned 32-bit integer. `initial` is the CRC of the bytes that came before, so a checksum
+ * can run across several buffers without concatenating them:
  * `crc32c(b, crc32c(a)) === crc32c(concat(a, b))`.
  *
  * @example
  * crc32c(new TextEncoder().encode("123456789")).toString(16); // -> "e3069283"
  */
-export function crc32c(bytes: Uint8Array, initial = 0): number {
+export function crc32c(bytes: Uint8Array, initial = 0, start = 0, end = bytes.length): number {
   assert(Number.isInteger(initial), "crc32c: initial must be an integer");
   assert(initial >= 0 && initial <= crcValueMax, "crc32c: initial must be an unsigned 32-bit");
+  assert(0 <= start && start <= end && end <= bytes.length, "crc32c: range outside the bytes");
   const t = tables;
-  const length = bytes.length;
-  const blockEnd = length - (length % tableCount);
+  const length = end;
+  const blockEnd = end - ((end - start) % tableCount);
   let crc = ~initial;
-  let i = 0;
+  let i = start;
   // Byte loads and shifts beat a DataView or an (alignment-bound) Uint32Array view here; the
   // table offsets are literal so V8 folds them into the address computation.
   for (; i < blockEnd; i += tableCount) {

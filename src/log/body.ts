@@ -20,6 +20,9 @@ const stringInlineLengthMax = 32;
 /** The scratch buffer's first size; it doubles when a record needs more. */
 const scratchSizeBytesInitial = 64 * 1024;
 
+/** What {@link BodyWriter.encodeInto} throws to itself when the caller's buffer is full. */
+const noRoom = new Error("the body does not fit the buffer given");
+
 /** Value tags: the first byte of every value. */
 const Tag = {
   Undefined: 0,
@@ -44,9 +47,46 @@ type Tag = (typeof Tag)[keyof typeof Tag];
  * front, so the finished frame is one copy out of the scratch.
  */
 export class BodyWriter {
-  private buffer = Buffer.allocUnsafe(scratchSizeBytesInitial);
-  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
+  private buffer: Buffer = Buffer.allocUnsafe(scratchSizeBytesInitial);
+  private view: DataView = new DataView(
+    this.buffer.buffer,
+    this.buffer.byteOffset,
+    this.buffer.length,
+  );
   private at = 0;
+  /** Set while writing into a caller's buffer ({@link encodeInto}), which cannot grow. */
+  private fixed = false;
+
+  /**
+   * Like {@link encode}, but writes into `target` (whose DataView is `view`) from `start` on:
+   * the log encodes each record straight into its pending buffer, with no copy. Returns the
+   * end, or -1 when the body does not fit before the end of `target` (the bytes from `start`
+   * on then hold part of it).
+   */
+  encodeInto(
+    target: Buffer,
+    view: DataView,
+    start: number,
+    ts: number,
+    origin: Origin,
+    changes: readonly Change[],
+  ): number {
+    const own = this.buffer;
+    const ownView = this.view;
+    this.buffer = target;
+    this.view = view;
+    this.fixed = true;
+    try {
+      return this.encode(start, ts, origin, changes);
+    } catch (error) {
+      if (error === noRoom) return -1;
+      throw error;
+    } finally {
+      this.buffer = own;
+      this.view = ownView;
+      this.fixed = false;
+    }
+  }
 
   /** Encodes `ts`, `origin` and `changes` after `headerSizeBytes` of room; returns the end. */
   encode(headerSizeBytes: number, ts: number, origin: Origin, changes: readonly Change[]): number {
@@ -75,6 +115,7 @@ export class BodyWriter {
 
   private ensure(sizeBytes: number): void {
     if (this.at + sizeBytes <= this.buffer.length) return;
+    if (this.fixed) throw noRoom;
     let size = this.buffer.length * 2;
     while (size < this.at + sizeBytes) size *= 2;
     const grown = Buffer.allocUnsafe(size);

@@ -10,7 +10,8 @@ import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Commit } from "../engine/index.ts";
 import type { Storage, StorageFile } from "../storage/index.ts";
-import { encodeRecord } from "./record.ts";
+import { viewsOf } from "./body.ts";
+import { encodeRecord, encodeRecordAt, recordSeqAt, recordSizeAt } from "./record.ts";
 import type { LogTail } from "./recovery.ts";
 import {
   encodeSegmentHeader,
@@ -24,12 +25,17 @@ export type FlushPolicy = "immediate" | "window";
 /** Zeros written per call while preparing the spare segment. */
 const spareFillChunkBytes = 1024 * 1024;
 /**
- * The buffer a group's records are gathered in to be written, reused for every write. A
- * fresh buffer the size of the group cost more than the write itself once groups grew
- * large (a loop that never yields flushes a whole second of commits at once): first
- * touching fresh memory is page faults. A larger group is written in several pieces.
+ * Records wait for their flush in chunks of this size, each encoded straight into one: no
+ * buffer, copy or object per record, and nothing per record for the collector to trace while
+ * a loop that never yields piles up a second of commits. A record larger than a chunk gets a
+ * chunk of its own size.
  */
-const writeScratchSizeBytes = 4 * 1024 * 1024;
+const pendingChunkSizeBytes = 1024 * 1024;
+/**
+ * Written chunks kept for reuse: first touching fresh memory is page faults, which cost more
+ * than the write itself once groups grew large.
+ */
+const pendingChunksFreeMax = 2;
 
 export interface WALOptions {
   storage: Storage;
@@ -41,11 +47,18 @@ export interface WALOptions {
   now?: () => number;
 }
 
-interface Pending {
-  readonly seq: number;
-  readonly bytes: Uint8Array;
-  /** When it was appended, for the durability lag. */
-  readonly at: number;
+/** A buffer of encoded records, filled up to `used`. */
+interface Chunk {
+  readonly bytes: Buffer;
+  readonly view: DataView;
+  used: number;
+}
+
+/** Bytes `from` up to `to` of a chunk: whole records, taken into one flush. */
+interface Slice {
+  readonly chunk: Chunk;
+  readonly from: number;
+  readonly to: number;
 }
 
 /** Everyone waiting for one flush shares one promise: no allocation per waiting commit. */
@@ -83,8 +96,19 @@ export class WAL {
   private file: StorageFile | undefined;
   private segmentFirstSeq: number;
   private offset: number;
-  private lastHash: Uint8Array;
-  private pending: Pending[] = [];
+  /** The hash of the last appended record; copied, since its bytes move on (a chunk). */
+  private readonly lastHash = new Uint8Array(32);
+  /**
+   * Chunks holding records not yet taken into a flush: those of the first from
+   * `takenOffset` on, all of the others. The last one is where appends go.
+   */
+  private chunks: Chunk[] = [];
+  private takenOffset = 0;
+  /** The last seq taken into a flush; records after it are pending. */
+  private takenSeq: number;
+  /** When the first pending record was appended, for the durability lag. */
+  private firstPendingAt = 0;
+  private readonly freeChunks: Chunk[] = [];
   /** Waiters for records not yet taken into a flush. */
   private openGroup: Group | undefined;
   /** Waiters for the flush in progress, which covers records up to `inFlightSeq`. */
@@ -106,8 +130,6 @@ export class WAL {
    * fdatasync about a third slower.
    */
   private spare: Promise<StorageFile | undefined> | undefined;
-  /** See {@link writeScratchSizeBytes}; only the flush loop writes, one group at a time. */
-  private writeScratch: Buffer | undefined;
   readonly stats: WALStats;
 
   constructor(options: WALOptions) {
@@ -118,7 +140,9 @@ export class WAL {
     this.now = options.now ?? (() => 0);
     this.segmentFirstSeq = options.tail.segmentFirstSeq;
     this.offset = options.tail.offset;
-    this.lastHash = options.tail.lastHash;
+    assert(options.tail.lastHash.length === 32, "the log tail's hash must be 32 bytes");
+    this.lastHash.set(options.tail.lastHash);
+    this.takenSeq = options.tail.lastSeq;
     this.stats = {
       appendedSeq: options.tail.lastSeq,
       durableSeq: options.tail.lastSeq,
@@ -136,14 +160,78 @@ export class WAL {
       commit.seq === this.stats.appendedSeq + 1,
       `log append of ${commit.seq} after ${this.stats.appendedSeq}`,
     );
-    const { bytes, hash } = encodeRecord(commit, this.lastHash);
-    this.lastHash = hash;
+    this.encode(commit);
     const at = this.now();
     if (this.stats.durableSeq === this.stats.appendedSeq) this.undurableSince = at;
-    this.pending.push({ seq: commit.seq, bytes, at });
+    if (this.takenSeq === this.stats.appendedSeq) this.firstPendingAt = at;
     this.stats.appendedSeq = commit.seq;
     if (policy === "immediate" || this.windowMs === 0) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.windowMs);
+  }
+
+  /** Encodes `commit` into the last chunk, or a new one when it does not fit there. */
+  private encode(commit: Commit): void {
+    let chunk = this.chunks[this.chunks.length - 1];
+    let end = chunk === undefined ? -1 : this.encodeInto(chunk, commit);
+    if (chunk === undefined || end < 0) {
+      chunk = this.takeFreeChunk();
+      end = this.encodeInto(chunk, commit);
+      if (end < 0) {
+        // Larger than a chunk: encoded on its own, into a chunk of its size.
+        this.keepFree(chunk);
+        const { bytes } = encodeRecord(commit, this.lastHash);
+        const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+        chunk = { bytes: buffer, view: viewsOf(buffer).view, used: 0 };
+        end = buffer.length;
+      }
+      this.chunks.push(chunk);
+    }
+    chunk.used = end;
+    const lastHash = this.lastHash;
+    const bytes = chunk.bytes;
+    for (let i = 0; i < 32; i++) lastHash[i] = bytes[end - 32 + i]!;
+  }
+
+  private encodeInto(chunk: Chunk, commit: Commit): number {
+    return encodeRecordAt(commit, this.lastHash, chunk.bytes, chunk.view, chunk.used);
+  }
+
+  private takeFreeChunk(): Chunk {
+    const chunk = this.freeChunks.pop();
+    if (chunk !== undefined) {
+      chunk.used = 0;
+      return chunk;
+    }
+    const bytes = Buffer.allocUnsafeSlow(pendingChunkSizeBytes);
+    return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length), used: 0 };
+  }
+
+  /** Takes every pending record into a flush: the slices of chunks that hold them. */
+  private takePending(): Slice[] {
+    const chunks = this.chunks;
+    const slices: Slice[] = [];
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
+      const from = i === 0 ? this.takenOffset : 0;
+      if (chunk.used > from) slices.push({ chunk, from, to: chunk.used });
+      // A full chunk whose records all went in earlier flushes (none is in flight now).
+      else if (i < chunks.length - 1) this.keepFree(chunk);
+    }
+    const last = chunks[chunks.length - 1]!;
+    this.chunks = [last];
+    this.takenOffset = last.used;
+    this.takenSeq = this.stats.appendedSeq;
+    return slices;
+  }
+
+  /** Keeps written chunks for reuse, except those still holding pending records. */
+  private recycle(slices: readonly Slice[]): void {
+    for (const { chunk } of slices) if (!this.chunks.includes(chunk)) this.keepFree(chunk);
+  }
+
+  private keepFree(chunk: Chunk): void {
+    if (chunk.bytes.length !== pendingChunkSizeBytes || this.freeChunks.includes(chunk)) return;
+    if (this.freeChunks.length < pendingChunksFreeMax) this.freeChunks.push(chunk);
   }
 
   /** Resolves when every record up to `seq` is on disk. */
@@ -176,7 +264,7 @@ export class WAL {
 
   /** Hash of the last appended record: a snapshot taken now records it. */
   get appendedHash(): Uint8Array {
-    return this.lastHash;
+    return this.lastHash.slice();
   }
 
   /** How long the oldest not-yet-durable commit has waited, in records (for back-pressure). */
@@ -203,20 +291,20 @@ export class WAL {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.flushing !== undefined || this.pending.length === 0) return;
+    if (this.flushing !== undefined || !this.hasPending()) return;
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = undefined;
       // Commits that arrived during the last fsync start the next group at once.
-      if (this.pending.length > 0 && this.failure === undefined) this.kick();
+      if (this.hasPending() && this.failure === undefined) this.kick();
     });
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.pending.length > 0 && this.failure === undefined) {
-      const batch = this.pending;
-      this.pending = [];
+    while (this.hasPending() && this.failure === undefined) {
+      const lastSeq = this.stats.appendedSeq;
+      const batch = this.takePending();
       this.inFlightGroup = this.openGroup;
-      this.inFlightSeq = batch[batch.length - 1]!.seq;
+      this.inFlightSeq = lastSeq;
       this.openGroup = undefined;
       try {
         await this.writeBatch(batch);
@@ -224,9 +312,10 @@ export class WAL {
         this.fail(error);
         return;
       }
+      this.recycle(batch);
       this.stats.flushCount++;
-      this.stats.durableSeq = batch[batch.length - 1]!.seq;
-      this.undurableSince = this.pending[0]?.at;
+      this.stats.durableSeq = lastSeq;
+      this.undurableSince = this.hasPending() ? this.firstPendingAt : undefined;
       this.resolveWaiters();
       // One event-loop turn before the next group: the committers just released run their
       // next transactions now and join it, instead of one of them flushing alone.
@@ -234,48 +323,52 @@ export class WAL {
     }
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  private hasPending(): boolean {
+    return this.stats.appendedSeq > this.takenSeq;
+  }
+
+  /**
+   * Writes the slices' records to the segments, whole records to a segment: as many as fit
+   * go in one run, written straight from the chunks and synced once.
+   */
+  private async writeBatch(batch: readonly Slice[]): Promise<void> {
     let run: Uint8Array[] = [];
     let runBytes = 0;
-    for (const record of batch) {
-      if (
-        this.file === undefined ||
-        this.offset + runBytes + record.bytes.length > this.segmentSize()
-      ) {
-        await this.writeRun(run, runBytes);
-        run = [];
-        runBytes = 0;
-        await this.rollOver(record.seq, record.bytes.length);
+    for (const { chunk, from: sliceFrom, to } of batch) {
+      const { bytes, view } = chunk;
+      let from = sliceFrom;
+      while (from < to) {
+        const size = recordSizeAt(view, from);
+        if (this.file === undefined || this.offset + runBytes + size > this.segmentSize()) {
+          await this.writeRun(run, runBytes);
+          run = [];
+          runBytes = 0;
+          await this.rollOver(recordSeqAt(view, from), size);
+        }
+        // This record goes in whatever its size (an oversized one has a segment of its own),
+        // then every following one that fits.
+        const limit = from + (this.segmentSize() - this.offset - runBytes);
+        let end = from + size;
+        if (to <= limit) end = to;
+        while (end < to && end + recordSizeAt(view, end) <= limit) end += recordSizeAt(view, end);
+        run.push(bytes.subarray(from, end));
+        runBytes += end - from;
+        from = end;
       }
-      run.push(record.bytes);
-      runBytes += record.bytes.length;
     }
     await this.writeRun(run, runBytes);
   }
 
-  private async writeRun(run: Uint8Array[], runBytes: number): Promise<void> {
+  private async writeRun(run: readonly Uint8Array[], runBytes: number): Promise<void> {
     if (run.length === 0) return;
     const file = this.file;
     assert(file !== undefined, "write without an open segment");
     let written = 0;
-    let gathered = 0;
-    const scratch = (this.writeScratch ??= Buffer.allocUnsafe(writeScratchSizeBytes));
-    for (const record of run) {
-      if (gathered > 0 && gathered + record.length > scratch.length) {
-        await file.write(this.offset + written, scratch.subarray(0, gathered));
-        written += gathered;
-        gathered = 0;
-      }
-      if (record.length > scratch.length) {
-        await file.write(this.offset + written, record);
-        written += record.length;
-        continue;
-      }
-      scratch.set(record, gathered);
-      gathered += record.length;
+    for (const piece of run) {
+      await file.write(this.offset + written, piece);
+      written += piece.length;
     }
-    if (gathered > 0) await file.write(this.offset + written, scratch.subarray(0, gathered));
-    assert(written + gathered === runBytes, "a write run's bytes differ from its records'");
+    assert(written === runBytes, "a write run's bytes differ from its records'");
     await file.sync();
     this.offset += runBytes;
     this.stats.bytesWritten += runBytes;

@@ -77,6 +77,26 @@ test("property: the table-driven CRC equals the bytewise reference", () => {
   );
 });
 
+test("property: a range of a buffer is checksummed like the subarray it names", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.nat(),
+      fc.nat(),
+      fc.nat({ max: 0xffffffff }),
+      (bytes, a, b, initial) => {
+        const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
+        const end = start + (bytes.length - start === 0 ? 0 : b % (bytes.length - start + 1));
+        const expected = crc32cReference(bytes.subarray(start, end), initial);
+        assert.equal(crc32c(bytes, initial, start, end), expected);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.throws(() => crc32c(new Uint8Array(4), 0, 3, 2), /range outside the bytes/);
+  assert.throws(() => crc32c(new Uint8Array(4), 0, 0, 5), /range outside the bytes/);
+});
+
 test("property: incremental CRC over any split equals the one-shot CRC", () => {
   fc.assert(
     fc.property(

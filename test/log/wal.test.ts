@@ -81,6 +81,43 @@ test("recovery returns exactly the commits written, across segment rollovers", a
   assert.equal(tail.lastSeq, 120);
 });
 
+/** A commit whose one row carries `bytes` bytes of text (so its record is about that size). */
+function bigCommit(seq: number, bytes: number): Commit {
+  const c = commit(seq);
+  const change = c.changes[0]!;
+  const after = { ...(change.after as object), note: "x".repeat(bytes) };
+  return { ...c, changes: [{ ...change, after }] };
+}
+
+test("records fill the pending buffer's chunks, straddle none, and may outgrow one", async () => {
+  // Sizes chosen so records end near and across the 1 MiB chunk boundaries, with two records
+  // larger than a chunk, one of them first in a group; groups written both in one flush (a
+  // loop that never yields) and one at a time, over segments of 3 MiB.
+  const sizes = [
+    ...Array.from({ length: 40 }, (_, i) => 60_000 + i * 997),
+    1_500_000,
+    ...Array.from({ length: 30 }, (_, i) => 1000 + i * 31),
+    2_200_000,
+    300_000,
+  ];
+  const storage = createMemoryStorage();
+  const wal = new WAL({ storage, tail: emptyTail, segmentSizeBytes: 3 << 20, windowMs: 5 });
+  const commits = sizes.map((size, i) => bigCommit(i + 1, size));
+  for (const c of commits.slice(0, 50)) wal.append(c, "window");
+  await wal.flush();
+  for (const c of commits.slice(50)) {
+    wal.append(c, "immediate");
+    if (c.seq % 7 === 0) await wal.flush();
+  }
+  await wal.flush();
+  assert.equal(wal.stats.durableSeq, commits.length);
+  await wal.close();
+  const { records, warnings } = await recover(storage);
+  assert.deepEqual(warnings, []);
+  assert.equal(records.length, commits.length);
+  records.forEach((record, i) => assert.deepEqual(record.changes, commits[i]!.changes));
+});
+
 test("commits waiting together share one fsync (group commit)", async () => {
   const storage = createMemoryStorage();
   const wal = new WAL({ storage, tail: emptyTail, segmentSizeBytes: 1 << 20, windowMs: 5 });

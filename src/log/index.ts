@@ -14,6 +14,7 @@ export { recoverLog, describeDamage } from "./recovery.ts";
 export type { LogDamage, LogTail, RecoverOptions, RecoveryResult } from "./recovery.ts";
 export {
   encodeRecord,
+  encodeRecordAt,
   readRecord,
   recordHashIsValid,
   recordSizeBytesMax,

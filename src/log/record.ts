@@ -204,9 +204,11 @@ function readFrame(
   const ownHash = buffer.slice(end - 32, end);
   const decoded = decodeBody(buffer, offset + 48, end - 32, seq);
   if (typeof decoded === "string") return { kind: "damaged", reason: decoded };
+  // Fields named one by one: a spread of `decoded` here cost a generic copy per record.
+  const { ts, origin, changes } = decoded;
   return {
     kind: "record",
-    record: { seq, ...decoded, prevHash, hash: ownHash },
+    record: { seq, ts, origin, changes, prevHash, hash: ownHash },
     sizeBytes: end - offset,
   };
 }

@@ -87,8 +87,9 @@ function writeFrameHeader(frame: Buffer, flags: number, payloadSizeBytes: number
   frame.writeUInt16BE(flags, 6);
   frame.writeUInt16BE(0, 8);
   frame.writeUInt32BE(payloadSizeBytes, 10);
-  const payload = frame.subarray(frameHeaderSizeBytes);
-  frame.writeUInt32BE((flags & flagCrcPresent) === 0 ? 0 : crc32c(payload), 14);
+  const crc =
+    (flags & flagCrcPresent) === 0 ? 0 : crc32c(frame, 0, frameHeaderSizeBytes, frame.length);
+  frame.writeUInt32BE(crc, 14);
 }
 
 /**

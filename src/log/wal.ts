@@ -209,6 +209,7 @@ export class WAL {
   /** Takes every pending record into a flush: the slices of chunks that hold them. */
   private takePending(): Slice[] {
     const chunks = this.chunks;
+    assert(chunks.length > 0, "pending records without a chunk holding them");
     const slices: Slice[] = [];
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i]!;

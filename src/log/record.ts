@@ -61,7 +61,8 @@ export function encodeRecord(
   checkPayloadSize(commit.seq, bodyEnd + 32 - recordHeaderSizeBytes);
   const bytes = Buffer.allocUnsafe(bodyEnd + 32);
   bodyWriter.bytes.copy(bytes, 48, 48, bodyEnd);
-  finishFrame(bytes, viewsOf(bytes).view, 0, commit.seq, prevHash, bytes.length);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  finishFrame(bytes, view, 0, commit.seq, prevHash, bytes.length);
   return { bytes, hash: bytes.subarray(bytes.length - 32) };
 }
 

@@ -130,6 +130,8 @@ export class WAL {
    * fdatasync about a third slower.
    */
   private spare: Promise<StorageFile | undefined> | undefined;
+  /** Whether {@link spare} has settled, so that taking it costs no wait. */
+  private spareReady = false;
   readonly stats: WALStats;
 
   constructor(options: WALOptions) {
@@ -376,7 +378,10 @@ export class WAL {
     // Half way through a segment, start preparing the next one; a log that never gets this
     // far (a small database, a test) never pays for writing a whole segment of zeros.
     if (this.spare === undefined && this.offset * 2 >= this.segmentSizeBytes) {
-      this.spare = this.prepareSpare();
+      this.spareReady = false;
+      this.spare = this.prepareSpare().finally(() => {
+        this.spareReady = true;
+      });
     }
   }
 
@@ -406,8 +411,15 @@ export class WAL {
     this.stats.segmentCount++;
   }
 
-  /** The zero-filled spare segment (waiting for it if it is still being written). */
+  /**
+   * The zero-filled spare segment, if it is ready. One still being written is left to finish
+   * for the next rollover: waiting for it here stalled a flush for its whole 64 MiB of zeros
+   * and their fsync (about 130 ms) whenever commits had come faster than it was written (a
+   * loop that never yields lets it write nothing), and a sparse segment costs only slower
+   * fsyncs while it fills.
+   */
   private async takeSpare(): Promise<StorageFile | undefined> {
+    if (!this.spareReady) return undefined;
     const spare = await this.spare;
     this.spare = undefined;
     return spare;

@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { WAL, recoverLog, spareSegmentName, zeroHash } from "../../src/log/index.ts";
 import type { LogRecord, LogTail } from "../../src/log/index.ts";
 import { createMemoryStorage } from "../../src/storage/index.ts";
-import type { MemoryStorage } from "../../src/storage/index.ts";
+import type { MemoryStorage, Storage } from "../../src/storage/index.ts";
 import type { Commit } from "../../src/engine/index.ts";
 import { DbError } from "../../src/lib/errors.ts";
 
@@ -331,6 +331,46 @@ test("segments come from a zero-filled spare; a leftover spare's garbage stays o
     await file.close();
   }
 });
+
+test(
+  "a rollover never waits for a spare still being zero-filled; a ready one is used",
+  {
+    timeout: 20_000,
+  },
+  async () => {
+    const storage = createMemoryStorage();
+    // The spare's writes hang until released: as when commits come faster than it is written.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const renames: string[] = [];
+    const gated: Storage = {
+      ...storage,
+      open: async (name, options) => {
+        const file = await storage.open(name, options);
+        if (name !== spareSegmentName) return file;
+        return { ...file, write: async (at, bytes) => (await released, file.write(at, bytes)) };
+      },
+      rename: async (from, to) => (renames.push(from), storage.rename(from, to)),
+    };
+    const wal = new WAL({ storage: gated, tail: emptyTail, segmentSizeBytes: 4096, windowMs: 5 });
+    for (let seq = 1; seq <= 60; seq++) wal.append(commit(seq, 1 + (seq % 3)), "immediate");
+    await wal.flush(); // would hang, had the rollover waited for the spare
+    assert.ok(
+      wal.stats.segmentCount > 3,
+      `expected several segments, got ${wal.stats.segmentCount}`,
+    );
+    assert.equal(renames.length, 0, "no segment came from the unfinished spare");
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the spare finishes now
+    for (let seq = 61; seq <= 120; seq++) wal.append(commit(seq, 1 + (seq % 3)), "immediate");
+    await wal.flush();
+    await wal.close();
+    assert.ok(renames.includes(spareSegmentName), "a later rollover took the finished spare");
+    const { records, warnings } = await recover(storage);
+    assert.deepEqual(warnings, []);
+    assert.equal(records.length, 120);
+  },
+);
 
 test("a stray byte in the zero tail is found, whatever the read step", async () => {
   for (const readStepBytes of [undefined, 16, 4096]) {

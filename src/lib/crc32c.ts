@@ -52,7 +52,6 @@ export function crc32c(bytes: Uint8Array, initial = 0, start = 0, end = bytes.le
   assert(initial >= 0 && initial <= crcValueMax, "crc32c: initial must be an unsigned 32-bit");
   assert(0 <= start && start <= end && end <= bytes.length, "crc32c: range outside the bytes");
   const t = tables;
-  const length = end;
   const blockEnd = end - ((end - start) % tableCount);
   let crc = ~initial;
   let i = start;
@@ -70,6 +69,6 @@ export function crc32c(bytes: Uint8Array, initial = 0, start = 0, end = bytes.le
       t[256 + bytes[i + 6]!]! ^
       t[bytes[i + 7]!]!;
   }
-  for (; i < length; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  for (; i < end; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return ~crc >>> 0;
 }

@@ -10,7 +10,6 @@ import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Commit } from "../engine/index.ts";
 import type { Storage, StorageFile } from "../storage/index.ts";
-import { viewsOf } from "./body.ts";
 import { encodeRecord, encodeRecordAt, recordSeqAt, recordSizeAt } from "./record.ts";
 import type { LogTail } from "./recovery.ts";
 import {
@@ -59,6 +58,10 @@ interface Slice {
   readonly chunk: Chunk;
   readonly from: number;
   readonly to: number;
+}
+
+function dataViewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /** Everyone waiting for one flush shares one promise: no allocation per waiting commit. */
@@ -183,7 +186,7 @@ export class WAL {
         this.keepFree(chunk);
         const { bytes } = encodeRecord(commit, this.lastHash);
         const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-        chunk = { bytes: buffer, view: viewsOf(buffer).view, used: 0 };
+        chunk = { bytes: buffer, view: dataViewOf(buffer), used: 0 };
         end = buffer.length;
       }
       this.chunks.push(chunk);
@@ -205,7 +208,7 @@ export class WAL {
       return chunk;
     }
     const bytes = Buffer.allocUnsafeSlow(pendingChunkSizeBytes);
-    return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length), used: 0 };
+    return { bytes, view: dataViewOf(bytes), used: 0 };
   }
 
   /** Takes every pending record into a flush: the slices of chunks that hold them. */

@@ -35,10 +35,7 @@ try {
   // Listen for the stop before saying ready: the main thread may pass a signal on at once.
   const stopped = once(port, "message").then(([stop]) => (stop as ServeThreadStop).signal);
   post({ kind: "ready", rcp: server.rcp, http: server.http });
-  const reason = await Promise.race([
-    stopped,
-    server.mustStop.then((why) => `${why} may differ from it; restart to follow the log`),
-  ]);
+  const reason = await Promise.race([stopped, server.mustStop]);
   post({ kind: "stopping", reason });
   await server.close();
   post({ kind: "closed" });

@@ -34,8 +34,9 @@ export interface RunningServer {
   /** Stops the listeners, then flushes and closes the database (the log is synced). */
   close(): Promise<void>;
   /**
-   * Resolves with a reason when the server must stop by itself: a replicated writer fenced by
-   * another writer holds state the shared log does not, so it must not keep serving reads.
+   * Resolves with the reason to print when the server must stop by itself: a replicated writer
+   * fenced by another writer holds state the shared log does not, so it must not keep serving
+   * reads.
    */
   readonly mustStop: Promise<string>;
 }
@@ -104,7 +105,7 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
     const fence = watchForFence(db);
     stops.push(fence.stop);
     return {
-      mustStop: fence.fenced,
+      mustStop: fence.fenced.then((why) => `${why} may differ from it; restart to follow the log`),
       db,
       rcp: rcp?.address,
       http: http?.address,

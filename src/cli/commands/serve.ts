@@ -53,10 +53,7 @@ async function serveHere(context: CliContext, config: ServerConfig): Promise<num
   // Listen for the signals before saying ready: a supervisor may signal at once.
   const stopping = waitForSignal();
   await context.line(readyLine(server, config));
-  const reason = await Promise.race([
-    stopping,
-    server.mustStop.then((why) => `${why} may differ from it; restart to follow the log`),
-  ]);
+  const reason = await Promise.race([stopping, server.mustStop]);
   context.warn(`${reason}: shutting down`);
   await server.close();
   return exitCodeOf(reason);

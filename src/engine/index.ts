@@ -24,4 +24,5 @@ export type {
   StoredObject,
   TransactOptions,
 } from "./types.ts";
+export { changedColumnsUnknown } from "./types.ts";
 export { SystemTable, registerSystemTables } from "./system-tables.ts";

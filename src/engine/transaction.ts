@@ -7,6 +7,7 @@
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { changesPerTransactionMax } from "../lib/limits.ts";
+import { changedColumnsUnknown } from "./types.ts";
 import type { Change, ChangeObserver, StoredObject } from "./types.ts";
 
 /** A change record with a fixed shape, so V8 keeps every access monomorphic. */
@@ -77,8 +78,15 @@ export class Transaction {
     }
   }
 
-  /** Records a change the caller has already applied to `target`. */
-  record(target: StoredObject, change: Change): void {
+  /**
+   * Records a change the caller has already applied to `target`. `changedColumns`: which
+   * columns an update changed, when the caller knows (see {@link ChangeObserver.onChange}).
+   */
+  record(
+    target: StoredObject,
+    change: Change,
+    changedColumns: number = changedColumnsUnknown,
+  ): void {
     assert(!this.closed, "change recorded on a closed transaction");
     assert(target.name === change.object, "change recorded against the wrong object");
     if (this.readOnly) {
@@ -99,7 +107,7 @@ export class Transaction {
     if (index >= this.targetsSet) this.targetsSet = index + 1;
     const observer = this.observer;
     if (observer !== undefined && observer.observes(change.object)) {
-      this.notify(observer, change);
+      this.notify(observer, change, changedColumns);
     }
   }
 
@@ -109,7 +117,7 @@ export class Transaction {
    * caller that catches the error is left with no half-maintained view. No savepoint object is
    * opened: this runs for every observed change, and the two counts on the stack suffice.
    */
-  private notify(observer: ChangeObserver, change: Change): void {
+  private notify(observer: ChangeObserver, change: Change, changedColumns: number): void {
     const changeIndex = this.changes.length - 1;
     assert(this.changes[changeIndex] === change, "observer notified of an older change");
     const undoCount = this.undoActions?.length ?? 0;
@@ -117,7 +125,7 @@ export class Transaction {
     // Pushed before the call: changes the observer records meanwhile come after it.
     this.observed[this.observedCount++] = changeIndex;
     try {
-      observer.onChange(this, change);
+      observer.onChange(this, change, changedColumns);
     } catch (error) {
       // The observer undid its own part for this change; it is not told of its revert.
       this.revertTo(changeIndex, undoCount, changeIndex);

@@ -32,6 +32,9 @@ export interface Change {
   readonly after: unknown;
 }
 
+/** The changed-columns bits of a change that does not say which columns it changed. */
+export const changedColumnsUnknown = -1;
+
 /** What caused a commit, kept for audit: an API call, RQL text, a procedure, an RCP op. */
 export interface Origin {
   readonly kind: string;
@@ -92,8 +95,12 @@ export interface ObjectDefinition {
  */
 export interface ChangeObserver {
   observes(object: string): boolean;
-  /** A throw undoes the change and everything recorded for it, then propagates. */
-  onChange(tx: Transaction, change: Change): void;
+  /**
+   * A throw undoes the change and everything recorded for it, then propagates.
+   * `changedColumns`: for an update that knows them, bit i is set when column i of the
+   * object's schema changed (by identity) and no other bit is; else {@link changedColumnsUnknown}.
+   */
+  onChange(tx: Transaction, change: Change, changedColumns: number): void;
   /**
    * A change `onChange` took is being rolled back: called after the undo actions registered
    * after it ran and before the change itself is reverted (so, newest change first).

@@ -8,6 +8,11 @@ import { assert } from "./assert.ts";
 export const nameLengthMax = 128;
 /** Columns in one table, ring buffer or series. */
 export const columnsMax = 1024;
+/**
+ * Columns an update can name one by one in its changed-columns bits (a small integer). An
+ * update of a wider row says "unknown", and views compare the columns they read instead.
+ */
+export const changedColumnsTrackedMax = 30;
 /** Secondary indexes on one object. */
 export const indexesPerObjectMax = 64;
 /** Objects in the catalog (namespaces excluded). */

@@ -5,8 +5,8 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
-import { columnsMax } from "../lib/limits.ts";
-import { checkIdentifier } from "../engine/index.ts";
+import { changedColumnsTrackedMax, columnsMax } from "../lib/limits.ts";
+import { changedColumnsUnknown, checkIdentifier } from "../engine/index.ts";
 import { coerceValue, parseType, typeName } from "../values/index.ts";
 import type { ValueType } from "../values/index.ts";
 
@@ -86,6 +86,11 @@ function columnFromItem(item: unknown, index: number, object: string): ColumnDef
 /** A parsed, validated schema with fast row normalisation. */
 export class Schema {
   readonly columns: readonly Column[];
+  /**
+   * The columns the last {@link patchRow} changed: bit i for column i (see
+   * `ChangeObserver.onChange`). A field, not a second result, so a patch allocates nothing.
+   */
+  patchChangedColumns = changedColumnsUnknown;
   private readonly byName: ReadonlyMap<string, Column>;
 
   constructor(
@@ -113,6 +118,21 @@ export class Schema {
 
   column(name: string): Column | undefined {
     return this.byName.get(name);
+  }
+
+  /**
+   * The changed-columns bits naming `names`, or undefined when an update of this schema
+   * cannot name them all (an unknown column, or a schema too wide to track).
+   */
+  columnBits(names: readonly string[]): number | undefined {
+    if (this.columns.length > changedColumnsTrackedMax) return undefined;
+    let bits = 0;
+    for (const name of names) {
+      const column = this.byName.get(name);
+      if (column === undefined) return undefined;
+      bits |= 1 << column.position;
+    }
+    return bits;
   }
 
   /** The column or UNKNOWN_COLUMN naming the object. */
@@ -172,12 +192,22 @@ export class Schema {
     // Built column by column in schema order, so every row of a table shares one shape.
     const out: Record<string, unknown> = {};
     const columns = this.columns;
+    let changed = 0;
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i]!;
       const name = column.name;
       const value = source[name];
-      out[name] = value === undefined ? row[name] : coerceValue(column.type, value, column.site);
+      const old = row[name];
+      if (value === undefined) {
+        out[name] = old;
+        continue;
+      }
+      const coerced = coerceValue(column.type, value, column.site);
+      if (coerced !== old) changed |= 1 << i;
+      out[name] = coerced;
     }
+    this.patchChangedColumns =
+      columns.length > changedColumnsTrackedMax ? changedColumnsUnknown : changed;
     return out;
   }
 

@@ -9,7 +9,7 @@ import { DbError, describeValue } from "../lib/errors.ts";
 import { indexesPerObjectMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap, Range } from "../lib/ordered-map.ts";
-import { ChangeRecord, checkIdentifier } from "../engine/index.ts";
+import { ChangeRecord, changedColumnsUnknown, checkIdentifier } from "../engine/index.ts";
 import type {
   Change,
   Engine,
@@ -232,7 +232,9 @@ export class Table implements StoredObject {
     if (this.patchTouchesKey(patch)) this.checkKeyUnchanged(before, after);
     this.noteAutoValues(tx, after);
     // Without a primary key the row id is the key (keyOf would give an empty list).
-    this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, after);
+    const changedColumns = this.schema.patchChangedColumns;
+    const rowKey = this.hasPrimaryKey ? this.keyOf(before) : key;
+    this.write(tx, rowKey, mapKey, before, after, changedColumns);
     return after;
   }
 
@@ -328,13 +330,14 @@ export class Table implements StoredObject {
     mapKey: MapKey,
     before: Row | undefined,
     after: Row | undefined,
+    changedColumns = changedColumnsUnknown,
   ): void {
     if (after !== undefined) {
       for (const index of this.indexes) index.checkUnique(after, mapKey);
     }
     const kind = before === undefined ? "insert" : after === undefined ? "delete" : "update";
     this.writeRow(key, mapKey, before, after);
-    tx.record(this, new ChangeRecord(this.name, kind, key, before, after));
+    tx.record(this, new ChangeRecord(this.name, kind, key, before, after), changedColumns);
   }
 
   private writeRow(

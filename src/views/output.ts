@@ -28,6 +28,8 @@ export class OutputSink implements Sink {
   private firstMapKey: MapKey = null;
   private firstAfter: Row | undefined = undefined;
   private readonly pending = new Map<MapKey, Pending>();
+  /** The output columns, last first: what {@link ViewObject.writeIfChanged} compares first. */
+  private readonly compareFirst: readonly string[] | undefined;
   private readonly declared:
     | ReadonlyArray<{ name: string; type: ValueType; site: { object: string; column: string } }>
     | undefined;
@@ -44,6 +46,8 @@ export class OutputSink implements Sink {
     }));
     if (this.declared !== undefined && columns !== undefined)
       checkDeclared(view.name, this.declared, columns);
+    const names = this.declared?.map((column) => column.name) ?? [...(columns?.keys() ?? [])];
+    this.compareFirst = names.length === 0 ? undefined : names.reverse();
   }
 
   push(delta: Delta): void {
@@ -86,12 +90,12 @@ export class OutputSink implements Sink {
       const { firstKey, firstMapKey, firstAfter } = this;
       this.discard();
       const after = firstAfter === undefined ? undefined : this.shape(firstAfter);
-      view.writeIfChanged(tx, firstKey, firstMapKey, after);
+      view.writeIfChanged(tx, firstKey, firstMapKey, after, this.compareFirst);
       return;
     }
     for (const [mapKey, pending] of this.pending) {
       const after = pending.after === undefined ? undefined : this.shape(pending.after);
-      view.writeIfChanged(tx, pending.key, mapKey, after);
+      view.writeIfChanged(tx, pending.key, mapKey, after, this.compareFirst);
     }
     this.discard();
   }
@@ -113,7 +117,7 @@ export class OutputSink implements Sink {
     }
     for (const [mapKey, pending] of this.pending) {
       const after = pending.after === undefined ? undefined : this.shape(pending.after);
-      if (view.writeIfChanged(tx, pending.key, mapKey, after)) changed++;
+      if (view.writeIfChanged(tx, pending.key, mapKey, after, this.compareFirst)) changed++;
     }
     this.discard();
     return changed;

@@ -8,7 +8,7 @@
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { viewsMax } from "../lib/limits.ts";
-import { catalogObjectName } from "../engine/index.ts";
+import { catalogObjectName, changedColumnsUnknown } from "../engine/index.ts";
 import type {
   Catalog,
   Change,
@@ -19,6 +19,7 @@ import type {
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
+import { Table } from "../primitives/index.ts";
 import { parseScript } from "../rql/index.ts";
 import type { CreateViewStatement, Pipeline } from "../rql/index.ts";
 import type { ViewHost } from "../rql/host.ts";
@@ -51,6 +52,8 @@ interface Reader {
   readonly sinks: readonly Sink[];
   /** The columns of the input the view reads; undefined: possibly any (lineage.ts). */
   readonly columns: readonly string[] | undefined;
+  /** The same as changed-columns bits, when the input is a table whose updates name them. */
+  readonly columnBits: number | undefined;
 }
 
 /** Parses a view's stored query text into its pipeline. */
@@ -91,7 +94,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     return this.activationPending || object === catalogObjectName || this.readers.has(object);
   }
 
-  onChange(tx: Transaction, change: Change): void {
+  onChange(tx: Transaction, change: Change, changedColumns: number): void {
     const readers = this.readers.get(change.object);
     // Views created by replicated commits start here; they populate from inputs that
     // already hold this change, so only the views active before it are fed it.
@@ -105,7 +108,9 @@ export class ViewManager implements ChangeObserver, ViewHost {
     try {
       for (; maintained < readers.length; maintained++) {
         const reader = readers[maintained]!;
-        if (!unread(reader, change)) this.maintain(reader.view, reader.sinks, change, tx);
+        if (!unread(reader, change, changedColumns)) {
+          this.maintain(reader.view, reader.sinks, change, tx);
+        }
       }
     } catch (error) {
       // The views fed before the failure take the change back; the failed one is stale.
@@ -289,7 +294,13 @@ export class ViewManager implements ChangeObserver, ViewHost {
       if (view.object.mode === "transactional") {
         // An input none of whose columns the view reads still feeds it inserts and deletes.
         const columns = view.graph.reads.has(name) ? view.graph.reads.get(name) : [];
-        this.readers.set(name, [...(this.readers.get(name) ?? []), { view, sinks, columns }]);
+        const input = this.engine.catalog.get(name);
+        const columnBits =
+          columns !== undefined && input instanceof Table
+            ? input.schema.columnBits(columns)
+            : undefined;
+        const reader = { view, sinks, columns, columnBits };
+        this.readers.set(name, [...(this.readers.get(name) ?? []), reader]);
       } else {
         this.deferredReaders.set(name, [...(this.deferredReaders.get(name) ?? []), view]);
       }
@@ -396,7 +407,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
         const sinks = entries.get(change.object);
         if (sinks === undefined) continue;
         this.maintain(view, sinks, change, tx);
-        tx.onRollback(() => this.unmaintain({ view, sinks, columns: undefined }, change));
+        const reader = { view, sinks, columns: undefined, columnBits: undefined };
+        tx.onRollback(() => this.unmaintain(reader, change));
       }
     }
     view.covered = undefined;
@@ -472,13 +484,23 @@ export class ViewManager implements ChangeObserver, ViewHost {
  * Whether a change is an update that leaves every column the view reads of its input as it
  * was, so it cannot change the view (a stale view is fed anyway: it rebuilds on the next
  * change). Values compare by identity: an equal value in a new object counts as a change.
+ * An update that names its changed columns is answered from the bits alone, which say the
+ * same (so a rollback, which compares values, skips exactly what the change skipped).
  */
-function unread(reader: Reader, change: Change): boolean {
+function unread(
+  reader: Reader,
+  change: Change,
+  changedColumns: number = changedColumnsUnknown,
+): boolean {
   const columns = reader.columns;
   if (columns === undefined || change.before === undefined || change.after === undefined) {
     return false;
   }
   if (reader.view.object.stale) return false;
+  const bits = reader.columnBits;
+  if (changedColumns !== changedColumnsUnknown && bits !== undefined) {
+    return (changedColumns & bits) === 0;
+  }
   const before = change.before as Row;
   const after = change.after as Row;
   for (let i = 0; i < columns.length; i++) {

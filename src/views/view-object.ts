@@ -22,7 +22,7 @@ import { compareValues, mapKeyOf, parseType } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import type { Columns } from "./columns.ts";
 import type { Row } from "./delta.ts";
-import { rowsEqual } from "./rows-equal.ts";
+import { rowsEqualComparingFirst } from "./rows-equal.ts";
 
 /** `transactional`: maintained inside the writing transaction; `deferred`: after commit. */
 export type ViewMode = "transactional" | "deferred";
@@ -125,19 +125,21 @@ export class ViewObject implements StoredObject {
   /**
    * Replaces the row under `key` (its map key given; undefined deletes it) and records the
    * change in `tx`, unless the row there equals `after`; returns whether it wrote. One
-   * lookup serves the comparison and the write.
+   * lookup serves the comparison and the write. `compareFirst`: the columns most likely to
+   * differ, compared before the others.
    */
   writeIfChanged(
     tx: Transaction | undefined,
     key: unknown,
     mapKey: MapKey,
     after: Row | undefined,
+    compareFirst?: readonly string[],
   ): boolean {
     const slot = this.rows.get(mapKey);
     const before = slot?.row;
     if (before === after) return false;
     if (before !== undefined && after !== undefined) {
-      if (rowsEqual(before, after)) return false;
+      if (rowsEqualComparingFirst(before, after, compareFirst)) return false;
       slot!.row = after;
     } else {
       this.writeRow(key, mapKey, before, after);

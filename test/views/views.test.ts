@@ -336,7 +336,7 @@ test("a top-k over a large table reads its input again when its spare rows run o
   await db.close();
 });
 
-test("updates a view need not see (unread columns) keep it exact, on narrow and wide tables", async () => {
+test("updates of unread columns keep views exact, on narrow and wide tables", async () => {
   // A table update tells views which columns it changed (bits by column position) up to
   // changedColumnsTrackedMax columns; a wider table's views compare the columns they read.
   const db = await open();

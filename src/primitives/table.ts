@@ -229,10 +229,10 @@ export class Table implements StoredObject {
       });
     }
     const after = this.schema.patchRow(before, patch);
+    const changedColumns = this.schema.patchChangedColumns;
     if (this.patchTouchesKey(patch)) this.checkKeyUnchanged(before, after);
     this.noteAutoValues(tx, after);
     // Without a primary key the row id is the key (keyOf would give an empty list).
-    const changedColumns = this.schema.patchChangedColumns;
     const rowKey = this.hasPrimaryKey ? this.keyOf(before) : key;
     this.write(tx, rowKey, mapKey, before, after, changedColumns);
     return after;

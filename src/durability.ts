@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { assert } from "./lib/assert.ts";
 import { DbError } from "./lib/errors.ts";
+import { snapshotLogBytesDefault, snapshotsKeptDefault } from "./lib/limits.ts";
 import type { Commit, Engine } from "./engine/index.ts";
 import {
   WAL,
@@ -29,10 +30,6 @@ export const walDirectoryName = "wal";
 export const snapshotDirectoryName = "snapshots";
 /** Default bound on how long an `async` commit may stay off disk. */
 export const durabilityWindowMsDefault = 10;
-/** Default log growth after which a snapshot is taken. */
-export const snapshotLogBytesDefault = 256 * 1024 * 1024;
-/** Snapshots kept by default (older ones and the log they cover are removed). */
-export const snapshotsKeptDefault = 2;
 /** Recoveries shorter than this print no progress. */
 const recoveryQuietMs = 1000;
 

@@ -13,6 +13,10 @@ export const columnsMax = 1024;
  * update of a wider row says "unknown", and views compare the columns they read instead.
  */
 export const changedColumnsTrackedMax = 30;
+/** Default log growth after which a snapshot is taken (a single node's and a replica's). */
+export const snapshotLogBytesDefault = 256 * 1024 * 1024;
+/** Snapshots kept by default (older ones and the log they cover are removed). */
+export const snapshotsKeptDefault = 2;
 /** Secondary indexes on one object. */
 export const indexesPerObjectMax = 64;
 /** Objects in the catalog (namespaces excluded). */

@@ -16,6 +16,7 @@ import type { ObjectStore } from "@nats-io/obj";
 import { assert } from "../lib/assert.ts";
 import { bytesEqual } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
+import { snapshotLogBytesDefault, snapshotsKeptDefault } from "../lib/limits.ts";
 import type { Commit, Engine } from "../engine/index.ts";
 import { readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
 import type { ReplicateOptions, ReplicationStatus } from "../types.ts";
@@ -37,8 +38,6 @@ export type Reporter = (kind: "warning" | "progress", message: string) => void;
 
 /** Default lease time to live: the bound on failover after the writer dies. */
 export const leaseTtlMsDefault = 3000;
-export const snapshotLogBytesDefault = 256 * 1024 * 1024;
-export const snapshotsKeptDefault = 2;
 /** Room kept in each message for the NATS headers of a publish. */
 const messageHeaderBytesMax = 1024;
 /** How long one publish waits for JetStream's acknowledgement before it is sent again. */

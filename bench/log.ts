@@ -43,6 +43,7 @@ import { open } from "../src/index.ts";
 import type { Database, OpenOptions } from "../src/index.ts";
 import { hash } from "node:crypto";
 import { encodeRecord, encodeRecordAt, zeroHash } from "../src/log/index.ts";
+import { dataViewOf } from "../src/lib/bytes.ts";
 import { crc32c } from "../src/lib/crc32c.ts";
 import { loadSqlite, makeRandom, makeTransfers, prepareSqliteTransfer } from "./transfers.ts";
 
@@ -439,7 +440,7 @@ function recordCost(bank: Bank, memoryRate: number): void {
   if (commit === undefined) return;
   const calls = 200_000;
   const target = Buffer.allocUnsafe(1024 * 1024);
-  const view = new DataView(target.buffer, target.byteOffset, target.length);
+  const view = dataViewOf(target);
   let end = 0;
   const record = nsPerCall(calls, () => {
     end = encodeRecordAt(commit, zeroHash, target, view, 0);

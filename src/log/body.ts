@@ -5,6 +5,7 @@
  * record together; format 1 bodies (which start with `{`) are still read.
  */
 import { assert } from "../lib/assert.ts";
+import { dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import { jsonDepthMax } from "../lib/limits.ts";
 import { Decimal, Duration } from "../values/index.ts";
@@ -48,11 +49,7 @@ type Tag = (typeof Tag)[keyof typeof Tag];
  */
 export class BodyWriter {
   private buffer: Buffer = Buffer.allocUnsafe(scratchSizeBytesInitial);
-  private view: DataView = new DataView(
-    this.buffer.buffer,
-    this.buffer.byteOffset,
-    this.buffer.length,
-  );
+  private view: DataView = dataViewOf(this.buffer);
   private at = 0;
   /** Set while writing into a caller's buffer ({@link encodeInto}), which cannot grow. */
   private fixed = false;
@@ -121,7 +118,7 @@ export class BodyWriter {
     const grown = Buffer.allocUnsafe(size);
     this.buffer.copy(grown, 0, 0, this.at);
     this.buffer = grown;
-    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+    this.view = dataViewOf(grown);
   }
 
   private u32(value: number): void {
@@ -326,7 +323,7 @@ export function viewsOf(bytes: Uint8Array): { readonly buffer: Buffer; readonly 
   if (found === undefined) {
     found = {
       buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length),
-      view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length),
+      view: dataViewOf(bytes),
     };
     if (remembered) views.set(bytes, found);
   }

@@ -6,6 +6,7 @@
  */
 import { hash } from "node:crypto";
 import { assert } from "../lib/assert.ts";
+import { dataViewOf } from "../lib/bytes.ts";
 import { crc32c } from "../lib/crc32c.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Change, Commit, Origin } from "../engine/index.ts";
@@ -61,7 +62,7 @@ export function encodeRecord(
   checkPayloadSize(commit.seq, bodyEnd + 32 - recordHeaderSizeBytes);
   const bytes = Buffer.allocUnsafe(bodyEnd + 32);
   bodyWriter.bytes.copy(bytes, 48, 48, bodyEnd);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const view = dataViewOf(bytes);
   finishFrame(bytes, view, 0, commit.seq, prevHash, bytes.length);
   return { bytes, hash: bytes.subarray(bytes.length - 32) };
 }

@@ -5,7 +5,7 @@
  * write: it is cut off with a warning. Damage anywhere else refuses to start, naming the
  * segment, offset and seq, because continuing would silently lose or invent history.
  */
-import { bytesEqual } from "../lib/bytes.ts";
+import { bytesEqual, dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Storage } from "../storage/index.ts";
 import {
@@ -233,7 +233,7 @@ function checkRecord(
  * before it is not a torn tail. A cheap filter on the seq field keeps the scan linear.
  */
 export function laterRecordExists(bytes: Uint8Array, from: number, lastSeq: number): boolean {
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const view = dataViewOf(bytes);
   for (let offset = from; offset + recordHeaderSizeBytes <= bytes.length; offset++) {
     const seqHigh = view.getUint32(offset + 8);
     const seqLow = view.getUint32(offset + 12);

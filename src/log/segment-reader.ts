@@ -9,6 +9,7 @@
  * latter made the replay's young-generation collections several times slower.
  */
 import { assert } from "../lib/assert.ts";
+import { dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Storage, StorageFile } from "../storage/index.ts";
 import { allZero, recordHeaderSizeBytes, recordSizeBytesMax } from "./record.ts";
@@ -32,7 +33,7 @@ export class SegmentReader {
     private readonly stepBytes: number,
   ) {
     this.bytes = new Uint8Array(sizeBytes);
-    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length);
+    this.view = dataViewOf(this.bytes);
     this.loaded = this.bytes.subarray(0, 0);
     this.zerosFromBytes = sizeBytes;
   }

@@ -2,6 +2,7 @@
  * @module Segment files of the log: names, the 24-byte header, and preallocation. A segment
  * is named by the first seq it may hold, so listing the directory sorts segments in order.
  */
+import { dataViewOf } from "../lib/bytes.ts";
 import { crc32c } from "../lib/crc32c.ts";
 
 export const segmentMagic = "SBWAL001";
@@ -33,7 +34,7 @@ export function segmentFirstSeq(name: string): number | undefined {
 
 export function encodeSegmentHeader(firstSeq: number): Uint8Array {
   const header = new Uint8Array(segmentHeaderSizeBytes);
-  const view = new DataView(header.buffer);
+  const view = dataViewOf(header);
   header.set(new TextEncoder().encode(segmentMagic), 0);
   view.setBigUint64(8, BigInt(firstSeq));
   view.setUint32(16, crc32c(header.subarray(0, 16)));
@@ -43,7 +44,7 @@ export function encodeSegmentHeader(firstSeq: number): Uint8Array {
 /** The header's first seq, or a reason it is invalid. */
 export function decodeSegmentHeader(bytes: Uint8Array): { firstSeq: number } | { damage: string } {
   if (bytes.length < segmentHeaderSizeBytes) return { damage: "segment shorter than its header" };
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const view = dataViewOf(bytes);
   const magic = new TextDecoder().decode(bytes.subarray(0, 8));
   if (magic !== segmentMagic) return { damage: `bad magic ${JSON.stringify(magic)}` };
   if (crc32c(bytes.subarray(0, 16)) !== view.getUint32(16))

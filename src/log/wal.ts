@@ -7,6 +7,7 @@
  * everything: after a failed fsync the page cache can no longer be trusted.
  */
 import { assert } from "../lib/assert.ts";
+import { dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Commit } from "../engine/index.ts";
 import type { Storage, StorageFile } from "../storage/index.ts";
@@ -58,10 +59,6 @@ interface Slice {
   readonly chunk: Chunk;
   readonly from: number;
   readonly to: number;
-}
-
-function dataViewOf(bytes: Buffer): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /** Everyone waiting for one flush shares one promise: no allocation per waiting commit. */

@@ -92,6 +92,8 @@ export class Schema {
    */
   patchChangedColumns = changedColumnsUnknown;
   private readonly byName: ReadonlyMap<string, Column>;
+  /** Whether an update can name its changed columns in bits (the schema is narrow enough). */
+  private readonly tracksChangedColumns: boolean;
 
   constructor(
     readonly object: string,
@@ -114,6 +116,7 @@ export class Schema {
     assert(columns.length === definitions.length, "every column parsed");
     this.columns = columns;
     this.byName = byName;
+    this.tracksChangedColumns = columns.length <= changedColumnsTrackedMax;
   }
 
   column(name: string): Column | undefined {
@@ -125,7 +128,7 @@ export class Schema {
    * cannot name them all (an unknown column, or a schema too wide to track).
    */
   columnBits(names: readonly string[]): number | undefined {
-    if (this.columns.length > changedColumnsTrackedMax) return undefined;
+    if (!this.tracksChangedColumns) return undefined;
     let bits = 0;
     for (const name of names) {
       const column = this.byName.get(name);
@@ -206,8 +209,7 @@ export class Schema {
       if (coerced !== old) changed |= 1 << i;
       out[name] = coerced;
     }
-    this.patchChangedColumns =
-      columns.length > changedColumnsTrackedMax ? changedColumnsUnknown : changed;
+    this.patchChangedColumns = this.tracksChangedColumns ? changed : changedColumnsUnknown;
     return out;
   }
 

@@ -123,9 +123,9 @@ export class Engine {
             "back; do async work before or after db.transact",
         );
       }
-      if (tx.changes.length > 0) {
+      if (tx.changeCount > 0) {
         const origin = options?.origin ?? apiOrigin;
-        commit = { seq: this.lastSeq + 1, ts: tx.now, origin, changes: tx.changes };
+        commit = { seq: this.lastSeq + 1, ts: tx.now, origin, changes: tx.copyChanges() };
         // The log takes the record here; if it refuses (too large, failed disk), the
         // transaction is still open and rolls back like any other failure.
         this.prepareCommit?.(commit);

@@ -24,9 +24,11 @@ export class ChangeRecord implements Change {
 /**
  * Arrays a transaction needs only while it runs, which the engine keeps for the next one: a
  * fresh array's first push allocates room for 16 entries, and with one change per commit that
- * was a third of the memory a commit allocated.
+ * was a third of the memory a commit allocated. The change list is one of them: the commit
+ * takes an exact copy, which is what the change feed, the log and the views' history retain.
  */
 export class TransactionScratch {
+  readonly changes: Array<Change | undefined> = [];
   readonly targets: Array<StoredObject | undefined> = [];
   readonly observed: number[] = [];
   inUse = false;
@@ -34,12 +36,14 @@ export class TransactionScratch {
 
 /** A running transaction. Handed to primitives; never outlives `engine.transact`. */
 export class Transaction {
-  /** Changes in the order they happened. */
-  readonly changes: Change[] = [];
   /**
-   * `targets[i]` is the object `changes[i]` belongs to. Entries past the changes are stale
-   * (left by a rollback or by an earlier transaction that used the same scratch).
+   * Changes in the order they happened: the first `changeCountValue` entries. Entries past
+   * them are stale (left by a rollback or by an earlier transaction that used the same
+   * scratch), as are those of `targets`.
    */
+  private readonly changes: Array<Change | undefined>;
+  private changeCountValue = 0;
+  /** `targets[i]` is the object `changes[i]` belongs to. */
   private readonly targets: Array<StoredObject | undefined>;
   /** How many entries of `targets` this transaction set: cleared on close. */
   private targetsSet = 0;
@@ -69,13 +73,25 @@ export class Transaction {
     if (scratch !== undefined && !scratch.inUse) {
       scratch.inUse = true;
       this.scratch = scratch;
+      this.changes = scratch.changes;
       this.targets = scratch.targets;
       this.observed = scratch.observed;
     } else {
       this.scratch = undefined;
+      this.changes = [];
       this.targets = [];
       this.observed = [];
     }
+  }
+
+  /** How many changes the transaction has made so far. */
+  get changeCount(): number {
+    return this.changeCountValue;
+  }
+
+  /** The changes so far, in order, as a new array of exactly their number. */
+  copyChanges(): Change[] {
+    return this.changes.slice(0, this.changeCountValue) as Change[];
   }
 
   /**
@@ -94,15 +110,16 @@ export class Transaction {
         object: change.object,
       });
     }
-    if (this.changes.length >= changesPerTransactionMax) {
+    const index = this.changeCountValue;
+    if (index >= changesPerTransactionMax) {
       throw new DbError(
         "LIMIT_EXCEEDED",
         `a transaction may make at most ${changesPerTransactionMax} changes`,
         { object: change.object },
       );
     }
-    this.changes.push(change);
-    const index = this.changes.length - 1;
+    this.changes[index] = change;
+    this.changeCountValue = index + 1;
     this.targets[index] = target;
     if (index >= this.targetsSet) this.targetsSet = index + 1;
     const observer = this.observer;
@@ -118,7 +135,7 @@ export class Transaction {
    * opened: this runs for every observed change, and the two counts on the stack suffice.
    */
   private notify(observer: ChangeObserver, change: Change, changedColumns: number): void {
-    const changeIndex = this.changes.length - 1;
+    const changeIndex = this.changeCountValue - 1;
     assert(this.changes[changeIndex] === change, "observer notified of an older change");
     const undoCount = this.undoActions?.length ?? 0;
     const depth = this.marks?.length ?? 0;
@@ -145,7 +162,7 @@ export class Transaction {
   onRollback(undo: () => void): void {
     assert(!this.closed, "undo registered on a closed transaction");
     this.undoActions ??= [];
-    this.undoActions.push({ at: this.changes.length, undo });
+    this.undoActions.push({ at: this.changeCountValue, undo });
   }
 
   /**
@@ -157,7 +174,10 @@ export class Transaction {
    */
   savepoint(): number {
     this.marks ??= [];
-    this.marks.push({ changeCount: this.changes.length, undoCount: this.undoActions?.length ?? 0 });
+    this.marks.push({
+      changeCount: this.changeCountValue,
+      undoCount: this.undoActions?.length ?? 0,
+    });
     return this.marks.length;
   }
 
@@ -184,10 +204,10 @@ export class Transaction {
    */
   private revertTo(changeCount: number, undoCount: number, untaken: number): void {
     assert(!this.closed, "rollback of a closed transaction");
-    assert(changeCount <= this.changes.length, "savepoint out of range");
+    assert(changeCount <= this.changeCountValue, "savepoint out of range");
     const actions = this.undoActions;
     const observed = this.observed;
-    for (let i = this.changes.length - 1; i >= changeCount; i--) {
+    for (let i = this.changeCountValue - 1; i >= changeCount; i--) {
       this.runUndoActionsAfter(actions, i, undoCount);
       const change = this.changes[i]!;
       if (this.observedCount > 0 && observed[this.observedCount - 1] === i) {
@@ -197,7 +217,7 @@ export class Transaction {
       this.targets[i]!.revertChange(change);
     }
     this.runUndoActionsAfter(actions, changeCount - 1, undoCount);
-    this.changes.length = changeCount;
+    this.changeCountValue = changeCount;
   }
 
   /** Ends the transaction; no more changes may be recorded. Its scratch goes back, emptied. */
@@ -206,9 +226,14 @@ export class Transaction {
     this.closed = true;
     // Dropped objects must not stay reachable from the engine's scratch. A loop, not fill():
     // Array.prototype.fill is a C++ builtin here, about 200 instructions per call.
+    const changes = this.changes;
     const targets = this.targets;
-    for (let i = 0; i < this.targetsSet; i++) targets[i] = undefined;
+    for (let i = 0; i < this.targetsSet; i++) {
+      changes[i] = undefined;
+      targets[i] = undefined;
+    }
     this.targetsSet = 0;
+    this.changeCountValue = 0;
     this.observedCount = 0;
     if (this.scratch !== undefined) this.scratch.inUse = false;
   }

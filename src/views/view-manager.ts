@@ -40,8 +40,8 @@ export interface ActiveView {
   readonly output: OutputSink;
   /** Deferred: commits whose changes the view has not applied yet, oldest first. */
   pending: Commit[];
-  /** Deferred: the changes of the creating commit that population already covered. */
-  covered: { changes: readonly Change[]; count: number } | undefined;
+  /** Deferred: how many changes of the creating commit (`seq`) population already covered. */
+  covered: { seq: number; count: number } | undefined;
   /** Deferred: why maintenance stopped, if it failed. */
   error: unknown;
 }
@@ -241,7 +241,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
     }
     const view = this.build(object, tx);
     if (tx !== undefined && object.mode === "deferred") {
-      view.covered = { changes: tx.changes, count: tx.changes.length };
+      // The running transaction commits as the next seq (transactions are serial).
+      view.covered = { seq: this.engine.seq + 1, count: tx.changeCount };
     }
     this.register(view);
     return view;
@@ -400,7 +401,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
         this.rebuild(view, tx);
         break;
       }
-      const covered = view.covered?.changes === commit.changes ? view.covered.count : 0;
+      const covered = view.covered?.seq === commit.seq ? view.covered.count : 0;
       const changes = commit.changes;
       for (let i = covered; i < changes.length; i++) {
         const change = changes[i]!;

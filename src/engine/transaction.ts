@@ -91,7 +91,21 @@ export class Transaction {
 
   /** The changes so far, in order, as a new array of exactly their number. */
   copyChanges(): Change[] {
-    return this.changes.slice(0, this.changeCountValue) as Change[];
+    const changes = this.changes as Change[];
+    // Most commits make a few changes: an array literal is allocated inline, where slice()
+    // is a builtin call costing about 260 instructions (callgrind) for four elements.
+    switch (this.changeCountValue) {
+      case 1:
+        return [changes[0]!];
+      case 2:
+        return [changes[0]!, changes[1]!];
+      case 3:
+        return [changes[0]!, changes[1]!, changes[2]!];
+      case 4:
+        return [changes[0]!, changes[1]!, changes[2]!, changes[3]!];
+      default:
+        return changes.slice(0, this.changeCountValue);
+    }
   }
 
   /**

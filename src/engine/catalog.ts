@@ -50,6 +50,14 @@ export function checkIdentifier(identifier: string, context: string): void {
       { object: context, value: identifier },
     );
   }
+  // Names become property keys (a row's columns, a definition's fields), and assigning to
+  // `__proto__` sets an object's prototype instead: a row would silently lose that column.
+  if (identifier === "__proto__") {
+    throw new DbError("INVALID_NAME", `the name "__proto__" in "${context}" is reserved`, {
+      object: context,
+      value: identifier,
+    });
+  }
 }
 
 /** Namespaces and objects, with DDL recorded as changes of `system::catalog`. */

@@ -6,6 +6,8 @@
 import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
 import { changedColumnsTrackedMax, columnsMax } from "../lib/limits.ts";
+import { rowConstructor } from "../lib/row-object.ts";
+import type { RowConstructor } from "../lib/row-object.ts";
 import { changedColumnsUnknown, checkIdentifier } from "../engine/index.ts";
 import { coerceValue, parseType, typeName } from "../values/index.ts";
 import type { ValueType } from "../values/index.ts";
@@ -94,6 +96,8 @@ export class Schema {
   private readonly byName: ReadonlyMap<string, Column>;
   /** Whether an update can name its changed columns in bits (the schema is narrow enough). */
   private readonly tracksChangedColumns: boolean;
+  /** Makes this schema's row objects (see lib/row-object.ts). */
+  private readonly RowObject: RowConstructor;
 
   constructor(
     readonly object: string,
@@ -117,6 +121,7 @@ export class Schema {
     this.columns = columns;
     this.byName = byName;
     this.tracksChangedColumns = columns.length <= changedColumnsTrackedMax;
+    this.RowObject = rowConstructor();
   }
 
   column(name: string): Column | undefined {
@@ -169,7 +174,7 @@ export class Schema {
     for (const key in source) {
       if (!this.byName.has(key)) this.requireColumn(key);
     }
-    const out: Record<string, unknown> = {};
+    const out = new this.RowObject();
     for (const column of this.columns) {
       let value = source[column.name];
       if (value === undefined && fill) value = fill(column);
@@ -193,7 +198,7 @@ export class Schema {
       if (!this.byName.has(key)) this.requireColumn(key);
     }
     // Built column by column in schema order, so every row of a table shares one shape.
-    const out: Record<string, unknown> = {};
+    const out = new this.RowObject();
     const columns = this.columns;
     let changed = 0;
     for (let i = 0; i < columns.length; i++) {

@@ -7,6 +7,7 @@
  * empty (count 0, the others none), as a from-scratch aggregate over no rows gives.
  */
 import { DbError } from "../lib/errors.ts";
+import { rowConstructor } from "../lib/row-object.ts";
 import { compileExpression, inferType } from "../expr/index.ts";
 import type { CallExpr, Evaluator } from "../expr/index.ts";
 import type { QueryParams } from "../types.ts";
@@ -44,6 +45,8 @@ export class AggregateOperator extends Operator {
   /** Argument values of an update, before then after: reused, so an update allocates none. */
   private readonly scratch: unknown[] = [];
   private readonly scope: { row: Row; params?: QueryParams };
+  /** Makes the output rows (see lib/row-object.ts). */
+  private readonly RowObject = rowConstructor();
   /** The group whose row is being built: what aggregate calls read. */
   private current: Group | undefined;
 
@@ -205,7 +208,7 @@ export class AggregateOperator extends Operator {
   }
 
   private rowOf(group: Group): Row {
-    const row: Record<string, unknown> = {};
+    const row = new this.RowObject();
     for (let i = 0; i < this.byNames.length; i++) row[this.byNames[i]!] = group.values[i];
     this.current = group;
     for (let i = 0; i < this.aggregateNames.length; i++) {

@@ -12,6 +12,7 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
+import { rowConstructor } from "../lib/row-object.ts";
 import { mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { Columns } from "./columns.ts";
@@ -62,6 +63,8 @@ export class JoinOperator extends Operator {
   private readonly readLeft: ReadRow | undefined;
   /** Right column name to its prefixed output name. */
   readonly prefixed: ReadonlyArray<readonly [string, string]>;
+  /** Makes the joined rows (see lib/row-object.ts). */
+  private readonly RowObject = rowConstructor();
 
   constructor(options: JoinOptions) {
     super();
@@ -215,7 +218,7 @@ export class JoinOperator extends Operator {
 
   private joined(left: Row, right?: Row): Row {
     // Same keys in the same order every time: V8 gives every joined row one shape.
-    const out: Record<string, unknown> = {};
+    const out = new this.RowObject();
     const leftNames = this.leftNames;
     for (let i = 0; i < leftNames.length; i++) out[leftNames[i]!] = left[leftNames[i]!];
     const prefixed = this.prefixed;

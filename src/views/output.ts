@@ -5,6 +5,7 @@
  * that did not move) into one update, and drops changes that leave a row as it was.
  */
 import { DbError } from "../lib/errors.ts";
+import { rowConstructor } from "../lib/row-object.ts";
 import type { Transaction } from "../engine/index.ts";
 import type { ColumnDefinition } from "../primitives/index.ts";
 import { coerceValue, mapKeyOf, parseType, sameMapKey } from "../values/index.ts";
@@ -33,6 +34,8 @@ export class OutputSink implements Sink {
   private readonly declared:
     | ReadonlyArray<{ name: string; type: ValueType; site: { object: string; column: string } }>
     | undefined;
+  /** Makes the rows of declared columns (see lib/row-object.ts). */
+  private readonly RowObject = rowConstructor();
 
   constructor(
     private readonly view: ViewObject,
@@ -127,7 +130,7 @@ export class OutputSink implements Sink {
   private shape(row: Row): Row {
     const declared = this.declared;
     if (declared === undefined) return row;
-    const out: Record<string, unknown> = {};
+    const out = new this.RowObject();
     for (const column of declared)
       out[column.name] = coerceValue(column.type, row[column.name] ?? null, column.site);
     return out;

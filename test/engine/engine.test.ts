@@ -596,6 +596,13 @@ describe("the catalog", () => {
       throwsDb(() => db.createCounter(bad), { code: "INVALID_NAME" });
     }
     throwsDb(() => db.createNamespace("bad-ns"), { code: "INVALID_NAME", value: "bad-ns" });
+    // A column so named would be lost from every row (assigning __proto__ sets a prototype).
+    db.createNamespace("ns");
+    throwsDb(() => db.createTable("ns::t", { columns: [{ name: "__proto__", type: "int8" }] }), {
+      code: "INVALID_NAME",
+      value: "__proto__",
+    });
+    throwsDb(() => db.createCounter("__proto__"), { code: "INVALID_NAME", value: "__proto__" });
     assert.equal(db.system("objects").length, 2);
   });
 

@@ -8,6 +8,8 @@ import { assert } from "../lib/assert.ts";
 import { dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import { jsonDepthMax } from "../lib/limits.ts";
+import { rowConstructor } from "../lib/row-object.ts";
+import type { RowConstructor } from "../lib/row-object.ts";
 import { Decimal, Duration } from "../values/index.ts";
 import type { Change, Origin } from "../engine/index.ts";
 
@@ -364,6 +366,20 @@ function sameAscii(text: string, buffer: Buffer, start: number, length: number):
 const names = new NameCache();
 
 /**
+ * Decoded records (rows above all: a recovered table's rows are these) are made by one
+ * constructor per key count, so V8 sizes each to its keys (lib/row-object.ts); a literal
+ * would keep four in-object slots and spill a fifth key and beyond into a property array.
+ */
+const recordConstructorKeysMax = 32;
+const recordConstructors: RowConstructor[] = [];
+
+function newRecord(keyCount: number): Record<string, unknown> {
+  if (keyCount > recordConstructorKeysMax) return {};
+  const RowObject = (recordConstructors[keyCount] ??= rowConstructor());
+  return new RowObject();
+}
+
+/**
  * Reads the body in bytes [start, end) of a larger array (a segment, a batch of records). The
  * Buffer and DataView over that array are made once for all the bodies it holds: making them
  * per record cost a quarter of decoding a small one.
@@ -529,7 +545,7 @@ class BodyReader {
   private record(depth: number): Record<string, unknown> {
     const count = this.u32();
     if (count > this.end - this.at) this.fail(`key count ${count} exceeds the body`);
-    const out: Record<string, unknown> = {};
+    const out = newRecord(count);
     for (let i = 0; i < count; i++) {
       const key = this.name();
       // Defined as own data properties: a key named __proto__ stays an ordinary key.

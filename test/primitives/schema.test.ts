@@ -40,3 +40,27 @@ test("a schema wider than the tracked columns says unknown", () => {
   assert.equal(wide.patchChangedColumns, changedColumnsUnknown);
   assert.equal(wide.columnBits(["c0"]), undefined);
 });
+
+test("a patch that fails leaves nothing behind for the next one", () => {
+  const row = narrow.normalizeRow({ id: 1, a: "x", b: 1.5 });
+  // The known column is read before the unknown one fails, and before the bad value fails.
+  assert.throws(() => narrow.patchRow(row, { a: "lost", nope: 1 }), /no column "nope"/);
+  assert.throws(() => narrow.patchRow(row, { a: "lost", b: "not a number" }));
+  assert.deepEqual(narrow.patchRow(row, {}), row);
+  assert.equal(narrow.patchChangedColumns, 0);
+  assert.deepEqual(narrow.patchRow(row, { b: 3 }), { id: 1, a: "x", b: 3 });
+});
+
+test("a row whose keys are not the schema's columns in order is patched by name", () => {
+  const expected = { id: 1, a: "y", b: 1.5 };
+  for (const row of [
+    { b: 1.5, a: "x", id: 1 }, // another order
+    { id: 1, a: "x" }, // a column missing (reads as none)
+    { id: 1, a: "x", b: 1.5, extra: true }, // a key the schema lacks
+  ]) {
+    const after = narrow.patchRow(row, { a: "y" });
+    assert.deepEqual(Object.keys(after), ["id", "a", "b"]);
+    assert.deepEqual(after, { ...expected, b: row.b });
+    assert.equal(narrow.patchChangedColumns, 0b10);
+  }
+});

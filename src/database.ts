@@ -4,7 +4,7 @@
  * for a database with a path), and offers the typed embedded API. Primitives never learn
  * that the log exists.
  */
-import { assert } from "./lib/assert.ts";
+import { assert, assertionFailed } from "./lib/assert.ts";
 import { DbError, describeValue } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
 import { changeFeedCommitsRetainedDefault, changeFeedCommitsRetainedMax } from "./lib/limits.ts";
@@ -580,7 +580,7 @@ class EmbeddedDatabase implements Database, Tx {
 
   system(table: SystemTableName): Array<Record<string, unknown>> {
     const object = this.engine.catalog.require(`system::${table}`);
-    assert(object instanceof SystemTable, `system::${table} is not a system table`);
+    if (!(object instanceof SystemTable)) assertionFailed(`system::${table} is not a system table`);
     return object.scan();
   }
 
@@ -663,7 +663,7 @@ class EmbeddedDatabase implements Database, Tx {
     const views = this.views;
     const object = (): ViewObject => {
       const view = this.engine.catalog.require(name, "view");
-      assert(view instanceof ViewObject, `${name} is not a view object`);
+      if (!(view instanceof ViewObject)) assertionFailed(`${name} is not a view object`);
       return view;
     };
     return {

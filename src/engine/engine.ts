@@ -4,7 +4,7 @@
  * transaction runs synchronously to completion before the next starts, so every schedule is
  * serial (serializable isolation without locks). A throw reverts the transaction's changes.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import type { Clock } from "../lib/clock.ts";
 import { DbError } from "../lib/errors.ts";
 import { changeFeedCommitsRetainedMax, listenersMax } from "../lib/limits.ts";
@@ -163,7 +163,8 @@ export class Engine {
   /** Re-applies a commit made elsewhere (recovery, replication). Its seq must be next. */
   applyCommit(commit: Commit): void {
     assert(this.active === undefined, "cannot apply a commit inside a transaction");
-    assert(commit.seq === this.lastSeq + 1, `commit ${commit.seq} applied after ${this.lastSeq}`);
+    if (commit.seq !== this.lastSeq + 1)
+      assertionFailed(`commit ${commit.seq} applied after ${this.lastSeq}`);
     this.changeObserver?.applied?.(commit);
     for (const change of commit.changes) {
       const target =

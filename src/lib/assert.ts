@@ -10,6 +10,16 @@ export function assert(condition: unknown, message?: string): asserts condition 
   if (!condition) throw new AssertionError(message ?? "assertion failed");
 }
 
+/**
+ * Throws an {@link AssertionError}. For invariants checked on every commit or change, as
+ * `if (broken) assertionFailed(\`...\`)`: the message argument of {@link assert} is built
+ * on every call, and a template with numbers in it cost two number-to-string conversions and
+ * a concatenation per replayed commit (callgrind, recovery).
+ */
+export function assertionFailed(message: string): never {
+  throw new AssertionError(message);
+}
+
 /** Marks a branch the type system proves unreachable (exhaustive switches). */
 export function unreachable(value: never, message = "unreachable"): never {
   throw new AssertionError(`${message}: ${String(value)}`);

@@ -6,7 +6,7 @@
  * `async` mode within the durability window. After an IO failure the writer refuses
  * everything: after a failed fsync the page cache can no longer be trusted.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Commit } from "../engine/index.ts";
@@ -158,10 +158,8 @@ export class WAL {
   /** Encodes `commit` and queues it; a flush starts now or within the window. */
   append(commit: Commit, policy: FlushPolicy): void {
     this.throwIfUnusable();
-    assert(
-      commit.seq === this.stats.appendedSeq + 1,
-      `log append of ${commit.seq} after ${this.stats.appendedSeq}`,
-    );
+    if (commit.seq !== this.stats.appendedSeq + 1)
+      assertionFailed(`log append of ${commit.seq} after ${this.stats.appendedSeq}`);
     this.encode(commit);
     const at = this.now();
     if (this.stats.durableSeq === this.stats.appendedSeq) this.undurableSince = at;
@@ -241,7 +239,8 @@ export class WAL {
   waitDurable(seq: number): Promise<void> {
     if (seq <= this.stats.durableSeq) return Promise.resolve();
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    assert(seq <= this.stats.appendedSeq, `waiting for seq ${seq} that was never appended`);
+    if (seq > this.stats.appendedSeq)
+      assertionFailed(`waiting for seq ${seq} that was never appended`);
     if (this.flushing !== undefined && seq <= this.inFlightSeq) {
       // Taken by the flush in progress (maybe before anyone waited for it).
       this.inFlightGroup ??= createGroup();

@@ -5,7 +5,7 @@
  * use, caches them per catalog epoch, and caches compiled definitions (validated by row
  * identity, so a rolled-back or recovered definition is never served stale).
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Engine, Transaction } from "../engine/index.ts";
 import { Table, tableDefinition } from "../primitives/index.ts";
@@ -273,7 +273,8 @@ export class MachineStore {
     if (entry === undefined) return undefined;
     const table = this.requireTable(instanceTableName(entry.machine));
     const row = table.get(id) as InstanceRow | undefined;
-    assert(row !== undefined, `instance ${id} is in the directory but not in its table`);
+    if (row === undefined)
+      assertionFailed(`instance ${id} is in the directory but not in its table`);
     return { machine: entry.machine, table, row };
   }
 

@@ -3,7 +3,7 @@
  * exact (numbers while safe, bigints beyond 2^53) and an add that would leave the int8 range
  * fails instead of wrapping. Each write records a `set` change with the value before and after.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
 import { ChangeRecord } from "../engine/index.ts";
 import type {
@@ -120,14 +120,14 @@ export class Counter implements StoredObject {
   }
 
   applyChange(change: Change): void {
-    assert(change.kind === "set", `unknown counter change ${change.kind}`);
+    if (change.kind !== "set") assertionFailed(`unknown counter change ${change.kind}`);
     const entry = this.values.get(this.mapKey(change.key));
     assert(entry?.value === change.before, "replay: counter differs from the change's before");
     this.store(change.key, change.after as number | bigint | undefined);
   }
 
   revertChange(change: Change): void {
-    assert(change.kind === "set", `unknown counter change ${change.kind}`);
+    if (change.kind !== "set") assertionFailed(`unknown counter change ${change.kind}`);
     assert(
       this.values.get(this.mapKey(change.key))?.value === change.after,
       "revert: counter differs",

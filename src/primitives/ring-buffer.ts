@@ -3,7 +3,7 @@
  * partition key. Pushing into a full buffer evicts the oldest row inside the same transaction;
  * the eviction is a `delete` change, so views and subscribers see it like any removal.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { ringBufferCapacityMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
@@ -200,7 +200,7 @@ export class RingBuffer implements StoredObject {
       if (position >= this.positionNext) this.positionNext = position + 1;
       return;
     }
-    assert(change.kind === "delete", `unknown ring buffer change ${change.kind}`);
+    if (change.kind !== "delete") assertionFailed(`unknown ring buffer change ${change.kind}`);
     const row = this.rows.get(position);
     assert(row !== undefined, "replay: evicted row is missing");
     this.removeOldest(position, row);
@@ -216,7 +216,7 @@ export class RingBuffer implements StoredObject {
       if (queue.length === 0) this.partitions.delete(this.partitionKeyOf(row));
       return;
     }
-    assert(change.kind === "delete", `unknown ring buffer change ${change.kind}`);
+    if (change.kind !== "delete") assertionFailed(`unknown ring buffer change ${change.kind}`);
     const row = change.before as Row;
     const key = this.partitionKeyOf(row);
     let queue = this.partitions.get(key);

@@ -3,7 +3,7 @@
  * ranges, unique or not. They are maintained inside the writing transaction by the table's
  * single write path, so an index can never disagree with the rows.
  */
-import { assert } from "../lib/assert.ts";
+import { assertionFailed } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap, Range } from "../lib/ordered-map.ts";
@@ -117,7 +117,7 @@ export class SecondaryIndex {
       this.order?.set(key, mapKey);
       return;
     }
-    assert(!this.unique || hasNone(key), `unique index ${this.name} got a duplicate`);
+    if (this.unique && !hasNone(key)) assertionFailed(`unique index ${this.name} got a duplicate`);
     if (postings instanceof Set) postings.add(pk);
     else this.hash.set(mapKey, new Set([postings, pk]));
   }
@@ -125,13 +125,13 @@ export class SecondaryIndex {
   private remove(key: unknown, pk: MapKey): void {
     const mapKey = this.mapKey(key);
     const postings = this.hash.get(mapKey);
-    assert(postings !== undefined, `index ${this.name} lost an entry`);
+    if (postings === undefined) assertionFailed(`index ${this.name} lost an entry`);
     if (postings instanceof Set) {
-      assert(postings.delete(pk), `index ${this.name} lost a posting`);
+      if (!postings.delete(pk)) assertionFailed(`index ${this.name} lost a posting`);
       if (postings.size === 1) this.hash.set(mapKey, postings.values().next().value!);
       return;
     }
-    assert(postings === pk, `index ${this.name} holds another row`);
+    if (postings !== pk) assertionFailed(`index ${this.name} holds another row`);
     this.hash.delete(mapKey);
     this.order?.del(key);
   }

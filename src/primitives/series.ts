@@ -3,7 +3,7 @@
  * rows may share a key; a per-series insertion number breaks ties, so the change key is the
  * pair `[key, tiebreak]` and order is stable.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
@@ -170,7 +170,7 @@ export class Series implements StoredObject {
       if (key[1] >= this.tiebreakNext) this.tiebreakNext = key[1] + 1;
       return;
     }
-    assert(change.kind === "delete", `unknown series change ${change.kind}`);
+    if (change.kind !== "delete") assertionFailed(`unknown series change ${change.kind}`);
     assert(this.rows.del(key), "replay: deleted series row is missing");
   }
 
@@ -180,7 +180,7 @@ export class Series implements StoredObject {
       assert(this.rows.del(key), "revert: inserted series row is missing");
       return;
     }
-    assert(change.kind === "delete", `unknown series change ${change.kind}`);
+    if (change.kind !== "delete") assertionFailed(`unknown series change ${change.kind}`);
     this.rows.set(key, change.before as Row);
   }
 

@@ -14,7 +14,7 @@
  * else's message), readers skip it because its prev_hash does not continue the chain.
  */
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import { assert } from "../lib/assert.ts";
+import { assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { replicationBatchCommitsMax, replicationInFlightCommitsMax } from "../lib/limits.ts";
 import type { Commit } from "../engine/index.ts";
@@ -109,10 +109,8 @@ export class Publisher {
    */
   append(commit: Commit): void {
     if (this.failure !== undefined) throw this.failure;
-    assert(
-      commit.seq === this.appendedSeq + 1,
-      `publish of ${commit.seq} after ${this.appendedSeq}`,
-    );
+    if (commit.seq !== this.appendedSeq + 1)
+      assertionFailed(`publish of ${commit.seq} after ${this.appendedSeq}`);
     if (this.appendedSeq - this.durableSeq >= replicationInFlightCommitsMax) {
       throw new DbError(
         "LIMIT_EXCEEDED",
@@ -175,7 +173,8 @@ export class Publisher {
   waitDurable(seq: number): Promise<void> {
     if (seq <= this.durableSeq) return Promise.resolve();
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    assert(seq <= this.appendedSeq, `waiting for commit ${seq} that was never published`);
+    if (seq > this.appendedSeq)
+      assertionFailed(`waiting for commit ${seq} that was never published`);
     return new Promise<void>((resolve, reject) => {
       const waiter = { seq, resolve, reject };
       const last = this.waiters[this.waiters.length - 1];

@@ -4,7 +4,7 @@
  * the disk (node-file.ts) and on a simulated disk that crashes, tears writes and injects faults
  * (memory-file.ts). Both implementations pass test/storage/file.contract.ts.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 
 /**
@@ -83,15 +83,18 @@ export const storageNameLengthMax = 255;
 /** Asserts that `name` is a plain file name: the log builds names, so a bad one is a bug. */
 export function assertStorageName(name: string): void {
   assert(name.length > 0, "storage: a file name must not be empty");
-  assert(name.length <= storageNameLengthMax, `storage: file name too long: ${name.length}`);
-  assert(name !== "." && name !== "..", `storage: not a file name: ${name}`);
-  assert(!/[/\\\0]/.test(name), `storage: a file name must not contain separators: ${name}`);
+  if (name.length > storageNameLengthMax)
+    assertionFailed(`storage: file name too long: ${name.length}`);
+  if (name === "." || name === "..") assertionFailed(`storage: not a file name: ${name}`);
+  if (/[/\\\0]/.test(name))
+    assertionFailed(`storage: a file name must not contain separators: ${name}`);
 }
 
 /** Asserts that `value` can be a byte position or length. */
 export function assertByteCount(value: number, what: string): void {
-  assert(Number.isSafeInteger(value), `storage: ${what} must be a safe integer: ${value}`);
-  assert(value >= 0, `storage: ${what} must not be negative: ${value}`);
+  if (!Number.isSafeInteger(value))
+    assertionFailed(`storage: ${what} must be a safe integer: ${value}`);
+  if (value < 0) assertionFailed(`storage: ${what} must not be negative: ${value}`);
 }
 
 /** A read's target array, if given, must have room for the bytes asked for. */

@@ -6,7 +6,7 @@
  * so a failing seed replays exactly. Faults are injected per operation with `failNext`, and
  * `corrupt` flips bits as a bad disk would.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { createPrng } from "../lib/prng.ts";
 import type { Prng } from "../lib/prng.ts";
 import { assertByteCount, assertStorageName, assertTarget, storageError } from "./file.ts";
@@ -229,10 +229,11 @@ function corruptMemoryFile(state: MemoryState, name: string, offset: number, xor
   assertByteCount(offset, "offset");
   assert(Number.isInteger(xor) && xor > 0 && xor <= 0xff, "corrupt: xorByte must be in 1..255");
   const inode = state.entries.get(name) ?? state.durableEntries.get(name);
-  assert(inode !== undefined, `corrupt: no file called ${name}`);
+  if (inode === undefined) assertionFailed(`corrupt: no file called ${name}`);
   const inWritten = offset < inode.written.length;
   const inDurable = offset < inode.durable.length;
-  assert(inWritten || inDurable, `corrupt: offset ${offset} is past the end of ${name}`);
+  if (!inWritten && !inDurable)
+    assertionFailed(`corrupt: offset ${offset} is past the end of ${name}`);
   if (inWritten) inode.written.buffer[offset]! ^= xor;
   if (inDurable) inode.durable.buffer[offset]! ^= xor;
 }

@@ -4,7 +4,7 @@
  * the graph ends in the view's output sink. Names, columns and types are resolved here, once,
  * so a bad view fails at `create view` with the place it went wrong.
  */
-import { assert } from "../lib/assert.ts";
+import { assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { viewTopKSpareRows } from "../lib/limits.ts";
 import { qualifyName } from "../engine/index.ts";
@@ -359,7 +359,7 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
 function tableRead(build: Build, name: string): ReadRow {
   return (key) => {
     const table = build.catalog.require(name);
-    assert(table instanceof Table, `${name} is no longer a table`);
+    if (!(table instanceof Table)) assertionFailed(`${name} is no longer a table`);
     return table.get(key);
   };
 }

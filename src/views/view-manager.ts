@@ -5,7 +5,7 @@
  * in a follow-up commit of their own. The manager also activates views (compile, populate),
  * refuses drops of objects a view reads, and rebuilds views from their inputs after a restart.
  */
-import { assert } from "../lib/assert.ts";
+import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { viewsMax } from "../lib/limits.ts";
 import { catalogObjectName, changedColumnsUnknown } from "../engine/index.ts";
@@ -448,7 +448,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
   requireActive(name: string): ActiveView {
     const object = this.engine.catalog.require(name, "view");
     const view = this.active.get(object.name);
-    assert(view !== undefined, `${object.name} is not active`);
+    if (view === undefined) assertionFailed(`${object.name} is not active`);
     return view;
   }
 

@@ -4,7 +4,7 @@
  * which request caused each commit), and report the outcome to the metrics hook. Waiting
  * for durability is the session's job (session.ts), so pipelined requests share fsyncs.
  */
-import { assert } from "../../lib/assert.ts";
+import { assertionFailed } from "../../lib/assert.ts";
 import type { WireError } from "../../protocol/index.ts";
 import { roleAllows } from "../auth.ts";
 import type { MachinesApi } from "../../types.ts";
@@ -107,7 +107,7 @@ function execute(
         withMachines(context, () => tx.machines),
         params,
       );
-      assert(!(result instanceof Promise), `${op} is marked transactional but is async`);
+      if (result instanceof Promise) assertionFailed(`${op} is marked transactional but is async`);
       return result;
     },
     { origin: { kind: "rcp", detail: { op } } },

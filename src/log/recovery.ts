@@ -188,10 +188,7 @@ async function recoverSegment(
     }
     if (read.kind === "record") {
       offset += read.sizeBytes;
-      if (read.record.seq <= (options.fromSeq ?? 0)) continue;
-      if (options.until !== undefined && !options.until(read.record)) return stoppedByUntil;
-      state.recordCount++;
-      options.onRecord(read.record);
+      if (!replayRecord(read.record, state, options)) return stoppedByUntil;
     }
   }
   if (!isLast && offset === segmentHeaderSizeBytes) {
@@ -219,7 +216,6 @@ function replayLoaded(
   state: ScanState,
   options: RecoverOptions,
 ): number {
-  const fromSeq = options.fromSeq ?? 0;
   let offset = from;
   while (offset < reader.sizeBytes && reader.holdsRecordAt(offset)) {
     const read = readRecordAfter(reader.loaded, offset, coveredUpTo);
@@ -231,12 +227,18 @@ function replayLoaded(
     const reason = checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options);
     if (reason !== undefined) return offset;
     offset += read.sizeBytes;
-    if (read.record.seq <= fromSeq) continue;
-    if (options.until !== undefined && !options.until(read.record)) return stoppedByUntil;
-    state.recordCount++;
-    options.onRecord(read.record);
+    if (!replayRecord(read.record, state, options)) return stoppedByUntil;
   }
   return offset;
+}
+
+/** Hands a checked record to the caller; false when `until` stops the reading before it. */
+function replayRecord(record: LogRecord, state: ScanState, options: RecoverOptions): boolean {
+  if (record.seq <= (options.fromSeq ?? 0)) return true; // the snapshot holds it
+  if (options.until !== undefined && !options.until(record)) return false;
+  state.recordCount++;
+  options.onRecord(record);
+  return true;
 }
 
 /** Checks seq continuity and the hash chain; returns a reason when the record does not fit. */

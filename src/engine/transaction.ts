@@ -93,7 +93,9 @@ export class Transaction {
   copyChanges(): Change[] {
     const changes = this.changes as Change[];
     // Most commits make a few changes: an array literal is allocated inline, where slice()
-    // is a builtin call costing about 260 instructions (callgrind) for four elements.
+    // is a builtin call costing about 260 instructions (callgrind) for four elements. (The
+    // change feed keeps these arrays, so V8 may pretenure this literal as it may the commit
+    // itself: docs/performance.md, "Runs in a slow mode".)
     switch (this.changeCountValue) {
       case 1:
         return [changes[0]!];

@@ -178,12 +178,8 @@ async function recoverSegment(
         ? read.reason
         : checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options);
     if (reason !== undefined) {
-      await reader.load(reader.sizeBytes); // damage is judged on the whole segment
-      const bytes = reader.bytes;
       const damage = { segment: name, offset, seq: state.lastSeq + 1, reason };
-      if (!isLast || laterRecordExists(bytes, offset + 1, state.lastSeq)) throw damageError(damage);
-      options.onWarning?.(`log torn at the tail: ${describeDamage(damage)}; truncating it`);
-      if (options.repair !== false) await zeroFrom(storage, name, offset, bytes.length);
+      await cutTornTail(storage, damage, reader, isLast, state, options);
       break;
     }
     if (read.kind === "record") {
@@ -200,6 +196,28 @@ async function recoverSegment(
     });
   }
   return offset;
+}
+
+/**
+ * Damage at `damage.offset`: a torn tail (the last segment, no sound later record) is cut off
+ * with a warning; anything else refuses to start.
+ */
+async function cutTornTail(
+  storage: Storage,
+  damage: LogDamage,
+  reader: SegmentReader,
+  isLast: boolean,
+  state: ScanState,
+  options: RecoverOptions,
+): Promise<void> {
+  await reader.load(reader.sizeBytes); // damage is judged on the whole segment
+  const bytes = reader.bytes;
+  if (!isLast || laterRecordExists(bytes, damage.offset + 1, state.lastSeq)) {
+    throw damageError(damage);
+  }
+  options.onWarning?.(`log torn at the tail: ${describeDamage(damage)}; truncating it`);
+  if (options.repair !== false)
+    await zeroFrom(storage, damage.segment, damage.offset, bytes.length);
 }
 
 /**

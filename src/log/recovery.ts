@@ -5,6 +5,7 @@
  * write: it is cut off with a warning. Damage anywhere else refuses to start, naming the
  * segment, offset and seq, because continuing would silently lose or invent history.
  */
+import { assert } from "../lib/assert.ts";
 import { bytesEqual, dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Storage } from "../storage/index.ts";
@@ -158,34 +159,25 @@ async function recoverSegment(
     if (offset === stoppedByUntil) return stoppedByUntil;
     if (offset >= reader.sizeBytes) break;
     if (!reader.holdsRecordAt(offset)) continue;
-    // What replayLoaded leaves: an end of the records, damage, or a record still unloaded.
-    let read = readRecordAfter(reader.loaded, offset, coveredUpTo);
+    // What replayLoaded leaves here: an end of the records, damage, or a record that does
+    // not continue the chain (it replays every sound one).
+    const read = readRecordAfter(reader.loaded, offset, coveredUpTo);
     if (read.kind === "end") {
       // Zeros up to what is loaded: the end only if the rest of the file is zeros too.
-      if (await reader.zeroFrom(offset)) break;
+      if (reader.loaded.length >= reader.sizeBytes || (await reader.zeroFrom(offset))) break;
       await reader.load(reader.sizeBytes);
-      read = readRecordAfter(reader.loaded, offset, coveredUpTo);
-    }
-    if (read.kind === "end") break;
-    if (read.kind === "covered") {
-      // In the snapshot: checkRecord would pass it (its seq is at most lastSeq, which starts
-      // at fromSeq), and nothing replays it.
-      offset += read.sizeBytes;
       continue;
     }
     const reason =
       read.kind === "damaged"
         ? read.reason
-        : checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options);
-    if (reason !== undefined) {
-      const damage = { segment: name, offset, seq: state.lastSeq + 1, reason };
-      await cutTornTail(storage, damage, reader, isLast, state, options);
-      break;
-    }
-    if (read.kind === "record") {
-      offset += read.sizeBytes;
-      if (!replayRecord(read.record, state, options)) return stoppedByUntil;
-    }
+        : read.kind === "record"
+          ? checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options)
+          : undefined;
+    assert(reason !== undefined, "recovery left a sound record unreplayed");
+    const damage = { segment: name, offset, seq: state.lastSeq + 1, reason };
+    await cutTornTail(storage, damage, reader, isLast, state, options);
+    break;
   }
   if (!isLast && offset === segmentHeaderSizeBytes) {
     throw damageError({

@@ -85,6 +85,25 @@ function columnFromItem(item: unknown, index: number, object: string): ColumnDef
   return spec.autoIncrement === true ? { ...out, autoIncrement: true } : out;
 }
 
+/**
+ * Puts `column`'s value into the row being built: the patch's `value` (coerced) or, when the
+ * patch has none, the `old` one. Returns the column's changed bit (by identity), or 0.
+ */
+function patchColumn(
+  out: Record<string, unknown>,
+  column: Column,
+  old: unknown,
+  value: unknown,
+): number {
+  if (value === undefined) {
+    out[column.name] = old;
+    return 0;
+  }
+  const coerced = coerceValue(column.type, value, column.site);
+  out[column.name] = coerced;
+  return coerced === old ? 0 : 1 << column.position;
+}
+
 /** A parsed, validated schema with fast row normalisation. */
 export class Schema {
   readonly columns: readonly Column[];
@@ -225,15 +244,7 @@ export class Schema {
     for (const name in row) {
       const column = columns[i];
       if (column === undefined || column.name !== name) return undefined;
-      const old = row[name];
-      const value = values[i];
-      if (value === undefined) {
-        out[name] = old;
-      } else {
-        const coerced = coerceValue(column.type, value, column.site);
-        if (coerced !== old) changed |= 1 << i;
-        out[name] = coerced;
-      }
+      changed |= patchColumn(out, column, row[name], values[i]);
       i++;
     }
     if (i !== columns.length) return undefined;
@@ -248,16 +259,7 @@ export class Schema {
     let changed = 0;
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i]!;
-      const name = column.name;
-      const value = values[i];
-      const old = row[name];
-      if (value === undefined) {
-        out[name] = old;
-        continue;
-      }
-      const coerced = coerceValue(column.type, value, column.site);
-      if (coerced !== old) changed |= 1 << i;
-      out[name] = coerced;
+      changed |= patchColumn(out, column, row[column.name], values[i]);
     }
     this.patchChangedColumns = this.tracksChangedColumns ? changed : changedColumnsUnknown;
     return out;

@@ -10,7 +10,7 @@ import { DbError } from "../lib/errors.ts";
 import { changeFeedCommitsRetainedMax, listenersMax } from "../lib/limits.ts";
 import { Catalog } from "./catalog.ts";
 import { CommitRing } from "./change-feed.ts";
-import { Transaction, TransactionScratch } from "./transaction.ts";
+import { CommitRecord, Transaction, TransactionScratch } from "./transaction.ts";
 import type { ChangeObserver, Commit, Origin, TransactOptions } from "./types.ts";
 
 /** Origin of commits made through the embedded API without an explicit origin. */
@@ -125,7 +125,7 @@ export class Engine {
       }
       if (tx.changeCount > 0) {
         const origin = options?.origin ?? apiOrigin;
-        commit = { seq: this.lastSeq + 1, ts: tx.now, origin, changes: tx.copyChanges() };
+        commit = new CommitRecord(this.lastSeq + 1, tx.now, origin, tx.copyChanges());
         // The log takes the record here; if it refuses (too large, failed disk), the
         // transaction is still open and rolls back like any other failure.
         this.prepareCommit?.(commit);

@@ -8,7 +8,7 @@ import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { changesPerTransactionMax } from "../lib/limits.ts";
 import { changedColumnsUnknown } from "./types.ts";
-import type { Change, ChangeObserver, StoredObject } from "./types.ts";
+import type { Change, ChangeObserver, Commit, Origin, StoredObject } from "./types.ts";
 
 /** A change record with a fixed shape, so V8 keeps every access monomorphic. */
 export class ChangeRecord implements Change {
@@ -18,6 +18,21 @@ export class ChangeRecord implements Change {
     readonly key: unknown,
     readonly before: unknown,
     readonly after: unknown,
+  ) {}
+}
+
+/**
+ * A commit with a fixed shape, made by a constructor rather than an object literal: the change
+ * feed keeps the last commits, and V8 may decide to allocate a literal's later objects in the
+ * old generation when one scavenge finds all of them alive (docs/performance.md, "Runs in a
+ * slow mode"). A constructor's objects have no allocation site, so they always start young.
+ */
+export class CommitRecord implements Commit {
+  constructor(
+    readonly seq: number,
+    readonly ts: number,
+    readonly origin: Origin,
+    readonly changes: readonly Change[],
   ) {}
 }
 
@@ -91,23 +106,9 @@ export class Transaction {
 
   /** The changes so far, in order, as a new array of exactly their number. */
   copyChanges(): Change[] {
-    const changes = this.changes as Change[];
-    // Most commits make a few changes: an array literal is allocated inline, where slice()
-    // is a builtin call costing about 260 instructions (callgrind) for four elements. (The
-    // change feed keeps these arrays, so V8 may pretenure this literal as it may the commit
-    // itself: docs/performance.md, "Runs in a slow mode".)
-    switch (this.changeCountValue) {
-      case 1:
-        return [changes[0]!];
-      case 2:
-        return [changes[0]!, changes[1]!];
-      case 3:
-        return [changes[0]!, changes[1]!, changes[2]!];
-      case 4:
-        return [changes[0]!, changes[1]!, changes[2]!, changes[3]!];
-      default:
-        return changes.slice(0, this.changeCountValue);
-    }
+    // A builtin's copy, not an array literal (cheaper for a few changes): the change feed
+    // keeps these arrays, and a literal's can end up pretenured (see CommitRecord).
+    return (this.changes as Change[]).slice(0, this.changeCountValue);
   }
 
   /**

@@ -59,6 +59,58 @@ export interface QueueMessage {
   readonly order: number;
 }
 
+type MessageFields = { -readonly [K in keyof QueueMessage]: QueueMessage[K] };
+
+/**
+ * Makes stored messages (frozen), by constructor rather than object literal: the change feed
+ * keeps the last commits' messages, and V8 may decide to pretenure a literal's objects
+ * (lib/young-array.ts). The prototype is `Object.prototype`, so messages stay plain objects.
+ */
+const Message = function (
+  this: MessageFields,
+  id: unknown,
+  body: unknown,
+  state: MessageState,
+  attempts: number,
+  availableAt: number,
+  enqueuedAt: number,
+  dedupKey: string | null,
+  order: number,
+) {
+  this.id = id;
+  this.body = body;
+  this.state = state;
+  this.attempts = attempts;
+  this.availableAt = availableAt;
+  this.enqueuedAt = enqueuedAt;
+  this.dedupKey = dedupKey;
+  this.order = order;
+  Object.freeze(this);
+} as unknown as new (...fields: MessageArguments) => QueueMessage;
+Message.prototype = Object.prototype;
+
+type MessageArguments = [
+  id: unknown,
+  body: unknown,
+  state: MessageState,
+  attempts: number,
+  availableAt: number,
+  enqueuedAt: number,
+  dedupKey: string | null,
+  order: number,
+];
+
+/** `message` with a new state, attempt count and availability. */
+function messageWith(
+  message: QueueMessage,
+  state: MessageState,
+  attempts: number,
+  availableAt: number,
+): QueueMessage {
+  const { id, body, enqueuedAt, dedupKey, order } = message;
+  return new Message(id, body, state, attempts, availableAt, enqueuedAt, dedupKey, order);
+}
+
 export interface EnqueueOptions {
   dedupKey?: string;
   /** Not claimable before this time (Unix ms or Date). */
@@ -172,16 +224,7 @@ export class Queue implements StoredObject {
     }
     const order = this.orderNext++;
     tx.onRollback(() => (this.orderNext = order));
-    const message: QueueMessage = Object.freeze({
-      id,
-      body: stored,
-      state: "ready",
-      attempts: 0,
-      availableAt,
-      enqueuedAt: tx.now,
-      dedupKey,
-      order,
-    });
+    const message = new Message(id, stored, "ready", 0, availableAt, tx.now, dedupKey, order);
     this.write(tx, undefined, message);
     return { id, enqueued: true };
   }
@@ -209,15 +252,15 @@ export class Queue implements StoredObject {
     const claimed: QueueMessage[] = [];
     for (const message of due) {
       if (this.exhausted(message)) {
-        this.write(tx, message, { ...message, state: "dead" });
+        this.write(
+          tx,
+          message,
+          messageWith(message, "dead", message.attempts, message.availableAt),
+        );
         continue;
       }
-      const next: QueueMessage = Object.freeze({
-        ...message,
-        state: "claimed",
-        attempts: message.attempts + 1,
-        availableAt: tx.now + visibilityMs,
-      });
+      const attempts = message.attempts + 1;
+      const next = messageWith(message, "claimed", attempts, tx.now + visibilityMs);
       this.write(tx, message, next);
       claimed.push(next);
     }
@@ -238,7 +281,7 @@ export class Queue implements StoredObject {
       throw this.invalid("delayMs must be a whole number >= 0");
     const message = this.requireClaimed(tx, id);
     const state: MessageState = message.attempts >= this.definition.attempts ? "dead" : "ready";
-    this.write(tx, message, { ...message, state, availableAt: tx.now + delayMs });
+    this.write(tx, message, messageWith(message, state, message.attempts, tx.now + delayMs));
   }
 
   /** Moves a dead message back to ready with its attempts reset. */
@@ -246,7 +289,7 @@ export class Queue implements StoredObject {
     tx.assertWritable(this.name);
     const message = this.messages.get(mapKeyOf(id));
     if (message?.state !== "dead") throw this.notFound(id, "dead ");
-    this.write(tx, message, { ...message, state: "ready", attempts: 0, availableAt: tx.now });
+    this.write(tx, message, messageWith(message, "ready", 0, tx.now));
   }
 
   /** Removes a message in any state; returns whether it existed. */

@@ -11,6 +11,7 @@ import { changeFeedCommitsRetainedDefault, changeFeedCommitsRetainedMax } from "
 import { segmentSizeBytesMin, walSegmentSizeBytesMax } from "./log/segment.ts";
 import type { DurableLog, KeyVersion, LogStats } from "./durability.ts";
 import type { FlushPolicy } from "./log/index.ts";
+import { originOf, procedureOrigin } from "./lib/origin.ts";
 import { createLocalBackend } from "./replication/log-backend.ts";
 import type { LogBackend } from "./replication/log-backend.ts";
 import {
@@ -449,7 +450,7 @@ class EmbeddedDatabase implements Database, Tx {
       this,
       (db, tx) =>
         executeScript(cached, tx, db.engine.catalog, { entry, params, host, synchronous }),
-      { origin: { kind: "rql", detail: cached.text } },
+      { origin: originOf("rql", cached.text) },
     );
   }
 
@@ -499,7 +500,7 @@ class EmbeddedDatabase implements Database, Tx {
     const procedure = resolved.procedure;
     const coerced = coerceArguments(procedure.name, procedure.params, args);
     await this.keepWithinWindow();
-    const origin = { kind: "procedure", detail: { name: procedure.name, args: coerced } };
+    const origin = procedureOrigin(procedure.name, coerced);
     const result = this.engine.transactWith(this, (db) => db.runProcedure(name, coerced), {
       origin,
     });

@@ -8,7 +8,8 @@
  */
 import { DbError } from "../lib/errors.ts";
 import { machineIdempotencyWindowMsDefault, machineVersionsMax } from "../lib/limits.ts";
-import type { Commit, Engine, Origin, Transaction } from "../engine/index.ts";
+import { operationOrigin } from "../lib/origin.ts";
+import type { Commit, Engine, Transaction } from "../engine/index.ts";
 import type {
   MachineDefinitionInput,
   MachineLogEntry,
@@ -110,7 +111,6 @@ class Machines implements MachinesApi {
 
   /** Runs `fn` as a savepoint of the running transaction, or auto-commits it. */
   private write<T>(op: string, fn: (tx: Transaction) => T): T {
-    const origin: Origin = { kind: "api", detail: { op } };
-    return this.store.engine.transact(fn, { origin });
+    return this.store.engine.transact(fn, { origin: operationOrigin("api", op) });
   }
 }

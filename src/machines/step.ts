@@ -6,6 +6,7 @@
  * the caller's transaction, so an event is applied whole or not at all.
  */
 import { DbError } from "../lib/errors.ts";
+import { rowConstructor } from "../lib/row-object.ts";
 import type { Transaction } from "../engine/index.ts";
 import type { MachinesApi } from "../types.ts";
 import type { CompiledMachine, CompiledTransition } from "./compiled.ts";
@@ -105,10 +106,37 @@ export function chooseTransition(
   throw new DbError("GUARD_FAILED", message, { value: event });
 }
 
+/**
+ * Makes merged contexts: a spread (`{...ctx, ...payload}`) is an object literal, which V8 may
+ * pretenure, as the change feed keeps every commit's contexts (lib/young-array.ts).
+ */
+const ContextObject = rowConstructor();
+
 /** rstmdb's merge: payload keys overwrite ctx keys when both are objects; else ctx stays. */
 export function mergeContext(ctx: unknown, payload: unknown): unknown {
   if (!isPlainObject(ctx) || !isPlainObject(payload)) return ctx;
-  return { ...ctx, ...payload };
+  const merged = new ContextObject();
+  copyOwn(merged, ctx);
+  copyOwn(merged, payload);
+  return merged;
+}
+
+/** Copies own enumerable properties as a spread does: a `__proto__` key stays a key. */
+function copyOwn(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const key in source) {
+    if (!Object.hasOwn(source, key)) continue;
+    if (key === "__proto__") {
+      const value = source[key];
+      Object.defineProperty(target, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      target[key] = source[key];
+    }
+  }
 }
 
 /** The timer columns of an instance entering `state` at `now`. */

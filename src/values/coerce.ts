@@ -6,6 +6,7 @@
 import { DbError, describeValue } from "../lib/errors.ts";
 import type { ErrorDetails } from "../lib/errors.ts";
 import { blobSizeBytesMax, jsonDepthMax, textLengthMax } from "../lib/limits.ts";
+import { rowConstructor } from "../lib/row-object.ts";
 import { Decimal } from "./decimal.ts";
 import { Duration } from "./duration.ts";
 import { integerBounds, typeName } from "./types.ts";
@@ -230,6 +231,22 @@ function coerceUuid(type: ValueType, value: unknown, site: ValueSite): string {
   throw mismatch(type, value, site, `expected a version ${type.kind.slice(4)} UUID`);
 }
 
+/**
+ * Makes the objects of stored JSON documents: plain objects, but not from an object literal,
+ * which V8 may pretenure when the change feed keeps its objects (lib/young-array.ts).
+ */
+const JsonObject = rowConstructor();
+
+/** Sets `key` as an own enumerable data property, whatever its name. */
+function defineKey(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
   if (value === null || typeof value === "string" || typeof value === "boolean") return value;
   if (typeof value === "number") {
@@ -246,9 +263,13 @@ function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
   }
   if (Array.isArray(value)) return value.map((item) => copyJson(item, site, depth + 1));
   if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Record<string, unknown> = {};
+    const out = new JsonObject();
     for (const [key, item] of Object.entries(value)) {
-      if (item !== undefined) out[key] = copyJson(item, site, depth + 1);
+      if (item === undefined) continue;
+      const copy = copyJson(item, site, depth + 1);
+      // Assigning `__proto__` would set the copy's prototype (and drop the key).
+      if (key === "__proto__") defineKey(out, key, copy);
+      else out[key] = copy;
     }
     return out;
   }

@@ -7,9 +7,12 @@
  * Method: a child process (test/support/pretenuring-child.ts) writes to every primitive and to
  * transactional views in windows of 300 commits, each ended by a forced minor GC, with V8's
  * pretenuring trace on. After the first forced GC (which settles what the setup allocated),
- * the trace must show no decision to pretenure (`=> maybe tenure` or `=> tenure`) a literal of
- * which a window made at least one object per commit. (Under load, a few sites with about 100
- * objects, the least V8 decides on, were seen decided in the first window: not per commit.)
+ * the trace must show no first decision to pretenure (`undecided => maybe tenure` or
+ * `=> tenure`) a literal of which a window made at least one object per commit. Literals the
+ * setup used as much were decided during the setup, and rightly so when their objects live
+ * long (a table's row slots: the machine's history rows are inserted per commit). Under load,
+ * a few sites with about 100 objects, the least V8 decides on, were seen decided in the first
+ * window: not per commit, hence the threshold.
  * The trace format is V8's: the test also checks that it saw the statistics lines it parses.
  */
 import { test } from "node:test";
@@ -25,7 +28,8 @@ const windowTransactions = 300;
 /** The settling GC and one per window (pretenuring-child.ts). */
 const forcedGcCount = 5;
 /** `(created, found, ratio) (300, 300, 1.000000) undecided => maybe tenure` */
-const decisionPattern = /\(created, found, ratio\) \((\d+), \d+, [\d.]+\) .*=> (maybe )?tenure$/;
+const decisionPattern =
+  /\(created, found, ratio\) \((\d+), \d+, [\d.]+\) undecided => (maybe )?tenure$/;
 
 test("commits and what they carry are never pretenured by V8", async () => {
   const { stdout } = await promisify(execFile)(

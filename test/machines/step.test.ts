@@ -145,3 +145,27 @@ test("self transitions are allowed and merge the payload", async () => {
   assert.deepEqual([result.from_state, result.to_state, result.ctx], ["on", "on", { n: 1, m: 2 }]);
   await db.close();
 });
+
+test("the merge keeps the spread's order and plain objects; a __proto__ key stays a key", async () => {
+  const db = await open();
+  db.machines.put("doc", 1, {
+    states: ["on"],
+    initial: "on",
+    transitions: [{ from: "on", event: "SET", to: "on" }],
+  });
+  const initial = { b: 1, a: 2 };
+  db.machines.createInstance({
+    instance_id: "d",
+    machine: "doc",
+    version: 1,
+    initial_ctx: initial,
+  });
+  const payload: unknown = JSON.parse('{"c": 3, "a": 4, "__proto__": {"polluted": true}}');
+  const { ctx } = db.machines.applyEvent({ instance_id: "d", event: "SET", payload });
+  const spread = { ...initial, ...(payload as object) };
+  assert.deepStrictEqual(ctx, spread, "the same keys, values and prototype as a spread");
+  assert.deepEqual(Object.keys(ctx as object), ["b", "a", "c", "__proto__"]);
+  assert.equal(Object.getPrototypeOf(ctx), Object.prototype);
+  assert.equal((ctx as { polluted?: unknown }).polluted, undefined);
+  await db.close();
+});

@@ -5,6 +5,7 @@
  * for durability is the session's job (session.ts), so pipelined requests share fsyncs.
  */
 import { assertionFailed } from "../../lib/assert.ts";
+import { operationOrigin } from "../../lib/origin.ts";
 import type { WireError } from "../../protocol/index.ts";
 import { roleAllows } from "../auth.ts";
 import type { MachinesApi } from "../../types.ts";
@@ -110,7 +111,7 @@ function execute(
       if (result instanceof Promise) assertionFailed(`${op} is marked transactional but is async`);
       return result;
     },
-    { origin: { kind: "rcp", detail: { op } } },
+    { origin: operationOrigin("rcp", op) },
   );
 }
 

@@ -1,0 +1,57 @@
+/**
+ * @module Origins of commits, made so that V8 never pretenures them: every commit keeps its
+ * origin, the change feed keeps the last commits, and an object literal whose objects one
+ * scavenge finds all alive gets allocated in the old generation for good (young-array.ts).
+ * An operation's origin is the same object for every commit it makes; others are made by
+ * constructors, whose objects have no allocation site. All of them are plain objects.
+ */
+/** What caused a commit (the engine's `Origin`, restated here: lib imports nothing). */
+interface Origin {
+  readonly kind: string;
+  readonly detail?: unknown;
+}
+
+type OriginFields = { -readonly [K in keyof Origin]: Origin[K] };
+
+const OriginObject = function (this: OriginFields, kind: string, detail: unknown) {
+  this.kind = kind;
+  this.detail = detail;
+} as unknown as new (kind: string, detail: unknown) => Origin;
+OriginObject.prototype = Object.prototype;
+
+/** The detail of a procedure call's origin. */
+interface CallDetail {
+  name: string;
+  args: unknown;
+}
+
+const CallDetailObject = function (this: CallDetail, name: string, args: unknown) {
+  this.name = name;
+  this.args = args;
+} as unknown as new (name: string, args: unknown) => CallDetail;
+CallDetailObject.prototype = Object.prototype;
+
+/** Operation origins by kind, then operation name: `{kind, detail: {op}}`, made once each. */
+const operationOrigins = new Map<string, Map<string, Origin>>();
+
+/** `{kind, detail}` for one commit. */
+export function originOf(kind: string, detail: unknown): Origin {
+  return new OriginObject(kind, detail);
+}
+
+/** `{kind, detail: {op}}`: one frozen object per kind and operation, shared by its commits. */
+export function operationOrigin(kind: string, op: string): Origin {
+  let byOp = operationOrigins.get(kind);
+  if (byOp === undefined) operationOrigins.set(kind, (byOp = new Map<string, Origin>()));
+  let origin = byOp.get(op);
+  if (origin === undefined) {
+    origin = Object.freeze({ kind, detail: Object.freeze({ op }) });
+    byOp.set(op, origin);
+  }
+  return origin;
+}
+
+/** `{kind: "procedure", detail: {name, args}}` for one call. */
+export function procedureOrigin(name: string, args: unknown): Origin {
+  return new OriginObject("procedure", new CallDetailObject(name, args));
+}

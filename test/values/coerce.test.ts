@@ -345,6 +345,16 @@ describe("json", () => {
     assert.equal(store("json", "text"), "text");
   });
 
+  test("a key named __proto__ stays a key of a plain object, at any depth", () => {
+    const source: unknown = JSON.parse('{"a": 1, "__proto__": {"x": 1}, "n": {"__proto__": 2}}');
+    const stored = store("json", source) as Record<string, unknown>;
+    assert.deepStrictEqual(stored, source);
+    assert.deepEqual(Object.keys(stored), ["a", "__proto__", "n"]);
+    assert.equal(Object.getPrototypeOf(stored), Object.prototype);
+    assert.equal((stored as { x?: unknown }).x, undefined, "the prototype was not set");
+    assert.deepEqual(Object.keys(stored["n"] as object), ["__proto__"]);
+  });
+
   test("non-JSON values anywhere in a document are TYPE_MISMATCH", () => {
     refuses("json", { n: Number.NaN }, "TYPE_MISMATCH", "NaN");
     throwsDb(() => store("json", [Infinity]), {

@@ -6,7 +6,7 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
-import { youngPair } from "../lib/young-array.ts";
+import { youngNumberPair } from "../lib/young-array.ts";
 import { ChangeRecord } from "../engine/index.ts";
 import type {
   Change,
@@ -166,9 +166,13 @@ export class Histogram implements StoredObject {
     // `before` holds the displaced min/max only when they moved: most records move neither.
     const moved = b.minValue !== minBefore || b.maxValue !== maxBefore;
     // An empty histogram's min/max are ±Infinity, which JSON (and the log) cannot carry.
-    const before = moved ? youngPair(finiteOrNull(minBefore), finiteOrNull(maxBefore)) : null;
-    // Pairs by a builtin's copy, not literals: the change feed keeps them (lib/young-array.ts).
-    tx.record(this, new ChangeRecord(this.name, "record", null, before, youngPair(value, count)));
+    // Rare (only when min or max moves): a literal is fine here.
+    const before = moved ? [finiteOrNull(minBefore), finiteOrNull(maxBefore)] : null;
+    // The pair by a builtin's copy, not a literal: the change feed keeps it (lib/young-array.ts).
+    tx.record(
+      this,
+      new ChangeRecord(this.name, "record", null, before, youngNumberPair(value, count)),
+    );
   }
 
   reset(tx: Transaction): void {

@@ -7,7 +7,7 @@ import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
-import { youngPair } from "../lib/young-array.ts";
+
 import { ChangeRecord } from "../engine/index.ts";
 import type {
   Change,
@@ -127,8 +127,8 @@ export class Series implements StoredObject {
     const row = this.schema.normalizeRow(input);
     const tiebreak = this.tiebreakNext++;
     tx.onRollback(() => (this.tiebreakNext = tiebreak));
-    // A builtin's copy, not a literal: the change feed keeps the key (lib/young-array.ts).
-    const key: SeriesKey = youngPair(row[this.keyColumn.name], tiebreak);
+    // Series keys live as long as their rows, so V8 is right to pretenure them if it does.
+    const key: SeriesKey = [row[this.keyColumn.name], tiebreak];
     this.rows.set(key, row);
     tx.record(this, new ChangeRecord(this.name, "insert", key, undefined, row));
     return row;

@@ -10,7 +10,8 @@
  * the trace must show no first decision to pretenure (`undecided => maybe tenure` or
  * `=> tenure`) a literal of which a window made at least one object per commit. Literals the
  * setup used as much were decided during the setup, and rightly so when their objects live
- * long (a table's row slots: the machine's history rows are inserted per commit). Under load,
+ * long (a table's row slots, as the machine's history rows are inserted per commit; series
+ * keys). Under load,
  * a few sites with about 100 objects, the least V8 decides on, were seen decided in the first
  * window: not per commit, hence the threshold.
  * The trace format is V8's: the test also checks that it saw the statistics lines it parses.

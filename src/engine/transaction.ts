@@ -106,8 +106,8 @@ export class Transaction {
 
   /** The changes so far, in order, as a new array of exactly their number. */
   copyChanges(): Change[] {
-    // A builtin's copy, not an array literal (cheaper for a few changes): the change feed
-    // keeps these arrays, and a literal's can end up pretenured (see CommitRecord).
+    // A builtin's copy, although an array literal costs less for a few changes: the change
+    // feed keeps these arrays, and a literal's can end up pretenured (see CommitRecord).
     return (this.changes as Change[]).slice(0, this.changeCountValue);
   }
 

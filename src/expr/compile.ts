@@ -10,6 +10,7 @@
  */
 import type { DbError } from "../lib/errors.ts";
 import { assert, unreachable } from "../lib/assert.ts";
+import { setOwnKey as setOwnKeyImported } from "../lib/row-object.ts";
 import { arithmeticOps, comparisonOps } from "./ast.ts";
 import type {
   BinaryExpr,
@@ -36,7 +37,6 @@ import { compileError, constantOf, foldConstant } from "./compiled.ts";
 import type { CompileEnv, Compiled } from "./compiled.ts";
 import { getFunction, isAggregateCall } from "./functions/index.ts";
 import type { FunctionSpec } from "./functions/index.ts";
-import { setOwnKey as setOwnKeyImported } from "./functions/json.ts";
 import { callType, literalType, unknownType } from "./infer.ts";
 import {
   isInheritedKey,

@@ -6,7 +6,9 @@
  * properties its first objects received (in-object slack tracking): a two-column row takes 40
  * bytes, and up to ten columns stay inside the object. Each schema or view operator makes its
  * own constructor, so each sizes itself. The prototype is `Object.prototype`: a row is a plain
- * object to every caller (spread, JSON, `assert.deepStrictEqual`).
+ * object to every caller (spread, JSON, `assert.deepStrictEqual`). Such constructors also make
+ * other plain objects the change feed keeps (JSON documents, merged contexts), which V8 must not
+ * pretenure (young-array.ts). `setOwnKey` fills any plain object by key, `__proto__` included.
  */
 
 /** Makes empty row objects of one shape family; call with `new`. */
@@ -18,4 +20,21 @@ export function rowConstructor(): RowConstructor {
   const RowObject = function () {} as unknown as RowConstructor;
   RowObject.prototype = Object.prototype;
   return RowObject;
+}
+
+/**
+ * Sets `key` as an own enumerable data property of a plain object: assigning a key named
+ * `__proto__` would set the object's prototype instead (and the key would be lost).
+ */
+export function setOwnKey(record: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(record, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    record[key] = value;
+  }
 }

@@ -8,7 +8,7 @@ import { assert } from "../lib/assert.ts";
 import { dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import { jsonDepthMax } from "../lib/limits.ts";
-import { rowConstructor } from "../lib/row-object.ts";
+import { rowConstructor, setOwnKey } from "../lib/row-object.ts";
 import type { RowConstructor } from "../lib/row-object.ts";
 import { Decimal, Duration } from "../values/index.ts";
 import type { Change, Origin } from "../engine/index.ts";
@@ -548,17 +548,7 @@ class BodyReader {
     const out = newRecord(count);
     for (let i = 0; i < count; i++) {
       const key = this.name();
-      // Defined as own data properties: a key named __proto__ stays an ordinary key.
-      if (key === "__proto__") {
-        Object.defineProperty(out, key, {
-          value: this.value(depth + 1),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      } else {
-        out[key] = this.value(depth + 1);
-      }
+      setOwnKey(out, key, this.value(depth + 1));
     }
     return out;
   }

@@ -5,6 +5,7 @@
  */
 import { DbError } from "../lib/errors.ts";
 import { jsonDepthMax } from "../lib/limits.ts";
+import { setOwnKey } from "../lib/row-object.ts";
 
 /**
  * Compact JSON of `value` with every object's keys sorted (UTF-16 order: only determinism
@@ -34,13 +35,7 @@ export function sortedCopy(
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(source).sort(compare)) {
     if (source[key] === undefined) continue;
-    // defineProperty, so that a "__proto__" key stays a key instead of setting the prototype.
-    Object.defineProperty(out, key, {
-      value: sortedCopy(source[key], compare, depth + 1),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    setOwnKey(out, key, sortedCopy(source[key], compare, depth + 1));
   }
   return out;
 }

@@ -6,7 +6,7 @@
  * the caller's transaction, so an event is applied whole or not at all.
  */
 import { DbError } from "../lib/errors.ts";
-import { rowConstructor } from "../lib/row-object.ts";
+import { rowConstructor, setOwnKey } from "../lib/row-object.ts";
 import type { Transaction } from "../engine/index.ts";
 import type { MachinesApi } from "../types.ts";
 import type { CompiledMachine, CompiledTransition } from "./compiled.ts";
@@ -123,20 +123,7 @@ export function mergeContext(ctx: unknown, payload: unknown): unknown {
 
 /** Copies own enumerable properties as a spread does: a `__proto__` key stays a key. */
 function copyOwn(target: Record<string, unknown>, source: Record<string, unknown>): void {
-  for (const key in source) {
-    if (!Object.hasOwn(source, key)) continue;
-    if (key === "__proto__") {
-      const value = source[key];
-      Object.defineProperty(target, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      target[key] = source[key];
-    }
-  }
+  for (const key in source) if (Object.hasOwn(source, key)) setOwnKey(target, key, source[key]);
 }
 
 /** The timer columns of an instance entering `state` at `now`. */

@@ -7,7 +7,6 @@ import { assert, assertionFailed } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
-
 import { ChangeRecord } from "../engine/index.ts";
 import type {
   Change,

@@ -6,7 +6,7 @@
 import { DbError, describeValue } from "../lib/errors.ts";
 import type { ErrorDetails } from "../lib/errors.ts";
 import { blobSizeBytesMax, jsonDepthMax, textLengthMax } from "../lib/limits.ts";
-import { rowConstructor } from "../lib/row-object.ts";
+import { rowConstructor, setOwnKey } from "../lib/row-object.ts";
 import { Decimal } from "./decimal.ts";
 import { Duration } from "./duration.ts";
 import { integerBounds, typeName } from "./types.ts";
@@ -237,16 +237,6 @@ function coerceUuid(type: ValueType, value: unknown, site: ValueSite): string {
  */
 const JsonObject = rowConstructor();
 
-/** Sets `key` as an own enumerable data property, whatever its name. */
-function defineKey(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
 function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
   if (value === null || typeof value === "string" || typeof value === "boolean") return value;
   if (typeof value === "number") {
@@ -265,11 +255,7 @@ function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
   if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     const out = new JsonObject();
     for (const [key, item] of Object.entries(value)) {
-      if (item === undefined) continue;
-      const copy = copyJson(item, site, depth + 1);
-      // Assigning `__proto__` would set the copy's prototype (and drop the key).
-      if (key === "__proto__") defineKey(out, key, copy);
-      else out[key] = copy;
+      if (item !== undefined) setOwnKey(out, key, copyJson(item, site, depth + 1));
     }
     return out;
   }

@@ -4,6 +4,7 @@
  */
 import { DbError } from "../../lib/errors.ts";
 import { functionArgumentsMax } from "../../lib/limits.ts";
+import { setOwnKey } from "../../lib/row-object.ts";
 import { defineFunction, expectText, fixed, invalidArgument } from "./common.ts";
 import type { FunctionSpec } from "./common.ts";
 
@@ -18,15 +19,6 @@ function jsonFunction(
     propagatesNone: false,
     arityEven: name === "object",
   });
-}
-
-/** Sets a key without letting `__proto__` reach the prototype setter. */
-export function setOwnKey(record: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
-    Object.defineProperty(record, key, { value, enumerable: true, writable: true });
-  } else {
-    record[key] = value;
-  }
 }
 
 /** `json::object(k1, v1, k2, v2, ...)`: keys are text and unique. */

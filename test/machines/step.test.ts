@@ -146,7 +146,7 @@ test("self transitions are allowed and merge the payload", async () => {
   await db.close();
 });
 
-test("the merge keeps the spread's order and plain objects; a __proto__ key stays a key", async () => {
+test("the merge keeps the spread's order and plain objects; a __proto__ key stays", async () => {
   const db = await open();
   db.machines.put("doc", 1, {
     states: ["on"],

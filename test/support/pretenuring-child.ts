@@ -1,11 +1,12 @@
 /**
  * Child of test/engine/pretenuring.test.ts, run with `--expose-gc --trace-gc
- * --trace-pretenuring-statistics`. It sets up one database with every primitive and
- * transactional views and a state machine, forces a minor GC (which settles the setup's allocation sites), then runs the workload in short windows, each ended by a forced minor GC. A window
- * is far shorter than the change feed's ring, so every commit of a window is still retained at
- * its GC: if a retained object came from an object or array literal, V8 decides to pretenure
- * that literal (`undecided => tenure`), which the parent sees in the trace after the first
- * forced GC. See docs/performance.md, "Runs in a slow mode".
+ * --trace-pretenuring-statistics`. It sets up one database with every primitive, transactional
+ * views and a state machine, forces a minor GC (which settles the setup's allocation sites),
+ * then runs the workload in short windows, each ended by a forced minor GC. A window is far
+ * shorter than the change feed's ring, so every commit of a window is still retained at its
+ * GC: if a retained object came from an object or array literal, V8 decides to pretenure that
+ * literal (`undecided => maybe tenure`), which the parent sees in the trace after the first
+ * forced GC. See docs/performance.md, "Runs in a slow mode" and "Eighth pass".
  *
  * Left out on purpose: secondary indexes and idempotency keys. Their entries live as long as
  * the row or the key's window, so V8 is right to allocate them in the old generation; the

@@ -66,7 +66,7 @@ type MessageFields = { -readonly [K in keyof QueueMessage]: QueueMessage[K] };
  * keeps the last commits' messages, and V8 may decide to pretenure a literal's objects
  * (lib/young-array.ts). The prototype is `Object.prototype`, so messages stay plain objects.
  */
-const Message = function (
+const initMessage = function (
   this: MessageFields,
   id: unknown,
   body: unknown,
@@ -76,7 +76,7 @@ const Message = function (
   enqueuedAt: number,
   dedupKey: string | null,
   order: number,
-) {
+): void {
   this.id = id;
   this.body = body;
   this.state = state;
@@ -86,19 +86,11 @@ const Message = function (
   this.dedupKey = dedupKey;
   this.order = order;
   Object.freeze(this);
-} as unknown as new (...fields: MessageArguments) => QueueMessage;
-Message.prototype = Object.prototype;
-
-type MessageArguments = [
-  id: unknown,
-  body: unknown,
-  state: MessageState,
-  attempts: number,
-  availableAt: number,
-  enqueuedAt: number,
-  dedupKey: string | null,
-  order: number,
-];
+};
+initMessage.prototype = Object.prototype;
+const Message = initMessage as unknown as new (
+  ...fields: Parameters<typeof initMessage>
+) => QueueMessage;
 
 /** `message` with a new state, attempt count and availability. */
 function messageWith(

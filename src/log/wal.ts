@@ -365,13 +365,10 @@ export class WAL {
     if (run.length === 0) return;
     const file = this.file;
     assert(file !== undefined, "write without an open segment");
-    let written = 0;
-    for (const piece of run) {
-      await file.write(this.offset + written, piece);
-      written += piece.length;
-    }
-    assert(written === runBytes, "a write run's bytes differ from its records'");
-    await file.sync();
+    let pieceBytes = 0;
+    for (const piece of run) pieceBytes += piece.length;
+    assert(pieceBytes === runBytes, "a write run's bytes differ from its records'");
+    await file.writeAndSync(this.offset, run);
     this.offset += runBytes;
     this.stats.bytesWritten += runBytes;
     // Half way through a segment, start preparing the next one; a log that never gets this

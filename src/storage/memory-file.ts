@@ -251,6 +251,16 @@ function createMemoryFile(state: MemoryState, inode: Inode, path: string): Stora
       throw storageError(operation, path, errnoError("EBADF", "handle opened before a crash"));
     }
   };
+  const write = (position: number, data: Uint8Array): void => {
+    assertByteCount(position, "position");
+    check("write");
+    writeMemoryFile(state, inode, path, position, data);
+  };
+  const sync = (): void => {
+    check("sync");
+    syncInode(inode);
+    if (state.lastWrite?.inode === inode) state.lastWrite = undefined;
+  };
   return {
     path,
     size: () =>
@@ -270,24 +280,23 @@ function createMemoryFile(state: MemoryState, inode: Inode, path: string): Stora
         into.set(inode.written.buffer.subarray(start, end));
         return into.subarray(0, end - start);
       }),
-    write: (position, data) =>
-      settle(() => {
-        assertByteCount(position, "position");
-        check("write");
-        writeMemoryFile(state, inode, path, position, data);
-      }),
+    write: (position, data) => settle(() => write(position, data)),
     truncate: (length) =>
       settle(() => {
         assertByteCount(length, "length");
         check("truncate");
         truncateMemoryFile(inode, path, length);
       }),
-    sync: () =>
-      settle(() => {
-        check("sync");
-        syncInode(inode);
-        if (state.lastWrite?.inode === inode) state.lastWrite = undefined;
-      }),
+    sync: () => settle(sync),
+    writeAndSync: async (position, pieces) => {
+      assertByteCount(position, "position");
+      let at = position;
+      for (const piece of pieces) {
+        await settle(() => write(at, piece));
+        at += piece.length;
+      }
+      await settle(sync);
+    },
     close: () =>
       settle(() => {
         if (closed) return;

@@ -174,6 +174,20 @@ function runFileContract(makeStorage: () => Promise<Storage>): void {
     await file.close();
   });
 
+  test("writeAndSync writes its pieces back to back, small runs and large", async () => {
+    const storage = await makeStorage();
+    const file = await storage.open("f", { create: true });
+    await file.writeAndSync(2, [bytesOf("ab"), bytesOf(""), bytesOf("cde")]);
+    assert.equal(textOf(await file.read(0, 7)), "\0\0abcde");
+    // Past the size the disk writes in the calling thread (node-file.ts): the other path.
+    const large = new Uint8Array(100 * 1024).fill(7);
+    await file.writeAndSync(7, [large, bytesOf("!")]);
+    assert.equal(await file.size(), 7 + large.length + 1);
+    assert.deepEqual(await file.read(7, large.length), large);
+    assert.equal(textOf(await file.read(7 + large.length, 1)), "!");
+    await file.close();
+  });
+
   test("writing past the end extends the file and the gap reads as zeros", async () => {
     const storage = await makeStorage();
     const file = await storage.open("f", { create: true });

@@ -72,6 +72,18 @@ describe("memory: crash keeps exactly what was made durable", () => {
     assert.equal(await contents(storage, "f"), "abc\0\0\0\0\0\0\0xyz");
   });
 
+  test("writeAndSync is durable when it resolves; a failed write syncs nothing", async () => {
+    const storage = createMemoryStorage();
+    await durableFile(storage, "f", "");
+    const file = await storage.open("f", { create: false });
+    await file.writeAndSync(0, [bytesOf("ab"), bytesOf("cd")]);
+    storage.failNext("write");
+    await assert.rejects(file.writeAndSync(4, [bytesOf("ef")]), ioError("EIO"));
+    await file.write(4, bytesOf("gh"));
+    storage.crash();
+    assert.equal(await contents(storage, "f"), "abcd");
+  });
+
   test("a file whose name was never synced vanishes, even with synced data", async () => {
     const storage = createMemoryStorage();
     const file = await storage.open("new", { create: true });

@@ -5,38 +5,27 @@
  * An operation's origin is the same object for every commit it makes; others are made by
  * constructors, whose objects have no allocation site. All of them are plain objects.
  */
-/** What caused a commit (the engine's `Origin`, restated here: lib imports nothing). */
+import { rowConstructor } from "./row-object.ts";
+
+/** What caused a commit (the engine's `Origin`, restated here: lib imports no other module). */
 interface Origin {
   readonly kind: string;
   readonly detail?: unknown;
 }
 
-type OriginFields = { -readonly [K in keyof Origin]: Origin[K] };
-
-const OriginObject = function (this: OriginFields, kind: string, detail: unknown) {
-  this.kind = kind;
-  this.detail = detail;
-} as unknown as new (kind: string, detail: unknown) => Origin;
-OriginObject.prototype = Object.prototype;
-
-/** The detail of a procedure call's origin. */
-interface CallDetail {
-  name: string;
-  args: unknown;
-}
-
-const CallDetailObject = function (this: CallDetail, name: string, args: unknown) {
-  this.name = name;
-  this.args = args;
-} as unknown as new (name: string, args: unknown) => CallDetail;
-CallDetailObject.prototype = Object.prototype;
+/** Plain objects, by constructors (row-object.ts): an origin and a procedure call's detail. */
+const OriginObject = rowConstructor();
+const CallDetailObject = rowConstructor();
 
 /** Operation origins by kind, then operation name: `{kind, detail: {op}}`, made once each. */
 const operationOrigins = new Map<string, Map<string, Origin>>();
 
 /** `{kind, detail}` for one commit. */
 export function originOf(kind: string, detail: unknown): Origin {
-  return new OriginObject(kind, detail);
+  const origin = new OriginObject();
+  origin.kind = kind;
+  origin.detail = detail;
+  return origin as unknown as Origin;
 }
 
 /** `{kind, detail: {op}}`: one frozen object per kind and operation, shared by its commits. */
@@ -53,5 +42,8 @@ export function operationOrigin(kind: string, op: string): Origin {
 
 /** `{kind: "procedure", detail: {name, args}}` for one call. */
 export function procedureOrigin(name: string, args: unknown): Origin {
-  return new OriginObject("procedure", new CallDetailObject(name, args));
+  const detail = new CallDetailObject();
+  detail.name = name;
+  detail.args = args;
+  return originOf("procedure", detail);
 }

@@ -9,6 +9,7 @@ import { DbError, describeValue } from "../lib/errors.ts";
 import { queueAttemptsMax, queueClaimCountMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
+import { rowConstructor } from "../lib/row-object.ts";
 import { ChangeRecord } from "../engine/index.ts";
 import type {
   Change,
@@ -59,15 +60,14 @@ export interface QueueMessage {
   readonly order: number;
 }
 
-type MessageFields = { -readonly [K in keyof QueueMessage]: QueueMessage[K] };
-
 /**
  * Makes stored messages (frozen), by constructor rather than object literal: the change feed
  * keeps the last commits' messages, and V8 may decide to pretenure a literal's objects
- * (lib/young-array.ts). The prototype is `Object.prototype`, so messages stay plain objects.
+ * (lib/young-array.ts). They stay plain objects (lib/row-object.ts).
  */
-const initMessage = function (
-  this: MessageFields,
+const MessageObject = rowConstructor();
+
+function newMessage(
   id: unknown,
   body: unknown,
   state: MessageState,
@@ -76,21 +76,18 @@ const initMessage = function (
   enqueuedAt: number,
   dedupKey: string | null,
   order: number,
-): void {
-  this.id = id;
-  this.body = body;
-  this.state = state;
-  this.attempts = attempts;
-  this.availableAt = availableAt;
-  this.enqueuedAt = enqueuedAt;
-  this.dedupKey = dedupKey;
-  this.order = order;
-  Object.freeze(this);
-};
-initMessage.prototype = Object.prototype;
-const Message = initMessage as unknown as new (
-  ...fields: Parameters<typeof initMessage>
-) => QueueMessage;
+): QueueMessage {
+  const message = new MessageObject();
+  message.id = id;
+  message.body = body;
+  message.state = state;
+  message.attempts = attempts;
+  message.availableAt = availableAt;
+  message.enqueuedAt = enqueuedAt;
+  message.dedupKey = dedupKey;
+  message.order = order;
+  return Object.freeze(message) as unknown as QueueMessage;
+}
 
 /** `message` with a new state, attempt count and availability. */
 function messageWith(
@@ -100,7 +97,7 @@ function messageWith(
   availableAt: number,
 ): QueueMessage {
   const { id, body, enqueuedAt, dedupKey, order } = message;
-  return new Message(id, body, state, attempts, availableAt, enqueuedAt, dedupKey, order);
+  return newMessage(id, body, state, attempts, availableAt, enqueuedAt, dedupKey, order);
 }
 
 export interface EnqueueOptions {
@@ -216,7 +213,7 @@ export class Queue implements StoredObject {
     }
     const order = this.orderNext++;
     tx.onRollback(() => (this.orderNext = order));
-    const message = new Message(id, stored, "ready", 0, availableAt, tx.now, dedupKey, order);
+    const message = newMessage(id, stored, "ready", 0, availableAt, tx.now, dedupKey, order);
     this.write(tx, undefined, message);
     return { id, enqueued: true };
   }

@@ -9,21 +9,38 @@ import { Duration } from "./duration.ts";
 /** A value usable as a Map key with value semantics. */
 export type MapKey = string | number | bigint | boolean | null;
 
-/** The Map key of one value. Equal values of one kind (as in one column) get equal keys. */
+/**
+ * The Map key of one value. Equal values get equal keys, also across kinds: an int16 column
+ * holds 5 as the bigint 5n and an int8 column as the number 5, and a join of the two, or a
+ * decimal 5 against either, must meet on one key.
+ */
 export function mapKeyOf(value: unknown): MapKey {
   switch (typeof value) {
     case "number":
       // -0 and 0 are equal values; Maps already treat them as one key (SameValueZero).
       return value;
     case "string":
-    case "bigint":
     case "boolean":
       return value;
+    case "bigint":
+      return bigintKey(value);
     case "undefined":
       return null;
     default:
-      return value === null ? null : `\u0001${encodeTagged(value)}`;
+      if (value === null) return null;
+      if (value instanceof Decimal && isIntegral(value)) return bigintKey(value.coefficient);
+      return `\u0001${encodeTagged(value)}`;
   }
+}
+
+/** A bigint's key: the number when it is a safe integer (as every other integer's key is). */
+function bigintKey(value: bigint): number | bigint {
+  const asNumber = Number(value);
+  return Number.isSafeInteger(asNumber) ? asNumber : value;
+}
+
+function isIntegral(value: Decimal): boolean {
+  return value.scale === 0;
 }
 
 /** Whether two map keys name one Map entry (SameValueZero: NaN is NaN, -0 is 0). */
@@ -45,8 +62,7 @@ function encodeTagged(value: unknown): string {
     case "number":
       return `f${value}`;
     case "bigint":
-      // A bigint never holds a safe integer (normalisation), but tag it as a number anyway
-      // so that 2^60 as number-from-float and as bigint would still meet.
+      // A safe integer keys as a number, whichever kind holds it (int16 columns hold 5n).
       return Number.isSafeInteger(Number(value)) ? `f${Number(value)}` : `i${value}`;
     case "string":
       return `s${JSON.stringify(value)}`;
@@ -67,8 +83,6 @@ function encodeTagged(value: unknown): string {
 
 function encodeDecimal(value: Decimal): string {
   // A decimal equal to an integer must key like that integer (1.0 == 1).
-  if (value.scale === 0 && Number.isSafeInteger(Number(value.coefficient))) {
-    return `f${Number(value.coefficient)}`;
-  }
+  if (isIntegral(value)) return encodeTagged(value.coefficient);
   return `d${value.toString()}`;
 }

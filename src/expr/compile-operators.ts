@@ -13,7 +13,7 @@ import {
   typeName,
   valuesEqual as valuesEqualImported,
 } from "../values/index.ts";
-import type { DivisionMode } from "../values/index.ts";
+import type { ArithMode } from "../values/index.ts";
 import type {
   ArithmeticOp,
   BetweenExpr,
@@ -30,6 +30,7 @@ import {
   arithmeticType,
   booleanType,
   coalesceType,
+  isFloatType,
   isIntegerType,
   negationType,
 } from "./infer.ts";
@@ -93,9 +94,14 @@ export function compileArithmetic(
     const message = `operator ${op} does not apply to ${a} and ${b}`;
     throw compileError("TYPE_MISMATCH", node, message);
   }
-  // Integer `/` truncates only when both sides are known integers; guard numbers are f64.
+  // Integer `/` truncates only when both sides are known integers; guard numbers are f64. A
+  // known float result is computed in doubles (an integral float8 must not widen to bigint).
   const integers = isIntegerType(left.type) && isIntegerType(right.type);
-  const mode: DivisionMode = env.semantics === "rql" && integers ? "integer" : "float";
+  const mode: ArithMode = isFloatType(type)
+    ? "double"
+    : env.semantics === "rql" && integers
+      ? "integer"
+      : "float";
   const resultType =
     op === "/" && mode === "float" && isIntegerType(type)
       ? { ...type, kind: "float8" as const }

@@ -20,7 +20,7 @@ export { printExpression } from "./printer.ts";
 export { compileExpression, compilePredicate } from "./compile.ts";
 export type { CompileOptions } from "./compile.ts";
 export type { Evaluator, Scope } from "./scope.ts";
-export { inferType } from "./infer.ts";
+export { inferType, sumModeOf } from "./infer.ts";
 export { aggregateFunctionNames, isAggregateCall, hasFunction } from "./functions/index.ts";
 export { isTruthy } from "./runtime.ts";
 export { compileGuard } from "./guard.ts";

@@ -5,7 +5,7 @@
  * means unknown; every rule here must stay true of the run-time values compile.ts produces.
  */
 import { integerBounds, integerKinds, isNumericKind } from "../values/index.ts";
-import type { BaseKind, ValueType } from "../values/index.ts";
+import type { ArithMode, BaseKind, ValueType } from "../values/index.ts";
 import { unreachable } from "../lib/assert.ts";
 import type { ArithmeticOp, CallExpr, Expr, LiteralExpr, Semantics } from "./ast.ts";
 import { arithmeticOps } from "./ast.ts";
@@ -22,6 +22,18 @@ function typeOf(kind: BaseKind, optional: boolean): ValueType {
 
 export function isIntegerType(type: ValueType): boolean {
   return integerKinds.has(type.kind);
+}
+
+export function isFloatType(type: ValueType): boolean {
+  return type.kind === "float4" || type.kind === "float8";
+}
+
+/** How a running total of `expr`'s values adds up: in doubles when its type is a float. */
+export function sumModeOf(
+  expr: Expr,
+  fields?: ReadonlyMap<string, ValueType | undefined>,
+): ArithMode {
+  return isFloatType(inferType(expr, fields)) ? "double" : "integer";
 }
 
 /** Known types take part in compile-time checks; any and json are checked at run time. */

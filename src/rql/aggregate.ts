@@ -8,11 +8,11 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
-import { compileExpression, inferType } from "../expr/index.ts";
+import { compileExpression, inferType, sumModeOf } from "../expr/index.ts";
 import type { CallExpr, Evaluator } from "../expr/index.ts";
 import type { Row } from "../primitives/index.ts";
-import { arith, compareValues, mapKeyOfTuple } from "../values/index.ts";
-import type { MapKey, ValueType } from "../values/index.ts";
+import { RunningSum, compareValues, mapKeyOfTuple } from "../values/index.ts";
+import type { ArithMode, MapKey, ValueType } from "../values/index.ts";
 import type { AggregateStep } from "./ast.ts";
 import { scopeOf } from "./context.ts";
 import type { Columns, RunContext } from "./context.ts";
@@ -21,16 +21,21 @@ import type { Stage } from "./pipeline.ts";
 interface Accumulator {
   count: number;
   value: unknown;
+  /** The total of `sum` and `avg`. */
+  sum: RunningSum | undefined;
 }
 
 interface Reducer {
   readonly name: string;
   readonly argument: Evaluator | undefined;
+  /** `double` when the argument is a float: its sum never widens to bigint. */
+  readonly mode: ArithMode;
 }
 
-const emptyValue = (): Accumulator => ({ count: 0, value: null });
+const emptyValue = (): Accumulator => ({ count: 0, value: null, sum: undefined });
 
-function reduce(name: string, acc: Accumulator, value: unknown): void {
+function reduce(reducer: Reducer, acc: Accumulator, value: unknown): void {
+  const name = reducer.name;
   if (name === "first") {
     if (acc.count++ === 0) acc.value = value;
     return;
@@ -40,6 +45,10 @@ function reduce(name: string, acc: Accumulator, value: unknown): void {
     acc.value = value;
     return;
   }
+  if (name === "sum" || name === "avg") {
+    (acc.sum ??= new RunningSum(reducer.mode)).add(value);
+    return;
+  }
   if (value === null || value === undefined) return;
   acc.count++;
   if (name === "count") return;
@@ -47,14 +56,14 @@ function reduce(name: string, acc: Accumulator, value: unknown): void {
     acc.value = value;
     return;
   }
-  if (name === "sum" || name === "avg") acc.value = arith("+", acc.value, value);
-  else if (name === "min" && compareValues(value, acc.value) < 0) acc.value = value;
+  if (name === "min" && compareValues(value, acc.value) < 0) acc.value = value;
   else if (name === "max" && compareValues(value, acc.value) > 0) acc.value = value;
 }
 
 function result(name: string, acc: Accumulator): unknown {
   if (name === "count") return acc.count;
-  if (name === "avg") return acc.count === 0 ? null : arith("/", acc.value, acc.count, "float");
+  if (name === "sum") return acc.sum?.total() ?? null;
+  if (name === "avg") return acc.sum?.average() ?? null;
   return acc.count === 0 ? null : (acc.value ?? null);
 }
 
@@ -79,6 +88,7 @@ export function compileAggregate(
     reducers.push({
       name: call.name,
       argument: arg === undefined ? undefined : compileExpression(arg, options),
+      mode: arg === undefined ? "integer" : sumModeOf(arg, columns),
     });
     return () => results[slot];
   };
@@ -106,7 +116,7 @@ export function compileAggregate(
       for (let i = 0; i < reducers.length; i++) {
         const reducer = reducers[i]!;
         const value = reducer.argument === undefined ? true : reducer.argument(scope);
-        reduce(reducer.name, group.accs[i]!, value);
+        reduce(reducer, group.accs[i]!, value);
       }
     }
     if (groups.size === 0 && byReads.length === 0)

@@ -2,7 +2,10 @@
  * @module Arithmetic over runtime values with RQL's rules: none propagates, integers are exact
  * (numbers widen to bigint instead of losing precision, and results beyond 128 bits fail with
  * ARITHMETIC_OVERFLOW), division by zero fails, decimals stay exact, and `+` joins text.
- * Storing a result into a column range-checks it against the column's width (coerce.ts).
+ * A float8 value with no fraction is a JavaScript number like any integer, so the caller says
+ * when the static type is a float (`double`): the operation is then done in doubles and never
+ * widens. Storing a result into a column range-checks it against the column's width
+ * (coerce.ts).
  */
 import { DbError, describeValue } from "../lib/errors.ts";
 import { Decimal } from "./decimal.ts";
@@ -10,24 +13,34 @@ import { Duration } from "./duration.ts";
 
 export type ArithOp = "+" | "-" | "*" | "/" | "%";
 
-/** How `/` treats two integers: truncate (`integer`) or not (`float`). */
-export type DivisionMode = "integer" | "float";
+/**
+ * How numbers combine: `integer` (`/` of two integers truncates), `float` (it does not), or
+ * `double` (the result's static type is a float: every operation is done in doubles, so an
+ * integral float beyond 2^53 stays a float instead of widening to bigint).
+ */
+export type ArithMode = "integer" | "float" | "double";
 
 const wideMax = 2n ** 128n - 1n;
 const wideMin = -(2n ** 127n);
 
 /** Applies a binary arithmetic operator. */
-export function arith(
-  op: ArithOp,
-  a: unknown,
-  b: unknown,
-  division: DivisionMode = "integer",
-): unknown {
+export function arith(op: ArithOp, a: unknown, b: unknown, mode: ArithMode = "integer"): unknown {
   if (a === null || a === undefined || b === null || b === undefined) return null;
-  if (typeof a === "number" && typeof b === "number") return arithNumbers(op, a, b, division);
+  if (typeof a === "number" && typeof b === "number") return arithNumbers(op, a, b, mode);
   if (typeof a === "string" && typeof b === "string" && op === "+") return a + b;
-  if (isNumeric(a) && isNumeric(b)) return arithMixed(op, a, b, division);
+  if (isNumeric(a) && isNumeric(b)) {
+    if (mode === "double") return arithNumbers(op, toNumber(a), toNumber(b), mode);
+    return arithMixed(op, a, b, mode);
+  }
   return arithTemporal(op, a, b);
+}
+
+/**
+ * The first term of a sum, as a sum of one value: a bigint that fits a number becomes one,
+ * as any arithmetic result does, so a total's type does not depend on how many rows it has.
+ */
+export function firstTerm(value: unknown): unknown {
+  return typeof value === "bigint" ? normalizeInteger(value) : value;
 }
 
 /** Negates a value; none stays none. */
@@ -55,7 +68,7 @@ function isNumeric(value: unknown): value is number | bigint | Decimal {
   return typeof value === "number" || typeof value === "bigint" || value instanceof Decimal;
 }
 
-function arithNumbers(op: ArithOp, a: number, b: number, division: DivisionMode): number | bigint {
+function arithNumbers(op: ArithOp, a: number, b: number, mode: ArithMode): number | bigint {
   const integers = Number.isInteger(a) && Number.isInteger(b);
   if ((op === "/" || op === "%") && b === 0) throw divisionByZero(a, op);
   let result: number;
@@ -70,14 +83,14 @@ function arithNumbers(op: ArithOp, a: number, b: number, division: DivisionMode)
       result = a * b;
       break;
     case "/":
-      result = integers && division === "integer" ? Math.trunc(a / b) : a / b;
+      result = integers && mode === "integer" ? Math.trunc(a / b) : a / b;
       break;
     case "%":
       result = a % b;
       break;
   }
   // Float division of two integers is a float result, never a reason to go exact.
-  const exact = integers && !(op === "/" && division === "float");
+  const exact = integers && mode !== "double" && !(op === "/" && mode === "float");
   if (exact && !Number.isSafeInteger(result)) return arithBigInt(op, BigInt(a), BigInt(b));
   if (!Number.isFinite(result)) {
     throw new DbError("ARITHMETIC_OVERFLOW", `float overflow: ${a} ${op} ${b}`, { value: result });
@@ -105,7 +118,7 @@ function arithMixed(
   op: ArithOp,
   a: number | bigint | Decimal,
   b: number | bigint | Decimal,
-  division: DivisionMode,
+  mode: ArithMode,
 ): unknown {
   const float =
     (typeof a === "number" && !Number.isInteger(a)) ||
@@ -116,8 +129,7 @@ function arithMixed(
   }
   if (float) return arithNumbers(op, toNumber(a), toNumber(b), "float");
   // Both are integers, at least one a bigint.
-  if (op === "/" && division === "float")
-    return arithNumbers(op, toNumber(a), toNumber(b), "float");
+  if (op === "/" && mode === "float") return arithNumbers(op, toNumber(a), toNumber(b), "float");
   return arithBigInt(op, BigInt(a), BigInt(b));
 }
 

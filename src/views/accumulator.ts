@@ -3,13 +3,14 @@
  * back out (`remove`), so a group's result stays correct under updates and deletes without
  * rescanning the group. count, sum and avg keep running totals; min and max keep an ordered
  * multiset of values; first and last keep the group's values ordered by input key. Removing
- * what was added restores the state (exactly, except the last bits of a float sum; the sum
- * resets to 0 whenever its group empties, so that drift never outlives the rows).
+ * what was added restores the state (exactly, except perhaps the last bit of a float sum,
+ * which is compensated; the sum resets whenever its group empties).
  */
 import { assert } from "../lib/assert.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
-import { arith, compareValues } from "../values/index.ts";
+import { RunningSum, compareValues } from "../values/index.ts";
+import type { ArithMode } from "../values/index.ts";
 
 export type AccumulatorKind = "count" | "sum" | "avg" | "min" | "max" | "first" | "last";
 
@@ -21,14 +22,15 @@ export interface Accumulator {
   result(): unknown;
 }
 
-export function createAccumulator(kind: AccumulatorKind): Accumulator {
+/** `mode`: how sums add up (`double` when the argument's static type is a float). */
+export function createAccumulator(kind: AccumulatorKind, mode: ArithMode): Accumulator {
   switch (kind) {
     case "count":
       return new CountAccumulator();
     case "sum":
-      return new SumAccumulator(false);
+      return new SumAccumulator(false, mode);
     case "avg":
-      return new SumAccumulator(true);
+      return new SumAccumulator(true, mode);
     case "min":
       return new ExtremeAccumulator(false);
     case "max":
@@ -62,34 +64,27 @@ class CountAccumulator implements Accumulator {
   }
 }
 
-/** `math::sum(x)` / `math::avg(x)`: a running total with RQL arithmetic (exact for integers). */
+/** `math::sum(x)` / `math::avg(x)`: the query's running total (values/running-sum.ts). */
 class SumAccumulator implements Accumulator {
-  private sum: unknown = 0;
-  private count = 0;
+  private readonly sum: RunningSum;
 
-  constructor(private readonly average: boolean) {}
+  constructor(
+    private readonly average: boolean,
+    mode: ArithMode,
+  ) {
+    this.sum = new RunningSum(mode);
+  }
 
   add(value: unknown): void {
-    if (isNone(value)) return;
-    this.step(arith("+", this.sum, value), this.count + 1);
+    this.sum.add(value);
   }
 
   remove(value: unknown): void {
-    if (isNone(value)) return;
-    assert(this.count > 0, "sum retracted below zero rows");
-    // The last value out resets the total, so float drift never outlives the group's rows.
-    const sum = this.count === 1 ? 0 : arith("-", this.sum, value);
-    this.step(sum, this.count - 1);
+    this.sum.remove(value);
   }
 
   result(): unknown {
-    if (this.count === 0) return null;
-    return this.average ? arith("/", this.sum, this.count, "float") : this.sum;
-  }
-
-  private step(sum: unknown, count: number): void {
-    this.sum = sum;
-    this.count = count;
+    return this.average ? this.sum.average() : this.sum.total();
   }
 }
 

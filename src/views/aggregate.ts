@@ -8,11 +8,11 @@
  */
 import { DbError } from "../lib/errors.ts";
 import { rowConstructor } from "../lib/row-object.ts";
-import { compileExpression, inferType } from "../expr/index.ts";
+import { compileExpression, inferType, sumModeOf } from "../expr/index.ts";
 import type { CallExpr, Evaluator } from "../expr/index.ts";
 import type { QueryParams } from "../types.ts";
 import { mapKeyOf, mapKeyOfTuple, sameMapKey } from "../values/index.ts";
-import type { MapKey, ValueType } from "../values/index.ts";
+import type { ArithMode, MapKey, ValueType } from "../values/index.ts";
 import { createAccumulator } from "./accumulator.ts";
 import type { Accumulator, AccumulatorKind } from "./accumulator.ts";
 import type { Columns } from "./columns.ts";
@@ -32,6 +32,8 @@ interface Group {
 interface AggregateCall {
   readonly kind: AccumulatorKind;
   readonly argument: Evaluator;
+  /** `double` when the argument is a float: its sum never widens to bigint. */
+  readonly mode: ArithMode;
 }
 
 export class AggregateOperator extends Operator {
@@ -187,7 +189,7 @@ export class AggregateOperator extends Operator {
     group = {
       key: values.length === 1 ? values[0] : values.length === 0 ? null : values,
       values,
-      accumulators: this.calls.map((call) => createAccumulator(call.kind)),
+      accumulators: this.calls.map((call) => createAccumulator(call.kind, call.mode)),
       rowCount: 0,
       output: undefined,
     };
@@ -222,11 +224,10 @@ export class AggregateOperator extends Operator {
   private bindCall(call: CallExpr, input: Columns | undefined): Evaluator {
     const index = this.calls.length;
     const argument = call.args[0];
-    const evaluate =
-      argument === undefined
-        ? () => true
-        : compileExpression(argument, input === undefined ? {} : { fields: input });
-    this.calls.push({ kind: call.name as AccumulatorKind, argument: evaluate });
+    const fields = input === undefined ? {} : { fields: input };
+    const evaluate = argument === undefined ? () => true : compileExpression(argument, fields);
+    const mode = argument === undefined ? "integer" : sumModeOf(argument, input);
+    this.calls.push({ kind: call.name as AccumulatorKind, argument: evaluate, mode });
     return () => this.current!.accumulators[index]!.result();
   }
 }

@@ -290,6 +290,20 @@ describe("rql: exact integers and errors", () => {
     fails("1e308 * 10", "ARITHMETIC_OVERFLOW");
   });
 
+  it("computes in doubles when the static type is a float: an integral float never widens", () => {
+    const fields = { fields: typed({ f: "float8", g: "Option(float4)", i: "int8" }) };
+    // 150 * 9007199254740993 exactly would be a bigint; a float8 column's value is a double.
+    assert.equal(evaluate("f * 9007199254740993", { f: 150 }, fields), 150 * 2 ** 53);
+    assert.equal(evaluate("f + 1", { f: 2 ** 53 }, fields), 2 ** 53);
+    assert.equal(evaluate("g - 1", { g: -(2 ** 60) }, fields), -(2 ** 60));
+    assert.equal(evaluate("g - 1", { g: null }, fields), null);
+    assert.equal(evaluate("9007199254740992.0 + 1"), 2 ** 53);
+    // Integer columns stay exact.
+    assert.equal(evaluate("i + 1", { i: 2 ** 53 }, fields), 2n ** 53n + 1n);
+    fails("f * 1e308", "ARITHMETIC_OVERFLOW", { f: 10 }, fields);
+    fails("f / 0", "DIVISION_BY_ZERO", { f: 1 }, fields);
+  });
+
   it("fails on division by zero", () => {
     for (const source of ["1 / 0", "1 % 0", "1.5 / 0", "a / 0", "d / 0"]) {
       fails(source, "DIVISION_BY_ZERO", { a: 1, d: Decimal.parse("1.5") });

@@ -10,9 +10,10 @@ import { Duration } from "./duration.ts";
 export type MapKey = string | number | bigint | boolean | null;
 
 /**
- * The Map key of one value. Equal values get equal keys, also across kinds: an int16 column
- * holds 5 as the bigint 5n and an int8 column as the number 5, and a join of the two, or a
- * decimal 5 against either, must meet on one key.
+ * The Map key of one value. Values equal by `==` get equal keys, also across kinds: an int16
+ * column holds 5 as the bigint 5n and an int8 column as the number 5, and a join of the two,
+ * or of a decimal 1.5 with a float8 1.5, must meet on one key. So a bigint or decimal that a
+ * number holds exactly keys as that number.
  */
 export function mapKeyOf(value: unknown): MapKey {
   switch (typeof value) {
@@ -28,19 +29,29 @@ export function mapKeyOf(value: unknown): MapKey {
       return null;
     default:
       if (value === null) return null;
-      if (value instanceof Decimal && isIntegral(value)) return bigintKey(value.coefficient);
+      if (value instanceof Decimal) {
+        if (value.scale === 0) return bigintKey(value.coefficient);
+        const asNumber = decimalAsNumber(value);
+        if (asNumber !== undefined) return asNumber;
+      }
       return `\u0001${encodeTagged(value)}`;
   }
 }
 
-/** A bigint's key: the number when it is a safe integer (as every other integer's key is). */
+/** A bigint's key: the number when a number holds it exactly, else the bigint. */
 function bigintKey(value: bigint): number | bigint {
   const asNumber = Number(value);
-  return Number.isSafeInteger(asNumber) ? asNumber : value;
+  return BigInt(asNumber) === value ? asNumber : value;
 }
 
-function isIntegral(value: Decimal): boolean {
-  return value.scale === 0;
+/**
+ * The number equal to a decimal with a fraction, if one is (as `==` compares them: the
+ * number's shortest decimal spelling is the decimal), else undefined.
+ */
+function decimalAsNumber(value: Decimal): number | undefined {
+  const asNumber = value.toNumber();
+  if (!Number.isFinite(asNumber)) return undefined;
+  return Decimal.fromNumber(asNumber).compare(value) === 0 ? asNumber : undefined;
 }
 
 /** Whether two map keys name one Map entry (SameValueZero: NaN is NaN, -0 is 0). */
@@ -61,9 +72,11 @@ function encodeTagged(value: unknown): string {
   switch (typeof value) {
     case "number":
       return `f${value}`;
-    case "bigint":
-      // A safe integer keys as a number, whichever kind holds it (int16 columns hold 5n).
-      return Number.isSafeInteger(Number(value)) ? `f${Number(value)}` : `i${value}`;
+    case "bigint": {
+      // As mapKeyOf: a number that holds the value exactly keys it (int16 columns hold 5n).
+      const key = bigintKey(value);
+      return typeof key === "number" ? `f${key}` : `i${value}`;
+    }
     case "string":
       return `s${JSON.stringify(value)}`;
     case "boolean":
@@ -82,7 +95,8 @@ function encodeTagged(value: unknown): string {
 }
 
 function encodeDecimal(value: Decimal): string {
-  // A decimal equal to an integer must key like that integer (1.0 == 1).
-  if (isIntegral(value)) return encodeTagged(value.coefficient);
-  return `d${value.toString()}`;
+  // A decimal equal to a number keys like that number (1.0 == 1, 1.5 == 1.5 as float8).
+  if (value.scale === 0) return encodeTagged(value.coefficient);
+  const asNumber = decimalAsNumber(value);
+  return asNumber === undefined ? `d${value.toString()}` : `f${asNumber}`;
 }

@@ -1,7 +1,7 @@
 // Goal: map keys (values/key.ts) give equal values equal keys, whichever kind holds them, and
 // different values different keys: joins, group-bys, distinct and primary keys index by them.
-// Method: pairs of equal and unequal values through mapKeyOf and mapKeyOfTuple, then a view
-// joining an int16 column (values held as bigint) to an int8 one, against its query.
+// Method: pairs of equal and unequal values through mapKeyOf and mapKeyOfTuple, then views
+// joining columns of different kinds, against their queries.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Decimal, mapKeyOf, mapKeyOfTuple, sameMapKey } from "../../src/values/index.ts";
@@ -10,7 +10,7 @@ import { open } from "../../src/index.ts";
 const same = (a: unknown, b: unknown): boolean =>
   sameMapKey(mapKeyOf(a), mapKeyOf(b)) && mapKeyOfTuple([a, 1]) === mapKeyOfTuple([b, 1]);
 
-test("equal integers key alike as number, bigint or integral decimal", () => {
+test("equal numbers key alike as number, bigint or decimal; unequal ones apart", () => {
   assert.ok(same(5, 5n));
   assert.ok(same(5n, Decimal.parse("5.00")));
   assert.ok(same(-0, 0));
@@ -19,27 +19,43 @@ test("equal integers key alike as number, bigint or integral decimal", () => {
   assert.ok(!same(5, 6n));
   assert.ok(!same(2n ** 53n + 1n, 2 ** 53)); // the number 2^53 is not the bigint 2^53 + 1
   assert.ok(!same(Decimal.parse("5.5"), 5n));
+  assert.ok(same(2n ** 60n, 2 ** 60)); // a number holds 2^60 exactly
+  assert.ok(same(Decimal.parse("1.50"), 1.5));
+  assert.ok(same(Decimal.parse("0.1"), 0.1)); // as == compares them: 0.1's decimal spelling
+  assert.ok(!same(Decimal.parse("0.10000000000000001"), 0.1));
+  assert.ok(!same(Decimal.parse("1.5"), Decimal.parse("1.25")));
   assert.ok(!same("5", 5));
   assert.ok(!same(null, 0));
 });
 
-test("a view joining an int16 column to an int8 one matches its query", async () => {
+test("views joining int16 to int8 and decimal to float8 columns match their queries", async () => {
   const db = await open();
   await db.admin(`create namespace t;
-    create table t::parts { id: int4, kind: int16 } with { primary_key: { id } };
-    create table t::kinds { k: int8, name: utf8 } with { primary_key: { k } }`);
-  await db.command(`insert t::parts [{ id: 1, kind: 5 }, { id: 2, kind: 6 }];
-    insert t::kinds [{ k: 5, name: "five" }, { k: 6, name: "six" }]`);
-  const query =
+    create table t::parts { id: int4, kind: int16, size: decimal } with { primary_key: { id } };
+    create table t::kinds { k: int8, name: utf8 } with { primary_key: { k } };
+    create table t::sizes { id: int4, s: float8, label: utf8 } with { primary_key: { id } }`);
+  await db.command(`insert t::parts [{ id: 1, kind: 5, size: 1.50 }, { id: 2, kind: 6, size: 2 }];
+    insert t::kinds [{ k: 5, name: "five" }, { k: 6, name: "six" }];
+    insert t::sizes [{ id: 1, s: 1.5, label: "M" }, { id: 2, s: 2.0, label: "L" }]`);
+  const byKind =
     "from t::parts inner join { from t::kinds } as k using (kind, k.k) map { id, k_name }";
-  const view = db.createView("t::named", { query });
-  const expected = [
+  const bySize =
+    "from t::parts inner join { from t::sizes } as s using (size, s.s) map { id, s_label }";
+  const kinds = db.createView("t::named", { query: byKind });
+  const sizes = db.createView("t::sized", { query: bySize });
+  const named = [
     { id: 1, k_name: "five" },
     { id: 2, k_name: "six" },
   ];
-  assert.deepEqual(db.execute(query).frames[0], expected);
-  assert.deepEqual(view.scan(), expected);
+  const sized = [
+    { id: 1, s_label: "M" },
+    { id: 2, s_label: "L" },
+  ];
+  assert.deepEqual(db.execute(byKind).frames[0], named);
+  assert.deepEqual(kinds.scan(), named);
+  assert.deepEqual(db.execute(bySize).frames[0], sized);
+  assert.deepEqual(sizes.scan(), sized);
   await db.command('update t::kinds { name: "SIX" } filter { k == 6 }');
-  assert.deepEqual(view.scan(), [expected[0], { id: 2, k_name: "SIX" }]);
+  assert.deepEqual(kinds.scan(), [named[0], { id: 2, k_name: "SIX" }]);
   await db.close();
 });

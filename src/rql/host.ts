@@ -7,6 +7,7 @@
 import type { Catalog, StoredObject, Transaction } from "../engine/index.ts";
 import type { Row } from "../primitives/index.ts";
 import type { CreateViewStatement } from "./ast.ts";
+import type { Columns } from "./context.ts";
 
 /**
  * Views are built by src/views; database.ts registers an implementation. `create view` and
@@ -19,9 +20,11 @@ export interface ViewHost {
   drop(tx: Transaction, name: string, ifExists: boolean): boolean;
   /**
    * The rows of a catalog object that is one of this host's views (`from view`), in the
-   * view's order, with its column names; undefined for any other object.
+   * view's order, with its columns and their types (where known: a sum over a view's float
+   * column must add up in floats, as the view's own operators do); undefined for any other
+   * object.
    */
-  read(object: StoredObject): { columns: readonly string[]; rows: Iterable<Row> } | undefined;
+  read(object: StoredObject): { columns: Columns; rows: Iterable<Row> } | undefined;
 }
 
 /** Runs procedures inside the caller's transaction (`call ns::p(args)` in a script). */

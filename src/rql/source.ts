@@ -122,7 +122,7 @@ export function compileObjectSource(
   if (view !== undefined) {
     const name = object.name;
     return {
-      columns: untyped(view.columns),
+      columns: view.columns,
       plan: `${name}: view`,
       ...stored,
       rows: (ctx) => readView(ctx, name),

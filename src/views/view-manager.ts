@@ -32,6 +32,7 @@ import { TopKOperator } from "./top-k.ts";
 import { forEachRow } from "./input-rows.ts";
 import { ViewObject } from "./view-object.ts";
 import type { ViewDefinition } from "./view-object.ts";
+import type { Columns } from "./columns.ts";
 
 /** A view being maintained: its object, compiled graph and (deferred) backlog. */
 export interface ActiveView {
@@ -473,11 +474,11 @@ export class ViewManager implements ChangeObserver, ViewHost {
     return this.engine.catalog.drop(tx, name, ifExists);
   }
 
-  read(object: StoredObject): { columns: readonly string[]; rows: Iterable<Row> } | undefined {
+  read(object: StoredObject): { columns: Columns; rows: Iterable<Row> } | undefined {
     if (!(object instanceof ViewObject)) return undefined;
     // Re-iterable: each iteration scans the view's current rows afresh.
     const rows: Iterable<Row> = { [Symbol.iterator]: () => object.scan() };
-    return { columns: [...(object.columns?.keys() ?? [])], rows };
+    return { columns: object.columns ?? noColumns, rows };
   }
 }
 
@@ -551,5 +552,8 @@ export function populateGraph(catalog: Catalog, graph: ViewGraph): void {
     rows.forEach((row, index) => sink.push({ key: index, before: undefined, after: row }));
   }
 }
+
+/** The columns of a view not yet activated: none known. */
+const noColumns: Columns = new Map();
 
 export type { QueryParams };

@@ -46,12 +46,18 @@ function bigintKey(value: bigint): number | bigint {
 
 /**
  * The number equal to a decimal with a fraction, if one is (as `==` compares them: the
- * number's shortest decimal spelling is the decimal), else undefined.
+ * number's shortest decimal spelling is the decimal), else undefined. Without an exponent the
+ * two spellings are both canonical, so comparing the text decides; only a number spelled with
+ * one (below 1e-6) needs the decimal parsed back.
  */
 function decimalAsNumber(value: Decimal): number | undefined {
-  const asNumber = value.toNumber();
+  const text = value.toString();
+  const asNumber = Number(text);
   if (!Number.isFinite(asNumber)) return undefined;
-  return Decimal.fromNumber(asNumber).compare(value) === 0 ? asNumber : undefined;
+  const spelled = String(asNumber);
+  if (spelled === text) return asNumber;
+  if (!spelled.includes("e")) return undefined;
+  return Decimal.parse(spelled).compare(value) === 0 ? asNumber : undefined;
 }
 
 /** Whether two map keys name one Map entry (SameValueZero: NaN is NaN, -0 is 0). */

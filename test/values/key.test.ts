@@ -23,6 +23,8 @@ test("equal numbers key alike as number, bigint or decimal; unequal ones apart",
   assert.ok(same(Decimal.parse("1.50"), 1.5));
   assert.ok(same(Decimal.parse("0.1"), 0.1)); // as == compares them: 0.1's decimal spelling
   assert.ok(!same(Decimal.parse("0.10000000000000001"), 0.1));
+  assert.ok(same(Decimal.parse("0.0000001"), 1e-7)); // the number is spelled with an exponent
+  assert.ok(!same(Decimal.parse("123456789.123456789"), Number("123456789.123456789")));
   assert.ok(!same(Decimal.parse("1.5"), Decimal.parse("1.25")));
   assert.ok(!same("5", 5));
   assert.ok(!same(null, 0));

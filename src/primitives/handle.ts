@@ -3,10 +3,8 @@
  * names an object and re-resolves it when the catalog changes, so it survives drop and
  * re-create. Writes join the running transaction, or commit on their own when there is none.
  */
-import type { Engine, ObjectKind, Origin, StoredObject, Transaction } from "../engine/index.ts";
-
-/** Origin of auto-committed handle writes. */
-const handleOrigin: Origin = Object.freeze({ kind: "api" });
+import { apiOrigin } from "../engine/index.ts";
+import type { Engine, ObjectKind, StoredObject, Transaction } from "../engine/index.ts";
 
 export abstract class Handle<T extends StoredObject> {
   private cached: T | undefined;
@@ -30,7 +28,8 @@ export abstract class Handle<T extends StoredObject> {
 
   /** Runs a write in the current transaction, or auto-commits it. */
   protected write<R>(fn: (tx: Transaction, object: T) => R): R {
-    return this.engine.write((tx) => fn(tx, this.object()), handleOrigin);
+    // Auto-committed handle writes have the embedded API's origin, as `db.transact` does.
+    return this.engine.write((tx) => fn(tx, this.object()), apiOrigin);
   }
 
   /** The running transaction, if any: handles call primitives directly on this hot path. */

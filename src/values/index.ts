@@ -14,7 +14,7 @@ export type { ValueSite } from "./coerce.ts";
 export { compareValues, valuesEqual } from "./compare.ts";
 export { mapKeyOf, mapKeyOfTuple, sameMapKey } from "./key.ts";
 export type { MapKey } from "./key.ts";
-export { arith, firstTerm, negate, normalizeInteger } from "./arith.ts";
+export { arith, negate, normalizeInteger } from "./arith.ts";
 export type { ArithOp, ArithMode } from "./arith.ts";
 export { RunningSum } from "./running-sum.ts";
 export { Decimal, decimalDivisionScale } from "./decimal.ts";

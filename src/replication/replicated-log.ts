@@ -379,8 +379,12 @@ class ReplicatedLog implements LogBackend {
 
   private async tick(): Promise<void> {
     if (this.role === "writer") {
-      if (!(await this.lease.renew())) await this.stepDown();
-    } else if (this.role === "follower") {
+      if (await this.lease.renew()) return;
+      await this.stepDown();
+      // The lease has most often just expired (NATS was electing a leader and could not
+      // renew it): this node may take it back at once instead of one tick later.
+    }
+    if (this.role === "follower") {
       if (this.options.role !== "follower") await this.tryTakeOver();
       await this.refreshWriter();
     }

@@ -118,7 +118,12 @@ export async function open(options: OpenOptions = {}): Promise<Database> {
   const db = new EmbeddedDatabase(options, durability);
   if (options.replicate !== undefined) await db.attachReplication(options.replicate);
   else if (options.path !== undefined && durability !== "memory") await db.attachLog(options.path);
-  db.activateViews();
+  try {
+    db.activateViews();
+  } catch (error) {
+    await db.close().catch(() => undefined); // frees the data directory for another try
+    throw error;
+  }
   return db;
 }
 

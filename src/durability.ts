@@ -23,8 +23,9 @@ import {
   writeSnapshot,
 } from "./log/index.ts";
 import type { FlushPolicy, SnapshotImage, SnapshotInfo } from "./log/index.ts";
-import { createNodeStorage } from "./storage/index.ts";
-import type { Storage } from "./storage/index.ts";
+import { mkdir } from "node:fs/promises";
+import { createNodeStorage, lockDirectory } from "./storage/index.ts";
+import type { DirectoryLock, Storage } from "./storage/index.ts";
 
 export const walDirectoryName = "wal";
 export const snapshotDirectoryName = "snapshots";
@@ -76,13 +77,33 @@ export class DurableLog {
     private readonly walStorage: Storage,
     private readonly snapshotStorage: Storage,
     private readonly options: DurabilityOptions,
+    private readonly lock: DirectoryLock,
   ) {}
 
-  /** Recovers `engine` (which must be empty) from `options.path`, then starts logging. */
+  /**
+   * Recovers `engine` (which must be empty) from `options.path`, then starts logging. The
+   * directory stays locked until {@link close}: a second process opening it is refused.
+   */
   static async open(
     engine: Engine,
     options: DurabilityOptions,
     policy: () => FlushPolicy,
+  ): Promise<DurableLog> {
+    await mkdir(options.path, { recursive: true }).catch(() => undefined); // storage says why
+    const lock = await lockDirectory(options.path);
+    try {
+      return await DurableLog.recover(engine, options, policy, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private static async recover(
+    engine: Engine,
+    options: DurabilityOptions,
+    policy: () => FlushPolicy,
+    lock: DirectoryLock,
   ): Promise<DurableLog> {
     const walStorage = await createNodeStorage(join(options.path, walDirectoryName));
     const snapshotStorage = await createNodeStorage(join(options.path, snapshotDirectoryName));
@@ -110,7 +131,7 @@ export class DurableLog {
       windowMs: options.durabilityWindowMs ?? durabilityWindowMsDefault,
       now: () => engine.clock.now(),
     });
-    const log = new DurableLog(engine, wal, walStorage, snapshotStorage, options);
+    const log = new DurableLog(engine, wal, walStorage, snapshotStorage, options, lock);
     engine.setCommitPreparer((commit) => {
       wal.append(commit, policy());
       log.maybeSnapshot();
@@ -186,7 +207,11 @@ export class DurableLog {
 
   async close(): Promise<void> {
     await this.snapshotting?.catch(() => undefined); // its error went to its own caller
-    await this.wal.close();
+    try {
+      await this.wal.close();
+    } finally {
+      await this.lock.release();
+    }
   }
 
   private async takeSnapshot(): Promise<SnapshotInfo> {

@@ -75,6 +75,26 @@ test("durability needs a path, and unknown modes are refused", async () => {
   });
 });
 
+test("a data directory is open in one database at a time; close frees it", async () => {
+  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
+  try {
+    const first = await open({ path });
+    first.createNamespace("app");
+    const rows = { columns: { id: "int8" }, primaryKey: "id" } as const;
+    await assert.rejects(open({ path }), (error: unknown) => {
+      const { code, message } = error as { code: string; message: string };
+      return code === "IO_ERROR" && message.includes(`is in use by process ${process.pid}`);
+    });
+    first.createTable("app::t", rows).insert({ id: 1 }); // the first one still writes
+    await first.close();
+    const second = await open({ path });
+    assert.equal(second.table("app::t").size, 1);
+    await second.close();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+});
+
 test("a per-commit sync override is durable once awaited", async () => {
   const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
   try {

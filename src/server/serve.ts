@@ -67,38 +67,21 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
     }
     const replication = db.replication;
     if (replication !== undefined) hooks.warn(formatReplicationStatus(replication));
-    const rcp = config.rcp === undefined ? undefined : await startRcp(db, config, metrics);
+    const rcp =
+      config.rcp === undefined
+        ? undefined
+        : await listening("rcp", config.rcp, () => startRcp(db, config, metrics));
     if (rcp !== undefined) stops.push(() => rcp.close());
     const fault = (error: unknown): void => hooks.warn(describeFault(error));
     const tls = config.tls === undefined ? undefined : loadTlsOptions(config.tls);
     let http: HttpServer | undefined;
     if (config.http !== undefined) {
-      const gateway: WebSocketGateway = createWebSocketGateway({
-        context: { db, procedureRoles },
-        metrics,
-        tokens: config.tokens,
-        limits: config.limits,
-        fault,
-      });
-      http = await startHttpServer({
-        context: { db, procedureRoles },
-        metrics,
-        tokens: config.tokens,
-        listen: config.http,
-        bodySizeBytesMax: config.limits.httpBodySizeBytesMax,
-        requestTimeoutMs: config.limits.requestTimeoutMs,
-        tls,
-        onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
-        fault,
-        serving: () => serving,
-        forwarding: forwardingOf(db, config),
-      });
-      const listener = http;
-      // Sockets go first: an open WebSocket would otherwise hold the HTTP close open.
-      stops.push(async () => {
-        await gateway.close();
-        await listener.close();
-      });
+      const context = { db, procedureRoles };
+      const serves = (): boolean => serving;
+      const options = { config, context, metrics, tls, fault, serving: serves };
+      const started = await startHttp(config.http, options);
+      http = started.server;
+      stops.push(started.stop);
       advertisedHttp = advertisedHttpOf(config, http.address, hooks);
     }
     stops.push(startTimerTick(db, config.timerTickMs, fault));
@@ -194,6 +177,81 @@ async function stopAll(
 /** Imports a module by path or file URL (tsx, registered by bin/statebase.js, loads .ts). */
 async function importModule(path: string): Promise<Record<string, unknown>> {
   return (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+}
+
+interface HttpStart {
+  readonly config: ServerConfig;
+  readonly context: { db: Database; procedureRoles: Map<string, TokenRole> };
+  readonly metrics: ServerMetrics;
+  readonly tls: ReturnType<typeof loadTlsOptions> | undefined;
+  readonly fault: (error: unknown) => void;
+  /** False once the server is stopping. */
+  readonly serving: () => boolean;
+}
+
+/** The HTTP and WebSocket listener; its stop closes the WebSockets first. */
+async function startHttp(
+  address: ListenAddress,
+  options: HttpStart,
+): Promise<{ server: HttpServer; stop: () => Promise<void> }> {
+  const { config, context, metrics, fault } = options;
+  const gateway: WebSocketGateway = createWebSocketGateway({
+    context,
+    metrics,
+    tokens: config.tokens,
+    limits: config.limits,
+    fault,
+  });
+  const server = await listening("http", address, () =>
+    startHttpServer({
+      context,
+      metrics,
+      tokens: config.tokens,
+      listen: address,
+      bodySizeBytesMax: config.limits.httpBodySizeBytesMax,
+      requestTimeoutMs: config.limits.requestTimeoutMs,
+      tls: options.tls,
+      onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
+      fault,
+      serving: options.serving,
+      forwarding: forwardingOf(context.db, config),
+    }),
+  );
+  // Sockets go first: an open WebSocket would otherwise hold the HTTP close open.
+  const stop = async (): Promise<void> => {
+    await gateway.close();
+    await server.close();
+  };
+  return { server, stop };
+}
+
+/** Why a listener could not bind, as the operator can act on it; other errors pass as they are. */
+const listenFailures: Readonly<Record<string, string>> = {
+  EADDRINUSE: "another process listens there",
+  EADDRNOTAVAIL: "no interface of this machine has that address",
+  EACCES: "this user may not bind that port",
+};
+
+/** Runs `start`, turning a failure to bind `address` into an error that says what to change. */
+async function listening<T>(
+  listener: "rcp" | "http",
+  address: { host: string; port: number },
+  start: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const code = error instanceof Error && "code" in error ? String(error.code) : "";
+    const why = listenFailures[code];
+    if (why === undefined) throw error;
+    const where = `${address.host}:${address.port}`;
+    throw new DbError(
+      "IO_ERROR",
+      `cannot listen for ${listener} on ${where}: ${why} (${code}); choose another address ` +
+        `with --${listener} HOST:PORT or STATEBASE_${listener.toUpperCase()}, or turn it off`,
+      { listener, address: where },
+    );
+  }
 }
 
 /** The RCP listener, reporting its operations and connections to the metrics. */

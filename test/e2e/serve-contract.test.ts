@@ -87,7 +87,8 @@ test("a failure on the server thread ends the process with its message and exit 
         },
       );
       assert.equal(run.status, 1, `${thread}: ${run.stderr}`);
-      assert.match(run.stderr, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+      const message = `cannot listen for rcp on 127\\.0\\.0\\.1:${port}: .*\\(EADDRINUSE\\)`;
+      assert.match(run.stderr, new RegExp(message));
       assert.doesNotMatch(run.stdout, /ready/);
     }
   } finally {

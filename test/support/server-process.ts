@@ -73,7 +73,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   const exited = new Promise<{ code: number | null; signal: string | null }>((done) => {
     child.once("exit", (code, signal) => done({ code, signal }));
   });
-  const readyLine = await waitForReady(child, exited, () => output, options.readyTimeoutMs);
+  const removeOwnDir = () => rm(resolve(dataDir, ".."), { recursive: true, force: true });
+  let readyLine: string;
+  try {
+    readyLine = await waitForReady(child, exited, () => output, options.readyTimeoutMs);
+  } catch (error) {
+    if (ownDir) await removeOwnDir(); // the server is gone: nothing will stop it
+    throw error;
+  }
   const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
@@ -88,7 +95,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     kill,
     stop: async () => {
       const { code } = await kill("SIGTERM");
-      if (ownDir) await rm(resolve(dataDir, ".."), { recursive: true, force: true });
+      if (ownDir) await removeOwnDir();
       return code;
     },
   };

@@ -16,6 +16,8 @@ import {
   truncateLogAfter,
 } from "../../log/index.ts";
 import type { LogRecord, LogScan, SegmentLayout } from "../../log/index.ts";
+import { lockDirectory } from "../../storage/index.ts";
+import type { Storage } from "../../storage/index.ts";
 import { listSnapshotFiles, openLogDirectory, openSnapshotDirectory } from "../data-directory.ts";
 import type { SnapshotFile } from "../data-directory.ts";
 import { exitCodeFailed, exitCodeOk, parsePositive, parseSeq, UsageError } from "../output.ts";
@@ -144,6 +146,22 @@ async function repairCommand(
     );
   }
   const { storage, walPath } = await openLogDirectory(dir);
+  // A server appending to this log meanwhile would undo the repair, or be undone by it.
+  const lock = await lockDirectory(dir);
+  try {
+    return await repairLocked(context, dir, seq, storage, walPath);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function repairLocked(
+  context: CliContext,
+  dir: string,
+  seq: number,
+  storage: Storage,
+  walPath: string,
+): Promise<number> {
   const snapshotStorage = await openSnapshotDirectory(dir);
   const snapshotNames = snapshotStorage === undefined ? [] : await listSnapshots(snapshotStorage);
   const refusal = repairRefusal(await scanLog(storage), snapshotNames, seq);

@@ -330,6 +330,10 @@ class EmbeddedDatabase implements Database, Tx {
     return this.backend?.status();
   }
 
+  get failure(): DbError | undefined {
+    return this.backend?.failure();
+  }
+
   /** A read-only database as it was right after commit `target` (or at a time). */
   async at(target: number | Date): Promise<Database> {
     const path = this.requirePath("time travel");

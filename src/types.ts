@@ -3,6 +3,7 @@
  * against these contracts and never exported themselves.
  */
 import type { Clock } from "./lib/clock.ts";
+import type { DbError } from "./lib/errors.ts";
 import type { Commit, Origin } from "./engine/index.ts";
 import type { KeyVersion, LogStats } from "./durability.ts";
 import type {
@@ -327,6 +328,13 @@ export interface Database extends Tx {
   logStats(): Promise<LogStats | undefined>;
   /** Role, applied seq and lag of a replicated database; undefined without `replicate`. */
   readonly replication?: ReplicationStatus | undefined;
+  /**
+   * Set once the log takes no more commits (a write or fsync failed, the disk is full; a
+   * replicated writer was fenced): every commit is refused from then on, because the state
+   * in memory may be ahead of the log. Reopening recovers from the log. Undefined while the
+   * log works, and always for a memory-only database.
+   */
+  readonly failure?: DbError | undefined;
   close(): Promise<void>;
 }
 

@@ -116,7 +116,7 @@ export class WAL {
   private inFlightSeq = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private failure: DbError | undefined;
+  private failureValue: DbError | undefined;
   private closed = false;
   private readonly now: () => number;
   /** Append time of the oldest record not yet durable. */
@@ -238,7 +238,7 @@ export class WAL {
   /** Resolves when every record up to `seq` is on disk. */
   waitDurable(seq: number): Promise<void> {
     if (seq <= this.stats.durableSeq) return Promise.resolve();
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.failureValue !== undefined) return Promise.reject(this.failureValue);
     if (seq > this.stats.appendedSeq)
       assertionFailed(`waiting for seq ${seq} that was never appended`);
     if (this.flushing !== undefined && seq <= this.inFlightSeq) {
@@ -264,6 +264,11 @@ export class WAL {
     return this.undurableSince === undefined ? 0 : this.now() - this.undurableSince;
   }
 
+  /** The IO failure after which this log refuses every commit; undefined while it works. */
+  get failure(): DbError | undefined {
+    return this.failureValue;
+  }
+
   /** Hash of the last appended record: a snapshot taken now records it. */
   get appendedHash(): Uint8Array {
     return this.lastHash.slice();
@@ -276,7 +281,7 @@ export class WAL {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.failure === undefined) await this.flush();
+    if (this.failureValue === undefined) await this.flush();
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.flushing?.catch(() => undefined); // the failure was already reported to waiters
@@ -297,12 +302,12 @@ export class WAL {
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = undefined;
       // Commits that arrived during the last fsync start the next group at once.
-      if (this.hasPending() && this.failure === undefined) this.kick();
+      if (this.hasPending() && this.failureValue === undefined) this.kick();
     });
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.hasPending() && this.failure === undefined) {
+    while (this.hasPending() && this.failureValue === undefined) {
       const lastSeq = this.stats.appendedSeq;
       const batch = this.takePending();
       this.inFlightGroup = this.openGroup;
@@ -455,18 +460,18 @@ export class WAL {
   }
 
   private fail(error: unknown): void {
-    this.failure =
+    this.failureValue =
       error instanceof DbError
         ? error
         : new DbError("IO_ERROR", `log write failed: ${String(error)}`);
-    this.inFlightGroup?.reject(this.failure);
-    this.openGroup?.reject(this.failure);
+    this.inFlightGroup?.reject(this.failureValue);
+    this.openGroup?.reject(this.failureValue);
     this.inFlightGroup = undefined;
     this.openGroup = undefined;
   }
 
   private throwIfUnusable(): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failureValue !== undefined) throw this.failureValue;
     if (this.closed) throw new DbError("DATABASE_CLOSED", "the log is closed");
   }
 }

@@ -4,6 +4,7 @@
  * so database.ts, the engine, views, subscriptions and recovery never ask which one is used:
  * each backend installs its own commit preparer on the engine and restores state on open.
  */
+import type { DbError } from "../lib/errors.ts";
 import type { ReplicationStatus } from "../types.ts";
 
 /** What the database asks of its log, whichever one it is. */
@@ -19,6 +20,12 @@ export interface LogBackend {
   snapshot(): Promise<{ seq: number; sizeBytes: number }>;
   /** Role, position and lag of a replicated log; undefined for the local one. */
   status(): ReplicationStatus | undefined;
+  /**
+   * Why the log takes no more commits, for good (an IO failure; a replicated writer fenced
+   * by another); undefined while it works. Only a restart, which recovers from the log,
+   * serves again.
+   */
+  failure(): DbError | undefined;
   close(): Promise<void>;
 }
 
@@ -27,7 +34,11 @@ export interface LogBackend {
  * replication module does not depend on the file-backed implementation.
  */
 export interface LocalLog {
-  readonly wal: { waitDurable(seq: number): Promise<void>; flush(): Promise<void> };
+  readonly wal: {
+    waitDurable(seq: number): Promise<void>;
+    flush(): Promise<void>;
+    readonly failure: DbError | undefined;
+  };
   writable(): Promise<void>;
   snapshot(): Promise<{ seq: number; sizeBytes: number }>;
   close(): Promise<void>;
@@ -45,6 +56,7 @@ export function createLocalBackend(log: LocalLog): LogBackend {
       return { seq: info.seq, sizeBytes: info.sizeBytes };
     },
     status: () => undefined,
+    failure: () => log.wal.failure,
     close: () => log.close(),
   };
 }

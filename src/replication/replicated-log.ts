@@ -109,7 +109,7 @@ class ReplicatedLog implements LogBackend {
   private readonly nc: NatsConnection;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
-  private failure: DbError | undefined;
+  private failed: DbError | undefined;
   private lagCommits = 0;
   private lagMs = 0;
   private snapshotSeq = 0;
@@ -175,13 +175,17 @@ class ReplicatedLog implements LogBackend {
 
   waitDurable(seq: number): Promise<void> {
     if (this.publisher !== undefined) return this.publisher.waitDurable(seq);
-    if (this.failure !== undefined && seq > this.engine.seq) return Promise.reject(this.failure);
+    if (this.failed !== undefined && seq > this.engine.seq) return Promise.reject(this.failed);
     // A follower's commits came from the stream: applied means durable.
     return Promise.resolve();
   }
 
   async flush(): Promise<void> {
     await this.waitDurable(this.engine.seq);
+  }
+
+  failure(): DbError | undefined {
+    return this.failed;
   }
 
   async writable(): Promise<void> {
@@ -223,7 +227,7 @@ class ReplicatedLog implements LogBackend {
     if (wasWriter) await this.publisher?.waitDurable(this.publisher.appendedSeq).catch(() => {});
     await this.follower?.stop();
     // Handing the lease back lets a follower take over at once instead of after the TTL.
-    if (wasWriter && this.failure === undefined) {
+    if (wasWriter && this.failed === undefined) {
       await Promise.race([this.lease.release().catch(() => {}), delay(this.leaseTtlMs / 3)]);
     }
     // Everything this node published is acknowledged or failed: nothing is left to drain.
@@ -235,7 +239,7 @@ class ReplicatedLog implements LogBackend {
 
   /** The engine's commit preparer: only the writer may commit, and it publishes at once. */
   private prepare(commit: Commit): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failed !== undefined) throw this.failed;
     const publisher = this.publisher;
     if (this.role !== "writer" || publisher === undefined || !this.lease.held) {
       throw new DbError(
@@ -318,7 +322,7 @@ class ReplicatedLog implements LogBackend {
     await this.waitStreamSeq(last);
     await this.follower?.stop();
     this.follower = undefined;
-    if (this.role !== "follower" || this.failure !== undefined) return;
+    if (this.role !== "follower" || this.failed !== undefined) return;
     this.publisher = new Publisher({
       js: this.js,
       subject: this.connection.subject,
@@ -355,8 +359,8 @@ class ReplicatedLog implements LogBackend {
 
   /** Stops this node for good: fenced by another writer, or the log failed. */
   private stopFor(error: DbError): void {
-    if (this.failure !== undefined) return;
-    this.failure = error;
+    if (this.failed !== undefined) return;
+    this.failed = error;
     if (this.role !== "closed") this.role = "fenced";
     this.lease.drop();
     this.report("warning", error.message);

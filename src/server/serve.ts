@@ -34,15 +34,16 @@ export interface RunningServer {
   /** Stops the listeners, then flushes and closes the database (the log is synced). */
   close(): Promise<void>;
   /**
-   * Resolves with the reason to print when the server must stop by itself: a replicated writer
-   * fenced by another writer holds state the shared log does not, so it must not keep serving
-   * reads.
+   * Resolves with the reason to print when the server must stop by itself: its log takes no
+   * more commits (`db.failure`). A replicated writer fenced by another writer holds state the
+   * shared log does not; a local log that failed may be behind the state in memory. Neither
+   * may keep serving reads, and a restart recovers from the log.
    */
   readonly mustStop: Promise<string>;
 }
 
-/** How often a replicated node checks whether it was fenced. */
-const fenceCheckIntervalMs = 200;
+/** How often the server checks whether its log failed (or, replicated, was fenced). */
+const failureCheckIntervalMs = 200;
 
 /** Where the server reports what the operator should see. */
 export interface ServeHooks {
@@ -77,7 +78,7 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
     let http: HttpServer | undefined;
     if (config.http !== undefined) {
       const context = { db, procedureRoles };
-      const serves = (): boolean => serving;
+      const serves = (): boolean => serving && db.failure === undefined;
       const options = { config, context, metrics, tls, fault, serving: serves };
       const started = await startHttp(config.http, options);
       http = started.server;
@@ -85,10 +86,10 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
       advertisedHttp = advertisedHttpOf(config, http.address, hooks);
     }
     stops.push(startTimerTick(db, config.timerTickMs, fault));
-    const fence = watchForFence(db);
-    stops.push(fence.stop);
+    const failure = watchForFailure(db);
+    stops.push(failure.stop);
     return {
-      mustStop: fence.fenced.then((why) => `${why} may differ from it; restart to follow the log`),
+      mustStop: failure.failed,
       db,
       rcp: rcp?.address,
       http: http?.address,
@@ -166,10 +167,11 @@ async function stopAll(
   stops.length = 0;
   metrics.close();
   try {
-    await db.flush();
+    // A failed log has said why already (mustStop): there is nothing more it could flush.
+    if (db.failure === undefined) await db.flush();
   } finally {
-    // A flush that fails (a fenced replicated writer's void commits) must still close the
-    // database, or its open connections would keep the process alive.
+    // A flush that fails must still close the database, or its open connections would keep
+    // the process alive.
     await db.close();
   }
 }
@@ -301,19 +303,32 @@ function startTimerTick(
   };
 }
 
-/** Resolves when this replicated node is fenced (never for a local log). */
-function watchForFence(db: Database): { fenced: Promise<string>; stop: () => Promise<void> } {
+/** Resolves with what to print once the database's log fails for good (see db.failure). */
+function watchForFailure(db: Database): { failed: Promise<string>; stop: () => Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
-  const fenced = new Promise<string>((resolve) => {
-    if (db.replication === undefined) return;
+  const failed = new Promise<string>((resolve) => {
     timer = setInterval(() => {
-      if (db.replication?.role !== "fenced") return;
+      const failure = db.failure;
+      if (failure === undefined) return;
       clearInterval(timer);
-      resolve("fenced: another writer appended to the shared log first; this node's state");
-    }, fenceCheckIntervalMs);
+      resolve(failureReason(failure));
+    }, failureCheckIntervalMs);
     timer.unref();
   });
-  return { fenced, stop: () => Promise.resolve(clearInterval(timer)) };
+  return { failed, stop: () => Promise.resolve(clearInterval(timer)) };
+}
+
+function failureReason(failure: DbError): string {
+  if (failure.code === "APPEND_FENCED") {
+    return (
+      "fenced: another writer appended to the shared log first; this node's state may " +
+      "differ from it; restart to follow the log"
+    );
+  }
+  return (
+    `the log failed (${failure.message}); the state in memory may be ahead of the log; ` +
+    `restart to recover from the log`
+  );
 }
 
 function describeFault(error: unknown): string {

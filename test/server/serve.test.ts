@@ -1,13 +1,27 @@
 // Goal: show that `statebase serve` refuses what would hurt a running server, with a message
 // an operator can act on: a second server on a data directory in use exits with an error
 // naming the holder's pid while the first keeps serving, a server killed with SIGKILL leaves
-// nothing behind that keeps its restart out, and a listener address in use names the
-// listener and the flag that changes it. Method: real server processes (test/support).
+// nothing behind that keeps its restart out, a listener address in use names the listener
+// and the flag that changes it, and a full disk stops the server (exit code 1, the reason
+// printed) with every acknowledged commit there after the restart. Method: real server
+// processes (test/support); the full disk is a preloaded hook that fails writes with ENOSPC.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { makeTempDir, startServer } from "../support/server-process.ts";
+import type { ServerProcess } from "../support/server-process.ts";
+
+const diskFullHook = resolve(import.meta.dirname, "../support/disk-full-hook.js");
+
+async function post(server: ServerProcess, entry: string, rql: string) {
+  const response = await fetch(`http://127.0.0.1:${server.http.port}/v1/${entry}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ rql }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
 
 async function healthy(port: number): Promise<boolean> {
   const response = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -43,4 +57,31 @@ test("a listener address in use names the listener and the flag", async (t) => {
       text.includes("--rcp HOST:PORT")
     );
   });
+});
+
+test("a full disk stops the server; what was acknowledged is there after the restart", async (t) => {
+  const root = await makeTempDir();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const dataDir = join(root, "data");
+  const trigger = join(root, "disk-full");
+  const env = { NODE_OPTIONS: `--import ${diskFullHook}`, STATEBASE_TEST_DISK_FULL: trigger };
+  const server = await startServer({ dataDir, env });
+  const schema = "create namespace s; create table s::t { id: int8 } with { primary_key: { id } }";
+  assert.equal((await post(server, "admin", schema)).status, 200);
+  for (let id = 1; id <= 5; id++) {
+    assert.equal((await post(server, "command", `insert s::t [{ id: ${id} }]`)).status, 200);
+  }
+  await writeFile(trigger, "");
+  const refused = await post(server, "command", "insert s::t [{ id: 6 }]");
+  assert.equal(refused.status, 500);
+  assert.equal((refused.body.error as { code: string }).code, "IO_ERROR");
+  const { code } = await server.exited;
+  assert.equal(code, 1, server.output());
+  assert.match(server.output(), /the log failed \(.*ENOSPC.*\); .*restart to recover from the log/);
+
+  const restarted = await startServer({ dataDir });
+  const count = await post(restarted, "query", "from s::t aggregate { n: math::count(id) }");
+  assert.deepEqual(count.body, { frames: [[{ n: 5 }]] });
+  assert.equal((await post(restarted, "command", "insert s::t [{ id: 6 }]")).status, 200);
+  assert.equal(await restarted.stop(), 0);
 });

@@ -32,6 +32,8 @@ export interface ServerProcess {
   output(): string;
   /** SIGTERM, then waits for the exit; resolves the exit code. Removes a temporary data dir. */
   stop(): Promise<number | null>;
+  /** Resolves when the process exits by itself or by a signal. Never removes the data dir. */
+  exited: Promise<{ code: number | null; signal: string | null }>;
   /** Sends `signal` (default SIGKILL) and waits for the exit. Never removes the data dir. */
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }>;
 }
@@ -92,6 +94,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     readyLine,
     process: child,
     output: () => output,
+    exited,
     kill,
     stop: async () => {
       const { code } = await kill("SIGTERM");

@@ -180,8 +180,10 @@ export class Client implements SubscriptionHost {
       if (error instanceof Error && error.name === "TimeoutError") {
         throw new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`);
       }
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new ConnectionError("DISCONNECTED", `cannot reach ${this.base}: ${reason}`);
+      throw new ConnectionError(
+        "DISCONNECTED",
+        `cannot reach ${this.base}: ${fetchFailure(error)}`,
+      );
     }
     const answer = (await response.json().catch(() => undefined)) as
       { error?: unknown; result?: unknown } | undefined;
@@ -312,4 +314,15 @@ export class Client implements SubscriptionHost {
     if (message["type"] === "error") pending.reject(errorFromWire(message["error"]));
     else pending.resolve(message["result"]);
   }
+}
+
+/**
+ * What a failed fetch says, with its cause where the runtime gives one (Node's says only
+ * "fetch failed"; its cause tells a refused connection from a server that is not HTTP).
+ */
+function fetchFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause: unknown = error.cause;
+  if (!(cause instanceof Error) || cause.message === "") return error.message;
+  return `${error.message}: ${cause.message}`;
 }

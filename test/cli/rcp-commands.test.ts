@@ -9,6 +9,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { createProgram } from "../../src/cli/main.ts";
 import { splitReplLine } from "../../src/cli/commands/repl.ts";
@@ -133,6 +135,17 @@ test("server errors: one line with the code; exit 1, or 2 for BAD_REQUEST", asyn
     [refused.code, refused.err],
     [1, ["cannot connect to 127.0.0.1:1: ECONNREFUSED"]],
   );
+});
+
+test("pointed at an HTTP port, a command says the server does not answer in RCP", async (t) => {
+  const http = createServer((_request, response) => response.end("not RCP"));
+  await new Promise<void>((done) => http.listen(0, "127.0.0.1", done));
+  t.after(() => http.close());
+  const address = `127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const { code, err } = await cli("ping", "-s", address);
+  assert.equal(code, 1);
+  assert.equal(err.length, 1);
+  assert.match(err[0]!, new RegExp(`^${address} does not answer in RCP \\(.*bad magic 0x48545450`));
 });
 
 test("token from $RSTMDB_TOKEN or $STATEBASE_TOKEN; TLS flags connect over TLS", async () => {

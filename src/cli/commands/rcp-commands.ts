@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { RcpClientError } from "../../protocol/index.ts";
+import { FrameError, RcpClientError } from "../../protocol/index.ts";
 import type { RcpClient } from "../../protocol/index.ts";
 import { hashToken } from "../../server/auth.ts";
 import { exitCodeFailed, exitCodeOk, exitCodeUsage, parseSeq } from "../output.ts";
@@ -264,6 +264,14 @@ export async function withClient(
     if (error instanceof RcpClientError) {
       context.warn(`${error.code}: ${error.message}`);
       return error.code === "BAD_REQUEST" ? exitCodeUsage : exitCodeFailed;
+    }
+    if (error instanceof FrameError) {
+      // Most often the HTTP port given for the RCP one: its answer starts with "HTTP".
+      context.warn(
+        `${options.server} does not answer in RCP (${error.message}); is it the RCP ` +
+          `listener? statebase serve listens for RCP on 127.0.0.1:7401 and HTTP on 8090`,
+      );
+      return exitCodeFailed;
     }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "ECONNRESET") {

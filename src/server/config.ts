@@ -38,6 +38,9 @@ const tokenSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Below this V8 cannot hold the server itself. */
+const heapSizeMbMin = 64;
+
 const positive = (maximum: number): ReturnType<typeof Type.Integer> =>
   Type.Integer({ minimum: 1, maximum });
 
@@ -97,6 +100,7 @@ export const configSchema = Type.Object(
       ),
     ),
     timerTickMs: Type.Optional(positive(3_600_000)),
+    heapSizeMbMax: Type.Optional(Type.Integer({ minimum: heapSizeMbMin, maximum: 1024 * 1024 })),
   },
   { additionalProperties: false },
 );
@@ -129,6 +133,11 @@ export interface ServerConfig {
   tls: NonNullable<ConfigDocument["tls"]> | undefined;
   limits: Required<NonNullable<ConfigDocument["limits"]>>;
   timerTickMs: number;
+  /**
+   * The server thread's old-generation heap limit in MiB: the state lives there. Undefined:
+   * V8's default, a quarter of the machine's memory and at most about 4 GiB.
+   */
+  heapSizeMbMax: number | undefined;
 }
 
 export const configDefaults = {
@@ -168,6 +177,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_SUBSCRIPTION_PENDING_COMMITS_MAX", "limits.subscriptionPendingCommitsMax", "integer"],
   ["STATEBASE_REQUEST_TIMEOUT_MS", "limits.requestTimeoutMs", "integer"],
   ["STATEBASE_TIMER_TICK_MS", "timerTickMs", "integer"],
+  ["STATEBASE_HEAP_SIZE_MB_MAX", "heapSizeMbMax", "integer"],
 ];
 
 /** Flags as the `serve` command parsed them; each overrides the file and the environment. */
@@ -380,6 +390,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
       requestTimeoutMs: limits.requestTimeoutMs ?? requestTimeoutMsDefault,
     },
     timerTickMs: document.timerTickMs ?? configDefaults.timerTickMs,
+    heapSizeMbMax: document.heapSizeMbMax,
   };
 }
 

@@ -7,6 +7,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Database } from "../types.ts";
 import { RequestMetrics } from "./request-metrics.ts";
@@ -53,6 +54,14 @@ export function createServerMetrics(db: Database, dataDir: string | undefined): 
     help: "Open client connections, by protocol.",
     labelNames: ["protocol"],
     registers: [registry],
+  });
+  new Gauge({
+    name: "statebase_heap_limit_bytes",
+    help: "The heap the server may fill (heapSizeMbMax, or V8's default); the state lives in it.",
+    registers: [registry],
+    collect() {
+      this.set(getHeapStatistics().heap_size_limit);
+    },
   });
   const subscriptions = new Gauge({
     name: "statebase_subscriptions",

@@ -116,6 +116,14 @@ test("every mistake names the key and its source", async () => {
   );
 });
 
+test("heapSizeMbMax: V8's default unless set; below 64 MiB refused", async () => {
+  assert.equal((await resolveConfig({}, {})).heapSizeMbMax, undefined);
+  const env = { STATEBASE_HEAP_SIZE_MB_MAX: "8192" };
+  assert.equal((await resolveConfig({}, env)).heapSizeMbMax, 8192);
+  const small = file("heap.yaml", "heapSizeMbMax: 16\n");
+  await refused(resolveConfig({ config: small }, {}), /config key heapSizeMbMax \(from config/);
+});
+
 test("a flag always wins over the file and the environment", async () => {
   await fc.assert(
     fc.asyncProperty(

@@ -2,9 +2,10 @@
 // an operator can act on: a second server on a data directory in use exits with an error
 // naming the holder's pid while the first keeps serving, a server killed with SIGKILL leaves
 // nothing behind that keeps its restart out, a listener address in use names the listener
-// and the flag that changes it, and a full disk stops the server (exit code 1, the reason
-// printed) with every acknowledged commit there after the restart. Method: real server
-// processes (test/support); the full disk is a preloaded hook that fails writes with ENOSPC.
+// and the flag that changes it, and a full disk or a full heap stops the server (exit code 1,
+// the reason printed) with every acknowledged commit there after the restart. Method: real
+// server processes (test/support); the full disk is a preloaded hook that fails writes with
+// ENOSPC, the full heap a 128 MiB heapSizeMbMax filled with 1 MB rows.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rm, writeFile } from "node:fs/promises";
@@ -14,11 +15,11 @@ import type { ServerProcess } from "../support/server-process.ts";
 
 const diskFullHook = resolve(import.meta.dirname, "../support/disk-full-hook.js");
 
-async function post(server: ServerProcess, entry: string, rql: string) {
+async function post(server: ServerProcess, entry: string, rql: string, params?: object) {
   const response = await fetch(`http://127.0.0.1:${server.http.port}/v1/${entry}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ rql }),
+    body: JSON.stringify({ rql, params }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -59,7 +60,7 @@ test("a listener address in use names the listener and the flag", async (t) => {
   });
 });
 
-test("a full disk stops the server; what was acknowledged is there after the restart", async (t) => {
+test("a full disk stops the server; what was acknowledged is there after a restart", async (t) => {
   const root = await makeTempDir();
   t.after(() => rm(root, { recursive: true, force: true }));
   const dataDir = join(root, "data");
@@ -83,5 +84,40 @@ test("a full disk stops the server; what was acknowledged is there after the res
   const count = await post(restarted, "query", "from s::t aggregate { n: math::count(id) }");
   assert.deepEqual(count.body, { frames: [[{ n: 5 }]] });
   assert.equal((await post(restarted, "command", "insert s::t [{ id: 6 }]")).status, 200);
+  assert.equal(await restarted.stop(), 0);
+});
+
+test("a full heap stops the server, saying what to change; acknowledged rows stay", async (t) => {
+  const root = await makeTempDir();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const dataDir = join(root, "data");
+  const server = await startServer({ dataDir, env: { STATEBASE_HEAP_SIZE_MB_MAX: "128" } });
+  const metrics = await (await fetch(`http://127.0.0.1:${server.http.port}/metrics`)).text();
+  const limit = Number(/^statebase_heap_limit_bytes (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(limit >= 128 * 2 ** 20 && limit < 1024 * 2 ** 20, `heap limit ${limit}`);
+  const schema =
+    "create namespace s; create table s::t { id: int8, v: utf8 } with { primary_key: { id } }";
+  assert.equal((await post(server, "admin", schema)).status, 200);
+  let acknowledged = 0;
+  for (let id = 1; id <= 1000; id++) {
+    const value = String.fromCharCode(65 + (id % 26)).repeat(1_000_000);
+    const insert = "insert s::t [{ id: $id, v: $v }]";
+    const answer = await post(server, "command", insert, { id, v: value }).catch(() => undefined);
+    if (answer?.status !== 200) break;
+    acknowledged = id;
+  }
+  const { code } = await server.exited;
+  assert.equal(code, 1, server.output());
+  assert.match(server.output(), /the server ran out of memory \(heapSizeMbMax 128 MiB\)/);
+  assert.ok(acknowledged > 10, `only ${acknowledged} rows fit`);
+
+  const restarted = await startServer({ dataDir });
+  const count = await post(restarted, "query", "from s::t aggregate { n: math::count(id) }");
+  const n = (count.body.frames as Array<Array<{ n: number }>>)[0]![0]!.n;
+  // The insert in flight when the heap ran out may have reached the log unacknowledged.
+  assert.ok(
+    n === acknowledged || n === acknowledged + 1,
+    `${n} rows, ${acknowledged} acknowledged`,
+  );
   assert.equal(await restarted.stop(), 0);
 });

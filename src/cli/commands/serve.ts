@@ -11,6 +11,7 @@
  * the main thread instead (for `node --inspect` and other tools that watch the main thread).
  */
 import { once } from "node:events";
+import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { Command } from "commander";
 import { DbError } from "../../lib/errors.ts";
@@ -49,6 +50,12 @@ async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<nu
 }
 
 async function serveHere(context: CliContext, config: ServerConfig): Promise<number> {
+  if (config.heapSizeMbMax !== undefined) {
+    context.warn(
+      "heapSizeMbMax sets the server thread's heap; on the main thread set " +
+        `NODE_OPTIONS=--max-old-space-size=${config.heapSizeMbMax} instead`,
+    );
+  }
   const server = await serve(config, { warn: (text) => context.warn(text) });
   // Listen for the signals before saying ready: a supervisor may signal at once.
   const stopping = waitForSignal();
@@ -62,7 +69,12 @@ async function serveHere(context: CliContext, config: ServerConfig): Promise<num
 async function serveOnThread(context: CliContext, config: ServerConfig): Promise<number> {
   const worker = new Worker(new URL("../../../bin/serve-thread.js", import.meta.url), {
     workerData: config,
-    resourceLimits: { maxYoungGenerationSizeMb: serverYoungGenerationSizeMb },
+    resourceLimits: {
+      maxYoungGenerationSizeMb: serverYoungGenerationSizeMb,
+      ...(config.heapSizeMbMax === undefined
+        ? {}
+        : { maxOldGenerationSizeMb: config.heapSizeMbMax }),
+    },
   });
   // Listen for the signals before the thread says ready: a supervisor may signal at once.
   void waitForSignal().then((signal) => worker.postMessage({ signal } satisfies ServeThreadStop));
@@ -89,12 +101,29 @@ async function serveOnThread(context: CliContext, config: ServerConfig): Promise
         void worker.terminate();
     }
   });
-  worker.on("error", (error) => (failure ??= error));
-  await once(worker, "exit");
+  worker.on("error", (error) => (failure ??= threadError(error, config)));
+  // Not `once(worker, "exit")`: it rejects on the "error" event, before the thread is gone.
+  await new Promise((resolve) => worker.once("exit", resolve));
   await Promise.all(printing);
   if (failure !== undefined) throw failure;
   if (!closed || reason === undefined) throw new Error("the server thread ended unexpectedly");
   return exitCodeOf(reason);
+}
+
+/** An error that ended the server thread; running out of heap says what to change. */
+function threadError(error: Error, config: ServerConfig): Error {
+  if (!("code" in error) || error.code !== "ERR_WORKER_OUT_OF_MEMORY") return error;
+  const limit = getHeapStatistics().heap_size_limit;
+  const heap =
+    config.heapSizeMbMax === undefined
+      ? `V8's default heap limit (about ${Math.round(limit / 2 ** 20)} MiB here)`
+      : `heapSizeMbMax ${config.heapSizeMbMax} MiB`;
+  return new DbError(
+    "LIMIT_EXCEEDED",
+    `the server ran out of memory (${heap}): the state, with the work of the requests in ` +
+      `flight, did not fit. The log holds every acknowledged commit; restart with a larger ` +
+      `heapSizeMbMax (STATEBASE_HEAP_SIZE_MB_MAX) on a machine with that much memory free`,
+  );
 }
 
 /** The error the server thread reported, rebuilt (a DbError keeps its code). */
@@ -161,6 +190,8 @@ before). Config file keys (YAML or JSON):
   limits: {httpBodySizeBytesMax, wsMessageSizeBytesMax, wsBufferedSizeBytesMax,
            subscriptionPendingCommitsMax, requestTimeoutMs}
   timerTickMs: how often due state machine timers are fired (default 100)
+  heapSizeMbMax: MiB of heap the state may fill (default V8's: a quarter of the memory,
+                 at most about 4 GiB); past it the server stops, its log intact
 Environment variables:
 ${configEnvironment.map(([name, key]) => `  ${name.padEnd(44)}${key}`).join("\n")}
   (STATEBASE_TOKENS: a JSON array, or SHA256:ROLE[:NAME] entries separated by commas)

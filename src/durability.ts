@@ -89,7 +89,12 @@ export class DurableLog {
     options: DurabilityOptions,
     policy: () => FlushPolicy,
   ): Promise<DurableLog> {
-    await mkdir(options.path, { recursive: true }).catch(() => undefined); // storage says why
+    await mkdir(options.path, { recursive: true }).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new DbError("IO_ERROR", `cannot create data directory ${options.path}: ${reason}`, {
+        path: options.path,
+      });
+    });
     const lock = await lockDirectory(options.path);
     try {
       return await DurableLog.recover(engine, options, policy, lock);

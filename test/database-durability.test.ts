@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createManualClock, open } from "../src/index.ts";
@@ -92,6 +92,20 @@ test("a data directory is open in one database at a time; close frees it", async
     await second.close();
   } finally {
     rmSync(path, { recursive: true, force: true });
+  }
+});
+
+test("a data directory that cannot be created is refused, naming it and why", async () => {
+  const root = mkdtempSync(join(tmpdir(), "statebase-db-"));
+  try {
+    const file = join(root, "a-file");
+    writeFileSync(file, "");
+    await assert.rejects(open({ path: file }), (error: unknown) => {
+      const { code, message } = error as { code: string; message: string };
+      return code === "IO_ERROR" && message.startsWith(`cannot create data directory ${file}: `);
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

@@ -5,12 +5,20 @@
  * compare; check `durable()` and `flush()` resolve, and that the seq continues.
  */
 import { test } from "node:test";
+import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createManualClock, open } from "../src/index.ts";
 import type { Database } from "../src/index.ts";
+
+/** A new temporary directory, removed when the test ends. */
+function tempDir(t: TestContext): string {
+  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
+  t.after(() => rmSync(path, { recursive: true, force: true }));
+  return path;
+}
 
 function fill(db: Database): void {
   db.createNamespace("app");
@@ -45,26 +53,22 @@ function snapshot(db: Database): unknown {
 }
 
 for (const durability of ["sync", "async"] as const) {
-  test(`state survives close and reopen (${durability})`, async () => {
-    const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
-    try {
-      const first = await open({ path, durability });
-      fill(first);
-      await first.durable();
-      const before = snapshot(first);
-      const seq = first.seq;
-      await first.close();
-      const second = await open({ path, durability });
-      assert.equal(second.seq, seq);
-      assert.deepEqual(snapshot(second), before);
-      // New commits continue the sequence and the auto-increment.
-      assert.equal(second.table("app::users").insert({ name: "cy" }).id, 3);
-      assert.equal(second.seq, seq + 1);
-      await second.flush();
-      await second.close();
-    } finally {
-      rmSync(path, { recursive: true, force: true });
-    }
+  test(`state survives close and reopen (${durability})`, async (t) => {
+    const path = tempDir(t);
+    const first = await open({ path, durability });
+    fill(first);
+    await first.durable();
+    const before = snapshot(first);
+    const seq = first.seq;
+    await first.close();
+    const second = await open({ path, durability });
+    assert.equal(second.seq, seq);
+    assert.deepEqual(snapshot(second), before);
+    // New commits continue the sequence and the auto-increment.
+    assert.equal(second.table("app::users").insert({ name: "cy" }).id, 3);
+    assert.equal(second.seq, seq + 1);
+    await second.flush();
+    await second.close();
   });
 }
 
@@ -75,97 +79,77 @@ test("durability needs a path, and unknown modes are refused", async () => {
   });
 });
 
-test("a data directory is open in one database at a time; close frees it", async () => {
-  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
-  try {
-    const first = await open({ path });
-    first.createNamespace("app");
-    const rows = { columns: { id: "int8" }, primaryKey: "id" } as const;
-    await assert.rejects(open({ path }), (error: unknown) => {
-      const { code, message } = error as { code: string; message: string };
-      return code === "IO_ERROR" && message.includes(`is in use by process ${process.pid}`);
-    });
-    first.createTable("app::t", rows).insert({ id: 1 }); // the first one still writes
-    await first.close();
-    const second = await open({ path });
-    assert.equal(second.table("app::t").size, 1);
-    await second.close();
-  } finally {
-    rmSync(path, { recursive: true, force: true });
-  }
+test("a data directory is open in one database at a time; close frees it", async (t) => {
+  const path = tempDir(t);
+  const first = await open({ path });
+  first.createNamespace("app");
+  const rows = { columns: { id: "int8" }, primaryKey: "id" } as const;
+  await assert.rejects(open({ path }), (error: unknown) => {
+    const { code, message } = error as { code: string; message: string };
+    return code === "IO_ERROR" && message.includes(`is in use by process ${process.pid}`);
+  });
+  first.createTable("app::t", rows).insert({ id: 1 }); // the first one still writes
+  await first.close();
+  const second = await open({ path });
+  assert.equal(second.table("app::t").size, 1);
+  await second.close();
 });
 
-test("a data directory that cannot be created is refused, naming it and why", async () => {
-  const root = mkdtempSync(join(tmpdir(), "statebase-db-"));
-  try {
-    const file = join(root, "a-file");
-    writeFileSync(file, "");
-    await assert.rejects(open({ path: file }), (error: unknown) => {
-      const { code, message } = error as { code: string; message: string };
-      return code === "IO_ERROR" && message.startsWith(`cannot create data directory ${file}: `);
-    });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+test("a data directory that cannot be created is refused, naming it and why", async (t) => {
+  const root = tempDir(t);
+  const file = join(root, "a-file");
+  writeFileSync(file, "");
+  await assert.rejects(open({ path: file }), (error: unknown) => {
+    const { code, message } = error as { code: string; message: string };
+    return code === "IO_ERROR" && message.startsWith(`cannot create data directory ${file}: `);
+  });
 });
 
-test("a per-commit sync override is durable once awaited", async () => {
-  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
-  try {
-    const db = await open({ path, durability: "async", durabilityWindowMs: 10_000 });
-    db.createCounter("default::n");
-    db.transact((tx) => tx.counter("default::n").add(1), { durability: "sync" });
-    await db.durable(); // would wait 10 s if the override were ignored
-    await db.close();
-  } finally {
-    rmSync(path, { recursive: true, force: true });
-  }
+test("a per-commit sync override is durable once awaited", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "async", durabilityWindowMs: 10_000 });
+  db.createCounter("default::n");
+  db.transact((tx) => tx.counter("default::n").add(1), { durability: "sync" });
+  await db.durable(); // would wait 10 s if the override were ignored
+  await db.close();
 });
 
-test("writable() resolves at once while the log keeps up, and after catching up", async () => {
-  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
-  try {
-    const db = await open({ path, durability: "async", durabilityWindowMs: 5 });
-    db.createCounter("default::n");
-    for (let i = 0; i < 200; i++) {
-      await db.writable();
-      db.counter("default::n").add(1);
-    }
-    await db.flush();
-    assert.equal(db.counter("default::n").get(), 200);
-    await db.close();
-  } finally {
-    rmSync(path, { recursive: true, force: true });
+test("writable() resolves at once while the log keeps up, and after catching up", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "async", durabilityWindowMs: 5 });
+  db.createCounter("default::n");
+  for (let i = 0; i < 200; i++) {
+    await db.writable();
+    db.counter("default::n").add(1);
   }
+  await db.flush();
+  assert.equal(db.counter("default::n").get(), 200);
+  await db.close();
 });
 
-test("async: a command waits while the oldest unsynced commit is past the window", async () => {
-  const path = mkdtempSync(join(tmpdir(), "statebase-db-"));
+test("async: a command waits while the oldest unsynced commit is past the window", async (t) => {
+  const path = tempDir(t);
   const clock = createManualClock();
-  try {
-    const db = await open({ path, durability: "async", durabilityWindowMs: 10, clock });
-    await db.admin(
-      "create namespace app; " +
-        "create table app::t { id: int8, v: int8 } with { primary_key: { id } }",
-    );
-    await db.flush();
-    db.table("app::t").insert({ id: 1, v: 1 });
-    const behind = db.seq;
-    let behindDurable = false;
-    void db.durable(behind).then(() => (behindDurable = true));
-    // The disk "falls behind": the commit is 50 ms old by the clock and still not flushed.
-    clock.advance(50);
-    await db.command("update app::t { v: 2 } filter { id == 1 }");
-    assert.equal(behindDurable, true, "the command ran before the lagging commit was on disk");
-    // Within the window nothing waits: the command resolves before its own flush.
-    let lastDurable = false;
-    void db.durable(db.seq).then(() => (lastDurable = true));
-    await db.command("update app::t { v: 3 } filter { id == 1 }");
-    assert.equal(lastDurable, false);
-    await db.close();
-  } finally {
-    rmSync(path, { recursive: true, force: true });
-  }
+  const db = await open({ path, durability: "async", durabilityWindowMs: 10, clock });
+  await db.admin(
+    "create namespace app; " +
+      "create table app::t { id: int8, v: int8 } with { primary_key: { id } }",
+  );
+  await db.flush();
+  db.table("app::t").insert({ id: 1, v: 1 });
+  const behind = db.seq;
+  let behindDurable = false;
+  void db.durable(behind).then(() => (behindDurable = true));
+  // The disk "falls behind": the commit is 50 ms old by the clock and still not flushed.
+  clock.advance(50);
+  await db.command("update app::t { v: 2 } filter { id == 1 }");
+  assert.equal(behindDurable, true, "the command ran before the lagging commit was on disk");
+  // Within the window nothing waits: the command resolves before its own flush.
+  let lastDurable = false;
+  void db.durable(db.seq).then(() => (lastDurable = true));
+  await db.command("update app::t { v: 3 } filter { id == 1 }");
+  assert.equal(lastDurable, false);
+  await db.close();
 });
 
 test("open() refuses options out of range, naming the option", async () => {

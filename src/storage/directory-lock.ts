@@ -57,15 +57,7 @@ async function lockWithSocket(path: string): Promise<DirectoryLock> {
     throw inUse(path, await askHolderPid(address));
   }
   server.unref(); // the lock must not keep the process alive
-  let released = false;
-  return {
-    path,
-    release: async () => {
-      if (released) return;
-      released = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return heldLock(path, () => new Promise<void>((resolve) => server.close(() => resolve())));
 }
 
 function listen(server: Server, address: string): Promise<void> {
@@ -112,13 +104,18 @@ async function lockWithFile(path: string, attempt = 0): Promise<DirectoryLock> {
     }
     throw inUse(path, pid);
   }
+  return heldLock(path, () => unlink(file).catch(() => undefined));
+}
+
+/** A held lock whose `release` frees it once, however often it is called. */
+function heldLock(path: string, free: () => Promise<void>): DirectoryLock {
   let released = false;
   return {
     path,
     release: async () => {
       if (released) return;
       released = true;
-      await unlink(file).catch(() => undefined);
+      await free();
     },
   };
 }

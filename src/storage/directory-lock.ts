@@ -135,12 +135,22 @@ function parsePid(text: string): number | undefined {
 }
 
 function inUse(path: string, pid: number | undefined): DbError {
+  const details = pid === undefined ? { path } : { path, pid };
+  if (pid === process.pid) {
+    // A reloaded module opening its database again, or a test that did not close one.
+    return new DbError(
+      "IO_ERROR",
+      `data directory ${path} is in use by process ${pid}, this one: a database opened ` +
+        `on it earlier is still open; close it first`,
+      details,
+    );
+  }
   const holder = pid === undefined ? "another process" : `process ${pid}`;
   return new DbError(
     "IO_ERROR",
     `data directory ${path} is in use by ${holder}: one process at a time may open it; ` +
       `stop that process first, or open another directory`,
-    pid === undefined ? { path } : { path, pid },
+    details,
   );
 }
 

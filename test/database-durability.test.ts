@@ -86,7 +86,8 @@ test("a data directory is open in one database at a time; close frees it", async
   const rows = { columns: { id: "int8" }, primaryKey: "id" } as const;
   await assert.rejects(open({ path }), (error: unknown) => {
     const { code, message } = error as { code: string; message: string };
-    return code === "IO_ERROR" && message.includes(`is in use by process ${process.pid}`);
+    const held = `is in use by process ${process.pid}, this one: a database opened on it`;
+    return code === "IO_ERROR" && message.includes(held);
   });
   first.createTable("app::t", rows).insert({ id: 1 }); // the first one still writes
   await first.close();

@@ -2,10 +2,11 @@
 // an operator can act on: a second server on a data directory in use exits with an error
 // naming the holder's pid while the first keeps serving, a server killed with SIGKILL leaves
 // nothing behind that keeps its restart out, a listener address in use names the listener
-// and the flag that changes it, and a full disk or a full heap stops the server (exit code 1,
-// the reason printed) with every acknowledged commit there after the restart. Method: real
-// server processes (test/support); the full disk is a preloaded hook that fails writes with
-// ENOSPC, the full heap a 128 MiB heapSizeMbMax filled with 1 MB rows.
+// and the flag that changes it, a procedure module Node cannot load says what to rename,
+// and a full disk or a full heap stops the server (exit code 1, the reason printed) with
+// every acknowledged commit there after the restart. Method: real server processes
+// (test/support); the full disk is a preloaded hook that fails writes with ENOSPC, the full
+// heap a 128 MiB heapSizeMbMax filled with 1 MB rows.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rm, writeFile } from "node:fs/promises";
@@ -58,6 +59,19 @@ test("a listener address in use names the listener and the flag", async (t) => {
       text.includes("--rcp HOST:PORT")
     );
   });
+});
+
+test("an ES module in a .js file outside a type-module package is refused saying why", async (t) => {
+  const root = await makeTempDir(); // under the system's temporary directory: no package.json
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const module = join(root, "app.js");
+  await writeFile(module, "export const procedures = { hello: { run: () => 1 } };\n");
+  await assert.rejects(startServer({ args: ["--module", module] }), (error: unknown) =>
+    String(error).includes(`cannot load module ${module}: it is an ES module (it uses export)`),
+  );
+  await writeFile(join(root, "package.json"), '{"type": "module"}\n');
+  const server = await startServer({ args: ["--module", module] });
+  assert.equal(await server.stop(), 0);
 });
 
 test("a full disk stops the server; what was acknowledged is there after a restart", async (t) => {

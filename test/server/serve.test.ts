@@ -61,7 +61,7 @@ test("a listener address in use names the listener and the flag", async (t) => {
   });
 });
 
-test("an ES module in a .js file outside a type-module package is refused saying why", async (t) => {
+test("an ES module in a .js file of no type-module package is refused saying why", async (t) => {
   const root = await makeTempDir(); // under the system's temporary directory: no package.json
   t.after(() => rm(root, { recursive: true, force: true }));
   const module = join(root, "app.js");

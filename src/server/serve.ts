@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
+import { tsImport } from "tsx/esm/api";
 import { DbError } from "../lib/errors.ts";
 import { open } from "../database.ts";
 // status.ts alone, not the module index: that would load the NATS client on every start.
@@ -178,7 +179,17 @@ async function stopAll(
 
 /** Imports a module by path or file URL (tsx, registered by bin/statebase.js, loads .ts). */
 async function importModule(path: string): Promise<Record<string, unknown>> {
-  return (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  const url = pathToFileURL(resolve(path)).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    // The registered tsx takes an ES module in a .js or .ts file that no package.json marks
+    // "type": "module" for CommonJS, and fails on it; its scoped import loads it as an ES
+    // module. (Such a module gets its own copies of what it imports.)
+    if (!(error instanceof Error && "code" in error && error.code === "ERR_REQUIRE_CYCLE_MODULE"))
+      throw error;
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  }
 }
 
 interface HttpStart {

@@ -2,7 +2,7 @@
 // an operator can act on: a second server on a data directory in use exits with an error
 // naming the holder's pid while the first keeps serving, a server killed with SIGKILL leaves
 // nothing behind that keeps its restart out, a listener address in use names the listener
-// and the flag that changes it, a procedure module Node cannot load says what to rename,
+// and the flag that changes it, a procedure module loads whatever its form,
 // and a full disk or a full heap stops the server (exit code 1, the reason printed) with
 // every acknowledged commit there after the restart. Method: real server processes
 // (test/support); the full disk is a preloaded hook that fails writes with ENOSPC, the full
@@ -16,10 +16,12 @@ import type { ServerProcess } from "../support/server-process.ts";
 
 const diskFullHook = resolve(import.meta.dirname, "../support/disk-full-hook.js");
 
+const json = { "content-type": "application/json" };
+
 async function post(server: ServerProcess, entry: string, rql: string, params?: object) {
   const response = await fetch(`http://127.0.0.1:${server.http.port}/v1/${entry}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: json,
     body: JSON.stringify({ rql, params }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -61,17 +63,24 @@ test("a listener address in use names the listener and the flag", async (t) => {
   });
 });
 
-test("an ES module in a .js file of no type-module package is refused saying why", async (t) => {
+test("a procedure module loads as ES, CommonJS or TypeScript, with no package.json", async (t) => {
   const root = await makeTempDir(); // under the system's temporary directory: no package.json
   t.after(() => rm(root, { recursive: true, force: true }));
-  const module = join(root, "app.js");
-  await writeFile(module, "export const procedures = { hello: { run: () => 1 } };\n");
-  await assert.rejects(startServer({ args: ["--module", module] }), (error: unknown) =>
-    String(error).includes(`cannot load module ${module}: it is an ES module (it uses export)`),
-  );
-  await writeFile(join(root, "package.json"), '{"type": "module"}\n');
-  const server = await startServer({ args: ["--module", module] });
-  assert.equal(await server.stop(), 0);
+  const modules = {
+    "esm.js": "export const procedures = { hello: { run: () => 1 } };",
+    "esm.mjs": "export const procedures = { hello: { run: () => 1 } };",
+    "app.ts": "export const procedures = { hello: { run: (): number => 1 } };",
+    "cjs.js": "module.exports = { procedures: { hello: { run: () => 1 } } };",
+  };
+  for (const [name, text] of Object.entries(modules)) {
+    const module = join(root, name);
+    await writeFile(module, `${text}\n`);
+    const server = await startServer({ args: ["--module", module] });
+    const url = `http://127.0.0.1:${server.http.port}/v1/call/hello`;
+    const answer = await fetch(url, { method: "POST", body: "{}", headers: json });
+    assert.deepEqual(await answer.json(), { result: 1 }, name);
+    assert.equal(await server.stop(), 0);
+  }
 });
 
 test("a full disk stops the server; what was acknowledged is there after a restart", async (t) => {

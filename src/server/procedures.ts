@@ -24,7 +24,8 @@ export async function loadProcedureModule(
   try {
     loaded = await importModule(path);
   } catch (error) {
-    throw new DbError("INVALID_ARGUMENT", `cannot load module ${path}: ${loadFailure(error)}`, {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new DbError("INVALID_ARGUMENT", `cannot load module ${path}: ${reason}`, {
       value: path,
     });
   }
@@ -36,20 +37,6 @@ export async function loadProcedureModule(
     out.set(name, definition.role ?? "write");
   }
   return out;
-}
-
-/** Why a module did not load, said so that its author knows what to change. */
-function loadFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  // An `export` in a .js file that no package.json marks `"type": "module"`: Node takes it
-  // for CommonJS and its answer ("cannot require() ES Module ... in a cycle") says nothing.
-  if ("code" in error && error.code === "ERR_REQUIRE_CYCLE_MODULE") {
-    return (
-      "it is an ES module (it uses export) in a .js file that no package.json marks " +
-      '"type": "module"; name it .mjs, or add {"type": "module"} to a package.json beside it'
-    );
-  }
-  return error.message.split("\n")[0]!;
 }
 
 /** The `procedures` export, or the default export's `procedures`. */

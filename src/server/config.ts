@@ -101,6 +101,9 @@ export const configSchema = Type.Object(
     ),
     timerTickMs: Type.Optional(positive(3_600_000)),
     heapSizeMbMax: Type.Optional(Type.Integer({ minimum: heapSizeMbMin, maximum: 1024 * 1024 })),
+    allowedOrigins: Type.Optional(
+      Type.Array(Type.String({ pattern: "^(\\*|https?://[^/\\s]+)$" }), { maxItems: 1000 }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -138,6 +141,11 @@ export interface ServerConfig {
    * V8's default, a quarter of the machine's memory and at most about 4 GiB.
    */
   heapSizeMbMax: number | undefined;
+  /**
+   * Browser origins (`scheme://host[:port]`, or `*`) besides the server's own whose pages may
+   * use it: WebSocket and HTTP (with CORS). Empty: the server's own pages only.
+   */
+  allowedOrigins: string[];
 }
 
 export const configDefaults = {
@@ -148,7 +156,7 @@ export const configDefaults = {
   timerTickMs: 100,
 } as const;
 
-type EnvKind = "string" | "integer" | "boolean" | "tokens";
+type EnvKind = "string" | "integer" | "boolean" | "tokens" | "list";
 
 /** Environment variables: name, the config key it sets (a dotted path) and how to read it. */
 export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]> = [
@@ -178,6 +186,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_REQUEST_TIMEOUT_MS", "limits.requestTimeoutMs", "integer"],
   ["STATEBASE_TIMER_TICK_MS", "timerTickMs", "integer"],
   ["STATEBASE_HEAP_SIZE_MB_MAX", "heapSizeMbMax", "integer"],
+  ["STATEBASE_ALLOWED_ORIGINS", "allowedOrigins", "list"],
 ];
 
 /** Flags as the `serve` command parsed them; each overrides the file and the environment. */
@@ -270,6 +279,7 @@ function readEnvValue(name: string, text: string, kind: EnvKind): unknown {
     // Left as text when it is no number: the schema then names the key and the bad value.
     return /^-?\d+$/.test(text.trim()) ? Number(text) : text;
   }
+  if (kind === "list") return text.split(",").map((entry) => entry.trim());
   return parseTokenList(name, text);
 }
 
@@ -342,6 +352,9 @@ function describeRule(path: string, keyword: string, message: string): string {
   if (keyword === "pattern" && path === "advertiseHttp") {
     return "must be http(s)://HOST[:PORT] or HOST:PORT";
   }
+  if (keyword === "pattern" && path.startsWith("allowedOrigins")) {
+    return "must be an origin, http(s)://HOST[:PORT] without a path, or *";
+  }
   if (keyword === "pattern" && path.endsWith("sha256")) {
     return "must be the SHA-256 of the token as 64 hex digits (statebase hash-token)";
   }
@@ -391,6 +404,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     },
     timerTickMs: document.timerTickMs ?? configDefaults.timerTickMs,
     heapSizeMbMax: document.heapSizeMbMax,
+    allowedOrigins: document.allowedOrigins ?? [],
   };
 }
 

@@ -213,6 +213,7 @@ async function startHttp(
     metrics,
     tokens: config.tokens,
     limits: config.limits,
+    allowedOrigins: config.allowedOrigins,
     fault,
   });
   const server = await listening("http", address, () =>
@@ -224,6 +225,7 @@ async function startHttp(
       bodySizeBytesMax: config.limits.httpBodySizeBytesMax,
       requestTimeoutMs: config.limits.requestTimeoutMs,
       tls: options.tls,
+      allowedOrigins: config.allowedOrigins,
       onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
       fault,
       serving: options.serving,

@@ -124,6 +124,17 @@ test("heapSizeMbMax: V8's default unless set; below 64 MiB refused", async () =>
   await refused(resolveConfig({ config: small }, {}), /config key heapSizeMbMax \(from config/);
 });
 
+test("allowedOrigins: none by default; a comma list from the environment; no paths", async () => {
+  assert.deepEqual((await resolveConfig({}, {})).allowedOrigins, []);
+  const env = { STATEBASE_ALLOWED_ORIGINS: "http://localhost:3000, https://app.example" };
+  const origins = ["http://localhost:3000", "https://app.example"];
+  assert.deepEqual((await resolveConfig({}, env)).allowedOrigins, origins);
+  await refused(
+    resolveConfig({}, { STATEBASE_ALLOWED_ORIGINS: "https://app.example/page" }),
+    /allowedOrigins\.0 \(from environment variable STATEBASE_ALLOWED_ORIGINS\): must be an origin/,
+  );
+});
+
 test("a flag always wins over the file and the environment", async () => {
   await fc.assert(
     fc.asyncProperty(

@@ -155,6 +155,8 @@ export interface TestServerOptions {
   tokens?: TokenEntry[];
   limits?: Partial<ServerConfig["limits"]>;
   procedureRoles?: Map<string, TokenRole>;
+  /** Origins besides the server's own whose pages may call it (default none). */
+  allowedOrigins?: string[];
 }
 
 const defaultLimits: ServerConfig["limits"] = {
@@ -175,7 +177,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const limits = { ...defaultLimits, ...options.limits };
   const faults: unknown[] = [];
   const fault = (error: unknown): void => void faults.push(error);
-  const gateway = createWebSocketGateway({ context, metrics, tokens, limits, fault });
+  const allowedOrigins = options.allowedOrigins ?? [];
+  const gateway = createWebSocketGateway({
+    context,
+    metrics,
+    tokens,
+    limits,
+    allowedOrigins,
+    fault,
+  });
   const sockets = new Set<Duplex>();
   const http = await startHttpServer({
     context,
@@ -185,6 +195,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     bodySizeBytesMax: limits.httpBodySizeBytesMax,
     requestTimeoutMs: limits.requestTimeoutMs,
     tls: undefined,
+    allowedOrigins,
     onUpgrade: (request, socket, head) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));

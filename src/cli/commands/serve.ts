@@ -190,6 +190,8 @@ before). Config file keys (YAML or JSON):
   limits: {httpBodySizeBytesMax, wsMessageSizeBytesMax, wsBufferedSizeBytesMax,
            subscriptionPendingCommitsMax, requestTimeoutMs}
   timerTickMs: how often due state machine timers are fired (default 100)
+  allowedOrigins: [ORIGIN, ...]  (web pages elsewhere that may use this server from a
+                                  browser, e.g. http://localhost:3000, or *; default none)
   heapSizeMbMax: MiB of heap the state may fill (default V8's: a quarter of the memory,
                  at most about 4 GiB); past it the server stops, its log intact
 Environment variables:

@@ -16,6 +16,8 @@ import { authenticate } from "../access.ts";
 import type { TokenEntry } from "../auth.ts";
 import { encodeJson } from "../json.ts";
 import type { ServerMetrics } from "../metrics.ts";
+import { checkOrigin, corsHeaders } from "../origins.ts";
+import type { AllowedOrigins } from "../origins.ts";
 import { runRequest } from "../requests.ts";
 import type { RequestContext, RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
@@ -35,6 +37,8 @@ export interface HttpServerOptions {
   bodySizeBytesMax: number;
   requestTimeoutMs: number;
   tls: (SecureContextOptions & TlsOptions) | undefined;
+  /** Origins besides the server's own whose pages may call it, with CORS (origins.ts). */
+  allowedOrigins: AllowedOrigins;
   /** Handles upgrade requests (the WebSocket endpoint). */
   onUpgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Receives server faults (not client mistakes) for the operator's trace. */
@@ -68,6 +72,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const error = new ProtocolError("NOT_FOUND", `no route ${request.method} ${request.url}`, 404);
     sendError(reply, error, options.fault);
   });
+  addOriginCheck(app, options);
   addRoutes(app, options);
   const server: Server = app.server;
   if (options.onUpgrade !== undefined) server.on("upgrade", options.onUpgrade);
@@ -177,6 +182,32 @@ async function relay(
 }
 
 /** Sends the error answer; returns its code for the metrics. */
+/**
+ * A browser's request from a page elsewhere is refused (403) unless its origin is allowed;
+ * an allowed one gets CORS headers, and its preflight (OPTIONS) is answered here.
+ */
+function addOriginCheck(app: FastifyInstance, options: HttpServerOptions): void {
+  app.addHook("onRequest", async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    let cors: boolean;
+    try {
+      cors = checkOrigin(origin, request.headers.host, options.allowedOrigins);
+    } catch (error) {
+      sendError(reply, error, options.fault);
+      return reply;
+    }
+    if (!cors) return;
+    const preflight =
+      request.method === "OPTIONS" &&
+      request.headers["access-control-request-method"] !== undefined;
+    void reply.headers(corsHeaders(origin, preflight));
+    if (!preflight) return;
+    await reply.status(204).send();
+    return reply;
+  });
+}
+
 function sendError(reply: FastifyReply, error: unknown, fault: (error: unknown) => void): string {
   const { status, body } = toWireError(error, fault);
   void reply

@@ -1,13 +1,16 @@
 /**
- * @module The WebSocket endpoint at `/v1/ws` on the HTTP port. It authenticates the upgrade
- * (Authorization header, or `?token=` for browsers, which cannot set headers), then hands each
- * socket to a session (session.ts). Other paths are refused with 404 before any upgrade.
+ * @module The WebSocket endpoint at `/v1/ws` on the HTTP port. It checks a browser's origin
+ * (origins.ts) and authenticates the upgrade (Authorization header, or `?token=` for
+ * browsers, which cannot set headers), then hands each socket to a session (session.ts).
+ * Other paths are refused with 404 before any upgrade.
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
 import { authenticate } from "../access.ts";
+import { checkOrigin } from "../origins.ts";
+import type { AllowedOrigins } from "../origins.ts";
 import type { TokenEntry, TokenRole } from "../auth.ts";
 import type { ServerConfig } from "../config.ts";
 import type { ServerMetrics } from "../metrics.ts";
@@ -22,6 +25,8 @@ export interface WebSocketGatewayOptions {
   metrics: ServerMetrics;
   tokens: readonly TokenEntry[];
   limits: ServerConfig["limits"];
+  /** Origins besides the server's own whose pages may connect (origins.ts). */
+  allowedOrigins: AllowedOrigins;
   fault: (error: unknown) => void;
 }
 
@@ -46,6 +51,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     }
     let role: TokenRole;
     try {
+      checkOrigin(request.headers.origin, request.headers.host, options.allowedOrigins);
       const token = url.searchParams.get("token");
       role = authenticate(
         options.tokens,

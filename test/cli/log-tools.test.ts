@@ -241,6 +241,20 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.deepEqual(digest(dir), before);
   });
 
+  test("repair: refuses, changing nothing, while a database has the directory open", async () => {
+    const dir = copy(plain);
+    const before = digest(dir);
+    const db = await open({ path: dir, durability: "sync", segmentSizeBytes });
+    try {
+      const run = await cli("repair", dir, "--truncate-after", "20");
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, new RegExp(`is in use by process ${process.pid}: one process`));
+      assert.deepEqual(digest(dir), before);
+    } finally {
+      await db.close();
+    }
+  });
+
   test("repair: cuts inner damage; verify is then clean and the database reopens", async () => {
     const dir = copy(plain);
     flipInFirstSegment(dir, 7);

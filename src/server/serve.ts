@@ -21,6 +21,7 @@ import { loadProcedureModule } from "./procedures.ts";
 import type { TokenRole } from "./auth.ts";
 import { startRcpServer } from "./rcp/index.ts";
 import type { RcpServer } from "./rcp/index.ts";
+import { isLoopbackAddress } from "./origins.ts";
 import { loadTlsOptions } from "./tls.ts";
 import { createWebSocketGateway } from "./ws/index.ts";
 import type { WebSocketGateway } from "./ws/index.ts";
@@ -208,12 +209,13 @@ async function startHttp(
   options: HttpStart,
 ): Promise<{ server: HttpServer; stop: () => Promise<void> }> {
   const { config, context, metrics, fault } = options;
+  const origins = { allowed: config.allowedOrigins, loopbackOnly: isLoopbackAddress(address.host) };
   const gateway: WebSocketGateway = createWebSocketGateway({
     context,
     metrics,
     tokens: config.tokens,
     limits: config.limits,
-    allowedOrigins: config.allowedOrigins,
+    origins,
     fault,
   });
   const server = await listening("http", address, () =>
@@ -225,7 +227,7 @@ async function startHttp(
       bodySizeBytesMax: config.limits.httpBodySizeBytesMax,
       requestTimeoutMs: config.limits.requestTimeoutMs,
       tls: options.tls,
-      allowedOrigins: config.allowedOrigins,
+      origins,
       onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
       fault,
       serving: options.serving,

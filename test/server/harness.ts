@@ -177,13 +177,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const limits = { ...defaultLimits, ...options.limits };
   const faults: unknown[] = [];
   const fault = (error: unknown): void => void faults.push(error);
-  const allowedOrigins = options.allowedOrigins ?? [];
+  // It listens on 127.0.0.1: its own origin has a loopback name (origins.ts).
+  const origins = { allowed: options.allowedOrigins ?? [], loopbackOnly: true };
   const gateway = createWebSocketGateway({
     context,
     metrics,
     tokens,
     limits,
-    allowedOrigins,
+    origins,
     fault,
   });
   const sockets = new Set<Duplex>();
@@ -195,7 +196,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     bodySizeBytesMax: limits.httpBodySizeBytesMax,
     requestTimeoutMs: limits.requestTimeoutMs,
     tls: undefined,
-    allowedOrigins,
+    origins,
     onUpgrade: (request, socket, head) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));

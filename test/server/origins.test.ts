@@ -2,12 +2,16 @@
  * Goal: a web page from elsewhere cannot use a server that did not allow its origin
  * (cross-site WebSocket hijacking of a server without tokens), while requests without an
  * Origin (curl, Node, the CLI), the server's own pages and the allowed origins are served,
- * the allowed ones with CORS headers and preflights. Method: the real HTTP and WebSocket
- * listener on an ephemeral port (harness.ts); `Origin` set as a browser sets it.
+ * the allowed ones with CORS headers and preflights; a server on a loopback address does not
+ * take a page whose name was pointed at 127.0.0.1 (DNS rebinding) for its own. Method: the
+ * real HTTP and WebSocket listener on an ephemeral port (harness.ts); `Origin` and `Host`
+ * set as a browser sets them.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { WebSocket } from "ws";
+import { checkOrigin, isLoopbackAddress } from "../../src/server/origins.ts";
 import { startTestServer } from "./harness.ts";
 import type { TestServer } from "./harness.ts";
 
@@ -99,4 +103,42 @@ test("* allows every origin", async (t) => {
   const served = await query(server, { origin: evil });
   assert.equal(served.status, 200);
   assert.equal(served.headers.get("access-control-allow-origin"), evil);
+});
+
+/** The status of a query sent with these `Origin` and `Host` headers (fetch fixes `Host`). */
+function statusWithHost(server: TestServer, origin: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ rql: "from ok" });
+    const headers = { origin, host, "content-type": "application/json" };
+    const options = { port: server.port, host: "127.0.0.1", path: "/v1/query", headers };
+    const sent = request({ ...options, method: "POST" }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    sent.on("error", reject);
+    sent.end(body);
+  });
+}
+
+test("on a loopback address, only a loopback name is the server's own origin", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  server.db.answers.set("from ok", { frames: [[{ ok: true }]] });
+  const port = server.port;
+  const rebound = `rebound.example:${port}`; // its DNS now answers 127.0.0.1
+  assert.equal(await statusWithHost(server, `http://${rebound}`, rebound), 403);
+  for (const name of ["localhost", "127.0.0.1", "app.localhost"]) {
+    const own = `${name}:${port}`;
+    assert.equal(await statusWithHost(server, `http://${own}`, own), 200, name);
+  }
+  // Listening on every interface, the server is reached by any name: the Host decides.
+  const wide = { allowed: [], loopbackOnly: false };
+  assert.equal(checkOrigin("https://db.example", "db.example", wide), false);
+  assert.throws(() =>
+    checkOrigin("https://db.example", "db.example", { ...wide, loopbackOnly: true }),
+  );
+  assert.deepEqual(
+    ["127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.5", "::"].map(isLoopbackAddress),
+    [true, true, true, false, false, false],
+  );
 });

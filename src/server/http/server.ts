@@ -17,7 +17,7 @@ import type { TokenEntry } from "../auth.ts";
 import { encodeJson } from "../json.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import { checkOrigin, corsHeaders } from "../origins.ts";
-import type { AllowedOrigins } from "../origins.ts";
+import type { OriginPolicy } from "../origins.ts";
 import { runRequest } from "../requests.ts";
 import type { RequestContext, RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
@@ -37,8 +37,8 @@ export interface HttpServerOptions {
   bodySizeBytesMax: number;
   requestTimeoutMs: number;
   tls: (SecureContextOptions & TlsOptions) | undefined;
-  /** Origins besides the server's own whose pages may call it, with CORS (origins.ts). */
-  allowedOrigins: AllowedOrigins;
+  /** Which pages may call it from a browser, with CORS for the allowed ones (origins.ts). */
+  origins: OriginPolicy;
   /** Handles upgrade requests (the WebSocket endpoint). */
   onUpgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Receives server faults (not client mistakes) for the operator's trace. */
@@ -192,7 +192,7 @@ function addOriginCheck(app: FastifyInstance, options: HttpServerOptions): void 
     if (origin === undefined) return;
     let cors: boolean;
     try {
-      cors = checkOrigin(origin, request.headers.host, options.allowedOrigins);
+      cors = checkOrigin(origin, request.headers.host, options.origins);
     } catch (error) {
       sendError(reply, error, options.fault);
       return reply;

@@ -10,7 +10,7 @@ import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
 import { authenticate } from "../access.ts";
 import { checkOrigin } from "../origins.ts";
-import type { AllowedOrigins } from "../origins.ts";
+import type { OriginPolicy } from "../origins.ts";
 import type { TokenEntry, TokenRole } from "../auth.ts";
 import type { ServerConfig } from "../config.ts";
 import type { ServerMetrics } from "../metrics.ts";
@@ -25,8 +25,8 @@ export interface WebSocketGatewayOptions {
   metrics: ServerMetrics;
   tokens: readonly TokenEntry[];
   limits: ServerConfig["limits"];
-  /** Origins besides the server's own whose pages may connect (origins.ts). */
-  allowedOrigins: AllowedOrigins;
+  /** Which pages may connect from a browser (origins.ts). */
+  origins: OriginPolicy;
   fault: (error: unknown) => void;
 }
 
@@ -51,7 +51,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     }
     let role: TokenRole;
     try {
-      checkOrigin(request.headers.origin, request.headers.host, options.allowedOrigins);
+      checkOrigin(request.headers.origin, request.headers.host, options.origins);
       const token = url.searchParams.get("token");
       role = authenticate(
         options.tokens,

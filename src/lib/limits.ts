@@ -118,6 +118,8 @@ export const rcpWalReadRecordsMax = 100_000;
 export const httpBodySizeBytesMax = 4 * 1024 * 1024;
 /** Size of one WebSocket message from a client. */
 export const wsMessageSizeBytesMax = 4 * 1024 * 1024;
+/** Open WebSocket connections; one more is refused with 503 before the upgrade. */
+export const wsConnectionsMax = 10_000;
 /** Bytes queued for one WebSocket before its subscriptions are ended as lagged. */
 export const wsBufferedSizeBytesMax = 8 * 1024 * 1024;
 /** Commits queued for one subscription before it is ended as lagged. */

@@ -16,6 +16,7 @@ import {
   requestTimeoutMsDefault,
   subscriptionPendingCommitsMax,
   wsBufferedSizeBytesMax,
+  wsConnectionsMax,
   wsMessageSizeBytesMax,
 } from "../lib/limits.ts";
 
@@ -93,6 +94,7 @@ export const configSchema = Type.Object(
           httpBodySizeBytesMax: Type.Optional(positive(256 * 1024 * 1024)),
           wsMessageSizeBytesMax: Type.Optional(positive(256 * 1024 * 1024)),
           wsBufferedSizeBytesMax: Type.Optional(positive(1024 * 1024 * 1024)),
+          wsConnectionsMax: Type.Optional(positive(1_000_000)),
           subscriptionPendingCommitsMax: Type.Optional(positive(10_000_000)),
           requestTimeoutMs: Type.Optional(positive(3_600_000)),
         },
@@ -182,6 +184,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_HTTP_BODY_SIZE_BYTES_MAX", "limits.httpBodySizeBytesMax", "integer"],
   ["STATEBASE_WS_MESSAGE_SIZE_BYTES_MAX", "limits.wsMessageSizeBytesMax", "integer"],
   ["STATEBASE_WS_BUFFERED_SIZE_BYTES_MAX", "limits.wsBufferedSizeBytesMax", "integer"],
+  ["STATEBASE_WS_CONNECTIONS_MAX", "limits.wsConnectionsMax", "integer"],
   ["STATEBASE_SUBSCRIPTION_PENDING_COMMITS_MAX", "limits.subscriptionPendingCommitsMax", "integer"],
   ["STATEBASE_REQUEST_TIMEOUT_MS", "limits.requestTimeoutMs", "integer"],
   ["STATEBASE_TIMER_TICK_MS", "timerTickMs", "integer"],
@@ -398,6 +401,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
       httpBodySizeBytesMax: limits.httpBodySizeBytesMax ?? httpBodySizeBytesMax,
       wsMessageSizeBytesMax: limits.wsMessageSizeBytesMax ?? wsMessageSizeBytesMax,
       wsBufferedSizeBytesMax: limits.wsBufferedSizeBytesMax ?? wsBufferedSizeBytesMax,
+      wsConnectionsMax: limits.wsConnectionsMax ?? wsConnectionsMax,
       subscriptionPendingCommitsMax:
         limits.subscriptionPendingCommitsMax ?? subscriptionPendingCommitsMax,
       requestTimeoutMs: limits.requestTimeoutMs ?? requestTimeoutMsDefault,

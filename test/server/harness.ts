@@ -163,6 +163,7 @@ const defaultLimits: ServerConfig["limits"] = {
   httpBodySizeBytesMax: 64 * 1024,
   wsMessageSizeBytesMax: 64 * 1024,
   wsBufferedSizeBytesMax: 1024 * 1024,
+  wsConnectionsMax: 100,
   subscriptionPendingCommitsMax: 1_000,
   requestTimeoutMs: 10_000,
 };

@@ -188,7 +188,7 @@ before). Config file keys (YAML or JSON):
         (sha256 of the token, see statebase hash-token; no tokens = auth off)
   tls: {cert: FILE, key: FILE, ca?: FILE, requireClientCert?: bool}  (every listener)
   limits: {httpBodySizeBytesMax, wsMessageSizeBytesMax, wsBufferedSizeBytesMax,
-           subscriptionPendingCommitsMax, requestTimeoutMs}
+           wsConnectionsMax, subscriptionPendingCommitsMax, requestTimeoutMs}
   timerTickMs: how often due state machine timers are fired (default 100)
   allowedOrigins: [ORIGIN, ...]  (web pages elsewhere that may use this server from a
                                   browser, e.g. http://localhost:3000, or *; default none)

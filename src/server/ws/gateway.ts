@@ -43,12 +43,22 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     maxPayload: options.limits.wsMessageSizeBytesMax,
   });
   const sessions = new Set<{ close(): void }>();
+  const connections = new Set<Duplex>();
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname !== webSocketPath) {
       refuseUpgrade(socket, 404, { code: "NOT_FOUND", message: `no WebSocket at ${url.pathname}` });
       return;
     }
+    // Counted by socket from the upgrade on, so upgrades under way count too.
+    if (connections.size >= options.limits.wsConnectionsMax) {
+      const limit = options.limits.wsConnectionsMax;
+      const message = `too many WebSocket connections (limit ${limit}); try again later`;
+      refuseUpgrade(socket, 503, { code: "LIMIT_EXCEEDED", message });
+      return;
+    }
+    connections.add(socket);
+    socket.once("close", () => connections.delete(socket));
     let role: TokenRole;
     try {
       checkOrigin(request.headers.origin, request.headers.host, options.origins);

@@ -4,6 +4,7 @@
  * the file and the option when one cannot be read.
  */
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import type { SecureContextOptions, TlsOptions } from "node:tls";
 import { DbError } from "../lib/errors.ts";
 
@@ -35,7 +36,26 @@ export function loadTlsOptions(config: TlsConfig): SecureContextOptions & TlsOpt
     options.requestCert = true;
     options.rejectUnauthorized = config.requireClientCert === true;
   }
+  checkSecureContext(options, config);
   return options;
+}
+
+/**
+ * Builds the secure context once, so that a file that is not what it should be (not PEM, a
+ * key that does not match the certificate) is refused at start, naming the files.
+ */
+function checkSecureContext(options: SecureContextOptions, config: TlsConfig): void {
+  try {
+    createSecureContext(options);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const files = [config.cert, config.key, ...(config.ca === undefined ? [] : [config.ca])];
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `tls: the certificate, key or CA (${files.join(", ")}) cannot be used: ${reason}`,
+      { option: "tls" },
+    );
+  }
 }
 
 /** Reads one PEM file, naming the option and the path when it cannot. */

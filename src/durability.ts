@@ -13,6 +13,7 @@ import {
   WAL,
   listSnapshots,
   readRecord,
+  removeUnfinishedSnapshots,
   readSnapshot,
   recoverLog,
   restoreSnapshot,
@@ -112,6 +113,9 @@ export class DurableLog {
   ): Promise<DurableLog> {
     const walStorage = await createNodeStorage(join(options.path, walDirectoryName));
     const snapshotStorage = await createNodeStorage(join(options.path, snapshotDirectoryName));
+    for (const name of await removeUnfinishedSnapshots(snapshotStorage)) {
+      options.report("warning", `removed ${name}: a snapshot that did not finish (a crash)`);
+    }
     const image = await loadNewestSnapshot(snapshotStorage, options.report);
     if (image !== undefined) restoreSnapshot(engine, image);
     const started = engine.clock.now();

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createManualClock, open } from "../src/index.ts";
@@ -104,6 +104,23 @@ test("a data directory that cannot be created is refused, naming it and why", as
     const { code, message } = error as { code: string; message: string };
     return code === "IO_ERROR" && message.startsWith(`cannot create data directory ${file}: `);
   });
+});
+
+test("a snapshot a crash left unfinished is removed on open, saying so", async (t) => {
+  const path = tempDir(t);
+  const first = await open({ path });
+  first.createCounter("default::n").add(7);
+  await first.close();
+  const snapshots = join(path, "snapshots");
+  const unfinished = "snapshot-00000000000000000002.jsonl.tmp";
+  writeFileSync(join(snapshots, unfinished), "x".repeat(1 << 20));
+  writeFileSync(join(snapshots, "notes.txt"), "an operator's file");
+  const warnings: string[] = [];
+  const second = await open({ path, onMessage: (_, text) => void warnings.push(text) });
+  assert.deepEqual(readdirSync(snapshots).sort(), ["notes.txt"]);
+  assert.deepEqual(warnings, [`removed ${unfinished}: a snapshot that did not finish (a crash)`]);
+  assert.equal(second.counter("default::n").get(), 7);
+  await second.close();
 });
 
 test("a per-commit sync override is durable once awaited", async (t) => {

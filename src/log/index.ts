@@ -43,6 +43,7 @@ export {
 } from "./inspect.ts";
 export {
   listSnapshots,
+  removeUnfinishedSnapshots,
   decodeSnapshot,
   readSnapshot,
   restoreSnapshot,

@@ -210,6 +210,21 @@ export async function listSnapshots(storage: Storage): Promise<string[]> {
   return names.sort().reverse();
 }
 
+/**
+ * Removes the temporary files of snapshots that never finished (a crash while writing one):
+ * nothing reads them, and each may be as large as the state. Only the process holding the
+ * data directory may call this, or it would remove a snapshot being written. Returns the
+ * names removed.
+ */
+export async function removeUnfinishedSnapshots(storage: Storage): Promise<string[]> {
+  const names = (await storage.list()).filter(
+    (name) => name.endsWith(".tmp") && snapshotSeqOf(name.slice(0, -".tmp".length)) !== undefined,
+  );
+  for (const name of names) await storage.remove(name);
+  if (names.length > 0) await storage.syncDirectory();
+  return names;
+}
+
 /** Reads and checks a snapshot; throws CORRUPT naming the file when anything is off. */
 export async function readSnapshot(storage: Storage, name: string): Promise<SnapshotImage> {
   const file = await storage.open(name, { create: false });

@@ -133,6 +133,7 @@ export class DurableLog {
       },
     });
     assert(result.tail.lastSeq === engine.seq, "recovered log and state disagree on the last seq");
+    if (image !== undefined) checkLogReachesSnapshot(image.seq, result.lastRecordSeq);
     const wal = new WAL({
       storage: walStorage,
       tail: result.tail,
@@ -305,6 +306,23 @@ function subsetStorage(storage: Storage, names: readonly string[]): Storage {
 const firstRecordProbeBytes = 64 * 1024;
 
 /** The newest snapshot that reads back intact; damaged ones are skipped with a warning. */
+/**
+ * A log must hold the seq of every snapshot: a snapshot is only kept once the log has it on
+ * disk. A log that ends before the newest snapshot is older than it (wal/ and snapshots/
+ * restored from different backups): commits written after it would leave a hole in it.
+ */
+function checkLogReachesSnapshot(snapshotSeq: number, lastRecordSeq: number): void {
+  if (lastRecordSeq === 0 || lastRecordSeq >= snapshotSeq) return; // no log: the snapshot alone
+  throw new DbError(
+    "CORRUPT",
+    `the newest snapshot (seq ${snapshotSeq}) is ahead of the log, which ends at seq ` +
+      `${lastRecordSeq}: wal/ is older than snapshots/ (restored from different backups?). ` +
+      `Restore both from one backup; or, to go on from the snapshot, which holds every ` +
+      `commit up to ${snapshotSeq}, move wal/ aside`,
+    { seq: snapshotSeq, value: lastRecordSeq },
+  );
+}
+
 async function loadNewestSnapshot(
   storage: Storage,
   report: Reporter,

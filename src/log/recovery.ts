@@ -60,6 +60,8 @@ export interface RecoveryResult {
   readonly tail: LogTail;
   readonly recordCount: number;
   readonly bytesRead: number;
+  /** The seq of the last sound record in the log, snapshot-covered ones included; 0: none. */
+  readonly lastRecordSeq: number;
 }
 
 /** A damaged spot in the log. */
@@ -85,6 +87,7 @@ export async function recoverLog(
     coveredUpTo: options.fromSeq ?? 0,
     recordCount: 0,
     bytesRead: 0,
+    lastRecordSeq: 0,
   };
   let tail: LogTail = {
     segment: undefined,
@@ -117,7 +120,8 @@ export async function recoverLog(
     };
     if (offset === -1) tail = { ...tail, segment: undefined, offset: 0 }; // removed torn segment
   }
-  return { tail, recordCount: state.recordCount, bytesRead: state.bytesRead };
+  const { recordCount, bytesRead, lastRecordSeq } = state;
+  return { tail, recordCount, bytesRead, lastRecordSeq };
 }
 
 interface ScanState {
@@ -127,6 +131,7 @@ interface ScanState {
   lastHash: Uint8Array;
   verified: boolean;
   recordCount: number;
+  lastRecordSeq: number;
 }
 
 /** Verifies one segment; returns the append offset (or -1 if a torn new segment was removed). */
@@ -231,12 +236,14 @@ function replayLoaded(
     const read = readRecordAfter(reader.loaded, offset, coveredUpTo);
     if (read.kind === "covered") {
       offset += read.sizeBytes;
+      state.lastRecordSeq = read.seq;
       continue;
     }
     if (read.kind !== "record") return offset;
     const reason = checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options);
     if (reason !== undefined) return offset;
     offset += read.sizeBytes;
+    state.lastRecordSeq = read.record.seq;
     if (!replayRecord(read.record, state, options)) return stoppedByUntil;
   }
   return offset;

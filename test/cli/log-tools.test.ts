@@ -13,7 +13,15 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -281,6 +289,36 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     const verify = await cli("verify", dir);
     assert.equal(verify.status, 0, verify.stdout);
     assert.match(verify.stdout, /valid records: 21, seq 1\.\.21/);
+  });
+
+  test("a log older than the newest snapshot: verify and open both refuse it", async () => {
+    const dir = mkdtempSync(join(root, "older-log-"));
+    const db = await open({ path: dir, durability: "sync", segmentSizeBytes });
+    const counter = db.createCounter("default::n");
+    for (let i = 0; i < 10; i++) counter.add(1);
+    await db.flush();
+    const olderWal = join(root, "older-wal");
+    cpSync(join(dir, "wal"), olderWal, { recursive: true }); // a backup of wal/ alone
+    for (let i = 0; i < 5; i++) counter.add(1);
+    await db.snapshot(); // at seq 16
+    await db.close();
+    rmSync(join(dir, "wal"), { recursive: true });
+    cpSync(olderWal, join(dir, "wal"), { recursive: true }); // restored from the older one
+    const ahead = /the newest snapshot \(seq 16\) is ahead of the log, which ends at seq 11/;
+    const run = await cli("verify", dir);
+    assert.equal(run.status, 1);
+    assert.match(run.stdout, /^log cannot start: /);
+    assert.match(run.stdout, ahead);
+    await assert.rejects(open({ path: dir, segmentSizeBytes }), (error: unknown) => {
+      const { code, message } = error as { code: string; message: string };
+      return code === "CORRUPT" && ahead.test(message) && message.includes("move wal/ aside");
+    });
+    // As the message says: moved aside, the database goes on from the snapshot.
+    renameSync(join(dir, "wal"), join(dir, "wal-aside"));
+    const reopened = await open({ path: dir, segmentSizeBytes });
+    assert.equal(reopened.counter("default::n").get(), 15);
+    await reopened.close();
+    assert.equal((await cli("verify", dir)).status, 0);
   });
 
   test("retention: verify and inspect see snapshots; repair keeps them coherent", async () => {

@@ -113,7 +113,15 @@ async function writeSummary(
  * Why the database could not start from this log even without damage: retention removed the
  * start of the log, and no snapshot covers the seq just before the first record left.
  */
+/** Why an intact log still cannot start with these snapshots, as open would refuse it. */
 function startGap(scan: LogScan, snapshots: readonly SnapshotFile[]): string | undefined {
+  const newest = newestSnapshotSeq(snapshots, Number.MAX_SAFE_INTEGER);
+  if (newest !== undefined && scan.recordCount > 0 && scan.lastSeq < newest) {
+    return (
+      `the newest snapshot (seq ${newest}) is ahead of the log, which ends at seq ` +
+      `${scan.lastSeq}, so the database cannot start (wal/ is older than snapshots/)`
+    );
+  }
   if (scan.firstSeq === 1) return undefined;
   const covering = newestSnapshotSeq(snapshots, Math.max(scan.lastSeq, scan.firstSeq - 1));
   if (covering !== undefined && covering >= scan.firstSeq - 1) return undefined;

@@ -5,6 +5,7 @@
  * where it came from, before anything listens or opens the data directory.
  */
 import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
 import Type from "typebox";
 import type { Static } from "typebox";
 import { Value } from "typebox/value";
@@ -225,7 +226,32 @@ export async function resolveConfig(
     sources.set(key, `flag --${key}`);
   }
   checkDocument(document, sources);
+  if (flags.config !== undefined) resolveFilePaths(document, sources, flags.config);
   return completeConfig(document);
+}
+
+/** Config keys that name a file or a directory. */
+const pathKeys = ["data", "module", "tls.cert", "tls.key", "tls.ca"] as const;
+
+/**
+ * Relative paths written in the config file are relative to the file's directory, as in most
+ * tools that read one: `statebase serve --config /srv/app/statebase.yaml` then finds `data:
+ * ./data` beside the file whatever the working directory (a service manager's is `/`). Paths
+ * from the environment and flags stay relative to the working directory.
+ */
+function resolveFilePaths(
+  document: Record<string, unknown>,
+  sources: ReadonlyMap<string, string>,
+  file: string,
+): void {
+  for (const key of pathKeys) {
+    if (sources.get(key) !== `config file ${file}`) continue;
+    const [outer, inner] = key.split(".") as [string, string | undefined];
+    const holder = (inner === undefined ? document : document[outer]) as Record<string, unknown>;
+    const name = inner ?? outer;
+    const value = holder[name];
+    if (typeof value === "string" && !isAbsolute(value)) holder[name] = join(dirname(file), value);
+  }
 }
 
 /** Parses a config file: JSON when it ends in .json, YAML (a superset of JSON) otherwise. */

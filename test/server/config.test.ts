@@ -6,7 +6,7 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -133,6 +133,21 @@ test("allowedOrigins: none by default; a comma list from the environment; no pat
     resolveConfig({}, { STATEBASE_ALLOWED_ORIGINS: "https://app.example/page" }),
     /allowedOrigins\.0 \(from environment variable STATEBASE_ALLOWED_ORIGINS\): must be an origin/,
   );
+});
+
+test("relative paths in the file are the file's; from the environment, the cwd's", async () => {
+  const sub = join(dir, "etc");
+  mkdirSync(sub, { recursive: true });
+  const text = "data: ./d\nmodule: app.js\ntls:\n  cert: c.pem\n  key: /abs/k.pem\n";
+  const path = join(sub, "paths.yaml");
+  writeFileSync(path, text);
+  const config = await resolveConfig({ config: path }, {});
+  assert.equal(config.data, join(sub, "d"));
+  assert.equal(config.module, join(sub, "app.js"));
+  assert.deepEqual(config.tls, { cert: join(sub, "c.pem"), key: "/abs/k.pem" });
+  const overridden = await resolveConfig({ config: path }, { STATEBASE_DATA: "./e" });
+  assert.equal(overridden.data, "./e");
+  assert.equal((await resolveConfig({ config: path, data: "f" }, {})).data, "f");
 });
 
 test("a flag always wins over the file and the environment", async () => {

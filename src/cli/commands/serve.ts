@@ -173,7 +173,8 @@ async function waitForSignal(): Promise<string> {
 
 const serveHelp = `
 Settings come from the config file, then the environment, then flags (each overrides the one
-before). Config file keys (YAML or JSON):
+before); relative paths in the file are relative to its directory. Config file keys (YAML or
+JSON):
   data: DIR                       durability: sync | async | memory
   rcp: HOST:PORT | off            http: HOST:PORT | off        (port 0 picks a free port)
   module: FILE                    replicate: NATS_URL[,NATS_URL...]

@@ -5,6 +5,7 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { hasErrorCode } from "../lib/errors.ts";
 import { snapshotDirectoryName, walDirectoryName } from "../durability.ts";
 import { snapshotSeqOf } from "../log/index.ts";
 import { createNodeStorage } from "../storage/index.ts";
@@ -55,7 +56,7 @@ async function isDirectory(path: string): Promise<boolean> {
     return (await stat(path)).isDirectory();
   } catch (error) {
     // Only "no such file" means absent; any other failure (EACCES, EIO) is reported as is.
-    if (error instanceof Error && "code" in error && error.code === "ENOENT") return false;
+    if (hasErrorCode(error, "ENOENT")) return false;
     throw error;
   }
 }

@@ -100,6 +100,11 @@ export function isDeterministic(category: ErrorCategory): boolean {
   return category !== "IO" && category !== "Corrupt" && category !== "Aborted";
 }
 
+/** Whether `error` is a Node error with this `code` (ENOENT, EADDRINUSE, ERR_...). */
+export function hasErrorCode(error: unknown, code: string): boolean {
+  return error instanceof Error && "code" in error && error.code === code;
+}
+
 /** Renders a value for an error message: short, unambiguous, never throws. */
 export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "none";

@@ -7,7 +7,7 @@
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import { tsImport } from "tsx/esm/api";
-import { DbError } from "../lib/errors.ts";
+import { DbError, hasErrorCode } from "../lib/errors.ts";
 import { open } from "../database.ts";
 // status.ts alone, not the module index: that would load the NATS client on every start.
 import { formatReplicationStatus } from "../replication/status.ts";
@@ -187,8 +187,7 @@ async function importModule(path: string): Promise<Record<string, unknown>> {
     // The registered tsx takes an ES module in a .js or .ts file that no package.json marks
     // "type": "module" for CommonJS, and fails on it; its scoped import loads it as an ES
     // module. (Such a module gets its own copies of what it imports.)
-    if (!(error instanceof Error && "code" in error && error.code === "ERR_REQUIRE_CYCLE_MODULE"))
-      throw error;
+    if (!hasErrorCode(error, "ERR_REQUIRE_CYCLE_MODULE")) throw error;
     return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
   }
 }

@@ -17,7 +17,7 @@ import { open, readFile, stat, unlink } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import type { Server } from "node:net";
 import { join } from "node:path";
-import { DbError } from "../lib/errors.ts";
+import { DbError, hasErrorCode } from "../lib/errors.ts";
 
 /** How the lock is held; `socket` needs Linux. */
 export type LockMechanism = "socket" | "file";
@@ -53,7 +53,7 @@ async function lockWithSocket(path: string): Promise<DirectoryLock> {
   try {
     await listen(server, address);
   } catch (error) {
-    if (!isCode(error, "EADDRINUSE")) throw ioError(path, error);
+    if (!hasErrorCode(error, "EADDRINUSE")) throw ioError(path, error);
     throw inUse(path, await askHolderPid(address));
   }
   server.unref(); // the lock must not keep the process alive
@@ -95,7 +95,7 @@ async function lockWithFile(path: string, attempt = 0): Promise<DirectoryLock> {
     await handle.sync();
     await handle.close();
   } catch (error) {
-    if (!isCode(error, "EEXIST")) throw ioError(path, error);
+    if (!hasErrorCode(error, "EEXIST")) throw ioError(path, error);
     const pid = parsePid(await readFile(file, "utf8").catch(() => ""));
     // A holder that is gone (a crash) left the file behind: take the lock over, once.
     if (attempt === 0 && (pid === undefined || !processExists(pid))) {
@@ -125,7 +125,7 @@ function processExists(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return !isCode(error, "ESRCH"); // EPERM: it exists, owned by another user
+    return !hasErrorCode(error, "ESRCH"); // EPERM: it exists, owned by another user
   }
 }
 
@@ -157,8 +157,4 @@ function inUse(path: string, pid: number | undefined): DbError {
 function ioError(path: string, error: unknown): DbError {
   const reason = error instanceof Error ? error.message : String(error);
   return new DbError("IO_ERROR", `cannot lock data directory ${path}: ${reason}`, { path });
-}
-
-function isCode(error: unknown, code: string): boolean {
-  return error instanceof Error && "code" in error && error.code === code;
 }

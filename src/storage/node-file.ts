@@ -8,6 +8,7 @@ import { constants, writeSync } from "node:fs";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { hasErrorCode } from "../lib/errors.ts";
 import { assertByteCount, assertStorageName, assertTarget, storageError } from "./file.ts";
 import type { Storage, StorageFile, StorageOperation } from "./file.ts";
 
@@ -87,7 +88,7 @@ async function fileExists(path: string): Promise<boolean> {
     return (await stat(path)).isFile();
   } catch (error) {
     // Only "no such file" means absent; any other failure (EACCES, EIO) is an IO error.
-    if (error instanceof Error && "code" in error && error.code === "ENOENT") return false;
+    if (hasErrorCode(error, "ENOENT")) return false;
     throw error;
   }
 }

@@ -14,7 +14,7 @@ import { once } from "node:events";
 import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { Command } from "commander";
-import { DbError } from "../../lib/errors.ts";
+import { DbError, hasErrorCode } from "../../lib/errors.ts";
 import type { ErrorCode } from "../../lib/errors.ts";
 import { serverYoungGenerationSizeMb } from "../../lib/limits.ts";
 import { configEnvironment, resolveConfig } from "../../server/config.ts";
@@ -112,7 +112,7 @@ async function serveOnThread(context: CliContext, config: ServerConfig): Promise
 
 /** An error that ended the server thread; running out of heap says what to change. */
 function threadError(error: Error, config: ServerConfig): Error {
-  if (!("code" in error) || error.code !== "ERR_WORKER_OUT_OF_MEMORY") return error;
+  if (!hasErrorCode(error, "ERR_WORKER_OUT_OF_MEMORY")) return error;
   const limit = getHeapStatistics().heap_size_limit;
   const heap =
     config.heapSizeMbMax === undefined

@@ -117,6 +117,7 @@ export class Engine {
     try {
       result = scope === undefined ? (fn as unknown as (tx: Transaction) => T)(tx) : fn(scope, tx);
       if (isThenable(result)) {
+        ignoreOutcome(result);
         throw new DbError(
           "TXN_ASYNC",
           "a transaction function must be synchronous: it returned a promise, so it was rolled " +
@@ -208,6 +209,7 @@ export class Engine {
     try {
       const result = fn(tx);
       if (isThenable(result)) {
+        ignoreOutcome(result);
         throw new DbError("TXN_ASYNC", "a nested transaction function returned a promise");
       }
       tx.release(savepoint);
@@ -241,6 +243,16 @@ export class Engine {
     this.lastTs = now > this.lastTs ? now : this.lastTs;
     return this.lastTs;
   }
+}
+
+/**
+ * Marks a refused promise's rejection as handled: the caller gets TXN_ASYNC instead and can
+ * no longer observe it, and an unhandled rejection would end the process (a server whose
+ * procedure is an async function that throws).
+ */
+function ignoreOutcome(thenable: unknown): void {
+  // Promise.resolve calls a foreign `then` later, so even one that throws cannot escape here.
+  Promise.resolve(thenable as PromiseLike<unknown>).catch(() => undefined);
 }
 
 function isThenable(value: unknown): boolean {

@@ -319,6 +319,23 @@ describe("TXN_ASYNC", () => {
     });
     assert.equal(hits.get(), 101);
   });
+
+  test("a refused function whose promise rejects leaves no unhandled rejection", async () => {
+    // Such a rejection ends a Node process (a server whose procedure was async and threw).
+    const db = await fresh();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const rejecting = async (): Promise<void> => Promise.reject(new Error("late"));
+      throwsDb(() => db.transact(rejecting), { code: "TXN_ASYNC" });
+      throwsDb(() => db.transact(() => db.transact(rejecting)), { code: "TXN_ASYNC" });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    assert.deepEqual(unhandled, []);
+  });
 });
 
 describe("commit listeners", () => {

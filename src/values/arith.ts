@@ -154,8 +154,8 @@ function arithTemporal(op: ArithOp, a: unknown, b: unknown): unknown {
     if (op === "-") return new Duration(a.ms - b.ms);
   }
   if (a instanceof Date && b instanceof Duration) {
-    if (op === "+") return new Date(a.getTime() + b.ms);
-    if (op === "-") return new Date(a.getTime() - b.ms);
+    if (op === "+") return instantOf(a, op, b, a.getTime() + b.ms);
+    if (op === "-") return instantOf(a, op, b, a.getTime() - b.ms);
   }
   if (a instanceof Date && b instanceof Date && op === "-") {
     return new Duration(a.getTime() - b.getTime());
@@ -165,6 +165,20 @@ function arithTemporal(op: ArithOp, a: unknown, b: unknown): unknown {
     return new Duration(op === "*" ? a.ms * b : a.ms / b);
   }
   throw typeError(op, a, b);
+}
+
+/** A datetime plus or minus a duration, which must stay in the datetime range. */
+function instantOf(a: Date, op: ArithOp, b: Duration, ms: number): Date {
+  const at = new Date(ms);
+  // Past ±8.64e15 ms a Date is Invalid Date, which read as none rather than as an error.
+  if (Number.isNaN(at.getTime())) {
+    throw new DbError(
+      "ARITHMETIC_OVERFLOW",
+      `datetime overflow: ${describeValue(a)} ${op} ${describeValue(b)} is out of range`,
+      { value: `${ms}` },
+    );
+  }
+  return at;
 }
 
 function toNumber(value: number | bigint | Decimal): number {

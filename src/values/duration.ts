@@ -18,7 +18,15 @@ const isoPattern = /^(-?)P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d
 
 /** An immutable length of time. */
 export class Duration {
-  constructor(readonly ms: number) {}
+  constructor(readonly ms: number) {
+    // Infinity or NaN (`1d * 1e300`, a 400-digit literal) would reach the log, whose decoder
+    // refuses non-finite numbers: the database would not open again.
+    if (!Number.isFinite(ms)) {
+      throw new DbError("ARITHMETIC_OVERFLOW", `duration overflow: ${ms} ms is out of range`, {
+        value: `${ms}`,
+      });
+    }
+  }
 
   /** Parses `1h30m`, `250ms`, `PT30S`; throws TYPE_MISMATCH otherwise. */
   static parse(text: string): Duration {

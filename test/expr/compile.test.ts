@@ -331,6 +331,20 @@ describe("rql: exact integers and errors", () => {
     assert.equal((evaluate("-1s") as Duration).ms, -1000);
   });
 
+  it("fails on time arithmetic beyond the range instead of making Infinity or Invalid Date", () => {
+    // A non-finite duration reached the log, whose decoder refuses it: the database would
+    // not open again. An Invalid Date read as none.
+    const sources = ["1d * 1e300 * 1e10", "1d / 1e-320", "-1d * 1e300 * 1e10", "t + 1d * 1e300"];
+    for (const source of sources) {
+      fails(source, "ARITHMETIC_OVERFLOW", { t: new Date(0) });
+    }
+    fails("t + 100000000000000000d", "ARITHMETIC_OVERFLOW", { t: new Date(0) });
+    fails("t - 100000000000000000d", "ARITHMETIC_OVERFLOW", { t: new Date(0) });
+    fails(`${"9".repeat(400)}d`, "ARITHMETIC_OVERFLOW");
+    const last = evaluate("t + 1d", { t: new Date(8.64e15 - 86_400_000) }) as Date;
+    assert.equal(last.getTime(), 8.64e15);
+  });
+
   it("reports statically impossible arithmetic at compile time", () => {
     const error = fails("'a' * 2", "TYPE_MISMATCH");
     assert.equal(error.message, "line 1, column 5: operator * does not apply to utf8 and int8");

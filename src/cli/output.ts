@@ -22,6 +22,8 @@ export interface CliContext {
   line(text: string): Promise<void>;
   /** Writes one line to stderr. */
   warn(text: string): void;
+  /** Writes one line of progress on a long operation to stderr. */
+  progress(text: string): void;
   /** The process exit code; a command sets it to report damage. */
   exitCode: number;
 }
@@ -33,6 +35,9 @@ export function createCliContext(): CliContext {
     },
     warn: (text) => {
       process.stderr.write(`statebase: ${text}\n`);
+    },
+    progress: (text) => {
+      process.stderr.write(`statebase progress: ${text}\n`);
     },
     exitCode: exitCodeOk,
   };

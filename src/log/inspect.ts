@@ -13,7 +13,7 @@ import { DbError } from "../lib/errors.ts";
 import type { Storage } from "../storage/index.ts";
 import { readRecord, recordHashIsValid, recordHeaderSizeBytes, zeroHash } from "./record.ts";
 import type { LogRecord } from "./record.ts";
-import { laterRecordExists } from "./recovery.ts";
+import { laterRecordExists, segmentSize } from "./recovery.ts";
 import type { LogDamage } from "./recovery.ts";
 import { decodeSegmentHeader, segmentFirstSeq, segmentHeaderSizeBytes } from "./segment.ts";
 
@@ -53,6 +53,8 @@ export interface ScanLogOptions {
   onRecord?: (record: LogRecord, location: RecordLocation) => void | Promise<void>;
   /** Stops after the valid record with this seq (later segments are then not read). */
   untilSeq?: number;
+  /** Called after each segment with the bytes read so far and the size of every segment. */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
 export interface LogScan {
@@ -93,11 +95,16 @@ export async function scanLog(storage: Storage, options: ScanLogOptions = {}): P
     stopped: options.untilSeq === 0,
   };
   const segments: SegmentLayout[] = [];
+  const sizes = await Promise.all(names.map(async (name) => segmentSize(storage, name)));
+  const bytesTotal = sizes.reduce((a, b) => a + b, 0);
+  let bytesDone = 0;
   for (const [index, name] of names.entries()) {
     if (state.stopped) break;
     const bytes = await readSegment(storage, name);
     const isLast = index === names.length - 1;
     segments.push(await scanSegment(name, bytes, isLast, state, options));
+    bytesDone += sizes[index]!;
+    options.onProgress?.(bytesDone, bytesTotal);
   }
   assert(state.recordCount === state.lastSeq - firstSeq + 1, "the valid chain has no gaps");
   return {

@@ -322,7 +322,8 @@ function damageError(damage: LogDamage): DbError {
   );
 }
 
-async function segmentSize(storage: Storage, name: string): Promise<number> {
+/** The size of a segment file in bytes (segments are preallocated: the data is less). */
+export async function segmentSize(storage: Storage, name: string): Promise<number> {
   const file = await storage.open(name, { create: false });
   try {
     return await file.size();

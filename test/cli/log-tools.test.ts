@@ -27,6 +27,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { open } from "../../src/index.ts";
 import { crc32c } from "../../src/lib/crc32c.ts";
+import { scanLog } from "../../src/log/index.ts";
+import { scanProgress } from "../../src/cli/commands/log-tools.ts";
+import { openLogDirectory } from "../../src/cli/data-directory.ts";
 
 const bin = resolve(import.meta.dirname, "../../bin/statebase.js");
 const segmentSizeBytes = 4096;
@@ -466,6 +469,25 @@ describe("statebase log tools", { concurrency: 3 }, () => {
       [5, 6],
     );
     assert.match(run.stderr, /^statebase: the log breaks after seq 6 \(inner\): .*seq 7/);
+  });
+
+  test("progress: a scan past its quiet second reports each segment on stderr", async () => {
+    const { storage } = await openLogDirectory(plain);
+    const lines: string[] = [];
+    const context = {
+      line: () => Promise.resolve(),
+      warn: () => assert.fail("no warning expected"),
+      progress: (text: string) => void lines.push(text),
+      exitCode: 0,
+    };
+    // Quiet for 0 ms: every segment reports, with the share of the log's bytes read so far.
+    const scan = await scanLog(storage, { onProgress: scanProgress(context, "verifying", 0) });
+    assert.equal(scan.segments.length, 3);
+    assert.deepEqual(lines, ["verifying: 33%", "verifying: 67%", "verifying: 100%"]);
+    // The real CLI on a small log stays within its quiet second: nothing on stderr.
+    const run = await cli("verify", plain);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, "");
   });
 
   test("usage errors exit 2 with one line and no stack trace", async () => {

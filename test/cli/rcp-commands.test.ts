@@ -50,6 +50,7 @@ async function cli(...args: string[]): Promise<{ out: string[]; err: string[]; c
       return Promise.resolve();
     },
     warn: (text: string) => void err.push(text),
+    progress: (text: string) => void err.push(text),
     exitCode: 0,
   };
   await createProgram(context).parseAsync(["node", "statebase", ...args]);

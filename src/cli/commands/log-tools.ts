@@ -23,6 +23,9 @@ import type { SnapshotFile } from "../data-directory.ts";
 import { exitCodeFailed, exitCodeOk, parsePositive, parseSeq, UsageError } from "../output.ts";
 import type { CliContext } from "../output.ts";
 
+/** A scan quicker than this prints no progress; a longer one reports after each segment. */
+const progressQuietMs = 1000;
+
 /** Adds the log tools to `program`; each sets `context.exitCode`. */
 export function addLogTools(program: Command, context: CliContext): void {
   program
@@ -63,7 +66,7 @@ export function addLogTools(program: Command, context: CliContext): void {
 
 async function verifyCommand(context: CliContext, dir: string): Promise<number> {
   const { storage, walPath } = await openLogDirectory(dir);
-  const scan = await scanLog(storage);
+  const scan = await scanLog(storage, { onProgress: scanProgress(context, "verifying the log") });
   const snapshots = await listSnapshotFiles(dir);
   const damage = scan.damage;
   const gap = startGap(scan, snapshots ?? []);
@@ -172,7 +175,8 @@ async function repairLocked(
 ): Promise<number> {
   const snapshotStorage = await openSnapshotDirectory(dir);
   const snapshotNames = snapshotStorage === undefined ? [] : await listSnapshots(snapshotStorage);
-  const refusal = repairRefusal(await scanLog(storage), snapshotNames, seq);
+  const scan = await scanLog(storage, { onProgress: scanProgress(context, "reading the log") });
+  const refusal = repairRefusal(scan, snapshotNames, seq);
   if (refusal !== undefined) throw new UsageError(`refusing to repair ${walPath}: ${refusal}`);
   // Snapshots go first: one newer than the log would be loaded and contradict it. After a
   // crash in between, the longer log still opens and the repair can simply run again.
@@ -226,7 +230,7 @@ function repairRefusal(
 
 async function inspectCommand(context: CliContext, dir: string, json: boolean): Promise<number> {
   const { storage, walPath } = await openLogDirectory(dir);
-  const scan = await scanLog(storage);
+  const scan = await scanLog(storage, { onProgress: scanProgress(context, "reading the log") });
   const snapshots = await listSnapshotFiles(dir);
   if (json) {
     await context.line(JSON.stringify(inspectJSON(walPath, scan, snapshots)));
@@ -323,6 +327,7 @@ async function walCommand(
       if (record.seq >= from) await context.line(recordJSON(record));
     },
     ...(untilSeq === undefined ? {} : { untilSeq }),
+    onProgress: scanProgress(context, "reading the log"),
   });
   const damage = scan.damage;
   if (damage === undefined || (untilSeq !== undefined && scan.lastSeq >= untilSeq)) {
@@ -332,6 +337,22 @@ async function walCommand(
     `the log breaks after seq ${scan.lastSeq} (${damage.kind}): ${describeDamage(damage)}`,
   );
   return exitCodeFailed;
+}
+
+/**
+ * Reports a scan's progress on stderr once it has run for {@link progressQuietMs}, so that an
+ * operator checking a large log sees it move (1 M records take several seconds per check).
+ */
+export function scanProgress(
+  context: CliContext,
+  what: string,
+  quietMs = progressQuietMs,
+): (bytesDone: number, bytesTotal: number) => void {
+  const started = performance.now();
+  return (bytesDone, bytesTotal) => {
+    if (performance.now() - started < quietMs) return;
+    context.progress(`${what}: ${Math.round((100 * bytesDone) / Math.max(1, bytesTotal))}%`);
+  };
 }
 
 /** One record as a JSON line; values in the log's tagged JSON form (src/log/codec.ts). */

@@ -346,6 +346,7 @@ export type TimeTarget = { seq: number } | { time: number };
  * newest snapshot before it, then the log up to it. Reads only; never repairs anything.
  */
 export async function rebuildAt(engine: Engine, path: string, target: TimeTarget): Promise<void> {
+  if ("seq" in target && target.seq === 0) return; // before the first commit: empty, always
   const walStorage = await createNodeStorage(join(path, walDirectoryName));
   const snapshotStorage = await createNodeStorage(join(path, snapshotDirectoryName));
   let image: SnapshotImage | undefined;
@@ -358,6 +359,7 @@ export async function rebuildAt(engine: Engine, path: string, target: TimeTarget
     break;
   }
   if (image !== undefined) restoreSnapshot(engine, image);
+  else await checkLogStartRetained(walStorage, snapshotStorage, target);
   await recoverLog(walStorage, {
     ...(image === undefined ? {} : { fromSeq: image.seq, fromHash: image.hash }),
     repair: false,
@@ -371,6 +373,35 @@ export async function rebuildAt(engine: Engine, path: string, target: TimeTarget
       { value: target.seq },
     );
   }
+}
+
+/**
+ * Without a snapshot at or before the target, the rebuild starts from the log's first commit.
+ * Once retention has removed that, the target is older than anything kept: said so, naming
+ * the oldest state kept, rather than read as a log damaged at seq 1 (it is not).
+ */
+async function checkLogStartRetained(
+  walStorage: Storage,
+  snapshotStorage: Storage,
+  target: TimeTarget,
+): Promise<void> {
+  const names = (await walStorage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
+  const firstSeq = names.length === 0 ? undefined : segmentFirstSeq(names.sort()[0]!)!;
+  if (firstSeq === 1) return;
+  const oldest = (await listSnapshots(snapshotStorage)).at(-1);
+  if (firstSeq === undefined && oldest === undefined) return; // no history at all: nothing lost
+  const what =
+    "seq" in target
+      ? `commit ${target.seq} cannot be rebuilt`
+      : `no state as of ${new Date(target.time).toISOString()} can be rebuilt`;
+  const removed = firstSeq === undefined ? "the whole log" : `the log before seq ${firstSeq}`;
+  const kept =
+    oldest === undefined
+      ? "no snapshot holds what came before"
+      : `the oldest state kept is at seq ${snapshotSeqOf(oldest)}`;
+  throw new DbError("SEQ_NOT_RETAINED", `${what}: retention removed ${removed}; ${kept}`, {
+    value: "seq" in target ? target.seq : target.time,
+  });
 }
 
 /** One version of one key, as the log recorded it. */

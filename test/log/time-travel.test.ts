@@ -100,3 +100,37 @@ test("db.history lists every version of a key with seq, time and origin", async 
     rmSync(path, { recursive: true, force: true });
   }
 });
+
+test("db.at before the history retention kept is SEQ_NOT_RETAINED, not a damaged log", async () => {
+  const path = mkdtempSync(join(tmpdir(), "statebase-tt-"));
+  const clock = createManualClock(1_800_000_000_000);
+  try {
+    const options = { path, clock, segmentSizeBytes: 4096, snapshotLogBytes: 0, snapshotsKept: 1 };
+    const db = await open({ ...options, durability: "sync" });
+    const t = db.createTable<Row>("default::t", {
+      columns: { id: "int4", v: "int8" },
+      primaryKey: "id",
+    });
+    for (let v = 0; v < 200; v++) {
+      clock.advance(1000);
+      t.set({ id: 1, v });
+    }
+    await db.snapshot();
+    const kept = await db.snapshot(); // the log before the older snapshot is removed
+    const firstSeq = (await db.logStats())?.firstSeq ?? 0;
+    assert.ok(firstSeq > 1, "retention removed the start of the log");
+    for (const target of [1, firstSeq - 1, new Date(1_800_000_000_000 + 5000)]) {
+      await assert.rejects(db.at(target), {
+        code: "SEQ_NOT_RETAINED",
+        message: new RegExp(`the oldest state kept is at seq ${kept.seq}`),
+      });
+    }
+    const empty = await db.at(0); // before the first commit: empty, whatever was removed
+    assert.deepEqual([empty.seq, empty.system("objects")], [0, []]);
+    const past = await db.at(kept.seq);
+    assert.equal(past.table<Row>("default::t").get(1)?.v, 199);
+    await db.close();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+});

@@ -433,6 +433,7 @@ class EmbeddedDatabase implements Database, Tx {
    * durability resolve once the state it saw or made is on disk.
    */
   private async runRql(rql: string, params: QueryParams | undefined, entry: EntryPoint) {
+    this.refuseInTransaction(entry, "tx.execute(rql, params, entry)");
     const cached = parseScriptCached(rql);
     checkEntryPoint(cached.script, entry);
     if (entry !== "query") await this.keepWithinWindow();
@@ -505,6 +506,7 @@ class EmbeddedDatabase implements Database, Tx {
    * An RQL procedure resolves to its frames, a TypeScript one to what it returned.
    */
   async call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown> {
+    this.refuseInTransaction("call", `tx.execute("call ${name}(...)")`);
     const resolved = this.procedures.resolve(this.engine.catalog, name);
     const procedure = resolved.procedure;
     const coerced = coerceArguments(procedure.name, procedure.params, args);
@@ -515,6 +517,21 @@ class EmbeddedDatabase implements Database, Tx {
     });
     if (this.durability === "sync") await this.durable(this.engine.seq);
     return result instanceof FramesResult ? { frames: result.frames } : result;
+  }
+
+  /**
+   * The async entry points run as their own transaction after an await. Started inside a
+   * transaction (a procedure's `run`), they would commit on their own after it ended, even
+   * when it rolled back, so they are refused there; `instead` names what runs inside it.
+   */
+  private refuseInTransaction(entry: string, instead: string): void {
+    if (this.engine.current === undefined) return;
+    throw new DbError(
+      "TXN_ASYNC",
+      `db.${entry} cannot run inside a transaction (it would commit on its own after it); ` +
+        `use ${instead} there`,
+      { value: entry },
+    );
   }
 
   /** `call` inside an RQL script: runs in the script's transaction. */

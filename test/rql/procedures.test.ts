@@ -85,6 +85,27 @@ describe("TypeScript procedures", () => {
     ]);
   });
 
+  test("the async entry points are refused inside a transaction, never run after it", async () => {
+    // They would commit on their own once the transaction ended, even when it rolled back.
+    const db = await setup();
+    const started: Array<Promise<unknown>> = [];
+    db.defineProcedure("shop::other", { params: {}, run: () => 1 });
+    const seq = db.seq;
+    assert.throws(() =>
+      db.transact(() => {
+        started.push(db.command('update shop::orders { status: "x" } filter { true }'));
+        started.push(db.admin("create namespace late"));
+        started.push(db.query("from shop::orders"));
+        started.push(db.call("shop::other"));
+        throw new Error("roll back");
+      }),
+    );
+    for (const promise of started) await rejects(promise, "TXN_ASYNC", /inside a transaction/);
+    assert.equal(db.seq, seq);
+    const { frames } = await db.query('from shop::orders filter { status == "x" }');
+    assert.deepEqual(frames, [[]]);
+  });
+
   test("call in RQL runs inside the script's transaction; rows come back as a frame", async () => {
     const db = await setup();
     db.defineProcedure("shop::big", {

@@ -208,10 +208,18 @@ function normalizeEffects(value: unknown, path: string): EffectSpec[] {
   return value.map((effect, i) => normalizeEffect(effect, `${path}.effects[${i}]`));
 }
 
-/** A timer's event must have a transition from the state it waits in, or it could never fire. */
+/**
+ * A timer's event must have a transition from the state it waits in, or it could never fire.
+ * The (from, event) pairs are collected once: a definition may have 100,000 timed transitions,
+ * and searching the list for each one kept the server busy for minutes.
+ */
 function checkTimerEvents(definition: MachineDefinition): void {
+  const pairs = new Set<string>();
+  for (const transition of definition.transitions) {
+    for (const from of transition.from) pairs.add(`${from}\u0000${transition.event}`);
+  }
   const hasTransition = (state: string, event: string): boolean =>
-    definition.transitions.some((t) => t.event === event && t.from.includes(state));
+    pairs.has(`${state}\u0000${event}`);
   definition.transitions.forEach((transition, i) => {
     const timer = transition.after;
     if (timer !== undefined && !hasTransition(transition.to, timer.event)) {

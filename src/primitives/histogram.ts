@@ -154,6 +154,7 @@ export class Histogram implements StoredObject {
         object: this.name,
       });
     }
+    this.checkCountFits(count);
     const b = this.buckets;
     const minBefore = b.minValue;
     const maxBefore = b.maxValue;
@@ -201,6 +202,7 @@ export class Histogram implements StoredObject {
         { object: this.name, value: other.name },
       );
     }
+    this.checkCountFits(other.count);
     const before = this.image();
     this.buckets.merge(other.buckets);
     tx.record(this, new ChangeRecord(this.name, "merge", null, before, other.image()));
@@ -252,6 +254,19 @@ export class Histogram implements StoredObject {
       default:
         assert(false, `unknown histogram change ${change.kind}`);
     }
+  }
+
+  /**
+   * Counts are exact only while safe integers; past that, a bucket's count in a snapshot is
+   * one the snapshot reader must refuse as damage, so the database would not open again.
+   */
+  private checkCountFits(added: number): void {
+    if (added <= Number.MAX_SAFE_INTEGER - this.buckets.count) return;
+    throw new DbError(
+      "LIMIT_EXCEEDED",
+      `${this.name}: count would pass ${Number.MAX_SAFE_INTEGER} (it is ${this.buckets.count})`,
+      { object: this.name, value: String(added) },
+    );
   }
 
   private fromImage(image: HistogramImage): HistogramBuckets {

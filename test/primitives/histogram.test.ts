@@ -279,6 +279,26 @@ describe("refusals", () => {
     assert.equal(h.count, 0);
   });
 
+  test("the total count stays a safe integer: a record or merge past it is refused", async () => {
+    // Past 2^53 counts are no longer exact, and a snapshot holding one could not be read back.
+    const { db, h } = await latency();
+    const other = db.createHistogram("other", { max: 1000 });
+    h.record(5, Number.MAX_SAFE_INTEGER);
+    other.record(7);
+    throwsDb(() => h.record(5), {
+      code: "LIMIT_EXCEEDED",
+      object: "default::latency",
+      message: /count would pass 9007199254740991/,
+    });
+    throwsDb(() => h.mergeFrom("other"), {
+      code: "LIMIT_EXCEEDED",
+      object: "default::latency",
+      message: /count would pass 9007199254740991/,
+    });
+    assert.equal(h.count, Number.MAX_SAFE_INTEGER);
+    assert.equal(h.summary().max, 5);
+  });
+
   test("percentiles must be in [0, 100]", async () => {
     const { h } = await latency();
     h.record(1);

@@ -84,6 +84,11 @@ export const machineListInstancesMax = 100_000;
 export const machineIdempotencyPurgeBatchMax = 16;
 /** Default idempotency window: 24 h (rcp.md decision 6). */
 export const machineIdempotencyWindowMsDefault = 24 * 60 * 60 * 1000;
+/**
+ * A durable timer's delay: 100 years. The deadline `now + ms` must stay a time the instance
+ * row can hold (below 2^53 ms), whatever the clock reads.
+ */
+export const machineTimerDelayMsMax = 100 * 365 * 24 * 60 * 60 * 1000;
 /** Timers one `fireDueTimers` call fires; the caller calls again for the rest. */
 export const machineTimersPerFireMax = 10_000;
 /** Histogram precision, in significant decimal digits (HDR-style). */

@@ -10,6 +10,7 @@ import { DbError, describeValue } from "../lib/errors.ts";
 import {
   machineEffectsPerTransitionMax,
   machineStatesMax,
+  machineTimerDelayMsMax,
   machineTransitionsMax,
 } from "../lib/limits.ts";
 import { compileGuard } from "../expr/index.ts";
@@ -183,6 +184,9 @@ function normalizeTimer(value: unknown, path: string): TimerSpec {
   const ms = value.ms;
   if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 1) {
     throw invalidDefinition(`${path}.ms`, `must be a whole number of ms >= 1`);
+  }
+  if (ms > machineTimerDelayMsMax) {
+    throw invalidDefinition(`${path}.ms`, `at most ${machineTimerDelayMsMax} ms (100 years)`);
   }
   return { ms, event: requireString(value.event, `${path}.event`) };
 }

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { open } from "../../src/index.ts";
 import { definitionChecksum, normalizeDefinition } from "../../src/machines/index.ts";
-import { machineTransitionsMax } from "../../src/lib/limits.ts";
+import { machineTimerDelayMsMax, machineTransitionsMax } from "../../src/lib/limits.ts";
 import { throwsDb } from "../support/assertions.ts";
 
 const twoStates = {
@@ -172,10 +172,16 @@ test("guards are checked at put time; trailing input is an error (decision 7)", 
 test("timers and effects are validated at put time", async () => {
   const db = await open();
   const base = { states: ["a", "b"], initial: "a" };
+  const hugeTimer = { ms: Number.MAX_SAFE_INTEGER, event: "T" };
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [
       { ...base, transitions: [{ from: "a", event: "E", to: "b", after: { ms: 0, event: "T" } }] },
       /transitions\[0\]\.after\.ms: must be a whole number of ms >= 1/,
+    ],
+    [
+      // Accepted before, then every create failed: the deadline was beyond 2^53 ms.
+      { ...base, transitions: [{ from: "a", event: "T", to: "b" }], after: { a: hugeTimer } },
+      /after\.a\.ms: at most 3153600000000 ms/,
     ],
     [
       { ...base, transitions: [{ from: "a", event: "E", to: "b", after: { ms: 5, event: "T" } }] },
@@ -221,6 +227,21 @@ test("timers and effects are validated at put time", async () => {
   for (const [definition, message] of bad) {
     throwsDb(() => db.machines.put("t", 1, definition), { code: "INVALID_DEFINITION", message });
   }
+  await db.close();
+});
+
+test("the longest timer is accepted and arms a deadline the instance row holds", async () => {
+  const db = await open();
+  const timer = { ms: machineTimerDelayMsMax, event: "T" };
+  const transitions = [{ from: "a", event: "T", to: "b" }];
+  db.machines.put("long", 1, {
+    states: ["a", "b"],
+    initial: "a",
+    transitions,
+    after: { a: timer },
+  });
+  db.machines.createInstance({ machine: "long", version: 1, instance_id: "i" });
+  assert.equal(db.machines.getInstance("i").state, "a");
   await db.close();
 });
 

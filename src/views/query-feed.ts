@@ -16,6 +16,8 @@ export class QueryFeed {
   private readonly object: ViewObject;
   private readonly output: OutputSink;
   private readonly entries: Map<string, Sink[]>;
+  /** The objects the query reads, by name. */
+  readonly inputs: ReadonlySet<string>;
   private collected: RowDelta[] = [];
 
   constructor(engine: Engine, query: string, params: QueryParams | undefined) {
@@ -35,6 +37,7 @@ export class QueryFeed {
     this.output = new OutputSink(this.object, graph.columns, undefined);
     graph.tail.next = this.output;
     this.entries = graph.entries;
+    this.inputs = new Set(graph.entries.keys());
     populateGraph(engine.catalog, graph);
     this.output.replaceAll(undefined);
     this.object.onWrite = (key, before, after) => this.collected.push(rowDelta(key, before, after));

@@ -8,6 +8,7 @@
  */
 import { DbError } from "../lib/errors.ts";
 import { subscriptionPendingCommitsMax } from "../lib/limits.ts";
+import { catalogObjectName } from "../engine/index.ts";
 import type { Commit, Engine, StoredObject } from "../engine/index.ts";
 import type {
   RowDelta,
@@ -25,6 +26,8 @@ interface Feed {
   deltas(commit: Commit): RowDelta[];
   /** False for a query: its past cannot be replayed, so it always starts with a snapshot. */
   readonly resumable: boolean;
+  /** The objects it reads: dropping one ends the subscription. */
+  readonly inputs: ReadonlySet<string>;
 }
 
 export interface SubscribeContext {
@@ -54,7 +57,12 @@ export function subscribe(
 function resolveFeed(engine: Engine, target: SubscriptionTarget): Feed {
   if ("query" in target) {
     const query = new QueryFeed(engine, target.query, target.params);
-    return { rows: () => query.rows(), deltas: (commit) => query.apply(commit), resumable: false };
+    return {
+      rows: () => query.rows(),
+      deltas: (commit) => query.apply(commit),
+      resumable: false,
+      inputs: query.inputs,
+    };
   }
   const [name, kind] =
     "table" in target
@@ -77,6 +85,7 @@ function resolveFeed(engine: Engine, target: SubscriptionTarget): Feed {
       return out;
     },
     resumable: true,
+    inputs: new Set([objectName]),
   };
 }
 
@@ -94,6 +103,8 @@ class LiveSubscription implements Subscription {
   private readonly queue: SubscriptionMessage[] = [];
   private deltaCount = 0;
   private ended = false;
+  /** Why it ended when an input was dropped: thrown once the queued messages are read. */
+  private failure: { seq: number; error: DbError } | undefined;
   private wake: (() => void) | undefined;
   private readonly unsubscribe: () => void;
   private readonly onAbort = (): void => this.close();
@@ -135,14 +146,45 @@ class LiveSubscription implements Subscription {
 
   private onCommit(commit: Commit): void {
     if (this.ended) return;
-    const changes = this.feed.deltas(commit);
-    if (changes.length === 0) return;
-    if (this.deltaCount >= this.pendingMax) {
-      this.end("lagged", commit.seq - 1);
-      return;
+    // Changes after a drop of an input belong to whatever now has its name: not fed.
+    const dropIndex = this.dropIndex(commit);
+    const fed = dropIndex < 0 ? commit : { ...commit, changes: commit.changes.slice(0, dropIndex) };
+    const changes = this.feed.deltas(fed);
+    if (changes.length > 0) {
+      if (this.deltaCount >= this.pendingMax) {
+        this.end("lagged", commit.seq - 1);
+        return;
+      }
+      this.deltaCount++;
+      this.queue.push({ type: "delta", seq: commit.seq, changes });
+      this.wake?.();
     }
-    this.deltaCount++;
-    this.queue.push({ type: "delta", seq: commit.seq, changes });
+    if (dropIndex >= 0) this.endDropped(commit, commit.changes[dropIndex]!.key as string);
+  }
+
+  /** Where `commit` drops an object the subscription reads, or -1. */
+  private dropIndex(commit: Commit): number {
+    return commit.changes.findIndex(
+      (change) =>
+        change.object === catalogObjectName &&
+        change.kind === "drop" &&
+        this.feed.inputs.has(change.key as string),
+    );
+  }
+
+  /**
+   * Ends the subscription with UNKNOWN_OBJECT, thrown once the queued messages are read: the
+   * object's rows are gone, and one re-created under its name would feed a stale image.
+   */
+  private endDropped(commit: Commit, name: string): void {
+    const error = new DbError(
+      "UNKNOWN_OBJECT",
+      `${name} was dropped at seq ${commit.seq}, which ends the subscription`,
+      { object: name },
+    );
+    this.failure = { seq: commit.seq, error };
+    this.ended = true;
+    this.unsubscribe?.();
     this.wake?.();
   }
 
@@ -161,6 +203,10 @@ class LiveSubscription implements Subscription {
   async *[Symbol.asyncIterator](): AsyncIterator<SubscriptionMessage> {
     for (;;) {
       const message = this.queue.shift();
+      if (message === undefined && this.failure !== undefined) {
+        await this.context.durable(this.failure.seq);
+        throw this.failure.error;
+      }
       if (message === undefined) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;

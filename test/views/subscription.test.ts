@@ -155,3 +155,38 @@ test("a machine subscription follows the machine's instance table", async () => 
   subscription.close();
   await db.close();
 });
+
+test("dropping the target (or a query's input) ends the subscription with UNKNOWN_OBJECT", async () => {
+  // Its rows would otherwise stay on screen, and a table re-created under the same name
+  // would add its rows to them.
+  const db = await accounts();
+  const table = db.table("default::accounts");
+  table.insert({ id: 1, owner: "ada", balance: 5 });
+  const direct = db.subscribe({ table: "accounts" });
+  const live = db.subscribe({ query: "from accounts filter { balance > 1 }" });
+  db.transact(() => {
+    table.insert({ id: 2, owner: "bob", balance: 2 });
+    db.drop("default::accounts");
+  });
+  const dropSeq = db.seq;
+  db.createTable("default::accounts", { columns: { id: "int8" }, primaryKey: "id" });
+  db.table("default::accounts").insert({ id: 9 });
+  for (const subscription of [direct, live]) {
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const message of subscription) seen.push(`${message.type} ${message.seq}`);
+      })(),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, "UNKNOWN_OBJECT");
+        assert.match(error.message, new RegExp(`default::accounts was dropped at seq ${dropSeq}`));
+        return true;
+      },
+    );
+    assert.deepEqual(seen, [`snapshot ${dropSeq - 1}`, `delta ${dropSeq}`]);
+  }
+  // A resume across the drop ends the same way.
+  const resumed = db.subscribe({ table: "accounts" }, { fromSeq: dropSeq - 1 });
+  await assert.rejects(take(resumed, 3), { code: "UNKNOWN_OBJECT" });
+  await db.close();
+});

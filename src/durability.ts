@@ -117,6 +117,7 @@ export class DurableLog {
       options.report("warning", `removed ${name}: a snapshot that did not finish (a crash)`);
     }
     const image = await loadNewestSnapshot(snapshotStorage, options.report);
+    await checkLogStartCovered(walStorage, image?.seq ?? 0);
     if (image !== undefined) restoreSnapshot(engine, image);
     const started = engine.clock.now();
     const result = await recoverLog(walStorage, {
@@ -320,6 +321,28 @@ function checkLogReachesSnapshot(snapshotSeq: number, lastRecordSeq: number): vo
       `Restore both from one backup; or, to go on from the snapshot, which holds every ` +
       `commit up to ${snapshotSeq}, move wal/ aside`,
     { seq: snapshotSeq, value: lastRecordSeq },
+  );
+}
+
+/**
+ * Refuses a log whose start retention removed when no snapshot holds what came before it:
+ * snapshots/ lost, or restored from an older backup than wal/. Recovery would otherwise call
+ * the gap damage and suggest a repair, which cannot bring those commits back.
+ */
+async function checkLogStartCovered(walStorage: Storage, snapshotSeq: number): Promise<void> {
+  const names = (await walStorage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
+  const firstSeq = names.length === 0 ? undefined : segmentFirstSeq(names.sort()[0]!)!;
+  if (firstSeq === undefined || firstSeq <= snapshotSeq + 1) return;
+  const held =
+    snapshotSeq === 0
+      ? "there is no readable snapshot"
+      : `the newest readable snapshot holds commits up to seq ${snapshotSeq} only`;
+  throw new DbError(
+    "CORRUPT",
+    `the log begins at seq ${firstSeq} (retention removed what came before) but ${held}: ` +
+      `snapshots/ is missing or older than wal/ (restored from different backups?). Restore ` +
+      `both from one backup; \`statebase verify\` shows what is there`,
+    { seq: firstSeq, value: snapshotSeq },
   );
 }
 

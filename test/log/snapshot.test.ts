@@ -96,6 +96,39 @@ test("reopening starts from the snapshot and replays the log after it", async ()
   });
 });
 
+test("a log whose start retention removed will not open without the snapshot", async () => {
+  await withDir(async (path) => {
+    const db = await seeded(path, 2_000, { snapshotsKept: 1, segmentSizeBytes: 64 * 1024 });
+    const prng = createPrng(6);
+    for (let i = 0; i < 500; i++) mutate(db, prng, 2_000);
+    await db.snapshot();
+    for (let i = 0; i < 50; i++) mutate(db, prng, 2_000);
+    await db.close();
+    // snapshots/ lost (a backup of wal/ alone): what came before the log is gone.
+    const dir = join(path, "snapshots");
+    for (const name of readdirSync(dir)) rmSync(join(dir, name));
+    const wal = join(path, "wal");
+    const before = readdirSync(wal).map((name) => [name, readFileSync(join(wal, name))]);
+    const firstSeq = Number(
+      readdirSync(wal)
+        .filter((n) => n.endsWith(".seg"))
+        .sort()[0]!
+        .slice(0, 20),
+    );
+    assert.ok(firstSeq > 1, "retention removed the start of the log");
+    await assert.rejects(open({ path, durability: "async" }), (error: Error) => {
+      assert.equal((error as { code?: string }).code, "CORRUPT");
+      const expected = `the log begins at seq ${firstSeq} (retention removed what came before)`;
+      assert.ok(error.message.startsWith(expected), error.message);
+      assert.match(error.message, /there is no readable snapshot: snapshots\/ is missing/);
+      assert.doesNotMatch(error.message, /repair/); // a repair cannot bring the commits back
+      return true;
+    });
+    const after = readdirSync(wal).map((name) => [name, readFileSync(join(wal, name))]);
+    assert.deepEqual(after, before, "the refused open changed nothing");
+  });
+});
+
 test("a damaged newest snapshot falls back to the previous one, with a warning", async () => {
   await withDir(async (path) => {
     const db = await seeded(path, 500, { snapshotsKept: 2 });

@@ -56,8 +56,8 @@ class Session {
 
   receive(data: RawData, isBinary: boolean): void {
     const request = decodeRequest(data, isBinary);
-    if (request instanceof Error) {
-      this.fail(null, request);
+    if ("error" in request) {
+      this.fail(request.id, request.error);
       return;
     }
     const { id, type } = request;
@@ -217,26 +217,38 @@ interface DecodedRequest {
   body: Record<string, unknown>;
 }
 
-function decodeRequest(data: RawData, isBinary: boolean): DecodedRequest | Error {
-  if (isBinary) return new DbError("INVALID_ARGUMENT", "send requests as JSON text messages");
+/** A message that is not a request, answered under its id when it had a usable one. */
+interface DecodeFailure {
+  id: RequestId | null;
+  error: Error;
+}
+
+function decodeRequest(data: RawData, isBinary: boolean): DecodedRequest | DecodeFailure {
+  const failed = (error: Error, id: RequestId | null = null) => ({ id, error });
+  if (isBinary) {
+    return failed(new DbError("INVALID_ARGUMENT", "send requests as JSON text messages"));
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(rawText(data));
   } catch {
     // The parser's position is of no use to a client that sent something that is not JSON.
-    return new ProtocolError("INVALID_JSON", "the message is not valid JSON", 400);
+    return failed(new ProtocolError("INVALID_JSON", "the message is not valid JSON", 400));
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    return new DbError("INVALID_ARGUMENT", "a request must be a JSON object with id and type");
+    const message = "a request must be a JSON object with id and type";
+    return failed(new DbError("INVALID_ARGUMENT", message));
   }
   const body = parsed as Record<string, unknown>;
   const id = body["id"];
   if (typeof id !== "string" && typeof id !== "number") {
-    return new DbError("INVALID_ARGUMENT", "a request needs an id (a string or a number)");
+    const message = "a request needs an id (a string or a number)";
+    return failed(new DbError("INVALID_ARGUMENT", message));
   }
   const type = body["type"];
   if (typeof type !== "string") {
-    return new DbError("INVALID_ARGUMENT", "a request needs a type", { id });
+    const message = `a request needs a type (a string such as "query"), got ${describeValue(type)}`;
+    return failed(new DbError("INVALID_ARGUMENT", message, { field: "type" }), id);
   }
   return { id, type, body };
 }

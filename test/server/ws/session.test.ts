@@ -67,6 +67,12 @@ test("requests are answered by id, in any order; errors name their request", asy
     assert.equal((await client.waitFor((m) => m.id === 5)).error.code, "INVALID_ARGUMENT");
     client.ws.send("{not json");
     assert.equal((await client.waitFor((m) => m.id === null)).error.code, "INVALID_JSON");
+    // A request with an id but no usable type is answered under its id, so a client's
+    // pending request fails at once instead of waiting for its timeout.
+    client.send({ id: 7 });
+    client.send({ id: "c", type: 12 });
+    assert.match((await client.waitFor((m) => m.id === 7)).error.message, /needs a type/);
+    assert.equal((await client.waitFor((m) => m.id === "c")).error.code, "INVALID_ARGUMENT");
     client.send({ id: 6, type: "query", rql: "from t" });
     assert.equal((await client.waitFor((m) => m.id === 6)).type, "result", "still serving");
   } finally {

@@ -20,7 +20,7 @@ import type {
   Transaction,
 } from "../engine/index.ts";
 import { mapChunks } from "./snapshot-source.ts";
-import { Duration, mapKeyOf, uuid4, uuid7 } from "../values/index.ts";
+import { Duration, copyStorable, mapKeyOf, uuid4, uuid7 } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
@@ -439,13 +439,9 @@ export class Queue implements StoredObject {
   }
 }
 
+/** A copy of the body made only of what the log carries (a Map would come back as {}). */
 function schemaFreeBody(body: unknown, object: string): unknown {
-  try {
-    return structuredClone(body);
-  } catch {
-    // structuredClone failed: the body holds functions or other non-data values.
-    throw new DbError("TYPE_MISMATCH", `${object}: a message body must be plain data`, { object });
-  }
+  return copyStorable(body, { object });
 }
 
 /** A handle on a queue: `db.queue("shop::jobs").enqueue({...})`. */

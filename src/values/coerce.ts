@@ -72,7 +72,7 @@ function coerceKind(type: ValueType, value: unknown, site: ValueSite): unknown {
     case "json":
       return copyJson(value, site, 0);
     case "any":
-      return value;
+      return copyStorable(value, site);
     default:
       return coerceInteger(type, kind, value, site);
   }
@@ -260,6 +260,55 @@ function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
     return out;
   }
   throw mismatch({ kind: "json", optional: true }, value, site, "not a JSON value");
+}
+
+/** The type named in errors about values of no declared type. */
+const anyType: ValueType = { kind: "any", optional: false };
+
+/**
+ * A copy of a value of no declared type (an `any` column, a schema-free queue body) made of
+ * what the log carries and reads back as it was: none, booleans, finite numbers, bigints,
+ * text, decimals, durations, datetimes, blobs, lists and plain objects, nested at most
+ * jsonDepthMax deep. Anything else (a Map, a Set, a class instance, a function, NaN) would be
+ * stored, then come back from the log as something else or stop the commit, so it is refused
+ * here, naming the site. A copy, so the caller changing its object later changes nothing.
+ */
+export function copyStorable(value: unknown, site: ValueSite, depth = 0): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "bigint":
+    case "undefined":
+      return value;
+    case "number":
+      if (Number.isFinite(value)) return value === 0 ? 0 : value;
+      throw mismatch(anyType, value, site, "only finite numbers can be stored");
+    case "object":
+      break;
+    default:
+      throw mismatch(anyType, value, site, `a ${typeof value} cannot be stored`);
+  }
+  if (value === null || value instanceof Decimal || value instanceof Duration) return value;
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (depth >= jsonDepthMax) {
+    throw new DbError("LIMIT_EXCEEDED", `${where(site)}value nested deeper than ${jsonDepthMax}`, {
+      ...details(site),
+    });
+  }
+  if (Array.isArray(value)) return Array.from(value, (item) => copyStorable(item, site, depth + 1));
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    const name = (value.constructor as { name?: unknown } | undefined)?.name;
+    const article = /^[AEIOU]/.test(String(name)) ? "an" : "a";
+    const what = typeof name === "string" && name !== "" ? `${article} ${name}` : "this object";
+    throw mismatch(anyType, value, site, `${what} cannot be stored; use plain objects and lists`);
+  }
+  const out = new JsonObject();
+  for (const [key, item] of Object.entries(value)) {
+    setOwnKey(out, key, copyStorable(item, site, depth + 1));
+  }
+  return out;
 }
 
 function where(site: ValueSite): string {

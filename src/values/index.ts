@@ -9,7 +9,7 @@ export {
   valueType,
 } from "./types.ts";
 export type { BaseKind, ValueType } from "./types.ts";
-export { coerceValue } from "./coerce.ts";
+export { coerceValue, copyStorable } from "./coerce.ts";
 export type { ValueSite } from "./coerce.ts";
 export { compareValues, valuesEqual } from "./compare.ts";
 export { mapKeyOf, mapKeyOfTuple, sameMapKey } from "./key.ts";

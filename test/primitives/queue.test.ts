@@ -385,13 +385,29 @@ describe("malformed arguments", () => {
     assert.equal(q.get(1)?.state, "claimed");
   });
 
-  test("bodies must be plain data", async () => {
+  test("bodies must be data the log carries back as it was", async () => {
     const { q } = await jobs();
     throwsDb(() => q.enqueue({ job: "a", run: () => 1 } as never), {
       code: "TYPE_MISMATCH",
       object: "default::jobs",
-      message: /must be plain data/,
+      message: /a function cannot be stored/,
     });
+    // Each was enqueued, then came back from the log as {} (or stopped the commit: NaN).
+    for (const [body, message] of [
+      [new Map([["job", "a"]]), /a Map cannot be stored/],
+      [{ job: "a", tags: new Set(["x"]) }, /a Set cannot be stored/],
+      [{ job: "a", at: Number.NaN }, /only finite numbers/],
+    ] as const) {
+      throwsDb(() => q.enqueue(body as never), {
+        code: "TYPE_MISMATCH",
+        object: "default::jobs",
+        message,
+      });
+    }
+    assert.equal(q.size, 0);
+    const kept = { job: "a", at: new Date(5), n: 7n, bytes: new Uint8Array([1]) };
+    const { id } = q.enqueue(kept);
+    assert.deepEqual(q.get(id)?.body, kept);
   });
 
   test("definitions: attempts in [1, 1000000], visibility positive, durations parse", async () => {

@@ -392,6 +392,45 @@ describe("json", () => {
   });
 });
 
+describe("any", () => {
+  test("values the log carries are deep copies, so the caller's objects cannot change them", () => {
+    const source = {
+      list: [1, "a", true, null, 5n, new Date(0), new Uint8Array([1])],
+      d: Decimal.parse("1.5"),
+      t: Duration.parse("2s"),
+      nested: { x: 1 },
+    };
+    const stored = store("any", source) as typeof source;
+    source.nested.x = 2;
+    source.list.push(9);
+    (source.list[5] as Date).setTime(7);
+    assert.deepEqual(stored.nested, { x: 1 });
+    assert.equal(stored.list.length, 7);
+    assert.equal((stored.list[5] as Date).getTime(), 0);
+    assert.equal(store("any", -0), 0);
+  });
+
+  test("what the log would lose or refuse is TYPE_MISMATCH naming the column", () => {
+    // Each was stored, then read back from the log as {} (or stopped the commit: NaN).
+    refuses("any", new Map([[1, 2]]), "TYPE_MISMATCH", "{}");
+    throwsDb(() => store("any", { s: new Set([1]) }), {
+      code: "TYPE_MISMATCH",
+      message: /^default::c_any\.v: .*a Set cannot be stored/,
+    });
+    refuses("any", [Number.NaN], "TYPE_MISMATCH", "NaN");
+    throwsDb(() => store("any", { f: () => 1 }), { code: "TYPE_MISMATCH", message: /function/ });
+    throwsDb(() => store("any", Symbol("s")), { code: "TYPE_MISMATCH", message: /symbol/ });
+    throwsDb(() => store("any", new (class Point {})()), {
+      code: "TYPE_MISMATCH",
+      message: /a Point cannot be stored/,
+    });
+    throwsDb(() => store("any", [/x/]), { code: "TYPE_MISMATCH", message: /a RegExp/ });
+    let deep: unknown = 1;
+    for (let i = 0; i < 65; i++) deep = { deep };
+    throwsDb(() => store("any", deep), { code: "LIMIT_EXCEEDED", message: /deeper than 64/ });
+  });
+});
+
 describe("none, missing and unknown columns", () => {
   test("Option(T) stores none for null, undefined and a missing column", () => {
     const table = tableFor("Option(int4)");

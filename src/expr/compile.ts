@@ -8,7 +8,7 @@
  * division for integer types) and "guard" (rstmdb's guard language: JSON equality, numbers-only
  * ordering, two-valued logic, roots `ctx` and `payload` only).
  */
-import type { DbError } from "../lib/errors.ts";
+import { DbError } from "../lib/errors.ts";
 import { assert, unreachable } from "../lib/assert.ts";
 import { setOwnKey as setOwnKeyImported } from "../lib/row-object.ts";
 import { arithmeticOps, comparisonOps } from "./ast.ts";
@@ -22,6 +22,7 @@ import type {
   RecordExpr,
   Semantics,
 } from "./ast.ts";
+import { coerceValue, integerBounds } from "../values/index.ts";
 import type { ValueType } from "../values/index.ts";
 import {
   compileArithmetic,
@@ -138,17 +139,20 @@ function compileNode(node: Expr, env: CompileEnv): Compiled {
     case "binary":
       return compileBinary(node, env);
     case "between": {
-      const [operand, low, high] = [node.operand, node.low, node.high].map((child) =>
-        compileNode(child, env),
+      const operand = compileNode(node.operand, env);
+      const [low, high] = [node.low, node.high].map((child) =>
+        typedParam(child, compileNode(child, env), operand.type, env),
       );
-      return compileBetween(node, operand!, low!, high!, env);
+      return compileBetween(node, operand, low!, high!, env);
     }
     case "in": {
       const operand = compileNode(node.operand, env);
       const list =
         node.list.type === "list"
-          ? node.list.items.map((item) => compileNode(item, env))
-          : compileNode(node.list, env);
+          ? node.list.items.map((item) =>
+              typedParam(item, compileNode(item, env), operand.type, env),
+            )
+          : typedParam(node.list, compileNode(node.list, env), operand.type, env, true);
       return compileIn(node, operand, list, env);
     }
     case "call":
@@ -162,7 +166,11 @@ function compileBinary(node: BinaryExpr, env: CompileEnv): Compiled {
   const left = compileNode(node.left, env);
   const right = compileNode(node.right, env);
   if (arithmeticOps.has(node.op)) return compileArithmetic(node, left, right, env);
-  if (comparisonOps.has(node.op)) return compileComparison(node, left, right, env);
+  if (comparisonOps.has(node.op)) {
+    const l = typedParam(node.left, left, right.type, env);
+    const r = typedParam(node.right, right, left.type, env);
+    return compileComparison(node, l, r, env);
+  }
   if (node.op === "??") return compileCoalesce(left, right);
   return compileLogic(node, left, right, env);
 }
@@ -233,6 +241,63 @@ function compileParam(node: ParamExpr): Compiled {
     return value;
   };
   return { evaluate, type: unknownType };
+}
+
+/**
+ * Kinds that JSON, the wire format, carries as text (docs/server.md): a parameter of one of
+ * these arrives as a string, which never equals the column's value (a bigint, Decimal, Date).
+ */
+const textCarriedKinds: ReadonlySet<string> = new Set([
+  ...Object.keys(integerBounds),
+  "decimal",
+  "date",
+  "datetime",
+  "time",
+  "duration",
+  "uuid4",
+  "uuid7",
+  "blob",
+]);
+
+/**
+ * A parameter compared with an expression of such a type reads text as that type, as an
+ * insert would store it (`at > $since` with `{"since": "2024-01-01T00:00:00Z"}`); text that
+ * is no value of the type is TYPE_MISMATCH (or OUT_OF_RANGE) naming the parameter. `list`:
+ * the parameter is the list of `x in $list`.
+ */
+function typedParam(
+  node: Expr,
+  compiled: Compiled,
+  type: ValueType,
+  env: CompileEnv,
+  list = false,
+): Compiled {
+  if (node.type !== "param" || env.semantics !== "rql" || !textCarriedKinds.has(type.kind)) {
+    return compiled;
+  }
+  const target: ValueType = { kind: type.kind, optional: true };
+  const read = compiled.evaluate;
+  const convert = (value: unknown): unknown => {
+    if (typeof value !== "string") return value;
+    try {
+      return coerceValue(target, value);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      throw compileError(error.code, node, `parameter $${node.name}: ${error.message}`);
+    }
+  };
+  // A list parameter is the same array for every row: it is converted once per array.
+  let given: unknown;
+  let converted: unknown;
+  const evaluate: Evaluator = list
+    ? (s) => {
+        const value = read(s);
+        if (!Array.isArray(value)) return value;
+        if (value !== given) [given, converted] = [value, value.map(convert)];
+        return converted;
+      }
+    : (s) => convert(read(s));
+  return { evaluate, type: compiled.type };
 }
 
 // ---- Records, lists and calls ----

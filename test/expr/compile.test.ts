@@ -401,6 +401,46 @@ describe("rql: fields, parameters, records and lists", () => {
     }
   });
 
+  it("reads a parameter given as text as the type of the column it is compared with", () => {
+    // JSON carries wide integers, decimals, datetimes and durations as text (docs/server.md):
+    // `at > $since` with {"since": "2024-..."} compared text with a Date and found nothing.
+    const fields = {
+      fields: typed({ i: "int8", d: "Option(decimal)", t: "datetime", u: "duration", s: "utf8" }),
+    };
+    const row = {
+      ...{ i: 2n ** 53n + 1n, d: Decimal.parse("1.5"), t: new Date(0), u: new Duration(5000) },
+      s: "y",
+    };
+    const params = {
+      i: "9007199254740993",
+      d: "1.50",
+      t: "1970-01-01T00:00:00Z",
+      later: "1970-01-02T00:00:00Z",
+      u: "5s",
+      s: "x",
+      ids: ["1", "9007199254740993"],
+    };
+    const holds = (source: string): unknown => evaluate(source, row, fields, params);
+    for (const source of ["i == $i", "$i == i", "d == $d", "t == $t", "t < $later", "u == $u"]) {
+      assert.equal(holds(source), true, source);
+    }
+    assert.equal(holds("t between $t and $later"), true);
+    assert.equal(holds("i in [1, $i]"), true);
+    assert.equal(holds("i in $ids"), true);
+    assert.equal(holds("s == $s"), false);
+    // Text that is not a value of the column's type is refused, naming the parameter.
+    for (const source of ["t > $s", "i == $s", "i == $s or i in $ids", "i in [$s]"]) {
+      assert.throws(
+        () => holds(source),
+        (error: unknown) =>
+          error instanceof DbError &&
+          error.code === "TYPE_MISMATCH" &&
+          /parameter \$s/.test(error.message),
+        source,
+      );
+    }
+  });
+
   it("builds fresh records and lists per evaluation", () => {
     const build = compileExpression(parseExpression("{a: x, 'b c': [x, x + 1], __proto__: 1}"));
     const first = build({ row: { x: 1 } }) as Record<string, unknown>;

@@ -166,3 +166,27 @@ test("updates and deletes through an index touch exactly the scanned rows", asyn
     { numRuns: 100 },
   );
 });
+
+test("parameters given as text, as JSON carries them, find wide keys and datetimes", async () => {
+  const db = await open();
+  await db.admin(`create namespace w;
+    create table w::e { id: int8, at: datetime } with { primary_key: { id } };
+    create index w::e_by_at on w::e { at };
+    insert w::e [{ id: 9007199254740993, at: "2024-01-01T00:00:00Z" }, { id: 1, at: 0 }]`);
+  const wide = { id: "9007199254740993" };
+  const found = await db.query("from w::e filter { id == $id } map { id }", wide);
+  assert.deepEqual(found.frames, [[{ id: 2n ** 53n + 1n }]]);
+  const since = { since: "2023-01-01T00:00:00Z" };
+  const recent = await db.query("from w::e filter { at > $since } map { id }", since);
+  assert.deepEqual(recent.frames, [[{ id: 2n ** 53n + 1n }]]);
+  assert.deepEqual(db.explain("from w::e filter { at > $since }"), [
+    "w::e: index e_by_at range (at)",
+  ]);
+  const deleted = await db.command("delete w::e filter { id in $ids }", { ids: ["1"] });
+  assert.deepEqual(deleted.frames, [[{ namespace: "w", table: "e", deleted: 1 }]]);
+  await assert.rejects(db.query("from w::e filter { at > $since }", { since: "soon" }), {
+    code: "TYPE_MISMATCH",
+    message: /parameter \$since/,
+  });
+  await db.close();
+});

@@ -34,6 +34,8 @@ export const snapshotDirectoryName = "snapshots";
 export const durabilityWindowMsDefault = 10;
 /** Recoveries shorter than this print no progress. */
 const recoveryQuietMs = 1000;
+/** A snapshot at least this large is announced as it starts loading (about a second's work). */
+const snapshotAnnouncedBytesMin = 16 * 1024 * 1024;
 
 export type Reporter = (kind: "warning" | "progress", message: string) => void;
 
@@ -116,9 +118,17 @@ export class DurableLog {
     for (const name of await removeUnfinishedSnapshots(snapshotStorage)) {
       options.report("warning", `removed ${name}: a snapshot that did not finish (a crash)`);
     }
+    const loadStarted = performance.now();
     const image = await loadNewestSnapshot(snapshotStorage, options.report);
     await checkLogStartCovered(walStorage, image?.seq ?? 0);
     if (image !== undefined) restoreSnapshot(engine, image);
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    if (image !== undefined && loadSeconds * 1000 > recoveryQuietMs) {
+      options.report(
+        "progress",
+        `snapshot of seq ${image.seq} loaded in ${loadSeconds.toFixed(1)} s`,
+      );
+    }
     const started = engine.clock.now();
     const result = await recoverLog(walStorage, {
       ...(image === undefined ? {} : { fromSeq: image.seq, fromHash: image.hash }),
@@ -352,7 +362,12 @@ async function loadNewestSnapshot(
 ): Promise<SnapshotImage | undefined> {
   for (const name of await listSnapshots(storage)) {
     try {
-      return await readSnapshot(storage, name);
+      // Loading is one synchronous step (parse, then restore): say what it is before it.
+      return await readSnapshot(storage, name, (sizeBytes) => {
+        if (sizeBytes < snapshotAnnouncedBytesMin) return;
+        const mib = (sizeBytes / 1024 / 1024).toFixed(0);
+        report("progress", `loading snapshot ${name} (${mib} MiB)`);
+      });
     } catch (error) {
       if (!(error instanceof DbError) || error.code !== "CORRUPT") throw error;
       report("warning", `${error.message}; falling back to an older snapshot`);

@@ -226,11 +226,17 @@ export async function removeUnfinishedSnapshots(storage: Storage): Promise<strin
 }
 
 /** Reads and checks a snapshot; throws CORRUPT naming the file when anything is off. */
-export async function readSnapshot(storage: Storage, name: string): Promise<SnapshotImage> {
+export async function readSnapshot(
+  storage: Storage,
+  name: string,
+  onSize?: (sizeBytes: number) => void,
+): Promise<SnapshotImage> {
   const file = await storage.open(name, { create: false });
   let bytes: Uint8Array;
   try {
-    bytes = await file.read(0, await file.size());
+    const sizeBytes = await file.size();
+    onSize?.(sizeBytes);
+    bytes = await file.read(0, sizeBytes);
   } finally {
     await file.close();
   }

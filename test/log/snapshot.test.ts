@@ -129,6 +129,29 @@ test("a log whose start retention removed will not open without the snapshot", a
   });
 });
 
+test("a large snapshot is announced when it starts loading", async () => {
+  await withDir(async (path) => {
+    const db = await open({ path, durability: "async", snapshotLogBytes: 0 });
+    db.createNamespace("s");
+    const t = db.createTable("s::big", { columns: { id: "int8", v: "utf8" }, primaryKey: "id" });
+    const value = "x".repeat(100_000);
+    db.transact(() => {
+      for (let id = 0; id < 200; id++) t.insert({ id, v: value }); // about 19 MiB
+    });
+    const info = await db.snapshot();
+    await db.close();
+    const messages: string[] = [];
+    const again = await open({ path, onMessage: (kind, m) => void messages.push(`${kind}: ${m}`) });
+    assert.equal(again.table("s::big").size, 200);
+    await again.close();
+    const name = `snapshot-${String(info.seq).padStart(20, "0")}.jsonl`;
+    assert.match(
+      messages[0] ?? "",
+      new RegExp(`^progress: loading snapshot ${name} \\(19 MiB\\)$`),
+    );
+  });
+});
+
 test("a damaged newest snapshot falls back to the previous one, with a warning", async () => {
   await withDir(async (path) => {
     const db = await seeded(path, 500, { snapshotsKept: 2 });

@@ -19,7 +19,7 @@ import { coerceValue, integerBounds, mapKeyOf, mapKeyOfTuple, valueType } from "
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
-import type { ColumnDefinition, ColumnsInput } from "./schema.ts";
+import type { Column, ColumnDefinition, ColumnsInput } from "./schema.ts";
 
 /** The stored definition of a counter. */
 export interface CounterDefinition extends ObjectDefinition {
@@ -81,8 +81,8 @@ export class Counter implements StoredObject {
     tx.assertWritable(this.name);
     const delta = coerceValue(int8, amount, this.amountSite) as number | bigint;
     const normalized = this.normalizeKey(key);
-    // One lookup: the entry is updated in place (a normalised multi-column key is a list,
-    // which get() would refuse, so the map is read directly).
+    // One lookup: the entry is updated in place (the map is read directly, since get()
+    // would normalise the key a second time).
     const mapKey = this.mapKey(normalized);
     const entry = this.values.get(mapKey);
     const before = entry === undefined ? 0 : entry.value;
@@ -201,8 +201,24 @@ export class Counter implements StoredObject {
     if (columns.length === 1 && (typeof key !== "object" || key instanceof Date)) {
       return coerceValue(columns[0]!.type, key, { object: this.name, column: columns[0]!.name });
     }
+    // A list is the key as entries() and changes give it back for several key columns.
+    if (columns.length > 1 && Array.isArray(key)) return this.normalizeListKey(columns, key);
     const row = schema.normalizeRow(key);
     return columns.length === 1 ? row[columns[0]!.name] : columns.map((c) => row[c.name]);
+  }
+
+  private normalizeListKey(columns: readonly Column[], key: readonly unknown[]): unknown[] {
+    if (key.length !== columns.length) {
+      const names = columns.map((c) => c.name).join(", ");
+      throw new DbError(
+        "TYPE_MISMATCH",
+        `${this.name}: the key is (${names}); pass a list of ${columns.length} values`,
+        { object: this.name, value: describeValue(key) },
+      );
+    }
+    return columns.map((column, i) =>
+      coerceValue(column.type, key[i], { object: this.name, column: column.name }),
+    );
   }
 
   private mapKey(key: unknown): MapKey {

@@ -265,6 +265,23 @@ describe("keyed counters", () => {
     });
   });
 
+  test("a list key, as entries() gives it, is accepted by get, add and reset", async () => {
+    const db = await open();
+    const daily = db.createCounter("daily", { by: { page: "utf8", day: "date" } });
+    daily.add(2, { page: "home", day: "2024-01-01" });
+    daily.add(1, ["about", "2024-01-02"]);
+    for (const { key, value } of daily.entries()) assert.equal(daily.get(key), value);
+    assert.equal(daily.add(3, ["home", "2024-01-01"]), 5);
+    for (const { key } of daily.entries()) daily.reset(key);
+    assert.deepEqual(daily.entries(), []);
+    throwsDb(() => daily.add(1, ["home"]), {
+      code: "TYPE_MISMATCH",
+      object: "default::daily",
+      message: /key is \(page, day\); pass a list of 2 values/,
+    });
+    throwsDb(() => daily.add(1, ["home", "2024-02-30"]), { code: "TYPE_MISMATCH", column: "day" });
+  });
+
   test("rollback removes keys created inside the transaction", async () => {
     const { db, views } = await keyed();
     views.add(1, "home");

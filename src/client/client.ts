@@ -21,7 +21,7 @@ export interface ClientOptions {
   token?: string;
   /** `auto` (default): WebSocket, HTTP while it is down; `websocket` or `http` only. */
   transport?: "auto" | "websocket" | "http";
-  /** How long a request may wait for its answer (default 30 s). */
+  /** How long a request may wait for its answer, and opening the WebSocket (default 30 s). */
   requestTimeoutMs?: number;
   /** First reconnect delay (default 100 ms), doubling up to `reconnectDelayMaxMs` (5 s). */
   reconnectDelayMs?: number;
@@ -223,15 +223,26 @@ export class Client implements SubscriptionHost {
       return false;
     }
     return new Promise<boolean>((resolve) => {
+      // A server that accepts the connection but never answers the upgrade (stuck, or some
+      // other service on the port) would hold connect() forever.
+      const timer = setTimeout(() => {
+        resolve(false);
+        socket.close();
+      }, this.timeoutMs);
       socket.onopen = () => {
+        clearTimeout(timer);
         this.socket = socket;
         this.reconnectDelayMs = this.options.reconnectDelayMs ?? 100;
         for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
         resolve(true);
       };
       socket.onmessage = (event) => this.receive(event.data);
-      socket.onerror = () => resolve(false);
+      socket.onerror = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
       socket.onclose = () => {
+        clearTimeout(timer);
         resolve(false);
         if (this.socket === socket) this.lost();
       };

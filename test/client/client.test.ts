@@ -8,6 +8,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import {
   AccessError,
   ConnectionError,
@@ -85,6 +88,26 @@ test("a request without an answer fails with TimeoutError; closing fails the res
     await assert.rejects(pending, ConnectionError);
   } finally {
     await server.close();
+  }
+});
+
+test("a server that never answers the upgrade fails connect within the timeout", async () => {
+  // A stuck server, or another service on the port, accepts the connection and stays silent.
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => void sockets.push(socket));
+  silent.listen(0, "127.0.0.1");
+  await once(silent, "listening");
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  try {
+    const options = { requestTimeoutMs: 200 };
+    await assert.rejects(connect(url, { ...options, transport: "websocket" }), ConnectionError);
+    const fallback = await connect(url, options);
+    assert.equal(fallback.connected, false, "auto goes on over HTTP");
+    await assert.rejects(fallback.query("from t"), TimeoutError);
+    await fallback.close();
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
   }
 });
 

@@ -30,7 +30,13 @@ export type LiteralExpr = NodeBase &
     | { readonly type: "literal"; readonly kind: "none"; readonly value: null }
     | { readonly type: "literal"; readonly kind: "bool"; readonly value: boolean }
     | { readonly type: "literal"; readonly kind: "integer"; readonly value: number | bigint }
-    | { readonly type: "literal"; readonly kind: "float"; readonly value: number }
+    | {
+        readonly type: "literal";
+        readonly kind: "float";
+        readonly value: number;
+        /** The source spelling when parsed: a decimal column keeps every digit of it. */
+        readonly text?: string;
+      }
     | { readonly type: "literal"; readonly kind: "string"; readonly value: string }
     | { readonly type: "literal"; readonly kind: "duration"; readonly value: Duration }
   );

@@ -189,7 +189,7 @@ export class ExpressionParser {
         return { type: "literal", kind: "integer", value: token.value, pos };
       case "float":
         this.cursor.next();
-        return { type: "literal", kind: "float", value: token.value, pos };
+        return { type: "literal", kind: "float", value: token.value, text: token.text, pos };
       case "string":
         this.cursor.next();
         return { type: "literal", kind: "string", value: token.value, pos };

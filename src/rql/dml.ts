@@ -9,7 +9,7 @@
 import { DbError, describeValue } from "../lib/errors.ts";
 import type { StoredObject, Transaction } from "../engine/index.ts";
 import { compileExpression, compilePredicate } from "../expr/index.ts";
-import type { Evaluator } from "../expr/index.ts";
+import type { Evaluator, Expr } from "../expr/index.ts";
 import { Queue, RingBuffer, Series, Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
 import { parseType } from "../values/index.ts";
@@ -91,9 +91,10 @@ export function compileInsert(statement: InsertStatement, env: CompileEnv): Comp
   const names = ((object.definition.columns ?? []) as ReadonlyArray<{ name: string }>).map(
     (c) => c.name,
   );
-  const rowReads = statement.rows.map((row) => compileInsertRow(row, names, object.name));
+  const columns = columnsOfObject(object);
+  const rowReads = statement.rows.map((row) => compileInsertRow(row, names, object.name, columns));
   const listRead = statement.source === undefined ? undefined : compileExpression(statement.source);
-  const returning = compileReturning(statement.returning, columnsOfObject(object));
+  const returning = compileReturning(statement.returning, columns);
   const run = (ctx: RunContext): Row[] => {
     const scope = scopeOf(ctx);
     const inputs: unknown[] =
@@ -126,12 +127,36 @@ function toList(value: unknown): unknown[] {
   return [value];
 }
 
+/**
+ * A literal with a fraction put straight into a decimal column is read from its source text:
+ * read as a double first, 12345678901234567890.12 was stored as 12345678901234567000.
+ */
+function exactLiteral(expr: Expr, type: ValueType | undefined): Expr {
+  if (type?.kind !== "decimal") return expr;
+  const negated = expr.type === "unary" && expr.op === "-";
+  const literal = negated ? expr.operand : expr;
+  if (literal.type !== "literal" || literal.kind !== "float" || literal.text === undefined) {
+    return expr;
+  }
+  const value = negated ? `-${literal.text}` : literal.text;
+  return { type: "literal", kind: "string", value, pos: expr.pos };
+}
+
 function compileInsertRow(
   row: InsertStatement["rows"][number],
   names: readonly string[],
   object: string,
+  columns: Columns,
 ): Evaluator {
-  if (row.kind === "record") return compileExpression(row.value);
+  if (row.kind === "record") {
+    const value = row.value;
+    if (value.type !== "record" || columns === undefined) return compileExpression(value);
+    const entries = value.entries.map((entry) => ({
+      ...entry,
+      value: exactLiteral(entry.value, columns.get(entry.key)),
+    }));
+    return compileExpression({ ...value, entries });
+  }
   if (row.values.length > names.length) {
     throw new DbError(
       "INVALID_ARGUMENT",
@@ -140,7 +165,9 @@ function compileInsertRow(
       { object, line: row.pos.line, col: row.pos.col },
     );
   }
-  const reads = row.values.map((value) => compileExpression(value));
+  const reads = row.values.map((value, i) =>
+    compileExpression(exactLiteral(value, columns?.get(names[i]!))),
+  );
   return (scope) => {
     const record: Record<string, unknown> = {};
     for (let i = 0; i < reads.length; i++) record[names[i]!] = reads[i]!(scope);
@@ -221,7 +248,11 @@ export function compileUpdate(statement: UpdateStatement, env: CompileEnv): Comp
   const keep = compilePredicate(statement.filter, { fields: columns! });
   const access = planTableAccess(table, statement.filter);
   const names = statement.set.map((column) => column.name);
-  const reads = compileColumns(statement.set, columns);
+  const set = statement.set.map((column) => ({
+    ...column,
+    expr: exactLiteral(column.expr, columns?.get(column.name)),
+  }));
+  const reads = compileColumns(set, columns);
   const returning = compileReturning(statement.returning, columns);
   const run = (ctx: RunContext): Row[] => {
     const rows = matchingRows(table, ctx, access, keep);

@@ -41,7 +41,8 @@ function strip(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    if (key !== "pos") out[key] = strip(inner);
+    // Positions and a float's source spelling belong to the text, not to the meaning.
+    if (key !== "pos" && key !== "text") out[key] = strip(inner);
   }
   return out;
 }

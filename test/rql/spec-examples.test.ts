@@ -371,6 +371,23 @@ describe("schema", () => {
     assert.deepEqual(await rows(db, "from w"), [{ a: 255, b: 2n ** 127n - 1n, c: 2n ** 64n - 1n }]);
   });
 
+  test("a literal with a fraction keeps every digit in a decimal column", async () => {
+    // It was read as a double first: 12345678901234567890.12 was stored as 12345678901234567000.
+    const db = await open();
+    await db.admin("create table m { id: int8, k: Option(decimal) } with { primary_key: { id } }");
+    await db.command(
+      "insert m [{ id: 1, k: 12345678901234567890.12 }, { id: 2, k: -0.10000000000000000001 }]; " +
+        "insert m [(3, 1.5e-30)]; " +
+        "update m { k: 98765432109876543210.98 } filter { id == 3 }",
+    );
+    const text = (await rows(db, "from m")).map((row) => String(row.k));
+    assert.deepEqual(text, [
+      "12345678901234567890.12",
+      "-0.10000000000000000001",
+      "98765432109876543210.98",
+    ]);
+  });
+
   test("create view ... as { pipeline } and reading it", async () => {
     const db = await shop();
     await db.admin(`create transactional view shop::open_by_customer

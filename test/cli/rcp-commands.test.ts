@@ -183,6 +183,21 @@ test("watch-all prints events as JSON lines, resumes with --from-offset", async 
   );
 });
 
+test("watch --count N prints N events, also when the replayed history has more", async () => {
+  await cli("create-instance", ...auth(), "-m", "order", "-V", "1", "-i", "w-2");
+  const from = rcp.db.seq;
+  rcp.db.machines.applyEvent({ instance_id: "w-2", event: "PAY", payload: { ready: true } });
+  rcp.db.machines.applyEvent({ instance_id: "w-2", event: "SHIP" });
+  for (const command of [["watch-all"], ["watch-instance", "w-2"]]) {
+    const watched = await cli(...command, ...auth(), "--from-offset", String(from), "--count", "1");
+    // It printed every replayed event that arrived before its UNWATCH was answered.
+    assert.deepEqual(
+      watched.out.map((line) => (JSON.parse(line) as { event: string }).event),
+      ["PAY"],
+    );
+  }
+});
+
 test("REPL: aliases, JSON with spaces, errors stay in the session", async () => {
   assert.deepEqual(splitReplLine(`c order 1 r-1 {"a": [1, "x y"]}`), [
     "c",

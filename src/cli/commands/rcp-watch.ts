@@ -94,10 +94,18 @@ async function stream(
   subscribe: () => Promise<string>,
 ): Promise<boolean> {
   let seen = 0;
+  let finished = false;
   let stop!: (endedByServer: boolean) => void;
-  const stopped = new Promise<boolean>((resolve) => (stop = resolve));
+  const stopped = new Promise<boolean>((resolve) => {
+    stop = (endedByServer) => {
+      finished = true;
+      resolve(endedByServer);
+    };
+  });
   let printing = Promise.resolve();
   client.addStreamListener((message: RcpStreamMessage) => {
+    // A replay sends events faster than UNWATCH is answered: those after the end stay unprinted.
+    if (finished) return;
     printing = printing.then(() => context.line(JSON.stringify(message)));
     if (message.type === "end") stop(true);
     else if (count !== undefined && ++seen >= count) stop(false);

@@ -198,6 +198,25 @@ test("watch --count N prints N events, also when the replayed history has more",
   }
 });
 
+test("put-machine: a definition that is not JSON or a file that cannot be read says so", async () => {
+  for (const [definition, message] of [
+    ["{states", /argument 'definition'.* not JSON/],
+    ["@/nonexistent/order.json", /argument 'definition'.* cannot read \/nonexistent\/order\.json/],
+  ] as const) {
+    const err: string[] = [];
+    const warn = (text: string): void => void err.push(text);
+    const context = { line: () => Promise.resolve(), warn, progress: warn, exitCode: 0 };
+    const program = createProgram(context);
+    const args = ["put-machine", ...auth(), "-n", "x", "-v", "1", definition];
+    // It exited with code 2 and printed nothing.
+    await assert.rejects(program.parseAsync(["node", "statebase", ...args]), {
+      code: "commander.invalidArgument",
+    });
+    assert.equal(err.length, 1);
+    assert.match(err[0]!, message);
+  }
+});
+
 test("REPL: aliases, JSON with spaces, errors stay in the session", async () => {
   assert.deepEqual(splitReplLine(`c order 1 r-1 {"a": [1, "x y"]}`), [
     "c",

@@ -25,7 +25,8 @@ interface ClientCommand {
   name: string;
   description: string;
   configure: (command: Command) => Command;
-  request: (args: string[], options: Options) => { op: string; params: unknown };
+  /** `args` are the positional arguments, each as its parser (if any) returned it. */
+  request: (args: unknown[], options: Options) => { op: string; params: unknown };
 }
 
 /** Parses a JSON argument; `@file.json` reads the file (put-machine's convention). */
@@ -73,10 +74,11 @@ const commands: readonly ClientCommand[] = [
       c
         .requiredOption("-n, --name <name>", "machine name")
         .requiredOption("-v, --version <version>", "definition version", parseVersion)
-        .argument("<definition>", "the definition: JSON text or @file.json"),
+        // Parsed by commander, which names the argument when it is not JSON.
+        .argument("<definition>", "the definition: JSON text or @file.json", parseJsonArgument),
     request: ([definition], o) => ({
       op: "PUT_MACHINE",
-      params: { machine: o.name, version: o.version, definition: parseJsonArgument(definition!) },
+      params: { machine: o.name, version: o.version, definition },
     }),
   },
   {
@@ -212,7 +214,7 @@ export function addRcpCommands(program: Command, context: CliContext): void {
     const command = addConnectionFlags(spec.configure(program.command(spec.name)));
     command.description(spec.description).action(async (...input: unknown[]) => {
       const options = command.opts<Options>();
-      const args = input.slice(0, command.registeredArguments.length) as string[];
+      const args = input.slice(0, command.registeredArguments.length);
       context.exitCode = await runClientCommand(context, options, spec.request(args, options));
     });
   }

@@ -58,8 +58,11 @@ export class SecondaryIndex {
     return columns.map((column) => row[column]);
   }
 
-  /** Throws CONSTRAINT_VIOLATION if `row` would duplicate another row's unique key. */
-  checkUnique(row: Row, pk: MapKey): void {
+  /**
+   * Throws CONSTRAINT_VIOLATION if `row` would duplicate another row's unique key; `rowIndex`
+   * (1-based, in a multi-row insert) is named so the caller can find the row.
+   */
+  checkUnique(row: Row, pk: MapKey, rowIndex?: number): void {
     if (!this.unique) return;
     const key = this.keyOf(row);
     if (hasNone(key)) return; // none is never equal to none, as in SQL
@@ -68,8 +71,14 @@ export class SecondaryIndex {
       throw new DbError(
         "CONSTRAINT_VIOLATION",
         `${this.table}: unique index ${this.name} already holds ${this.columns.join(", ")} = ` +
-          describeValue(key),
-        { object: this.table, column: this.columns.join(","), value: describeValue(key) },
+          describeValue(key) +
+          (rowIndex === undefined ? "" : ` (row ${rowIndex})`),
+        {
+          object: this.table,
+          column: this.columns.join(","),
+          value: describeValue(key),
+          ...(rowIndex === undefined ? {} : { row: rowIndex }),
+        },
       );
     }
   }

@@ -202,12 +202,17 @@ export class Table implements StoredObject {
         "CONSTRAINT_VIOLATION",
         `${this.name}: primary key ${describeValue(key)} already exists` +
           (rowIndex === undefined ? "" : ` (row ${rowIndex})`),
-        { object: this.name, column: this.pkNames(), value: describeValue(key) },
+        {
+          object: this.name,
+          column: this.pkNames(),
+          value: describeValue(key),
+          ...(rowIndex === undefined ? {} : { row: rowIndex }),
+        },
       );
     }
     if (!this.hasPrimaryKey) this.allocateRowId(tx);
     this.noteAutoValues(tx, row);
-    this.write(tx, key, mapKey, undefined, row);
+    this.write(tx, key, mapKey, undefined, row, changedColumnsUnknown, rowIndex);
     return row;
   }
 
@@ -331,9 +336,10 @@ export class Table implements StoredObject {
     before: Row | undefined,
     after: Row | undefined,
     changedColumns = changedColumnsUnknown,
+    rowIndex?: number,
   ): void {
     if (after !== undefined) {
-      for (const index of this.indexes) index.checkUnique(after, mapKey);
+      for (const index of this.indexes) index.checkUnique(after, mapKey, rowIndex);
     }
     const kind = before === undefined ? "insert" : after === undefined ? "delete" : "update";
     this.writeRow(key, mapKey, before, after);

@@ -408,6 +408,31 @@ describe("secondary indexes", () => {
     assert.equal(table.insert({ email: "next" }).id, 5, "no ids were consumed");
   });
 
+  test("a unique index violation in a multi-row insert names the row", async () => {
+    const { table } = await filled();
+    assert.throws(
+      () => table.insertMany([{ email: "x" }, { email: "y" }, { email: "x" }]),
+      (error: unknown) => {
+        assert.ok(error instanceof DbError);
+        assert.match(error.message, /unique index by_email already holds email = "x" \(row 3\)$/);
+        assert.equal(error.details.row, 3);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        table.insertMany([
+          { id: 9, email: "p" },
+          { id: 9, email: "q" },
+        ]),
+      {
+        code: "CONSTRAINT_VIOLATION",
+        message: /primary key 9 already exists \(row 2\)$/,
+        details: { object: "app::users", column: "id", value: "9", row: 2 },
+      },
+    );
+  });
+
   test("a failed multi-row insert applies nothing inside a transaction that goes on", async () => {
     const { db, table } = await filled();
     const seq = db.seq;

@@ -274,6 +274,13 @@ export function historyArgs(
   if (typeof value.object !== "string") {
     throw new DbError("INVALID_ARGUMENT", "system::history: object must be an object name");
   }
+  // Without it the history of the row keyed none was read: empty, for a key left out or
+  // misspelt. `key: none` still asks for that row.
+  if (!Object.hasOwn(value, "key")) {
+    throw new DbError("INVALID_ARGUMENT", "system::history needs the row's key: { key: K }", {
+      object: value.object,
+    });
+  }
   return { object: value.object, key: value.key ?? null };
 }
 

@@ -480,6 +480,10 @@ describe("Statebase extensions", () => {
         { seq: seq + 1, kind: "update" },
       ]);
       assert.throws(() => db.execute(`from shop::orders as of ${seq}`), /synchronous/);
+      // A key left out (or misspelt) found no row's history, silently.
+      for (const args of ['{ object: "shop::orders" }', '{ object: "shop::orders", Key: 7 }']) {
+        await rejects(db.query(`from system::history ${args}`), "INVALID_ARGUMENT", /key/);
+      }
       await db.close();
     } finally {
       await rm(path, { recursive: true, force: true });

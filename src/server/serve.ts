@@ -4,6 +4,8 @@
  * WebSocket endpoint and the durable-timer tick, and stops them in the reverse order. Every
  * listener shares the one database, so every protocol sees the same commits in one order.
  */
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import { tsImport } from "tsx/esm/api";
@@ -56,6 +58,7 @@ export interface ServeHooks {
 export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<RunningServer> {
   // The lease is written before the HTTP listener binds: it reads the address when it can.
   let advertisedHttp: string | undefined;
+  await checkAddressesFree(config);
   const db = await open(openOptionsOf(config, () => advertisedHttp));
   const stops: Array<() => Promise<void>> = [];
   let serving = true;
@@ -247,6 +250,27 @@ const listenFailures: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: "no interface of this machine has that address",
   EACCES: "this user may not bind that port",
 };
+
+/**
+ * Binds and releases each listener's address before the database opens: recovering a large
+ * database takes seconds to minutes, and a port in use should be said at once, not after
+ * that. The real bind after recovery still reports a port taken in the meantime.
+ */
+async function checkAddressesFree(config: ServerConfig): Promise<void> {
+  for (const listener of ["rcp", "http"] as const) {
+    const address = config[listener];
+    if (address === undefined || address.port === 0) continue; // any free port will do
+    await listening(listener, address, async () => {
+      const probe = createServer();
+      probe.listen(address.port, address.host);
+      try {
+        await once(probe, "listening"); // rejects with the bind error
+      } finally {
+        if (probe.listening) await new Promise((done) => probe.close(done));
+      }
+    });
+  }
+}
 
 /** Runs `start`, turning a failure to bind `address` into an error that says what to change. */
 async function listening<T>(

@@ -9,7 +9,7 @@
 // heap a 128 MiB heapSizeMbMax filled with 1 MB rows.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rm, writeFile } from "node:fs/promises";
+import { rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { makeTempDir, startServer } from "../support/server-process.ts";
 import type { ServerProcess } from "../support/server-process.ts";
@@ -53,7 +53,10 @@ test("a listener address in use names the listener and the flag", async (t) => {
   const first = await startServer();
   t.after(() => first.stop());
   const taken = `127.0.0.1:${first.rcp.port}`;
-  await assert.rejects(startServer({ args: ["--rcp", taken] }), (error: unknown) => {
+  const root = await makeTempDir();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const dataDir = join(root, "data");
+  await assert.rejects(startServer({ dataDir, args: ["--rcp", taken] }), (error: unknown) => {
     const text = String(error);
     return (
       text.includes("code 1") &&
@@ -61,6 +64,8 @@ test("a listener address in use names the listener and the flag", async (t) => {
       text.includes("--rcp HOST:PORT")
     );
   });
+  // Said before the database opened (a large one takes minutes to recover): no data directory.
+  await assert.rejects(stat(dataDir), { code: "ENOENT" });
 });
 
 test("a procedure module loads as ES, CommonJS or TypeScript, with no package.json", async (t) => {

@@ -77,10 +77,11 @@ export class Params {
   optStringList(name: string): string[] | undefined {
     const value = this.any(name);
     if (value === undefined) return undefined;
-    if (Array.isArray(value) && value.every((item) => typeof item === "string")) {
-      return value;
-    }
-    throw mismatch(name, value, "a sequence of strings");
+    if (!Array.isArray(value)) throw mismatch(name, value, "a sequence of strings");
+    // The wrong item is named, not the list: "expected a string for `machines[1]`".
+    const wrong = value.findIndex((item) => typeof item !== "string");
+    if (wrong >= 0) throw mismatch(`${name}[${wrong}]`, value[wrong], "a string");
+    return value as string[];
   }
 
   private optInteger(name: string, max: number, type: string): number | undefined {

@@ -129,6 +129,15 @@ test("param errors read like serde's", async () => {
     "BAD_REQUEST",
     "invalid request: invalid value: integer `-1`, expected u32 for `version`",
   ]);
+  // A list with one wrong item said "invalid type: sequence, expected a sequence of strings".
+  assert.deepEqual(await failure("WATCH_ALL", { machines: ["order", 5] }), [
+    "BAD_REQUEST",
+    "invalid request: invalid type: integer `5`, expected a string for `machines[1]`",
+  ]);
+  assert.deepEqual(await failure("WATCH_ALL", { events: "PAY" }), [
+    "BAD_REQUEST",
+    'invalid request: invalid type: string "PAY", expected a sequence of strings for `events`',
+  ]);
   assert.deepEqual(await failure("HELLO", "x"), [
     "BAD_REQUEST",
     'invalid request: invalid type: string "x", expected struct HelloParams',

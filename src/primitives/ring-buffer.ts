@@ -21,6 +21,7 @@ import { orderedChunks } from "./snapshot-source.ts";
 import { coerceValue, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
+import { readLimit } from "./read-limit.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
 import type { ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
 
@@ -141,6 +142,7 @@ export class RingBuffer implements StoredObject {
 
   /** Up to `count` most recent rows, newest first. */
   latest(count: number, partition?: unknown): Row[] {
+    count = readLimit(this.name, "count", count);
     const out: Row[] = [];
     if (partition === undefined && this.partitionColumns.length > 0) {
       for (const row of this.rows.values({ reverse: true })) {

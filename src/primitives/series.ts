@@ -25,6 +25,7 @@ import {
   typeName,
 } from "../values/index.ts";
 import { Handle } from "./handle.ts";
+import { readLimit } from "./read-limit.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
 import type { Column, ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
 
@@ -105,8 +106,8 @@ export class Series implements StoredObject {
   /** Rows with `from <= key < to`, in key order (descending when `reverse`). */
   range(options: SeriesRange = {}): Row[] {
     const out: Row[] = [];
-    const limit = options.limit ?? Infinity;
-    if (limit <= 0) return out;
+    const limit = readLimit(this.name, "limit", options.limit);
+    if (limit === 0) return out;
     const range: SeriesBounds = this.toRange(options);
     if (options.reverse === true) range.reverse = true;
     this.rows.forEach((row) => {
@@ -118,7 +119,7 @@ export class Series implements StoredObject {
 
   /** The newest `count` rows, newest first. */
   latest(count: number): Row[] {
-    return this.range({ reverse: true, limit: count });
+    return this.range({ reverse: true, limit: readLimit(this.name, "count", count) });
   }
 
   insert(tx: Transaction, input: unknown): Row {

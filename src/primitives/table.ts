@@ -22,6 +22,7 @@ import { mapChunks } from "./snapshot-source.ts";
 import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
+import { readLimit } from "./read-limit.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
 import type { Column, ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
 import { SecondaryIndex } from "./secondary-index.ts";
@@ -129,8 +130,8 @@ export class Table implements StoredObject {
 
   /** Rows in primary key order (insertion order without a primary key). */
   *scan(options: ScanOptions = {}): Generator<Row> {
-    let remaining = options.limit ?? Infinity;
-    if (remaining <= 0) return;
+    let remaining = readLimit(this.name, "limit", options.limit);
+    if (remaining === 0) return;
     for (const mapKey of this.order.values(this.coerceRange(options))) {
       yield this.rows.get(mapKey)!.row;
       if (--remaining <= 0) return;
@@ -152,8 +153,8 @@ export class Table implements StoredObject {
     const range: Range<unknown> = { ...options };
     if (options.lower !== undefined) range.lower = this.coerceIndexKey(index, options.lower);
     if (options.upper !== undefined) range.upper = this.coerceIndexKey(index, options.upper);
-    let remaining = options.limit ?? Infinity;
-    if (remaining <= 0) return;
+    let remaining = readLimit(this.name, "limit", options.limit);
+    if (remaining === 0) return;
     for (const pk of [...index.range(range)]) {
       yield this.rows.get(pk)!.row;
       if (--remaining <= 0) return;

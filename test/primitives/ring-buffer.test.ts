@@ -151,6 +151,13 @@ describe("partitions", () => {
     assert.deepEqual(values(rb.latest(5, "a")), [3, 1]);
     assert.deepEqual(values(rb.latest(3)), [4, 3, 2]);
     assert.deepEqual(rb.latest(0), []);
+    // NaN gave every row and 1.5 two: the loop compared whatever it was given.
+    for (const count of [Number.NaN, 1.5, -1]) {
+      throwsDb(() => rb.latest(count), {
+        code: "INVALID_ARGUMENT",
+        message: /count must be a whole number >= 0/,
+      });
+    }
   });
 
   test("rollback restores a partition that an eviction emptied", async () => {

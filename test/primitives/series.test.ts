@@ -78,6 +78,22 @@ describe("reading by key", () => {
     assert.deepEqual(series.range({ limit: 0 }), []);
   });
 
+  test("a limit or count that is not a whole number >= 0 is refused naming the series", async () => {
+    // NaN gave one row and 1.5 two: the loop compared whatever it was given.
+    const { series } = await temps(5);
+    for (const limit of [Number.NaN, 1.5, -1, "2"]) {
+      throwsDb(() => series.range({ limit: limit as number }), {
+        code: "INVALID_ARGUMENT",
+        message: /limit must be a whole number >= 0/,
+      });
+    }
+    throwsDb(() => series.latest(Number.NaN), {
+      code: "INVALID_ARGUMENT",
+      message: /count must be a whole number >= 0, got NaN/,
+    });
+    assert.equal(series.range({ limit: Infinity }).length, 5);
+  });
+
   test("latest gives the newest rows, newest first", async () => {
     const { series } = await temps(4);
     assert.deepEqual(temperatures(series.latest(2)), [3, 2]);

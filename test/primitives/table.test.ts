@@ -270,6 +270,13 @@ describe("scan", () => {
     assert.deepEqual(keys(table.scan({ lower: 2, limit: 1 })), [3]);
     assert.deepEqual(keys(table.scan({ limit: 0 })), []);
     assert.deepEqual(keys(table.scan({ limit: 100 })), [1, 3, 5, 7, 9]);
+    // NaN gave every row and 1.5 two: the loop compared whatever it was given.
+    for (const limit of [Number.NaN, 1.5, -1]) {
+      throwsDb(() => table.scan({ limit }), {
+        code: "INVALID_ARGUMENT",
+        message: /limit must be a whole number >= 0/,
+      });
+    }
   });
 
   test("bounds are coerced to the key column; a bad bound names it", async () => {

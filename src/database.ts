@@ -35,6 +35,7 @@ import {
   ProcedureRegistry,
   asyncReadsOf,
   checkEntryPoint,
+  checkProcedureRole,
   coerceArguments,
   executeScript,
   explainScript,
@@ -189,7 +190,7 @@ class EmbeddedDatabase implements Database, Tx {
   private viewHost: ViewHost | undefined;
   /** What RQL reaches outside the engine; the async entry points add prefetched reads. */
   private readonly rqlHost: RqlHost = ((db: EmbeddedDatabase): RqlHost => ({
-    procedures: { call: (_tx, name, args) => db.callInTransaction(name, args) },
+    procedures: { call: (_tx, name, args, entry) => db.callInTransaction(name, args, entry) },
     get views(): ViewHost | undefined {
       return db.viewHost;
     },
@@ -535,9 +536,11 @@ class EmbeddedDatabase implements Database, Tx {
   }
 
   /** `call` inside an RQL script: runs in the script's transaction. */
-  private callInTransaction(name: string, args: readonly unknown[]): unknown {
+  private callInTransaction(name: string, args: readonly unknown[], entry: EntryPoint): unknown {
     const resolved = this.procedures.resolve(this.engine.catalog, name);
     const procedure = resolved.procedure;
+    if (resolved.kind === "native")
+      checkProcedureRole(procedure.name, resolved.procedure.role, entry);
     // One record argument names the parameters when every key is a parameter's name.
     const first = args[0];
     const names = new Set(procedure.params.map((param) => param.name));

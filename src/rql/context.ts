@@ -7,6 +7,7 @@ import type { Catalog, Transaction } from "../engine/index.ts";
 import type { Scope } from "../expr/index.ts";
 import type { Row } from "../primitives/index.ts";
 import type { ValueType } from "../values/index.ts";
+import type { EntryPoint } from "./entry-point.ts";
 import type { RqlHost } from "./host.ts";
 
 /** Known output columns with their static types, or undefined when unknown (inline rows). */
@@ -29,6 +30,8 @@ export interface RunContext {
   readonly host: RqlHost;
   /** True inside `tx.execute`: time travel and history cannot be awaited there. */
   readonly synchronous: boolean;
+  /** The script's entry point: `call` may not reach a procedure whose role is above it. */
+  readonly entry: EntryPoint;
   /** The transaction's time, for `date::now()`; one closure per run, shared by every scope. */
   readonly now: () => number;
 }

@@ -139,7 +139,8 @@ function compileCall(statement: CallStatement): Runner {
         typeof single === "object" &&
         !Array.isArray(single) &&
         !(single instanceof Date);
-      const result = ctx.host.procedures.call(ctx.tx, name, named ? [single] : values);
+      const input = named ? [single] : values;
+      const result = ctx.host.procedures.call(ctx.tx, name, input, ctx.entry);
       return framesOfResult(result);
     },
   };
@@ -196,6 +197,7 @@ export function executeScript(
     params: options.params,
     host: options.host,
     synchronous: options.synchronous,
+    entry: options.entry,
     now: () => tx.now,
   };
   const frames: Array<Array<Record<string, unknown>>> = [];

@@ -8,6 +8,7 @@ import type { Catalog, StoredObject, Transaction } from "../engine/index.ts";
 import type { Row } from "../primitives/index.ts";
 import type { CreateViewStatement } from "./ast.ts";
 import type { Columns } from "./context.ts";
+import type { EntryPoint } from "./entry-point.ts";
 
 /**
  * Views are built by src/views; database.ts registers an implementation. `create view` and
@@ -27,9 +28,12 @@ export interface ViewHost {
   read(object: StoredObject): { columns: Columns; rows: Iterable<Row> } | undefined;
 }
 
-/** Runs procedures inside the caller's transaction (`call ns::p(args)` in a script). */
+/**
+ * Runs procedures inside the caller's transaction (`call ns::p(args)` in a script), refusing
+ * one whose role is above the script's entry point (FORBIDDEN).
+ */
 export interface ProcedureCaller {
-  call(tx: Transaction, name: string, args: readonly unknown[]): unknown;
+  call(tx: Transaction, name: string, args: readonly unknown[], entry: EntryPoint): unknown;
 }
 
 /** Results of the asynchronous reads a script needs, fetched before its transaction. */

@@ -16,7 +16,7 @@ export type { CachedScript } from "./parser.ts";
 export { executeScript, explainScript, framesOfResult, FramesResult } from "./executor.ts";
 export type { ExecuteOptions } from "./executor.ts";
 export type { ProcedureCaller, Prefetched, RqlHost, ViewHost } from "./host.ts";
-export { checkEntryPoint, statementClass } from "./permissions.ts";
+export { checkEntryPoint, checkProcedureRole, statementClass } from "./permissions.ts";
 export type { StatementClass } from "./permissions.ts";
 export type { EntryPoint } from "./entry-point.ts";
 export { asyncReadsOf, needsAsyncReads } from "./prefetch.ts";

@@ -54,3 +54,31 @@ export function checkEntryPoint(script: Script, entry: EntryPoint): void {
     );
   }
 }
+
+/** The highest procedure role a script at each entry point may call: its endpoint's role. */
+const entryRoleRank: Readonly<Record<EntryPoint, number>> = { query: 0, command: 1, admin: 2 };
+const roleRank: Readonly<Record<"read" | "write" | "admin", number>> = {
+  read: 0,
+  write: 1,
+  admin: 2,
+};
+
+/**
+ * Refuses `call` of a TypeScript procedure whose declared role is above the script's entry
+ * point (FORBIDDEN): a server checks that role only for direct calls, so a write token's
+ * command script could otherwise run an admin procedure.
+ */
+export function checkProcedureRole(
+  name: string,
+  role: "read" | "write" | "admin",
+  entry: EntryPoint,
+): void {
+  if (roleRank[role] <= entryRoleRank[entry]) return;
+  const where = role === "admin" ? "admin" : "command or admin";
+  throw new DbError(
+    "FORBIDDEN",
+    `procedure ${name} has role ${role}, so a script may call it only at the ${where} ` +
+      `entry point, not at ${entry}`,
+    { object: name, needed: role, entry },
+  );
+}

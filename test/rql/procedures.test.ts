@@ -130,6 +130,22 @@ describe("TypeScript procedures", () => {
     assert.equal(db.seq, seq, "the insert before the call is rolled back too");
   });
 
+  test("`call` in a script may not reach a procedure whose role is above its entry point", async () => {
+    // Otherwise a write token runs an admin procedure through POST /v1/command.
+    const db = await setup();
+    db.defineProcedure("shop::rebuild", { params: {}, role: "admin", run: () => "rebuilt" });
+    db.defineProcedure("shop::touch", { params: {}, role: "write", run: () => "touched" });
+    await rejects(db.command("call shop::rebuild()"), "FORBIDDEN", /shop::rebuild.*admin/);
+    assert.deepEqual((await db.admin("call shop::rebuild()")).frames, [[{ result: "rebuilt" }]]);
+    assert.deepEqual((await db.command("call shop::touch()")).frames, [[{ result: "touched" }]]);
+    assert.throws(() => db.transact((tx) => tx.execute("call shop::rebuild()")), {
+      code: "FORBIDDEN",
+    });
+    assert.deepEqual(db.execute("call shop::rebuild()", undefined, "admin").frames, [
+      [{ result: "rebuilt" }],
+    ]);
+  });
+
   test("procedures calling themselves are bounded", async () => {
     const db = await setup();
     db.defineProcedure("loop", { params: {}, run: (tx) => tx.execute("call loop()") });

@@ -8,7 +8,7 @@
  * const { frames } = await client.query("from shop::orders take 1");
  * for await (const message of client.subscribe({ table: "shop::orders" })) { ... }
  */
-import { ConnectionError, TimeoutError, errorFromWire } from "./errors.ts";
+import { ConnectionError, InvalidInputError, TimeoutError, errorFromWire } from "./errors.ts";
 import type { StatebaseError } from "./errors.ts";
 import { createSocketFactory, socketOpen } from "./socket.ts";
 import type { SocketFactory, SocketLike } from "./socket.ts";
@@ -151,20 +151,21 @@ export class Client implements SubscriptionHost {
 
   private requestOverSocket(kind: Kind, body: Record<string, unknown>): Promise<unknown> {
     const id = this.nextId++;
+    const text = encodeRequest({ ...body, id, type: kind });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.socket!.send(JSON.stringify({ ...body, id, type: kind }));
+      this.socket!.send(text);
     });
   }
 
   private async requestOverHttp(kind: Kind, body: Record<string, unknown>): Promise<unknown> {
     const path =
       kind === "call" ? `/v1/call/${encodeURIComponent(String(body["procedure"]))}` : `/v1/${kind}`;
-    const payload = kind === "call" ? { args: body["args"] } : body;
+    const payload = encodeRequest(kind === "call" ? { args: body["args"] } : body);
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.options.token !== undefined) headers["authorization"] = `Bearer ${this.options.token}`;
     const fetchFn = this.options.fetch ?? fetch;
@@ -173,7 +174,7 @@ export class Client implements SubscriptionHost {
       response = await fetchFn(`${this.base}${path}`, {
         method: "POST",
         headers,
-        body: JSON.stringify(payload),
+        body: payload,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
@@ -272,7 +273,7 @@ export class Client implements SubscriptionHost {
   private sendSubscribe(subscription: ClientSubscription, fresh = false): void {
     const fromSeq = fresh ? undefined : subscription.resumeSeq();
     const message = { id: subscription.id, type: "subscribe", target: subscription.target };
-    this.socket?.send(JSON.stringify(fromSeq === undefined ? message : { ...message, fromSeq }));
+    this.socket?.send(encodeRequest(fromSeq === undefined ? message : { ...message, fromSeq }));
   }
 
   private receive(data: unknown): void {
@@ -325,6 +326,32 @@ export class Client implements SubscriptionHost {
     if (message["type"] === "error") pending.reject(errorFromWire(message["error"]));
     else pending.resolve(message["result"]);
   }
+}
+
+/**
+ * A request as JSON text. Params may hold values JSON has no form for; they go as the server
+ * reads them (docs/server.md): integers beyond 2^53 as decimal strings, bytes as 0x hex. One
+ * that still cannot be sent (a cycle) is the caller's mistake, not a connection failure.
+ */
+function encodeRequest(message: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(message, encodeValue);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidInputError("INVALID_ARGUMENT", `cannot send the request as JSON: ${reason}`);
+  }
+}
+
+function encodeValue(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") {
+    const safe =
+      value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
+    return safe ? Number(value) : value.toString();
+  }
+  if (value instanceof Uint8Array) {
+    return `0x${Array.from(value, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+  }
+  return value;
 }
 
 /**

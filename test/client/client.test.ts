@@ -74,6 +74,30 @@ for (const transport of ["websocket", "http"] as const) {
   });
 }
 
+test("wide integers and bytes in params travel as the server reads them", async () => {
+  // JSON has no bigint: JSON.stringify threw, and over HTTP that read "cannot reach".
+  const server = await startTestServer();
+  try {
+    server.db.answers.set("from t", { frames: [] });
+    for (const transport of ["websocket", "http"] as const) {
+      const client = await connect(server.url, { transport });
+      const params = { wide: 2n ** 60n, small: 7n, bytes: new Uint8Array([0, 104, 255]) };
+      await client.query("from t", params);
+      assert.deepEqual(server.db.received.at(-1)?.params, {
+        wide: (2n ** 60n).toString(),
+        small: 7,
+        bytes: "0x0068ff",
+      });
+      const cyclic: Record<string, unknown> = {};
+      cyclic["self"] = cyclic;
+      await assert.rejects(client.query("from t", cyclic), InvalidInputError);
+      await client.close();
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 test("a request without an answer fails with TimeoutError; closing fails the rest", async () => {
   const server = await startTestServer();
   const client = await connect(server.url, { requestTimeoutMs: 100 });

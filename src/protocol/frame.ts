@@ -65,14 +65,18 @@ export function encodeFrame(payload: Uint8Array, flags: number = flagCrcPresent)
   return frame;
 }
 
-/**
- * Encodes a JSON message as one frame with a CRC. The text is written straight into the
- * frame (one allocation, no intermediate payload buffer): this runs once per answer.
- */
+/** Encodes a JSON message as one frame with a CRC; its text must fit in a frame. */
 export function encodeMessageFrame(message: unknown): Buffer {
-  const text = JSON.stringify(message);
+  return encodeTextFrame(JSON.stringify(message));
+}
+
+/**
+ * Encodes JSON text as one frame with a CRC. The text is written straight into the frame
+ * (one allocation, no intermediate payload buffer): this runs once per answer.
+ */
+export function encodeTextFrame(text: string): Buffer {
   const payloadSizeBytes = Buffer.byteLength(text, "utf8");
-  assert(payloadSizeBytes <= rcpFrameSizeBytesMax, "encodeMessageFrame: payload over the limit");
+  assert(payloadSizeBytes <= rcpFrameSizeBytesMax, "encodeTextFrame: payload over the limit");
   const frame = Buffer.allocUnsafe(frameHeaderSizeBytes + payloadSizeBytes);
   frame.write(text, frameHeaderSizeBytes, "utf8");
   writeFrameHeader(frame, flagCrcPresent, payloadSizeBytes);

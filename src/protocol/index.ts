@@ -8,6 +8,7 @@ export {
   checkFrameCrc,
   encodeFrame,
   encodeMessageFrame,
+  encodeTextFrame,
   flagCompressed,
   flagCrcPresent,
   flagEndStream,

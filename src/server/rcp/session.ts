@@ -7,12 +7,13 @@
  * (decision 2). Idle connections close unless they hold subscriptions (decision 13).
  */
 import type { Socket } from "node:net";
-import { rcpPendingRequestsMax } from "../../lib/limits.ts";
+import { assert } from "../../lib/assert.ts";
+import { rcpFrameSizeBytesMax, rcpPendingRequestsMax } from "../../lib/limits.ts";
 import {
   FrameDecoder,
   FrameError,
   LineDecoder,
-  encodeMessageFrame,
+  encodeTextFrame,
   errorResponse,
   okResponse,
   parseRequest,
@@ -226,12 +227,39 @@ export class Session implements WatchSink {
 
   // ---- Output ----
 
+  /**
+   * The bytes of `message` on this connection, or its size when it is larger than a frame:
+   * rstmdb's clients refuse such a frame (and the encoder asserts), so it is never written.
+   */
+  private encode(message: unknown): Buffer | number {
+    const text = JSON.stringify(message);
+    const sizeBytes = Buffer.byteLength(text, "utf8");
+    if (sizeBytes > rcpFrameSizeBytesMax) return sizeBytes;
+    return this.outputMode === "jsonl" ? Buffer.from(`${text}\n`, "utf8") : encodeTextFrame(text);
+  }
+
+  /** An answer too large for a frame becomes BAD_REQUEST saying so (the request is served). */
+  private encodeTooLarge(response: RcpResponse, sizeBytes: number): Buffer {
+    // Events are checked as they are queued (sendEvent); other messages are small.
+    assert(response.type === "response", "only an answer can be larger than a frame");
+    const error = wireError(
+      "BAD_REQUEST",
+      `invalid request: the answer is ${sizeBytes} bytes, over the frame limit of ` +
+        `${rcpFrameSizeBytesMax} bytes; ask for less (a smaller limit, fewer BATCH ops)`,
+    );
+    const bytes = this.encode(errorResponse(response.id, error));
+    if (typeof bytes !== "number") return bytes;
+    // The id itself fills the frame: the answer cannot carry it.
+    const anonymous = this.encode(errorResponse("", error));
+    assert(typeof anonymous !== "number", "an error answer without id fits in a frame");
+    return anonymous;
+  }
+
+  /** Writes a message, or bytes already encoded (events are encoded as they are queued). */
   private write(message: unknown): void {
     if (this.socket.destroyed) return;
-    const bytes =
-      this.outputMode === "jsonl"
-        ? Buffer.from(`${JSON.stringify(message)}\n`, "utf8")
-        : encodeMessageFrame(message);
+    let bytes = Buffer.isBuffer(message) ? message : this.encode(message);
+    if (typeof bytes === "number") bytes = this.encodeTooLarge(message as RcpResponse, bytes);
     // Messages written in one turn of the event loop leave in one system call, and in one
     // socket write: a stream write per message costs more than copying the messages.
     if (this.outputFrames.length === 0) process.nextTick(() => this.flushOutput());
@@ -250,14 +278,24 @@ export class Session implements WatchSink {
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }
 
-  /** WatchSink: false when the client reads too slowly (its subscriptions end lagged). */
+  /**
+   * WatchSink: false when the client reads too slowly (its subscriptions end lagged). An
+   * event larger than a frame ends its subscription (`too_large`) at the offset before it,
+   * from where the client may resume without `ctx`.
+   */
   sendEvent(seq: number, event: RcpStreamEvent): boolean {
     if (this.socket.destroyed) return true;
     if (this.socket.writableNeedDrain) {
       this.eventsBacklog++;
       if (this.eventsBacklog > this.core.limits.pendingEventsMax) return false;
     }
-    this.output({ seq, message: event, tasks: undefined, last: false, failId: undefined });
+    const bytes = this.encode(event);
+    if (typeof bytes === "number") {
+      const watch = this.watches.get(event.subscription_id);
+      if (watch !== undefined) this.endWatch(watch, "too_large");
+      return true;
+    }
+    this.output({ seq, message: bytes, tasks: undefined, last: false, failId: undefined });
     return true;
   }
 

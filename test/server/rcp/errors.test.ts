@@ -148,6 +148,30 @@ test("param errors read like serde's", async () => {
   ]);
 });
 
+test("an answer larger than a frame is BAD_REQUEST; the connection and server go on", async () => {
+  // A BATCH of two reads of a 9 MiB context failed an assertion: the server exited.
+  const big = "x".repeat(9 * 1024 * 1024);
+  rcp.db.machines.createInstance({
+    machine: "order",
+    version: 1,
+    instance_id: "big",
+    initial_ctx: { big },
+  });
+  const read = { op: "GET_INSTANCE", params: { instance_id: "big" } };
+  for (const jsonLines of [false, true]) {
+    const c = await rcp.connect({ jsonLines });
+    assert.equal((await c.ok("GET_INSTANCE", { instance_id: "big" })).ctx.big, big);
+    const error = await c.fail("BATCH", { ops: [read, read] });
+    assert.equal(error.code, "BAD_REQUEST");
+    assert.match(
+      error.message,
+      /^invalid request: the answer is 18874\d{3} bytes, over the frame limit of 16777216 bytes/,
+    );
+    assert.deepEqual(await c.ok("PING"), { pong: true });
+    await c.close();
+  }
+});
+
 test("READ_ONLY_MODE for writes on a read-only server; reads still work", async () => {
   const readOnly = await startTestRcp({ server: { readOnly: true } });
   try {

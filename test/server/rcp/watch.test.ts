@@ -222,6 +222,39 @@ test("a reader that stops reading gets end:lagged with its resume offset", async
   }
 });
 
+test("an event larger than a frame ends its subscription, resumable without ctx", async () => {
+  // The event's ctx grew past 16 MiB by merging; writing it failed an assertion (exit).
+  const own = await startTestRcp(); // without the short idle timeout: 9 MiB events are slow
+  try {
+    const big = "x".repeat(9 * 1024 * 1024);
+    own.db.machines.put("loop", 1, loop);
+    const initial_ctx = { big };
+    own.db.machines.createInstance({ machine: "loop", version: 1, instance_id: "h", initial_ctx });
+    const watcher = await own.connect();
+    const sub = await watcher.ok("WATCH_INSTANCE", { instance_id: "h" });
+    const small = own.db.machines.applyEvent({ instance_id: "h", event: "STAY" });
+    own.db.machines.applyEvent({ instance_id: "h", event: "STAY", payload: { more: big } });
+    const end = await watcher.waitFor((m) => m.type === "end");
+    assert.deepEqual(end, {
+      type: "end",
+      subscription_id: sub.subscription_id,
+      reason: "too_large",
+      wal_offset: small.wal_offset,
+    });
+    assert.equal(watcher.events(sub.subscription_id).length, 1);
+    const resumed = await watcher.ok("WATCH_INSTANCE", {
+      instance_id: "h",
+      from_offset: end.wal_offset,
+      include_ctx: false,
+    });
+    const [event] = await watcher.waitForEvents(resumed.subscription_id, 1);
+    assert.equal(event!.payload.more, big);
+    assert.deepEqual(await watcher.ok("PING"), { pong: true });
+  } finally {
+    await own.stop();
+  }
+});
+
 test("resume past the in-memory feed reads history from the log", async () => {
   const logged = await startTestRcp({ durability: "async", open: { commitsRetained: 4 } });
   try {

@@ -198,10 +198,10 @@ test("watch --count N prints N events, also when the replayed history has more",
   }
 });
 
-test("put-machine: a definition that is not JSON or a file that cannot be read says so", async () => {
+test("put-machine: a definition not JSON or a file that cannot be read is named", async () => {
   for (const [definition, message] of [
     ["{states", /argument 'definition'.* not JSON/],
-    ["@/nonexistent/order.json", /argument 'definition'.* cannot read \/nonexistent\/order\.json/],
+    ["@/nonexistent/order.json", /argument 'definition'.* cannot read \/nonexistent\//],
   ] as const) {
     const err: string[] = [];
     const warn = (text: string): void => void err.push(text);

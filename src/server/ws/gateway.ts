@@ -73,6 +73,9 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       return;
     }
     server.handleUpgrade(request, socket, head, (ws: WebSocket) => {
+      // A client's bad frame (too large: 1009, not UTF-8: 1007) is an error event after which
+      // `ws` closes the socket with that code; unheard, the event would end the process.
+      ws.on("error", () => undefined);
       options.metrics.connectionOpened("ws");
       const session = startSession(ws, role, options);
       sessions.add(session);

@@ -54,3 +54,27 @@ test("past wsConnectionsMax an upgrade is refused with 503; a closed one makes r
   await closed(third);
   await closed(second);
 });
+
+test("a message past wsMessageSizeBytesMax, or not UTF-8, closes that socket only", async (t) => {
+  // The socket's error event had no listener, so one such message ended the server process.
+  const server = await startTestServer({ limits: { wsMessageSizeBytesMax: 1024 } });
+  t.after(() => server.close());
+  const cases = [
+    { data: "x".repeat(2048), options: {}, code: 1009 },
+    { data: Buffer.from([0x22, 0xff, 0xfe, 0x22]), options: { binary: false }, code: 1007 },
+  ];
+  for (const { data, options, code } of cases) {
+    const socket = await connect(server);
+    assert.ok(socket instanceof WebSocket);
+    const closedWith = new Promise<number>((resolve) => socket.once("close", resolve));
+    socket.on("error", () => undefined); // the client's side of the same failure
+    socket.send(data, options);
+    assert.equal(await closedWith, code);
+  }
+  const next = await connect(server);
+  assert.ok(next instanceof WebSocket, "still serving");
+  const pong = new Promise((resolve) => next.once("message", (raw) => resolve(String(raw))));
+  next.send(JSON.stringify({ id: 1, type: "ping" }));
+  assert.deepEqual(JSON.parse((await pong) as string), { id: 1, type: "pong" });
+  await closed(next);
+});

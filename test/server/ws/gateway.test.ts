@@ -73,7 +73,9 @@ test("a message past wsMessageSizeBytesMax, or not UTF-8, closes that socket onl
   }
   const next = await connect(server);
   assert.ok(next instanceof WebSocket, "still serving");
-  const pong = new Promise((resolve) => next.once("message", (raw) => resolve(String(raw))));
+  const pong = new Promise((resolve) =>
+    next.once("message", (raw) => resolve((raw as Buffer).toString())),
+  );
   next.send(JSON.stringify({ id: 1, type: "ping" }));
   assert.deepEqual(JSON.parse((await pong) as string), { id: 1, type: "pong" });
   await closed(next);

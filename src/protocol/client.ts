@@ -8,7 +8,8 @@ import { connect as connectTcp } from "node:net";
 import type { Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
 import type { ConnectionOptions } from "node:tls";
-import { encodeMessageFrame } from "./frame.ts";
+import { rcpFrameSizeBytesMax } from "../lib/limits.ts";
+import { encodeTextFrame } from "./frame.ts";
 import { FrameDecoder } from "./frame-decoder.ts";
 import type { RcpResponse, RcpStreamEnd, RcpStreamEvent } from "./messages.ts";
 
@@ -88,6 +89,15 @@ export class RcpClient {
   request<T = unknown>(op: string, params: unknown = {}): Promise<T> {
     if (this.ended !== undefined) return Promise.reject(this.ended);
     const id = String(this.nextId++);
+    const text = JSON.stringify({ type: "request", id, op, params });
+    const sizeBytes = Buffer.byteLength(text, "utf8");
+    // The server would refuse the frame and close the connection: refused here, with why.
+    if (sizeBytes > rcpFrameSizeBytesMax) {
+      const message =
+        `the request is ${sizeBytes} bytes, over the frame limit of ` +
+        `${rcpFrameSizeBytesMax} bytes`;
+      return Promise.reject(new RcpClientError("BAD_REQUEST", message));
+    }
     const promise = new Promise<T>((resolve, reject) => {
       this.waiters.set(id, { resolve: resolve as (value: unknown) => void, reject });
     });
@@ -100,7 +110,7 @@ export class RcpClient {
         this.socket.uncork();
       });
     }
-    this.socket.write(encodeMessageFrame({ type: "request", id, op, params }));
+    this.socket.write(encodeTextFrame(text));
     return promise;
   }
 

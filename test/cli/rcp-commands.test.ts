@@ -217,6 +217,17 @@ test("put-machine: a definition not JSON or a file that cannot be read is named"
   }
 });
 
+test("a request larger than a frame is refused by the client, naming its size", async () => {
+  // It failed an assertion ("unexpected failure") and then crashed with a stack trace.
+  const file = join(certs.dir, "huge.json");
+  const meta = { text: "x".repeat(17 * 1024 * 1024) };
+  writeFileSync(file, JSON.stringify({ states: ["a"], initial: "a", transitions: [], meta }));
+  const put = await cli("put-machine", ...auth(), "-n", "huge", "-v", "1", `@${file}`);
+  assert.equal(put.code, 2);
+  assert.equal(put.err.length, 1);
+  assert.match(put.err[0]!, /^BAD_REQUEST: the request is 17825\d{3} bytes, over the frame limit/);
+});
+
 test("REPL: aliases, JSON with spaces, errors stay in the session", async () => {
   assert.deepEqual(splitReplLine(`c order 1 r-1 {"a": [1, "x y"]}`), [
     "c",

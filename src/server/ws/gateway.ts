@@ -45,6 +45,9 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   const sessions = new Set<{ close(): void }>();
   const connections = new Set<Duplex>();
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node's HTTP server stops listening for the socket's errors once it hands it over; a
+    // client that resets it while being refused would fail the refusal's write unheard.
+    socket.on("error", () => undefined);
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname !== webSocketPath) {
       refuseUpgrade(socket, 404, { code: "NOT_FOUND", message: `no WebSocket at ${url.pathname}` });

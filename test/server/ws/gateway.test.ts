@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { connect as connectTcp } from "node:net";
 import { WebSocket } from "ws";
 import { startTestServer } from "../harness.ts";
 import type { TestServer } from "../harness.ts";
@@ -79,4 +80,31 @@ test("a message past wsMessageSizeBytesMax, or not UTF-8, closes that socket onl
   next.send(JSON.stringify({ id: 1, type: "ping" }));
   assert.deepEqual(JSON.parse((await pong) as string), { id: 1, type: "pong" });
   await closed(next);
+});
+
+test("a client that resets the connection while its upgrade is refused is no fault", async (t) => {
+  // The refusal's write then fails with ECONNRESET on a socket nobody listened to for
+  // errors, which ended the server process.
+  const server = await startTestServer({ tokens: [{ sha256: "0".repeat(64), role: "read" }] });
+  t.after(() => server.close());
+  const upgrade =
+    "GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n" +
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+  for (let i = 0; i < 200; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = connectTcp(server.port, "127.0.0.1", () => {
+        socket.write(upgrade);
+        setImmediate(() => {
+          socket.resetAndDestroy();
+          resolve();
+        });
+      });
+      socket.on("error", () => resolve());
+    });
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const refused = await connect(server);
+  assert.ok(!(refused instanceof WebSocket));
+  assert.equal(refused.status, 401, "still serving");
 });

@@ -28,6 +28,14 @@ export function migrateInstances(
   const machine = checkMachineName(params.machine);
   const fromVersion = checkVersion(params.from_version, "from_version");
   const toVersion = checkVersion(params.to_version, "to_version");
+  // Rows would be rewritten for nothing, and their timers restarted from now.
+  if (fromVersion === toVersion) {
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `from_version and to_version are both ${fromVersion}: there is nothing to migrate`,
+      { value: fromVersion },
+    );
+  }
   const source = store.compiled(machine, fromVersion);
   if (source === undefined) throw machineNotFound(machine, fromVersion);
   const target = store.compiled(machine, toVersion);

@@ -93,6 +93,11 @@ test("named instances only; errors leave everything as it was", async () => {
   throwsDb(() => db.machines.migrateInstances({ ...base, to_version: 3, state_map: {} }), {
     code: "MACHINE_NOT_FOUND",
   });
+  // A migration to the same version rewrote every row: timers restarted, offsets moved.
+  throwsDb(() => db.machines.migrateInstances({ ...base, to_version: 1, state_map: {} }), {
+    code: "INVALID_ARGUMENT",
+    message: /^from_version and to_version are both 1: there is nothing to migrate$/,
+  });
   throwsDb(
     () => db.machines.migrateInstances({ ...base, state_map: {}, instance_ids: ["a", "zz"] }),
     { code: "INSTANCE_NOT_FOUND" },

@@ -3,7 +3,7 @@
  * detached from the catalog and the log. It is fed each commit after the fact (commits are
  * final, so nothing needs undoing) and reports its output changes as row deltas.
  */
-import { DbError } from "../lib/errors.ts";
+import { DbError, describeValue } from "../lib/errors.ts";
 import type { Commit, Engine } from "../engine/index.ts";
 import type { QueryParams, RowDelta } from "../types.ts";
 import { compileView } from "./compile-view.ts";
@@ -23,6 +23,14 @@ export class QueryFeed {
   constructor(engine: Engine, query: string, params: QueryParams | undefined) {
     if (typeof query !== "string") {
       throw new DbError("INVALID_ARGUMENT", "a query subscription needs RQL text");
+    }
+    if (params !== undefined && params !== null && typeof params !== "object") {
+      const value = describeValue(params);
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `a query subscription's params must be a record or a list, got ${value}`,
+        { value },
+      );
     }
     this.object = new ViewObject({
       kind: "view",

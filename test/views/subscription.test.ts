@@ -190,3 +190,16 @@ test("dropping the target (or a query's input) ends the subscription with UNKNOW
   await assert.rejects(take(resumed, 3), { code: "UNKNOWN_OBJECT" });
   await db.close();
 });
+
+test("a query subscription's params must be a record or a list, said as such", async () => {
+  // A number or a string was taken as no params at all: "parameter $min is not bound".
+  const db = await accounts();
+  for (const params of [5, "x", true]) {
+    const target = { query: "from accounts filter { balance > $min }", params };
+    assert.throws(() => db.subscribe(target as never), {
+      code: "INVALID_ARGUMENT",
+      message: /params must be a record or a list/,
+    });
+  }
+  await db.close();
+});

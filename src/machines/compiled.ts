@@ -11,6 +11,8 @@ import type { MachineDefinition, TimerSpec, TransitionSpec } from "./definition.
 
 export interface CompiledTransition {
   readonly spec: TransitionSpec;
+  /** The transition's index in the definition, to say where a failing guard is. */
+  readonly index: number;
   /** Undefined when the transition has no guard (it always passes). */
   readonly guard: Guard | undefined;
   readonly effects: readonly CompiledEffect[];
@@ -34,9 +36,10 @@ export function compileMachine(
   definition: MachineDefinition,
 ): CompiledMachine {
   const groups = new Map<string, CompiledTransition[]>();
-  for (const spec of definition.transitions) {
+  for (const [index, spec] of definition.transitions.entries()) {
     const compiled: CompiledTransition = {
       spec,
+      index,
       guard: spec.guard === undefined ? undefined : compileGuard(spec.guard),
       effects: (spec.effects ?? []).map(compileEffect),
     };

@@ -8,6 +8,7 @@
 import { DbError } from "../lib/errors.ts";
 import { rowConstructor, setOwnKey } from "../lib/row-object.ts";
 import type { Transaction } from "../engine/index.ts";
+import type { Guard } from "../expr/index.ts";
 import type { MachinesApi } from "../types.ts";
 import type { CompiledMachine, CompiledTransition } from "./compiled.ts";
 import { isPlainObject } from "./definition.ts";
@@ -95,7 +96,7 @@ export function chooseTransition(
   for (const candidate of candidates) {
     if (candidate.guard === undefined) return candidate;
     clock ??= () => now;
-    if (candidate.guard(row.ctx, payload, clock)) return candidate;
+    if (passesGuard(candidate, candidate.guard, row, event, payload, clock)) return candidate;
   }
   const tried = candidates.map((c) => `'${row.state}' -> '${c.spec.to}'`);
   const message =
@@ -104,6 +105,26 @@ export function chooseTransition(
       : `guard failed: no guard passed for event '${event}' in state '${row.state}' ` +
         `(tried ${tried.join(", ")})`;
   throw new DbError("GUARD_FAILED", message, { value: event });
+}
+
+/** Evaluates a candidate's guard; an error in it (a division by zero) says which guard. */
+function passesGuard(
+  candidate: CompiledTransition,
+  guard: Guard,
+  row: InstanceRow,
+  event: string,
+  payload: unknown,
+  clock: () => number,
+): boolean {
+  try {
+    return guard(row.ctx, payload, clock);
+  } catch (error) {
+    if (!(error instanceof DbError)) throw error;
+    const where =
+      `guard of transition '${row.state}' -> '${candidate.spec.to}' on event '${event}' ` +
+      `(transitions[${candidate.index}].guard)`;
+    throw new DbError(error.code, `${where}: ${error.message}`, error.details);
+  }
 }
 
 /**

@@ -132,6 +132,28 @@ test("when no alternative passes, GUARD_FAILED names every transition tried", as
   await db.close();
 });
 
+test("a guard that fails to evaluate says which guard, keeping the error's code", async () => {
+  const db = await open();
+  db.machines.put("m", 1, {
+    states: ["a", "b", "c"],
+    initial: "a",
+    transitions: [
+      { from: "a", event: "E", to: "b", guard: "payload.x == 1" },
+      { from: "a", event: "E", to: "c", guard: "ctx.n / payload.d > 1" },
+    ],
+  });
+  db.machines.createInstance({ instance_id: "i", machine: "m", version: 1, initial_ctx: { n: 1 } });
+  // It said only "division by zero: 1 / 0", with nothing about a guard.
+  throwsDb(() => db.machines.applyEvent({ instance_id: "i", event: "E", payload: { d: 0 } }), {
+    code: "DIVISION_BY_ZERO",
+    message: new RegExp(
+      String.raw`^guard of transition 'a' -> 'c' on event 'E' \(transitions\[1\]\.guard\): ` +
+        String.raw`division by zero: 1 / 0$`,
+    ),
+  });
+  await db.close();
+});
+
 test("self transitions are allowed and merge the payload", async () => {
   const db = await open();
   db.machines.put("counter", 1, {

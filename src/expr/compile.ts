@@ -286,7 +286,7 @@ function typedParam(
       throw compileError(error.code, node, `parameter $${node.name}: ${error.message}`);
     }
   };
-  // A list parameter is the same array for every row: it is converted once per array.
+  // A parameter is the same value for every row: it is converted once, not once per row.
   let given: unknown;
   let converted: unknown;
   const evaluate: Evaluator = list
@@ -296,7 +296,12 @@ function typedParam(
         if (value !== given) [given, converted] = [value, value.map(convert)];
         return converted;
       }
-    : (s) => convert(read(s));
+    : (s) => {
+        const value = read(s);
+        if (typeof value !== "string") return value;
+        if (value !== given) [given, converted] = [value, convert(value)];
+        return converted;
+      };
   return { evaluate, type: compiled.type };
 }
 

@@ -8,7 +8,7 @@
 import { DbError } from "../lib/errors.ts";
 import { rowConstructor, setOwnKey } from "../lib/row-object.ts";
 import type { Transaction } from "../engine/index.ts";
-import type { Guard } from "../expr/index.ts";
+import type { Guard, Scope } from "../expr/index.ts";
 import type { MachinesApi } from "../types.ts";
 import type { CompiledMachine, CompiledTransition } from "./compiled.ts";
 import { isPlainObject } from "./definition.ts";
@@ -202,8 +202,7 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
       },
       now: () => tx.now,
     };
-    const catalog = store.engine.catalog;
-    for (const effect of transition.effects) effect(tx, catalog, scope);
+    runEffects(store, tx, transition, event, scope);
   }
   return {
     from_state: row.state,
@@ -213,6 +212,26 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
     applied: true,
     ...(eventId === null ? {} : { event_id: eventId }),
   };
+}
+
+/** Runs a transition's effects in order; an error says which effect it came from. */
+function runEffects(
+  store: MachineStore,
+  tx: Transaction,
+  transition: CompiledTransition,
+  event: string,
+  scope: Scope,
+): void {
+  const catalog = store.engine.catalog;
+  transition.effects.forEach((effect, i) => {
+    try {
+      effect(tx, catalog, scope);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      const where = `effect transitions[${transition.index}].effects[${i}] on event '${event}'`;
+      throw new DbError(error.code, `${where}: ${error.message}`, error.details);
+    }
+  });
 }
 
 export function instanceNotFound(id: string): DbError {

@@ -76,13 +76,22 @@ test("a failing effect fails the event: nothing of it is applied", async () => {
   db.machines.put("order", 1, shop);
   db.machines.createInstance({ instance_id: "o1", machine: "order", version: 1 });
   const seq = db.seq;
+  // The message said only 'unknown object "shop::revenue"', not that an effect named it.
   throwsDb(
     () => db.machines.applyEvent({ instance_id: "o1", event: "PAY", payload: { amount: 1 } }),
     {
       code: "UNKNOWN_OBJECT",
+      message:
+        /^effect transitions\[0\]\.effects\[1\] on event 'PAY': unknown object "shop::revenue"$/,
     },
   );
-  assert.equal(db.seq, seq);
+  db.createCounter("shop::revenue");
+  // A counter's own words name its internal column: "shop::revenue.amount: expected int8".
+  throwsDb(
+    () => db.machines.applyEvent({ instance_id: "o1", event: "PAY", payload: { amount: "x" } }),
+    { code: "TYPE_MISMATCH", message: /^effect transitions\[0\]\.effects\[1\] on event 'PAY': / },
+  );
+  assert.equal(db.seq, seq + 1);
   assert.equal(db.counter("shop::paid").get(), 0);
   assert.equal(db.machines.getInstance("o1").state, "created");
   assert.deepEqual(db.machines.history("o1"), []);

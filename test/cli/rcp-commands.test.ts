@@ -228,6 +228,26 @@ test("a request larger than a frame is refused by the client, naming its size", 
   assert.match(put.err[0]!, /^BAD_REQUEST: the request is 17825\d{3} bytes, over the frame limit/);
 });
 
+test("--limit takes a positive count and says so", async () => {
+  for (const args of [
+    ["list-instances", "-l", "abc"],
+    ["wal-read", "-l", "0"],
+  ]) {
+    const err: string[] = [];
+    const warn = (text: string): void => void err.push(text);
+    const program = createProgram({
+      line: () => Promise.resolve(),
+      warn,
+      progress: warn,
+      exitCode: 0,
+    });
+    const run = program.parseAsync(["node", "statebase", ...args, ...auth()]);
+    await assert.rejects(run, { code: "commander.invalidArgument" });
+    // It said "SEQ must be a non-negative integer." for a limit, and took 0.
+    assert.match(err[0]!, /argument '(abc|0)' is invalid\. N must be a positive integer\.$/);
+  }
+});
+
 test("REPL: aliases, JSON with spaces, errors stay in the session", async () => {
   assert.deepEqual(splitReplLine(`c order 1 r-1 {"a": [1, "x y"]}`), [
     "c",

@@ -11,7 +11,7 @@ import { InvalidArgumentError } from "commander";
 import { FrameError, RcpClientError } from "../../protocol/index.ts";
 import type { RcpClient } from "../../protocol/index.ts";
 import { hashToken } from "../../server/auth.ts";
-import { exitCodeFailed, exitCodeOk, exitCodeUsage, parseSeq } from "../output.ts";
+import { exitCodeFailed, exitCodeOk, exitCodeUsage, parsePositive, parseSeq } from "../output.ts";
 import type { CliContext } from "../output.ts";
 import { addConnectionFlags, connectRcp } from "./rcp-connection.ts";
 import type { ConnectionFlags } from "./rcp-connection.ts";
@@ -130,7 +130,7 @@ const commands: readonly ClientCommand[] = [
       c
         .option("-m, --machine <machine>", "only this machine")
         .option("--state <state>", "only instances in this state")
-        .option("-l, --limit <n>", "at most N instances (default 100)", parseSeq)
+        .option("-l, --limit <n>", "at most N instances (default 100)", parsePositive)
         .option("--offset <n>", "skip N instances", parseSeq),
     request: (_args, o) => ({
       op: "LIST_INSTANCES",
@@ -178,7 +178,7 @@ const commands: readonly ClientCommand[] = [
     configure: (c) =>
       c
         .option("-f, --from <offset>", "first offset", parseSeq, 0)
-        .option("-l, --limit <n>", "at most N records", parseSeq),
+        .option("-l, --limit <n>", "at most N records", parsePositive),
     request: (_args, o) => ({
       op: "WAL_READ",
       params: defined({ from_offset: o.from, limit: o.limit }),

@@ -19,6 +19,7 @@ import { DbError } from "../lib/errors.ts";
 import { snapshotLogBytesDefault, snapshotsKeptDefault } from "../lib/limits.ts";
 import type { Commit, Engine } from "../engine/index.ts";
 import { readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
+import type { LogRecord } from "../log/index.ts";
 import type { ReplicateOptions, ReplicationStatus } from "../types.ts";
 import { Follower } from "./follower.ts";
 import { WriterLease } from "./lease.ts";
@@ -265,17 +266,7 @@ class ReplicatedLog implements LogBackend {
         { streamSeq },
       );
     }
-    for (let offset = 0; offset < data.length;) {
-      const read = readRecord(data, offset);
-      if (read.kind !== "record" || !recordHashIsValid(data, offset, read.sizeBytes)) {
-        throw new DbError(
-          "CORRUPT",
-          `stream ${this.connection.stream} message ${streamSeq} holds an invalid log record`,
-          { streamSeq },
-        );
-      }
-      offset += read.sizeBytes;
-      const record = read.record;
+    for (const record of this.readMessage(data, streamSeq)) {
       if (record.seq !== this.engine.seq + 1 || !bytesEqual(record.prevHash, this.head.hash)) {
         continue; // left by a fenced writer: not part of the history
       }
@@ -286,6 +277,36 @@ class ReplicatedLog implements LogBackend {
     this.head.streamSeq = streamSeq;
     this.lagCommits = pending;
     this.wakeStreamWaiters();
+  }
+
+  /**
+   * The records of one stream message; none when any part of it is not a valid record. Anyone
+   * allowed to publish on the subject can append such a message: it cannot continue the chain,
+   * so every reader skips it alike (a node that stopped on it could never open again).
+   */
+  private readMessage(data: Uint8Array, streamSeq: number): LogRecord[] {
+    const records: LogRecord[] = [];
+    for (let offset = 0; offset < data.length;) {
+      const read = readRecord(data, offset);
+      const valid = read.kind === "record" && recordHashIsValid(data, offset, read.sizeBytes);
+      if (!valid) {
+        const why =
+          read.kind === "damaged"
+            ? read.reason
+            : read.kind === "end"
+              ? "zero bytes"
+              : "hash mismatch";
+        this.report(
+          "warning",
+          `stream ${this.connection.stream} message ${streamSeq} is not a log record ` +
+            `(${why} at byte ${offset}); skipped`,
+        );
+        return [];
+      }
+      records.push(read.record);
+      offset += read.sizeBytes;
+    }
+    return records;
   }
 
   // ---- Roles ----

@@ -246,3 +246,38 @@ test("a follower reads the writer's view rows, kept by the replicated commits", 
   ]);
   assert.deepEqual(await read(follower), await read(writer));
 });
+
+test("a message that is not a log record, published by someone else, is skipped", async (t) => {
+  const stream = uniqueStream("garbage");
+  t.after(() => deleteReplicatedLog(stream));
+  const warnings: string[] = [];
+  const writer = await replicated(stream, "w", { leaseTtlMs: 600 });
+  const follower = await open({
+    replicate: { url: natsUrl, stream, node: "f", leaseTtlMs: 600 },
+    onMessage: (_kind, text) => warnings.push(text),
+  });
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  workloadSetup(writer);
+  await writeSteps(writer, 1, 5);
+  const nc = await connect({ servers: natsUrl });
+  nc.publish(`${stream}.log`, new TextEncoder().encode("not a record"));
+  await nc.flush();
+  await nc.close();
+  // The writer's next append no longer follows its own message: it is fenced, as by a writer.
+  writer.transact((tx) => applyWorkloadStep(tx, 6));
+  await assert.rejects(writer.durable(), (e: unknown) => (e as DbError).code === "APPEND_FENCED");
+  // The follower goes on past the message and takes over once the fenced writer's lease ends.
+  await eventually(() => follower.replication?.role === "writer", "the follower takes over");
+  assert.ok(
+    warnings.some((w) => /message \d+ is not a log record \(.*\); skipped/.test(w)),
+    warnings[0],
+  );
+  await writeSteps(follower, 6, 5);
+  const late = await replicated(stream, "late", { role: "follower" });
+  t.after(() => late.close());
+  assert.equal(late.seq, follower.seq);
+  assert.equal(stateDigest(late), referenceDigest(10));
+});

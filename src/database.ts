@@ -260,6 +260,16 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Resolves when commit `seq` (default: the last one) is on disk; at once in memory mode. */
   async durable(seq: number = this.engine.seq): Promise<void> {
+    // Only a seq already committed can become durable: a later one would wait for ever (and
+    // NaN never compares), so it is the caller's mistake, said here rather than hung on.
+    if (!Number.isSafeInteger(seq) || seq < 0 || seq > this.engine.seq) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `durable(): seq must be a whole number in [0, ${this.engine.seq}], got ` +
+          describeValue(seq),
+        { value: describeValue(seq) },
+      );
+    }
     await this.backend?.waitDurable(seq);
   }
 

@@ -279,7 +279,10 @@ export interface Database extends Tx {
   changes(options?: ChangesOptions): AsyncIterable<Commit>;
   /** The database's durability mode. */
   readonly durability: Durability;
-  /** Resolves when commit `seq` (default: the last) is on disk; at once in memory mode. */
+  /**
+   * Resolves when commit `seq` (default: the last) is on disk; at once in memory mode. A seq
+   * that is not a whole number up to the last commit is INVALID_ARGUMENT.
+   */
   durable(seq?: number): Promise<void>;
   /**
    * Back-pressure for `async` durability: resolves at once while the log keeps up, or once

@@ -188,3 +188,23 @@ test("open() refuses options out of range, naming the option", async () => {
     });
   }
 });
+
+test("durable(seq) refuses a seq that is not a commit of this database, naming it", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "async" });
+  db.createCounter("default::n").add(1);
+  await db.flush();
+  // NaN once hung for ever (no flush was due to resolve it); a seq never committed failed
+  // an assertion. Both are the caller's mistake: INVALID_ARGUMENT with the range.
+  for (const seq of [NaN, 1.5, -1, 3, Infinity, "2" as unknown as number]) {
+    await assert.rejects(db.durable(seq), (error: unknown) => {
+      const { code, message } = error as { code: string; message: string };
+      assert.equal(code, "INVALID_ARGUMENT", String(seq));
+      assert.match(message, /^durable\(\): seq must be a whole number in \[0, 2\], got /);
+      return true;
+    });
+  }
+  await db.durable(0);
+  await db.durable(2);
+  await db.close();
+});

@@ -76,7 +76,7 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
     const rcp =
       config.rcp === undefined
         ? undefined
-        : await listening("rcp", config.rcp, () => startRcp(db, config, metrics));
+        : await listening("rcp", config.rcp, () => startRcp(db, config, metrics, procedureRoles));
     if (rcp !== undefined) stops.push(() => rcp.close());
     const fault = (error: unknown): void => hooks.warn(describeFault(error));
     const tls = config.tls === undefined ? undefined : loadTlsOptions(config.tls);
@@ -299,10 +299,12 @@ async function startRcp(
   db: Database,
   config: ServerConfig,
   metrics: ServerMetrics,
+  procedureRoles: ReadonlyMap<string, TokenRole>,
 ): Promise<RcpServer> {
   return startRcpServer(db, {
     ...config.rcp!,
     tokens: config.tokens,
+    procedureRoles,
     ...(config.tls === undefined ? {} : { tls: config.tls }),
     onRequest: (op, code, durationMs) =>
       metrics.observeRequest("rcp", op, code ?? "ok", durationMs / 1000),

@@ -2,18 +2,27 @@
  * @module CALL, a Statebase extension: runs an application procedure by name
  * (`db.call(name, args)`), one transaction per call, and answers its JSON result.
  */
-import { badRequest } from "./failure.ts";
+import { roleAllows } from "../auth.ts";
+import { RcpFailure, badRequest } from "./failure.ts";
 import type { Operation, OperationContext } from "./operation.ts";
 import { Params } from "./params.ts";
 
 // CALL {name, args?: object | array}
 export const callOperation: Operation = {
-  role: "write",
+  // The floor; each procedure's own role (write unless declared) is checked in run.
+  role: "read",
   write: true,
   transactional: false,
-  async run({ core }: OperationContext, raw: unknown) {
+  async run({ core, session }: OperationContext, raw: unknown) {
     const params = new Params(raw, "CallParams");
     const name = params.string("name");
+    const needed = core.options.procedureRoles?.get(name) ?? "write";
+    if (!roleAllows(session.role!, needed)) {
+      throw new RcpFailure(
+        "UNAUTHORIZED",
+        `a token with role ${session.role} may not call procedure ${name} (it needs ${needed})`,
+      );
+    }
     const args = params.any("args") ?? {};
     if (typeof args !== "object") throw badRequest("args must be an object or an array");
     const result = await core.db.call(name, args as Record<string, unknown> | unknown[]);

@@ -9,7 +9,7 @@ import {
   rcpPendingEventsMax,
   rcpSubscriptionsPerConnectionMax,
 } from "../../lib/limits.ts";
-import type { TokenEntry } from "../auth.ts";
+import type { TokenEntry, TokenRole } from "../auth.ts";
 import type { TlsConfig } from "../tls.ts";
 
 /** Limits of one server (specs/rcp.md §1.5); each defaults to its constant in lib/limits.ts. */
@@ -44,6 +44,8 @@ export interface RcpServerOptions {
   limits?: Partial<RcpLimits>;
   /** Refuse writes with READ_ONLY_MODE (a follower). */
   readOnly?: boolean;
+  /** The role each procedure needs for CALL (its declared role); unlisted ones need write. */
+  procedureRoles?: ReadonlyMap<string, TokenRole>;
   /** Called after every operation (sub-ops of BATCH included), for metrics. */
   onRequest?: (op: string, code: string | undefined, durationMs: number) => void;
   /** Called when a connection opens or closes (for a connections gauge). */

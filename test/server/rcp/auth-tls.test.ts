@@ -38,6 +38,48 @@ test("hashToken is hex SHA-256; findToken matches exact lower-case hashes only",
   assert.equal(findToken(tokens, "c"), undefined);
 });
 
+test("CALL needs the role a procedure declares (write when it declares none)", async () => {
+  const rcp = await startTestRcp({
+    server: {
+      tokens: [
+        { sha256: hashToken("reader"), role: "read" },
+        { sha256: hashToken("writer"), role: "write" },
+        { sha256: hashToken("boss"), role: "admin" },
+      ],
+      procedureRoles: new Map([
+        ["peek", "read"],
+        ["wipe", "admin"],
+      ]),
+    },
+  });
+  try {
+    for (const name of ["peek", "bump", "wipe"]) {
+      rcp.db.defineProcedure(name, { params: {}, run: () => name });
+    }
+    const as = async (token: string) => {
+      const client = await rcp.connect();
+      await client.ok("AUTH", { method: "bearer", token });
+      return client;
+    };
+    const [reader, writer, boss] = [await as("reader"), await as("writer"), await as("boss")];
+    assert.deepEqual(await reader.ok("CALL", { name: "peek" }), { result: "peek" });
+    assert.deepEqual(await reader.fail("CALL", { name: "bump" }), {
+      code: "UNAUTHORIZED",
+      message: "a token with role read may not call procedure bump (it needs write)",
+      retryable: false,
+    });
+    assert.deepEqual(await writer.ok("CALL", { name: "bump" }), { result: "bump" });
+    const denied = await writer.fail("CALL", { name: "wipe" });
+    assert.equal(
+      denied.message,
+      "a token with role write may not call procedure wipe (it needs admin)",
+    );
+    assert.deepEqual(await boss.ok("CALL", { name: "wipe" }), { result: "wipe" });
+  } finally {
+    await rcp.stop();
+  }
+});
+
 test("auth on: only HELLO/AUTH/PING/BYE before AUTH; roles limit what a token may do", async () => {
   const rcp = await startTestRcp({
     server: {

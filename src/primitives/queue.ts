@@ -395,7 +395,7 @@ export class Queue implements StoredObject {
     }
     if (options.delayMs !== undefined) {
       if (!Number.isSafeInteger(options.delayMs) || options.delayMs < 0)
-        throw this.invalid("delayMs must be >= 0");
+        throw this.invalid("delayMs must be a whole number >= 0");
       at = Math.max(at, now + options.delayMs);
     }
     return at;

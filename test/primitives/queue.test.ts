@@ -358,7 +358,7 @@ describe("malformed arguments", () => {
     throwsDb(() => q.enqueue({ job: "a" }, { delayMs: -1 }), {
       code: "INVALID_ARGUMENT",
       object: "default::jobs",
-      message: /delayMs must be >= 0/,
+      message: /delayMs must be a whole number >= 0/,
     });
     throwsDb(() => q.enqueue({ job: "a" }, { delayMs: 0.5 }), { code: "INVALID_ARGUMENT" });
     throwsDb(() => q.enqueue({ job: "a" }, { notBefore: Number.NaN }), {

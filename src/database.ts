@@ -347,6 +347,7 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** A read-only database as it was right after commit `target` (or at a time). */
   async at(target: number | Date): Promise<Database> {
+    this.refuseClosed("at");
     const path = this.requirePath("time travel");
     const time = target instanceof Date ? target.getTime() : undefined;
     if (
@@ -381,11 +382,21 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Every retained version of one key of one object, oldest first, with seq, time and origin. */
   async history(object: string, key: unknown): Promise<KeyVersion[]> {
+    this.refuseClosed("history");
     const path = this.requirePath("history");
     await this.flush();
     const { readKeyHistory } = await import("./durability.ts");
     const name = qualifyName(object).qualified;
     return readKeyHistory(path, name, (changeKey) => valuesEqual(changeKey, key));
+  }
+
+  /**
+   * The methods that read or write the data directory refuse once the database is closed:
+   * its lock is released, so another database may own the directory by now.
+   */
+  private refuseClosed(method: string): void {
+    if (!this.engine.closed) return;
+    throw new DbError("DATABASE_CLOSED", `db.${method}(): the database is closed`);
   }
 
   private requirePath(what: string): string {
@@ -398,6 +409,7 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Writes a snapshot now; commits go on while it is written. */
   async snapshot(): Promise<{ seq: number; sizeBytes: number }> {
+    this.refuseClosed("snapshot");
     if (this.backend === undefined) {
       throw new DbError("INVALID_ARGUMENT", "snapshots need a database opened with a path");
     }
@@ -744,6 +756,7 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Retained commits come from memory; older ones from the log (after a flush). */
   async readCommits(fromSeq: number, limit: number): Promise<Commit[]> {
+    this.refuseClosed("readCommits");
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 1 || !Number.isSafeInteger(limit)) {
       throw new DbError("INVALID_ARGUMENT", "readCommits: fromSeq >= 1 and limit >= 0 required", {
         value: fromSeq,
@@ -766,6 +779,7 @@ class EmbeddedDatabase implements Database, Tx {
   }
 
   async logStats(): Promise<LogStats | undefined> {
+    this.refuseClosed("logStats");
     return this.log?.stats();
   }
 

@@ -73,6 +73,8 @@ export interface LogStats {
 export class DurableLog {
   private snapshotting: Promise<SnapshotInfo> | undefined;
   private bytesAtLastSnapshot = 0;
+  /** Set as close() starts: the directory lock is about to go, so nothing new may start. */
+  private closed = false;
 
   private constructor(
     private readonly engine: Engine,
@@ -173,6 +175,11 @@ export class DurableLog {
 
   /** Takes a snapshot now (or joins the one running); commits go on meanwhile. */
   snapshot(): Promise<SnapshotInfo> {
+    if (this.closed) {
+      return Promise.reject(
+        new DbError("DATABASE_CLOSED", "db.snapshot(): the database is closed"),
+      );
+    }
     this.snapshotting ??= this.takeSnapshot().finally(() => (this.snapshotting = undefined));
     return this.snapshotting;
   }
@@ -227,6 +234,9 @@ export class DurableLog {
   }
 
   async close(): Promise<void> {
+    // A background snapshot queued by the last commits must not start once the lock is
+    // released: it would write (and apply retention) under a directory reopened meanwhile.
+    this.closed = true;
     await this.snapshotting?.catch(() => undefined); // its error went to its own caller
     try {
       await this.wal.close();
@@ -256,6 +266,7 @@ export class DurableLog {
     if (this.wal.stats.bytesWritten - this.bytesAtLastSnapshot < threshold) return;
     // Deferred: a snapshot starts at a commit boundary, never inside the committing transaction.
     queueMicrotask(() => {
+      if (this.closed) return; // close() came first: the next open's policy takes over
       this.snapshot().catch((error: unknown) => {
         this.options.report("warning", `background snapshot failed: ${String(error)}`);
       });

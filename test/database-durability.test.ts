@@ -208,3 +208,50 @@ test("durable(seq) refuses a seq that is not a commit of this database, naming i
   await db.durable(2);
   await db.close();
 });
+
+test("close() lets no background snapshot run on after it, nor after a reopen", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "async", snapshotLogBytes: 1 });
+  const rows = db.createTable("default::t", { columns: { k: "int4" }, primaryKey: "k" });
+  db.transact(() => {
+    for (let k = 0; k < 20_000; k++) rows.insert({ k });
+  });
+  await db.flush();
+  await db.snapshot();
+  rows.insert({ k: -1 });
+  await db.flush();
+  rows.insert({ k: -2 }); // past the policy: a background snapshot is due
+  await db.close();
+  const snapshots = join(path, "snapshots");
+  const atClose = readdirSync(snapshots).sort();
+  const warnings: string[] = [];
+  const again = await open({ path, onMessage: (_, text) => void warnings.push(text) });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(warnings, [], "the reopen found a snapshot being written");
+  assert.deepEqual(readdirSync(snapshots).sort(), atClose);
+  assert.equal(again.table("default::t").size, 20_002);
+  await again.close();
+});
+
+test("after close, the methods that read or write the data directory say it is closed", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, commitsRetained: 0 });
+  db.createCounter("default::n").add(1);
+  await db.close();
+  const calls: Record<string, () => Promise<unknown>> = {
+    snapshot: () => db.snapshot(),
+    at: () => db.at(1),
+    history: () => db.history("default::n", null),
+    readCommits: () => db.readCommits(1, 10),
+    logStats: () => db.logStats(),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    await assert.rejects(call(), (error: unknown) => {
+      const { code, message } = error as { code: string; message: string };
+      assert.equal(code, "DATABASE_CLOSED", name);
+      assert.equal(message, `db.${name}(): the database is closed`);
+      return true;
+    });
+  }
+  assert.deepEqual(readdirSync(join(path, "snapshots")), []);
+});

@@ -129,11 +129,12 @@ class LiveSubscription implements Subscription {
   private start(fromSeq: number | undefined): void {
     const engine = this.context.engine;
     if (fromSeq !== undefined) {
-      if (!Number.isSafeInteger(fromSeq) || fromSeq < 0 || fromSeq > engine.seq) {
+      if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
         throw new DbError("INVALID_ARGUMENT", `fromSeq must be a seq in [0, ${engine.seq}]`, {
           value: String(fromSeq),
         });
       }
+      if (fromSeq > engine.seq) throw aheadOfLog(fromSeq, engine.seq);
       const retained = fromSeq + 1 >= engine.retained.oldestSeq || fromSeq === engine.seq;
       if (retained && this.feed.resumable) {
         for (let seq = fromSeq + 1; seq <= engine.seq; seq++)
@@ -219,4 +220,18 @@ class LiveSubscription implements Subscription {
       if (message.type === "end") return;
     }
   }
+}
+
+/**
+ * A resume from a seq this database never reached: what the subscriber saw is not here (a
+ * `memory` server restarted, or data restored from an older backup), so resuming would skip.
+ */
+function aheadOfLog(fromSeq: number, lastSeq: number): DbError {
+  return new DbError(
+    "INVALID_ARGUMENT",
+    `fromSeq ${fromSeq} is after this database's last commit (${lastSeq}): it does not hold ` +
+      `what the subscriber saw (restarted without its data, or restored from an older ` +
+      `backup); subscribe without fromSeq for a fresh snapshot`,
+    { value: String(fromSeq) },
+  );
 }

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { open } from "../../src/index.ts";
-import type { Database, Subscription, SubscriptionMessage } from "../../src/index.ts";
+import type { Database, DbError, Subscription, SubscriptionMessage } from "../../src/index.ts";
 
 async function take(subscription: Subscription, count: number): Promise<SubscriptionMessage[]> {
   const out: SubscriptionMessage[] = [];
@@ -62,6 +62,19 @@ test("a table subscription: snapshot, then deltas in commit order, then end", as
     },
     { type: "end", seq: 6, reason: "closed" },
   ]);
+  await db.close();
+});
+
+test("resuming from a seq this database never reached says why it cannot", async () => {
+  const db = await accounts(); // a memory database: a restart of its server starts it empty
+  assert.throws(
+    () => db.subscribe({ table: "accounts" }, { fromSeq: db.seq + 40 }),
+    (error: DbError) =>
+      error.code === "INVALID_ARGUMENT" &&
+      error.message.startsWith(`fromSeq ${db.seq + 40} is after this database's last commit`) &&
+      error.message.endsWith("subscribe without fromSeq for a fresh snapshot"),
+  );
+  assert.throws(() => db.subscribe({ table: "accounts" }, { fromSeq: -1 }), /fromSeq must be/);
   await db.close();
 });
 

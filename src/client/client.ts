@@ -8,13 +8,22 @@
  * const { frames } = await client.query("from shop::orders take 1");
  * for await (const message of client.subscribe({ table: "shop::orders" })) { ... }
  */
-import { ConnectionError, InvalidInputError, TimeoutError, errorFromWire } from "./errors.ts";
+import {
+  ConnectionError,
+  InvalidInputError,
+  LimitExceededError,
+  TimeoutError,
+  errorFromWire,
+} from "./errors.ts";
 import type { StatebaseError } from "./errors.ts";
 import { createSocketFactory, socketOpen } from "./socket.ts";
 import type { SocketFactory, SocketLike } from "./socket.ts";
 import { ClientSubscription } from "./subscription.ts";
 import type { SubscribeOptions, SubscriptionHost } from "./subscription.ts";
 import type { QueryParams, QueryResult, SubscriptionMessage, SubscriptionTarget } from "./types.ts";
+
+/** The WebSocket close code for a message too big to process (RFC 6455 §7.4.1). */
+const wsCloseMessageTooBig = 1009;
 
 export interface ClientOptions {
   /** Bearer token; its role decides what the client may do. */
@@ -242,18 +251,27 @@ export class Client implements SubscriptionHost {
         clearTimeout(timer);
         resolve(false);
       };
-      socket.onclose = () => {
+      socket.onclose = (event) => {
         clearTimeout(timer);
         resolve(false);
-        if (this.socket === socket) this.lost();
+        if (this.socket === socket) this.lost(event?.code);
       };
     });
   }
 
   /** The socket closed: fail requests in flight and reconnect for the subscriptions. */
-  private lost(): void {
+  private lost(closeCode?: number): void {
     this.socket = undefined;
-    this.rejectPending(new ConnectionError("DISCONNECTED", "the connection closed"));
+    // 1009: the server closes the socket on a message past its wsMessageSizeBytesMax.
+    const error =
+      closeCode === wsCloseMessageTooBig
+        ? new LimitExceededError(
+            "LIMIT_EXCEEDED",
+            "the server closed the connection: a message was larger than its " +
+              "limits.wsMessageSizeBytesMax (WebSocket close code 1009)",
+          )
+        : new ConnectionError("DISCONNECTED", "the connection closed");
+    this.rejectPending(error);
     if (!this.closed && this.options.transport !== "http") this.scheduleReconnect();
   }
 

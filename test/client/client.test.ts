@@ -15,6 +15,7 @@ import {
   AccessError,
   ConnectionError,
   InvalidInputError,
+  LimitExceededError,
   NotFoundError,
   TimeoutError,
   connect,
@@ -111,6 +112,22 @@ test("a request without an answer fails with TimeoutError; closing fails the res
     await client.close();
     await assert.rejects(pending, ConnectionError);
   } finally {
+    await server.close();
+  }
+});
+
+test("a request past the server's message limit fails as LIMIT_EXCEEDED, saying so", async () => {
+  const server = await startTestServer({ limits: { wsMessageSizeBytesMax: 1024 } });
+  const client = await connect(server.url, { transport: "websocket" });
+  try {
+    // The server closes the socket with 1009; the request fails as what it is.
+    await assert.rejects(client.query("from t", { big: "x".repeat(4096) }), (error: Error) => {
+      assert.ok(error instanceof LimitExceededError, String(error));
+      assert.match(error.message, /larger than its limits\.wsMessageSizeBytesMax/);
+      return true;
+    });
+  } finally {
+    await client.close();
     await server.close();
   }
 });

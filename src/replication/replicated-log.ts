@@ -48,6 +48,12 @@ const publishRetryDeadlineMs = 60_000;
 
 type Role = ReplicationStatus["role"];
 
+interface StreamWaiter {
+  readonly streamSeq: number;
+  readonly resolve: () => void;
+  readonly reject: (error: DbError) => void;
+}
+
 /** Opens the replicated log for `engine` (empty): recovers, then follows or writes. */
 export async function openReplicatedLog(
   engine: Engine,
@@ -116,7 +122,7 @@ class ReplicatedLog implements LogBackend {
   private snapshotSeq = 0;
   private snapshotting: Promise<{ seq: number; sizeBytes: number }> | undefined;
   private bytesAtLastSnapshot = 0;
-  private streamWaiters: Array<{ streamSeq: number; resolve: () => void }> = [];
+  private streamWaiters: StreamWaiter[] = [];
   /** The lease holder as a follower last read it: where its server forwards writes. */
   private writerSeen: LeaseHolder | undefined;
 
@@ -270,7 +276,7 @@ class ReplicatedLog implements LogBackend {
       if (record.seq !== this.engine.seq + 1 || !bytesEqual(record.prevHash, this.head.hash)) {
         continue; // left by a fenced writer: not part of the history
       }
-      this.engine.applyCommit(record);
+      this.applyRecord(record, streamSeq);
       this.head.hash = record.hash;
       this.lagMs = Math.max(0, this.engine.clock.now() - record.ts);
     }
@@ -309,6 +315,21 @@ class ReplicatedLog implements LogBackend {
     return records;
   }
 
+  /** Applies a record that continues the chain; one the engine refuses stops this node. */
+  private applyRecord(record: LogRecord, streamSeq: number): void {
+    try {
+      this.engine.applyCommit(record);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      throw new DbError(
+        "CORRUPT",
+        `stream ${this.connection.stream} message ${streamSeq}: commit ${record.seq} cannot be ` +
+          `applied: ${error.message}`,
+        { streamSeq, seq: record.seq },
+      );
+    }
+  }
+
   // ---- Roles ----
 
   private async startFollowing(): Promise<void> {
@@ -323,10 +344,16 @@ class ReplicatedLog implements LogBackend {
     await retryTransient("following the stream", () => follower.start());
   }
 
-  /** Resolves once every stream message up to `streamSeq` has been read. */
+  /**
+   * Resolves once every stream message up to `streamSeq` has been read; rejects if reading
+   * stopped first (open then fails with the reason instead of waiting forever).
+   */
   private waitStreamSeq(streamSeq: number): Promise<void> {
     if (this.head.streamSeq >= streamSeq) return Promise.resolve();
-    return new Promise((resolve) => this.streamWaiters.push({ streamSeq, resolve }));
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) =>
+      this.streamWaiters.push({ streamSeq, resolve, reject }),
+    );
   }
 
   private wakeStreamWaiters(): void {
@@ -384,6 +411,8 @@ class ReplicatedLog implements LogBackend {
     this.failed = error;
     if (this.role !== "closed") this.role = "fenced";
     this.lease.drop();
+    for (const waiter of this.streamWaiters) waiter.reject(error);
+    this.streamWaiters = [];
     this.report("warning", error.message);
     void this.follower?.stop();
   }

@@ -10,8 +10,9 @@ import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { open, DbError } from "../../src/index.ts";
+import { encodeRecord } from "../../src/log/index.ts";
 import type { Commit, Database, ReplicateOptions } from "../../src/index.ts";
 import {
   applyWorkloadStep,
@@ -280,4 +281,22 @@ test("a message that is not a log record, published by someone else, is skipped"
   t.after(() => late.close());
   assert.equal(late.seq, follower.seq);
   assert.equal(stateDigest(late), referenceDigest(10));
+});
+
+test("open fails, naming the message, on a record in the stream that cannot be applied", async (t) => {
+  const stream = uniqueStream("unappliable");
+  t.after(() => deleteReplicatedLog(stream));
+  await (await replicated(stream, "w")).close();
+  // A record that continues the chain (the first, after the zero hash) of an unknown object.
+  const change = { object: "nope::t", kind: "insert", key: 1, before: undefined, after: {} };
+  const commit = { seq: 1, ts: 1, origin: { kind: "api" }, changes: [change] };
+  const nc = await connect({ servers: natsUrl });
+  await jetstream(nc).publish(`${stream}.log`, encodeRecord(commit, new Uint8Array(32)).bytes);
+  await nc.close();
+  await assert.rejects(
+    replicated(stream, "late"),
+    (e: unknown) =>
+      (e as DbError).code === "CORRUPT" &&
+      /message 1: commit 1 cannot be applied: unknown object "nope::t"/.test(String(e)),
+  );
 });

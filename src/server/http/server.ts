@@ -66,7 +66,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // Requests are JSON only: a text body would otherwise reach the handlers as a string.
   app.removeContentTypeParser("text/plain");
   app.setErrorHandler((error: FastifyError, _request, reply) => {
-    sendError(reply, translateFastifyError(error), options.fault);
+    // Refused before a route ran (a body that is not JSON, too large, of another type):
+    // counted here, or the metrics would miss every malformed request.
+    const outcome = sendError(reply, translateFastifyError(error), options.fault);
+    options.metrics.observeRequest("http", "unknown", outcome, 0);
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new ProtocolError("NOT_FOUND", `no route ${request.method} ${request.url}`, 404);

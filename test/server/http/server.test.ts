@@ -120,6 +120,16 @@ test("bad input: malformed JSON, wrong shapes, oversized bodies, unknown routes"
     });
     assert.equal(wrongType.status, 415);
     assert.equal(((await wrongType.json()) as any).error.code, "UNSUPPORTED_MEDIA_TYPE");
+    // Requests refused before their route ran are counted too, under op "unknown".
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    for (const [outcome, count] of [
+      ["INVALID_JSON", 1],
+      ["LIMIT_EXCEEDED", 1],
+      ["UNSUPPORTED_MEDIA_TYPE", 1],
+    ] as const) {
+      const series = `statebase_requests_total{protocol="http",op="unknown",outcome="${outcome}"}`;
+      assert.ok(metrics.includes(`${series} ${count}`), `${series} in\n${metrics}`);
+    }
     await assertServing(server);
   } finally {
     await server.close();

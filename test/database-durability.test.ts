@@ -233,7 +233,7 @@ test("close() lets no background snapshot run on after it, nor after a reopen", 
   await again.close();
 });
 
-test("after close, the methods that read or write the data directory say it is closed", async (t) => {
+test("after close, methods that use the data directory say it is closed", async (t) => {
   const path = tempDir(t);
   const db = await open({ path, commitsRetained: 0 });
   db.createCounter("default::n").add(1);

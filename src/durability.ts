@@ -15,6 +15,7 @@ import {
   readRecord,
   removeUnfinishedSnapshots,
   readSnapshot,
+  readSnapshotTs,
   recoverLog,
   restoreSnapshot,
   segmentFirstSeq,
@@ -273,28 +274,66 @@ export class DurableLog {
     });
   }
 
-  /** Keeps the newest snapshots and the log segments the oldest kept one still needs. */
+  /**
+   * Keeps the newest snapshots and the log segments the oldest kept one still needs. With a
+   * time span, `at()` must rebuild any moment in it from a snapshot at or before it, so two
+   * more are kept: the newest as old as the span (the base), and the next one, which becomes
+   * the base once it ages; the log from the base on stays. That is at most two spans of log
+   * (and a snapshot interval): keeping only the base would keep it, and its log, for ever.
+   */
   private async applyRetention(): Promise<void> {
     const kept = this.options.snapshotsKept ?? snapshotsKeptDefault;
     if (!Number.isFinite(kept)) return;
     const snapshots = await listSnapshots(this.snapshotStorage);
-    for (const name of snapshots.slice(kept)) await this.snapshotStorage.remove(name);
-    const oldest = snapshotSeqOf(snapshots[Math.min(kept, snapshots.length) - 1] ?? "");
-    if (oldest === undefined) return;
-    const segments = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
+    const keep = new Set(snapshots.slice(0, kept));
     const keepAfterMs = this.engine.clock.now() - (this.options.logRetentionMs ?? 0);
+    let base: string | undefined;
+    if (this.options.logRetentionMs !== undefined) {
+      const baseIndex = await this.newestSnapshotBefore(snapshots, keepAfterMs);
+      base = snapshots[baseIndex];
+      if (base !== undefined) keep.add(base);
+      if (baseIndex > 0) keep.add(snapshots[baseIndex - 1]!);
+    }
+    for (const name of snapshots) {
+      if (!keep.has(name)) await this.snapshotStorage.remove(name);
+    }
+    // With a span but no snapshot as old as it yet, the log from its start is the base.
+    const wholeLog = this.options.logRetentionMs !== undefined && base === undefined;
+    const oldestKept = snapshots.filter((name) => keep.has(name)).at(-1); // newest first
+    const oldest = wholeLog ? undefined : snapshotSeqOf(oldestKept ?? "");
+    if (oldest !== undefined) await this.removeSegmentsBefore(oldest + 1, keepAfterMs);
+    await this.snapshotStorage.syncDirectory();
+    await this.walStorage.syncDirectory();
+  }
+
+  /**
+   * The index in `snapshots` (newest first) of the newest one holding a state at or before
+   * `timeMs`, or their count when none does.
+   */
+  private async newestSnapshotBefore(snapshots: readonly string[], timeMs: number) {
+    for (let i = 0; i < snapshots.length; i++) {
+      const ts = await readSnapshotTs(this.snapshotStorage, snapshots[i]!);
+      if (ts !== undefined && ts <= timeMs) return i;
+    }
+    return snapshots.length;
+  }
+
+  /**
+   * Removes the log segments that hold only records before `firstSeqNeeded` (and, with a
+   * time span, only records older than `keepAfterMs`).
+   */
+  private async removeSegmentsBefore(firstSeqNeeded: number, keepAfterMs: number): Promise<void> {
+    const segments = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
     // A segment may go when the next one starts at or before the first seq still needed,
     // and (with a time span) when everything in it is older than the span.
     for (let i = 0; i + 1 < segments.length; i++) {
-      if (segmentFirstSeq(segments[i + 1]!)! > oldest + 1) break;
+      if (segmentFirstSeq(segments[i + 1]!)! > firstSeqNeeded) break;
       if (this.options.logRetentionMs !== undefined) {
         const newestTs = await firstRecordTs(this.walStorage, segments[i + 1]!);
         if (newestTs === undefined || newestTs >= keepAfterMs) break;
       }
       await this.walStorage.remove(segments[i]!);
     }
-    await this.snapshotStorage.syncDirectory();
-    await this.walStorage.syncDirectory();
   }
 }
 

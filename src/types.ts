@@ -64,7 +64,8 @@ export interface OpenOptions {
   snapshotsKept?: number;
   /**
    * Retention by time: also keep every log record younger than this (ms), for `at()`,
-   * `history()` and audit. Default: no time constraint.
+   * `history()` and audit, and the snapshot `at()` starts from, so disk holds up to two spans
+   * of log (docs/log-format.md, "Snapshots"). Default: no time constraint.
    */
   logRetentionMs?: number;
   /** Receives recovery warnings and progress; default: one line each on stderr. */

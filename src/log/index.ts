@@ -46,6 +46,7 @@ export {
   removeUnfinishedSnapshots,
   decodeSnapshot,
   readSnapshot,
+  readSnapshotTs,
   restoreSnapshot,
   snapshotName,
   snapshotSeqOf,

@@ -20,6 +20,8 @@ export const snapshotChunkEntries = 256;
 /** Bytes buffered before a write to the snapshot file. */
 const snapshotWriteBytes = 64 * 1024;
 const namePattern = /^snapshot-(\d{20})\.jsonl$/;
+/** Bytes read at a time while looking for the end of a snapshot's first line. */
+const snapshotHeaderReadBytes = 64 * 1024;
 
 export function snapshotName(seq: number): string {
   return `snapshot-${String(seq).padStart(20, "0")}.jsonl`;
@@ -241,6 +243,30 @@ export async function readSnapshot(
     await file.close();
   }
   return decodeSnapshot(bytes, name);
+}
+
+/**
+ * The commit time a snapshot holds the state of, read from its first line alone (retention
+ * asks it of every kept snapshot, which may be large); undefined when it cannot be read.
+ */
+export async function readSnapshotTs(storage: Storage, name: string): Promise<number | undefined> {
+  const file = await storage.open(name, { create: false });
+  try {
+    const sizeBytes = await file.size();
+    const parts: Buffer[] = [];
+    for (let at = 0; at < sizeBytes; at += snapshotHeaderReadBytes) {
+      const bytes = await file.read(at, Math.min(snapshotHeaderReadBytes, sizeBytes - at));
+      const part = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      const newline = part.indexOf(10);
+      parts.push(newline < 0 ? part : part.subarray(0, newline));
+      if (newline >= 0) break;
+    }
+    const header = parseJson(Buffer.concat(parts).toString("utf8"));
+    const ts = header?.format === snapshotFormat ? header.ts : undefined;
+    return typeof ts === "number" && Number.isFinite(ts) ? ts : undefined;
+  } finally {
+    await file.close();
+  }
 }
 
 /** Checks and decodes the bytes of snapshot `name` (as read from a file or downloaded). */

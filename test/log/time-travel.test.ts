@@ -134,3 +134,45 @@ test("db.at before the history retention kept is SEQ_NOT_RETAINED, not a damaged
     rmSync(path, { recursive: true, force: true });
   }
 });
+
+test("with logRetentionMs, db.at rebuilds any moment in the span and disk stays bounded", async () => {
+  const path = mkdtempSync(join(tmpdir(), "statebase-tt-"));
+  const clock = createManualClock(1_800_000_000_000);
+  const minuteMs = 60_000;
+  try {
+    const db = await open({
+      path,
+      clock,
+      segmentSizeBytes: 4096,
+      snapshotLogBytes: 0,
+      logRetentionMs: 60 * minuteMs,
+    });
+    const t = db.createTable<Row>("default::t", {
+      columns: { id: "int4", v: "int8" },
+      primaryKey: "id",
+    });
+    const seqAt = new Map<number, number>(); // minute -> seq of its commit
+    // Three hours, one commit a minute, a snapshot every ten minutes (two kept).
+    for (let minute = 1; minute <= 180; minute++) {
+      clock.advance(minuteMs);
+      t.set({ id: 1, v: minute });
+      seqAt.set(minute, db.seq);
+      if (minute % 10 === 0) await db.snapshot();
+    }
+    // Every moment of the last hour was once refused: no snapshot was old enough to start from.
+    for (const minute of [121, 130, 150, 175, 180]) {
+      const past = await db.at(new Date(1_800_000_000_000 + minute * minuteMs));
+      assert.equal(past.seq, seqAt.get(minute), `minute ${minute}`);
+      assert.equal(past.table<Row>("default::t").get(1)?.v, minute, `minute ${minute}`);
+      await past.close();
+    }
+    // Bounded: the two newest snapshots, the span's base and the next one; at most two
+    // spans and a snapshot interval of log (from minute 50), not all three hours.
+    const stats = (await db.logStats())!;
+    assert.ok(stats.snapshotCount <= 4, `${stats.snapshotCount} snapshots kept`);
+    assert.ok(stats.firstSeq >= seqAt.get(50)!, `the log starts at seq ${stats.firstSeq}`);
+    await db.close();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+});

@@ -757,10 +757,18 @@ class EmbeddedDatabase implements Database, Tx {
   /** Retained commits come from memory; older ones from the log (after a flush). */
   async readCommits(fromSeq: number, limit: number): Promise<Commit[]> {
     this.refuseClosed("readCommits");
-    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1 || !Number.isSafeInteger(limit)) {
-      throw new DbError("INVALID_ARGUMENT", "readCommits: fromSeq >= 1 and limit >= 0 required", {
-        value: fromSeq,
-      });
+    if (
+      !Number.isSafeInteger(fromSeq) ||
+      fromSeq < 1 ||
+      !Number.isSafeInteger(limit) ||
+      limit < 0
+    ) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        "readCommits(): fromSeq must be a whole number >= 1 and limit a whole number >= 0, " +
+          `got fromSeq ${describeValue(fromSeq)}, limit ${describeValue(limit)}`,
+        { value: describeValue(fromSeq) },
+      );
     }
     const ring = this.engine.retained;
     let commits: Commit[] = [];

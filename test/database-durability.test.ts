@@ -255,3 +255,24 @@ test("after close, methods that use the data directory say it is closed", async 
   }
   assert.deepEqual(readdirSync(join(path, "snapshots")), []);
 });
+
+test("readCommits refuses a negative limit or a bad fromSeq, naming both", async (t) => {
+  // Nothing retained in memory: the read goes to the log, whose reader asserted on -1.
+  const db = await open({ path: tempDir(t), commitsRetained: 0 });
+  db.createCounter("default::n").add(1);
+  for (const [fromSeq, limit] of [
+    [1, -1],
+    [0, 5],
+    [1, NaN],
+    [1.5, 5],
+  ] as const) {
+    await assert.rejects(db.readCommits(fromSeq, limit), {
+      code: "INVALID_ARGUMENT",
+      message:
+        "readCommits(): fromSeq must be a whole number >= 1 and limit a whole number >= 0, " +
+        `got fromSeq ${fromSeq}, limit ${limit}`,
+    });
+  }
+  assert.deepEqual(await db.readCommits(1, 0), []);
+  await db.close();
+});

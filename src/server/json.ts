@@ -1,8 +1,9 @@
 /**
  * @module JSON for every text protocol of the server (HTTP, WebSocket). RQL values do not all
  * have a JSON form, so this is the one place that decides theirs (specs/rql.md): integers
- * beyond the safe range travel as strings, blobs as base64, dates as ISO text, decimals and
- * durations as their RQL text. Clients never see a value JSON.stringify would refuse.
+ * beyond the safe range travel as strings, blobs as 0x hex (the form a blob parameter takes,
+ * so a value read can be written back), dates as ISO text, decimals and durations as their
+ * RQL text. Clients never see a value JSON.stringify would refuse.
  */
 
 /** Encodes a response body; never throws for values RQL can produce. */
@@ -16,7 +17,7 @@ function replaceValue(_key: string, value: unknown): unknown {
       value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
     return small ? Number(value) : value.toString();
   }
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (value instanceof Uint8Array) return `0x${Buffer.from(value).toString("hex")}`;
   if (value instanceof Map) return Object.fromEntries(value);
   if (value instanceof Set) return [...value];
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);

@@ -47,6 +47,36 @@ async function post(path: string, body: string, type = "application/json") {
   return { status: response.status, body: (await response.json()) as any };
 }
 
+test("a blob read over HTTP is written back as it was read", async () => {
+  const setup = await post(
+    "/v1/admin",
+    JSON.stringify({
+      rql: "create table bank::files { id: int8, data: blob } with { primary_key: { id } }",
+    }),
+  );
+  assert.equal(setup.status, 200, JSON.stringify(setup.body));
+  const insert = (id: number, data: unknown) =>
+    post(
+      "/v1/command",
+      JSON.stringify({
+        rql: "insert bank::files [{ id: $id, data: $data }]",
+        params: { id, data },
+      }),
+    );
+  assert.equal((await insert(1, "0x00ff10")).status, 200);
+  const read = async (id: number) => {
+    const answer = await post(
+      "/v1/query",
+      JSON.stringify({ rql: "from bank::files filter { id == $id }", params: { id } }),
+    );
+    return answer.body.frames[0][0].data as unknown;
+  };
+  const first = await read(1);
+  assert.equal(first, "0x00ff10");
+  assert.equal((await insert(2, first)).status, 200); // what was read goes back in unchanged
+  assert.equal(await read(2), "0x00ff10");
+});
+
 for (const transport of ["websocket", "http"] as const) {
   test(`RQL round trips over ${transport}`, async () => {
     const client: Client = await connect(url, { transport });

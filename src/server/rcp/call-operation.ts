@@ -3,6 +3,7 @@
  * (`db.call(name, args)`), one transaction per call, and answers its JSON result.
  */
 import { roleAllows } from "../auth.ts";
+import { encodeJson } from "../json.ts";
 import { RcpFailure, badRequest } from "./failure.ts";
 import type { Operation, OperationContext } from "./operation.ts";
 import { Params } from "./params.ts";
@@ -30,14 +31,9 @@ export const callOperation: Operation = {
   },
 };
 
-/** Procedure results may hold bigints, dates and blobs; JSON gets numbers and strings. */
+/** Procedure results may hold bigints, dates and blobs: JSON as over HTTP (server/json.ts). */
 function toJson(value: unknown): unknown {
-  const text = JSON.stringify(value, (_key, item: unknown) => {
-    if (typeof item === "bigint") {
-      return Number.isSafeInteger(Number(item)) ? Number(item) : item.toString();
-    }
-    if (item instanceof Uint8Array) return Buffer.from(item).toString("base64");
-    return item;
-  });
+  // A function or symbol has no JSON text at all: the answer's result is then null.
+  const text = encodeJson(value) as string | undefined;
   return text === undefined ? null : (JSON.parse(text) as unknown);
 }

@@ -39,11 +39,13 @@ function array(args: readonly unknown[]): unknown {
   return args.map((value) => value ?? null);
 }
 
-/** Values JSON has no spelling for: bigints and blobs become text (dates, decimals and
- * durations already spell themselves through toJSON). */
+/**
+ * Values JSON has no spelling for: bigints and blobs become text, blobs as 0x hex as the
+ * server sends them (dates, decimals and durations already spell themselves via toJSON).
+ */
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") return `${value}`;
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (value instanceof Uint8Array) return `0x${Buffer.from(value).toString("hex")}`;
   return value;
 }
 

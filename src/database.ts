@@ -244,6 +244,14 @@ class EmbeddedDatabase implements Database, Tx {
 
   transact<T>(fn: (tx: Tx) => T, options?: TransactOptions): T {
     const override = options?.durability;
+    if (override !== undefined && override !== "sync" && override !== "async") {
+      // Anything else was logged as async, so a "memory" commit still went to disk.
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `durability of a transaction must be sync or async, got ${describeValue(override)}`,
+        { value: describeValue(override) },
+      );
+    }
     if (override === undefined || this.engine.current !== undefined) {
       return this.engine.transactWith<Tx, T>(this, fn, options);
     }

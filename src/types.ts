@@ -151,7 +151,10 @@ export interface ReplicationStatus {
 export interface TransactOptions {
   /** What caused this commit, recorded with it for audit. */
   origin?: Origin;
-  /** Overrides the database's durability for this commit: `sync` starts its fsync at once. */
+  /**
+   * Overrides the database's durability for this commit: `sync` starts its fsync at once.
+   * Any other value is INVALID_ARGUMENT (a commit of a database with a path is always logged).
+   */
   durability?: "sync" | "async";
 }
 

@@ -276,3 +276,18 @@ test("readCommits refuses a negative limit or a bad fromSeq, naming both", async
   assert.deepEqual(await db.readCommits(1, 0), []);
   await db.close();
 });
+
+test("a per-commit durability other than sync or async is refused, nothing committed", async (t) => {
+  const db = await open({ path: tempDir(t), durability: "sync" });
+  const n = db.createCounter("default::n");
+  // "memory" once committed and logged as async, as if the override were honoured.
+  for (const durability of ["memory", "fast", 1]) {
+    assert.throws(() => db.transact(() => n.add(1), { durability: durability as never }), {
+      code: "INVALID_ARGUMENT",
+      message: `durability of a transaction must be sync or async, got ${JSON.stringify(durability)}`,
+    });
+  }
+  assert.equal(n.get(), 0);
+  assert.equal(db.seq, 1);
+  await db.close();
+});

@@ -409,17 +409,25 @@ class EmbeddedDatabase implements Database, Tx {
 
   private requirePath(what: string): string {
     const path = this.options.path;
-    if (path === undefined || this.log === undefined) {
-      throw new DbError("INVALID_ARGUMENT", `${what} needs a database opened with a path`);
-    }
+    if (path === undefined || this.log === undefined) throw this.noLog(`${what} needs`);
     return path;
+  }
+
+  /** Says a feature needs a log; a path opened in memory durability writes none there. */
+  private noLog(what: string): DbError {
+    const path = this.options.path;
+    const why =
+      path === undefined || this.durability !== "memory"
+        ? ""
+        : `: this one was opened on ${path} with durability "memory", which writes nothing there`;
+    return new DbError("INVALID_ARGUMENT", `${what} a database opened with a path${why}`);
   }
 
   /** Writes a snapshot now; commits go on while it is written. */
   async snapshot(): Promise<{ seq: number; sizeBytes: number }> {
     this.refuseClosed("snapshot");
     if (this.backend === undefined) {
-      throw new DbError("INVALID_ARGUMENT", "snapshots need a database opened with a path");
+      throw this.noLog("snapshots need");
     }
     const info = await this.backend.snapshot();
     return { seq: info.seq, sizeBytes: info.sizeBytes };

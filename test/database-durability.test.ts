@@ -277,17 +277,36 @@ test("readCommits refuses a negative limit or a bad fromSeq, naming both", async
   await db.close();
 });
 
-test("a per-commit durability other than sync or async is refused, nothing committed", async (t) => {
+test("a per-commit durability but sync or async is refused, nothing committed", async (t) => {
   const db = await open({ path: tempDir(t), durability: "sync" });
   const n = db.createCounter("default::n");
   // "memory" once committed and logged as async, as if the override were honoured.
+  const got = (value: unknown): string => JSON.stringify(value);
   for (const durability of ["memory", "fast", 1]) {
     assert.throws(() => db.transact(() => n.add(1), { durability: durability as never }), {
       code: "INVALID_ARGUMENT",
-      message: `durability of a transaction must be sync or async, got ${JSON.stringify(durability)}`,
+      message: `durability of a transaction must be sync or async, got ${got(durability)}`,
     });
   }
   assert.equal(n.get(), 0);
   assert.equal(db.seq, 1);
   await db.close();
+});
+
+test("a path opened in memory durability: what needs a log says why there is none", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "memory" });
+  const because =
+    `a database opened with a path: this one was opened on ${path} with durability ` +
+    `"memory", which writes nothing there`;
+  await assert.rejects(db.snapshot(), { message: `snapshots need ${because}` });
+  await assert.rejects(db.at(0), { message: `time travel needs ${because}` });
+  await assert.rejects(db.history("default::n", null), { message: `history needs ${because}` });
+  await db.close();
+  const plain = await open();
+  await assert.rejects(plain.snapshot(), {
+    code: "INVALID_ARGUMENT",
+    message: "snapshots need a database opened with a path",
+  });
+  await plain.close();
 });

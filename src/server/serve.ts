@@ -127,10 +127,16 @@ function replicateOptionsOf(
   advertiseHttp: () => string | undefined,
 ): ReplicateOptions {
   const url = config.replicate!.split(",");
-  const options: ReplicateOptions = { url, advertiseHttp };
-  return config.replicateStream === undefined
-    ? options
-    : { ...options, stream: config.replicateStream };
+  // The snapshot settings apply to the object store; the rest of retention is about local
+  // log files, which a replicated node does not have.
+  const { snapshotsKept, snapshotLogBytes } = config.retention;
+  return {
+    url,
+    advertiseHttp,
+    ...(config.replicateStream === undefined ? {} : { stream: config.replicateStream }),
+    ...(snapshotsKept === undefined ? {} : { snapshotsKept }),
+    ...(snapshotLogBytes === undefined ? {} : { snapshotLogBytes }),
+  };
 }
 
 /** Addresses that mean "every interface": another node cannot reach this one through them. */

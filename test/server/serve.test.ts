@@ -13,6 +13,11 @@ import { rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { makeTempDir, startServer } from "../support/server-process.ts";
 import type { ServerProcess } from "../support/server-process.ts";
+import { connect } from "@nats-io/transport-node";
+import { Objm } from "@nats-io/obj";
+import { resolveConfig } from "../../src/server/config.ts";
+import { serve } from "../../src/server/serve.ts";
+import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
 
 const diskFullHook = resolve(import.meta.dirname, "../support/disk-full-hook.js");
 
@@ -148,4 +153,29 @@ test("a full heap stops the server, saying what to change; acknowledged rows sta
     `${n} rows, ${acknowledged} acknowledged`,
   );
   assert.equal(await restarted.stop(), 0);
+});
+
+test("a replicated server takes its snapshots by the retention settings", async (t) => {
+  const stream = uniqueStream("serve_retention");
+  t.after(() => deleteReplicatedLog(stream));
+  const env = {
+    STATEBASE_REPLICATE_STREAM: stream,
+    STATEBASE_SNAPSHOT_LOG_BYTES: "1",
+    STATEBASE_SNAPSHOTS_KEPT: "1",
+  };
+  const flags = { replicate: natsUrl, rcp: "off", http: "127.0.0.1:0" };
+  const server = await serve(await resolveConfig(flags, env), { warn: () => undefined });
+  t.after(() => server.close());
+  const db = server.db;
+  await db.admin("create namespace s; create table s::t { k: int8 } with { primary_key: { k } }");
+  for (let k = 1; k <= 3; k++) {
+    await db.command(`insert s::t [{ k: ${k} }]`);
+    // A commit that comes while a snapshot is taken does not start another one.
+    await eventually(() => (db.replication?.snapshotSeq ?? 0) > 0, `a snapshot after ${k}`);
+  }
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const store = await new Objm(nc).open(`${stream}_snapshots`);
+  const kept = async () => (await store.list()).filter((o) => !o.deleted).length;
+  await eventually(async () => (await kept()) === 1, "one snapshot kept");
 });

@@ -174,6 +174,8 @@ class EmbeddedDatabase implements Database, Tx {
   private readonly engine: Engine;
   private readonly handles = new Map<string, object>();
   private readonly closing = new AbortController();
+  /** The close under way or done, shared by every caller of close(). */
+  private closed: Promise<void> | undefined;
   private log: DurableLog | undefined;
   private machinesApi: MachinesApi | undefined;
   /** Where commits become durable: the local log files or a JetStream stream. */
@@ -807,8 +809,18 @@ class EmbeddedDatabase implements Database, Tx {
     return this.log?.stats();
   }
 
-  async close(): Promise<void> {
-    if (this.engine.closed) return;
+  /** Every call waits for the one close: a second caller may reopen the directory next. */
+  close(): Promise<void> {
+    if (this.engine.current !== undefined) {
+      // Refused, not remembered: the close after the transaction must still work.
+      const error = new DbError("TXN_ASYNC", "db.close() cannot run inside a transaction");
+      return Promise.reject(error);
+    }
+    this.closed ??= this.closeOnce();
+    return this.closed;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.engine.close();
     this.closing.abort();
     await this.backend?.close();

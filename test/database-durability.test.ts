@@ -310,3 +310,28 @@ test("a path opened in memory durability: what needs a log says why there is non
   });
   await plain.close();
 });
+
+test("a second close() resolves only once the first has closed the directory", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "async", durabilityWindowMs: 1000 });
+  const n = db.createCounter("default::n");
+  for (let i = 0; i < 1000; i++) n.add(1);
+  const first = db.close();
+  await db.close(); // once resolved at once, the log still being flushed and the lock held
+  const again = await open({ path });
+  assert.equal(again.counter("default::n").get(), 1000);
+  await first;
+  await again.close();
+});
+
+test("close() inside a transaction is refused, and a close after it works", async (t) => {
+  const db = await open({ path: tempDir(t) });
+  let refused: Promise<void> | undefined;
+  assert.throws(() => db.transact(() => (refused = db.close())), { code: "TXN_ASYNC" });
+  await assert.rejects(refused!, {
+    code: "TXN_ASYNC",
+    message: "db.close() cannot run inside a transaction",
+  });
+  await db.close();
+  await assert.rejects(db.snapshot(), { code: "DATABASE_CLOSED" });
+});

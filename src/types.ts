@@ -323,7 +323,12 @@ export interface Database extends Tx {
   defineProcedure(name: string, definition: ProcedureDefinition): void;
   /** Calls a procedure (TypeScript or RQL-defined) with validated arguments. */
   call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown>;
-  /** Called synchronously after every commit; returns the unsubscribe function. */
+  /**
+   * Called synchronously after every commit; returns the unsubscribe function. A listener
+   * that throws does not undo the commit nor stop the other listeners: its error is thrown
+   * again on its own (a microtask), an uncaught exception that ends a Node process unless
+   * `process.on("uncaughtException")` takes it. Catch inside the listener what may fail.
+   */
   addCommitListener(listener: (commit: Commit) => void): () => void;
   /**
    * Up to `limit` commits from `fromSeq` on, in order: from memory when retained, else from

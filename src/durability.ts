@@ -156,6 +156,9 @@ export class DurableLog {
       now: () => engine.clock.now(),
     });
     const log = new DurableLog(engine, wal, walStorage, snapshotStorage, options, lock);
+    // The log replayed was written after the newest snapshot: it counts toward the next one,
+    // or a process that restarts before writing snapshotLogBytes would never take one.
+    log.bytesAtLastSnapshot = -result.replayedBytes;
     engine.setCommitPreparer((commit) => {
       wal.append(commit, policy());
       log.maybeSnapshot();

@@ -60,6 +60,8 @@ export interface RecoveryResult {
   readonly tail: LogTail;
   readonly recordCount: number;
   readonly bytesRead: number;
+  /** Bytes of the records handed to `onRecord`: the log written after `fromSeq`. */
+  readonly replayedBytes: number;
   /** The seq of the last sound record in the log, snapshot-covered ones included; 0: none. */
   readonly lastRecordSeq: number;
 }
@@ -86,6 +88,7 @@ export async function recoverLog(
     verified: options.fromHash !== undefined || (options.fromSeq ?? 0) === 0,
     coveredUpTo: options.fromSeq ?? 0,
     recordCount: 0,
+    replayedBytes: 0,
     bytesRead: 0,
     lastRecordSeq: 0,
   };
@@ -120,8 +123,8 @@ export async function recoverLog(
     };
     if (offset === -1) tail = { ...tail, segment: undefined, offset: 0 }; // removed torn segment
   }
-  const { recordCount, bytesRead, lastRecordSeq } = state;
-  return { tail, recordCount, bytesRead, lastRecordSeq };
+  const { recordCount, replayedBytes, bytesRead, lastRecordSeq } = state;
+  return { tail, recordCount, replayedBytes, bytesRead, lastRecordSeq };
 }
 
 interface ScanState {
@@ -131,6 +134,7 @@ interface ScanState {
   lastHash: Uint8Array;
   verified: boolean;
   recordCount: number;
+  replayedBytes: number;
   lastRecordSeq: number;
 }
 
@@ -242,9 +246,10 @@ function replayLoaded(
     if (read.kind !== "record") return offset;
     const reason = checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options);
     if (reason !== undefined) return offset;
-    offset += read.sizeBytes;
     state.lastRecordSeq = read.record.seq;
     if (!replayRecord(read.record, state, options)) return stoppedByUntil;
+    if (read.record.seq > (options.fromSeq ?? 0)) state.replayedBytes += read.sizeBytes;
+    offset += read.sizeBytes;
   }
   return offset;
 }

@@ -205,6 +205,31 @@ test("automatic snapshots follow the log size policy", async () => {
   });
 });
 
+test("the log policy counts the log written before a restart", async () => {
+  await withDir(async (path) => {
+    // Each run writes about 30 KB of log, under the policy's 50 KB, then closes. Counting
+    // only what one run wrote, no snapshot was ever taken: the log and recovery grew for ever.
+    for (let run = 0; run < 3; run++) {
+      const db = await open({ path, segmentSizeBytes: 8192, snapshotLogBytes: 50_000 });
+      const t = db.createTable(
+        "default::t",
+        { columns: { k: "int4", v: "utf8" }, primaryKey: "k" },
+        { ifNotExists: true },
+      );
+      for (let i = 0; i < 50; i++) {
+        t.set({ k: i % 10, v: "x".repeat(500) });
+        if (i % 10 === 0) await db.flush();
+      }
+      await db.flush();
+      await tick();
+      const snapshots = (await db.logStats())!.snapshotCount;
+      await db.close();
+      if (run === 0) assert.equal(snapshots, 0, "a snapshot before the policy's size");
+      else assert.ok(snapshots >= 1, `no snapshot after run ${run}`);
+    }
+  });
+});
+
 test("retention by time keeps the log younger than the span, then lets it go", async () => {
   await withDir(async (path) => {
     const clock = createManualClock(1_900_000_000_000);

@@ -226,6 +226,7 @@ export async function resolveConfig(
     sources.set(key, `flag --${key}`);
   }
   checkDocument(document, sources);
+  checkListenAddresses(document, sources);
   if (flags.config !== undefined) resolveFilePaths(document, sources, flags.config);
   return completeConfig(document);
 }
@@ -362,19 +363,74 @@ function checkDocument(
       key,
     });
   }
-  const message = describeRule(path, error.keyword, error.message);
+  const message = describeRule(path, error, valueAt(document, path));
   throw new DbError("INVALID_ARGUMENT", `config key ${path}${from(sources, path)}: ${message}`, {
     key: path,
   });
 }
 
+/** The schema lets any five digits through as a port; the range is checked here. */
+function checkListenAddresses(document: ConfigDocument, sources: Map<string, string>): void {
+  for (const key of ["rcp", "http"] as const) {
+    const text = document[key];
+    if (text === undefined) continue;
+    try {
+      parseListenAddress(text);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      const message = `config key ${key}${from(sources, key)}: ${error.message}`;
+      throw new DbError("INVALID_ARGUMENT", message, { key });
+    }
+  }
+}
+
 function from(sources: Map<string, string>, key: string): string {
   const root = key.split(".").slice(0, 2).join(".");
-  const source = sources.get(key) ?? sources.get(root) ?? sources.get(key.split(".")[0]!);
+  // A section (tls) made of keys from the environment has a source only for those keys.
+  const source =
+    sources.get(key) ??
+    sources.get(root) ??
+    sources.get(key.split(".")[0]!) ??
+    [...sources].find(([inner]) => inner.startsWith(`${key}.`))?.[1];
   return source === undefined ? "" : ` (from ${source})`;
 }
 
-function describeRule(path: string, keyword: string, message: string): string {
+function valueAt(document: unknown, path: string): unknown {
+  if (path === "") return document;
+  let value = document;
+  for (const key of path.split(".")) value = (value as Record<string, unknown>)[key];
+  return value;
+}
+
+const typeNames: Readonly<Record<string, string>> = {
+  integer: "an integer",
+  number: "a number",
+  string: "a string",
+  boolean: "true or false",
+  array: "a list",
+  object: "a section of keys",
+};
+
+/** The rule an error broke, in words, with the value given (a token's hash is never shown). */
+function describeRule(
+  path: string,
+  error: { keyword: string; params: object; message: string },
+  value: unknown,
+): string {
+  const { keyword } = error;
+  const params = error.params as { type?: string; limit?: number; requiredProperties?: string[] };
+  if (keyword === "required") return `${(params.requiredProperties ?? []).join(", ")} is missing`;
+  if (keyword === "minLength" && params.limit === 1) return "must not be empty";
+  const text = typeof value === "number" ? String(value) : (JSON.stringify(value) ?? "nothing");
+  const given = path.startsWith("auth.") ? "" : `, got ${text.slice(0, 80)}`;
+  return `${describeRuleText(path, keyword, params) ?? error.message}${given}`;
+}
+
+function describeRuleText(
+  path: string,
+  keyword: string,
+  params: { type?: string; limit?: number },
+): string | undefined {
   if (keyword === "pattern" && (path === "rcp" || path === "http")) {
     return "must be HOST:PORT (port 0 picks a free port) or off";
   }
@@ -391,7 +447,10 @@ function describeRule(path: string, keyword: string, message: string): string {
   const union = keyword === "anyOf" || keyword === "const";
   if (union && path === "durability") return "must be sync, async or memory";
   if (union && path.endsWith("role")) return "must be read, write or admin";
-  return message;
+  if (keyword === "type") return `must be ${typeNames[params.type ?? ""] ?? params.type}`;
+  if (keyword === "minimum") return `must be at least ${params.limit}`;
+  if (keyword === "maximum") return `must be at most ${params.limit}`;
+  return undefined;
 }
 
 /** Parses `HOST:PORT` (IPv6 in brackets); `off` turns the listener off. */

@@ -191,3 +191,41 @@ test("write forwarding: on by default; advertiseHttp as a URL or HOST:PORT", asy
   const bad = { STATEBASE_ADVERTISE_HTTP: "ftp://x" };
   await refused(resolveConfig({}, bad), /advertiseHttp .*must be http\(s\):\/\/HOST/);
 });
+
+test("a mistake says what the key must be and what was given, in words", async () => {
+  await refused(
+    resolveConfig({}, { STATEBASE_SNAPSHOTS_KEPT: "many" }),
+    /STATEBASE_SNAPSHOTS_KEPT\): must be an integer, got "many"$/,
+  );
+  await refused(
+    resolveConfig({ config: file("tick.yaml", "timerTickMs: 0\n") }, {}),
+    /config key timerTickMs \(from config file .*\): must be at least 1, got 0$/,
+  );
+  await refused(
+    resolveConfig({ config: file("origins.yaml", "allowedOrigins: http://a.example\n") }, {}),
+    /allowedOrigins .*: must be a list, got "http:\/\/a\.example"$/,
+  );
+  await refused(
+    resolveConfig({ data: "" }, {}),
+    /config key data \(from flag --data\): must not be empty/,
+  );
+});
+
+test("a section missing a key it needs names the key and where the section came from", async () => {
+  await refused(
+    resolveConfig({}, { STATEBASE_TLS_CERT: "/etc/c.pem" }),
+    /config key tls \(from environment variable STATEBASE_TLS_CERT\): key is missing/,
+  );
+  const token = file("role.yaml", `auth: { tokens: [{ sha256: "${sha}" }] }\n`);
+  await refused(
+    resolveConfig({ config: token }, {}),
+    /auth\.tokens\.0 \(from config file .*\): role is missing/,
+  );
+});
+
+test("a port above 65535 names the key and its source", async () => {
+  await refused(
+    resolveConfig({}, { STATEBASE_HTTP: "localhost:99999" }),
+    /config key http \(from environment variable STATEBASE_HTTP\): .*65535/,
+  );
+});

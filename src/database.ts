@@ -128,8 +128,8 @@ export async function open(options: OpenOptions = {}): Promise<Database> {
   return db;
 }
 
-/** Numeric options and their allowed ranges (inclusive). */
-const numericOptionRanges: ReadonlyArray<readonly [keyof OpenOptions, number, number]> = [
+/** Numeric options and their allowed ranges (inclusive); the server's config checks the same. */
+export const numericOptionRanges: ReadonlyArray<readonly [keyof OpenOptions, number, number]> = [
   ["segmentSizeBytes", segmentSizeBytesMin, walSegmentSizeBytesMax],
   ["durabilityWindowMs", 0, 60_000],
   ["snapshotLogBytes", 0, Number.MAX_SAFE_INTEGER],
@@ -385,7 +385,8 @@ class EmbeddedDatabase implements Database, Tx {
       "memory",
       true,
     );
-    await rebuildAt(past.engine, path, time === undefined ? { seq: target as number } : { time });
+    const rebuildTarget = time === undefined ? { seq: target as number } : { time };
+    await this.log!.reading(() => rebuildAt(past.engine, path, rebuildTarget));
     past.activateViews();
     return past;
   }
@@ -397,7 +398,9 @@ class EmbeddedDatabase implements Database, Tx {
     await this.flush();
     const { readKeyHistory } = await import("./durability.ts");
     const name = qualifyName(object).qualified;
-    return readKeyHistory(path, name, (changeKey) => valuesEqual(changeKey, key));
+    return this.log!.reading(() =>
+      readKeyHistory(path, name, (changeKey) => valuesEqual(changeKey, key)),
+    );
   }
 
   /**

@@ -76,6 +76,9 @@ export class DurableLog {
   private bytesAtLastSnapshot = 0;
   /** Set as close() starts: the directory lock is about to go, so nothing new may start. */
   private closed = false;
+  /** Reads of the log files under way, and the retention removing files (see reading). */
+  private readerCount = 0;
+  private removing: Promise<void> | undefined;
 
   private constructor(
     private readonly engine: Engine,
@@ -189,7 +192,11 @@ export class DurableLog {
   }
 
   /** Up to `limit` commits from `fromSeq` on, read from the log on disk (flush first). */
-  async readCommits(fromSeq: number, limit: number): Promise<Commit[]> {
+  readCommits(fromSeq: number, limit: number): Promise<Commit[]> {
+    return this.reading(() => this.readCommitsNow(fromSeq, limit));
+  }
+
+  private async readCommitsNow(fromSeq: number, limit: number): Promise<Commit[]> {
     assert(Number.isSafeInteger(fromSeq) && fromSeq >= 1, "readCommits: fromSeq must be >= 1");
     assert(Number.isSafeInteger(limit) && limit >= 0, "readCommits: limit must be >= 0");
     const commits: Commit[] = [];
@@ -212,7 +219,11 @@ export class DurableLog {
   }
 
   /** The log's segments on disk and the writer's counters. */
-  async stats(): Promise<LogStats> {
+  stats(): Promise<LogStats> {
+    return this.reading(() => this.statsNow());
+  }
+
+  private async statsNow(): Promise<LogStats> {
     const names = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
     let sizeBytes = 0;
     for (const name of names) {
@@ -259,8 +270,27 @@ export class DurableLog {
     assert(info.seq === seq, "snapshot seq moved");
     await durable;
     this.bytesAtLastSnapshot = this.wal.stats.bytesWritten;
-    await this.applyRetention();
+    // Nothing is removed under a reader: the files it listed would vanish as it reads them
+    // (history() failed with ENOENT). They go at the next snapshot's retention instead.
+    if (this.readerCount === 0) {
+      this.removing = this.applyRetention().finally(() => (this.removing = undefined));
+      await this.removing;
+    }
     return info;
+  }
+
+  /**
+   * Runs `read`, which lists and reads log segments or snapshots (time travel, key history,
+   * commits, stats), after any retention under way; none starts until it ends.
+   */
+  async reading<T>(read: () => Promise<T>): Promise<T> {
+    while (this.removing !== undefined) await this.removing.catch(() => undefined);
+    this.readerCount++;
+    try {
+      return await read();
+    } finally {
+      this.readerCount--;
+    }
   }
 
   /** Starts a background snapshot when enough log has been written since the last one. */

@@ -10,8 +10,10 @@ import Type from "typebox";
 import type { Static } from "typebox";
 import { Value } from "typebox/value";
 import { parse as parseYaml } from "yaml";
+import { numericOptionRanges } from "../database.ts";
+import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
-import type { Durability } from "../types.ts";
+import type { Durability, OpenOptions } from "../types.ts";
 import {
   httpBodySizeBytesMax,
   requestTimeoutMsDefault,
@@ -46,6 +48,17 @@ const heapSizeMbMin = 64;
 const positive = (maximum: number): ReturnType<typeof Type.Integer> =>
   Type.Integer({ minimum: 1, maximum });
 
+/**
+ * A retention key in the range open() allows (database.ts): a value outside it passed here
+ * would be refused by the open, after the listeners were tried, naming neither the config
+ * key nor where its value came from.
+ */
+function openOption(name: keyof OpenOptions): ReturnType<typeof Type.Integer> {
+  const range = numericOptionRanges.find(([option]) => option === name);
+  assert(range !== undefined, `no range for the open option ${name}`);
+  return Type.Integer({ minimum: range[1], maximum: range[2] });
+}
+
 /** Every key a config file may hold; environment variables and flags map onto the same keys. */
 export const configSchema = Type.Object(
   {
@@ -64,10 +77,10 @@ export const configSchema = Type.Object(
       Type.Object(
         {
           snapshotsKept: Type.Optional(positive(1_000_000)),
-          logRetentionMs: Type.Optional(Type.Integer({ minimum: 0 })),
-          snapshotLogBytes: Type.Optional(Type.Integer({ minimum: 0 })),
-          segmentSizeBytes: Type.Optional(positive(Number.MAX_SAFE_INTEGER)),
-          durabilityWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+          logRetentionMs: Type.Optional(openOption("logRetentionMs")),
+          snapshotLogBytes: Type.Optional(openOption("snapshotLogBytes")),
+          segmentSizeBytes: Type.Optional(openOption("segmentSizeBytes")),
+          durabilityWindowMs: Type.Optional(openOption("durabilityWindowMs")),
         },
         { additionalProperties: false },
       ),

@@ -229,3 +229,18 @@ test("a port above 65535 names the key and its source", async () => {
     /config key http \(from environment variable STATEBASE_HTTP\): .*65535/,
   );
 });
+
+test("retention takes only what open() accepts, refused naming the key and its source", async () => {
+  await refused(
+    resolveConfig({}, { STATEBASE_SEGMENT_SIZE_BYTES: "1" }),
+    /retention\.segmentSizeBytes \(from environment variable STATEBASE_SEGMENT_SIZE_BYTES\): must be at least 4096/,
+  );
+  await refused(
+    resolveConfig({}, { STATEBASE_SEGMENT_SIZE_BYTES: String(2 ** 40) }),
+    /retention\.segmentSizeBytes .*: must be at most 1073741824/,
+  );
+  await refused(
+    resolveConfig({}, { STATEBASE_LOG_RETENTION_MS: "99999999999999999999" }),
+    /retention\.logRetentionMs .*: must be at most 9007199254740991/,
+  );
+});

@@ -42,6 +42,16 @@ export interface PublisherOptions {
   readonly retryDeadlineMs: number;
   /** Called once when the publisher stops for good (fenced or failed). */
   readonly onFailure: (error: DbError) => void;
+  /**
+   * After a refused append at stream sequence `streamSeq` + 1: the stream's last sequence when
+   * no message after `streamSeq` continues the chain at commit `seq` (whose record follows
+   * `prevHash`), so every reader skips them; undefined when one does (another writer's).
+   */
+  readonly lastSkippable: (
+    streamSeq: number,
+    seq: number,
+    prevHash: Uint8Array,
+  ) => Promise<number | undefined>;
 }
 
 type Outcome = { ack: PubAck } | { error: unknown };
@@ -51,7 +61,7 @@ interface InFlight {
   readonly bytes: Uint8Array;
   readonly msgId: string;
   /** The stream sequence this commit's message must follow. */
-  readonly expect: number;
+  expect: number;
   /** Sent when every earlier commit was acknowledged: a refusal then is a real fence. */
   afterConfirmed: boolean;
   outcome: Promise<Outcome>;
@@ -259,7 +269,7 @@ export class Publisher {
   private async retryOrFail(entry: InFlight, error: unknown): Promise<void> {
     const refused = isWrongLastSequence(error);
     if (refused && entry.afterConfirmed) {
-      this.fail(this.fenced(entry, "another writer appended to the stream first"));
+      await this.passSkippable(entry);
       return;
     }
     if (!refused && !isTransient(error)) {
@@ -281,6 +291,46 @@ export class Publisher {
       const resent = this.pipeline[i]!;
       resent.outcome = this.send(resent);
     }
+  }
+
+  /**
+   * The append of the pipeline's head was refused with every earlier one acknowledged. Only a
+   * message that continues the chain is another writer's: the messages a fenced writer's
+   * pipeline left, or garbage, are skipped by every reader, so the pipeline goes on top of
+   * them (a writer fenced by them would take every node down with it).
+   */
+  private async passSkippable(entry: InFlight): Promise<void> {
+    const prevHash = entry.bytes.subarray(16, 48); // the first record's prev_hash
+    let last: number | undefined;
+    try {
+      last = await this.options.lastSkippable(entry.expect, this.durableSeq + 1, prevHash);
+    } catch (error) {
+      if (!isTransient(error)) {
+        this.fail(
+          new DbError("IO_ERROR", `reading what refused commit ${entry.seq}: ${String(error)}`),
+        );
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryPauseMs));
+      last = entry.expect; // not read: sent again as it is, to be refused and read again
+    }
+    if (this.failure !== undefined) return;
+    if (last === undefined) {
+      this.fail(this.fenced(entry, "another writer appended to the stream first"));
+      return;
+    }
+    if (performance.now() - entry.firstSentMs > this.options.retryDeadlineMs) {
+      const message = `commit ${entry.seq} not acknowledged by JetStream in time`;
+      this.fail(new DbError("IO_ERROR", message, { seq: entry.seq }));
+      return;
+    }
+    const skipped = Math.max(0, last - entry.expect);
+    for (let i = this.pipelineHead; i < this.pipeline.length; i++) {
+      const resent = this.pipeline[i]!;
+      resent.expect += skipped;
+      resent.outcome = this.send(resent);
+    }
+    this.head.streamSeq += skipped;
   }
 
   private fenced(entry: InFlight, why: string): DbError {

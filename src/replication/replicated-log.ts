@@ -382,6 +382,7 @@ class ReplicatedLog implements LogBackend {
       publishTimeoutMs,
       retryDeadlineMs: publishRetryDeadlineMs,
       onFailure: (error) => this.stopFor(error),
+      lastSkippable: (streamSeq, seq, prevHash) => this.lastSkippable(streamSeq, seq, prevHash),
     });
     this.bytesAtLastSnapshot = 0;
     this.role = "writer";
@@ -389,6 +390,27 @@ class ReplicatedLog implements LogBackend {
       "progress",
       `node ${this.connection.node} is the writer from commit ${this.engine.seq}`,
     );
+  }
+
+  /**
+   * The stream's last sequence when no message after `streamSeq` holds commit `seq` following
+   * `prevHash` (so every reader skips them all); undefined when one does.
+   */
+  private async lastSkippable(
+    streamSeq: number,
+    seq: number,
+    prevHash: Uint8Array,
+  ): Promise<number | undefined> {
+    const stream = this.connection.stream;
+    const last = (await this.streamState()).last_seq;
+    for (let at = streamSeq + 1; at <= last; at++) {
+      const message = await this.jsm.streams.getMessage(stream, { seq: at });
+      if (message === null) continue;
+      for (const record of this.readMessage(message.data, at)) {
+        if (record.seq === seq && bytesEqual(record.prevHash, prevHash)) return undefined;
+      }
+    }
+    return last;
   }
 
   /** The lease was lost without a fence: finish publishing, then follow from there. */

@@ -45,7 +45,7 @@ import {
   registerProcedureFactory,
 } from "./rql/index.ts";
 import type { CachedScript, Prefetched, RqlHost, ViewHost } from "./rql/index.ts";
-import { procedureCallDepthMax } from "./lib/limits.ts";
+import { procedureCallDepthMax, timeTravelWaitingMax } from "./lib/limits.ts";
 import type {
   Commit,
   ObjectDefinition,
@@ -174,6 +174,10 @@ class EmbeddedDatabase implements Database, Tx {
   private readonly engine: Engine;
   private readonly handles = new Map<string, object>();
   private readonly closing = new AbortController();
+  /** The last past state `at()` builds: they are built one after another (see at()). */
+  private rebuildTurn: Promise<unknown> = Promise.resolve();
+  /** Calls of `at()` building or waiting for their turn. */
+  private rebuildsWaiting = 0;
   /** The close under way or done, shared by every caller of close(). */
   private closed: Promise<void> | undefined;
   private log: DurableLog | undefined;
@@ -377,7 +381,31 @@ class EmbeddedDatabase implements Database, Tx {
     if (time !== undefined && Number.isNaN(time)) {
       throw new DbError("INVALID_ARGUMENT", "at(): invalid Date");
     }
-    await this.flush();
+    if (this.rebuildsWaiting >= timeTravelWaitingMax) {
+      throw new DbError(
+        "LIMIT_EXCEEDED",
+        `at(): ${timeTravelWaitingMax} past states are being rebuilt or wait for their turn ` +
+          `(one at a time: each is a copy of the state); retry when they are done`,
+        { limit: timeTravelWaitingMax },
+      );
+    }
+    this.rebuildsWaiting++;
+    try {
+      await this.flush();
+      const turn = this.rebuildTurn.then(() => this.rebuildPast(path, target, time));
+      this.rebuildTurn = turn.catch(() => undefined);
+      return await turn;
+    } finally {
+      this.rebuildsWaiting--;
+    }
+  }
+
+  /** Builds the past database `at()` asked for; its caller makes them take turns. */
+  private async rebuildPast(
+    path: string,
+    target: number | Date,
+    time: number | undefined,
+  ): Promise<Database> {
     const { rebuildAt } = await import("./durability.ts");
     // The past database lives in memory only: it gets the clock, not the path.
     const past = new EmbeddedDatabase(

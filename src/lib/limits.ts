@@ -144,6 +144,14 @@ export const requestTimeoutMsDefault = 30_000;
  */
 export const serverYoungGenerationSizeMb = 192;
 
+// ---- Time travel ----
+/**
+ * Past states (`db.at`, RQL `as of`) asked for at once: each holds a whole copy of the state
+ * while it is built, so they are built one at a time and at most this many wait; more are
+ * LIMIT_EXCEEDED (a read token's loop of `as of` queries must not run the server out of heap).
+ */
+export const timeTravelWaitingMax = 8;
+
 // ---- Replication through JetStream ----
 /** Commits published to JetStream and not yet acknowledged; more waits in `db.writable()`. */
 export const replicationInFlightCommitsMax = 65_536;

@@ -101,6 +101,39 @@ test("db.history lists every version of a key with seq, time and origin", async 
   }
 });
 
+test("past states asked for at once: at most 8 wait their turn, more are LIMIT_EXCEEDED", async () => {
+  const path = mkdtempSync(join(tmpdir(), "statebase-tt-"));
+  try {
+    const db = await open({ path, durability: "sync" });
+    const t = db.createTable<Row>("default::t", {
+      columns: { id: "int4", v: "int8" },
+      primaryKey: "id",
+    });
+    for (let id = 1; id <= 20; id++) t.insert({ id, v: id });
+    // Ten asked for at once: eight build in turn (each a copy of the state), two are refused.
+    const asked = Array.from({ length: 10 }, (_, i) => db.at(2 + i));
+    const settled = await Promise.allSettled(asked);
+    const refused = settled.filter((s) => s.status === "rejected");
+    assert.equal(refused.length, 2);
+    for (const r of refused) {
+      const error = (r as PromiseRejectedResult).reason as { code: string; message: string };
+      assert.equal(error.code, "LIMIT_EXCEEDED");
+      assert.match(error.message, /^at\(\): 8 past states are being rebuilt or wait/);
+    }
+    const built = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+    // Each is the state after its own commit (commit 1 created the table).
+    assert.deepEqual(
+      built.map((past) => past.table<Row>("default::t").size),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+    for (const past of built) await past.close();
+    assert.equal((await db.at(21)).table("default::t").size, 20, "turns are free again");
+    await db.close();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+});
+
 test("db.at before the history retention kept is SEQ_NOT_RETAINED, not a damaged log", async () => {
   const path = mkdtempSync(join(tmpdir(), "statebase-tt-"));
   const clock = createManualClock(1_800_000_000_000);

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import Type from "typebox";
 import type { Static } from "typebox";
 import { Value } from "typebox/value";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, YAMLParseError } from "yaml";
 import { numericOptionRanges } from "../database.ts";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
@@ -281,9 +281,9 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   }
   let parsed: unknown;
   try {
-    parsed = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    parsed = path.endsWith(".json") ? parseJson(text) : parseYaml(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const reason = error instanceof Error ? describeSyntaxError(error, text) : String(error);
     throw new DbError("INVALID_ARGUMENT", `config file ${path} is not valid: ${reason}`, {
       value: path,
     });
@@ -293,6 +293,30 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
     throw new DbError("INVALID_ARGUMENT", `config file ${path} must hold an object of keys`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** JSON, strictly; a key given twice is refused (JSON.parse would keep the last one). */
+function parseJson(text: string): unknown {
+  const parsed: unknown = JSON.parse(text);
+  try {
+    parseYaml(text); // valid JSON is valid YAML, which refuses a repeated key and says where
+  } catch (error) {
+    if (error instanceof YAMLParseError && error.code === "DUPLICATE_KEY") throw error;
+  }
+  return parsed;
+}
+
+/**
+ * One line: YAML's first line names the line and column (a code frame follows); JSON.parse
+ * gives an offset, turned into a line and column here, or quotes the text around the error.
+ */
+function describeSyntaxError(error: Error, text: string): string {
+  if (!(error instanceof SyntaxError)) return error.message.split("\n")[0]!.replace(/:$/, "");
+  const message = error.message.replaceAll(/\s+/g, " ");
+  const offset = /at position (\d+)/.exec(message)?.[1];
+  if (offset === undefined) return message;
+  const before = text.slice(0, Number(offset)).split("\n");
+  return `${message} (line ${before.length}, column ${before.at(-1)!.length + 1})`;
 }
 
 /** Records that every key of the file came from the file, for error messages. */

@@ -244,3 +244,16 @@ test("retention takes only what open() accepts, refused naming the key and its s
     /retention\.logRetentionMs .*: must be at most 9007199254740991/,
   );
 });
+
+test("a JSON file: a key given twice is refused, and a syntax error says where", async () => {
+  const twice = file("twice.json", '{\n  "durability": "sync",\n  "durability": "memory"\n}\n');
+  await refused(resolveConfig({ config: twice }, {}), /twice\.json is not valid: .*unique.*line 3/);
+  const comma = file("comma.json", '{\n  "data": "/a",\n  "http": 1,\n}\n');
+  await refused(
+    resolveConfig({ config: comma }, {}),
+    /comma\.json is not valid: .*line 4, column 1/,
+  );
+  // Node 20 gives no position for an unexpected token: the context it quotes is kept whole.
+  const token = file("token.json", '{\n  "data": "/a",\n  "http": }\n');
+  await refused(resolveConfig({ config: token }, {}), /token\.json is not valid: .*"http": }/);
+});

@@ -116,7 +116,7 @@ test("past states asked for at once: at most 8 wait their turn, more are LIMIT_E
     const refused = settled.filter((s) => s.status === "rejected");
     assert.equal(refused.length, 2);
     for (const r of refused) {
-      const error = (r).reason as { code: string; message: string };
+      const error = r.reason as { code: string; message: string };
       assert.equal(error.code, "LIMIT_EXCEEDED");
       assert.match(error.message, /^at\(\): 8 past states are being rebuilt or wait/);
     }

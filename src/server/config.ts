@@ -281,6 +281,8 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   }
   let parsed: unknown;
   try {
+    // A byte order mark (Windows editors write one) is no JSON; YAML skips it already.
+    if (text.startsWith("\ufeff")) text = text.slice(1);
     parsed = path.endsWith(".json") ? parseJson(text) : parseYaml(text);
   } catch (error) {
     const reason = error instanceof Error ? describeSyntaxError(error, text) : String(error);

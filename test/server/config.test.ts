@@ -257,3 +257,8 @@ test("a JSON file: a key given twice is refused, and a syntax error says where",
   const token = file("token.json", '{\n  "data": "/a",\n  "http": }\n');
   await refused(resolveConfig({ config: token }, {}), /token\.json is not valid: .*"http": }/);
 });
+
+test("a JSON file saved with a byte order mark (Windows editors) is read", async () => {
+  const bom = file("bom.json", '\ufeff{ "durability": "memory" }\n');
+  assert.equal((await resolveConfig({ config: bom }, {})).durability, "memory");
+});

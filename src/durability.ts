@@ -473,6 +473,9 @@ export async function rebuildAt(engine: Engine, path: string, target: TimeTarget
   let image: SnapshotImage | undefined;
   for (const name of await listSnapshots(snapshotStorage)) {
     if ("seq" in target && snapshotSeqOf(name)! > target.seq) continue;
+    // Newer snapshots are skipped by their first line, not read whole (they may be large).
+    if ("time" in target && ((await readSnapshotTs(snapshotStorage, name)) ?? 0) > target.time)
+      continue;
     const candidate = await readSnapshot(snapshotStorage, name).catch(() => undefined);
     if (candidate === undefined) continue; // damaged: an older one (or the log) serves
     if ("time" in target && candidate.ts > target.time) continue;

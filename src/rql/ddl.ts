@@ -82,7 +82,8 @@ function runSchemaStatement(statement: SchemaStatement, ctx: RunContext): undefi
       return undefined;
     case "create_primary_key": {
       const table = requireTable(catalog, statement.table);
-      rebuildTable(tx, catalog, table, { ...table.definition, primaryKey: statement.columns });
+      const definition = { ...table.definition, primaryKey: statement.columns };
+      rebuildTable(tx, catalog, table, definition, "create primary key");
       return undefined;
     }
     case "create_index":
@@ -91,7 +92,7 @@ function runSchemaStatement(statement: SchemaStatement, ctx: RunContext): undefi
     case "alter_table_add_column": {
       const table = requireTable(catalog, statement.table);
       const columns = [...table.definition.columns, ...columnDefinitions([statement.column])];
-      rebuildTable(tx, catalog, table, { ...table.definition, columns });
+      rebuildTable(tx, catalog, table, { ...table.definition, columns }, "add column");
       return undefined;
     }
     case "create_view":
@@ -207,17 +208,33 @@ function requireTable(catalog: Catalog, ref: ObjectRef): Table {
   return object;
 }
 
-/** Replaces a table by one with `definition`, keeping its rows (re-validated). */
+/**
+ * Replaces a table by one with `definition`, keeping its rows (re-validated). `change` names
+ * the statement for errors (`create index`).
+ */
 function rebuildTable(
   tx: Transaction,
   catalog: Catalog,
   table: Table,
   definition: TableDefinition,
+  change: string,
 ): void {
   const rows = [...table.scan()];
   // Build the new table first, so an invalid definition fails before anything changes.
   assert(new Table(definition).name === table.name, "a rebuilt table keeps its name");
-  catalog.drop(tx, table.name);
+  try {
+    catalog.drop(tx, table.name);
+  } catch (error) {
+    // A view reading the table refuses the drop a rebuild starts with; said as it is, the
+    // refusal would speak of a drop the user never asked for.
+    if (!(error instanceof DbError) || !Array.isArray(error.details.views)) throw error;
+    throw new DbError(
+      "OBJECT_IN_USE",
+      `${change} rebuilds ${table.name} (a table definition is immutable), but view ` +
+        `${error.details.views.join(", ")} reads it; drop the view first, then create it again`,
+      error.details,
+    );
+  }
   const rebuilt = catalog.create(tx, definition);
   assert(rebuilt instanceof Table, "a table definition builds a table");
   rows.forEach((row, i) => rebuilt.insert(tx, row, i + 1));
@@ -242,7 +259,8 @@ function createIndex(
     unique: statement.unique,
     ordered: true,
   };
-  rebuildTable(ctx.tx, ctx.catalog, table, { ...table.definition, indexes: [...existing, index] });
+  const definition = { ...table.definition, indexes: [...existing, index] };
+  rebuildTable(ctx.tx, ctx.catalog, table, definition, "create index");
 }
 
 /** `shop::orders_by_customer` names index `orders_by_customer`, in the table's namespace. */
@@ -331,5 +349,5 @@ function dropIndex(statement: DropStatement, ctx: RunContext): void {
     throw unknownObject(statement.name.name, statement.name.pos);
   }
   const indexes = (owner.definition.indexes ?? []).filter((index) => index.name !== local);
-  rebuildTable(ctx.tx, ctx.catalog, owner, { ...owner.definition, indexes });
+  rebuildTable(ctx.tx, ctx.catalog, owner, { ...owner.definition, indexes }, "drop index");
 }

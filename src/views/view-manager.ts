@@ -349,6 +349,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     const names = users.map((view) => view.object.name).join(", ");
     throw new DbError("OBJECT_IN_USE", `${object.name} cannot be dropped: view ${names} reads it`, {
       object: object.name,
+      views: users.map((view) => view.object.name),
     });
   }
 

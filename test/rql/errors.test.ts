@@ -105,6 +105,32 @@ describe("a failing script applies nothing", () => {
     });
   }
 
+  test("a schema change that rebuilds a table a view reads names the change and the view", async () => {
+    // `create index`, `create primary key`, `add column` and `drop index` rebuild the table
+    // (a drop, then a create); the refusal must not speak of a drop nobody asked for.
+    const db = await setup();
+    await db.admin(`create index shop::orders_by_total on shop::orders { total };
+      create view shop::by_customer { customer: utf8, n: int8 } as {
+        from shop::orders aggregate { n: math::count(id) } by { customer }
+      }`);
+    const changes: Array<[string, string]> = [
+      ["create index", "create index shop::orders_by_customer on shop::orders { customer }"],
+      ["create primary key", "create primary key on shop::orders { id, customer }"],
+      ["add column", "alter table shop::orders add column x: Option(int8)"],
+      ["drop index", "drop index shop::orders_by_total"],
+    ];
+    for (const [change, rql] of changes) {
+      const seq = db.seq;
+      const caught = await error(db.admin(rql));
+      assert.equal(caught.code, "OBJECT_IN_USE", caught.message);
+      assert.match(caught.message, new RegExp(`^${change} rebuilds shop::orders`), change);
+      assert.match(caught.message, /view shop::by_customer reads it; drop the view first/);
+      assert.equal(caught.details.object, "shop::orders");
+      assert.deepEqual(caught.details.views, ["shop::by_customer"]);
+      assert.equal(db.seq, seq, "no commit");
+    }
+  });
+
   test("an update error names the row it was about", async () => {
     const db = await setup();
     const caught = await error(db.command('update shop::orders { total: "x" } filter { id == 2 }'));

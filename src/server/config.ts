@@ -519,7 +519,8 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     advertiseHttp: advertisedUrl(document.advertiseHttp, document.tls !== undefined),
     forwardWrites: document.forwardWrites ?? true,
     retention: document.retention ?? {},
-    tokens: document.auth?.tokens ?? [],
+    // Hashes are compared as lower-case hex (auth.ts); tools that print upper case are common.
+    tokens: (document.auth?.tokens ?? []).map((t) => ({ ...t, sha256: t.sha256.toLowerCase() })),
     tls: document.tls,
     limits: {
       httpBodySizeBytesMax: limits.httpBodySizeBytesMax ?? httpBodySizeBytesMax,

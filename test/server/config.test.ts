@@ -12,6 +12,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { DbError } from "../../src/lib/errors.ts";
 import { httpBodySizeBytesMax } from "../../src/lib/limits.ts";
+import { findToken, hashToken } from "../../src/server/auth.ts";
 import { parseListenAddress, resolveConfig } from "../../src/server/config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "statebase-config-"));
@@ -261,4 +262,15 @@ test("a JSON file: a key given twice is refused, and a syntax error says where",
 test("a JSON file saved with a byte order mark (Windows editors) is read", async () => {
   const bom = file("bom.json", '\ufeff{ "durability": "memory" }\n');
   assert.equal((await resolveConfig({ config: bom }, {})).durability, "memory");
+});
+
+test("a token's hash in upper case (PowerShell's Get-FileHash) matches its token", async () => {
+  const upper = hashToken("s3cret").toUpperCase();
+  const fromFile = file("upper.yaml", `auth: { tokens: [{ sha256: ${upper}, role: read }] }\n`);
+  for (const config of [
+    await resolveConfig({}, { STATEBASE_TOKENS: `${upper}:admin` }),
+    await resolveConfig({ config: fromFile }, {}),
+  ]) {
+    assert.notEqual(findToken(config.tokens, "s3cret"), undefined);
+  }
 });

@@ -14,6 +14,7 @@ import { numericOptionRanges } from "../database.ts";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Durability, OpenOptions } from "../types.ts";
+import { hashToken } from "./auth.ts";
 import {
   httpBodySizeBytesMax,
   requestTimeoutMsDefault,
@@ -240,6 +241,7 @@ export async function resolveConfig(
   }
   checkDocument(document, sources);
   checkListenAddresses(document, sources);
+  checkTokens(document, sources);
   if (flags.config !== undefined) resolveFilePaths(document, sources, flags.config);
   return completeConfig(document);
 }
@@ -421,6 +423,24 @@ function checkListenAddresses(document: ConfigDocument, sources: Map<string, str
       throw new DbError("INVALID_ARGUMENT", message, { key });
     }
   }
+}
+
+/**
+ * The hash of the empty string comes from `statebase hash-token "$TOKEN"` run where TOKEN was
+ * not set; configured, it lets an RCP client in with AUTH and an empty token.
+ */
+function checkTokens(document: ConfigDocument, sources: Map<string, string>): void {
+  const index = (document.auth?.tokens ?? []).findIndex(
+    (entry) => entry.sha256.toLowerCase() === hashToken(""),
+  );
+  if (index === -1) return;
+  const key = `auth.tokens.${index}.sha256`;
+  throw new DbError(
+    "INVALID_ARGUMENT",
+    `config key ${key}${from(sources, key)}: is the SHA-256 of an empty token ` +
+      `(was the variable holding the token set when it was hashed?)`,
+    { key },
+  );
 }
 
 function from(sources: Map<string, string>, key: string): string {

@@ -63,6 +63,10 @@ test("hash-token prints the SHA-256 hex offline", async () => {
   assert.deepEqual((await cli("hash-token", "s3cret")).out, [hashToken("s3cret")]);
 });
 
+test('hash-token refuses an empty token (hash-token "$TOKEN" with TOKEN unset)', async () => {
+  await assert.rejects(cli("hash-token", ""), /the token is empty/);
+});
+
 test("machine and instance commands, human output and --json", async () => {
   const file = join(certs.dir, "order.json");
   writeFileSync(file, JSON.stringify(orderMachine));

@@ -274,3 +274,10 @@ test("a token's hash in upper case (PowerShell's Get-FileHash) matches its token
     assert.notEqual(findToken(config.tokens, "s3cret"), undefined);
   }
 });
+
+test("the hash of an empty token ($TOKEN unset when it was hashed) is refused", async () => {
+  await refused(
+    resolveConfig({}, { STATEBASE_TOKENS: `${sha}:read,${hashToken("")}:admin` }),
+    /config key auth\.tokens\.1\.sha256 \(from environment variable STATEBASE_TOKENS\): .*empty token/,
+  );
+});

@@ -11,7 +11,14 @@ import { InvalidArgumentError } from "commander";
 import { FrameError, RcpClientError } from "../../protocol/index.ts";
 import type { RcpClient } from "../../protocol/index.ts";
 import { hashToken } from "../../server/auth.ts";
-import { exitCodeFailed, exitCodeOk, exitCodeUsage, parsePositive, parseSeq } from "../output.ts";
+import {
+  exitCodeFailed,
+  exitCodeOk,
+  exitCodeUsage,
+  parsePositive,
+  parseSeq,
+  UsageError,
+} from "../output.ts";
 import type { CliContext } from "../output.ts";
 import { addConnectionFlags, connectRcp } from "./rcp-connection.ts";
 import type { ConnectionFlags } from "./rcp-connection.ts";
@@ -224,6 +231,8 @@ export function addRcpCommands(program: Command, context: CliContext): void {
     .description("print the SHA-256 of a token, as stored in the server's config (offline)")
     .argument("<token>", "the token")
     .action(async (token: string) => {
+      // `hash-token "$TOKEN"` with TOKEN unset: the hash of "" would let an empty token in.
+      if (token === "") throw new UsageError("the token is empty: give the token to hash");
       await context.line(hashToken(token));
     });
   addRepl(program, context);

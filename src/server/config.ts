@@ -369,8 +369,9 @@ function parseTokenList(name: string, text: string): unknown {
     }
   }
   return trimmed.split(",").map((entry) => {
-    const [sha256, role, label] = entry.trim().split(":");
-    return label === undefined ? { sha256, role } : { sha256, role, name: label };
+    // The name is the rest: one with a colon in it is kept whole, not cut at the colon.
+    const [sha256, role, ...label] = entry.trim().split(":");
+    return label.length === 0 ? { sha256, role } : { sha256, role, name: label.join(":") };
   });
 }
 

@@ -281,3 +281,8 @@ test("the hash of an empty token ($TOKEN unset when it was hashed) is refused", 
     /config key auth\.tokens\.1\.sha256 \(from environment variable STATEBASE_TOKENS\): .*empty token/,
   );
 });
+
+test("a token's name from the environment may hold a colon", async () => {
+  const config = await resolveConfig({}, { STATEBASE_TOKENS: `${sha}:read:ci:prod` });
+  assert.deepEqual(config.tokens, [{ sha256: sha, role: "read", name: "ci:prod" }]);
+});

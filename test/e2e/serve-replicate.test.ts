@@ -12,13 +12,29 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { AccessError, connect } from "../../src/client/index.ts";
 import { hashToken } from "../../src/server/auth.ts";
 import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
 import { startServer } from "../support/server-process.ts";
 import { WireClient } from "../support/rcp-wire.ts";
 import type { ServerProcess } from "../support/server-process.ts";
+import { encodeRecord, readRecord } from "../../src/log/index.ts";
+import type { LogRecord } from "../../src/log/index.ts";
+
+/** The last of the records one stream message holds (a writer batches them). */
+function lastRecordOf(bytes: Uint8Array): LogRecord {
+  let last: LogRecord | undefined;
+  for (let offset = 0; offset < bytes.length;) {
+    const read = readRecord(bytes, offset);
+    assert.equal(read.kind, "record");
+    if (read.kind !== "record") break;
+    last = read.record;
+    offset += read.sizeBytes;
+  }
+  assert.ok(last !== undefined, "the message holds a record");
+  return last;
+}
 
 const token = "replicate-admin-token";
 
@@ -119,10 +135,16 @@ test("a writer fenced by a foreign append stops serving and exits non-zero", asy
   try {
     const client = await connect(`http://127.0.0.1:${node.http.port}`, { transport: "http" });
     await client.admin("create namespace f");
-    // Another writer's record lands first: the node's next append expects a sequence that
-    // is no longer the stream's last, so JetStream refuses it.
+    // Another writer's record lands first, continuing the chain: the node's next append
+    // expects a sequence that is no longer the stream's last, and what is there is a commit
+    // with its own next seq (garbage there would only be skipped).
     const nc = await natsConnect({ servers: natsUrl });
-    await jetstream(nc).publish(`${stream}.log`, "a record from another writer");
+    const newest = await jetstreamManager(nc).then((jsm) =>
+      jsm.streams.getMessage(stream, { last_by_subj: `${stream}.log` }),
+    );
+    const last = lastRecordOf(newest!.data);
+    const rival = { seq: last.seq + 1, ts: Date.now(), origin: { kind: "api" }, changes: [] };
+    await jetstream(nc).publish(`${stream}.log`, encodeRecord(rival, last.hash).bytes);
     await nc.close();
     const exited = once(node.process, "exit") as Promise<[number | null, string | null]>;
     await assert.rejects(client.admin("create namespace g"), (error: unknown) => {

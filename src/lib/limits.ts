@@ -136,6 +136,14 @@ export const wsPendingRequestsMax = 1_000;
 /** How long a request may take before it is answered with a timeout, in ms. */
 export const requestTimeoutMsDefault = 30_000;
 /**
+ * How long the server thread may go without answering (a procedure in an endless loop, a
+ * query of minutes): past it the process stops with exit code 1, so a supervisor restarts it
+ * from the log instead of every client waiting forever.
+ */
+export const serverStallMsDefault = 60_000;
+/** How often the main thread asks the server thread whether it still answers. */
+export const serverStallCheckMs = 1_000;
+/**
  * The young generation of the server's thread (V8 splits it into two 64 MiB semi-spaces and
  * room for large new objects). Node's default, 16 MiB semi-spaces, is scavenged every few
  * thousand requests under load, while requests wait for their group fsync and the commit

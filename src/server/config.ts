@@ -18,6 +18,7 @@ import { hashToken } from "./auth.ts";
 import {
   httpBodySizeBytesMax,
   requestTimeoutMsDefault,
+  serverStallMsDefault,
   subscriptionPendingCommitsMax,
   wsBufferedSizeBytesMax,
   wsConnectionsMax,
@@ -112,6 +113,7 @@ export const configSchema = Type.Object(
           wsConnectionsMax: Type.Optional(positive(1_000_000)),
           subscriptionPendingCommitsMax: Type.Optional(positive(10_000_000)),
           requestTimeoutMs: Type.Optional(positive(3_600_000)),
+          stallMsMax: Type.Optional(positive(24 * 3_600_000)),
         },
         { additionalProperties: false },
       ),
@@ -202,6 +204,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_WS_CONNECTIONS_MAX", "limits.wsConnectionsMax", "integer"],
   ["STATEBASE_SUBSCRIPTION_PENDING_COMMITS_MAX", "limits.subscriptionPendingCommitsMax", "integer"],
   ["STATEBASE_REQUEST_TIMEOUT_MS", "limits.requestTimeoutMs", "integer"],
+  ["STATEBASE_STALL_MS_MAX", "limits.stallMsMax", "integer"],
   ["STATEBASE_TIMER_TICK_MS", "timerTickMs", "integer"],
   ["STATEBASE_HEAP_SIZE_MB_MAX", "heapSizeMbMax", "integer"],
   ["STATEBASE_ALLOWED_ORIGINS", "allowedOrigins", "list"],
@@ -551,6 +554,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
       subscriptionPendingCommitsMax:
         limits.subscriptionPendingCommitsMax ?? subscriptionPendingCommitsMax,
       requestTimeoutMs: limits.requestTimeoutMs ?? requestTimeoutMsDefault,
+      stallMsMax: limits.stallMsMax ?? serverStallMsDefault,
     },
     timerTickMs: document.timerTickMs ?? configDefaults.timerTickMs,
     heapSizeMbMax: document.heapSizeMbMax,

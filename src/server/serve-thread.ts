@@ -4,7 +4,6 @@
  * warnings and its failure to the main thread as messages, and closes when asked to (the
  * main thread receives the signals) or when the server must stop by itself.
  */
-import { once } from "node:events";
 import { parentPort, workerData } from "node:worker_threads";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
@@ -17,12 +16,14 @@ export type ServeThreadMessage =
   | { kind: "ready"; rcp: ListenAddress | undefined; http: ListenAddress | undefined }
   | { kind: "stopping"; reason: string }
   | { kind: "failed"; name: string; message: string; code: string | undefined }
-  | { kind: "closed" };
+  | { kind: "closed" }
+  | { kind: "alive" };
 
-/** What the main thread tells the server thread: stop, because of `signal`. */
-export interface ServeThreadStop {
-  readonly signal: string;
-}
+/**
+ * What the main thread tells the server thread: stop, because of `signal`; or `alive?`, which
+ * the thread answers with `alive` when its event loop runs (the main thread's stall check).
+ */
+export type ServeThreadRequest = { readonly signal: string } | { readonly alive: true };
 
 const port = parentPort;
 assert(port !== null, "serve-thread runs on a worker thread");
@@ -33,7 +34,12 @@ try {
     warn: (text) => post({ kind: "warn", text }),
   });
   // Listen for the stop before saying ready: the main thread may pass a signal on at once.
-  const stopped = once(port, "message").then(([stop]) => (stop as ServeThreadStop).signal);
+  const stopped = new Promise<string>((resolve) => {
+    port.on("message", (request: ServeThreadRequest) => {
+      if ("alive" in request) post({ kind: "alive" });
+      else resolve(request.signal);
+    });
+  });
   post({ kind: "ready", rcp: server.rcp, http: server.http });
   const reason = await Promise.race([stopped, server.mustStop]);
   post({ kind: "stopping", reason });

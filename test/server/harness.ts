@@ -166,6 +166,7 @@ const defaultLimits: ServerConfig["limits"] = {
   wsConnectionsMax: 100,
   subscriptionPendingCommitsMax: 1_000,
   requestTimeoutMs: 10_000,
+  stallMsMax: 60_000,
 };
 
 /** Starts HTTP and WebSocket on an ephemeral port over a new FakeDatabase. */

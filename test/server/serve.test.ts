@@ -120,6 +120,33 @@ test("a full disk stops the server; what was acknowledged is there after a resta
   assert.equal(await restarted.stop(), 0);
 });
 
+test("a server thread busy past limits.stallMsMax is stopped; a restart has every commit", async (t) => {
+  const root = await makeTempDir();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const dataDir = join(root, "data");
+  const module = join(root, "spin.js");
+  await writeFile(module, "export const procedures = { spin: { run: () => { for (;;) {} } } };\n");
+  const env = { STATEBASE_STALL_MS_MAX: "1500" };
+  const server = await startServer({ dataDir, env, args: ["--module", module] });
+  const schema = "create namespace s; create table s::t { id: int8 } with { primary_key: { id } }";
+  assert.equal((await post(server, "admin", schema)).status, 200);
+  assert.equal((await post(server, "command", "insert s::t [{ id: 1 }, { id: 2 }]")).status, 200);
+  // The call never answers: its procedure loops until the main thread stops the server.
+  const url = `http://127.0.0.1:${server.http.port}/v1/call/spin`;
+  const call = fetch(url, { method: "POST", body: "{}", headers: json }).catch(() => "cut");
+  const { code } = await server.exited;
+  assert.equal(code, 1, server.output());
+  assert.match(
+    server.output(),
+    /the server thread has not answered for \d+ s \(limits\.stallMsMax 1500 ms\)/,
+  );
+  assert.equal(await call, "cut");
+  const restarted = await startServer({ dataDir });
+  const count = await post(restarted, "query", "from s::t aggregate { n: math::count(id) }");
+  assert.deepEqual(count.body, { frames: [[{ n: 2 }]] });
+  assert.equal(await restarted.stop(), 0);
+});
+
 test("a full heap stops the server, saying what to change; acknowledged rows stay", async (t) => {
   const root = await makeTempDir();
   t.after(() => rm(root, { recursive: true, force: true }));

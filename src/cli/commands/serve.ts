@@ -16,12 +16,12 @@ import { Worker } from "node:worker_threads";
 import type { Command } from "commander";
 import { DbError, hasErrorCode } from "../../lib/errors.ts";
 import type { ErrorCode } from "../../lib/errors.ts";
-import { serverYoungGenerationSizeMb } from "../../lib/limits.ts";
+import { serverStallCheckMs, serverYoungGenerationSizeMb } from "../../lib/limits.ts";
 import { configEnvironment, resolveConfig } from "../../server/config.ts";
 import type { ConfigFlags, ListenAddress, ServerConfig } from "../../server/config.ts";
 import { serve } from "../../server/serve.ts";
 import type { RunningServer } from "../../server/serve.ts";
-import type { ServeThreadMessage, ServeThreadStop } from "../../server/serve-thread.ts";
+import type { ServeThreadMessage, ServeThreadRequest } from "../../server/serve-thread.ts";
 import { exitCodeOk, exitCodeFailed } from "../output.ts";
 import type { CliContext } from "../output.ts";
 
@@ -77,7 +77,10 @@ async function serveOnThread(context: CliContext, config: ServerConfig): Promise
     },
   });
   // Listen for the signals before the thread says ready: a supervisor may signal at once.
-  void waitForSignal().then((signal) => worker.postMessage({ signal } satisfies ServeThreadStop));
+  void waitForSignal().then((signal) =>
+    worker.postMessage({ signal } satisfies ServeThreadRequest),
+  );
+  let stall: StallWatch | undefined;
   let reason: string | undefined;
   let failure: Error | undefined;
   let closed = false;
@@ -88,7 +91,12 @@ async function serveOnThread(context: CliContext, config: ServerConfig): Promise
         return context.warn(message.text);
       case "ready":
         printing.push(context.line(readyLine(message, config)));
+        stall = watchForStall(worker, config.limits.stallMsMax, (text) => {
+          failure ??= new DbError("LIMIT_EXCEEDED", text);
+        });
         return;
+      case "alive":
+        return stall?.answered();
       case "stopping":
         reason = message.reason;
         return context.warn(`${reason}: shutting down`);
@@ -104,10 +112,48 @@ async function serveOnThread(context: CliContext, config: ServerConfig): Promise
   worker.on("error", (error) => (failure ??= threadError(error, config)));
   // Not `once(worker, "exit")`: it rejects on the "error" event, before the thread is gone.
   await new Promise((resolve) => worker.once("exit", resolve));
+  stall?.stop();
   await Promise.all(printing);
   if (failure !== undefined) throw failure;
   if (!closed || reason === undefined) throw new Error("the server thread ended unexpectedly");
   return exitCodeOf(reason);
+}
+
+interface StallWatch {
+  answered(): void;
+  stop(): void;
+}
+
+/**
+ * Asks the server thread every second whether its event loop runs; when it has not answered
+ * for `stallMsMax` (a procedure in an endless loop, a query of minutes: every client waits),
+ * reports why and stops the thread, so that the process exits 1 and a supervisor restarts it.
+ * The log holds every acknowledged commit; the stalled request never committed.
+ */
+function watchForStall(
+  worker: Worker,
+  stallMsMax: number,
+  stalled: (text: string) => void,
+): StallWatch {
+  let answeredAt = performance.now();
+  const timer = setInterval(() => {
+    const silentMs = performance.now() - answeredAt;
+    if (silentMs > stallMsMax) {
+      clearInterval(timer);
+      stalled(
+        `the server thread has not answered for ${Math.round(silentMs / 1000)} s ` +
+          `(limits.stallMsMax ${stallMsMax} ms): a request or procedure runs that long and ` +
+          `every client waits. Stopping it; a restart recovers every acknowledged commit`,
+      );
+      void worker.terminate();
+      return;
+    }
+    worker.postMessage({ alive: true } satisfies ServeThreadRequest);
+  }, serverStallCheckMs);
+  return {
+    answered: () => void (answeredAt = performance.now()),
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** An error that ended the server thread; running out of heap says what to change. */
@@ -189,7 +235,8 @@ JSON):
         (sha256 of the token, see statebase hash-token; no tokens = auth off)
   tls: {cert: FILE, key: FILE, ca?: FILE, requireClientCert?: bool}  (every listener)
   limits: {httpBodySizeBytesMax, wsMessageSizeBytesMax, wsBufferedSizeBytesMax,
-           wsConnectionsMax, subscriptionPendingCommitsMax, requestTimeoutMs}
+           wsConnectionsMax, subscriptionPendingCommitsMax, requestTimeoutMs,
+           stallMsMax (default 60000: a server thread busy that long is stopped, exit 1)}
   timerTickMs: how often due state machine timers are fired (default 100)
   allowedOrigins: [ORIGIN, ...]  (web pages elsewhere that may use this server from a
                                   browser, e.g. http://localhost:3000, or *; default none)

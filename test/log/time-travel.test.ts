@@ -101,7 +101,7 @@ test("db.history lists every version of a key with seq, time and origin", async 
   }
 });
 
-test("past states asked for at once: at most 8 wait their turn, more are LIMIT_EXCEEDED", async () => {
+test("past states asked for at once: 8 wait their turn, more are LIMIT_EXCEEDED", async () => {
   const path = mkdtempSync(join(tmpdir(), "statebase-tt-"));
   try {
     const db = await open({ path, durability: "sync" });

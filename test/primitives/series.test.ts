@@ -78,7 +78,7 @@ describe("reading by key", () => {
     assert.deepEqual(series.range({ limit: 0 }), []);
   });
 
-  test("a limit or count that is not a whole number >= 0 is refused naming the series", async () => {
+  test("a limit or count not a whole number >= 0 is refused naming the series", async () => {
     // NaN gave one row and 1.5 two: the loop compared whatever it was given.
     const { series } = await temps(5);
     for (const limit of [Number.NaN, 1.5, -1, "2"]) {

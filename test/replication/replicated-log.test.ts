@@ -248,7 +248,7 @@ test("a follower reads the writer's view rows, kept by the replicated commits", 
   assert.deepEqual(await read(follower), await read(writer));
 });
 
-test("a message that is not a log record, published by someone else, is skipped by all", async (t) => {
+test("a message that is not a log record, published by another, is skipped by all", async (t) => {
   const stream = uniqueStream("garbage");
   t.after(() => deleteReplicatedLog(stream));
   const warnings: string[] = [];
@@ -278,7 +278,7 @@ test("a message that is not a log record, published by someone else, is skipped 
   assert.equal(stateDigest(late), referenceDigest(10));
 });
 
-test("open fails, naming the message, on a record in the stream that cannot be applied", async (t) => {
+test("open fails, naming the message, on a record in the stream it cannot apply", async (t) => {
   const stream = uniqueStream("unappliable");
   t.after(() => deleteReplicatedLog(stream));
   await (await replicated(stream, "w")).close();

@@ -105,7 +105,7 @@ describe("a failing script applies nothing", () => {
     });
   }
 
-  test("a schema change that rebuilds a table a view reads names the change and the view", async () => {
+  test("a schema change rebuilding a table a view reads names the change and view", async () => {
     // `create index`, `create primary key`, `add column` and `drop index` rebuild the table
     // (a drop, then a create); the refusal must not speak of a drop nobody asked for.
     const db = await setup();

@@ -130,7 +130,7 @@ describe("TypeScript procedures", () => {
     assert.equal(db.seq, seq, "the insert before the call is rolled back too");
   });
 
-  test("`call` in a script may not reach a procedure whose role is above its entry point", async () => {
+  test("`call` in a script may not reach a procedure whose role is above its entry", async () => {
     // Otherwise a write token runs an admin procedure through POST /v1/command.
     const db = await setup();
     db.defineProcedure("shop::rebuild", { params: {}, role: "admin", run: () => "rebuilt" });

@@ -120,7 +120,7 @@ test("a full disk stops the server; what was acknowledged is there after a resta
   assert.equal(await restarted.stop(), 0);
 });
 
-test("a server thread busy past limits.stallMsMax is stopped; a restart has every commit", async (t) => {
+test("a server thread busy past stallMsMax is stopped; a restart has every commit", async (t) => {
   const root = await makeTempDir();
   t.after(() => rm(root, { recursive: true, force: true }));
   const dataDir = join(root, "data");

@@ -169,7 +169,7 @@ test("a machine subscription follows the machine's instance table", async () => 
   await db.close();
 });
 
-test("dropping the target (or a query's input) ends the subscription with UNKNOWN_OBJECT", async () => {
+test("dropping the target (or a query's input) ends the subscription: UNKNOWN_OBJECT", async () => {
   // Its rows would otherwise stay on screen, and a table re-created under the same name
   // would add its rows to them.
   const db = await accounts();

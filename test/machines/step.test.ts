@@ -113,16 +113,21 @@ test("guarded alternatives: first passing wins, unguarded is the fallback", asyn
   await db.close();
 });
 
-test("when no alternative passes, GUARD_FAILED names every transition tried", async () => {
-  const db = await open();
+/** Machine m: event E from a goes to b when payload.x == 1, else to c when `second` holds. */
+function putTwoGuards(db: Database, second: string): void {
   db.machines.put("m", 1, {
     states: ["a", "b", "c"],
     initial: "a",
     transitions: [
       { from: "a", event: "E", to: "b", guard: "payload.x == 1" },
-      { from: "a", event: "E", to: "c", guard: "payload.x == 2" },
+      { from: "a", event: "E", to: "c", guard: second },
     ],
   });
+}
+
+test("when no alternative passes, GUARD_FAILED names every transition tried", async () => {
+  const db = await open();
+  putTwoGuards(db, "payload.x == 2");
   db.machines.createInstance({ instance_id: "i", machine: "m", version: 1 });
   throwsDb(() => db.machines.applyEvent({ instance_id: "i", event: "E", payload: { x: 3 } }), {
     code: "GUARD_FAILED",
@@ -134,14 +139,7 @@ test("when no alternative passes, GUARD_FAILED names every transition tried", as
 
 test("a guard that fails to evaluate says which guard, keeping the error's code", async () => {
   const db = await open();
-  db.machines.put("m", 1, {
-    states: ["a", "b", "c"],
-    initial: "a",
-    transitions: [
-      { from: "a", event: "E", to: "b", guard: "payload.x == 1" },
-      { from: "a", event: "E", to: "c", guard: "ctx.n / payload.d > 1" },
-    ],
-  });
+  putTwoGuards(db, "ctx.n / payload.d > 1");
   db.machines.createInstance({ instance_id: "i", machine: "m", version: 1, initial_ctx: { n: 1 } });
   // It said only "division by zero: 1 / 0", with nothing about a guard.
   throwsDb(() => db.machines.applyEvent({ instance_id: "i", event: "E", payload: { d: 0 } }), {

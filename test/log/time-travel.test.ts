@@ -106,7 +106,7 @@ test("db.history lists every version of a key with seq, time and origin", async 
   await db.close();
 });
 
-test("past states asked for at once: 8 wait their turn, more are LIMIT_EXCEEDED", async (context) => {
+test("past states asked at once: 8 wait their turn, more are refused", async (context) => {
   const path = tempPath(context);
   const db = await open({ path, durability: "sync" });
   const t = rowTable(db);
@@ -132,7 +132,7 @@ test("past states asked for at once: 8 wait their turn, more are LIMIT_EXCEEDED"
   await db.close();
 });
 
-test("db.at before the history retention kept is SEQ_NOT_RETAINED, not a damaged log", async (context) => {
+test("db.at before the retained history: SEQ_NOT_RETAINED, not damage", async (context) => {
   const path = tempPath(context);
   const clock = createManualClock(1_800_000_000_000);
   const options = { path, clock, segmentSizeBytes: 4096, snapshotLogBytes: 0, snapshotsKept: 1 };
@@ -194,7 +194,7 @@ test("with logRetentionMs, at() rebuilds the whole span, disk stays bounded", as
   await db.close();
 });
 
-test("reads of the log during a snapshot.s retention find every file they listed", async (context) => {
+test("reads of the log during retention find every file they listed", async (context) => {
   const path = tempPath(context);
   const options = { segmentSizeBytes: 4096, snapshotLogBytes: 0, snapshotsKept: 1 };
   const db = await open({ path, ...options, commitsRetained: 0 });

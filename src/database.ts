@@ -483,14 +483,17 @@ class EmbeddedDatabase implements Database, Tx {
   }
 
   query(rql: string, params?: QueryParams): Promise<QueryResult> {
+    this.refuseInTransaction("query", "tx.execute(rql, params, entry)");
     return this.runRql(rql, params, "query");
   }
 
   command(rql: string, params?: QueryParams): Promise<QueryResult> {
+    this.refuseInTransaction("command", "tx.execute(rql, params, entry)");
     return this.runRql(rql, params, "command");
   }
 
   admin(rql: string, params?: QueryParams): Promise<QueryResult> {
+    this.refuseInTransaction("admin", "tx.execute(rql, params, entry)");
     return this.runRql(rql, params, "admin");
   }
 
@@ -505,7 +508,6 @@ class EmbeddedDatabase implements Database, Tx {
    * durability resolve once the state it saw or made is on disk.
    */
   private async runRql(rql: string, params: QueryParams | undefined, entry: EntryPoint) {
-    this.refuseInTransaction(entry, "tx.execute(rql, params, entry)");
     const cached = parseScriptCached(rql);
     checkEntryPoint(cached.script, entry);
     if (entry !== "query") await this.keepWithinWindow();
@@ -577,8 +579,15 @@ class EmbeddedDatabase implements Database, Tx {
    * checked before anything runs; the commit's origin names the procedure and its arguments.
    * An RQL procedure resolves to its frames, a TypeScript one to what it returned.
    */
-  async call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown> {
+  call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown> {
     this.refuseInTransaction("call", `tx.execute("call ${name}(...)")`);
+    return this.callNow(name, args);
+  }
+
+  private async callNow(
+    name: string,
+    args: Record<string, unknown> | readonly unknown[] | undefined,
+  ): Promise<unknown> {
     const resolved = this.procedures.resolve(this.engine.catalog, name);
     const procedure = resolved.procedure;
     const coerced = coerceArguments(procedure.name, procedure.params, args);
@@ -595,6 +604,8 @@ class EmbeddedDatabase implements Database, Tx {
    * The async entry points run as their own transaction after an await. Started inside a
    * transaction (a procedure's `run`), they would commit on their own after it ended, even
    * when it rolled back, so they are refused there; `instead` names what runs inside it.
+   * The refusal is thrown, not returned as a rejected promise: it fails the transaction, and
+   * a promise the procedure did not await would be an unhandled rejection (a server exits).
    */
   private refuseInTransaction(entry: string, instead: string): void {
     if (this.engine.current === undefined) return;

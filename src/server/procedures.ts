@@ -3,7 +3,7 @@
  * registers each procedure with the database, where each call runs as one transaction with
  * its arguments validated against the declared parameter types first. The module exports
  * `procedures`: an object of `{params, role?, run(tx, args)}` by name. What a module gets
- * wrong is reported before the server listens, naming the module and the procedure.
+ * wrong is reported before the database opens, naming the module and the procedure.
  */
 import { DbError } from "../lib/errors.ts";
 import type { Database, ProcedureDefinition } from "../types.ts";
@@ -11,15 +11,17 @@ import type { TokenRole } from "./auth.ts";
 
 const roles: readonly TokenRole[] = ["read", "write", "admin"];
 
+/** A procedure module's definitions, read and checked, by name. */
+export type ProcedureModule = ReadonlyMap<string, ProcedureDefinition>;
+
 /**
- * Imports `path` with `importModule`, registers its procedures and returns each one's role
- * (the servers check it before a call).
+ * Imports `path` with `importModule` and checks every definition. It needs no database, so a
+ * server does it before opening one: a wrong module is said before a long recovery.
  */
-export async function loadProcedureModule(
+export async function readProcedureModule(
   path: string,
-  db: Database,
   importModule: (path: string) => Promise<Record<string, unknown>>,
-): Promise<Map<string, TokenRole>> {
+): Promise<ProcedureModule> {
   let loaded: Record<string, unknown>;
   try {
     loaded = await importModule(path);
@@ -30,13 +32,21 @@ export async function loadProcedureModule(
     });
   }
   const procedures = procedureTable(loaded, path);
-  const out = new Map<string, TokenRole>();
+  const out = new Map<string, ProcedureDefinition>();
   for (const [name, value] of Object.entries(procedures)) {
-    const definition = checkDefinition(value, name, path);
-    db.defineProcedure(name, definition);
-    out.set(name, definition.role ?? "write");
+    out.set(name, checkDefinition(value, name, path));
   }
   return out;
+}
+
+/** Registers the module's procedures with `db`; returns each one's role (checked per call). */
+export function registerProcedures(db: Database, module: ProcedureModule): Map<string, TokenRole> {
+  const roles = new Map<string, TokenRole>();
+  for (const [name, definition] of module) {
+    db.defineProcedure(name, definition);
+    roles.set(name, definition.role ?? "write");
+  }
+  return roles;
 }
 
 /** The `procedures` export, or the default export's `procedures`. */

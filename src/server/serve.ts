@@ -19,7 +19,7 @@ import { startHttpServer } from "./http/index.ts";
 import type { HttpServer, WriteForwarding } from "./http/index.ts";
 import { createServerMetrics } from "./metrics.ts";
 import type { ServerMetrics } from "./metrics.ts";
-import { loadProcedureModule } from "./procedures.ts";
+import { readProcedureModule, registerProcedures } from "./procedures.ts";
 import type { TokenRole } from "./auth.ts";
 import { startRcpServer } from "./rcp/index.ts";
 import type { RcpServer } from "./rcp/index.ts";
@@ -59,18 +59,18 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
   // The lease is written before the HTTP listener binds: it reads the address when it can.
   let advertisedHttp: string | undefined;
   await checkAddressesFree(config);
+  const procedures =
+    config.module === undefined
+      ? undefined
+      : await readProcedureModule(config.module, importModule);
   const db = await open(openOptionsOf(config, () => advertisedHttp));
   const stops: Array<() => Promise<void>> = [];
   let serving = true;
   const local = config.durability !== "memory" && config.replicate === undefined;
   const metrics = createServerMetrics(db, local ? config.data : undefined);
   try {
-    const procedureRoles = new Map<string, TokenRole>();
-    if (config.module !== undefined) {
-      for (const [name, role] of await loadProcedureModule(config.module, db, importModule)) {
-        procedureRoles.set(name, role);
-      }
-    }
+    const procedureRoles =
+      procedures === undefined ? new Map<string, TokenRole>() : registerProcedures(db, procedures);
     const replication = db.replication;
     if (replication !== undefined) hooks.warn(formatReplicationStatus(replication));
     const rcp =

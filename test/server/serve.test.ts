@@ -73,6 +73,21 @@ test("a listener address in use names the listener and the flag", async (t) => {
   await assert.rejects(stat(dataDir), { code: "ENOENT" });
 });
 
+test("a wrong procedure module is refused before the database opens", async (t) => {
+  const root = await makeTempDir();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const dataDir = join(root, "data");
+  const bad = join(root, "bad.js");
+  await writeFile(bad, "export const procedures = { p: { run: 5 } };\n");
+  for (const module of [join(root, "missing.js"), bad]) {
+    await assert.rejects(startServer({ dataDir, args: ["--module", module] }), (error: unknown) =>
+      /cannot load module .*missing\.js|procedure p: run must be a function/.test(String(error)),
+    );
+  }
+  // Said before the database opened (a large one takes minutes to recover): no data directory.
+  await assert.rejects(stat(dataDir), { code: "ENOENT" });
+});
+
 test("a procedure module loads as ES, CommonJS or TypeScript, with no package.json", async (t) => {
   const root = await makeTempDir(); // under the system's temporary directory: no package.json
   t.after(() => rm(root, { recursive: true, force: true }));

@@ -18,6 +18,7 @@ import {
   readSnapshotTs,
   recoverLog,
   restoreSnapshot,
+  listSegments,
   segmentFirstSeq,
   segmentHeaderSizeBytes,
   segmentSizeBytesDefault,
@@ -201,7 +202,7 @@ export class DurableLog {
     assert(Number.isSafeInteger(limit) && limit >= 0, "readCommits: limit must be >= 0");
     const commits: Commit[] = [];
     if (limit === 0) return commits;
-    const names = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
+    const names = await listSegments(this.walStorage);
     // Skip whole segments that end before fromSeq: the next one starts at or before it.
     let first = 0;
     while (first + 1 < names.length && segmentFirstSeq(names[first + 1]!)! <= fromSeq) first++;
@@ -224,7 +225,7 @@ export class DurableLog {
   }
 
   private async statsNow(): Promise<LogStats> {
-    const names = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
+    const names = await listSegments(this.walStorage);
     let sizeBytes = 0;
     for (const name of names) {
       const file = await this.walStorage.open(name, { create: false });
@@ -356,7 +357,7 @@ export class DurableLog {
    * time span, only records older than `keepAfterMs`).
    */
   private async removeSegmentsBefore(firstSeqNeeded: number, keepAfterMs: number): Promise<void> {
-    const segments = (await this.walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
+    const segments = await listSegments(this.walStorage);
     // A segment may go when the next one starts at or before the first seq still needed,
     // and (with a time span) when everything in it is older than the span.
     for (let i = 0; i + 1 < segments.length; i++) {
@@ -423,8 +424,7 @@ function checkLogReachesSnapshot(snapshotSeq: number, lastRecordSeq: number): vo
  * the gap damage and suggest a repair, which cannot bring those commits back.
  */
 async function checkLogStartCovered(walStorage: Storage, snapshotSeq: number): Promise<void> {
-  const names = (await walStorage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
-  const firstSeq = names.length === 0 ? undefined : segmentFirstSeq(names.sort()[0]!)!;
+  const firstSeq = await firstSegmentSeq(walStorage);
   if (firstSeq === undefined || firstSeq <= snapshotSeq + 1) return;
   const held =
     snapshotSeq === 0
@@ -437,6 +437,12 @@ async function checkLogStartCovered(walStorage: Storage, snapshotSeq: number): P
       `both from one backup; \`statebase verify\` shows what is there`,
     { seq: firstSeq, value: snapshotSeq },
   );
+}
+
+/** The first seq the log's oldest segment names; undefined when there is none. */
+async function firstSegmentSeq(walStorage: Storage): Promise<number | undefined> {
+  const first = (await listSegments(walStorage))[0];
+  return first === undefined ? undefined : segmentFirstSeq(first);
 }
 
 async function loadNewestSnapshot(
@@ -509,8 +515,7 @@ async function checkLogStartRetained(
   snapshotStorage: Storage,
   target: TimeTarget,
 ): Promise<void> {
-  const names = (await walStorage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
-  const firstSeq = names.length === 0 ? undefined : segmentFirstSeq(names.sort()[0]!)!;
+  const firstSeq = await firstSegmentSeq(walStorage);
   if (firstSeq === 1) return;
   const oldest = (await listSnapshots(snapshotStorage)).at(-1);
   if (firstSeq === undefined && oldest === undefined) return; // no history at all: nothing lost
@@ -546,8 +551,7 @@ export async function readKeyHistory(
 ): Promise<KeyVersion[]> {
   const walStorage = await createNodeStorage(join(path, walDirectoryName));
   const versions: KeyVersion[] = [];
-  const names = (await walStorage.list()).filter((n) => segmentFirstSeq(n) !== undefined);
-  const firstSeq = names.length === 0 ? 1 : segmentFirstSeq(names[0]!)!;
+  const firstSeq = (await firstSegmentSeq(walStorage)) ?? 1;
   await recoverLog(walStorage, {
     // Retention may have removed the start of the log: read what is there.
     fromSeq: firstSeq - 1,

@@ -15,7 +15,12 @@ import { readRecord, recordHashIsValid, recordHeaderSizeBytes, zeroHash } from "
 import type { LogRecord } from "./record.ts";
 import { laterRecordExists, segmentSize } from "./recovery.ts";
 import type { LogDamage } from "./recovery.ts";
-import { decodeSegmentHeader, segmentFirstSeq, segmentHeaderSizeBytes } from "./segment.ts";
+import {
+  decodeSegmentHeader,
+  listSegments,
+  segmentFirstSeq,
+  segmentHeaderSizeBytes,
+} from "./segment.ts";
 
 /** `torn-tail`: recovery cuts it with a warning; `inner`: recovery refuses to start. */
 export type LogBreakKind = "torn-tail" | "inner";
@@ -84,7 +89,7 @@ interface ScanState {
 /** Reads the whole log without modifying it; see the module comment. */
 export async function scanLog(storage: Storage, options: ScanLogOptions = {}): Promise<LogScan> {
   assert(options.untilSeq === undefined || options.untilSeq >= 0, "untilSeq must not be negative");
-  const names = (await storage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
+  const names = await listSegments(storage);
   const firstSeq = names[0] === undefined ? 1 : segmentFirstSeq(names[0])!;
   assert(firstSeq >= 1, "segment names start at seq 1");
   const state: ScanState = {
@@ -284,7 +289,7 @@ export async function truncateLogAfter(storage: Storage, seq: number): Promise<L
       },
     );
   }
-  const names = (await storage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
+  const names = await listSegments(storage);
   const keptCount = holding === undefined ? 0 : names.indexOf(holding.segment) + 1;
   assert(seq === scan.firstSeq - 1 || keptCount > 0, "the record to keep lies in a segment");
   const removedSegments = names.slice(keptCount);

@@ -17,7 +17,12 @@ import {
   zeroHash,
 } from "./record.ts";
 import type { LogRecord } from "./record.ts";
-import { decodeSegmentHeader, segmentFirstSeq, segmentHeaderSizeBytes } from "./segment.ts";
+import {
+  decodeSegmentHeader,
+  listSegments,
+  segmentFirstSeq,
+  segmentHeaderSizeBytes,
+} from "./segment.ts";
 import { SegmentReader } from "./segment-reader.ts";
 
 /** Where the log ends: the writer appends here after recovery. */
@@ -79,7 +84,7 @@ export async function recoverLog(
   storage: Storage,
   options: RecoverOptions,
 ): Promise<RecoveryResult> {
-  const names = (await storage.list()).filter((name) => segmentFirstSeq(name) !== undefined);
+  const names = await listSegments(storage);
   const sizes = await Promise.all(names.map(async (name) => segmentSize(storage, name)));
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
   const state = {

@@ -4,6 +4,7 @@
  */
 import { dataViewOf } from "../lib/bytes.ts";
 import { crc32c } from "../lib/crc32c.ts";
+import type { Storage } from "../storage/index.ts";
 
 export const segmentMagic = "SBWAL001";
 export const segmentHeaderSizeBytes = 24;
@@ -30,6 +31,11 @@ export function segmentName(firstSeq: number): string {
 export function segmentFirstSeq(name: string): number | undefined {
   const match = namePattern.exec(name);
   return match ? Number(match[1]) : undefined;
+}
+
+/** The segment files in `storage`, in seq order (other files, the spare one too, are left out). */
+export async function listSegments(storage: Storage): Promise<string[]> {
+  return (await storage.list()).filter((name) => segmentFirstSeq(name) !== undefined).sort();
 }
 
 export function encodeSegmentHeader(firstSeq: number): Uint8Array {

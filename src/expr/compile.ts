@@ -22,7 +22,7 @@ import type {
   RecordExpr,
   Semantics,
 } from "./ast.ts";
-import { coerceValue, integerBounds } from "../values/index.ts";
+import { baseKinds, coerceValue } from "../values/index.ts";
 import type { ValueType } from "../values/index.ts";
 import {
   compileArithmetic,
@@ -243,21 +243,23 @@ function compileParam(node: ParamExpr): Compiled {
   return { evaluate, type: unknownType };
 }
 
+/** Kinds JSON spells natively (booleans, text, floats) or that take any JSON value. */
+const jsonNativeKinds: ReadonlySet<string> = new Set([
+  "bool",
+  "utf8",
+  "float4",
+  "float8",
+  "json",
+  "any",
+]);
+
 /**
  * Kinds that JSON, the wire format, carries as text (docs/server.md): a parameter of one of
  * these arrives as a string, which never equals the column's value (a bigint, Decimal, Date).
  */
-const textCarriedKinds: ReadonlySet<string> = new Set([
-  ...Object.keys(integerBounds),
-  "decimal",
-  "date",
-  "datetime",
-  "time",
-  "duration",
-  "uuid4",
-  "uuid7",
-  "blob",
-]);
+const textCarriedKinds: ReadonlySet<string> = new Set(
+  baseKinds.filter((kind) => !jsonNativeKinds.has(kind)),
+);
 
 /**
  * A parameter compared with an expression of such a type reads text as that type, as an

@@ -165,12 +165,14 @@ class LiveSubscription implements Subscription {
 
   /** Where `commit` drops an object the subscription reads, or -1. */
   private dropIndex(commit: Commit): number {
-    return commit.changes.findIndex(
-      (change) =>
-        change.object === catalogObjectName &&
-        change.kind === "drop" &&
-        this.feed.inputs.has(change.key as string),
-    );
+    // A loop, not findIndex with a closure: this runs for every commit and subscription.
+    const changes = commit.changes;
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!;
+      if (change.object !== catalogObjectName || change.kind !== "drop") continue;
+      if (this.feed.inputs.has(change.key as string)) return i;
+    }
+    return -1;
   }
 
   /**

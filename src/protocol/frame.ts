@@ -74,8 +74,10 @@ export function encodeMessageFrame(message: unknown): Buffer {
  * Encodes JSON text as one frame with a CRC. The text is written straight into the frame
  * (one allocation, no intermediate payload buffer): this runs once per answer.
  */
-export function encodeTextFrame(text: string): Buffer {
-  const payloadSizeBytes = Buffer.byteLength(text, "utf8");
+export function encodeTextFrame(
+  text: string,
+  payloadSizeBytes = Buffer.byteLength(text, "utf8"),
+): Buffer {
   assert(payloadSizeBytes <= rcpFrameSizeBytesMax, "encodeTextFrame: payload over the limit");
   const frame = Buffer.allocUnsafe(frameHeaderSizeBytes + payloadSizeBytes);
   frame.write(text, frameHeaderSizeBytes, "utf8");

@@ -235,7 +235,9 @@ export class Session implements WatchSink {
     const text = JSON.stringify(message);
     const sizeBytes = Buffer.byteLength(text, "utf8");
     if (sizeBytes > rcpFrameSizeBytesMax) return sizeBytes;
-    return this.outputMode === "jsonl" ? Buffer.from(`${text}\n`, "utf8") : encodeTextFrame(text);
+    // The size is measured once: the frame is sized from it.
+    if (this.outputMode === "jsonl") return Buffer.from(`${text}\n`, "utf8");
+    return encodeTextFrame(text, sizeBytes);
   }
 
   /** An answer too large for a frame becomes BAD_REQUEST saying so (the request is served). */

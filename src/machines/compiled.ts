@@ -51,14 +51,15 @@ export function compileMachine(
       else if (group[group.length - 1] !== compiled) group.push(compiled);
     }
   }
-  const stateTimers = definition.after ?? {};
+  // A Map, not the object: a state named `constructor` would find Object.prototype's member.
+  const stateTimers = new Map(Object.entries(definition.after ?? {}));
   return {
     name,
     version,
     definition,
     states: new Set(definition.states),
     candidates: (state, event) => groups.get(groupKey(state, event)),
-    timerOnEntry: (state, transition) => transition?.spec.after ?? stateTimers[state],
+    timerOnEntry: (state, transition) => transition?.spec.after ?? stateTimers.get(state),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   machineTimerDelayMsMax,
   machineTransitionsMax,
 } from "../lib/limits.ts";
+import { setOwnKey } from "../lib/row-object.ts";
 import { compileGuard } from "../expr/index.ts";
 import { compareUtf8, sortedCopy } from "./canonical-json.ts";
 import { normalizeEffect } from "./effects.ts";
@@ -196,12 +197,13 @@ function normalizeStateTimers(
   states: ReadonlySet<string>,
 ): Record<string, TimerSpec> {
   if (!isPlainObject(value)) throw invalidDefinition("after", "must map state names to timers");
-  const out: Record<string, TimerSpec> = {};
+  const out: Record<string, unknown> = {};
   for (const state of Object.keys(value).sort()) {
     if (!states.has(state)) throw invalidDefinition("after", `state '${state}' not in states list`);
-    out[state] = normalizeTimer(value[state], `after.${state}`);
+    // A state may be named `__proto__`: assigning that key would set the prototype instead.
+    setOwnKey(out, state, normalizeTimer(value[state], `after.${state}`));
   }
-  return out;
+  return out as Record<string, TimerSpec>;
 }
 
 function normalizeEffects(value: unknown, path: string): EffectSpec[] {

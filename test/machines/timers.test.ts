@@ -112,3 +112,30 @@ test("timers survive a restart and fire once; entriesOf reads the same from the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("states named like Object.prototype members (constructor, __proto__) work", async () => {
+  const clock = createManualClock(0);
+  const db = await open({ clock });
+  const states = ["constructor", "toString", "__proto__", "done"];
+  db.machines.put("odd", 1, {
+    states,
+    initial: "constructor",
+    // Parsed, as from a client: a literal `__proto__` key would set the prototype instead.
+    after: JSON.parse('{"__proto__": {"ms": 5, "event": "NEXT"}}') as object,
+    transitions: [
+      { from: "constructor", event: "NEXT", to: "toString" },
+      { from: "toString", event: "NEXT", to: "__proto__" },
+      { from: "__proto__", event: "NEXT", to: "done" },
+    ],
+  });
+  const definition = db.machines.get("odd", 1).definition as { after?: object };
+  assert.deepEqual(Object.keys(definition.after ?? {}), ["__proto__"]);
+  db.machines.createInstance({ instance_id: "o", machine: "odd", version: 1 });
+  db.machines.applyEvent({ instance_id: "o", event: "NEXT" });
+  assert.equal(db.machines.getInstance("o").state, "toString");
+  db.machines.applyEvent({ instance_id: "o", event: "NEXT" });
+  clock.advance(5);
+  assert.equal(db.machines.fireDueTimers(), 1, "the __proto__ state's own timer fires");
+  assert.equal(db.machines.getInstance("o").state, "done");
+  await db.close();
+});

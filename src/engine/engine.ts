@@ -45,6 +45,9 @@ export class Engine {
   private prepareCommit: ((commit: Commit) => void) | undefined;
   private changeObserver: ChangeObserver | undefined;
   private readonly scratch = new TransactionScratch();
+  /** Set while listeners see a commit; commits made meanwhile wait in the queue, in order. */
+  private publishing = false;
+  private readonly publishQueue: Commit[] = [];
 
   constructor(options: EngineOptions) {
     assert(options.commitsRetained >= 0, "commitsRetained must not be negative");
@@ -224,6 +227,22 @@ export class Engine {
     this.lastSeq = commit.seq;
     this.lastCommitValue = commit;
     this.retained.push(commit);
+    // A listener that commits (an audit write) must not show its commit to the listeners
+    // after it before the one being published: they would see seqs out of order.
+    if (this.publishing) {
+      this.publishQueue.push(commit);
+      return;
+    }
+    this.publishing = true;
+    try {
+      this.notifyListeners(commit);
+      while (this.publishQueue.length > 0) this.notifyListeners(this.publishQueue.shift()!);
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  private notifyListeners(commit: Commit): void {
     const listeners = this.listeners;
     for (let i = 0; i < listeners.length; i++) {
       try {

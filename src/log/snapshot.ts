@@ -73,10 +73,18 @@ export async function writeSnapshot(
   const seq = engine.seq;
   const { namespaces, objects } = engine.catalog.image();
   const captures = objects.map((object) => startCapture(object));
-  const byObject = new Map(captures.map((capture) => [capture.object, capture]));
+  // By name, followed through each commit's changes in order: the catalog after a commit
+  // no longer finds an object the commit dropped (or finds its re-creation), yet the
+  // commit's earlier changes to it must still keep their befores.
+  const byName = new Map(captures.map((capture) => [capture.object.name, capture]));
+  const catalogName = engine.catalog.name;
   const unsubscribe = engine.addCommitListener((commit) => {
     for (const change of commit.changes) {
-      const capture = byObject.get(engine.catalog.get(change.object) as StoredObject);
+      if (change.object === catalogName) {
+        if (change.kind === "drop") byName.delete(change.key as string);
+        continue;
+      }
+      const capture = byName.get(change.object);
       if (capture === undefined) continue;
       const mapKey = capture.source.mapKeyOfChange(change);
       if (mapKey === undefined || capture.read.has(mapKey) || capture.overlay.has(mapKey)) continue;

@@ -75,6 +75,29 @@ test("a snapshot taken during commits holds exactly the state at its seq", async
   });
 });
 
+test("a snapshot holds rows a later commit changed and then dropped with their table", async () => {
+  await withDir(async (path) => {
+    const db = await seeded(path, 5_000, { snapshotsKept: Infinity });
+    const expected = db.table<Row>("s::t").scan();
+    const seq = db.seq;
+    const running = db.snapshot();
+    await tick(); // the snapshot has read its first chunk, not the rows at the end
+    // One commit changes rows the reader has not reached, then drops (and re-creates) the
+    // table: the snapshot must still hold those rows as they were at its seq.
+    db.transact(() => {
+      db.table<Row>("s::t").del(4_999);
+      db.table<Row>("s::t").update(4_998, { v: -1 });
+      db.drop("s::t");
+      db.createTable<Row>("s::t", { columns: { id: "int8", v: "int8" }, primaryKey: "id" });
+      db.table<Row>("s::t").insert({ id: 4_997, v: -2 });
+    });
+    assert.equal((await running).seq, seq);
+    const past = await db.at(seq);
+    assert.deepEqual(past.table<Row>("s::t").scan(), expected);
+    await db.close();
+  });
+});
+
 test("reopening starts from the snapshot and replays the log after it", async () => {
   await withDir(async (path) => {
     const db = await seeded(path, 2_000, { snapshotsKept: 1, segmentSizeBytes: 64 * 1024 });

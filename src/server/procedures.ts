@@ -3,7 +3,8 @@
  * registers each procedure with the database, where each call runs as one transaction with
  * its arguments validated against the declared parameter types first. The module exports
  * `procedures`: an object of `{params, role?, run(tx, args)}` by name. What a module gets
- * wrong is reported before the database opens, naming the module and the procedure.
+ * wrong is reported before the database opens, naming the module and the procedure; a
+ * result with no JSON form fails its call inside the transaction, so nothing commits.
  */
 import { DbError } from "../lib/errors.ts";
 import type { Database, ProcedureDefinition } from "../types.ts";
@@ -43,10 +44,77 @@ export async function readProcedureModule(
 export function registerProcedures(db: Database, module: ProcedureModule): Map<string, TokenRole> {
   const roles = new Map<string, TokenRole>();
   for (const [name, definition] of module) {
-    db.defineProcedure(name, definition);
+    const { run } = definition;
+    // Checked inside the call's transaction: a result no client could be sent fails the call
+    // before it commits, instead of answering `{}` (or an internal error) for a commit made.
+    db.defineProcedure(name, {
+      ...definition,
+      run: (tx, args) => checkResult(name, run(tx, args)),
+    });
     roles.set(name, definition.role ?? "write");
   }
   return roles;
+}
+
+/**
+ * How deep a result may nest: far beyond any real answer (an RQL json value nests at most
+ * 64), and shallow enough that encoding it cannot overflow the server thread's stack.
+ */
+const resultDepthMax = 1000;
+
+/**
+ * Returns `value` when every part of it has a JSON form (server/json.ts: bigints, blobs,
+ * dates, maps and sets have one; `undefined` is null), else throws naming where it is not.
+ */
+function checkResult(name: string, value: unknown): unknown {
+  const refuse = (what: string, path: string): never => {
+    const where = path === "result" ? "as its result" : `at ${path}`;
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `procedure ${name} returned ${what} ${where}; a result must be JSON data ` +
+        `(objects, arrays, strings, numbers, bigints, booleans, null), so the call was rolled back`,
+      { object: name, field: path },
+    );
+  };
+  const inPath = new Set<object>();
+  const visit = (part: unknown, path: string, depth: number): void => {
+    if (typeof part === "function") refuse("a function", path);
+    if (typeof part === "symbol") refuse("a symbol", path);
+    if (part === null || typeof part !== "object" || ArrayBuffer.isView(part)) return;
+    if (typeof (part as { toJSON?: unknown }).toJSON === "function") return; // dates, decimals
+    if (depth > resultDepthMax) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `procedure ${name} returned a result nested deeper than ${resultDepthMax} levels; ` +
+          `the call was rolled back`,
+        { object: name },
+      );
+    }
+    if (inPath.has(part)) refuse("an object that contains itself", path);
+    inPath.add(part);
+    visitChildren(part, path, (child, childPath) => visit(child, childPath, depth + 1));
+    inPath.delete(part);
+  };
+  visit(value, "result", 0);
+  return value;
+}
+
+/** Calls `each` with every element or property of `part` and its path, as JSON sends them. */
+function visitChildren(
+  part: object,
+  path: string,
+  each: (child: unknown, childPath: string) => void,
+): void {
+  if (Array.isArray(part)) {
+    part.forEach((child, index) => each(child, `${path}[${index}]`));
+    return;
+  }
+  if (part instanceof Set) {
+    [...part].forEach((child, index) => each(child, `${path}[${index}]`));
+    return;
+  }
+  const entries = part instanceof Map ? [...part] : Object.entries(part);
+  for (const [key, child] of entries) each(child, `${path}.${String(key)}`);
 }
 
 /** The `procedures` export, or the default export's `procedures`. */

@@ -6,11 +6,12 @@
  * right side's key order. Right columns are prefixed with `alias_`; a left join fills them
  * with none when nothing matches, and a none key value matches nothing.
  */
+import { DbError } from "../lib/errors.ts";
 import { compareValues, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import { Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
-import type { JoinStep, Pipeline } from "./ast.ts";
+import type { JoinKey, JoinStep, Pipeline } from "./ast.ts";
 import type { Columns, CompileEnv, CompiledPipeline, RunContext } from "./context.ts";
 import type { Stage } from "./pipeline.ts";
 
@@ -32,6 +33,7 @@ export function compileJoin(
   compilePipeline: PipelineCompiler,
 ): CompiledJoin {
   const right = compilePipeline(step.right, env);
+  checkJoinKeys(step, columns, right.columns);
   const leftNames = step.using.map((key) => key.left);
   const rightNames = step.using.map((key) => key.right);
   const indexed = indexMatcher(step, env, rightNames);
@@ -69,6 +71,30 @@ export function compileJoin(
     outColumns = merged;
   }
   return { stage, columns: outColumns, plan };
+}
+
+/** A misspelt key column would match nothing and quietly empty an inner join. */
+function checkJoinKeys(step: JoinStep, left: Columns, right: Columns): void {
+  for (const key of step.using) {
+    if (left !== undefined && !left.has(key.left)) throw unknownKey(key, key.left);
+    if (right !== undefined && !right.has(key.right)) {
+      throw unknownKey(key, `${step.alias}.${key.right}`);
+    }
+  }
+}
+
+function unknownKey(key: JoinKey, name: string): DbError {
+  const { line, col } = key.pos;
+  return new DbError(
+    "UNKNOWN_COLUMN",
+    `line ${line}, column ${col}: join: unknown column "${name}"`,
+    {
+      column: name,
+      line,
+      col,
+      fragment: name,
+    },
+  );
 }
 
 function hashMatcher(rows: readonly Row[], names: readonly string[]): Matcher {

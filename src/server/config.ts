@@ -72,7 +72,8 @@ export const configSchema = Type.Object(
     http: Type.Optional(Type.String({ pattern: listenPattern })),
     module: Type.Optional(Type.String({ minLength: 1 })),
     replicate: Type.Optional(Type.String({ minLength: 1 })),
-    replicateStream: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" })),
+    // The replication layer's own rule (stream-setup.ts); NATS takes the buckets named after it.
+    replicateStream: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,200}$" })),
     advertiseHttp: Type.Optional(Type.String({ pattern: advertisePattern })),
     forwardWrites: Type.Optional(Type.Boolean()),
     retention: Type.Optional(

@@ -292,3 +292,13 @@ test("a token's name from the environment may hold a colon", async () => {
   const config = await resolveConfig({}, { STATEBASE_TOKENS: `${sha}:read:ci:prod` });
   assert.deepEqual(config.tokens, [{ sha256: sha, role: "read", name: "ci:prod" }]);
 });
+
+test("replicateStream takes every name the replication layer takes (up to 200)", async () => {
+  const long = "s".repeat(200);
+  const env = { STATEBASE_REPLICATE_STREAM: long };
+  assert.equal((await resolveConfig({}, env)).replicateStream, long);
+  await refused(
+    resolveConfig({}, { STATEBASE_REPLICATE_STREAM: "s".repeat(201) }),
+    /config key replicateStream \(from environment variable STATEBASE_REPLICATE_STREAM\)/,
+  );
+});

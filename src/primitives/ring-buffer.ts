@@ -167,11 +167,32 @@ export class RingBuffer implements StoredObject {
     const partitionKey = this.partitionKeyOf(row);
     const queue = this.partitions.get(partitionKey);
     if (queue !== undefined && queue.length >= this.capacity) {
+      return this.pushEvicting(tx, row, queue);
+    }
+    return this.pushRow(tx, row);
+  }
+
+  /**
+   * The eviction and the insert are one write: if the insert fails (a view of the buffer
+   * throws) and the caller catches the error, the evicted row must be back.
+   */
+  private pushEvicting(tx: Transaction, row: Row, queue: PositionQueue): Row {
+    const savepoint = tx.savepoint();
+    try {
       const oldest = queue.oldest()!;
       const evicted = this.rows.get(oldest)!;
       this.removeOldest(oldest, evicted);
       tx.record(this, new ChangeRecord(this.name, "delete", oldest, evicted, undefined));
+      this.pushRow(tx, row);
+      tx.release(savepoint);
+      return row;
+    } catch (error) {
+      tx.rollbackTo(savepoint);
+      throw error;
     }
+  }
+
+  private pushRow(tx: Transaction, row: Row): Row {
     const position = this.positionNext++;
     tx.onRollback(() => (this.positionNext = position));
     this.append(position, row);

@@ -116,6 +116,27 @@ describe("capacity and eviction", () => {
     assert.deepEqual(values(rb.scan()), [2, 6], "eviction order survives the rollback");
     assert.equal(db.lastCommit?.changes[1]?.key, 3, "positions rolled back too");
   });
+
+  test("a push whose view fails, caught in the transaction, evicts nothing", async () => {
+    const { db, rb } = await buffer(2);
+    db.createView("tenths", { query: "from recent map { tenth: 10 / v }" });
+    rb.push({ sensor: "a", v: 1 });
+    rb.push({ sensor: "a", v: 2 });
+    db.transact(() => {
+      throwsDb(() => rb.push({ sensor: "a", v: 0 }), { code: "DIVISION_BY_ZERO" });
+      assert.deepEqual(values(rb.scan()), [1, 2], "the failed push left the buffer as it was");
+      rb.push({ sensor: "a", v: 5 });
+    });
+    assert.deepEqual(values(rb.scan()), [2, 5], "only the push that succeeded evicted a row");
+    const changes = db.lastCommit!.changes.filter((change) => change.object === "default::recent");
+    assert.deepEqual(
+      changes.map((change) => [change.kind, (change.before ?? change.after) as Reading]),
+      [
+        ["delete", { sensor: "a", v: 1 }],
+        ["insert", { sensor: "a", v: 5 }],
+      ],
+    );
+  });
 });
 
 describe("partitions", () => {

@@ -80,6 +80,8 @@ export class DurableLog {
   /** Reads of the log files under way, and the retention removing files (see reading). */
   private readerCount = 0;
   private removing: Promise<void> | undefined;
+  /** The commit time of the snapshot recovery loaded; undefined when it loaded none. */
+  private restoredTs: number | undefined;
 
   private constructor(
     private readonly engine: Engine,
@@ -160,6 +162,7 @@ export class DurableLog {
       now: () => engine.clock.now(),
     });
     const log = new DurableLog(engine, wal, walStorage, snapshotStorage, options, lock);
+    log.restoredTs = image?.ts;
     // The log replayed was written after the newest snapshot: it counts toward the next one,
     // or a process that restarts before writing snapshotLogBytes would never take one.
     log.bytesAtLastSnapshot = -result.replayedBytes;
@@ -267,7 +270,7 @@ export class DurableLog {
     const seq = this.engine.seq;
     const hash = this.wal.appendedHash;
     const durable = this.wal.waitDurable(seq);
-    const info = await writeSnapshot(this.engine, this.snapshotStorage, hash);
+    const info = await writeSnapshot(this.engine, this.snapshotStorage, hash, this.restoredTs);
     assert(info.seq === seq, "snapshot seq moved");
     await durable;
     this.bytesAtLastSnapshot = this.wal.stats.bytesWritten;

@@ -63,11 +63,17 @@ interface Capture {
   readonly read: Set<unknown>;
 }
 
-/** Writes a snapshot of `engine` as of now. Commits may run while it is written. */
+/**
+ * Writes a snapshot of `engine` as of now. Commits may run while it is written. `restoredTs`
+ * is the commit time of the state the engine was restored to (a snapshot it was loaded
+ * from), for a snapshot taken before any commit since: the state is that old, not as new as
+ * the clock, and `db.at(date)` and time retention pick snapshots by that time.
+ */
 export async function writeSnapshot(
   engine: Engine,
   storage: Storage,
   lastHash: Uint8Array,
+  restoredTs?: number,
 ): Promise<SnapshotInfo> {
   assert(engine.current === undefined, "snapshot started inside a transaction");
   const seq = engine.seq;
@@ -93,7 +99,7 @@ export async function writeSnapshot(
   });
   const writer = await SnapshotFileWriter.create(storage, snapshotName(seq));
   try {
-    const ts = engine.lastCommit?.ts ?? engine.clock.now();
+    const ts = engine.lastCommit?.ts ?? restoredTs ?? engine.clock.now();
     await writer.line({
       format: snapshotFormat,
       seq,

@@ -159,6 +159,29 @@ test("db.at before the retained history: SEQ_NOT_RETAINED, not damage", async (c
   await db.close();
 });
 
+test("a snapshot taken right after a restart keeps the time of its state", async (context) => {
+  const path = tempPath(context);
+  const clock = createManualClock(1_800_000_000_000);
+  const options = { path, clock, segmentSizeBytes: 4096, snapshotLogBytes: 0, snapshotsKept: 1 };
+  const db = await open(options);
+  const t = rowTable(db);
+  for (let v = 0; v < 40; v++) {
+    clock.advance(1000);
+    t.set({ id: v, v });
+  }
+  const when = new Date(clock.now() + 500);
+  await db.snapshot();
+  await db.close();
+  clock.advance(3_600_000);
+  // Reopened from that snapshot, no commit since: the new snapshot holds the same state,
+  // an hour old, and replaces the old one (the log before it goes too).
+  const again = await open(options);
+  await again.snapshot();
+  const past = await again.at(when);
+  assert.deepEqual([past.seq, past.table<Row>("default::t").size], [again.seq, 40]);
+  await again.close();
+});
+
 test("with logRetentionMs, at() rebuilds the whole span, disk stays bounded", async (context) => {
   const path = tempPath(context);
   const clock = createManualClock(1_800_000_000_000);

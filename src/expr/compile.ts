@@ -38,7 +38,7 @@ import { compileError, constantOf, foldConstant } from "./compiled.ts";
 import type { CompileEnv, Compiled } from "./compiled.ts";
 import { getFunction, isAggregateCall } from "./functions/index.ts";
 import type { FunctionSpec } from "./functions/index.ts";
-import { callType, literalType, unknownType } from "./infer.ts";
+import { aggregateCallProblem, callType, literalType, unknownType } from "./infer.ts";
 import {
   isInheritedKey,
   isTruthy as isTruthyImported,
@@ -354,6 +354,8 @@ function compileCall(node: CallExpr, env: CompileEnv): Compiled {
       const message = `aggregate function ${name} is only allowed in an aggregate step`;
       throw compileError("INVALID_ARGUMENT", node, message);
     }
+    const problem = aggregateCallProblem(node, env.fields);
+    if (problem !== undefined) throw compileError(problem.code, node, problem.message);
     return { evaluate: env.aggregate(node), type: callType(node, undefined, []) };
   }
   const spec = getFunction(node.namespace, node.name);

@@ -183,6 +183,36 @@ function aggregateType(name: string, arg: ValueType): ValueType {
   return typeOf(arg.kind, true);
 }
 
+/** Why an aggregate call can never work, whatever the rows hold. */
+export interface AggregateCallProblem {
+  readonly code: "INVALID_ARGUMENT" | "TYPE_MISMATCH";
+  readonly message: string;
+}
+
+/**
+ * The problem with an aggregate call, or undefined: a wrong argument count, or a sum or mean
+ * of a known type that does not add up (text, datetimes), which would otherwise fail only
+ * from the second row on, or concatenate text.
+ */
+export function aggregateCallProblem(
+  node: CallExpr,
+  fields: ReadonlyMap<string, ValueType | undefined> | undefined,
+): AggregateCallProblem | undefined {
+  const name = `${node.namespace}::${node.name}`;
+  const count = node.args.length;
+  if (node.name === "count" ? count > 1 : count !== 1) {
+    const expected = node.name === "count" ? "0 or 1 arguments" : "1 argument";
+    return { code: "INVALID_ARGUMENT", message: `${name} takes ${expected}, got ${count}` };
+  }
+  if (node.name !== "sum" && node.name !== "avg") return undefined;
+  const type = inferNode(node.args[0]!, fields);
+  if (!isKnownType(type) || isNumericKind(type.kind) || type.kind === "duration") {
+    return undefined;
+  }
+  const message = `${name} adds numbers or durations, not ${type.kind}`;
+  return { code: "TYPE_MISMATCH", message };
+}
+
 /**
  * The static type of an expression under RQL semantics, best effort: kind "any" when unknown.
  * Never throws for unknown columns or ill-typed operators; compileExpression reports those.

@@ -61,3 +61,49 @@ describe("join conditions name columns that exist", () => {
     ]);
   });
 });
+
+describe("aggregate calls are checked when compiled", () => {
+  test("math::sum and math::avg of text are TYPE_MISMATCH at their position", async () => {
+    const db = await setup();
+    for (const fn of ["sum", "avg"]) {
+      const rql = `from s::orders\n  aggregate { x: math::${fn}(customer) }`;
+      const caught = await error(db.query(rql));
+      assert.equal(caught.code, "TYPE_MISMATCH", caught.message);
+      assert.equal(caught.details.line, 2, caught.message);
+      assert.equal(caught.details.fragment, `math::${fn}(customer)`);
+    }
+  });
+
+  test("a sum of datetimes fails alike for one row and for two", async () => {
+    const db = await setup();
+    await db.admin(
+      "create table s::events { id: int8, at: datetime } with { primary_key: { id } }",
+    );
+    await db.command('insert s::events [(1, "2024-01-01T00:00:00Z")]');
+    const caught = await error(db.query("from s::events aggregate { x: math::sum(at) }"));
+    assert.equal(caught.code, "TYPE_MISMATCH", caught.message);
+  });
+
+  test("a wrong argument count is INVALID_ARGUMENT, in a query and in a view", async () => {
+    const db = await setup();
+    const query = await error(db.query("from s::orders aggregate { n: math::count(id, total) }"));
+    assert.equal(query.code, "INVALID_ARGUMENT", query.message);
+    assert.equal(query.details.fragment, "math::count(id, total)");
+    const view = await error(
+      db.admin(`create view s::totals { customer: utf8, s: int8 } as {
+        from s::orders aggregate { s: math::sum() } by { customer } }`),
+    );
+    assert.equal(view.code, "INVALID_ARGUMENT", view.message);
+    assert.equal(view.details.fragment, "math::sum()", view.message);
+  });
+
+  test("numbers and durations still add up", async () => {
+    const db = await setup();
+    const { frames } = await db.query(
+      "from s::orders aggregate { n: math::count(), s: math::sum(total), d: math::sum(1h) }",
+    );
+    assert.equal(frames[0]![0]!.n, 2);
+    assert.equal(frames[0]![0]!.s, 30);
+    assert.equal(String(frames[0]![0]!.d), "2h");
+  });
+});

@@ -56,8 +56,15 @@ export async function startRcpServer(db: Database, options: RcpServerOptions): P
       refuse(socket, "RATE_LIMITED", `too many connections (limit ${core.limits.connectionsMax})`);
       return;
     }
+    // A peer that connects and never sends (or vanishes without a FIN) would hold a
+    // connection slot forever: the idle limit applies before the first byte too.
+    const silent = (): void => void socket.destroy();
+    socket.setTimeout(core.limits.idleTimeoutMs, silent);
     socket.once("data", (first: Buffer) => {
       socket.pause();
+      // The session (or TLS) takes over; a watching session must not be closed by this.
+      socket.setTimeout(0);
+      socket.off("timeout", silent);
       if (first[0] !== tlsHandshakeByte || tls === undefined) {
         if (tls?.plainRefused === true) {
           refuse(socket, "UNAUTHORIZED", "this server accepts only TLS with a client certificate");

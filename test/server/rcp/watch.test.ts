@@ -7,6 +7,8 @@
  * Method: in-process servers over real sockets; writes come from other connections and from
  * the embedded API; the events received are compared with the commits made.
  */
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startTestRcp } from "../../support/rcp-server.ts";
@@ -289,4 +291,14 @@ test("idle connections close; connections with subscriptions stay (decision 13)"
   await new Promise((resolve) => setTimeout(resolve, 600));
   assert.equal(watching.isClosed, false);
   assert.equal((await watching.call("PING")).status, "ok");
+});
+
+test("a connection that never sends a byte is idle too, and closes", async () => {
+  const silent = connect(rcp.port, "127.0.0.1");
+  await once(silent, "connect");
+  const closed = once(silent, "close").then(() => "closed");
+  const waited = new Promise((resolve) => setTimeout(resolve, 3_000, "still open"));
+  const outcome = await Promise.race([closed, waited]);
+  silent.destroy();
+  assert.equal(outcome, "closed", "the 300 ms idle timeout applies before the first byte");
 });

@@ -74,6 +74,8 @@ export const configSchema = Type.Object(
     replicate: Type.Optional(Type.String({ minLength: 1 })),
     // The replication layer's own rule (stream-setup.ts); NATS takes the buckets named after it.
     replicateStream: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,200}$" })),
+    // It travels in the lease, a NATS connection name and the forwarding header.
+    replicateNode: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]{1,128}$" })),
     advertiseHttp: Type.Optional(Type.String({ pattern: advertisePattern })),
     forwardWrites: Type.Optional(Type.Boolean()),
     retention: Type.Optional(
@@ -145,6 +147,11 @@ export interface ServerConfig {
   /** JetStream stream of the replicated log (default: the replication layer's). */
   replicateStream: string | undefined;
   /**
+   * This node's name in the writer lease, in status and in the forwarding header (default:
+   * a random one per start, which says nothing about which machine writes).
+   */
+  replicateNode: string | undefined;
+  /**
    * HTTP base URL a replicated writer publishes in its lease for followers to forward writes
    * to; undefined: the bound HTTP address, unless that is a wildcard (0.0.0.0, ::).
    */
@@ -187,6 +194,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_MODULE", "module", "string"],
   ["STATEBASE_REPLICATE", "replicate", "string"],
   ["STATEBASE_REPLICATE_STREAM", "replicateStream", "string"],
+  ["STATEBASE_REPLICATE_NODE", "replicateNode", "string"],
   ["STATEBASE_ADVERTISE_HTTP", "advertiseHttp", "string"],
   ["STATEBASE_FORWARD_WRITES", "forwardWrites", "boolean"],
   ["STATEBASE_SNAPSHOTS_KEPT", "retention.snapshotsKept", "integer"],
@@ -498,6 +506,12 @@ function describeRuleText(
   if (keyword === "pattern" && (path === "rcp" || path === "http")) {
     return "must be HOST:PORT (port 0 picks a free port) or off";
   }
+  if (keyword === "pattern" && path === "replicateNode") {
+    return "must be letters, digits, _, . or - (at most 128)";
+  }
+  if (keyword === "pattern" && path === "replicateStream") {
+    return "must be letters, digits, _ or - (at most 200)";
+  }
   if (keyword === "pattern" && path === "advertiseHttp") {
     return "must be http(s)://HOST[:PORT] or HOST:PORT";
   }
@@ -541,6 +555,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     module: document.module,
     replicate: document.replicate,
     replicateStream: document.replicateStream,
+    replicateNode: document.replicateNode,
     advertiseHttp: advertisedUrl(document.advertiseHttp, document.tls !== undefined),
     forwardWrites: document.forwardWrites ?? true,
     retention: document.retention ?? {},

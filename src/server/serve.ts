@@ -134,6 +134,7 @@ function replicateOptionsOf(
     url,
     advertiseHttp,
     ...(config.replicateStream === undefined ? {} : { stream: config.replicateStream }),
+    ...(config.replicateNode === undefined ? {} : { node: config.replicateNode }),
     ...(snapshotsKept === undefined ? {} : { snapshotsKept }),
     ...(snapshotLogBytes === undefined ? {} : { snapshotLogBytes }),
   };

@@ -302,3 +302,14 @@ test("replicateStream takes every name the replication layer takes (up to 200)",
     /config key replicateStream \(from environment variable STATEBASE_REPLICATE_STREAM\)/,
   );
 });
+
+test("replicateNode names this node in the lease; a name with spaces is refused", async () => {
+  assert.equal((await resolveConfig({}, {})).replicateNode, undefined);
+  const config = await resolveConfig({}, { STATEBASE_REPLICATE_NODE: "node-a.eu-1" });
+  assert.equal(config.replicateNode, "node-a.eu-1");
+  const yaml = file("node.yaml", "replicateNode: 'node a'\n");
+  await refused(
+    resolveConfig({ config: yaml }, {}),
+    /config key replicateNode \(from config file .*\): must be letters, digits/,
+  );
+});

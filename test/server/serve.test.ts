@@ -221,3 +221,14 @@ test("a replicated server takes its snapshots by the retention settings", async 
   const kept = async () => (await store.list()).filter((o) => !o.deleted).length;
   await eventually(async () => (await kept()) === 1, "one snapshot kept");
 });
+
+test("a replicated server is named by replicateNode in its status and the lease", async (t) => {
+  const stream = uniqueStream("serve_node");
+  t.after(() => deleteReplicatedLog(stream));
+  const env = { STATEBASE_REPLICATE_STREAM: stream, STATEBASE_REPLICATE_NODE: "node-a" };
+  const flags = { replicate: natsUrl, rcp: "off", http: "127.0.0.1:0" };
+  const server = await serve(await resolveConfig(flags, env), { warn: () => undefined });
+  t.after(() => server.close());
+  assert.equal(server.db.replication?.node, "node-a");
+  await eventually(() => server.db.replication?.writer?.node === "node-a", "node-a writes");
+});

@@ -225,6 +225,8 @@ JSON):
   rcp: HOST:PORT | off            http: HOST:PORT | off        (port 0 picks a free port)
   module: FILE                    replicate: NATS_URL[,NATS_URL...]
   replicateStream: NAME           (the JetStream stream of the log; default statebase)
+  replicateNode: NAME             (this node's name in the writer lease and in status;
+                                  default a random one per start)
   forwardWrites: bool             (a follower's HTTP server sends writes on to the writer;
                                   default true; false: it answers NOT_WRITER)
   advertiseHttp: URL | HOST:PORT  (where followers reach this node's HTTP when it writes;

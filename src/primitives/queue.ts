@@ -238,6 +238,20 @@ export class Queue implements StoredObject {
       if (!this.exhausted(message)) claimable++;
       return claimable < count;
     });
+    // One write: if a message's change fails (a view of the queue throws) and the caller
+    // catches the error, the messages before it must not stay claimed, undelivered.
+    const savepoint = tx.savepoint();
+    try {
+      const claimed = this.claimDue(tx, due, visibilityMs);
+      tx.release(savepoint);
+      return claimed;
+    } catch (error) {
+      tx.rollbackTo(savepoint);
+      throw error;
+    }
+  }
+
+  private claimDue(tx: Transaction, due: QueueMessage[], visibilityMs: number): QueueMessage[] {
     const claimed: QueueMessage[] = [];
     for (const message of due) {
       if (this.exhausted(message)) {

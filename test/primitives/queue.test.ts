@@ -506,4 +506,19 @@ describe("changes and rollback", () => {
     assert.equal(q.size, 2);
     assert.deepEqual(q.enqueue({ job: "d" }, { dedupKey: "k" }), { id: 3, enqueued: true });
   });
+
+  test("a claim whose view fails, caught in the transaction, claims nothing", async () => {
+    const { db, q } = await jobs();
+    // Fails for the second message's claim only (attempts 1, id 2).
+    db.createView("v", { query: "from jobs map { r: 10 / (attempts * 3 - id - 1) }" });
+    q.enqueue({ job: "a" });
+    q.enqueue({ job: "b" });
+    const before = [q.get(1), q.get(2)];
+    db.transact(() => {
+      throwsDb(() => q.claim(2), { code: "DIVISION_BY_ZERO" });
+      assert.deepEqual([q.get(1), q.get(2)], before, "no message claimed by the failed claim");
+    });
+    assert.deepEqual(idsOf(q.list("ready")), [1, 2]);
+    assert.deepEqual(idsOf(q.claim(1)), [1], "the first message is still there to claim");
+  });
 });

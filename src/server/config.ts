@@ -254,6 +254,7 @@ export async function resolveConfig(
   checkDocument(document, sources);
   checkListenAddresses(document, sources);
   checkTokens(document, sources);
+  checkReplicated(document, sources);
   if (flags.config !== undefined) resolveFilePaths(document, sources, flags.config);
   return completeConfig(document);
 }
@@ -435,6 +436,27 @@ function checkListenAddresses(document: ConfigDocument, sources: Map<string, str
       const message = `config key ${key}${from(sources, key)}: ${error.message}`;
       throw new DbError("INVALID_ARGUMENT", message, { key });
     }
+  }
+}
+
+/**
+ * Snapshots a replicated node keeps in the object store: the replication layer refuses more
+ * (replicated-log.ts), which said so only after the listeners were tried, without the key.
+ */
+const replicatedSnapshotsKeptMax = 1000;
+
+/** Settings that hold only for a local log, checked when the log is replicated. */
+function checkReplicated(document: ConfigDocument, sources: Map<string, string>): void {
+  if (document.replicate === undefined) return;
+  const kept = document.retention?.snapshotsKept;
+  if (kept !== undefined && kept > replicatedSnapshotsKeptMax) {
+    const key = "retention.snapshotsKept";
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `config key ${key}${from(sources, key)}: must be at most ${replicatedSnapshotsKeptMax} ` +
+        `with replicate, got ${kept}`,
+      { key },
+    );
   }
 }
 

@@ -313,3 +313,20 @@ test("replicateNode names this node in the lease; a name with spaces is refused"
     /config key replicateNode \(from config file .*\): must be letters, digits/,
   );
 });
+
+test("replicated, snapshotsKept above what the object store keeps is refused here", async () => {
+  const env = { STATEBASE_SNAPSHOTS_KEPT: "1001" };
+  assert.equal((await resolveConfig({}, env)).retention.snapshotsKept, 1001, "local: no cap");
+  await refused(
+    resolveConfig({ replicate: "nats://127.0.0.1:4222" }, env),
+    new RegExp(
+      "config key retention\\.snapshotsKept \\(from environment variable " +
+        "STATEBASE_SNAPSHOTS_KEPT\\): must be at most 1000 with replicate, got 1001",
+    ),
+  );
+  const ok = await resolveConfig(
+    { replicate: "nats://127.0.0.1:4222" },
+    { ...env, STATEBASE_SNAPSHOTS_KEPT: "1000" },
+  );
+  assert.equal(ok.retention.snapshotsKept, 1000);
+});

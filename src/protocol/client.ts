@@ -4,7 +4,7 @@
  * go to the registered listeners in arrival order. A server error rejects that request with
  * an {@link RcpClientError} carrying the wire code.
  */
-import { connect as connectTcp } from "node:net";
+import { connect as connectTcp, isIP } from "node:net";
 import type { Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
 import type { ConnectionOptions } from "node:tls";
@@ -180,7 +180,11 @@ function tlsOptions(options: RcpClientOptions, tls: RcpClientTls): ConnectionOpt
   return {
     host: options.host,
     port: options.port,
-    servername: tls.servername ?? options.host,
+    // An IP address is no server name (SNI, RFC 6066; Node warns on stderr): the
+    // certificate is then checked against the IP address itself.
+    ...(tls.servername === undefined && isIP(options.host) !== 0
+      ? {}
+      : { servername: tls.servername ?? options.host }),
     rejectUnauthorized: tls.rejectUnauthorized ?? true,
     ...(tls.ca === undefined ? {} : { ca: tls.ca }),
     ...(tls.cert === undefined ? {} : { cert: tls.cert }),

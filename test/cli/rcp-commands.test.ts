@@ -153,6 +153,22 @@ test("pointed at an HTTP port, a command says the server does not answer in RCP"
   assert.match(err[0]!, new RegExp(`^${address} does not answer in RCP \\(.*bad magic 0x48545450`));
 });
 
+test("TLS to an IP address checks the certificate's IP, with no deprecation warning", async () => {
+  // Node warns on stderr (DEP0123) when an IP address is sent as the TLS server name (SNI),
+  // once per process: so this test runs before the other TLS tests.
+  const warnings: string[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning.message);
+  process.on("warning", onWarning);
+  try {
+    const tls = await cli("ping", ...auth(), "--ca-cert", certs.caCert);
+    assert.deepEqual([tls.out, tls.err, tls.code], [["PONG"], [], 0]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off("warning", onWarning);
+  }
+});
+
 test("token from $RSTMDB_TOKEN or $STATEBASE_TOKEN; TLS flags connect over TLS", async () => {
   for (const name of ["RSTMDB_TOKEN", "STATEBASE_TOKEN"]) {
     process.env[name] = "s3cret";

@@ -21,6 +21,14 @@ export interface ValueSite {
 
 const float4Max = 3.4028234663852886e38;
 const datePattern = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** A date, then optionally a time (minutes at least), then optionally a zone. */
+const dateTimePattern = new RegExp(
+  "^(\\d{4})-(\\d{2})-(\\d{2})" +
+    "(?:[Tt ](\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,9}))?)?" +
+    "(?:[Zz]|([+-])(\\d{2}):?(\\d{2}))?)?$",
+);
+/** The range of a JavaScript Date: ms either side of the epoch. */
+const dateTimeMsMax = 8.64e15;
 const timePattern = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
 const uuidPattern =
   /^[0-9a-f]{8}-[0-9a-f]{4}-([0-9a-f])[0-9a-f]{3}-([0-9a-f])[0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -188,14 +196,46 @@ function coerceDate(type: ValueType, value: unknown, site: ValueSite): string {
 }
 
 function coerceDateTime(type: ValueType, value: unknown, site: ValueSite): Date {
-  let ms = Number.NaN;
+  let ms: number | undefined;
   if (value instanceof Date) ms = value.getTime();
   else if (typeof value === "number" && Number.isFinite(value)) ms = value;
-  else if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value)) ms = Date.parse(value);
-  if (Number.isNaN(ms))
+  else if (typeof value === "string") ms = dateTimeTextMs(value);
+  if (ms === undefined || Number.isNaN(ms)) {
     throw mismatch(type, value, site, "expected a Date, ISO 8601 text or Unix ms");
+  }
+  // Beyond it a Date is Invalid Date, which reads back as none.
+  if (Math.abs(ms) > dateTimeMsMax) throw outOfRange(type, value, site);
   // A copy: a caller mutating its Date must not change stored state.
   return new Date(ms);
+}
+
+/**
+ * Unix ms of ISO 8601 text (`2024-01-02`, `2024-01-02T03:04[:05[.fraction]]` with `T` or a
+ * space, then `Z`, `±HH:MM`, `±HHMM` or nothing), or undefined. No offset means UTC, as the
+ * date functions read dates, never the server's zone; an impossible day or time is refused
+ * rather than rolled over.
+ */
+function dateTimeTextMs(text: string): number | undefined {
+  const match = dateTimePattern.exec(text);
+  if (!match) return undefined;
+  const day = calendarDayMs(Number(match[1]), Number(match[2]), Number(match[3]));
+  const [hour, minute, second] = [match[4], match[5], match[6]].map((part) => Number(part ?? 0));
+  const [offsetHour, offsetMinute] = [Number(match[9] ?? 0), Number(match[10] ?? 0)];
+  if (day === undefined || hour! > 23 || minute! > 59 || second! > 59) return undefined;
+  if (offsetHour > 23 || offsetMinute > 59) return undefined;
+  const fractionMs = Number((match[7] ?? "").padEnd(3, "0").slice(0, 3));
+  const offsetMs = (match[8] === "-" ? -1 : 1) * (offsetHour * 60 + offsetMinute) * 60_000;
+  return day + ((hour! * 60 + minute!) * 60 + second!) * 1000 + fractionMs - offsetMs;
+}
+
+/** Unix ms of a calendar day at midnight UTC, or undefined for a day that does not exist. */
+function calendarDayMs(year: number, month: number, day: number): number | undefined {
+  const probe = new Date(0);
+  // setUTCFullYear, not Date.UTC: that maps years 0 to 99 to 1900 to 1999.
+  probe.setUTCFullYear(year, month - 1, day);
+  return probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day
+    ? probe.getTime()
+    : undefined;
 }
 
 function coerceTime(type: ValueType, value: unknown, site: ValueSite): string {

@@ -1,0 +1,88 @@
+// Goal: a datetime stored from text or Unix ms is the same instant on every machine: text
+// without an offset is UTC (as the date functions read it), not the server's local time;
+// impossible calendar days and times are refused rather than rolled over; text that is not
+// ISO 8601 is refused; and ms beyond the datetime range are OUT_OF_RANGE instead of a value
+// that reads back as none.
+// Method: this process runs in a zone west of UTC (process.env.TZ is set before any Date is
+// made; Node reads it afresh), then values go in through RQL parameters and back out.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { DbError, open } from "../../src/index.ts";
+import type { Database } from "../../src/index.ts";
+
+process.env.TZ = "America/New_York";
+
+async function setup(): Promise<Database> {
+  const db = await open();
+  await db.admin(`create namespace s;
+    create table s::t { id: int8, at: datetime } with { primary_key: { id } }`);
+  return db;
+}
+
+async function stored(db: Database, at: unknown): Promise<string> {
+  await db.command("delete s::t filter { true }; insert s::t [{ id: 1, at: $at }]", { at });
+  const { frames } = await db.query("from s::t map { at }");
+  return (frames[0]![0]!.at as Date).toISOString();
+}
+
+async function refused(db: Database, at: unknown): Promise<DbError> {
+  try {
+    await db.command("insert s::t [{ id: 2, at: $at }]", { at });
+  } catch (caught) {
+    assert.ok(caught instanceof DbError, String(caught));
+    assert.equal(caught.details.column, "at", caught.message);
+    return caught;
+  }
+  assert.fail(`expected ${JSON.stringify(at)} to be refused`);
+}
+
+describe("datetime from text and ms", () => {
+  test("the zone of the process is local time west of UTC", () => {
+    assert.equal(new Date(2024, 0, 2).getTimezoneOffset(), 300);
+  });
+
+  test("text without an offset is UTC, as a date is", async () => {
+    const db = await setup();
+    assert.equal(await stored(db, "2024-01-02T03:04:05"), "2024-01-02T03:04:05.000Z");
+    assert.equal(await stored(db, "2024-01-02 03:04"), "2024-01-02T03:04:00.000Z");
+    assert.equal(await stored(db, "2024-01-02"), "2024-01-02T00:00:00.000Z");
+  });
+
+  test("offsets and fractions are read as written", async () => {
+    const db = await setup();
+    assert.equal(await stored(db, "2024-01-02T03:04:05+02:00"), "2024-01-02T01:04:05.000Z");
+    assert.equal(await stored(db, "2024-01-02T03:04:05.5-0130"), "2024-01-02T04:34:05.500Z");
+    assert.equal(await stored(db, "2024-01-02T03:04:05.123456789Z"), "2024-01-02T03:04:05.123Z");
+    assert.equal(await stored(db, "2024-02-29T23:59:59z"), "2024-02-29T23:59:59.000Z");
+  });
+
+  test("impossible days and times are refused, not rolled over", async () => {
+    const db = await setup();
+    for (const text of [
+      "2024-02-30T00:00:00Z",
+      "2023-02-29",
+      "2024-04-31T10:00:00Z",
+      "2024-01-01T24:00:00Z",
+      "2024-01-01T23:60:00Z",
+      "2024-01-01T00:00:00+24:00",
+    ]) {
+      const caught = await refused(db, text);
+      assert.equal(caught.code, "TYPE_MISMATCH", text);
+    }
+  });
+
+  test("text that is not ISO 8601 is refused", async () => {
+    const db = await setup();
+    for (const text of ["2024-01-01 10:00 PM", "2024-01-01 Z", "2024-01-01T10", "2024-01-01x"]) {
+      const caught = await refused(db, text);
+      assert.equal(caught.code, "TYPE_MISMATCH", text);
+    }
+  });
+
+  test("Unix ms beyond the datetime range are OUT_OF_RANGE", async () => {
+    const db = await setup();
+    assert.equal(await stored(db, 8.64e15), "+275760-09-13T00:00:00.000Z");
+    const caught = await refused(db, 1e20);
+    assert.equal(caught.code, "OUT_OF_RANGE", caught.message);
+  });
+});

@@ -142,9 +142,18 @@ export class Series implements StoredObject {
     this.rows.forEach((row, key) => {
       doomed.push([key, row]);
     }, range);
-    for (const [key, row] of doomed) {
-      this.rows.del(key);
-      tx.record(this, new ChangeRecord(this.name, "delete", key, row, undefined));
+    // One write: if a delete fails (a view of the series throws) and the caller catches the
+    // error, the rows deleted before it must be back.
+    const savepoint = tx.savepoint();
+    try {
+      for (const [key, row] of doomed) {
+        this.rows.del(key);
+        tx.record(this, new ChangeRecord(this.name, "delete", key, row, undefined));
+      }
+      tx.release(savepoint);
+    } catch (error) {
+      tx.rollbackTo(savepoint);
+      throw error;
     }
     return doomed.length;
   }

@@ -191,6 +191,28 @@ describe("writes, changes and rollback", () => {
     );
     assert.deepEqual(temperatures(series.range({ to: start + 1 })), [0, 7]);
   });
+
+  test("a deleteRange that a view fails midway, caught, deletes nothing", async () => {
+    const db = await open();
+    const series = db.createSeries("points", { columns: { t: "int8", v: "int8" }, key: "t" });
+    // The running sum is 1, 2, 7, 6 as rows come and 5, then 0 (10 / 0) as t 2 and 3 go.
+    const query = "from points aggregate { s: math::sum(v) } by {} map { r: 10 / s }";
+    db.createView("tenths", { query });
+    for (const [t, v] of [
+      [1, 1],
+      [2, 1],
+      [3, 5],
+      [4, -1],
+    ])
+      series.insert({ t, v });
+    const before = series.range();
+    db.transact(() => {
+      throwsDb(() => series.deleteRange({ from: 2 }), { code: "DIVISION_BY_ZERO" });
+      assert.deepEqual(series.range(), before, "no row deleted by the failed deleteRange");
+    });
+    assert.deepEqual(series.range(), before);
+    assert.deepEqual(db.view("tenths").scan(), [{ r: 1 }], "10 / 6 in integers");
+  });
 });
 
 describe("refusals", () => {

@@ -28,7 +28,10 @@ const wsCloseMessageTooBig = 1009;
 export interface ClientOptions {
   /** Bearer token; its role decides what the client may do. */
   token?: string;
-  /** `auto` (default): WebSocket, HTTP while it is down; `websocket` or `http` only. */
+  /**
+   * `auto` (default): WebSocket, HTTP while it is down; `websocket` or `http` only (with
+   * `http`, a WebSocket carries the subscriptions alone).
+   */
   transport?: "auto" | "websocket" | "http";
   /** How long a request may wait for its answer, and opening the WebSocket (default 30 s). */
   requestTimeoutMs?: number;
@@ -148,6 +151,8 @@ export class Client implements SubscriptionHost {
 
   private async request(kind: Kind, body: Record<string, unknown>): Promise<unknown> {
     if (this.closed) throw new ConnectionError("DISCONNECTED", "the client is closed");
+    // With transport "http" a socket is open only for subscriptions; requests stay on HTTP.
+    if (this.options.transport === "http") return this.requestOverHttp(kind, body);
     if (this.connected) return this.requestOverSocket(kind, body);
     if (this.options.transport === "websocket") {
       if (!(await this.open())) {
@@ -272,11 +277,16 @@ export class Client implements SubscriptionHost {
           )
         : new ConnectionError("DISCONNECTED", "the connection closed");
     this.rejectPending(error);
-    if (!this.closed && this.options.transport !== "http") this.scheduleReconnect();
+    this.scheduleReconnect();
+  }
+
+  /** Whether a socket is wanted: always but with transport "http", there for subscriptions. */
+  private wantsSocket(): boolean {
+    return this.options.transport !== "http" || this.subscriptions.size > 0;
   }
 
   private scheduleReconnect(delayMs = this.reconnectDelayMs): void {
-    if (this.closed || this.reconnectTimer !== undefined) return;
+    if (this.closed || this.reconnectTimer !== undefined || !this.wantsSocket()) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.open().then((opened) => {

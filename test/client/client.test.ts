@@ -253,3 +253,38 @@ test("a subscription to something missing fails the iterator with the server's e
     await server.close();
   }
 });
+
+test(
+  "transport http: subscriptions survive a dropped connection; requests use HTTP",
+  { timeout: 10_000 },
+  async () => {
+    // The client never reconnected with transport "http": the subscription went silent for good.
+    const server = await startTestServer();
+    const client = await connect(server.url, { transport: "http", reconnectDelayMs: 10 });
+    try {
+      server.db.answers.set("from t", { frames: [] });
+      const subscription = client.subscribe({ table: "t" });
+      const iterator = subscription[Symbol.asyncIterator]();
+      await collect(iterator, (m) => m.length === 1);
+      server.db.publish(delta(1));
+      await collect(iterator, reached(1));
+      server.dropConnections();
+      server.db.publish(delta(2));
+      const messages = await collect(iterator, reached(2));
+      assert.deepEqual(
+        messages.map((m) => m.seq),
+        [2],
+      );
+      await client.query("from t");
+      const metrics = await server.metrics.registry.metrics();
+      assert.match(
+        metrics,
+        /statebase_requests_total\{protocol="http",op="query",outcome="ok"\} 1/,
+      );
+      assert.doesNotMatch(metrics, /protocol="ws",op="query"/);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  },
+);

@@ -45,6 +45,8 @@ const messageHeaderBytesMax = 1024;
 const publishTimeoutMs = 5000;
 /** How long a commit may stay unacknowledged (through leader elections) before the log fails. */
 const publishRetryDeadlineMs = 60_000;
+/** How long a follower may read nothing while the stream holds more before it reads again. */
+const followerStallMsMax = 1000;
 
 type Role = ReplicationStatus["role"];
 
@@ -125,6 +127,8 @@ class ReplicatedLog implements LogBackend {
   private streamWaiters: StreamWaiter[] = [];
   /** The lease holder as a follower last read it: where its server forwards writes. */
   private writerSeen: LeaseHolder | undefined;
+  /** The follower's position at a lease tick and since when it has not moved. */
+  private followed = { streamSeq: 0, sinceMs: 0 };
 
   constructor(
     private readonly engine: Engine,
@@ -463,7 +467,45 @@ class ReplicatedLog implements LogBackend {
     if (this.role === "follower") {
       if (this.options.role !== "follower") await this.tryTakeOver();
       await this.refreshWriter();
+      await this.checkFollowing();
     }
+  }
+
+  /**
+   * Measures a follower's lag against the stream's end, and starts its reader again when it
+   * read nothing for `followerStallMsMax` while the stream held more. After its NATS server
+   * restarts, the client recreates the ordered consumer but asks it for only as many messages
+   * as it had read before (its count of messages still owed is never reset): past those, the
+   * reader waits silently for its pull to expire, 30 s or more, with the lag it last saw, 0.
+   */
+  private async checkFollowing(): Promise<void> {
+    if (this.role !== "follower" || this.follower === undefined) return;
+    let last: number;
+    try {
+      last = (await this.jsm.streams.info(this.connection.stream)).state.last_seq;
+    } catch {
+      return; // NATS did not answer: the next lease tick asks again
+    }
+    if (this.role !== "follower" || this.follower === undefined) return;
+    const now = performance.now();
+    const at = this.head.streamSeq;
+    this.lagCommits = Math.max(0, last - at);
+    if (this.lagCommits === 0 || at !== this.followed.streamSeq) {
+      this.followed = { streamSeq: at, sinceMs: now };
+      return;
+    }
+    if (now - this.followed.sinceMs < followerStallMsMax) return;
+    this.followed = { streamSeq: at, sinceMs: now };
+    this.report(
+      "warning",
+      `node ${this.connection.node} read nothing of stream ${this.connection.stream} for ` +
+        `${followerStallMsMax} ms while ${this.lagCommits} messages wait; reading again ` +
+        `from message ${at + 1}`,
+    );
+    const stalled = this.follower;
+    this.follower = undefined;
+    await stalled.stop();
+    if (this.role === "follower" && this.failed === undefined) await this.startFollowing();
   }
 
   /** A follower rereads who holds the lease, so its server knows where to forward writes. */

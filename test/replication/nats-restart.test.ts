@@ -1,0 +1,76 @@
+/**
+ * Goal: a node keeps working through a restart of its NATS server, and says the truth about
+ * itself meanwhile.
+ * Method: a nats-server of the test's own (private-nats.ts) is killed and started again while
+ * a writer and a follower use it; the follower must apply what the writer commits afterwards
+ * within a few seconds (not after the consumer's 30 s pull expiry), and the writer must not
+ * call itself the writer while it refuses writes.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { open, DbError } from "../../src/index.ts";
+import type { Database } from "../../src/index.ts";
+import { applyWorkloadStep, referenceDigest, stateDigest } from "../support/crash-workload.ts";
+import { workloadSetup } from "../support/crash-workload.ts";
+import { eventually } from "../support/nats.ts";
+import { startPrivateNats } from "./private-nats.ts";
+
+const leaseTtlMs = 1500;
+/** How long a follower may take to apply commits made after its server came back. */
+const catchUpMsMax = 5000;
+
+/** Commits steps `from`..`to` on whichever of `dbs` is the writer, retrying NOT_WRITER. */
+async function commitSteps(dbs: Database[], from: number, to: number): Promise<Database> {
+  for (let n = from; n <= to;) {
+    const writer = dbs.find((db) => db.replication?.role === "writer");
+    try {
+      if (writer === undefined) throw new DbError("NOT_WRITER", "no writer yet");
+      writer.transact((tx) => applyWorkloadStep(tx, n));
+      await writer.durable();
+      n++;
+    } catch (error) {
+      if (!(error instanceof DbError) || error.code !== "NOT_WRITER") throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return dbs.find((db) => db.replication?.role === "writer")!;
+}
+
+for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+  test(`a follower catches up within seconds after its NATS restarts (${signal})`, async (t) => {
+    const nats = await startPrivateNats();
+    t.after(() => nats.dispose());
+    const replicate = { url: nats.url, stream: "restart", leaseTtlMs };
+    const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage: () => {} });
+    const follower = await open({
+      replicate: { ...replicate, node: "f", role: "follower" },
+      onMessage: () => {},
+    });
+    t.after(async () => {
+      await follower.close();
+      await writer.close();
+    });
+    workloadSetup(writer);
+    await commitSteps([writer], 1, 10);
+    await eventually(() => follower.seq === writer.seq, "the follower reads the first steps");
+
+    await nats.stop(signal);
+    await nats.start();
+    // More messages than the follower had read before: the client's pull after the restart
+    // asked for only as many as were read (its count of those still owed was never reset).
+    const last = await commitSteps([writer], 11, 60);
+    const committedAt = performance.now();
+    await eventually(
+      () => follower.seq === last.seq,
+      "the follower applies the steps committed after the restart",
+      catchUpMsMax,
+    ).catch((error: unknown) => {
+      const { seq, replication } = follower;
+      const where = `it applied ${seq} of ${last.seq}, lag ${replication?.lagCommits}`;
+      throw new Error(`${String(error)} (${where})`);
+    });
+    t.diagnostic(`caught up ${(performance.now() - committedAt).toFixed(0)} ms after the commit`);
+    assert.equal(stateDigest(follower), referenceDigest(60));
+    assert.equal(follower.replication?.lagCommits, 0);
+  });
+}

@@ -445,9 +445,33 @@ function checkListenAddresses(document: ConfigDocument, sources: Map<string, str
  */
 const replicatedSnapshotsKeptMax = 1000;
 
+/**
+ * The NATS client drops any scheme it is given, so `http://host:8222` (the monitoring port)
+ * would be dialled as a NATS server and fail later, unclearly; only NATS's own are taken.
+ */
+const natsUrlPattern = /^((nats|tls):\/\/)?[^\s/]+\/?$/;
+
+function checkNatsUrls(text: string, sources: Map<string, string>): void {
+  for (const url of text.split(",").map((entry) => entry.trim())) {
+    if (natsUrlPattern.test(url)) continue;
+    const what =
+      url === ""
+        ? "holds an empty URL (a comma too many?)"
+        : `${url} is no NATS URL: give nats://HOST:PORT, tls://HOST:PORT or HOST:PORT`;
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `config key replicate${from(sources, "replicate")}: ${what}`,
+      {
+        key: "replicate",
+      },
+    );
+  }
+}
+
 /** Settings that hold only for a local log, checked when the log is replicated. */
 function checkReplicated(document: ConfigDocument, sources: Map<string, string>): void {
   if (document.replicate === undefined) return;
+  checkNatsUrls(document.replicate, sources);
   const kept = document.retention?.snapshotsKept;
   if (kept !== undefined && kept > replicatedSnapshotsKeptMax) {
     const key = "retention.snapshotsKept";

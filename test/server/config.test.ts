@@ -330,3 +330,17 @@ test("replicated, snapshotsKept above what the object store keeps is refused her
   );
   assert.equal(ok.retention.snapshotsKept, 1000);
 });
+
+test("replicate takes NATS URLs (nats://, tls:// or HOST:PORT), not http:// ones", async () => {
+  const urls = "nats://a:4222, tls://b:4222,c:4222,nats://user:pw@[::1]:4222";
+  assert.equal((await resolveConfig({ replicate: urls }, {})).replicate, urls);
+  await refused(
+    resolveConfig({ replicate: "nats://a:4222,http://b:8222" }, {}),
+    /config key replicate \(from flag --replicate\): http:\/\/b:8222 is no NATS URL/,
+  );
+  await refused(
+    resolveConfig({}, { STATEBASE_REPLICATE: "ws://a:4222" }),
+    /config key replicate \(from environment variable STATEBASE_REPLICATE\): ws:\/\/a:4222/,
+  );
+  await refused(resolveConfig({ replicate: "nats://a:4222," }, {}), /an empty URL/);
+});

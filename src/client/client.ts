@@ -9,9 +9,11 @@
  * for await (const message of client.subscribe({ table: "shop::orders" })) { ... }
  */
 import {
+  AccessError,
   ConnectionError,
   InvalidInputError,
   LimitExceededError,
+  NotFoundError,
   TimeoutError,
   errorFromWire,
 } from "./errors.ts";
@@ -71,6 +73,8 @@ export class Client implements SubscriptionHost {
   private opening: Promise<boolean> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectDelayMs: number;
+  /** Why the last attempt to open the socket was refused for good (401, 403, 404). */
+  private refusal: StatebaseError | undefined;
   private nextId = 1;
   private closed = false;
 
@@ -94,7 +98,10 @@ export class Client implements SubscriptionHost {
     if (this.options.transport === "http") return;
     const opened = await this.open();
     if (!opened && this.options.transport === "websocket") {
-      throw new ConnectionError("DISCONNECTED", `cannot open a WebSocket to ${this.base}`);
+      throw (
+        this.refusal ??
+        new ConnectionError("DISCONNECTED", `cannot open a WebSocket to ${this.base}`)
+      );
     }
   }
 
@@ -156,7 +163,10 @@ export class Client implements SubscriptionHost {
     if (this.connected) return this.requestOverSocket(kind, body);
     if (this.options.transport === "websocket") {
       if (!(await this.open())) {
-        throw new ConnectionError("DISCONNECTED", `no WebSocket connection to ${this.base}`);
+        throw (
+          this.refusal ??
+          new ConnectionError("DISCONNECTED", `no WebSocket connection to ${this.base}`)
+        );
       }
       return this.requestOverSocket(kind, body);
     }
@@ -229,6 +239,7 @@ export class Client implements SubscriptionHost {
   private async openOnce(): Promise<boolean> {
     if (this.closed) return false;
     if (this.connected) return true;
+    this.refusal = undefined;
     const url = `${this.base.replace(/^http/, "ws")}/v1/ws`;
     let socket: SocketLike;
     try {
@@ -252,8 +263,9 @@ export class Client implements SubscriptionHost {
         resolve(true);
       };
       socket.onmessage = (event) => this.receive(event.data);
-      socket.onerror = () => {
+      socket.onerror = (event) => {
         clearTimeout(timer);
+        this.refusal = refusalOf(event, url);
         resolve(false);
       };
       socket.onclose = (event) => {
@@ -291,6 +303,13 @@ export class Client implements SubscriptionHost {
       this.reconnectTimer = undefined;
       void this.open().then((opened) => {
         if (opened) return;
+        // Refused for good: waiting subscriptions fail instead of retrying in silence.
+        const refusal = this.refusal;
+        if (refusal !== undefined) {
+          for (const subscription of [...this.subscriptions.values()]) subscription.fail(refusal);
+          this.subscriptions.clear();
+          return;
+        }
         const max = this.options.reconnectDelayMaxMs ?? 5_000;
         this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, max);
         this.scheduleReconnect();
@@ -354,6 +373,28 @@ export class Client implements SubscriptionHost {
     if (message["type"] === "error") pending.reject(errorFromWire(message["error"]));
     else pending.resolve(message["result"]);
   }
+}
+
+/** Upgrade answers that retrying cannot change: no valid token, refused, no such endpoint. */
+const refusalOfStatus: Readonly<Record<number, [typeof AccessError, string, string]>> = {
+  401: [AccessError, "UNAUTHORIZED", "the token is missing or unknown"],
+  403: [AccessError, "FORBIDDEN", "the token's role or the page's origin is not allowed"],
+  404: [NotFoundError, "NOT_FOUND", "no WebSocket endpoint there"],
+};
+
+/**
+ * The typed error for a socket that failed to open because the server refused it, or
+ * undefined (a network failure or a busy server: worth retrying). Node's `ws` says the
+ * status in its error event ("Unexpected server response: 401"); browsers say nothing.
+ */
+function refusalOf(event: unknown, url: string): StatebaseError | undefined {
+  const text = (event as { message?: unknown } | null)?.message;
+  const match = typeof text === "string" ? /server response: (\d{3})/.exec(text) : null;
+  const status = Number(match?.[1]);
+  const refusal = refusalOfStatus[status];
+  if (refusal === undefined) return undefined;
+  const [ErrorType, code, why] = refusal;
+  return new ErrorType(code, `the server refused the WebSocket at ${url}: ${why}`, status);
 }
 
 /**

@@ -288,3 +288,33 @@ test(
     }
   },
 );
+
+test(
+  "a refused WebSocket upgrade fails connect and subscriptions with a typed error",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    // A refused token left a subscription retrying forever in silence, and connect said only
+    // "cannot open a WebSocket".
+    const server = await startTestServer({
+      tokens: [{ sha256: hashToken("reader"), role: "read" }],
+    });
+    const isUnauthorized = (error: unknown) =>
+      error instanceof AccessError && error.code === "UNAUTHORIZED" && error.status === 401;
+    try {
+      await assert.rejects(
+        connect(server.url, { token: "bad", transport: "websocket" }),
+        isUnauthorized,
+      );
+      const client = await connect(server.url, { token: "bad", reconnectDelayMs: 10 });
+      let reported: unknown;
+      const subscription = client.subscribe({ table: "t" }, { onError: (e) => (reported = e) });
+      await assert.rejects(subscription[Symbol.asyncIterator]().next(), isUnauthorized);
+      assert.ok(isUnauthorized(reported));
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  },
+);

@@ -127,6 +127,8 @@ class ReplicatedLog implements LogBackend {
   private streamWaiters: StreamWaiter[] = [];
   /** The lease holder as a follower last read it: where its server forwards writes. */
   private writerSeen: LeaseHolder | undefined;
+  /** Why the writer's lease lapsed (NATS did not answer its renewals); undefined while held. */
+  private leaseFailure: string | undefined;
   /** The follower's position at a lease tick and since when it has not moved. */
   private followed = { streamSeq: 0, sinceMs: 0 };
 
@@ -210,20 +212,25 @@ class ReplicatedLog implements LogBackend {
 
   status(): ReplicationStatus {
     const publisher = this.publisher;
+    // A writer whose lease lapsed by its own clock (NATS did not answer its renewals) takes
+    // no writes until a renewal succeeds: it is not the writer, whatever it was before.
+    const lapsed = this.role === "writer" && !this.lease.held;
+    const role = lapsed ? "follower" : this.role;
     return {
-      role: this.role,
+      role,
       node: this.connection.node,
       stream: this.connection.stream,
       appliedSeq: this.engine.seq,
       durableSeq: publisher?.durableSeq ?? this.engine.seq,
       streamSeq: publisher?.head.streamSeq ?? this.head.streamSeq,
-      lagCommits: this.role === "writer" ? 0 : this.lagCommits,
-      lagMs: this.role === "writer" ? 0 : this.lagMs,
+      lagCommits: publisher !== undefined ? 0 : this.lagCommits,
+      lagMs: publisher !== undefined ? 0 : this.lagMs,
       streamReplicas: this.connection.streamReplicas,
       serverVersion: this.connection.serverVersion,
       serverSync: this.connection.serverSync,
       snapshotSeq: this.snapshotSeq,
-      writer: this.role === "writer" ? this.lease.own() : this.writerSeen,
+      // A lapsed writer knows no holder: its key may have expired and another node taken it.
+      writer: lapsed ? undefined : role === "writer" ? this.lease.own() : this.writerSeen,
     };
   }
 
@@ -252,7 +259,8 @@ class ReplicatedLog implements LogBackend {
   private prepare(commit: Commit): void {
     if (this.failed !== undefined) throw this.failed;
     const publisher = this.publisher;
-    if (this.role !== "writer" || publisher === undefined || !this.lease.held) {
+    if (this.role === "writer" && !this.lease.held) throw this.leaseLapsed();
+    if (this.role !== "writer" || publisher === undefined) {
       throw new DbError(
         "NOT_WRITER",
         `node ${this.connection.node} follows stream ${this.connection.stream} and does not ` +
@@ -262,6 +270,17 @@ class ReplicatedLog implements LogBackend {
     }
     publisher.append(commit);
     this.maybeSnapshot(publisher);
+  }
+
+  private leaseLapsed(): DbError {
+    const { node, stream } = this.connection;
+    const why = this.leaseFailure === undefined ? "" : ` (${this.leaseFailure})`;
+    return new DbError(
+      "NOT_WRITER",
+      `node ${node} cannot renew its writer lease on stream ${stream}${why}: it takes no ` +
+        `writes until NATS answers; another node may take over meanwhile`,
+      { node, stream },
+    );
   }
 
   /** A follower's handler of one stream message: applies the records that extend the chain. */
@@ -417,6 +436,29 @@ class ReplicatedLog implements LogBackend {
     return last;
   }
 
+  /**
+   * Renews the writer's lease. A renewal NATS did not answer is said once, when the lease
+   * lapses by this node's clock, and again when a renewal succeeds, instead of at every tick
+   * of an outage.
+   */
+  private async renewLease(): Promise<"renewed" | "lost" | "unanswered"> {
+    let renewed: boolean;
+    try {
+      renewed = await this.lease.renew();
+    } catch (error) {
+      if (this.lease.held || this.leaseFailure !== undefined) return "unanswered";
+      this.leaseFailure = String(error);
+      this.report("warning", this.leaseLapsed().message);
+      return "unanswered";
+    }
+    if (renewed && this.leaseFailure !== undefined) {
+      const { node, stream } = this.connection;
+      this.report("progress", `node ${node} renewed its writer lease on stream ${stream}`);
+    }
+    this.leaseFailure = undefined;
+    return renewed ? "renewed" : "lost";
+  }
+
   /** The lease was lost without a fence: finish publishing, then follow from there. */
   private async stepDown(): Promise<void> {
     const publisher = this.publisher;
@@ -459,7 +501,8 @@ class ReplicatedLog implements LogBackend {
 
   private async tick(): Promise<void> {
     if (this.role === "writer") {
-      if (await this.lease.renew()) return;
+      const renewal = await this.renewLease();
+      if (renewal !== "lost") return; // when unanswered, the next tick asks again
       await this.stepDown();
       // The lease has most often just expired (NATS was electing a leader and could not
       // renew it): this node may take it back at once instead of one tick later.

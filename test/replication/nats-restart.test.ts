@@ -74,3 +74,39 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     assert.equal(follower.replication?.lagCommits, 0);
   });
 }
+
+test("a writer whose NATS server is down says it is not the writer, once, and why", async (t) => {
+  const nats = await startPrivateNats();
+  t.after(() => nats.dispose());
+  const warnings: string[] = [];
+  const writer = await open({
+    replicate: { url: nats.url, stream: "down", node: "w", leaseTtlMs },
+    onMessage: (kind, text) => {
+      if (kind === "warning") warnings.push(text);
+    },
+  });
+  t.after(() => writer.close());
+  workloadSetup(writer);
+  await commitSteps([writer], 1, 3);
+  assert.equal(writer.replication?.role, "writer");
+
+  await nats.stop();
+  // The lease lapses by the writer's own clock within the TTL: it refuses writes from then on.
+  await eventually(() => writer.replication?.role !== "writer", "the role stops saying writer");
+  assert.equal(writer.replication?.role, "follower");
+  assert.throws(
+    () => writer.transact((tx) => applyWorkloadStep(tx, 4)),
+    (e: unknown) =>
+      e instanceof DbError &&
+      e.code === "NOT_WRITER" &&
+      /node w cannot renew its writer lease on stream down/.test(e.message),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 2 * leaseTtlMs));
+  const leaseWarnings = warnings.filter((w) => /lease/.test(w));
+  assert.equal(leaseWarnings.length, 1, `one warning for the outage: ${leaseWarnings.join("; ")}`);
+
+  await nats.start();
+  const last = await commitSteps([writer], 4, 6);
+  assert.equal(last, writer);
+  assert.equal(stateDigest(writer), referenceDigest(6));
+});

@@ -471,6 +471,20 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.match(run.stderr, /^statebase: the log breaks after seq 6 \(inner\): .*seq 7/);
   });
 
+  test("wal --limit N: N records even when retention removed the log before --from", async () => {
+    const first = Number(segments(retained)[0]!.slice(0, 20));
+    assert.ok(first > 3, `fixture: the retained log begins at ${first}`);
+    const run = await cli("wal", retained, "--from", "1", "--limit", "3");
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(
+      run.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as WALLine).seq),
+      [first, first + 1, first + 2],
+    );
+  });
+
   test("progress: a scan past its quiet second reports each segment on stderr", async () => {
     const { storage } = await openLogDirectory(plain);
     const lines: string[] = [];

@@ -10,8 +10,10 @@ import type { Command } from "commander";
 import {
   describeDamage,
   encodeValue,
+  listSegments,
   listSnapshots,
   scanLog,
+  segmentFirstSeq,
   snapshotSeqOf,
   truncateLogAfter,
 } from "../../log/index.ts";
@@ -316,8 +318,10 @@ async function walCommand(
   options: { from: number; limit?: number },
 ): Promise<number> {
   const { storage } = await openLogDirectory(dir);
-  // Seqs start at 1, so `--from 0` means the same as `--from 1`.
-  const from = Math.max(options.from, 1);
+  // Seqs start at 1, so `--from 0` means the same as `--from 1`; and the log's first record,
+  // when retention removed those before it: `--limit` counts from the first one printed.
+  const first = (await listSegments(storage))[0];
+  const from = Math.max(options.from, 1, first === undefined ? 1 : segmentFirstSeq(first)!);
   const untilSeq =
     options.limit === undefined
       ? undefined

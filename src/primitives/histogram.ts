@@ -158,12 +158,11 @@ export class Histogram implements StoredObject {
     const b = this.buckets;
     const minBefore = b.minValue;
     const maxBefore = b.maxValue;
-    if (!Number.isInteger(value)) {
-      // Subtracting a fraction back does not restore a float sum exactly; keep the old one.
-      const sumBefore = b.sum;
-      tx.onRollback(() => (this.buckets.sum = sumBefore));
-    }
+    const sumBefore = b.sum;
     b.record(value, count);
+    // Subtracting back restores the sum only while it is a safe integer: after a fraction or
+    // past 2^53 it rounds (a mean outside [min, max]), so the old sum is kept instead.
+    if (!Number.isSafeInteger(b.sum)) tx.onRollback(() => (this.buckets.sum = sumBefore));
     // `before` holds the displaced min/max only when they moved: most records move neither.
     const moved = b.minValue !== minBefore || b.maxValue !== maxBefore;
     // An empty histogram's min/max are ±Infinity, which JSON (and the log) cannot carry.

@@ -228,6 +228,32 @@ describe("rollback", () => {
     assert.deepEqual(h.summary(), before);
     assert.equal(h.percentile(50), 15);
   });
+
+  test("rolling back a record restores a sum that float arithmetic cannot", async () => {
+    // Past 2^53 and after a fraction, adding then subtracting a value rounds the sum.
+    const cases: Array<{ kept: [number, number]; undone: number }> = [
+      { kept: [2 ** 52 + 1, 2], undone: 1 },
+      { kept: [0.1, 1], undone: 3 },
+    ];
+    for (const { kept, undone } of cases) {
+      const db = await open();
+      const h = db.createHistogram("latency", { max: Number.MAX_SAFE_INTEGER });
+      h.record(...kept);
+      const before = h.summary();
+      assert.throws(() =>
+        db.transact(() => {
+          h.record(undone);
+          throw new Error("undo");
+        }),
+      );
+      assert.deepEqual(
+        h.summary(),
+        before,
+        `mean after undoing ${undone} over ${kept.join(" x ")}`,
+      );
+      assert.equal(h.summary().mean, kept[0]);
+    }
+  });
 });
 
 describe("refusals", () => {

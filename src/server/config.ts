@@ -253,6 +253,7 @@ export async function resolveConfig(
   }
   checkDocument(document, sources);
   checkListenAddresses(document, sources);
+  checkSomeListener(document, sources);
   checkTokens(document, sources);
   checkReplicated(document, sources);
   if (flags.config !== undefined) resolveFilePaths(document, sources, flags.config);
@@ -482,6 +483,20 @@ function checkReplicated(document: ConfigDocument, sources: Map<string, string>)
       { key },
     );
   }
+}
+
+/**
+ * A server with neither listener would open (and, replicated, maybe take the writer lease
+ * that followers forward writes to) while no client could reach it.
+ */
+function checkSomeListener(document: ConfigDocument, sources: Map<string, string>): void {
+  if (document.rcp !== "off" || document.http !== "off") return;
+  throw new DbError(
+    "INVALID_ARGUMENT",
+    `config keys rcp${from(sources, "rcp")} and http${from(sources, "http")} are both off: ` +
+      `no client could reach the server; leave at least one on`,
+    { key: "rcp" },
+  );
 }
 
 /**

@@ -344,3 +344,14 @@ test("replicate takes NATS URLs (nats://, tls:// or HOST:PORT), not http:// ones
   );
   await refused(resolveConfig({ replicate: "nats://a:4222," }, {}), /an empty URL/);
 });
+
+test("rcp and http both off is refused: nobody could reach the server", async () => {
+  await refused(
+    resolveConfig({ rcp: "off" }, { STATEBASE_HTTP: "off" }),
+    new RegExp(
+      "rcp \\(from flag --rcp\\) and http \\(from environment variable STATEBASE_HTTP\\) " +
+        "are both off",
+    ),
+  );
+  assert.equal((await resolveConfig({ rcp: "off" }, {})).rcp, undefined);
+});

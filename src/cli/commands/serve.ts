@@ -222,7 +222,8 @@ Settings come from the config file, then the environment, then flags (each overr
 before); relative paths in the file are relative to its directory. Config file keys (YAML or
 JSON):
   data: DIR                       durability: sync | async | memory
-  rcp: HOST:PORT | off            http: HOST:PORT | off        (port 0 picks a free port)
+  rcp: HOST:PORT | off            http: HOST:PORT | off        (port 0 picks a free port;
+                                                                not both off)
   module: FILE                    replicate: NATS_URL[,NATS_URL...]
   replicateStream: NAME           (the JetStream stream of the log; default statebase)
   replicateNode: NAME             (this node's name in the writer lease and in status;

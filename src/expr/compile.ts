@@ -38,7 +38,7 @@ import { compileError, constantOf, foldConstant } from "./compiled.ts";
 import type { CompileEnv, Compiled } from "./compiled.ts";
 import { getFunction, isAggregateCall } from "./functions/index.ts";
 import type { FunctionSpec } from "./functions/index.ts";
-import { aggregateCallProblem, callType, literalType, unknownType } from "./infer.ts";
+import { aggregateCallProblem, callType, inferType, literalType, unknownType } from "./infer.ts";
 import {
   isInheritedKey,
   isTruthy as isTruthyImported,
@@ -356,7 +356,9 @@ function compileCall(node: CallExpr, env: CompileEnv): Compiled {
     }
     const problem = aggregateCallProblem(node, env.fields);
     if (problem !== undefined) throw compileError(problem.code, node, problem.message);
-    return { evaluate: env.aggregate(node), type: callType(node, undefined, []) };
+    // Typed by its argument, as inferType does: an integer sum divides as an integer.
+    const argTypes = node.args.map((arg) => inferType(arg, env.fields));
+    return { evaluate: env.aggregate(node), type: callType(node, undefined, argTypes) };
   }
   const spec = getFunction(node.namespace, node.name);
   if (spec === undefined) throw compileError("UNKNOWN_FUNCTION", node, `unknown function ${name}`);

@@ -100,7 +100,8 @@ export function compileAggregate(
   );
   const outColumns = new Map<string, ValueType | undefined>();
   step.by.forEach((column) => outColumns.set(column.name, inferType(column.expr, columns)));
-  for (const name of aggNames) outColumns.set(name, undefined);
+  // Typed as a view types them, so a later `/` divides alike in a query and in a view.
+  step.aggregates.forEach((column) => outColumns.set(column.name, inferType(column.expr, columns)));
   const stage: Stage = (rows: Row[], ctx: RunContext) => {
     const scope = scopeOf(ctx);
     const groups = new Map<MapKey, { key: unknown[]; accs: Accumulator[] }>();

@@ -107,3 +107,26 @@ describe("aggregate calls are checked when compiled", () => {
     assert.equal(String(frames[0]![0]!.d), "2h");
   });
 });
+
+describe("aggregate results keep their type", () => {
+  test("integer / after an integer sum truncates in a query as in a view", async () => {
+    const db = await setup();
+    await db.admin(`create view s::ratio { r: int8, q: int8 } as {
+      from s::orders aggregate { s: math::sum(total), q: 50 / math::max(total) } map { r: 50 / s, q }
+    }`);
+    const rql = `from s::orders
+      aggregate { s: math::sum(total), q: 50 / math::max(total) } map { r: 50 / s, q }`;
+    const query = await db.query(rql);
+    const view = await db.query("from s::ratio");
+    assert.deepEqual(query.frames, [[{ r: 1, q: 2 }]]);
+    assert.deepEqual(view.frames, query.frames);
+  });
+
+  test("a mean and a float sum still divide as floats", async () => {
+    const db = await setup();
+    const rql =
+      "from s::orders aggregate { a: math::avg(total), f: math::sum(1.5) } map { x: a / 4, y: f / 2 }";
+    const { frames } = await db.query(rql);
+    assert.deepEqual(frames, [[{ x: 3.75, y: 1.5 }]]);
+  });
+});

@@ -101,6 +101,7 @@ import type {
 
 /** Opens a database: in memory without `path`, else recovered from its log. */
 export async function open(options: OpenOptions = {}): Promise<Database> {
+  checkOpenOptionKeys(options);
   const replicated = options.replicate !== undefined;
   // A replicated database acknowledges after JetStream does (sync) unless told otherwise.
   const durability =
@@ -137,6 +138,79 @@ export const numericOptionRanges: ReadonlyArray<readonly [keyof OpenOptions, num
   ["logRetentionMs", 0, Number.MAX_SAFE_INTEGER],
   ["commitsRetained", 0, changeFeedCommitsRetainedMax],
 ];
+
+/** Every option open() reads, by section: the compiler keeps them in step with the types. */
+const openOptionKeys: Record<keyof OpenOptions, true> = {
+  path: true,
+  durability: true,
+  durabilityWindowMs: true,
+  segmentSizeBytes: true,
+  snapshotLogBytes: true,
+  snapshotsKept: true,
+  logRetentionMs: true,
+  onMessage: true,
+  clock: true,
+  commitsRetained: true,
+  machines: true,
+  replicate: true,
+};
+const machinesOptionKeys: Record<keyof NonNullable<OpenOptions["machines"]>, true> = {
+  idempotencyWindowMs: true,
+  versionsMax: true,
+};
+const replicateOptionKeys: Record<keyof ReplicateOptions, true> = {
+  url: true,
+  stream: true,
+  node: true,
+  role: true,
+  replicas: true,
+  leaseTtlMs: true,
+  snapshotLogBytes: true,
+  snapshotsKept: true,
+  purgeLog: true,
+  monitorUrl: true,
+  advertiseHttp: true,
+};
+
+/**
+ * Refuses a key open() does not read: a typo (`durabilty`) would otherwise be ignored and
+ * the database opened with the default, and `open("./data")` would open one in memory.
+ */
+function checkOpenOptionKeys(options: unknown): void {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    const example = typeof options === "string" ? JSON.stringify(options) : '"./data"';
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `open takes an options object, such as open({ path: ${example} }), got ` +
+        describeValue(options),
+      { value: describeValue(options) },
+    );
+  }
+  const sections: Array<[string, unknown, object]> = [
+    ["", options, openOptionKeys],
+    ["machines.", (options as OpenOptions).machines, machinesOptionKeys],
+    ["replicate.", (options as OpenOptions).replicate, replicateOptionKeys],
+  ];
+  for (const [prefix, section, known] of sections) {
+    if (section === undefined) continue;
+    if (section === null || typeof section !== "object" || Array.isArray(section)) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `open option ${prefix.slice(0, -1)} must be an object`,
+        {
+          value: describeValue(section),
+        },
+      );
+    }
+    const unknown = Object.keys(section).find((key) => !Object.hasOwn(known, key));
+    if (unknown === undefined) continue;
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `unknown open option ${prefix}${unknown}; the options are ${Object.keys(known).join(", ")}`,
+      { field: `${prefix}${unknown}` },
+    );
+  }
+}
 
 /** Refuses options a database cannot honour, naming the option and the allowed range. */
 function checkOpenOptions(options: OpenOptions): void {

@@ -242,7 +242,9 @@ function coerceTime(type: ValueType, value: unknown, site: ValueSite): string {
   if (typeof value === "string") {
     const match = timePattern.exec(value);
     if (match && Number(match[1]) < 24 && Number(match[2]) < 60 && Number(match[3]) < 60) {
-      return value;
+      // One spelling per time (12:00:00.5, not .50), as keys, == and distinct compare text.
+      const fraction = (match[4] ?? "").replace(/0+$/, "");
+      return fraction === "" ? value.slice(0, 8) : `${value.slice(0, 8)}.${fraction}`;
     }
   }
   throw mismatch(type, value, site, "expected HH:MM:SS[.fraction]");

@@ -10,7 +10,8 @@
  * - int16 uint16: bigint
  * - decimal: {@link Decimal}; duration: {@link Duration}
  * - utf8: string; blob: Uint8Array
- * - date: "YYYY-MM-DD" string; time: "HH:MM:SS[.fffffffff]" string; datetime: Date
+ * - date: "YYYY-MM-DD" string; datetime: Date
+ * - time: "HH:MM:SS[.fffffffff]" string, the fraction without trailing zeros
  * - uuid4 uuid7: lowercase canonical string
  * - json: a plain JSON document (objects, arrays, strings, finite numbers, booleans, null)
  * - any: whatever the expression produced (only for computed columns without a declared type)

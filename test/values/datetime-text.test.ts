@@ -86,3 +86,27 @@ describe("datetime from text and ms", () => {
     assert.equal(caught.code, "OUT_OF_RANGE", caught.message);
   });
 });
+
+describe("time of day", () => {
+  test("one time has one spelling: trailing fraction zeros go", async () => {
+    const db = await open();
+    await db.admin(`create namespace s;
+      create table s::slots { at: time, n: int8 } with { primary_key: { at } }`);
+    await db.command('insert s::slots [{ at: "12:00:00.50", n: 1 }, { at: "08:30:00.000", n: 2 }]');
+    const { frames } = await db.query("from s::slots map { at }");
+    assert.deepEqual(frames, [[{ at: "08:30:00" }, { at: "12:00:00.5" }]]);
+    for (const at of ["12:00:00.5", "12:00:00.500000000"]) {
+      try {
+        await db.command("insert s::slots [{ at: $at, n: 3 }]", { at });
+        assert.fail(`${at} is the same time as 12:00:00.50`);
+      } catch (caught) {
+        assert.ok(caught instanceof DbError, String(caught));
+        assert.equal(caught.code, "CONSTRAINT_VIOLATION", caught.message);
+      }
+    }
+    const found = await db.query("from s::slots filter { at == $at } map { n }", {
+      at: "12:00:00.500",
+    });
+    assert.deepEqual(found.frames, [[{ n: 1 }]]);
+  });
+});

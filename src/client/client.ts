@@ -14,6 +14,7 @@ import {
   InvalidInputError,
   LimitExceededError,
   NotFoundError,
+  ServerError,
   TimeoutError,
   errorFromWire,
 } from "./errors.ts";
@@ -210,12 +211,43 @@ export class Client implements SubscriptionHost {
         `cannot reach ${this.base}: ${fetchFailure(error)}`,
       );
     }
-    const answer = (await response.json().catch(() => undefined)) as
-      { error?: unknown; result?: unknown } | undefined;
-    if (!response.ok || answer === undefined) {
-      throw errorFromWire(answer?.error ?? { code: "INTERNAL" }, response.status);
+    const answer = await this.readHttpAnswer(kind, `${this.base}${path}`, response);
+    return kind === "call" ? answer["result"] : answer;
+  }
+
+  /**
+   * The server's JSON answer, or its error thrown typed. Anything else (a proxy's error page,
+   * a body cut short) is said as what came, not as an unknown server error.
+   */
+  private async readHttpAnswer(
+    kind: Kind,
+    url: string,
+    response: Response,
+  ): Promise<Record<string, unknown>> {
+    let answer: unknown;
+    try {
+      answer = await response.json();
+    } catch (error) {
+      // The request's timeout also covers reading the body.
+      if (error instanceof Error && error.name === "TimeoutError") {
+        throw new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`);
+      }
     }
-    return kind === "call" ? answer.result : answer;
+    const record =
+      answer !== null && typeof answer === "object" && !Array.isArray(answer)
+        ? (answer as Record<string, unknown>)
+        : undefined;
+    const error = record?.["error"];
+    if (response.ok && record !== undefined && error === undefined) return record;
+    if (error !== null && typeof error === "object") throw errorFromWire(error, response.status);
+    const status = response.status;
+    const type = response.headers.get("content-type") ?? "no content type";
+    const message = `${url} answered HTTP ${status}, not a Statebase answer (${type})`;
+    // A gateway's 502-504 means the server is out of reach: worth retrying, like a drop.
+    if (status >= 502 && status <= 504) {
+      throw new ConnectionError("DISCONNECTED", `${message}: is the server up?`, status);
+    }
+    throw new ServerError("INTERNAL", message, status);
   }
 
   private rejectPending(error: StatebaseError): void {

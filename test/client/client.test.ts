@@ -9,6 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import {
@@ -17,6 +18,7 @@ import {
   InvalidInputError,
   LimitExceededError,
   NotFoundError,
+  ServerError,
   TimeoutError,
   connect,
 } from "../../src/client/index.ts";
@@ -318,3 +320,36 @@ test(
     }
   },
 );
+
+test("over HTTP, an answer that is not the server's says what came instead", async () => {
+  // Each of these read "unknown server error": a proxy's 502 page, a body that stops coming.
+  const server = createHttpServer((request, response) => {
+    if (request.url === "/v1/query") {
+      response.writeHead(502, { "content-type": "text/html" }).end("<html>Bad Gateway</html>");
+    } else if (request.url === "/v1/admin") {
+      response.writeHead(200, { "content-type": "text/plain" }).end("hello");
+    } else response.writeHead(200, { "content-type": "application/json" }).write('{"frames":');
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = await connect(url, { transport: "http", requestTimeoutMs: 2_000 });
+  try {
+    await assert.rejects(client.query("from t"), (error: unknown) => {
+      assert.ok(error instanceof ConnectionError, String(error));
+      assert.equal(error.status, 502);
+      assert.match(error.message, /HTTP 502, not a Statebase answer \(text\/html\)/);
+      return true;
+    });
+    await assert.rejects(client.admin("from t"), (error: unknown) => {
+      assert.ok(error instanceof ServerError, String(error));
+      assert.match(error.message, /HTTP 200, not a Statebase answer \(text\/plain\)/);
+      return true;
+    });
+    await assert.rejects(client.command("from t"), TimeoutError);
+  } finally {
+    await client.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});

@@ -306,6 +306,10 @@ export class DurableLog {
     queueMicrotask(() => {
       if (this.closed) return; // close() came first: the next open's policy takes over
       this.snapshot().catch((error: unknown) => {
+        // Retried after another policy's size of log, not at the next commit: a snapshot
+        // that fails (a full disk, a bad directory) failed at every commit, each attempt
+        // re-reading the state and warning again.
+        this.bytesAtLastSnapshot = this.wal.stats.bytesWritten;
         this.options.report("warning", `background snapshot failed: ${String(error)}`);
       });
     });

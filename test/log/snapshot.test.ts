@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import { open, createManualClock } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
-import { readSnapshot } from "../../src/log/index.ts";
+import { readSnapshot, scanLog } from "../../src/log/index.ts";
 import { createNodeStorage } from "../../src/storage/index.ts";
 import { createPrng } from "../../src/lib/prng.ts";
 
@@ -225,6 +225,35 @@ test("automatic snapshots follow the log size policy", async () => {
     const again = await open({ path });
     assert.equal(again.counter("default::n").get(), 2_000);
     await again.close();
+  });
+});
+
+test("a failing automatic snapshot is retried after the policy's size, not each commit", async () => {
+  await withDir(async (path) => {
+    const warnings: string[] = [];
+    const policyBytes = 50_000;
+    const db = await open({
+      path,
+      durability: "async",
+      snapshotLogBytes: policyBytes,
+      onMessage: (_, message) => void warnings.push(message),
+    });
+    // The snapshot directory becomes a file: every snapshot fails at its first write.
+    rmSync(join(path, "snapshots"), { recursive: true });
+    writeFileSync(join(path, "snapshots"), "");
+    const t = db.createTable("default::t", { columns: { k: "int4", v: "utf8" }, primaryKey: "k" });
+    for (let i = 0; i < 1_000; i++) {
+      t.set({ k: i % 10, v: "x".repeat(200) });
+      if (i % 10 === 0) await db.flush();
+      await tick(); // a failed snapshot settles
+    }
+    await db.close();
+    const scan = await scanLog(await createNodeStorage(join(path, "wal")));
+    const logBytes = scan.segments.reduce((sum, segment) => sum + segment.usedBytes, 0);
+    const failed = warnings.filter((w) => w.startsWith("background snapshot failed"));
+    assert.ok(failed.length >= 2, `the snapshot did not fail again: ${warnings.join("; ")}`);
+    const sizes = Math.ceil(logBytes / policyBytes);
+    assert.ok(failed.length <= sizes, `${failed.length} failed snapshots, ${sizes} policy sizes`);
   });
 });
 

@@ -208,6 +208,8 @@ export class Catalog implements StoredObject {
     tx.assertWritable(object.name);
     this.dropGuard?.(object);
     const change = new ChangeRecord(this.name, "drop", object.name, object.definition, undefined);
+    // Recorded first: a refused record (too many changes) reverts nothing for a drop.
+    tx.record(this, change);
     this.objects.delete(object.name);
     this.epoch++;
     // Rollback must restore the very object with its state, which the change cannot carry.
@@ -215,7 +217,6 @@ export class Catalog implements StoredObject {
       this.objects.set(object.name, object);
       this.epoch++;
     });
-    tx.record(this, change);
     return true;
   }
 

@@ -112,8 +112,9 @@ export class Transaction {
   }
 
   /**
-   * Records a change the caller has already applied to `target`. `changedColumns`: which
-   * columns an update changed, when the caller knows (see {@link ChangeObserver.onChange}).
+   * Records a change the caller has already applied to `target`; if it is refused (read-only,
+   * too many changes), it is reverted before the throw. `changedColumns`: which columns an
+   * update changed, when the caller knows (see {@link ChangeObserver.onChange}).
    */
   record(
     target: StoredObject,
@@ -123,12 +124,15 @@ export class Transaction {
     assert(!this.closed, "change recorded on a closed transaction");
     assert(target.name === change.object, "change recorded against the wrong object");
     if (this.readOnly) {
+      target.revertChange(change);
       throw new DbError("READ_ONLY", `${change.object}: this transaction is read-only`, {
         object: change.object,
       });
     }
     const index = this.changeCountValue;
     if (index >= changesPerTransactionMax) {
+      // The caller has applied the change, and a change never recorded is never reverted.
+      target.revertChange(change);
       throw new DbError(
         "LIMIT_EXCEEDED",
         `a transaction may make at most ${changesPerTransactionMax} changes`,

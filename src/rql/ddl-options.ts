@@ -6,12 +6,14 @@
  */
 import { DbError, describeValue } from "../lib/errors.ts";
 import { compileExpression } from "../expr/index.ts";
-import type { Expr, RecordExpr } from "../expr/index.ts";
+import type { Expr, Position, RecordExpr } from "../expr/index.ts";
 import { Duration } from "../values/index.ts";
 import type { Params } from "./context.ts";
 
 export class OptionReader {
   private readonly entries = new Map<string, Expr>();
+  /** Where each key is written, for errors about the key itself. */
+  private readonly keyPositions = new Map<string, Position>();
   private readonly used = new Set<string>();
 
   constructor(
@@ -19,8 +21,10 @@ export class OptionReader {
     private readonly what: string,
     private readonly params: Params | undefined,
   ) {
-    for (const entry of record?.entries ?? [])
+    for (const entry of record?.entries ?? []) {
       this.entries.set(entry.key.toLowerCase(), entry.value);
+      this.keyPositions.set(entry.key.toLowerCase(), entry.pos);
+    }
   }
 
   has(key: string): boolean {
@@ -75,12 +79,12 @@ export class OptionReader {
   finish(): void {
     for (const key of this.entries.keys()) {
       if (this.used.has(key)) continue;
-      const pos = this.record?.pos;
+      const pos = this.keyPositions.get(key) ?? this.record?.pos;
       throw new DbError(
         "INVALID_ARGUMENT",
         `${pos === undefined ? "" : `line ${pos.line}, column ${pos.col}: `}unknown option ` +
           `"${key}" for ${this.what}`,
-        { fragment: key },
+        { fragment: key, ...(pos === undefined ? {} : { line: pos.line, col: pos.col }) },
       );
     }
   }
@@ -96,7 +100,11 @@ export class OptionReader {
       "INVALID_ARGUMENT",
       `${this.what}: option ${key} must be ${expected}` +
         (value === undefined ? "" : ` (line ${value.pos.line}, column ${value.pos.col})`),
-      { fragment: key, value: describeValue(key) },
+      {
+        fragment: key,
+        value: describeValue(key),
+        ...(value === undefined ? {} : { line: value.pos.line, col: value.pos.col }),
+      },
     );
   }
 }

@@ -130,3 +130,27 @@ describe("aggregate results keep their type", () => {
     assert.deepEqual(frames, [[{ x: 3.75, y: 1.5 }]]);
   });
 });
+
+describe("schema options point at themselves", () => {
+  test("an unknown option names its own line and column", async () => {
+    const db = await setup();
+    const caught = await error(
+      db.admin("create table s::x { id: int8 } with {\n  primary_key: { id },\n  bogus: 1\n}"),
+    );
+    assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+    assert.equal(caught.details.line, 3, caught.message);
+    assert.equal(caught.details.col, 3, caught.message);
+    assert.equal(caught.details.fragment, "bogus");
+    assert.match(caught.message, /^line 3, column 3: unknown option "bogus"/);
+  });
+
+  test("an option of the wrong kind carries its position in the details", async () => {
+    const db = await setup();
+    const caught = await error(
+      db.admin('create ringbuffer s::r { id: int8 } with {\n  capacity: "many"\n}'),
+    );
+    assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+    assert.equal(caught.details.line, 2, caught.message);
+    assert.equal(caught.details.fragment, "capacity");
+  });
+});

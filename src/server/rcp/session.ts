@@ -282,22 +282,29 @@ export class Session implements WatchSink {
 
   /**
    * WatchSink: false when the client reads too slowly (its subscriptions end lagged). An
-   * event larger than a frame ends its subscription (`too_large`) at the offset before it,
-   * from where the client may resume without `ctx`.
+   * event larger than a frame ends its subscription (`too_large`) at the offset before its
+   * commit, from where the client may resume without `ctx`. A commit's events are written
+   * all or none, so a resumed subscription repeats none of them.
    */
-  sendEvent(seq: number, event: RcpStreamEvent): boolean {
+  sendEvents(seq: number, events: readonly RcpStreamEvent[]): boolean {
     if (this.socket.destroyed) return true;
     if (this.socket.writableNeedDrain) {
-      this.eventsBacklog++;
+      this.eventsBacklog += events.length;
       if (this.eventsBacklog > this.core.limits.pendingEventsMax) return false;
     }
-    const bytes = this.encode(event);
-    if (typeof bytes === "number") {
-      const watch = this.watches.get(event.subscription_id);
-      if (watch !== undefined) this.endWatch(watch, "too_large");
-      return true;
+    const encoded: Buffer[] = [];
+    for (const event of events) {
+      const bytes = this.encode(event);
+      if (typeof bytes === "number") {
+        const watch = this.watches.get(event.subscription_id);
+        if (watch !== undefined) this.endWatch(watch, "too_large");
+        return true;
+      }
+      encoded.push(bytes);
     }
-    this.output({ seq, message: bytes, tasks: undefined, last: false, failId: undefined });
+    for (const bytes of encoded) {
+      this.output({ seq, message: bytes, tasks: undefined, last: false, failId: undefined });
+    }
     return true;
   }
 

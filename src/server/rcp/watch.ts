@@ -33,8 +33,11 @@ export interface WatchOptions {
 
 /** Where a subscription's events go (a session). */
 export interface WatchSink {
-  /** Queues one event of commit `seq`; returns false when the subscription must end lagged. */
-  sendEvent(seq: number, event: RcpStreamEvent): boolean;
+  /**
+   * Queues the events of commit `seq`, all or none (an end resumes before the commit, so a
+   * part sent would be sent again); returns false when the subscription must end lagged.
+   */
+  sendEvents(seq: number, events: readonly RcpStreamEvent[]): boolean;
   /** Ends the subscription with `{type: "end"}` and forgets it. */
   endWatch(watch: Watch, reason: string): void;
   /** Resolves when the reader has taken what was written (replay goes at its pace). */
@@ -114,14 +117,15 @@ export class Watch {
   }
 
   private emit(seq: number, entries: readonly MachineLogEntry[]): void {
+    if (this.ended) return;
+    const events: RcpStreamEvent[] = [];
     for (const entry of entries) {
-      if (this.ended) return;
       const event = this.toEvent(seq, entry);
-      if (event === undefined) continue;
-      if (!this.sink.sendEvent(seq, event)) {
-        this.sink.endWatch(this, "lagged");
-        return;
-      }
+      if (event !== undefined) events.push(event);
+    }
+    if (events.length > 0 && !this.sink.sendEvents(seq, events)) {
+      this.sink.endWatch(this, "lagged");
+      return;
     }
     if (!this.ended) this.lastOffset = seq;
   }

@@ -257,6 +257,45 @@ test("an event larger than a frame ends its subscription, resumable without ctx"
   }
 });
 
+test("a commit with an event larger than a frame is not half delivered, so not repeated", async () => {
+  // One commit, two events: the small one went out, the end said to resume before the
+  // commit, and the resumed subscription sent the small one a second time.
+  const own = await startTestRcp();
+  try {
+    // Just under a frame: one more small key makes h's event too large; without ctx it is small.
+    const big = "x".repeat(16 * 1024 * 1024 - 200);
+    own.db.machines.put("loop", 1, loop);
+    own.db.machines.createInstance({ machine: "loop", version: 1, instance_id: "s" });
+    const initial_ctx = { big };
+    own.db.machines.createInstance({ machine: "loop", version: 1, instance_id: "h", initial_ctx });
+    const before = own.db.seq;
+    const watcher = await own.connect();
+    const sub = await watcher.ok("WATCH_ALL", {});
+    own.db.transact((tx) => {
+      tx.machines.applyEvent({ instance_id: "s", event: "STAY" });
+      tx.machines.applyEvent({
+        instance_id: "h",
+        event: "STAY",
+        payload: { more: "y".repeat(999) },
+      });
+    });
+    const end = await watcher.waitFor((m) => m.type === "end");
+    assert.deepEqual([end.reason, end.wal_offset], ["too_large", before]);
+    assert.equal(watcher.events(sub.subscription_id).length, 0, "nothing of the commit");
+    const resumed = await watcher.ok("WATCH_ALL", { from_offset: before, include_ctx: false });
+    const events = await watcher.waitForEvents(resumed.subscription_id, 2);
+    assert.deepEqual(
+      events.map((event) => [event.instance_id as string, event.wal_offset as number]),
+      [
+        ["s", before + 1],
+        ["h", before + 1],
+      ],
+    );
+  } finally {
+    await own.stop();
+  }
+});
+
 test("resume past the in-memory feed reads history from the log", async () => {
   const logged = await startTestRcp({ durability: "async", open: { commitsRetained: 4 } });
   try {

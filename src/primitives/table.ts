@@ -404,13 +404,28 @@ export class Table implements StoredObject {
 
   private coerceRange(options: ScanOptions): Range<unknown> {
     const range: Range<unknown> = { ...options };
-    const column = this.pkColumns.length === 1 ? this.pkColumns[0] : undefined;
-    if (column !== undefined) {
-      const site = { object: this.name, column: column.name };
-      if (options.lower !== undefined) range.lower = coerceValue(column.type, options.lower, site);
-      if (options.upper !== undefined) range.upper = coerceValue(column.type, options.upper, site);
-    }
+    if (this.pkColumns.length === 0) return range;
+    if (options.lower !== undefined) range.lower = this.coerceBound(options.lower);
+    if (options.upper !== undefined) range.upper = this.coerceBound(options.upper);
     return range;
+  }
+
+  /**
+   * A scan bound in the key columns' types. Of a composite key: a list of its first values
+   * (a prefix), each coerced as a key is (text, Unix ms), not compared as it was given.
+   */
+  private coerceBound(bound: unknown): unknown {
+    const columns = this.pkColumns;
+    if (columns.length === 1) return coerceValue(columns[0]!.type, bound, columns[0]!.site);
+    if (!Array.isArray(bound) || bound.length === 0 || bound.length > columns.length) {
+      throw new DbError(
+        "TYPE_MISMATCH",
+        `${this.name}: a scan bound of the key (${this.pkNames()}) is a list of ` +
+          `1 to ${columns.length} values, got ${describeValue(bound)}`,
+        { object: this.name, value: describeValue(bound) },
+      );
+    }
+    return bound.map((value: unknown, i) => coerceValue(columns[i]!.type, value, columns[i]!.site));
   }
 
   private coerceIndexKey(index: SecondaryIndex, value: unknown): unknown {

@@ -289,6 +289,26 @@ describe("scan", () => {
       value: '"seven"',
     });
   });
+
+  test("composite key bounds are coerced per column, prefixes included", async () => {
+    const db = await open();
+    const columns = { a: "int8", at: "datetime", v: "utf8" };
+    const table = db.createTable("pairs", { columns, primaryKey: ["a", "at"] });
+    const t0 = Date.UTC(2026, 0, 1);
+    for (const [a, ms, v] of [
+      [1, t0, "p"],
+      [2, t0, "q"],
+      [2, t0 + 1000, "r"],
+    ] as const) {
+      table.insert({ a, at: new Date(ms), v });
+    }
+    const vs = (rows: Array<Record<string, unknown>>): unknown[] => rows.map((row) => row["v"]);
+    assert.deepEqual(vs(table.scan({ lower: ["2", t0 + 1] })), ["r"], "text and Unix ms");
+    assert.deepEqual(vs(table.scan({ lower: [2] })), ["q", "r"], "a prefix");
+    assert.deepEqual(vs(table.scan({ upper: ["1", new Date(t0)] })), ["p"]);
+    throwsDb(() => table.scan({ lower: ["two"] }), { code: "TYPE_MISMATCH", column: "a" });
+    throwsDb(() => table.scan({ lower: 2 }), { code: "TYPE_MISMATCH", object: "default::pairs" });
+  });
 });
 
 describe("secondary indexes", () => {

@@ -269,10 +269,16 @@ export class DurableLog {
     // before the snapshot may replace it, or a crash could leave a gap behind the snapshot.
     const seq = this.engine.seq;
     const hash = this.wal.appendedHash;
-    const durable = this.wal.waitDurable(seq);
-    const info = await writeSnapshot(this.engine, this.snapshotStorage, hash, this.restoredTs);
+    // After a log failure the state may hold commits the log lost: no snapshot of it.
+    if (this.wal.failure !== undefined) throw this.wal.failure;
+    const logDurable = this.wal.waitDurable(seq);
+    // Awaited by writeSnapshot before the rename; a failure meanwhile is not unhandled.
+    logDurable.catch(() => undefined);
+    const info = await writeSnapshot(this.engine, this.snapshotStorage, hash, {
+      restoredTs: this.restoredTs,
+      logDurable,
+    });
     assert(info.seq === seq, "snapshot seq moved");
-    await durable;
     this.bytesAtLastSnapshot = this.wal.stats.bytesWritten;
     // Nothing is removed under a reader: the files it listed would vanish as it reads them
     // (history() failed with ENOENT). They go at the next snapshot's retention instead.

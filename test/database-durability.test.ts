@@ -7,7 +7,8 @@
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import fs, { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createManualClock, open } from "../src/index.ts";
@@ -334,4 +335,53 @@ test("close() inside a transaction is refused, and a close after it works", asyn
   });
   await db.close();
   await assert.rejects(db.snapshot(), { code: "DATABASE_CLOSED" });
+});
+
+/**
+ * Makes every `fs.writeSync` fail with ENOSPC while `full` is set: the log writes its small
+ * group commits with it (a full disk), while snapshots write through file handles.
+ */
+function diskFullSwitch(t: TestContext): { full: boolean } {
+  const state = { full: false };
+  const original = fs.writeSync;
+  const failing = function (this: unknown, ...args: unknown[]): number {
+    if (state.full) {
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), {
+        code: "ENOSPC",
+      });
+    }
+    return (original as (...a: unknown[]) => number).apply(this, args);
+  };
+  (fs as { writeSync: unknown }).writeSync = failing;
+  syncBuiltinESMExports();
+  t.after(() => {
+    (fs as { writeSync: unknown }).writeSync = original;
+    syncBuiltinESMExports();
+  });
+  return state;
+}
+
+test("a snapshot after (or during) a log failure is refused; none holds lost commits", async (t) => {
+  const path = tempDir(t);
+  const disk = diskFullSwitch(t);
+  const db = await open({ path, durabilityWindowMs: 50, snapshotLogBytes: 0 });
+  const rows = db.createTable("default::t", { columns: { id: "int8" }, primaryKey: "id" });
+  db.transact(() => {
+    for (let id = 0; id < 20_000; id++) rows.insert({ id });
+  });
+  await db.flush();
+  const durableSeq = db.seq;
+  disk.full = true;
+  rows.insert({ id: -1 }); // async: acknowledged, its flush fails within the window
+  // Running while the log fails: it must not be published with the lost commit in it.
+  await assert.rejects(db.snapshot(), { code: "IO_ERROR" });
+  assert.equal(db.failure?.code, "IO_ERROR");
+  // Asked after the failure: refused at once, and nothing is left unhandled.
+  await assert.rejects(db.snapshot(), { code: "IO_ERROR" });
+  disk.full = false;
+  await db.close();
+  assert.deepEqual(readdirSync(join(path, "snapshots")), []);
+  const again = await open({ path });
+  assert.deepEqual([again.seq, again.table("default::t").has(-1)], [durableSeq, false]);
+  await again.close();
 });

@@ -53,4 +53,4 @@ export {
   snapshotSeqOf,
   writeSnapshot,
 } from "./snapshot.ts";
-export type { SnapshotImage, SnapshotInfo } from "./snapshot.ts";
+export type { SnapshotImage, SnapshotInfo, WriteSnapshotOptions } from "./snapshot.ts";

@@ -63,17 +63,27 @@ interface Capture {
   readonly read: Set<unknown>;
 }
 
-/**
- * Writes a snapshot of `engine` as of now. Commits may run while it is written. `restoredTs`
- * is the commit time of the state the engine was restored to (a snapshot it was loaded
- * from), for a snapshot taken before any commit since: the state is that old, not as new as
- * the clock, and `db.at(date)` and time retention pick snapshots by that time.
- */
+export interface WriteSnapshotOptions {
+  /**
+   * The commit time of the state the engine was restored to (a snapshot it was loaded
+   * from), for a snapshot taken before any commit since: the state is that old, not as new
+   * as the clock, and `db.at(date)` and time retention pick snapshots by that time.
+   */
+  readonly restoredTs?: number | undefined;
+  /**
+   * Settles once the log holds the snapshot's seq on disk. The file takes its real name only
+   * then; a rejection (the log failed) abandons it: it would hold commits the log lost, and
+   * a log that ends before the newest snapshot refuses to start.
+   */
+  readonly logDurable?: Promise<void>;
+}
+
+/** Writes a snapshot of `engine` as of now. Commits may run while it is written. */
 export async function writeSnapshot(
   engine: Engine,
   storage: Storage,
   lastHash: Uint8Array,
-  restoredTs?: number,
+  options: WriteSnapshotOptions = {},
 ): Promise<SnapshotInfo> {
   assert(engine.current === undefined, "snapshot started inside a transaction");
   const seq = engine.seq;
@@ -99,7 +109,7 @@ export async function writeSnapshot(
   });
   const writer = await SnapshotFileWriter.create(storage, snapshotName(seq));
   try {
-    const ts = engine.lastCommit?.ts ?? restoredTs ?? engine.clock.now();
+    const ts = engine.lastCommit?.ts ?? options.restoredTs ?? engine.clock.now();
     await writer.line({
       format: snapshotFormat,
       seq,
@@ -109,7 +119,7 @@ export async function writeSnapshot(
     });
     let entryCount = 0;
     for (const capture of captures) entryCount += await writeObject(writer, capture);
-    const sizeBytes = await writer.finish(entryCount);
+    const sizeBytes = await writer.finish(entryCount, options.logDurable);
     return { name: snapshotName(seq), seq, sizeBytes, entryCount };
   } catch (error) {
     await writer.abandon();
@@ -181,8 +191,8 @@ class SnapshotFileWriter {
     return this.push(`[${encodeValue(key)},${encodeValue(value)}]`);
   }
 
-  /** Writes the trailer, syncs, renames into place and syncs the directory. */
-  async finish(entryCount: number): Promise<number> {
+  /** Writes the trailer, syncs, waits for `gate`, renames into place, syncs the directory. */
+  async finish(entryCount: number, gate?: Promise<void>): Promise<number> {
     await this.flush();
     const trailer = Buffer.from(
       `${JSON.stringify({ trailer: true, entryCount, crc32c: this.crc })}\n`,
@@ -191,6 +201,7 @@ class SnapshotFileWriter {
     this.offset += trailer.length;
     await this.file.sync();
     await this.file.close();
+    await gate;
     await this.storage.rename(`${this.name}.tmp`, this.name);
     await this.storage.syncDirectory();
     return this.offset;

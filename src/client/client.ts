@@ -41,6 +41,11 @@ export interface ClientOptions {
   /** First reconnect delay (default 100 ms), doubling up to `reconnectDelayMaxMs` (5 s). */
   reconnectDelayMs?: number;
   reconnectDelayMaxMs?: number;
+  /**
+   * How often an idle WebSocket is pinged (default 15 s). A socket that stays silent for two
+   * intervals after a ping is taken as dead (a peer gone without closing) and reopened.
+   */
+  pingIntervalMs?: number;
   /** Options for Node's `ws` (such as `{ca}` for a private CA); ignored in browsers. */
   webSocketOptions?: Record<string, unknown>;
   /** Replaces how sockets are opened (tests, custom environments). */
@@ -73,6 +78,10 @@ export class Client implements SubscriptionHost {
   private socket: SocketLike | undefined;
   private opening: Promise<boolean> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  /** Whether anything arrived on the socket since the last ping tick. */
+  private heard = false;
+  private pingsUnanswered = 0;
   private reconnectDelayMs: number;
   /** Why the last attempt to open the socket was refused for good (401, 403, 404). */
   private refusal: StatebaseError | undefined;
@@ -140,6 +149,7 @@ export class Client implements SubscriptionHost {
   close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.pingTimer);
     for (const subscription of this.subscriptions.values()) subscription.close();
     this.rejectPending(new ConnectionError("DISCONNECTED", "the client was closed"));
     this.socket?.close(1000, "client closed");
@@ -291,10 +301,14 @@ export class Client implements SubscriptionHost {
         clearTimeout(timer);
         this.socket = socket;
         this.reconnectDelayMs = this.options.reconnectDelayMs ?? 100;
+        this.startPinging(socket);
         for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
         resolve(true);
       };
-      socket.onmessage = (event) => this.receive(event.data);
+      socket.onmessage = (event) => {
+        this.heard = true;
+        this.receive(event.data);
+      };
       socket.onerror = (event) => {
         clearTimeout(timer);
         this.refusal = refusalOf(event, url);
@@ -308,9 +322,35 @@ export class Client implements SubscriptionHost {
     });
   }
 
+  /**
+   * Pings the socket when it was idle for an interval; after two silent intervals it is
+   * dead (a peer gone without a FIN never closes it) and is dropped for a reconnect.
+   */
+  private startPinging(socket: SocketLike): void {
+    clearInterval(this.pingTimer);
+    this.heard = false;
+    this.pingsUnanswered = 0;
+    this.pingTimer = setInterval(() => {
+      if (this.socket !== socket) return;
+      if (this.heard) {
+        this.heard = false;
+        this.pingsUnanswered = 0;
+        return;
+      }
+      if (this.pingsUnanswered >= 2) {
+        socket.close(4000, "no answer to pings");
+        this.lost();
+        return;
+      }
+      this.pingsUnanswered++;
+      socket.send(JSON.stringify({ id: this.nextId++, type: "ping" }));
+    }, this.options.pingIntervalMs ?? 15_000);
+  }
+
   /** The socket closed: fail requests in flight and reconnect for the subscriptions. */
   private lost(closeCode?: number): void {
     this.socket = undefined;
+    clearInterval(this.pingTimer);
     // 1009: the server closes the socket on a message past its wsMessageSizeBytesMax.
     const error =
       closeCode === wsCloseMessageTooBig

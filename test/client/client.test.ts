@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
+import { connect as connectTcp, createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import {
   AccessError,
@@ -353,3 +353,55 @@ test("over HTTP, an answer that is not the server's says what came instead", asy
     server.close();
   }
 });
+
+test(
+  "a connection that goes silent (no close, no data) is noticed; the subscription resumes",
+  {
+    timeout: 15_000,
+  },
+  async () => {
+    // A peer that vanishes without a FIN (power loss, a NAT that forgot the flow) left the
+    // subscription waiting forever: nothing ever told the client the socket was dead.
+    const server = await startTestServer();
+    const frozen = new Set<Socket>();
+    const proxy = createServer((inbound) => {
+      const outbound = connectTcp(server.port, "127.0.0.1");
+      inbound.on("data", (chunk: Buffer) => {
+        if (!frozen.has(inbound)) outbound.write(chunk);
+      });
+      outbound.on("data", (chunk: Buffer) => {
+        if (!frozen.has(inbound)) inbound.write(chunk);
+      });
+      for (const [a, b] of [
+        [inbound, outbound],
+        [outbound, inbound],
+      ] as const) {
+        a.on("error", () => b.destroy());
+        a.on("close", () => b.destroy());
+      }
+      proxySockets.add(inbound);
+    });
+    const proxySockets = new Set<Socket>();
+    proxy.listen(0, "127.0.0.1");
+    await once(proxy, "listening");
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const client = await connect(url, { pingIntervalMs: 200, reconnectDelayMs: 10 });
+    try {
+      const subscription = client.subscribe({ table: "t" });
+      const iterator = subscription[Symbol.asyncIterator]();
+      await collect(iterator, (m) => m.length === 1);
+      for (const socket of proxySockets) frozen.add(socket);
+      server.db.publish(delta(1));
+      const messages = await collect(iterator, reached(1));
+      assert.deepEqual(
+        messages.map((m) => m.seq),
+        [1],
+      );
+    } finally {
+      await client.close();
+      for (const socket of proxySockets) socket.destroy();
+      proxy.close();
+      await server.close();
+    }
+  },
+);

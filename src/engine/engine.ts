@@ -47,7 +47,10 @@ export class Engine {
   private readonly scratch = new TransactionScratch();
   /** Set while listeners see a commit; commits made meanwhile wait in the queue, in order. */
   private publishing = false;
-  private readonly publishQueue: Commit[] = [];
+  private readonly publishQueue: Array<{
+    commit: Commit;
+    listeners: ReadonlyArray<(commit: Commit) => void>;
+  }> = [];
 
   constructor(options: EngineOptions) {
     assert(options.commitsRetained >= 0, "commitsRetained must not be negative");
@@ -227,23 +230,30 @@ export class Engine {
     this.lastSeq = commit.seq;
     this.lastCommitValue = commit;
     this.retained.push(commit);
+    const listeners = this.listeners;
     // A listener that commits (an audit write) must not show its commit to the listeners
-    // after it before the one being published: they would see seqs out of order.
+    // after it before the one being published: they would see seqs out of order. It waits,
+    // for the listeners there were when it was made (a later one starts after it, as ever).
     if (this.publishing) {
-      this.publishQueue.push(commit);
+      this.publishQueue.push({ commit, listeners });
       return;
     }
     this.publishing = true;
     try {
-      this.notifyListeners(commit);
-      while (this.publishQueue.length > 0) this.notifyListeners(this.publishQueue.shift()!);
+      this.notifyListeners(commit, listeners);
+      while (this.publishQueue.length > 0) {
+        const next = this.publishQueue.shift()!;
+        this.notifyListeners(next.commit, next.listeners);
+      }
     } finally {
       this.publishing = false;
     }
   }
 
-  private notifyListeners(commit: Commit): void {
-    const listeners = this.listeners;
+  private notifyListeners(
+    commit: Commit,
+    listeners: ReadonlyArray<(commit: Commit) => void>,
+  ): void {
     for (let i = 0; i < listeners.length; i++) {
       try {
         listeners[i]!(commit);

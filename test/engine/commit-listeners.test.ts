@@ -68,3 +68,27 @@ test("a listener that commits: every listener still sees commits in seq order", 
   await feed.return?.();
   await db.close();
 });
+
+test("a listener added while a listener's commit waits starts after that commit", async () => {
+  const db = await open();
+  db.createNamespace("app");
+  db.createCounter("app::hits");
+  db.createCounter("app::audits");
+  db.addCommitListener((commit) => {
+    if (commit.changes.some((change) => change.object === "app::hits")) {
+      db.counter("app::audits").add(1);
+    }
+  });
+  const late: number[] = [];
+  let seqAtAdd = 0;
+  db.addCommitListener(() => {
+    if (seqAtAdd !== 0) return;
+    // The audit commit is made (db.seq counts it) but not yet shown to this listener.
+    seqAtAdd = db.seq;
+    db.addCommitListener((commit) => late.push(commit.seq));
+  });
+  db.counter("app::hits").add(1);
+  db.counter("app::hits").add(1);
+  assert.deepEqual(late, [seqAtAdd + 1, seqAtAdd + 2], "only commits after db.seq at its adding");
+  await db.close();
+});

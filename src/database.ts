@@ -531,7 +531,20 @@ class EmbeddedDatabase implements Database, Tx {
   }
 
   /** Writes a snapshot now; commits go on while it is written. */
-  async snapshot(): Promise<{ seq: number; sizeBytes: number }> {
+  snapshot(): Promise<{ seq: number; sizeBytes: number }> {
+    // Thrown, as query()'s refusal is: it fails the transaction, where a rejected promise a
+    // procedure did not await would end a server (it was a failed assertion).
+    if (this.engine.current !== undefined) {
+      throw new DbError(
+        "TXN_ASYNC",
+        "db.snapshot() cannot run inside a transaction: a snapshot starts between commits; " +
+          "take it after the transaction",
+      );
+    }
+    return this.snapshotNow();
+  }
+
+  private async snapshotNow(): Promise<{ seq: number; sizeBytes: number }> {
     this.refuseClosed("snapshot");
     if (this.backend === undefined) {
       throw this.noLog("snapshots need");

@@ -337,6 +337,22 @@ test("close() inside a transaction is refused, and a close after it works", asyn
   await assert.rejects(db.snapshot(), { code: "DATABASE_CLOSED" });
 });
 
+test("db.snapshot() inside a transaction is thrown as TXN_ASYNC, and rolls it back", async (t) => {
+  const db = await open({ path: tempDir(t), snapshotLogBytes: 0 });
+  const n = db.createCounter("default::n");
+  assert.throws(
+    () =>
+      db.transact(() => {
+        n.add(1);
+        void db.snapshot(); // not awaited, as a procedure might: nothing may go unhandled
+      }),
+    { code: "TXN_ASYNC", message: /^db\.snapshot\(\) cannot run inside a transaction/ },
+  );
+  assert.equal(n.get(), 0);
+  assert.equal((await db.snapshot()).seq, db.seq);
+  await db.close();
+});
+
 /**
  * Makes every `fs.writeSync` fail with ENOSPC while `full` is set: the log writes its small
  * group commits with it (a full disk), while snapshots write through file handles.

@@ -20,6 +20,13 @@ import { startSession } from "./session.ts";
 
 export const webSocketPath = "/v1/ws";
 
+/**
+ * How often each socket is pinged, in ms. One that has not answered (pong, or any message)
+ * by the next ping is cut off: a client gone without closing (power loss, a NAT that forgot
+ * the flow) would otherwise hold its session and a place under wsConnectionsMax for good.
+ */
+const pingIntervalMsDefault = 30_000;
+
 export interface WebSocketGatewayOptions {
   context: RequestContext;
   metrics: ServerMetrics;
@@ -28,6 +35,8 @@ export interface WebSocketGatewayOptions {
   /** Which pages may connect from a browser (origins.ts). */
   origins: OriginPolicy;
   fault: (error: unknown) => void;
+  /** Replaces {@link pingIntervalMsDefault} (tests). */
+  pingIntervalMs?: number;
 }
 
 export interface WebSocketGateway {
@@ -44,6 +53,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   });
   const sessions = new Set<{ close(): void }>();
   const connections = new Set<Duplex>();
+  const pinger = pingClients(server, options.pingIntervalMs ?? pingIntervalMsDefault);
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Node's HTTP server stops listening for the socket's errors once it hands it over; a
     // client that resets it while being refused would fail the refusal's write unheard.
@@ -79,6 +89,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       // A client's bad frame (too large: 1009, not UTF-8: 1007) is an error event after which
       // `ws` closes the socket with that code; unheard, the event would end the process.
       ws.on("error", () => undefined);
+      pinger.watch(ws);
       options.metrics.connectionOpened("ws");
       const session = startSession(ws, role, options);
       sessions.add(session);
@@ -92,6 +103,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   return {
     handleUpgrade: upgrade,
     close: async () => {
+      pinger.stop();
       for (const session of sessions) session.close();
       for (const client of server.clients) client.close(1001, "server shutting down");
       await new Promise<void>((done) => {
@@ -100,6 +112,36 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       // Clients that do not answer the close handshake are cut off.
       for (const client of server.clients) client.terminate();
     },
+  };
+}
+
+/**
+ * Pings every client each interval and cuts off the ones that said nothing since the last
+ * ping (browsers and `ws` answer pings by themselves).
+ */
+function pingClients(
+  server: WebSocketServer,
+  intervalMs: number,
+): { watch(ws: WebSocket): void; stop(): void } {
+  const silent = new WeakSet<WebSocket>();
+  const timer = setInterval(() => {
+    for (const ws of server.clients) {
+      if (silent.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      silent.add(ws);
+      ws.ping();
+    }
+  }, intervalMs);
+  timer.unref();
+  return {
+    watch: (ws) => {
+      const heard = () => void silent.delete(ws);
+      ws.on("pong", heard);
+      ws.on("message", heard);
+    },
+    stop: () => clearInterval(timer),
   };
 }
 

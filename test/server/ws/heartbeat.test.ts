@@ -1,0 +1,73 @@
+/**
+ * Goal: the WebSocket endpoint lets go of clients that vanished without closing their
+ * connection (power loss, a NAT that forgot the flow): such a socket would otherwise hold a
+ * session, its subscriptions and a place under wsConnectionsMax for good. A live client,
+ * whose WebSocket answers pings by itself, is never cut off.
+ * Method: the real gateway on a real HTTP listener over the scripted database (harness.ts)
+ * with a short ping interval; one `ws` client with automatic pongs off plays the dead peer.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocket } from "ws";
+import type { Database } from "../../../src/types.ts";
+import { createServerMetrics } from "../../../src/server/metrics.ts";
+import { createWebSocketGateway } from "../../../src/server/ws/index.ts";
+import { FakeDatabase } from "../harness.ts";
+
+const limits = {
+  httpBodySizeBytesMax: 64 * 1024,
+  wsMessageSizeBytesMax: 64 * 1024,
+  wsBufferedSizeBytesMax: 1024 * 1024,
+  wsConnectionsMax: 1,
+  httpConnectionsMax: 100,
+  subscriptionPendingCommitsMax: 1_000,
+  requestTimeoutMs: 10_000,
+  stallMsMax: 60_000,
+};
+
+test(
+  "a client that stops answering pings is cut off and frees its place",
+  { timeout: 10_000 },
+  async (t) => {
+    const db = new FakeDatabase() as unknown as Database;
+    const metrics = createServerMetrics(db, undefined);
+    const gateway = createWebSocketGateway({
+      context: { db, procedureRoles: new Map() },
+      metrics,
+      tokens: [],
+      limits,
+      origins: { allowed: [], loopbackOnly: true },
+      fault: (error) => assert.fail(String(error)),
+      pingIntervalMs: 100,
+    });
+    const http = createServer();
+    http.on("upgrade", (request, socket, head) => gateway.handleUpgrade(request, socket, head));
+    http.listen(0, "127.0.0.1");
+    await once(http, "listening");
+    t.after(async () => {
+      await gateway.close();
+      http.close();
+    });
+    const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/v1/ws`;
+    const live = new WebSocket(url);
+    await once(live, "open");
+    // Several intervals pass: a client that answers pings stays.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(live.readyState, WebSocket.OPEN);
+    live.close();
+    await once(live, "close");
+    const dead = new WebSocket(url, { autoPong: false });
+    await once(dead, "open");
+    const started = performance.now();
+    await once(dead, "close");
+    assert.ok(performance.now() - started < 2_000, "cut off within a few intervals");
+    // Its place under wsConnectionsMax (1) is free again.
+    const next = new WebSocket(url);
+    await once(next, "open");
+    next.close();
+    await once(next, "close");
+  },
+);

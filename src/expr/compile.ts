@@ -38,7 +38,14 @@ import { compileError, constantOf, foldConstant } from "./compiled.ts";
 import type { CompileEnv, Compiled } from "./compiled.ts";
 import { getFunction, isAggregateCall } from "./functions/index.ts";
 import type { FunctionSpec } from "./functions/index.ts";
-import { aggregateCallProblem, callType, inferType, literalType, unknownType } from "./infer.ts";
+import {
+  aggregateCallProblem,
+  argumentFamilyProblem,
+  callType,
+  inferType,
+  literalType,
+  unknownType,
+} from "./infer.ts";
 import {
   isInheritedKey,
   isTruthy as isTruthyImported,
@@ -199,6 +206,26 @@ function compileField(node: FieldExpr, env: CompileEnv): Compiled {
   return direct ? { evaluate, type, rootField: root } : { evaluate, type };
 }
 
+const siteReaders: Array<(root: string) => Evaluator> = [
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+  (root) => (s) => s.row[root] ?? null,
+];
+let siteNext = 0;
+
 /**
  * Reads `root.key.key` from the scope's row: keys walk plain objects only, and a missing key
  * or any other value on the way (arrays included) gives none. Paths of one or two names, by
@@ -208,7 +235,7 @@ function pathReader(root: string, keys: readonly string[]): Evaluator {
   const ownRoot = isInheritedKey(root);
   const readRoot: Evaluator = ownRoot
     ? (s) => (Object.hasOwn(s.row, root) ? (s.row[root] ?? null) : null)
-    : (s) => s.row[root] ?? null;
+    : siteReaders[siteNext++ % siteReaders.length]!(root);
   if (keys.length === 0) return readRoot;
   const owns = keys.map(isInheritedKey);
   if (keys.length === 1) {
@@ -364,6 +391,11 @@ function compileCall(node: CallExpr, env: CompileEnv): Compiled {
   if (spec === undefined) throw compileError("UNKNOWN_FUNCTION", node, `unknown function ${name}`);
   checkArity(node, spec);
   const args = node.args.map((arg) => compileNode(arg, env));
+  const problem = argumentFamilyProblem(
+    spec,
+    args.map((arg) => arg.type),
+  );
+  if (problem !== undefined) throw compileError("TYPE_MISMATCH", node, problem);
   const type = callType(
     node,
     spec,

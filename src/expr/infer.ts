@@ -183,6 +183,25 @@ function aggregateType(name: string, arg: ValueType): ValueType {
   return typeOf(arg.kind, true);
 }
 
+/**
+ * The problem with a call's arguments, or undefined: an argument whose known type is of
+ * another kind than the function takes (`text::upper(total)` for an int8 total).
+ */
+export function argumentFamilyProblem(
+  spec: FunctionSpec,
+  args: readonly ValueType[],
+): string | undefined {
+  const families = spec.argumentFamilies ?? [];
+  for (let i = 0; i < args.length && i < families.length; i++) {
+    const found = staticFamily(args[i]!.kind);
+    if (found === undefined || found === families[i]) continue;
+    const expected = families[i] === "number" ? "a number" : "text";
+    const name = `${spec.namespace}::${spec.name}`;
+    return `${name}: argument ${i + 1} must be ${expected}, not ${args[i]!.kind}`;
+  }
+  return undefined;
+}
+
 /** Why an aggregate call can never work, whatever the rows hold. */
 export interface AggregateCallProblem {
   readonly code: "INVALID_ARGUMENT" | "TYPE_MISMATCH";

@@ -51,7 +51,8 @@ describe("join conditions name columns that exist", () => {
   test("known columns still join", async () => {
     const db = await setup();
     const rql =
-      "from s::orders left join { from s::people } as p using (customer, p.name) map { id, p_tier }";
+      "from s::orders left join { from s::people } as p using (customer, p.name)\n" +
+      "  map { id, p_tier }";
     const { frames } = await db.query(rql);
     assert.deepEqual(frames, [
       [
@@ -112,7 +113,8 @@ describe("aggregate results keep their type", () => {
   test("integer / after an integer sum truncates in a query as in a view", async () => {
     const db = await setup();
     await db.admin(`create view s::ratio { r: int8, q: int8 } as {
-      from s::orders aggregate { s: math::sum(total), q: 50 / math::max(total) } map { r: 50 / s, q }
+      from s::orders aggregate { s: math::sum(total), q: 50 / math::max(total) }
+      map { r: 50 / s, q }
     }`);
     const rql = `from s::orders
       aggregate { s: math::sum(total), q: 50 / math::max(total) } map { r: 50 / s, q }`;
@@ -125,7 +127,8 @@ describe("aggregate results keep their type", () => {
   test("a mean and a float sum still divide as floats", async () => {
     const db = await setup();
     const rql =
-      "from s::orders aggregate { a: math::avg(total), f: math::sum(1.5) } map { x: a / 4, y: f / 2 }";
+      "from s::orders aggregate { a: math::avg(total), f: math::sum(1.5) }\n" +
+      "  map { x: a / 4, y: f / 2 }";
     const { frames } = await db.query(rql);
     assert.deepEqual(frames, [[{ x: 3.75, y: 1.5 }]]);
   });
@@ -152,5 +155,35 @@ describe("schema options point at themselves", () => {
     assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
     assert.equal(caught.details.line, 2, caught.message);
     assert.equal(caught.details.fragment, "capacity");
+  });
+});
+
+describe("function arguments of a kind the function never takes", () => {
+  const cases: Array<[string, string]> = [
+    ["text::upper(total)", "text::upper(total)"],
+    ['text::substring(customer, "1")', 'text::substring(customer, "1")'],
+    ["text::length(5)", "text::length(5)"],
+    ["math::sqrt(customer)", "math::sqrt(customer)"],
+    ['math::round(total, "2")', 'math::round(total, "2")'],
+  ];
+  for (const [call, fragment] of cases) {
+    test(`${call} is TYPE_MISMATCH at its position`, async () => {
+      const db = await setup();
+      const caught = await error(db.query(`from s::orders\n  map { x: ${call} }`));
+      assert.equal(caught.code, "TYPE_MISMATCH", caught.message);
+      assert.equal(caught.details.line, 2, caught.message);
+      assert.equal(caught.details.col, 12, caught.message);
+      assert.equal(caught.details.fragment, fragment);
+    });
+  }
+
+  test("arguments of the right kind, or of no known kind, still run", async () => {
+    const db = await setup();
+    const { frames } = await db.query(
+      "from s::orders filter { id == 1 } map { a: text::upper(customer), b: math::sqrt(total),\n" +
+        '  c: text::length($t), d: text::upper(json::serialize("x")) }',
+      { t: "abc" },
+    );
+    assert.deepEqual(frames, [[{ a: "ADA", b: Math.sqrt(10), c: 3, d: '"X"' }]]);
   });
 });

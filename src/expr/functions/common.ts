@@ -16,6 +16,12 @@ export interface FunctionSpec {
   readonly arityMax: number;
   /** The argument count must be even (key/value pairs). */
   readonly arityEven?: boolean;
+  /**
+   * The kind of value each argument must be, by position (none past the list: any). An
+   * argument whose static type is of another kind fails at compile time, with its position,
+   * instead of at the first row.
+   */
+  readonly argumentFamilies?: readonly ArgumentFamily[];
   /** A none argument makes the result none without calling `invoke` (most functions). */
   readonly propagatesNone: boolean;
   /** Same arguments, same result: calls with constant arguments are folded at compile time. */
@@ -29,6 +35,9 @@ export interface FunctionSpec {
   readonly invoke: (args: readonly unknown[], scope: Scope) => unknown;
 }
 
+/** What an argument must be: a number of any kind, or text (utf8, date, time, uuid). */
+export type ArgumentFamily = "number" | "text";
+
 export const anyType: ValueType = { kind: "any", optional: true };
 
 /** How a function differs from the usual (none propagates, pure, any argument count). */
@@ -36,6 +45,7 @@ export interface FunctionTraits {
   propagatesNone?: boolean;
   pure?: boolean;
   arityEven?: boolean;
+  argumentFamilies?: readonly ArgumentFamily[];
 }
 
 /** The one builder of function specs: every namespace file describes its functions with it. */
@@ -53,6 +63,7 @@ export function defineFunction(
     arityMin: arity[0],
     arityMax: arity[1],
     ...(traits.arityEven === true ? { arityEven: true } : {}),
+    ...(traits.argumentFamilies === undefined ? {} : { argumentFamilies: traits.argumentFamilies }),
     propagatesNone: traits.propagatesNone ?? true,
     pure: traits.pure ?? true,
     returns,

@@ -25,7 +25,7 @@ import {
   sameAsFirst,
   toFloat,
 } from "./common.ts";
-import type { FunctionSpec, Numeric } from "./common.ts";
+import type { ArgumentFamily, FunctionSpec, Numeric } from "./common.ts";
 
 /** Digits `math::round` accepts: enough for any decimal division result. */
 const roundDigitsMax = 28;
@@ -39,8 +39,10 @@ function scalar(
   arity: readonly [number, number],
   returns: FunctionSpec["returns"],
   invoke: FunctionSpec["invoke"],
+  argumentFamilies?: readonly ArgumentFamily[],
 ): FunctionSpec {
-  return defineFunction("math", name, arity, returns, invoke);
+  const traits = argumentFamilies === undefined ? {} : { argumentFamilies };
+  return defineFunction("math", name, arity, returns, invoke, traits);
 }
 
 /** Rounds a decimal to `digits` places: toward -inf, toward +inf, or half away from zero. */
@@ -176,9 +178,9 @@ function mod(args: readonly unknown[]): unknown {
 }
 
 function rounding(name: "ceil" | "floor"): FunctionSpec {
-  return scalar(name, [1, 1], sameAsFirst, (args) =>
-    roundNumeric(`math::${name}`, expectNumeric(`math::${name}`, args, 0), 0, name),
-  );
+  const invoke: FunctionSpec["invoke"] = (args) =>
+    roundNumeric(`math::${name}`, expectNumeric(`math::${name}`, args, 0), 0, name);
+  return scalar(name, [1, 1], sameAsFirst, invoke, ["number"]);
 }
 
 function powerType(args: readonly ValueType[]): ValueType {
@@ -193,14 +195,14 @@ function powerType(args: readonly ValueType[]): ValueType {
 }
 
 export const mathFunctions: readonly FunctionSpec[] = [
-  scalar("abs", [1, 1], sameAsFirst, abs),
+  scalar("abs", [1, 1], sameAsFirst, abs, ["number"]),
   rounding("ceil"),
   rounding("floor"),
-  scalar("round", [1, 2], sameAsFirst, round),
-  scalar("power", [2, 2], powerType, power),
-  scalar("sqrt", [1, 1], fixed("float8"), sqrt),
+  scalar("round", [1, 2], sameAsFirst, round, ["number", "number"]),
+  scalar("power", [2, 2], powerType, power, ["number", "number"]),
+  scalar("sqrt", [1, 1], fixed("float8"), sqrt, ["number"]),
   scalar("min", [2, functionArgumentsMax], sameAsFirst, extreme("math::min", -1)),
   scalar("max", [2, functionArgumentsMax], sameAsFirst, extreme("math::max", 1)),
   scalar("clamp", [3, 3], sameAsFirst, clamp),
-  scalar("mod", [2, 2], sameAsFirst, mod),
+  scalar("mod", [2, 2], sameAsFirst, mod, ["number", "number"]),
 ];

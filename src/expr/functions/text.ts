@@ -14,15 +14,17 @@ import {
   fixed,
   invalidArgument,
 } from "./common.ts";
-import type { FunctionSpec } from "./common.ts";
+import type { ArgumentFamily, FunctionSpec } from "./common.ts";
 
 function textFunction(
   name: string,
   arity: readonly [number, number],
   returns: FunctionSpec["returns"],
   invoke: FunctionSpec["invoke"],
+  argumentFamilies?: readonly ArgumentFamily[],
 ): FunctionSpec {
-  return defineFunction("text", name, arity, returns, invoke);
+  const traits = argumentFamilies === undefined ? {} : { argumentFamilies };
+  return defineFunction("text", name, arity, returns, invoke, traits);
 }
 
 function checkLength(fn: string, text: string): string {
@@ -116,19 +118,24 @@ function concat(args: readonly unknown[]): unknown {
 
 function predicate(name: string, test: (text: string, part: string) => boolean): FunctionSpec {
   const fn = `text::${name}`;
-  return textFunction(name, [2, 2], fixed("bool"), (args) =>
-    test(expectText(fn, args, 0), expectText(fn, args, 1)),
-  );
+  const invoke: FunctionSpec["invoke"] = (args) =>
+    test(expectText(fn, args, 0), expectText(fn, args, 1));
+  return textFunction(name, [2, 2], fixed("bool"), invoke, ["text", "text"]);
 }
 
 function mapping(name: string, map: (text: string) => string): FunctionSpec {
   const fn = `text::${name}`;
-  return textFunction(name, [1, 1], fixed("utf8"), (args) => map(expectText(fn, args, 0)));
+  const invoke: FunctionSpec["invoke"] = (args) => map(expectText(fn, args, 0));
+  return textFunction(name, [1, 1], fixed("utf8"), invoke, ["text"]);
 }
 
 export const textFunctions: readonly FunctionSpec[] = [
-  textFunction("length", [1, 1], fixed("int8"), (args) =>
-    codePointCount(expectText("text::length", args, 0)),
+  textFunction(
+    "length",
+    [1, 1],
+    fixed("int8"),
+    (args) => codePointCount(expectText("text::length", args, 0)),
+    ["text"],
   ),
   mapping("lower", (text) => text.toLowerCase()),
   mapping("upper", (text) => text.toUpperCase()),
@@ -136,7 +143,7 @@ export const textFunctions: readonly FunctionSpec[] = [
   predicate("contains", (text, part) => text.includes(part)),
   predicate("starts_with", (text, part) => text.startsWith(part)),
   predicate("ends_with", (text, part) => text.endsWith(part)),
-  textFunction("substring", [2, 3], fixed("utf8"), substring),
-  textFunction("replace", [3, 3], fixed("utf8"), replace),
+  textFunction("substring", [2, 3], fixed("utf8"), substring, ["text", "number", "number"]),
+  textFunction("replace", [3, 3], fixed("utf8"), replace, ["text", "text", "text"]),
   textFunction("concat", [1, functionArgumentsMax], fixed("utf8"), concat),
 ];

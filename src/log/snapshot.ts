@@ -294,8 +294,22 @@ export async function readSnapshotTs(storage: Storage, name: string): Promise<nu
   }
 }
 
-/** Checks and decodes the bytes of snapshot `name` (as read from a file or downloaded). */
-export function decodeSnapshot(bytes: Uint8Array, name: string): SnapshotImage {
+/**
+ * The most bytes of a snapshot decoded into one string. V8 makes no string longer than
+ * 2^29 - 24 characters, so a snapshot larger than that (a state of several hundred MiB) was
+ * written but could not be read back: the database no longer opened.
+ */
+const snapshotDecodePieceBytesMax = 256 * 1024 * 1024;
+
+/**
+ * Checks and decodes the bytes of snapshot `name` (as read from a file or downloaded).
+ * `pieceBytesMax` bounds the bytes decoded into one string (tests make it small).
+ */
+export function decodeSnapshot(
+  bytes: Uint8Array,
+  name: string,
+  pieceBytesMax = snapshotDecodePieceBytesMax,
+): SnapshotImage {
   const corrupt = (why: string): DbError =>
     new DbError("CORRUPT", `snapshot ${name}: ${why}`, { object: name });
   const trailerStart = bytes.lastIndexOf(10, bytes.length - 2) + 1;
@@ -305,26 +319,50 @@ export function decodeSnapshot(bytes: Uint8Array, name: string): SnapshotImage {
   if (trailer?.trailer !== true) throw corrupt("no trailer (incomplete file)");
   if (crc32c(bytes.subarray(0, trailerStart)) !== trailer.crc32c)
     throw corrupt("checksum mismatch");
-  const lines = text.toString("utf8", 0, trailerStart).split("\n");
-  return parseSnapshotLines(lines, corrupt);
+  // Whole lines at a time, in pieces no longer than a string may be (one for most).
+  const state: SnapshotParse = { image: undefined, current: undefined, lineCount: 0 };
+  for (let start = 0; start < trailerStart;) {
+    let end = trailerStart;
+    if (end - start > pieceBytesMax) {
+      end = text.lastIndexOf(10, start + pieceBytesMax - 1) + 1;
+      if (end <= start) throw corrupt(`line ${state.lineCount + 1} is too long to read`);
+    }
+    const lines = text.toString("utf8", start, end).split("\n");
+    if (lines.at(-1) === "") lines.pop(); // the piece ends with its last line's newline
+    parseSnapshotLines(lines, state, corrupt);
+    start = end;
+  }
+  if (state.image === undefined) throw corrupt("unknown format");
+  return state.image;
 }
 
-function parseSnapshotLines(lines: string[], corrupt: (why: string) => DbError): SnapshotImage {
-  const header = parseJson(lines[0] ?? "");
-  if (header?.format !== snapshotFormat) throw corrupt("unknown format");
-  const image: SnapshotImage = {
-    seq: header.seq as number,
-    ts: header.ts as number,
-    hash: new Uint8Array(Buffer.from(header.hash as string, "hex")),
-    namespaces: header.namespaces as string[],
-    objects: [],
-  };
-  let current: SnapshotImage["objects"][number] | undefined;
-  for (let i = 1; i < lines.length; i++) {
+/** Where the decoding of a snapshot's lines is, between pieces. */
+interface SnapshotParse {
+  image: SnapshotImage | undefined;
+  current: SnapshotImage["objects"][number] | undefined;
+  lineCount: number;
+}
+
+function parseSnapshotLines(
+  lines: readonly string[],
+  state: SnapshotParse,
+  corrupt: (why: string) => DbError,
+): void {
+  let first = 0;
+  if (state.image === undefined) {
+    state.image = parseSnapshotHeader(lines[0] ?? "", corrupt);
+    first = 1;
+  }
+  const image = state.image;
+  // Locals in the loop, written back after it: it runs once per entry of the state.
+  let current = state.current;
+  for (let i = first; i < lines.length; i++) {
     const text = lines[i]!;
     if (text === "") continue;
     if (text.startsWith("[")) {
-      if (current === undefined) throw corrupt(`entry outside an object at line ${i + 1}`);
+      if (current === undefined) {
+        throw corrupt(`entry outside an object at line ${state.lineCount + i + 1}`);
+      }
       current.entries.push(decodeValue(text) as [unknown, unknown]);
       continue;
     }
@@ -340,9 +378,22 @@ function parseSnapshotLines(lines: string[], corrupt: (why: string) => DbError):
       if (current?.entries.length !== line.entries)
         throw corrupt(`entry count differs for ${JSON.stringify(line.end)}`);
       current = undefined;
-    } else throw corrupt(`unreadable line ${i + 1}`);
+    } else throw corrupt(`unreadable line ${state.lineCount + i + 1}`);
   }
-  return image;
+  state.current = current;
+  state.lineCount += lines.length;
+}
+
+function parseSnapshotHeader(text: string, corrupt: (why: string) => DbError): SnapshotImage {
+  const header = parseJson(text);
+  if (header?.format !== snapshotFormat) throw corrupt("unknown format");
+  return {
+    seq: header.seq as number,
+    ts: header.ts as number,
+    hash: new Uint8Array(Buffer.from(header.hash as string, "hex")),
+    namespaces: header.namespaces as string[],
+    objects: [],
+  };
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import { open, createManualClock } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
-import { readSnapshot, scanLog } from "../../src/log/index.ts";
+import { decodeSnapshot, readSnapshot, scanLog } from "../../src/log/index.ts";
+import { crc32c } from "../../src/lib/crc32c.ts";
 import { createNodeStorage } from "../../src/storage/index.ts";
 import { createPrng } from "../../src/lib/prng.ts";
 
@@ -206,6 +207,32 @@ test("a damaged newest snapshot falls back to the previous one, with a warning",
       warnings.join("\n"),
     );
     await again.close();
+  });
+});
+
+test("a snapshot is decoded in pieces of whole lines, as one longer than a string must be", () => {
+  // A snapshot of more bytes than a string may have characters (2^29 - 24: a state of
+  // several hundred MiB) was written but never read back, so the database did not open.
+  // Decoded in pieces of at most 256 MiB it reads; small pieces show the same here.
+  const definition = { kind: "table", name: "default::t", columns: [], primaryKey: ["id"] };
+  const lines = [
+    JSON.stringify({ format: "statebase-snapshot-1", seq: 3, ts: 0, hash: "00".repeat(32) }),
+    JSON.stringify({ object: "default::t", definition, meta: null }),
+    ...[1, 2, 3].map((id) => JSON.stringify([id, { id, v: "é".repeat(id * 10) }])),
+    JSON.stringify({ end: "default::t", entries: 3 }),
+  ];
+  const body = Buffer.from(`${lines.join("\n")}\n`);
+  const trailer = JSON.stringify({ trailer: true, entryCount: 3, crc32c: crc32c(body) });
+  const bytes = Buffer.concat([body, Buffer.from(`${trailer}\n`)]);
+  const whole = decodeSnapshot(bytes, "s.jsonl");
+  assert.equal(whole.objects[0]!.entries.length, 3);
+  const longest = Math.max(...lines.map((line) => Buffer.byteLength(line) + 1));
+  for (let pieceBytes = longest; pieceBytes <= body.length + 1; pieceBytes++) {
+    assert.deepEqual(decodeSnapshot(bytes, "s.jsonl", pieceBytes), whole, `${pieceBytes}`);
+  }
+  assert.throws(() => decodeSnapshot(bytes, "s.jsonl", longest - 1), {
+    code: "CORRUPT",
+    message: /^snapshot s\.jsonl: line \d+ is too long to read/,
   });
 });
 

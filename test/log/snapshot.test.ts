@@ -255,7 +255,7 @@ test("automatic snapshots follow the log size policy", async () => {
   });
 });
 
-test("a failing automatic snapshot is retried after the policy's size, not each commit", async () => {
+test("a failing automatic snapshot is retried a policy size later, not each commit", async () => {
   await withDir(async (path) => {
     const warnings: string[] = [];
     const policyBytes = 50_000;

@@ -377,7 +377,7 @@ function diskFullSwitch(t: TestContext): { full: boolean } {
   return state;
 }
 
-test("a snapshot after (or during) a log failure is refused; none holds lost commits", async (t) => {
+test("a snapshot after or during a log failure is refused: none holds lost commits", async (t) => {
   const path = tempDir(t);
   const disk = diskFullSwitch(t);
   const db = await open({ path, durabilityWindowMs: 50, snapshotLogBytes: 0 });

@@ -10,6 +10,8 @@ import { DbError } from "../lib/errors.ts";
 import { subscriptionPendingCommitsMax } from "../lib/limits.ts";
 import { catalogObjectName } from "../engine/index.ts";
 import type { Commit, Engine, StoredObject } from "../engine/index.ts";
+import { Queue } from "../primitives/index.ts";
+import type { QueueMessage } from "../primitives/index.ts";
 import type {
   RowDelta,
   SubscribeOptions,
@@ -74,18 +76,47 @@ function resolveFeed(engine: Engine, target: SubscriptionTarget): Feed {
           : [`machine::${target.machine}`, "table"];
   const object = engine.catalog.require(name, kind as StoredObject["kind"]);
   const objectName = object.name;
+  const shape = object instanceof Queue ? queueRowShape(object) : undefined;
   return {
-    rows: () => rowsOf(engine.catalog.require(objectName)),
+    rows: () => {
+      const rows = rowsOf(engine.catalog.require(objectName));
+      return shape === undefined ? rows : rows.map((row) => shape(row)!);
+    },
     deltas: (commit) => {
       const out: RowDelta[] = [];
       for (const change of commit.changes) {
-        if (change.object === objectName)
-          out.push(rowDelta(change.key, change.before, change.after));
+        if (change.object !== objectName) continue;
+        const { key, before, after } = change;
+        out.push(
+          shape === undefined
+            ? rowDelta(key, before, after)
+            : rowDelta(key, shape(before), shape(after)),
+        );
       }
       return out;
     },
     resumable: true,
     inputs: new Set([objectName]),
+  };
+}
+
+/**
+ * A queue's stored messages as `from q` shows them (rql/source.ts queueSource): the body's
+ * columns (or `id` and `body` when it has none), then state, attempts and the times.
+ */
+function queueRowShape(queue: Queue): (message: unknown) => Record<string, unknown> | undefined {
+  const flat = (queue.definition.columns ?? []).length > 0;
+  return (stored) => {
+    if (stored === undefined) return undefined;
+    const message = stored as QueueMessage;
+    const base = flat ? { ...(message.body as object) } : { id: message.id, body: message.body };
+    return {
+      ...base,
+      state: message.state,
+      attempts: message.attempts,
+      available_at: message.availableAt,
+      enqueued_at: message.enqueuedAt,
+    };
   };
 }
 

@@ -67,7 +67,12 @@ export function compileJoin(
   let outColumns: Columns;
   if (columns !== undefined && right.columns !== undefined) {
     const merged = new Map<string, ValueType | undefined>(columns);
-    for (const [name, type] of right.columns) merged.set(prefix + name, type);
+    for (const [name, type] of right.columns) {
+      // A right value written over a left one (`p_name` on the left, `name` under alias p)
+      // would lose the left's value without a word.
+      if (merged.has(prefix + name)) throw joinColumnTaken(step, prefix + name);
+      merged.set(prefix + name, type);
+    }
     outColumns = merged;
   }
   return { stage, columns: outColumns, plan };
@@ -94,6 +99,16 @@ function unknownKey(key: JoinKey, name: string): DbError {
       col,
       fragment: name,
     },
+  );
+}
+
+function joinColumnTaken(step: JoinStep, name: string): DbError {
+  const { line, col } = step.pos;
+  return new DbError(
+    "INVALID_ARGUMENT",
+    `line ${line}, column ${col}: join: column "${name}" already exists; ` +
+      `choose another alias than "${step.alias}"`,
+    { column: name, line, col, fragment: step.alias },
   );
 }
 

@@ -187,3 +187,26 @@ describe("function arguments of a kind the function never takes", () => {
     assert.deepEqual(frames, [[{ a: "ADA", b: Math.sqrt(10), c: 3, d: '"X"' }]]);
   });
 });
+
+describe("join output columns never overwrite each other", () => {
+  test("a prefixed right column that is already a left column is refused", async () => {
+    const db = await setup();
+    await db.admin("create table s::tags { id: int8, p_name: utf8 } with { primary_key: { id } }");
+    await db.command('insert s::tags [(1, "kept")]');
+    const rql = "from s::tags\n  inner join { from s::people } as p using (p_name, p.name)";
+    const caught = await error(db.query(rql));
+    assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+    assert.equal(caught.details.column, "p_name");
+    assert.equal(caught.details.line, 2, caught.message);
+  });
+
+  test("joining twice under one alias is refused", async () => {
+    const db = await setup();
+    const rql =
+      "from s::orders inner join { from s::people } as p using (customer, p.name)\n" +
+      "  inner join { from s::people } as p using (customer, p.name)";
+    const caught = await error(db.query(rql));
+    assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+    assert.equal(caught.details.line, 2, caught.message);
+  });
+});

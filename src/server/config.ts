@@ -44,6 +44,13 @@ const tokenSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Plain HTTP connections the default `limits.httpConnectionsMax` allows beside the
+ * WebSockets: each holds a file descriptor, and a flood of idle ones would otherwise take
+ * every descriptor the process has, the log's next segment file included.
+ */
+const httpConnectionsBesideWebSocketsMax = 1000;
+
 /** Below this V8 cannot hold the server itself. */
 const heapSizeMbMin = 64;
 
@@ -114,6 +121,7 @@ export const configSchema = Type.Object(
           wsMessageSizeBytesMax: Type.Optional(positive(256 * 1024 * 1024)),
           wsBufferedSizeBytesMax: Type.Optional(positive(1024 * 1024 * 1024)),
           wsConnectionsMax: Type.Optional(positive(1_000_000)),
+          httpConnectionsMax: Type.Optional(positive(1_000_000)),
           subscriptionPendingCommitsMax: Type.Optional(positive(10_000_000)),
           requestTimeoutMs: Type.Optional(positive(3_600_000)),
           stallMsMax: Type.Optional(positive(24 * 3_600_000)),
@@ -134,6 +142,8 @@ export const configSchema = Type.Object(
 export type ConfigDocument = Static<typeof configSchema>;
 
 export type TokenEntryConfig = Static<typeof tokenSchema>;
+
+type LimitsDocument = NonNullable<ConfigDocument["limits"]>;
 
 /** The resolved configuration the server runs with: every default filled in. */
 export interface ServerConfig {
@@ -161,7 +171,12 @@ export interface ServerConfig {
   retention: NonNullable<ConfigDocument["retention"]>;
   tokens: TokenEntryConfig[];
   tls: NonNullable<ConfigDocument["tls"]> | undefined;
-  limits: Required<NonNullable<ConfigDocument["limits"]>>;
+  /**
+   * Every limit filled in by resolveConfig; `httpConnectionsMax` may be left out by code that
+   * builds a config by hand (then HTTP connections are not capped).
+   */
+  limits: Required<Omit<LimitsDocument, "httpConnectionsMax">> &
+    Pick<LimitsDocument, "httpConnectionsMax">;
   timerTickMs: number;
   /**
    * The server thread's old-generation heap limit in MiB: the state lives there. Undefined:
@@ -211,6 +226,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_WS_MESSAGE_SIZE_BYTES_MAX", "limits.wsMessageSizeBytesMax", "integer"],
   ["STATEBASE_WS_BUFFERED_SIZE_BYTES_MAX", "limits.wsBufferedSizeBytesMax", "integer"],
   ["STATEBASE_WS_CONNECTIONS_MAX", "limits.wsConnectionsMax", "integer"],
+  ["STATEBASE_HTTP_CONNECTIONS_MAX", "limits.httpConnectionsMax", "integer"],
   ["STATEBASE_SUBSCRIPTION_PENDING_COMMITS_MAX", "limits.subscriptionPendingCommitsMax", "integer"],
   ["STATEBASE_REQUEST_TIMEOUT_MS", "limits.requestTimeoutMs", "integer"],
   ["STATEBASE_STALL_MS_MAX", "limits.stallMsMax", "integer"],
@@ -628,6 +644,10 @@ function completeConfig(document: ConfigDocument): ServerConfig {
       wsMessageSizeBytesMax: limits.wsMessageSizeBytesMax ?? wsMessageSizeBytesMax,
       wsBufferedSizeBytesMax: limits.wsBufferedSizeBytesMax ?? wsBufferedSizeBytesMax,
       wsConnectionsMax: limits.wsConnectionsMax ?? wsConnectionsMax,
+      // A WebSocket holds its HTTP connection: the default leaves room for every one allowed.
+      httpConnectionsMax:
+        limits.httpConnectionsMax ??
+        (limits.wsConnectionsMax ?? wsConnectionsMax) + httpConnectionsBesideWebSocketsMax,
       subscriptionPendingCommitsMax:
         limits.subscriptionPendingCommitsMax ?? subscriptionPendingCommitsMax,
       requestTimeoutMs: limits.requestTimeoutMs ?? requestTimeoutMsDefault,

@@ -243,12 +243,42 @@ async function startHttp(
       forwarding: forwardingOf(context.db, config),
     }),
   );
+  const { httpConnectionsMax } = config.limits;
+  if (httpConnectionsMax !== undefined) limitHttpConnections(server, httpConnectionsMax, fault);
   // Sockets go first: an open WebSocket would otherwise hold the HTTP close open.
   const stop = async (): Promise<void> => {
     await gateway.close();
     await server.close();
   };
   return { server, stop };
+}
+
+/** Connections dropped between two warnings about them (the first is always said). */
+const droppedConnectionsPerWarningMax = 1000;
+
+/**
+ * Caps the HTTP listener's connections, WebSockets included: past the cap Node closes a new
+ * connection at once (no answer can be sent before a TLS handshake). Said on the first drop
+ * and then every thousandth, so that a flood does not flood the trace as well.
+ */
+function limitHttpConnections(
+  http: HttpServer,
+  connectionsMax: number,
+  fault: (error: unknown) => void,
+): void {
+  http.server.maxConnections = connectionsMax;
+  let dropped = 0;
+  http.server.on("drop", () => {
+    dropped += 1;
+    if (dropped % droppedConnectionsPerWarningMax !== 1) return;
+    fault(
+      new DbError(
+        "LIMIT_EXCEEDED",
+        `http: ${dropped} connection(s) closed at once so far: limits.httpConnectionsMax ` +
+          `${connectionsMax} connections (WebSockets included) are open`,
+      ),
+    );
+  });
 }
 
 /** Why a listener could not bind, as the operator can act on it; other errors pass as they are. */

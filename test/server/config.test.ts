@@ -355,3 +355,11 @@ test("rcp and http both off is refused: nobody could reach the server", async ()
   );
   assert.equal((await resolveConfig({ rcp: "off" }, {})).rcp, undefined);
 });
+
+test("httpConnectionsMax: room for every WebSocket allowed, plus 1000, unless set", async () => {
+  assert.equal((await resolveConfig({}, {})).limits.httpConnectionsMax, 11_000);
+  const env = { STATEBASE_WS_CONNECTIONS_MAX: "50000" };
+  assert.equal((await resolveConfig({}, env)).limits.httpConnectionsMax, 51_000);
+  const set = { ...env, STATEBASE_HTTP_CONNECTIONS_MAX: "20" };
+  assert.equal((await resolveConfig({}, set)).limits.httpConnectionsMax, 20);
+});

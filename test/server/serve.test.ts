@@ -10,6 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rm, stat, writeFile } from "node:fs/promises";
+import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
 import { makeTempDir, startServer } from "../support/server-process.ts";
 import type { ServerProcess } from "../support/server-process.ts";
@@ -231,4 +232,26 @@ test("a replicated server is named by replicateNode in its status and the lease"
   t.after(() => server.close());
   assert.equal(server.db.replication?.node, "node-a");
   await eventually(() => server.db.replication?.writer?.node === "node-a", "node-a writes");
+});
+
+test("HTTP connections past limits.httpConnectionsMax are closed; the others serve", async (t) => {
+  const server = await startServer({ env: { STATEBASE_HTTP_CONNECTIONS_MAX: "2" } });
+  t.after(() => server.stop());
+  const held = [0, 1].map(() => createConnection(server.http.port, "127.0.0.1"));
+  t.after(() => held.forEach((socket) => socket.destroy()));
+  await Promise.all(held.map((socket) => new Promise((done) => socket.once("connect", done))));
+  // A third connection is closed without an answer.
+  const third = createConnection(server.http.port, "127.0.0.1");
+  third.on("error", () => undefined); // ECONNRESET, or a plain close: either is the refusal
+  third.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  let answer = "";
+  third.on("data", (chunk: Buffer) => {
+    answer += chunk.toString();
+    third.destroy();
+  });
+  await new Promise((done) => third.once("close", done));
+  assert.equal(answer, "");
+  await eventually(() => server.output().includes("limits.httpConnectionsMax 2"), "a warning");
+  held[0]!.destroy();
+  await eventually(() => healthy(server.http.port).catch(() => false), "room again");
 });

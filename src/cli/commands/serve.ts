@@ -238,7 +238,8 @@ JSON):
         (sha256 of the token, see statebase hash-token; no tokens = auth off)
   tls: {cert: FILE, key: FILE, ca?: FILE, requireClientCert?: bool}  (every listener)
   limits: {httpBodySizeBytesMax, wsMessageSizeBytesMax, wsBufferedSizeBytesMax,
-           wsConnectionsMax, subscriptionPendingCommitsMax, requestTimeoutMs,
+           wsConnectionsMax, httpConnectionsMax (WebSockets included), requestTimeoutMs,
+           subscriptionPendingCommitsMax,
            stallMsMax (default 60000: a server thread busy that long is stopped, exit 1)}
   timerTickMs: how often due state machine timers are fired (default 100)
   allowedOrigins: [ORIGIN, ...]  (web pages elsewhere that may use this server from a

@@ -218,6 +218,20 @@ test("watch --count N prints N events, also when the replayed history has more",
   }
 });
 
+test("watch-all whose server goes away says so on stderr and exits 1", async () => {
+  const own = await startTestRcp();
+  const watching = cli("watch-all", "-s", `127.0.0.1:${own.port}`);
+  while (own.server.connections === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 200)); // its WATCH_ALL is answered
+  await own.stop();
+  const watched = await watching;
+  assert.equal(watched.code, 1);
+  assert.deepEqual(watched.out, []);
+  assert.deepEqual(watched.err, [
+    `the connection to 127.0.0.1:${own.port} closed before the subscription ended`,
+  ]);
+});
+
 test("put-machine: a definition not JSON or a file that cannot be read is named", async () => {
   for (const [definition, message] of [
     ["{states", /argument 'definition'.* not JSON/],

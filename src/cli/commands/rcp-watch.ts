@@ -78,28 +78,37 @@ async function watch(
       ...(flags.fromOffset === undefined ? {} : { from_offset: flags.fromOffset }),
       ...(flags.lifecycle === true ? { include_lifecycle: true } : {}),
     };
-    failed = await stream(context, client, flags.count, async () => {
+    const ended = await stream(context, client, flags.count, async () => {
       const result = await client.request<{ subscription_id: string }>(op, request);
       return result.subscription_id;
     });
+    // A lost connection is said: an `end` message explains itself, silence does not.
+    if (ended === "closed") {
+      context.warn(`the connection to ${flags.server} closed before the subscription ended`);
+    }
+    failed = ended !== "here";
   });
   return failed ? exitCodeFailed : code;
 }
 
-/** Prints events until Ctrl-C, `count` events or an end message; true when ended by the server. */
+/** Who ended a watch: this side (Ctrl-C, `--count`), the server's `end`, or a lost link. */
+type WatchEnd = "here" | "end" | "closed";
+
+/** Prints events until Ctrl-C, `count` events, an end message or the connection's end. */
 async function stream(
   context: CliContext,
   client: RcpClient,
   count: number | undefined,
   subscribe: () => Promise<string>,
-): Promise<boolean> {
+): Promise<WatchEnd> {
   let seen = 0;
   let finished = false;
-  let stop!: (endedByServer: boolean) => void;
-  const stopped = new Promise<boolean>((resolve) => {
-    stop = (endedByServer) => {
+  let stop!: (ended: WatchEnd) => void;
+  const stopped = new Promise<WatchEnd>((resolve) => {
+    stop = (ended) => {
+      if (finished) return;
       finished = true;
-      resolve(endedByServer);
+      resolve(ended);
     };
   });
   let printing = Promise.resolve();
@@ -107,18 +116,18 @@ async function stream(
     // A replay sends events faster than UNWATCH is answered: those after the end stay unprinted.
     if (finished) return;
     printing = printing.then(() => context.line(JSON.stringify(message)));
-    if (message.type === "end") stop(true);
-    else if (count !== undefined && ++seen >= count) stop(false);
+    if (message.type === "end") stop("end");
+    else if (count !== undefined && ++seen >= count) stop("here");
   });
-  const onSignal = (): void => stop(false);
+  const onSignal = (): void => stop("here");
   process.once("SIGINT", onSignal);
-  void client.closed.then(() => stop(true));
+  void client.closed.then(() => stop("closed"));
   try {
     const id = await subscribe();
-    const endedByServer = await stopped;
+    const ended = await stopped;
     await printing;
-    if (!endedByServer) await client.request("UNWATCH", { subscription_id: id });
-    return endedByServer;
+    if (ended === "here") await client.request("UNWATCH", { subscription_id: id });
+    return ended;
   } finally {
     process.off("SIGINT", onSignal);
   }

@@ -18,7 +18,7 @@ import { bytesEqual } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
 import { snapshotLogBytesDefault, snapshotsKeptDefault } from "../lib/limits.ts";
 import type { Commit, Engine } from "../engine/index.ts";
-import { readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
+import { encodeRecord, readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
 import type { LogRecord } from "../log/index.ts";
 import type { ReplicateOptions, ReplicationStatus } from "../types.ts";
 import { Follower } from "./follower.ts";
@@ -27,6 +27,7 @@ import type { LeaseHolder } from "./lease.ts";
 import type { LogBackend } from "./log-backend.ts";
 import { Publisher } from "./publisher.ts";
 import type { ChainHead } from "./publisher.ts";
+import { isWrongLastSequence } from "./nats-errors.ts";
 import { connectLog, retryTransient, type LogConnection } from "./stream-setup.ts";
 import {
   downloadSnapshot,
@@ -47,6 +48,9 @@ const publishTimeoutMs = 5000;
 const publishRetryDeadlineMs = 60_000;
 /** How long a follower may read nothing while the stream holds more before it reads again. */
 const followerStallMsMax = 1000;
+
+/** Origin kind of the record a new writer appends when it takes over (see claimStream). */
+const takeoverOriginKind = "statebase.takeover";
 
 type Role = ReplicationStatus["role"];
 
@@ -389,8 +393,7 @@ class ReplicatedLog implements LogBackend {
   /** Takes the lease when it is free, reads the stream to its end, then writes. */
   private async tryTakeOver(): Promise<void> {
     if (!(await this.lease.acquire())) return;
-    const last = (await this.streamState()).last_seq;
-    await this.waitStreamSeq(last);
+    await this.claimStream();
     await this.follower?.stop();
     this.follower = undefined;
     if (this.role !== "follower" || this.failed !== undefined) return;
@@ -416,6 +419,51 @@ class ReplicatedLog implements LogBackend {
   }
 
   /**
+   * Reads the stream to its end, then appends a takeover record there, with that end as the
+   * expected last sequence. The record continues no chain, so every reader skips it, but a
+   * writer whose refused append finds it is fenced. A message the previous writer handed its
+   * client before its lease lapsed can land long after (the client holds it through a
+   * reconnect): without the record it landed before this writer's first commit, which it
+   * fenced, leaving no writer; now it is refused and fences the old writer.
+   */
+  private async claimStream(): Promise<void> {
+    for (;;) {
+      const last = (await this.streamState()).last_seq;
+      await this.waitStreamSeq(last);
+      if (this.role !== "follower" || this.failed !== undefined) return;
+      const claimed = await this.appendTakeover(last);
+      if (claimed === undefined) continue; // someone appended meanwhile: read that too
+      // Read or not by the follower: nothing can be between `last` and the record.
+      this.head.streamSeq = Math.max(this.head.streamSeq, claimed);
+      return;
+    }
+  }
+
+  /** Appends the takeover record after message `last`; undefined when the stream moved on. */
+  private async appendTakeover(last: number): Promise<number | undefined> {
+    const { node, subject } = this.connection;
+    // Any prev_hash but the head's: no reader takes the record as the next commit.
+    const notHead = this.head.hash.map((byte) => byte ^ 0xff);
+    const commit = {
+      seq: this.engine.seq + 1,
+      ts: this.engine.clock.now(),
+      origin: { kind: takeoverOriginKind, detail: { node } },
+      changes: [],
+    };
+    const { bytes, hash } = encodeRecord(commit, notHead);
+    const msgID = `takeover-${Buffer.from(hash).toString("hex")}`;
+    try {
+      const ack = await retryTransient("appending the takeover record", () =>
+        this.js.publish(subject, bytes, { msgID, expect: { lastSequence: last } }),
+      );
+      return ack.seq;
+    } catch (error) {
+      if (isWrongLastSequence(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
    * The stream's last sequence when no message after `streamSeq` holds commit `seq` following
    * `prevHash` (so every reader skips them all); undefined when one does.
    */
@@ -431,6 +479,7 @@ class ReplicatedLog implements LogBackend {
       if (message === null) continue;
       for (const record of this.readMessage(message.data, at)) {
         if (record.seq === seq && bytesEqual(record.prevHash, prevHash)) return undefined;
+        if (record.origin.kind === takeoverOriginKind) return undefined; // another took over
       }
     }
     return last;

@@ -146,6 +146,33 @@ test("a stale writer's append is refused and the history does not fork", async (
   assert.equal(stateDigest(next), referenceDigest(16));
 });
 
+test("a stale writer's append right after a takeover fences it, not the new writer", async (t) => {
+  const stream = uniqueStream("takeover");
+  t.after(() => deleteReplicatedLog(stream));
+  // The stale writer renews rarely, so it still believes it holds the lease.
+  const stale = await replicated(stream, "stale", { leaseTtlMs: 60_000 });
+  const next = await replicated(stream, "next", { leaseTtlMs: 600 });
+  t.after(async () => {
+    for (const db of [stale, next]) await db.close();
+  });
+  workloadSetup(stale);
+  await writeSteps(stale, 1, 10);
+  const nc = await connect({ servers: natsUrl });
+  await (await new Kvm(nc).open(`${stream}_lease`)).delete("writer");
+  await nc.close();
+  await eventually(() => next.replication?.role === "writer", "the other node takes over");
+  // As a commit its client held through a reconnect: it lands before the new writer's first.
+  stale.transact((tx) => applyWorkloadStep(tx, 1000));
+  await assert.rejects(stale.durable(), (e: unknown) => (e as DbError).code === "APPEND_FENCED");
+  assert.equal(stale.replication?.role, "fenced");
+  await writeSteps(next, 11, 5);
+  assert.equal(next.replication?.role, "writer");
+  assert.equal(stateDigest(next), referenceDigest(15));
+  const late = await replicated(stream, "late", { role: "follower" });
+  t.after(() => late.close());
+  assert.equal(stateDigest(late), referenceDigest(15));
+});
+
 test("a new node starts from the newest object-store snapshot plus the stream tail", async (t) => {
   const stream = uniqueStream("snapshot");
   t.after(() => deleteReplicatedLog(stream));
@@ -292,7 +319,7 @@ test("open fails, naming the message, on a record in the stream it cannot apply"
     replicated(stream, "late"),
     (e: unknown) =>
       (e as DbError).code === "CORRUPT" &&
-      /message 1: commit 1 cannot be applied: unknown object "nope::t"/.test(String(e)),
+      /message 2: commit 1 cannot be applied: unknown object "nope::t"/.test(String(e)),
   );
 });
 

@@ -206,26 +206,6 @@ function compileField(node: FieldExpr, env: CompileEnv): Compiled {
   return direct ? { evaluate, type, rootField: root } : { evaluate, type };
 }
 
-const siteReaders: Array<(root: string) => Evaluator> = [
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-  (root) => (s) => s.row[root] ?? null,
-];
-let siteNext = 0;
-
 /**
  * Reads `root.key.key` from the scope's row: keys walk plain objects only, and a missing key
  * or any other value on the way (arrays included) gives none. Paths of one or two names, by
@@ -235,7 +215,7 @@ function pathReader(root: string, keys: readonly string[]): Evaluator {
   const ownRoot = isInheritedKey(root);
   const readRoot: Evaluator = ownRoot
     ? (s) => (Object.hasOwn(s.row, root) ? (s.row[root] ?? null) : null)
-    : siteReaders[siteNext++ % siteReaders.length]!(root);
+    : (s) => s.row[root] ?? null;
   if (keys.length === 0) return readRoot;
   const owns = keys.map(isInheritedKey);
   if (keys.length === 1) {

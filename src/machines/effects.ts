@@ -21,6 +21,7 @@ import { qualifyName } from "../engine/index.ts";
 import type { Catalog, Transaction } from "../engine/index.ts";
 import { Counter, Queue, RingBuffer, Table } from "../primitives/index.ts";
 import { assert } from "../lib/assert.ts";
+import { setOwnKey } from "../lib/row-object.ts";
 import { isMachineNamespace } from "./names.ts";
 
 /** A validated effect, as stored in the normalized definition. */
@@ -115,7 +116,8 @@ export function compileTemplate(value: unknown, path: string): Evaluator {
     );
     return (scope) => {
       const out: Record<string, unknown> = {};
-      for (const [key, item] of entries) out[key] = item(scope);
+      // A `__proto__` key (JSON.parse makes it an own key) stays a key, not the prototype.
+      for (const [key, item] of entries) setOwnKey(out, key, item(scope));
       return out;
     };
   }

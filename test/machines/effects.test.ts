@@ -97,3 +97,24 @@ test("a failing effect fails the event: nothing of it is applied", async () => {
   assert.deepEqual(db.machines.history("o1"), []);
   await db.close();
 });
+
+test("a template key named __proto__ is an ordinary key of the value it builds", async () => {
+  const db = await open();
+  db.createNamespace("shop");
+  db.createQueue("shop::jobs");
+  // Parsed, as from a client: in a literal, `__proto__` would set the prototype instead.
+  const enqueue = JSON.parse('{"__proto__": "instance_id", "nested": {"__proto__": "1"}}');
+  db.machines.put("m", 1, {
+    states: ["a", "b"],
+    initial: "a",
+    transitions: [{ from: "a", event: "GO", to: "b", effects: [{ queue: "shop::jobs", enqueue }] }],
+  });
+  db.machines.createInstance({ instance_id: "i-1", machine: "m", version: 1 });
+  db.machines.applyEvent({ instance_id: "i-1", event: "GO" });
+  const [body] = db
+    .queue("shop::jobs")
+    .list("ready")
+    .map((message) => message.body);
+  assert.equal(JSON.stringify(body), '{"__proto__":"i-1","nested":{"__proto__":1}}');
+  await db.close();
+});

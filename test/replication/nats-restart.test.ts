@@ -19,21 +19,31 @@ const leaseTtlMs = 1500;
 /** How long a follower may take to apply commits made after its server came back. */
 const catchUpMsMax = 5000;
 
-/** Commits steps `from`..`to` on whichever of `dbs` is the writer, retrying NOT_WRITER. */
+/** How long `commitSteps` waits for a writer among its nodes. */
+const writerWaitMsMax = 20_000;
+
+/**
+ * Commits steps `from`..`to` on whichever of `dbs` is the writer, retrying NOT_WRITER; returns
+ * the node that committed the last one.
+ */
 async function commitSteps(dbs: Database[], from: number, to: number): Promise<Database> {
+  const started = performance.now();
+  let last: Database | undefined;
   for (let n = from; n <= to;) {
+    if (performance.now() - started > writerWaitMsMax) throw new Error(`no writer for step ${n}`);
     const writer = dbs.find((db) => db.replication?.role === "writer");
     try {
       if (writer === undefined) throw new DbError("NOT_WRITER", "no writer yet");
       writer.transact((tx) => applyWorkloadStep(tx, n));
       await writer.durable();
+      last = writer;
       n++;
     } catch (error) {
       if (!(error instanceof DbError) || error.code !== "NOT_WRITER") throw error;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  return dbs.find((db) => db.replication?.role === "writer")!;
+  return last!;
 }
 
 for (const signal of ["SIGKILL", "SIGTERM"] as const) {

@@ -30,17 +30,21 @@ assert(port !== null, "serve-thread runs on a worker thread");
 const post = (message: ServeThreadMessage): void => port.postMessage(message);
 
 try {
-  const server = await serve(workerData as ServerConfig, {
-    warn: (text) => post({ kind: "warn", text }),
-  });
-  // Listen for the stop before saying ready: the main thread may pass a signal on at once.
+  // Listen for the stop before the server starts: a signal during a long recovery is passed
+  // on at once, and would otherwise wait unread until the server said ready.
+  let signalled = false;
   const stopped = new Promise<string>((resolve) => {
     port.on("message", (request: ServeThreadRequest) => {
       if ("alive" in request) post({ kind: "alive" });
       else resolve(request.signal);
     });
+  }).finally(() => (signalled = true));
+  const server = await serve(workerData as ServerConfig, {
+    warn: (text) => post({ kind: "warn", text }),
   });
-  post({ kind: "ready", rcp: server.rcp, http: server.http });
+  // Told to stop while it started: it stops without saying ready (a supervisor would think
+  // the server up that it asked to stop).
+  if (!signalled) post({ kind: "ready", rcp: server.rcp, http: server.http });
   const reason = await Promise.race([stopped, server.mustStop]);
   post({ kind: "stopping", reason });
   await server.close();

@@ -10,6 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rm, stat, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
 import { makeTempDir, startServer } from "../support/server-process.ts";
@@ -255,3 +256,43 @@ test("HTTP connections past limits.httpConnectionsMax are closed; the others ser
   held[0]!.destroy();
   await eventually(() => healthy(server.http.port).catch(() => false), "room again");
 });
+
+for (const thread of ["worker", "main"]) {
+  test(`SIGTERM while the server starts (${thread} thread) stops it, exit 0, never ready`, async (t) => {
+    const root = await makeTempDir();
+    t.after(() => rm(root, { recursive: true, force: true }));
+    // A module that loads slowly stands in for a long recovery: both run inside serve().
+    const marker = join(root, "loading");
+    const module = join(root, "slow.mjs");
+    await writeFile(
+      module,
+      `import { writeFileSync } from "node:fs";\n` +
+        `writeFileSync(${JSON.stringify(marker)}, "");\n` +
+        `await new Promise((done) => setTimeout(done, 3000));\n` +
+        `export const procedures = {};\n`,
+    );
+    const bin = resolve(import.meta.dirname, "../../bin/statebase.js");
+    const args = [bin, "serve", "--data", join(root, "data"), "--module", module];
+    const child = spawn(process.execPath, [...args, "--rcp", "127.0.0.1:0", "--http", "off"], {
+      env: { ...process.env, STATEBASE_SERVE_THREAD: thread === "main" ? "main" : "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once("exit", done));
+    await eventually(
+      () =>
+        stat(marker).then(
+          () => true,
+          () => false,
+        ),
+      "the module loading",
+      30_000,
+    );
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, output);
+    assert.match(output, /SIGTERM: shutting down/);
+    assert.doesNotMatch(output, /ready/);
+  });
+}

@@ -56,10 +56,13 @@ async function serveHere(context: CliContext, config: ServerConfig): Promise<num
         `NODE_OPTIONS=--max-old-space-size=${config.heapSizeMbMax} instead`,
     );
   }
+  // Listen for the signals before the server starts: a signal during a long recovery would
+  // otherwise end the process unsynced (exit 143), not shut it down.
+  let signalled = false;
+  const stopping = waitForSignal().finally(() => (signalled = true));
   const server = await serve(config, { warn: (text) => context.warn(text) });
-  // Listen for the signals before saying ready: a supervisor may signal at once.
-  const stopping = waitForSignal();
-  await context.line(readyLine(server, config));
+  // Told to stop while it started: it stops without saying ready.
+  if (!signalled) await context.line(readyLine(server, config));
   const reason = await Promise.race([stopping, server.mustStop]);
   context.warn(`${reason}: shutting down`);
   await server.close();

@@ -86,8 +86,43 @@ interface ScanState {
   stopped: boolean;
 }
 
-/** Reads the whole log without modifying it; see the module comment. */
+/** Scans of a log that a running database's retention keeps changing, before giving up. */
+const scanAttemptsMax = 3;
+
+/**
+ * Reads the whole log without modifying it; see the module comment. The tools run beside a
+ * server, whose retention may remove segments the scan listed but has not read yet: the
+ * scan then starts over on the segments there are, and `onRecord` sees no record twice.
+ * Records it had not seen that went meanwhile are an error naming them, not a silent gap.
+ */
 export async function scanLog(storage: Storage, options: ScanLogOptions = {}): Promise<LogScan> {
+  const { onRecord } = options;
+  let deliveredSeq: number | undefined;
+  const deliver = async (record: LogRecord, location: RecordLocation): Promise<void> => {
+    if (deliveredSeq !== undefined && record.seq <= deliveredSeq) return;
+    if (deliveredSeq !== undefined && record.seq > deliveredSeq + 1) {
+      throw new DbError(
+        "IO_ERROR",
+        `records ${deliveredSeq + 1}..${record.seq - 1} were removed while being read ` +
+          `(retention of a running database); read again from seq ${record.seq}`,
+        { seq: deliveredSeq + 1 },
+      );
+    }
+    deliveredSeq = record.seq;
+    await onRecord!(record, location);
+  };
+  const once = onRecord === undefined ? options : { ...options, onRecord: deliver };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await scanLogOnce(storage, once);
+    } catch (error) {
+      const vanished = error instanceof DbError && error.details.errno === "ENOENT";
+      if (!vanished || attempt >= scanAttemptsMax) throw error;
+    }
+  }
+}
+
+async function scanLogOnce(storage: Storage, options: ScanLogOptions): Promise<LogScan> {
   assert(options.untilSeq === undefined || options.untilSeq >= 0, "untilSeq must not be negative");
   const names = await listSegments(storage);
   const firstSeq = names[0] === undefined ? 1 : segmentFirstSeq(names[0])!;

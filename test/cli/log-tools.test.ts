@@ -485,6 +485,38 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     );
   });
 
+  test("a scan starts over when retention removes segments it listed (a server runs)", async () => {
+    /** Scans a copy of `plain`; after its first segment, retention removes the first two. */
+    const scanWhileRetained = async (onRecord?: (record: { seq: number }) => void) => {
+      const dir = copy(plain);
+      const names = segments(dir);
+      assert.equal(names.length, 3, "fixture: three segments");
+      const { storage } = await openLogDirectory(dir);
+      let removed = false;
+      const onProgress = (): void => {
+        if (removed) return;
+        removed = true;
+        for (const name of names.slice(0, 2)) rmSync(join(dir, "wal", name));
+      };
+      const scan = await scanLog(storage, { onProgress, ...(onRecord ? { onRecord } : {}) });
+      return { scan, first: Number(names[2]!.slice(0, 20)) };
+    };
+    // verify and inspect: the log as it is now, not an IO error on a vanished file.
+    const { scan, first } = await scanWhileRetained();
+    assert.deepEqual([scan.firstSeq, scan.lastSeq, scan.damage], [first, 40, undefined]);
+    // wal, which printed the records before the gap: says so rather than skip them silently.
+    const seqs: number[] = [];
+    await assert.rejects(
+      scanWhileRetained((record) => void seqs.push(record.seq)),
+      (error: Error) => {
+        assert.equal((error as { code?: string }).code, "IO_ERROR");
+        const gap = `records ${seqs.at(-1)! + 1}..${first - 1} were removed while being read`;
+        assert.ok(error.message.startsWith(gap), error.message);
+        return true;
+      },
+    );
+  });
+
   test("progress: a scan past its quiet second reports each segment on stderr", async () => {
     const { storage } = await openLogDirectory(plain);
     const lines: string[] = [];

@@ -64,7 +64,9 @@ export class RcpClient {
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     this.closed = new Promise((resolve) => {
       socket.on("close", () => {
-        this.fail(this.ended ?? new RcpClientError("CONNECTION_CLOSED", "connection closed"));
+        // Set for later requests too: one written to a closed socket would never be answered.
+        this.ended ??= new RcpClientError("CONNECTION_CLOSED", "connection closed");
+        this.fail(this.ended);
         resolve();
       });
     });

@@ -22,6 +22,7 @@ export type {
   MessageState,
   QueueDefinition,
   QueueMessage,
+  QueueRowColumn,
   QueueOptions,
 } from "./queue.ts";
 export { Schema } from "./schema.ts";

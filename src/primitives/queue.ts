@@ -21,7 +21,7 @@ import type {
 } from "../engine/index.ts";
 import { mapChunks } from "./snapshot-source.ts";
 import { Duration, copyStorable, mapKeyOf, uuid4, uuid7 } from "../values/index.ts";
-import type { MapKey } from "../values/index.ts";
+import type { MapKey, ValueType } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
 import type { ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
@@ -99,6 +99,23 @@ function messageWith(
   const { id, body, enqueuedAt, dedupKey, order } = message;
   return newMessage(id, body, state, attempts, availableAt, enqueuedAt, dedupKey, order);
 }
+
+/** A column of the rows queries, views and subscriptions see of a queue (`Queue.rowOf`). */
+export interface QueueRowColumn {
+  readonly name: string;
+  /** The body column's type; undefined for the message fields and a schema-free body. */
+  readonly type: ValueType | undefined;
+  /** The stored message's field the column's value comes from. */
+  readonly field: keyof QueueMessage;
+}
+
+/** The message fields every queue row carries after its body, under their row names. */
+const messageFieldColumns: readonly QueueRowColumn[] = [
+  { name: "state", type: undefined, field: "state" },
+  { name: "attempts", type: undefined, field: "attempts" },
+  { name: "available_at", type: undefined, field: "availableAt" },
+  { name: "enqueued_at", type: undefined, field: "enqueuedAt" },
+];
 
 export interface EnqueueOptions {
   dedupKey?: string;
@@ -178,6 +195,41 @@ export class Queue implements StoredObject {
 
   get(id: unknown): QueueMessage | undefined {
     return this.messages.get(mapKeyOf(id));
+  }
+
+  /**
+   * A message as `from q`, views and subscriptions show it: the body's columns (or `id` and
+   * `body` when the queue has no columns), then its state, attempts and times. One shape
+   * everywhere, so a query's rows and a subscription's deltas apply to each other.
+   */
+  rowOf(message: QueueMessage): Row {
+    const row: Record<string, unknown> = this.flatRows
+      ? { ...(message.body as Row) }
+      : { id: message.id, body: message.body };
+    row.state = message.state;
+    row.attempts = message.attempts;
+    row.available_at = message.availableAt;
+    row.enqueued_at = message.enqueuedAt;
+    return row;
+  }
+
+  /** The columns of {@link rowOf}'s rows, each with the message field it comes from. */
+  rowColumns(): readonly QueueRowColumn[] {
+    if (!this.flatRows) {
+      const id: QueueRowColumn = { name: "id", type: undefined, field: "id" };
+      return [id, ...messageFieldColumns, { name: "body", type: undefined, field: "body" }];
+    }
+    const body = this.schema!.columns.map((column): QueueRowColumn => ({
+      name: column.name,
+      type: column.type,
+      field: "body",
+    }));
+    return [...body, ...messageFieldColumns];
+  }
+
+  /** Whether rows carry the body's columns (the queue has columns) or `id` and `body`. */
+  private get flatRows(): boolean {
+    return (this.definition.columns ?? []).length > 0;
   }
 
   /** Messages in a state, in claim order (dead ones in enqueue order). */

@@ -185,28 +185,12 @@ function compareKeys(a: Row, b: Row, names: readonly string[]): number {
 }
 
 function queueSource(queue: Queue, plan: string): CompiledSource {
-  const bodyColumns = (queue.definition.columns ?? []).map((column) => column.name);
-  const meta = ["state", "attempts", "available_at", "enqueued_at"];
-  const columns = untyped(
-    bodyColumns.length === 0 ? ["id", ...meta, "body"] : [...bodyColumns, ...meta],
-  );
+  const columns = untyped(queue.rowColumns().map((column) => column.name));
   const rows = (ctx: RunContext): Row[] => {
     const object = current(ctx, queue, Queue);
     const messages = [...object.list("ready"), ...object.list("claimed"), ...object.list("dead")];
     messages.sort((a, b) => a.order - b.order);
-    return messages.map((message) => {
-      const base =
-        bodyColumns.length === 0
-          ? { id: message.id, body: message.body }
-          : { ...(message.body as Row) };
-      return {
-        ...base,
-        state: message.state,
-        attempts: message.attempts,
-        available_at: message.availableAt,
-        enqueued_at: message.enqueuedAt,
-      };
-    });
+    return messages.map((message) => object.rowOf(message));
   };
   return { columns, plan, shared: false, rows };
 }

@@ -11,7 +11,8 @@ import { qualifyName } from "../engine/index.ts";
 import type { Catalog, StoredObject } from "../engine/index.ts";
 import { compileExpression } from "../expr/index.ts";
 import type { Expr } from "../expr/index.ts";
-import { Table } from "../primitives/index.ts";
+import { Queue, Table } from "../primitives/index.ts";
+import type { QueueMessage } from "../primitives/index.ts";
 import type { Pipeline, Step } from "../rql/index.ts";
 import type { QueryParams } from "../types.ts";
 import { AggregateOperator } from "./aggregate.ts";
@@ -79,6 +80,28 @@ export interface ViewGraph {
 class SourceNode extends Operator {
   push(delta: Delta): void {
     this.next.push(delta);
+  }
+}
+
+/**
+ * Where a queue's changes enter: its stored messages become the rows `from q` shows
+ * (`Queue.rowOf`), so a view reads the columns a query does.
+ */
+class QueueRowsNode extends Operator {
+  constructor(private readonly queue: Queue) {
+    super();
+  }
+
+  push(delta: Delta): void {
+    this.next.push({
+      key: delta.key,
+      before: this.rowOf(delta.before),
+      after: this.rowOf(delta.after),
+    });
+  }
+
+  rowOf(message: Row | undefined): Row | undefined {
+    return message === undefined ? undefined : this.queue.rowOf(message as unknown as QueueMessage);
   }
 }
 
@@ -344,15 +367,31 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
     );
   }
   const object = requireSource(build.catalog, source.object.name);
-  const entries = build.graph.entries;
-  const sinks = entries.get(object.name) ?? [];
-  sinks.push(node);
-  entries.set(object.name, sinks);
+  if (object instanceof Queue) return queueInput(build, object);
+  enter(build, object.name, node);
   const scan: InputScan = (fn) => forEachRow(build.catalog.require(object.name), fn);
   const columns = columnsOfObject(object);
   const read =
     object instanceof Table && object.hasPrimaryKey ? tableRead(build, object.name) : undefined;
   return { node, columns, scan, read, lineage: inputLineage(object.name, columns) };
+}
+
+/** Makes `node` where the changes of the input `name` enter the graph. */
+function enter(build: Build, name: string, node: Operator): void {
+  const entries = build.graph.entries;
+  entries.set(name, [...(entries.get(name) ?? []), node]);
+}
+
+/** A queue read as its rows; each row column's lineage is the message field it comes from. */
+function queueInput(build: Build, queue: Queue): Stream {
+  const node = new QueueRowsNode(queue);
+  enter(build, queue.name, node);
+  const scan: InputScan = (fn) =>
+    forEachRow(build.catalog.require(queue.name), (key, row) => fn(key, node.rowOf(row)!));
+  const rowColumns = queue.rowColumns();
+  const columns: Columns = new Map(rowColumns.map((column) => [column.name, column.type]));
+  const storedAs = new Map(rowColumns.map((column) => [column.name, column.field as string]));
+  return { node, columns, scan, lineage: inputLineage(queue.name, columns, storedAs) };
 }
 
 /** Reads a table's current row by key (the object is looked up again, like a scan does). */

@@ -34,11 +34,21 @@ export type ColumnsRead = Map<string, Set<string> | undefined>;
 /** Rows written inline in the pipeline: they never change, so they read nothing. */
 export const constantLineage: Lineage = { columns: new Map(), complete: true, sources: [] };
 
-/** The lineage of an input object's rows: each column is itself. */
-export function inputLineage(object: string, columns: Columns | undefined): Lineage {
+/**
+ * The lineage of an input object's rows: each column is itself, or, where `storedAs` names one,
+ * the field of the stored row (what its changes carry) it is read from: a queue row's
+ * `available_at` is its message's `availableAt`, and its body columns are the `body`.
+ */
+export function inputLineage(
+  object: string,
+  columns: Columns | undefined,
+  storedAs?: ReadonlyMap<string, string>,
+): Lineage {
   if (columns === undefined) return { columns: new Map(), complete: false, sources: [object] };
   const origins = new Map<string, readonly Origin[]>();
-  for (const name of columns.keys()) origins.set(name, [{ object, column: name }]);
+  for (const name of columns.keys()) {
+    origins.set(name, [{ object, column: storedAs?.get(name) ?? name }]);
+  }
   return { columns: origins, complete: true, sources: [object] };
 }
 

@@ -100,24 +100,9 @@ function resolveFeed(engine: Engine, target: SubscriptionTarget): Feed {
   };
 }
 
-/**
- * A queue's stored messages as `from q` shows them (rql/source.ts queueSource): the body's
- * columns (or `id` and `body` when it has none), then state, attempts and the times.
- */
+/** A queue's stored messages as `from q` shows them (`Queue.rowOf`). */
 function queueRowShape(queue: Queue): (message: unknown) => Record<string, unknown> | undefined {
-  const flat = (queue.definition.columns ?? []).length > 0;
-  return (stored) => {
-    if (stored === undefined) return undefined;
-    const message = stored as QueueMessage;
-    const base = flat ? { ...(message.body as object) } : { id: message.id, body: message.body };
-    return {
-      ...base,
-      state: message.state,
-      attempts: message.attempts,
-      available_at: message.availableAt,
-      enqueued_at: message.enqueuedAt,
-    };
-  };
+  return (stored) => (stored === undefined ? undefined : queue.rowOf(stored as QueueMessage));
 }
 
 function rowsOf(object: StoredObject): Array<Record<string, unknown>> {

@@ -313,3 +313,22 @@ test("REPL: aliases, JSON with spaces, errors stay in the session", async () => 
   assert.ok(lines.includes("state: paid"));
   assert.equal(lines.at(-1), 'unknown command "bogus" (try help)');
 });
+
+test("REPL: a reconnect that fails is an error line; the session goes on", async () => {
+  const own = await startTestRcp();
+  const root = resolve(import.meta.dirname, "..", "..");
+  const address = `127.0.0.1:${own.port}`;
+  const repl = [join(root, "bin", "statebase.js"), "repl", "-s", address];
+  const child = execFile(process.execPath, repl);
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+  child.stdin!.write("ping\n");
+  while (!out.includes("PONG")) await new Promise((done) => setTimeout(done, 50));
+  await own.stop();
+  child.stdin!.end("rc\nping\nq\n");
+  assert.equal(await exited, 0);
+  const lines = out.trim().split("\n");
+  assert.match(lines[1]!, new RegExp(`^error: cannot connect to ${address}: .*ECONNREFUSED`));
+  assert.match(lines[2]!, /^error: CONNECTION_CLOSED/);
+});

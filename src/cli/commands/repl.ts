@@ -189,8 +189,7 @@ async function runRepl(context: CliContext, flags: ConnectionFlags): Promise<num
       if (["quit", "exit", "q"].includes(name)) break;
       if (["reconnect", "rc"].includes(name)) {
         await client.close();
-        client = await connectRcp(flags);
-        await context.line("reconnected");
+        client = (await reconnect(context, flags)) ?? client;
       } else {
         await runReplCommand(context, client, name, args, flags.json === true);
       }
@@ -201,6 +200,24 @@ async function runRepl(context: CliContext, flags: ConnectionFlags): Promise<num
     await client.close();
   }
   return 0;
+}
+
+/** A new connection, or undefined (said as an error line) when there is none to be had. */
+async function reconnect(
+  context: CliContext,
+  flags: ConnectionFlags,
+): Promise<RcpClient | undefined> {
+  try {
+    const client = await connectRcp(flags);
+    await context.line("reconnected");
+    return client;
+  } catch (error) {
+    // The server is down or refuses the token: the session goes on, `rc` may be tried again.
+    const text =
+      error instanceof RcpClientError ? `${error.code}: ${error.message}` : String(error);
+    await context.line(`error: cannot connect to ${flags.server}: ${text}`);
+    return undefined;
+  }
 }
 
 async function runReplCommand(

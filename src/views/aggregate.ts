@@ -80,10 +80,10 @@ export class AggregateOperator extends Operator {
     this.scope = params === undefined ? { row: {} } : { row: {}, params };
   }
 
-  override start(): void {
+  override populated(): void {
     if (this.byNames.length > 0) return;
     const group = this.group([]);
-    this.emit(group);
+    if (group.output === undefined) this.emit(group);
   }
 
   push(delta: Delta): void {

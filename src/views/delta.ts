@@ -27,8 +27,11 @@ export abstract class Operator implements Sink {
   /** Set when the operator's state no longer matches its input: the view must be rebuilt. */
   lost = false;
   abstract push(delta: Delta): void;
-  /** Called once before the view is populated (a global aggregate emits its empty row). */
-  start(): void {}
+  /**
+   * Called once the view is populated: a global aggregate that no row reached emits its
+   * empty row then (emitted before, it was evaluated over no rows even when rows followed).
+   */
+  populated(): void {}
 }
 
 const nowhere: Sink = {

@@ -540,7 +540,6 @@ export function viewDefinition(name: string, options: ViewOptions): ViewDefiniti
 
 /** Pushes every row of every input (and inline rows) through a fresh graph. */
 export function populateGraph(catalog: Catalog, graph: ViewGraph): void {
-  for (const operator of graph.operators) operator.start();
   // Later inputs first: a join's right side is in place before its left rows arrive.
   for (const name of [...graph.entries.keys()].reverse()) {
     const sinks = graph.entries.get(name)!;
@@ -552,6 +551,7 @@ export function populateGraph(catalog: Catalog, graph: ViewGraph): void {
   for (const { sink, rows } of graph.inline) {
     rows.forEach((row, index) => sink.push({ key: index, before: undefined, after: row }));
   }
+  for (const operator of graph.operators) operator.populated();
 }
 
 /** The columns of a view not yet activated: none known. */

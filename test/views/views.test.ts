@@ -438,3 +438,21 @@ test("updates of unread columns keep views exact, on narrow and wide tables", as
   }
   await db.close();
 });
+
+test("a global aggregate is evaluated over the rows a new view starts from", async () => {
+  const db = await open();
+  const table = db.createTable("default::t", { columns: { id: "int4" }, primaryKey: "id" });
+  table.insert({ id: 1 });
+  table.insert({ id: 2 });
+  // Evaluated over no rows first, 7 / count failed with DIVISION_BY_ZERO though count is 2.
+  const query = "from t aggregate { q: 7 / math::count(id) }";
+  db.createView("default::ratio", { query });
+  assert.deepEqual(db.view("default::ratio").scan(), [{ q: 3 }]);
+  db.createView("default::n", {
+    query: "from t filter { id > 5 } aggregate { n: math::count(id) }",
+  });
+  assert.deepEqual(db.view("default::n").scan(), [{ n: 0 }], "over no rows, one row still");
+  table.insert({ id: 6 });
+  assert.deepEqual(db.view("default::n").scan(), [{ n: 1 }]);
+  await db.close();
+});

@@ -257,7 +257,7 @@ test("an event larger than a frame ends its subscription, resumable without ctx"
   }
 });
 
-test("a commit with an event larger than a frame is not half delivered, so not repeated", async () => {
+test("a commit with an event too large for a frame is not half sent, so not repeated", async () => {
   // One commit, two events: the small one went out, the end said to resume before the
   // commit, and the resumed subscription sent the small one a second time.
   const own = await startTestRcp();

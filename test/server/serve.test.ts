@@ -258,7 +258,8 @@ test("HTTP connections past limits.httpConnectionsMax are closed; the others ser
 });
 
 for (const thread of ["worker", "main"]) {
-  test(`SIGTERM while the server starts (${thread} thread) stops it, exit 0, never ready`, async (t) => {
+  const name = `SIGTERM while the server starts (${thread} thread) stops it, exit 0, never ready`;
+  test(name, async (t) => {
     const root = await makeTempDir();
     t.after(() => rm(root, { recursive: true, force: true }));
     // A module that loads slowly stands in for a long recovery: both run inside serve().

@@ -464,6 +464,13 @@ export class ViewManager implements ChangeObserver, ViewHost {
     });
     const existing = this.engine.catalog.get(definition.name);
     if (existing !== undefined && statement.ifNotExists) return false;
+    // Compiled first as parsed within the script, so an error names the script's line and
+    // column; activation compiles the stored text again, whose positions start at the body.
+    const transactional = definition.mode === "transactional";
+    compileView(statement.pipeline, this.engine.catalog, {
+      rescan: transactional,
+      live: transactional,
+    });
     this.engine.catalog.create(tx, definition);
     return true;
   }

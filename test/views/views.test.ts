@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duration, open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
-import { throwsDb } from "../support/assertions.ts";
+import { rejectsWithCode, throwsDb } from "../support/assertions.ts";
 import { assertViewMatches } from "./support.ts";
 
 const byCustomer =
@@ -454,5 +454,19 @@ test("a global aggregate is evaluated over the rows a new view starts from", asy
   assert.deepEqual(db.view("default::n").scan(), [{ n: 0 }], "over no rows, one row still");
   table.insert({ id: 6 });
   assert.deepEqual(db.view("default::n").scan(), [{ n: 1 }]);
+  await db.close();
+});
+
+test("an error in a view's body names its line and column in the script", async () => {
+  const db = await open();
+  db.createTable("default::t", { columns: { id: "int4" }, primaryKey: "id" });
+  const script =
+    "create namespace x;\n" +
+    "create transactional view default::v { n: int8 } as {\n" +
+    "  from default::t\n" +
+    "  aggregate { n: math::count(nope) }\n" +
+    "}";
+  // Counted from the body's first line, it said line 2.
+  await rejectsWithCode(db.admin(script), "UNKNOWN_COLUMN", /^line 4, column 30: /);
   await db.close();
 });

@@ -13,7 +13,7 @@ import type { Database } from "../../src/index.ts";
 import { applyWorkloadStep, referenceDigest, stateDigest } from "../support/crash-workload.ts";
 import { workloadSetup } from "../support/crash-workload.ts";
 import { eventually } from "../support/nats.ts";
-import { startPrivateNats } from "./private-nats.ts";
+import { startPrivateNats } from "../support/private-nats.ts";
 
 const leaseTtlMs = 1500;
 /** How long a follower may take to apply commits made after its server came back. */

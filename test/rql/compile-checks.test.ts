@@ -5,8 +5,9 @@
 // error code, the position details and that a correct neighbour of the query still works.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { DbError, open } from "../../src/index.ts";
+import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
+import { dbErrorOf } from "../support/assertions.ts";
 
 async function setup(): Promise<Database> {
   const db = await open();
@@ -18,21 +19,11 @@ async function setup(): Promise<Database> {
   return db;
 }
 
-async function error(promise: Promise<unknown>): Promise<DbError> {
-  try {
-    await promise;
-  } catch (caught) {
-    assert.ok(caught instanceof DbError, String(caught));
-    return caught;
-  }
-  assert.fail("expected an error");
-}
-
 describe("join conditions name columns that exist", () => {
   test("an unknown left column is UNKNOWN_COLUMN, not an empty result", async () => {
     const db = await setup();
     const rql = "from s::orders\n  inner join { from s::people } as p using (custmer, p.name)";
-    const caught = await error(db.query(rql));
+    const caught = await dbErrorOf(db.query(rql));
     assert.equal(caught.code, "UNKNOWN_COLUMN", caught.message);
     assert.equal(caught.details.column, "custmer");
     assert.equal(caught.details.line, 2);
@@ -42,7 +33,7 @@ describe("join conditions name columns that exist", () => {
   test("an unknown right column is UNKNOWN_COLUMN, not a row of none", async () => {
     const db = await setup();
     const rql = "from s::orders left join { from s::people } as p using (customer, p.nme)";
-    const caught = await error(db.query(rql));
+    const caught = await dbErrorOf(db.query(rql));
     assert.equal(caught.code, "UNKNOWN_COLUMN", caught.message);
     assert.equal(caught.details.column, "p.nme");
     assert.equal(caught.details.line, 1);
@@ -68,7 +59,7 @@ describe("aggregate calls are checked when compiled", () => {
     const db = await setup();
     for (const fn of ["sum", "avg"]) {
       const rql = `from s::orders\n  aggregate { x: math::${fn}(customer) }`;
-      const caught = await error(db.query(rql));
+      const caught = await dbErrorOf(db.query(rql));
       assert.equal(caught.code, "TYPE_MISMATCH", caught.message);
       assert.equal(caught.details.line, 2, caught.message);
       assert.equal(caught.details.fragment, `math::${fn}(customer)`);
@@ -81,16 +72,18 @@ describe("aggregate calls are checked when compiled", () => {
       "create table s::events { id: int8, at: datetime } with { primary_key: { id } }",
     );
     await db.command('insert s::events [(1, "2024-01-01T00:00:00Z")]');
-    const caught = await error(db.query("from s::events aggregate { x: math::sum(at) }"));
+    const caught = await dbErrorOf(db.query("from s::events aggregate { x: math::sum(at) }"));
     assert.equal(caught.code, "TYPE_MISMATCH", caught.message);
   });
 
   test("a wrong argument count is INVALID_ARGUMENT, in a query and in a view", async () => {
     const db = await setup();
-    const query = await error(db.query("from s::orders aggregate { n: math::count(id, total) }"));
+    const query = await dbErrorOf(
+      db.query("from s::orders aggregate { n: math::count(id, total) }"),
+    );
     assert.equal(query.code, "INVALID_ARGUMENT", query.message);
     assert.equal(query.details.fragment, "math::count(id, total)");
-    const view = await error(
+    const view = await dbErrorOf(
       db.admin(`create view s::totals { customer: utf8, s: int8 } as {
         from s::orders aggregate { s: math::sum() } by { customer } }`),
     );
@@ -137,7 +130,7 @@ describe("aggregate results keep their type", () => {
 describe("schema options point at themselves", () => {
   test("an unknown option names its own line and column", async () => {
     const db = await setup();
-    const caught = await error(
+    const caught = await dbErrorOf(
       db.admin("create table s::x { id: int8 } with {\n  primary_key: { id },\n  bogus: 1\n}"),
     );
     assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
@@ -149,7 +142,7 @@ describe("schema options point at themselves", () => {
 
   test("an option of the wrong kind carries its position in the details", async () => {
     const db = await setup();
-    const caught = await error(
+    const caught = await dbErrorOf(
       db.admin('create ringbuffer s::r { id: int8 } with {\n  capacity: "many"\n}'),
     );
     assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
@@ -169,7 +162,7 @@ describe("function arguments of a kind the function never takes", () => {
   for (const [call, fragment] of cases) {
     test(`${call} is TYPE_MISMATCH at its position`, async () => {
       const db = await setup();
-      const caught = await error(db.query(`from s::orders\n  map { x: ${call} }`));
+      const caught = await dbErrorOf(db.query(`from s::orders\n  map { x: ${call} }`));
       assert.equal(caught.code, "TYPE_MISMATCH", caught.message);
       assert.equal(caught.details.line, 2, caught.message);
       assert.equal(caught.details.col, 12, caught.message);
@@ -194,7 +187,7 @@ describe("join output columns never overwrite each other", () => {
     await db.admin("create table s::tags { id: int8, p_name: utf8 } with { primary_key: { id } }");
     await db.command('insert s::tags [(1, "kept")]');
     const rql = "from s::tags\n  inner join { from s::people } as p using (p_name, p.name)";
-    const caught = await error(db.query(rql));
+    const caught = await dbErrorOf(db.query(rql));
     assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
     assert.equal(caught.details.column, "p_name");
     assert.equal(caught.details.line, 2, caught.message);
@@ -205,7 +198,7 @@ describe("join output columns never overwrite each other", () => {
     const rql =
       "from s::orders inner join { from s::people } as p using (customer, p.name)\n" +
       "  inner join { from s::people } as p using (customer, p.name)";
-    const caught = await error(db.query(rql));
+    const caught = await dbErrorOf(db.query(rql));
     assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
     assert.equal(caught.details.line, 2, caught.message);
   });

@@ -7,8 +7,9 @@
 // the data are unchanged after every refusal.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { DbError, open } from "../../src/index.ts";
+import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
+import { dbErrorOf } from "../support/assertions.ts";
 
 async function setup(): Promise<Database> {
   const db = await open();
@@ -18,16 +19,6 @@ async function setup(): Promise<Database> {
     create counter shop::visits`);
   await db.command('insert shop::orders [(1, "ada", 10.0), (2, "bob", 20.0)]');
   return db;
-}
-
-async function error(promise: Promise<unknown>): Promise<DbError> {
-  try {
-    await promise;
-  } catch (caught) {
-    assert.ok(caught instanceof DbError, String(caught));
-    return caught;
-  }
-  assert.fail("expected an error");
 }
 
 describe("parse errors name line, column and fragment", () => {
@@ -43,7 +34,7 @@ describe("parse errors name line, column and fragment", () => {
   for (const [rql, line, col, fragment] of cases) {
     test(JSON.stringify(rql), async () => {
       const db = await open();
-      const caught = await error(db.admin(rql));
+      const caught = await dbErrorOf(db.admin(rql));
       assert.equal(caught.code, "RQL_PARSE", caught.message);
       assert.equal(caught.details.line, line, caught.message);
       assert.equal(caught.details.col, col, caught.message);
@@ -54,7 +45,7 @@ describe("parse errors name line, column and fragment", () => {
 
   test("type errors found at compile time also carry a position", async () => {
     const db = await setup();
-    const caught = await error(db.query('from shop::orders filter { total > "x" }'));
+    const caught = await dbErrorOf(db.query('from shop::orders filter { total > "x" }'));
     assert.equal(caught.code, "TYPE_MISMATCH");
     assert.equal(caught.details.line, 1);
     assert.equal(typeof caught.details.col, "number");
@@ -62,11 +53,11 @@ describe("parse errors name line, column and fragment", () => {
 
   test("unknown objects and columns", async () => {
     const db = await setup();
-    const unknown = await error(db.query("from shop::nothing"));
+    const unknown = await dbErrorOf(db.query("from shop::nothing"));
     assert.equal(unknown.code, "RQL_UNKNOWN_OBJECT");
     assert.equal(unknown.details.object, "shop::nothing");
     assert.equal(unknown.details.col, 6);
-    const column = await error(db.query("from shop::orders filter { nope == 1 }"));
+    const column = await dbErrorOf(db.query("from shop::orders filter { nope == 1 }"));
     assert.equal(column.code, "UNKNOWN_COLUMN");
     assert.match(column.message, /nope/);
   });
@@ -98,7 +89,7 @@ describe("a failing script applies nothing", () => {
       const db = await setup();
       const before = await db.query("from shop::orders; from shop::visits");
       const seq = db.seq;
-      const caught = await error(db.command(rql));
+      const caught = await dbErrorOf(db.command(rql));
       assert.equal(caught.code, code, caught.message);
       assert.equal(db.seq, seq, "no commit");
       assert.deepEqual(await db.query("from shop::orders; from shop::visits"), before);
@@ -121,7 +112,7 @@ describe("a failing script applies nothing", () => {
     ];
     for (const [change, rql] of changes) {
       const seq = db.seq;
-      const caught = await error(db.admin(rql));
+      const caught = await dbErrorOf(db.admin(rql));
       assert.equal(caught.code, "OBJECT_IN_USE", caught.message);
       assert.match(caught.message, new RegExp(`^${change} rebuilds shop::orders`), change);
       assert.match(caught.message, /view shop::by_customer reads it; drop the view first/);
@@ -133,7 +124,9 @@ describe("a failing script applies nothing", () => {
 
   test("an update error names the row it was about", async () => {
     const db = await setup();
-    const caught = await error(db.command('update shop::orders { total: "x" } filter { id == 2 }'));
+    const caught = await dbErrorOf(
+      db.command('update shop::orders { total: "x" } filter { id == 2 }'),
+    );
     assert.equal(caught.details.column, "total");
     assert.match(caught.message, /row with key 2/);
   });
@@ -152,7 +145,7 @@ describe("entry points", () => {
     ];
     for (const [entry, rql] of refusals) {
       const seq = db.seq;
-      const caught = await error(db[entry](`from shop::orders; ${rql}`));
+      const caught = await dbErrorOf(db[entry](`from shop::orders; ${rql}`));
       assert.equal(caught.code, "FORBIDDEN", `${entry}: ${rql}`);
       assert.equal(caught.details.line, 1);
       assert.equal(db.seq, seq);
@@ -163,7 +156,7 @@ describe("entry points", () => {
 
   test("a refused statement later in the script stops the earlier ones too", async () => {
     const db = await setup();
-    await error(db.command('insert shop::orders [(3, "cy", 1.0)]; drop table shop::orders'));
+    await dbErrorOf(db.command('insert shop::orders [(3, "cy", 1.0)]; drop table shop::orders'));
     assert.equal((await db.query("from shop::orders")).frames[0]!.length, 2);
   });
 });

@@ -49,3 +49,14 @@ export async function rejectsWithCode(
     return true;
   });
 }
+
+/** The DbError `promise` rejects with, for tests that look at more than its code. */
+export async function dbErrorOf(promise: Promise<unknown>): Promise<DbError> {
+  try {
+    await promise;
+  } catch (caught) {
+    assert.ok(caught instanceof DbError, String(caught));
+    return caught;
+  }
+  assert.fail("expected an error");
+}

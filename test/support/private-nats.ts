@@ -8,11 +8,11 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { freePort } from "./free-port.ts";
 
 const serverPath = process.env["NATS_SERVER"] ?? "/usr/sbin/nats-server";
 const readyTimeoutMs = 20_000;
@@ -25,17 +25,6 @@ export interface PrivateNats {
   start(): Promise<void>;
   /** Stops it for good and removes its store. */
   dispose(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 export async function startPrivateNats(): Promise<PrivateNats> {

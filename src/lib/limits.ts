@@ -17,6 +17,8 @@ export const changedColumnsTrackedMax = 30;
 export const snapshotLogBytesDefault = 256 * 1024 * 1024;
 /** Snapshots kept by default (older ones and the log they cover are removed). */
 export const snapshotsKeptDefault = 2;
+/** Snapshots a replicated node may keep in the object store (a local log has no cap). */
+export const replicatedSnapshotsKeptMax = 1000;
 /** Secondary indexes on one object. */
 export const indexesPerObjectMax = 64;
 /** Objects in the catalog (namespaces excluded). */

@@ -16,7 +16,11 @@ import type { ObjectStore } from "@nats-io/obj";
 import { assert } from "../lib/assert.ts";
 import { bytesEqual } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
-import { snapshotLogBytesDefault, snapshotsKeptDefault } from "../lib/limits.ts";
+import {
+  replicatedSnapshotsKeptMax,
+  snapshotLogBytesDefault,
+  snapshotsKeptDefault,
+} from "../lib/limits.ts";
 import type { Commit, Engine } from "../engine/index.ts";
 import { encodeRecord, readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
 import type { LogRecord } from "../log/index.ts";
@@ -84,7 +88,7 @@ export async function openReplicatedLog(
 const replicateOptionRanges: ReadonlyArray<readonly [keyof ReplicateOptions, number, number]> = [
   ["leaseTtlMs", 100, 10 * 60 * 1000],
   ["snapshotLogBytes", 0, Number.MAX_SAFE_INTEGER],
-  ["snapshotsKept", 1, 1000],
+  ["snapshotsKept", 1, replicatedSnapshotsKeptMax],
 ];
 
 function checkReplicateOptions(options: ReplicateOptions): void {

@@ -17,6 +17,7 @@ import type { Durability, OpenOptions } from "../types.ts";
 import { hashToken } from "./auth.ts";
 import {
   httpBodySizeBytesMax,
+  replicatedSnapshotsKeptMax,
   requestTimeoutMsDefault,
   serverStallMsDefault,
   subscriptionPendingCommitsMax,
@@ -455,12 +456,6 @@ function checkListenAddresses(document: ConfigDocument, sources: Map<string, str
     }
   }
 }
-
-/**
- * Snapshots a replicated node keeps in the object store: the replication layer refuses more
- * (replicated-log.ts), which said so only after the listeners were tried, without the key.
- */
-const replicatedSnapshotsKeptMax = 1000;
 
 /**
  * The NATS client drops any scheme it is given, so `http://host:8222` (the monitoring port)

@@ -557,7 +557,10 @@ class EmbeddedDatabase implements Database, Tx {
 
   get machines(): MachinesApi {
     // Built on first use: a database that never uses machines pays nothing for them.
-    this.machinesApi ??= createMachines(this.engine, this.options.machines);
+    this.machinesApi ??= createMachines(this.engine, {
+      ...this.options.machines,
+      report: this.options.onMessage ?? reportToStderr,
+    });
     return this.machinesApi;
   }
 

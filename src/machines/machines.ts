@@ -43,7 +43,11 @@ export function createMachines(engine: Engine, options: Partial<MachinesOptions>
     );
   }
   return new Machines(
-    new MachineStore(engine, { idempotencyWindowMs: window, versionsMax: versions }),
+    new MachineStore(engine, {
+      idempotencyWindowMs: window,
+      versionsMax: versions,
+      report: options.report,
+    }),
   );
 }
 

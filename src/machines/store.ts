@@ -90,6 +90,8 @@ export interface MachinesOptions {
   idempotencyWindowMs: number;
   /** Versions one machine may have. */
   versionsMax: number;
+  /** Where warnings go (a durable timer dropped for a failure): the database's `onMessage`. */
+  report?: ((kind: "warning", message: string) => void) | undefined;
 }
 
 const baseTables = [

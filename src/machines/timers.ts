@@ -6,7 +6,8 @@
  * `{kind: "timer"}`. Firing clears the deadline in the same commit as the transition, so a
  * timer fires exactly once, also across a crash; any transition out of the state rewrites or
  * clears the deadline, which is what cancels it. A timer whose event is refused when it comes
- * due (its guard fails) is dropped.
+ * due (its guard fails, or its state has no such event) is dropped; one whose event fails for
+ * another reason (an effect's object is gone) is dropped too, with a warning that says why.
  */
 import { DbError } from "../lib/errors.ts";
 import { machineTimersPerFireMax } from "../lib/limits.ts";
@@ -15,6 +16,9 @@ import { instanceTableName } from "./names.ts";
 import { applyEvent } from "./step.ts";
 import type { InstanceRow, MachineStore } from "./store.ts";
 import { listMachines } from "./versions.ts";
+
+/** Why an event may be refused by design; a timer dropped for these is no news. */
+const refusals: ReadonlySet<string> = new Set(["GUARD_FAILED", "INVALID_TRANSITION"]);
 
 /** Fires every timer due at the current time, up to the limit; returns how many applied. */
 export function fireDueTimers(store: MachineStore): number {
@@ -49,6 +53,13 @@ function fireTimer(store: MachineStore, machine: string, id: string): boolean {
       } catch (error) {
         if (!(error instanceof DbError)) throw error;
         clearTimer(store, tx, machine, id);
+        if (!refusals.has(error.code)) {
+          store.options.report?.(
+            "warning",
+            `machine ${machine}: the timer event ${event} of instance ${id} failed and was ` +
+              `dropped: ${error.code}: ${error.message}`,
+          );
+        }
         return false;
       }
     },

@@ -139,3 +139,31 @@ test("states named like Object.prototype members (constructor, __proto__) work",
   assert.equal(db.machines.getInstance("o").state, "done");
   await db.close();
 });
+
+test("a timer event that fails, not by a refusal, is dropped with a warning", async () => {
+  const clock = createManualClock(0);
+  const warnings: string[] = [];
+  const onMessage = (kind: string, message: string): void => {
+    if (kind === "warning") warnings.push(message);
+  };
+  const db = await open({ clock, onMessage });
+  db.createNamespace("app");
+  db.createCounter("app::expired");
+  db.machines.put("hold", 1, {
+    states: ["held", "gone"],
+    initial: "held",
+    after: { held: { ms: 10, event: "EXPIRE" } },
+    transitions: [
+      { from: "held", event: "EXPIRE", to: "gone", effects: [{ counter: "app::expired", add: 1 }] },
+    ],
+  });
+  db.machines.createInstance({ instance_id: "h1", machine: "hold", version: 1 });
+  db.drop("app::expired"); // the effect's object is gone when the timer comes due
+  clock.advance(10);
+  assert.equal(db.machines.fireDueTimers(), 0);
+  assert.equal(db.machines.getInstance("h1").state, "held");
+  assert.equal(warnings.length, 1, "said once");
+  assert.match(warnings[0]!, /hold: the timer event EXPIRE of instance h1 failed.*app::expired/);
+  assert.equal(db.machines.fireDueTimers(), 0, "dropped: not tried again");
+  await db.close();
+});

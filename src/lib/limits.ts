@@ -80,6 +80,8 @@ export const machineTransitionsMax = 100_000;
 export const machineEffectsPerTransitionMax = 64;
 /** Length of an instance id, in UTF-16 code units. */
 export const machineInstanceIdLengthMax = 1024;
+/** Length of an idempotency key, in UTF-16 code units (each is kept for the whole window). */
+export const machineIdempotencyKeyLengthMax = 1024;
 /** Instances one `listInstances` call returns; a larger `limit` is clamped (has_more says so). */
 export const machineListInstancesMax = 100_000;
 /** Expired idempotency keys removed by one write that stores a key (amortised clean-up). */

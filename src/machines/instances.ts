@@ -15,7 +15,13 @@ import { isPlainObject } from "./definition.ts";
 import { deleteHistory } from "./history.ts";
 import { findIdempotentResult, idempotencySlot, rememberIdempotentResult } from "./idempotency.ts";
 import { directoryTableName, instanceTableName } from "./names.ts";
-import { checkInstanceId, checkMachineName, checkOptionalText, checkVersion } from "./params.ts";
+import {
+  checkIdempotencyKey,
+  checkInstanceId,
+  checkMachineName,
+  checkOptionalText,
+  checkVersion,
+} from "./params.ts";
 import { instanceNotFound, timerColumns } from "./step.ts";
 import type { DirectoryRow, InstanceRow, MachineStore } from "./store.ts";
 import { listMachines, machineNotFound } from "./versions.ts";
@@ -37,7 +43,7 @@ export function createInstance(
   const version = checkVersion(params.version);
   const requested =
     params.instance_id === undefined ? undefined : checkInstanceId(params.instance_id);
-  const key = checkOptionalText(params.idempotency_key, "idempotency_key");
+  const key = checkIdempotencyKey(params.idempotency_key);
   const ctx = params.initial_ctx === undefined ? {} : params.initial_ctx;
   if (!isPlainObject(ctx)) {
     throw new DbError(
@@ -106,7 +112,7 @@ export function deleteInstance(
   params: DeleteParams,
 ): DeleteResult {
   const id = checkInstanceId(params?.instance_id);
-  const key = checkOptionalText(params?.idempotency_key, "idempotency_key");
+  const key = checkIdempotencyKey(params?.idempotency_key);
   const slot =
     key === undefined
       ? undefined

@@ -3,7 +3,7 @@
  * its own params first; these guard the embedded API, naming the parameter that is wrong.
  */
 import { DbError, describeValue } from "../lib/errors.ts";
-import { machineInstanceIdLengthMax } from "../lib/limits.ts";
+import { machineIdempotencyKeyLengthMax, machineInstanceIdLengthMax } from "../lib/limits.ts";
 import { machineIdentifier } from "./names.ts";
 
 const versionMax = 0xffff_ffff;
@@ -56,6 +56,23 @@ export function checkOptionalText(value: unknown, name: string): string | undefi
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") throw invalid(name, "text", value);
   return value;
+}
+
+/**
+ * An optional idempotency key: text up to the limit. Each is kept as a key of the idempotency
+ * table for the whole window, so its size is bounded like an instance id's.
+ */
+export function checkIdempotencyKey(value: unknown): string | undefined {
+  const key = checkOptionalText(value, "idempotency_key");
+  if (key !== undefined && key.length > machineIdempotencyKeyLengthMax) {
+    throw new DbError(
+      "LIMIT_EXCEEDED",
+      `idempotency_key may have at most ${machineIdempotencyKeyLengthMax} characters, ` +
+        `got ${key.length}`,
+      { value: describeValue(key) },
+    );
+  }
+  return key;
 }
 
 /** A wal offset (commit seq) given as a condition. */

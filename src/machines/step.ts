@@ -15,7 +15,12 @@ import { isPlainObject } from "./definition.ts";
 import type { TimerSpec } from "./definition.ts";
 import { appendHistory } from "./history.ts";
 import { findIdempotentResult, idempotencySlot, rememberIdempotentResult } from "./idempotency.ts";
-import { checkInstanceId, checkOptionalOffset, checkOptionalText } from "./params.ts";
+import {
+  checkIdempotencyKey,
+  checkInstanceId,
+  checkOptionalOffset,
+  checkOptionalText,
+} from "./params.ts";
 import type { InstanceRow, MachineStore } from "./store.ts";
 import { machineNotFound } from "./versions.ts";
 import type { Table } from "../primitives/index.ts";
@@ -31,7 +36,7 @@ export function applyEvent(store: MachineStore, tx: Transaction, params: ApplyPa
   const expectedState = checkOptionalText(params.expected_state, "expected_state");
   const expectedOffset = checkOptionalOffset(params.expected_wal_offset, "expected_wal_offset");
   const eventId = checkOptionalText(params.event_id, "event_id") ?? null;
-  const key = checkOptionalText(params.idempotency_key, "idempotency_key");
+  const key = checkIdempotencyKey(params.idempotency_key);
   const payload = params.payload === undefined ? null : params.payload;
   const found = store.instance(id);
   if (found === undefined) throw instanceNotFound(id);

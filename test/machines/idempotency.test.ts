@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
 import { createManualClock } from "../../src/lib/clock.ts";
+import { machineIdempotencyKeyLengthMax } from "../../src/lib/limits.ts";
 import { throwsDb } from "../support/assertions.ts";
 
 const order = {
@@ -123,4 +124,24 @@ test("keys survive a restart (snapshot plus log): retries get the original resul
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("an idempotency key longer than the limit is refused, not kept for the window", async () => {
+  const db = await open();
+  db.machines.put("m", 1, order);
+  const key = "k".repeat(machineIdempotencyKeyLengthMax + 1);
+  const tooLong = { code: "LIMIT_EXCEEDED", message: /idempotency_key may have at most/ } as const;
+  throwsDb(
+    () => db.machines.createInstance({ machine: "m", version: 1, idempotency_key: key }),
+    tooLong,
+  );
+  db.machines.createInstance({ instance_id: "i", machine: "m", version: 1 });
+  throwsDb(
+    () => db.machines.applyEvent({ instance_id: "i", event: "PAY", idempotency_key: key }),
+    tooLong,
+  );
+  throwsDb(() => db.machines.deleteInstance({ instance_id: "i", idempotency_key: key }), tooLong);
+  const fits = "k".repeat(machineIdempotencyKeyLengthMax);
+  db.machines.applyEvent({ instance_id: "i", event: "PAY", idempotency_key: fits });
+  await db.close();
 });

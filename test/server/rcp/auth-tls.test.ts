@@ -80,6 +80,8 @@ test("CALL needs the role a procedure declares (write when it declares none)", a
   }
 });
 
+const putOrder = { machine: "m", version: 1, definition: orderMachine };
+
 test("auth on: only HELLO/AUTH/PING/BYE before AUTH; roles limit what a token may do", async () => {
   const rcp = await startTestRcp({
     server: {
@@ -132,8 +134,18 @@ test("auth on: only HELLO/AUTH/PING/BYE before AUTH; roles limit what a token ma
       ["ok", "error"],
     );
     assert.equal(batch.results[1].error.code, "UNAUTHORIZED");
+    // An AUTH inside an atomic batch that fails is taken back with the rest of the batch.
+    const failed = await d.fail("BATCH", {
+      mode: "atomic",
+      ops: [
+        { op: "AUTH", params: { method: "bearer", token: "writer" } },
+        { op: "GET_MACHINE", params: { machine: "absent", version: 1 } },
+      ],
+    });
+    assert.equal(failed.code, "BAD_REQUEST");
+    assert.equal((await d.fail("PUT_MACHINE", putOrder)).code, "UNAUTHORIZED", "still a reader");
     await d.ok("AUTH", { method: "bearer", token: "writer" });
-    await d.ok("PUT_MACHINE", { machine: "m", version: 1, definition: orderMachine });
+    await d.ok("PUT_MACHINE", putOrder);
     assert.equal((await d.fail("COMPACT", {})).code, "UNAUTHORIZED", "COMPACT needs admin");
   } finally {
     await rcp.stop();

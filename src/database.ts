@@ -632,8 +632,16 @@ class EmbeddedDatabase implements Database, Tx {
   private async prefetch(cached: CachedScript, params: QueryParams | undefined) {
     const reads = asyncReadsOf(cached.script, params, this.engine.clock.now());
     const asOf = new Map<number, EmbeddedDatabase["engine"]["catalog"]>();
-    for (const seq of reads.seqs) {
+    for (const { seq, pos } of reads.seqs) {
       if (asOf.has(seq)) continue;
+      if (seq > this.engine.seq) {
+        throw new DbError(
+          "INVALID_ARGUMENT",
+          `line ${pos.line}, column ${pos.col}: as of ${seq}: ` +
+            `the last commit is ${this.engine.seq}`,
+          { value: String(seq), line: pos.line, col: pos.col, fragment: String(seq) },
+        );
+      }
       const past = await this.at(seq);
       assert(past instanceof EmbeddedDatabase, "at() builds an embedded database");
       asOf.set(seq, past.engine.catalog);

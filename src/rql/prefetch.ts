@@ -4,13 +4,16 @@
  * `from system::history {...}`. The async entry points collect them here, fetch them, and
  * hand the results to the executor (host.ts `Prefetched`); a transaction itself never waits.
  */
-import type { Pipeline, Script, Source, Statement } from "./ast.ts";
+import type { Pipeline, Position, Script, Source, Statement } from "./ast.ts";
 import type { Params, RunContext } from "./context.ts";
 import { asOfSeq, historyArgs } from "./source.ts";
 
-/** What to fetch: commit seqs to rebuild, and (object, key) histories to read. */
+/**
+ * What to fetch: commit seqs to rebuild (with where each `as of` stands, for errors), and
+ * (object, key) histories to read.
+ */
 export interface AsyncReads {
-  readonly seqs: number[];
+  readonly seqs: Array<{ seq: number; pos: Position }>;
   readonly histories: Array<{ object: string; key: unknown }>;
 }
 
@@ -62,8 +65,9 @@ export function asyncReadsOf(script: Script, params: Params | undefined, now: nu
     for (const pipeline of pipelinesOf(statement)) {
       forEachSource(pipeline, (source) => {
         if (source.type !== "object") return;
-        if (source.asOf !== undefined) reads.seqs.push(asOfSeq(source.asOf, ctx));
-        else if (source.object.name.toLowerCase() === "system::history") {
+        if (source.asOf !== undefined) {
+          reads.seqs.push({ seq: asOfSeq(source.asOf, ctx), pos: source.asOf.pos });
+        } else if (source.object.name.toLowerCase() === "system::history") {
           reads.histories.push(historyArgs(source, ctx));
         }
       });

@@ -480,6 +480,9 @@ describe("Statebase extensions", () => {
         { seq: seq + 1, kind: "update" },
       ]);
       assert.throws(() => db.execute(`from shop::orders as of ${seq}`), /synchronous/);
+      // Past the last commit: said at the as of, not as "at(): seq must be ...".
+      const ahead = "from shop::orders\n  as of 99";
+      await rejects(db.query(ahead), "INVALID_ARGUMENT", /^line 2, column 9: as of 99: the last/);
       // A key left out (or misspelt) found no row's history, silently.
       for (const args of ['{ object: "shop::orders" }', '{ object: "shop::orders", Key: 7 }']) {
         await rejects(db.query(`from system::history ${args}`), "INVALID_ARGUMENT", /key/);

@@ -59,6 +59,7 @@ import {
   QueueHandle,
   RingBufferHandle,
   SeriesHandle,
+  Table,
   TableHandle,
   counterDefinition,
   histogramDefinition,
@@ -500,8 +501,11 @@ class EmbeddedDatabase implements Database, Tx {
     await this.flush();
     const { readKeyHistory } = await import("./durability.ts");
     const name = qualifyName(object).qualified;
+    // A key as a table's get() takes it (text "7" for an int key) finds that key's versions.
+    const current = this.engine.catalog.get(name);
+    const wanted = current instanceof Table ? current.coerceKey(key) : key;
     return this.log!.reading(() =>
-      readKeyHistory(path, name, (changeKey) => valuesEqual(changeKey, key)),
+      readKeyHistory(path, name, (changeKey) => valuesEqual(changeKey, wanted)),
     );
   }
 

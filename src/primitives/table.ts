@@ -382,12 +382,20 @@ export class Table implements StoredObject {
     if (typeof key === this.pkPlainType && (typeof key === "string" || Number.isSafeInteger(key))) {
       return key as MapKey;
     }
+    const columns = this.pkColumns.length;
+    if (columns === 0) return mapKeyOf(key);
+    const coerced = this.coerceKey(key);
+    return columns === 1 ? mapKeyOf(coerced) : mapKeyOfTuple(coerced as unknown[]);
+  }
+
+  /**
+   * A primary key as given (text for an int, Unix ms for a datetime; a list of values for a
+   * composite key) in its columns' types, as `get` reads it.
+   */
+  coerceKey(key: unknown): unknown {
     const columns = this.pkColumns;
-    if (columns.length === 0) return mapKeyOf(key);
-    if (columns.length === 1) {
-      const column = columns[0]!;
-      return mapKeyOf(coerceValue(column.type, key, column.site));
-    }
+    if (columns.length === 0) return key;
+    if (columns.length === 1) return coerceValue(columns[0]!.type, key, columns[0]!.site);
     if (!Array.isArray(key) || key.length !== columns.length) {
       throw new DbError(
         "TYPE_MISMATCH",
@@ -395,10 +403,8 @@ export class Table implements StoredObject {
         { object: this.name, value: describeValue(key) },
       );
     }
-    return mapKeyOfTuple(
-      columns.map((column, i) =>
-        coerceValue(column.type, key[i], { object: this.name, column: column.name }),
-      ),
+    return columns.map((column, i) =>
+      coerceValue(column.type, key[i], { object: this.name, column: column.name }),
     );
   }
 

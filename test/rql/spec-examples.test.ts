@@ -479,6 +479,9 @@ describe("Statebase extensions", () => {
         { seq, kind: "insert" },
         { seq: seq + 1, kind: "update" },
       ]);
+      // The key as get() takes it: text for the int key found nothing, silently.
+      const byText = 'from system::history { object: "shop::orders", key: "7" } map { seq, kind }';
+      assert.deepEqual(await rows(db, byText), history);
       assert.throws(() => db.execute(`from shop::orders as of ${seq}`), /synchronous/);
       // Past the last commit: said at the as of, not as "at(): seq must be ...".
       const ahead = "from shop::orders\n  as of 99";

@@ -109,4 +109,20 @@ describe("time of day", () => {
     });
     assert.deepEqual(found.frames, [[{ n: 1 }]]);
   });
+
+  test("text compared with a time (or uuid) is read in its one spelling", async () => {
+    const db = await open();
+    await db.admin(`create namespace s;
+      create table s::slots { id: int8, at: time, u: uuid4 } with { primary_key: { id } }`);
+    const u = "0b6f8f8e-4c1a-4a8e-9d2b-3c4d5e6f7a8b";
+    await db.command(`insert s::slots [{ id: 1, at: "12:00:00.50", u: "${u}" }]`);
+    const ids = async (filter: string): Promise<unknown> =>
+      (await db.query(`from s::slots filter { ${filter} } map { id }`)).frames;
+    // Stored as 12:00:00.5, the literal as written found nothing.
+    assert.deepEqual(await ids('at == "12:00:00.50"'), [[{ id: 1 }]]);
+    assert.deepEqual(await ids('"12:00:00.500" == at'), [[{ id: 1 }]]);
+    assert.deepEqual(await ids('at != "12:00:00.50"'), [[]]);
+    assert.deepEqual(await ids(`u == "${u.toUpperCase()}"`), [[{ id: 1 }]]);
+    assert.deepEqual(await ids('at == "noon"'), [[]], "text that is no time equals none");
+  });
 });

@@ -218,9 +218,9 @@ export function compileComparison(
 const oneSpellingKinds: ReadonlySet<string> = new Set(["date", "time", "uuid4", "uuid7"]);
 
 /**
- * A text constant compared for equality with a value of a one-spelling kind, in that kind's
- * spelling: `tm == "12:00:00.50"` finds the time stored as 12:00:00.5. Text that is no such
- * value is left as it is (it equals nothing).
+ * A text constant compared for equality (`==`, `!=`, `in`) with a value of a one-spelling
+ * kind, in that kind's spelling: `tm == "12:00:00.50"` finds the time stored as 12:00:00.5.
+ * Text that is no such value is left as it is (it equals nothing).
  */
 function spelledAs(subject: Compiled, other: Compiled): Compiled {
   const value = other.constant?.value;
@@ -509,7 +509,10 @@ export function compileIn(
   list: Compiled | readonly Compiled[],
   env: CompileEnv,
 ): Compiled {
-  const items = Array.isArray(list) ? (list as readonly Compiled[]) : undefined;
+  // Text constants in a time, date or uuid's one spelling, as `==` reads them.
+  const items = Array.isArray(list)
+    ? (list as readonly Compiled[]).map((item) => spelledAs(operand, item))
+    : undefined;
   const inputs = items ?? [list as Compiled];
   if (env.semantics === "rql") {
     for (const item of items ?? []) checkComparable(node, operand, item);

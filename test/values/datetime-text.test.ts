@@ -122,6 +122,8 @@ describe("time of day", () => {
     assert.deepEqual(await ids('at == "12:00:00.50"'), [[{ id: 1 }]]);
     assert.deepEqual(await ids('"12:00:00.500" == at'), [[{ id: 1 }]]);
     assert.deepEqual(await ids('at != "12:00:00.50"'), [[]]);
+    assert.deepEqual(await ids('at in ["08:00:00", "12:00:00.50"]'), [[{ id: 1 }]]);
+    assert.deepEqual(await ids('not (at in ["12:00:00.500"])'), [[]]);
     assert.deepEqual(await ids(`u == "${u.toUpperCase()}"`), [[{ id: 1 }]]);
     assert.deepEqual(await ids('at == "noon"'), [[]], "text that is no time equals none");
   });

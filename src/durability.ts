@@ -18,6 +18,7 @@ import {
   readSnapshotTs,
   recoverLog,
   restoreSnapshot,
+  firstSegmentSeq,
   listSegments,
   segmentFirstSeq,
   segmentHeaderSizeBytes,
@@ -450,12 +451,6 @@ async function checkLogStartCovered(walStorage: Storage, snapshotSeq: number): P
       `both from one backup; \`statebase verify\` shows what is there`,
     { seq: firstSeq, value: snapshotSeq },
   );
-}
-
-/** The first seq the log's oldest segment names; undefined when there is none. */
-async function firstSegmentSeq(walStorage: Storage): Promise<number | undefined> {
-  const first = (await listSegments(walStorage))[0];
-  return first === undefined ? undefined : segmentFirstSeq(first);
 }
 
 async function loadNewestSnapshot(

@@ -22,6 +22,7 @@ export {
 } from "./record.ts";
 export type { LogRecord, RecordRead } from "./record.ts";
 export {
+  firstSegmentSeq,
   listSegments,
   segmentFirstSeq,
   segmentHeaderSizeBytes,

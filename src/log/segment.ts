@@ -38,6 +38,12 @@ export async function listSegments(storage: Storage): Promise<string[]> {
   return (await storage.list()).filter((name) => segmentFirstSeq(name) !== undefined).sort();
 }
 
+/** The first seq the oldest segment names; undefined when there is no segment. */
+export async function firstSegmentSeq(storage: Storage): Promise<number | undefined> {
+  const first = (await listSegments(storage))[0];
+  return first === undefined ? undefined : segmentFirstSeq(first);
+}
+
 export function encodeSegmentHeader(firstSeq: number): Uint8Array {
   const header = new Uint8Array(segmentHeaderSizeBytes);
   const view = dataViewOf(header);

@@ -10,10 +10,9 @@ import type { Command } from "commander";
 import {
   describeDamage,
   encodeValue,
-  listSegments,
+  firstSegmentSeq,
   listSnapshots,
   scanLog,
-  segmentFirstSeq,
   snapshotSeqOf,
   truncateLogAfter,
 } from "../../log/index.ts";
@@ -320,8 +319,7 @@ async function walCommand(
   const { storage } = await openLogDirectory(dir);
   // Seqs start at 1, so `--from 0` means the same as `--from 1`; and the log's first record,
   // when retention removed those before it: `--limit` counts from the first one printed.
-  const first = (await listSegments(storage))[0];
-  const from = Math.max(options.from, 1, first === undefined ? 1 : segmentFirstSeq(first)!);
+  const from = Math.max(options.from, 1, (await firstSegmentSeq(storage)) ?? 1);
   const untilSeq =
     options.limit === undefined
       ? undefined

@@ -45,7 +45,7 @@ export interface FunctionTraits {
   propagatesNone?: boolean;
   pure?: boolean;
   arityEven?: boolean;
-  argumentFamilies?: readonly ArgumentFamily[];
+  argumentFamilies?: readonly ArgumentFamily[] | undefined;
 }
 
 /** The one builder of function specs: every namespace file describes its functions with it. */

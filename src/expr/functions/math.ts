@@ -41,8 +41,7 @@ function scalar(
   invoke: FunctionSpec["invoke"],
   argumentFamilies?: readonly ArgumentFamily[],
 ): FunctionSpec {
-  const traits = argumentFamilies === undefined ? {} : { argumentFamilies };
-  return defineFunction("math", name, arity, returns, invoke, traits);
+  return defineFunction("math", name, arity, returns, invoke, { argumentFamilies });
 }
 
 /** Rounds a decimal to `digits` places: toward -inf, toward +inf, or half away from zero. */

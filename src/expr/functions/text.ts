@@ -23,8 +23,7 @@ function textFunction(
   invoke: FunctionSpec["invoke"],
   argumentFamilies?: readonly ArgumentFamily[],
 ): FunctionSpec {
-  const traits = argumentFamilies === undefined ? {} : { argumentFamilies };
-  return defineFunction("text", name, arity, returns, invoke, traits);
+  return defineFunction("text", name, arity, returns, invoke, { argumentFamilies });
 }
 
 function checkLength(fn: string, text: string): string {

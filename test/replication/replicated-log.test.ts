@@ -113,6 +113,17 @@ test("a follower restarted mid-stream catches up", async (t) => {
   assert.equal(stateDigest(again), referenceDigest(250));
 });
 
+/**
+ * The lease expires while the stale writer is paused (modelled by deleting the key), and
+ * `next` takes over.
+ */
+async function leaseExpires(stream: string, next: Database): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  await (await new Kvm(nc).open(`${stream}_lease`)).delete("writer");
+  await nc.close();
+  await eventually(() => next.replication?.role === "writer", "the other node takes over");
+}
+
 test("a stale writer's append is refused and the history does not fork", async (t) => {
   const stream = uniqueStream("fence");
   t.after(() => deleteReplicatedLog(stream));
@@ -125,11 +136,7 @@ test("a stale writer's append is refused and the history does not fork", async (
   });
   workloadSetup(stale);
   await writeSteps(stale, 1, 10);
-  // The lease expires while the stale writer is paused: modelled by deleting the key.
-  const nc = await connect({ servers: natsUrl });
-  await (await new Kvm(nc).open(`${stream}_lease`)).delete("writer");
-  await nc.close();
-  await eventually(() => next.replication?.role === "writer", "the other node takes over");
+  await leaseExpires(stream, next);
   next.transact((tx) => applyWorkloadStep(tx, 11));
   await next.durable();
   // The stale writer commits locally, but JetStream refuses the append.
@@ -157,10 +164,7 @@ test("a stale writer's append right after a takeover fences it, not the new writ
   });
   workloadSetup(stale);
   await writeSteps(stale, 1, 10);
-  const nc = await connect({ servers: natsUrl });
-  await (await new Kvm(nc).open(`${stream}_lease`)).delete("writer");
-  await nc.close();
-  await eventually(() => next.replication?.role === "writer", "the other node takes over");
+  await leaseExpires(stream, next);
   // As a commit its client held through a reconnect: it lands before the new writer's first.
   stale.transact((tx) => applyWorkloadStep(tx, 1000));
   await assert.rejects(stale.durable(), (e: unknown) => (e as DbError).code === "APPEND_FENCED");

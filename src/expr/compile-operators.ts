@@ -9,7 +9,6 @@
 import { DbError, describeValue } from "../lib/errors.ts";
 import {
   arith as arithImported,
-  coerceValue,
   negate as negateImported,
   typeName,
   valuesEqual as valuesEqualImported,
@@ -201,8 +200,7 @@ export function compileComparison(
   }
   // With the constant on the right, one set of specialisations serves `5 < x` and `x > 5`.
   const swap = left.constant !== undefined && right.constant === undefined;
-  const [subject, given] = swap ? [right, left] : [left, right];
-  const other = op === "==" || op === "!=" ? spelledAs(subject, given) : given;
+  const [subject, other] = swap ? [right, left] : [left, right];
   const effective = swap ? flipped[op] : op;
   const evaluate =
     env.semantics === "guard"
@@ -212,28 +210,6 @@ export function compileComparison(
     left,
     right,
   ]);
-}
-
-/** Kinds stored as text in one spelling (a time's fraction without trailing zeros, ...). */
-const oneSpellingKinds: ReadonlySet<string> = new Set(["date", "time", "uuid4", "uuid7"]);
-
-/**
- * A text constant compared for equality (`==`, `!=`, `in`) with a value of a one-spelling
- * kind, in that kind's spelling: `tm == "12:00:00.50"` finds the time stored as 12:00:00.5.
- * Text that is no such value is left as it is (it equals nothing).
- */
-function spelledAs(subject: Compiled, other: Compiled): Compiled {
-  const value = other.constant?.value;
-  if (typeof value !== "string" || !oneSpellingKinds.has(subject.type.kind)) return other;
-  let spelled: unknown;
-  try {
-    spelled = coerceValue(subject.type, value);
-  } catch {
-    return other;
-  }
-  return spelled === value
-    ? other
-    : { ...other, evaluate: () => spelled, constant: { value: spelled } };
 }
 
 // ---- RQL comparisons ----
@@ -509,10 +485,7 @@ export function compileIn(
   list: Compiled | readonly Compiled[],
   env: CompileEnv,
 ): Compiled {
-  // Text constants in a time, date or uuid's one spelling, as `==` reads them.
-  const items = Array.isArray(list)
-    ? (list as readonly Compiled[]).map((item) => spelledAs(operand, item))
-    : undefined;
+  const items = Array.isArray(list) ? (list as readonly Compiled[]) : undefined;
   const inputs = items ?? [list as Compiled];
   if (env.semantics === "rql") {
     for (const item of items ?? []) checkComparable(node, operand, item);

@@ -44,6 +44,7 @@ import {
   callType,
   inferType,
   literalType,
+  staticFamily,
   unknownType,
 } from "./infer.ts";
 import {
@@ -148,7 +149,7 @@ function compileNode(node: Expr, env: CompileEnv): Compiled {
     case "between": {
       const operand = compileNode(node.operand, env);
       const [low, high] = [node.low, node.high].map((child) =>
-        typedParam(child, compileNode(child, env), operand.type, env),
+        typedOperand(child, compileNode(child, env), operand.type, env),
       );
       return compileBetween(node, operand, low!, high!, env);
     }
@@ -157,9 +158,9 @@ function compileNode(node: Expr, env: CompileEnv): Compiled {
       const list =
         node.list.type === "list"
           ? node.list.items.map((item) =>
-              typedParam(item, compileNode(item, env), operand.type, env),
+              typedOperand(item, compileNode(item, env), operand.type, env),
             )
-          : typedParam(node.list, compileNode(node.list, env), operand.type, env, true);
+          : typedOperand(node.list, compileNode(node.list, env), operand.type, env, true);
       return compileIn(node, operand, list, env);
     }
     case "call":
@@ -174,8 +175,8 @@ function compileBinary(node: BinaryExpr, env: CompileEnv): Compiled {
   const right = compileNode(node.right, env);
   if (arithmeticOps.has(node.op)) return compileArithmetic(node, left, right, env);
   if (comparisonOps.has(node.op)) {
-    const l = typedParam(node.left, left, right.type, env);
-    const r = typedParam(node.right, right, left.type, env);
+    const l = typedOperand(node.left, left, right.type, env);
+    const r = typedOperand(node.right, right, left.type, env);
     return compileComparison(node, l, r, env);
   }
   if (node.op === "??") return compileCoalesce(left, right);
@@ -269,21 +270,22 @@ const textCarriedKinds: ReadonlySet<string> = new Set(
 );
 
 /**
- * A parameter compared with an expression of such a type reads text as that type, as an
- * insert would store it (`at > $since` with `{"since": "2024-01-01T00:00:00Z"}`); text that
- * is no value of the type is TYPE_MISMATCH (or OUT_OF_RANGE) naming the parameter. `list`:
- * the parameter is the list of `x in $list`.
+ * An operand compared with an expression of such a type, read as that type. A parameter's
+ * text is read as an insert would store it (`at > $since` with
+ * `{"since": "2024-01-01T00:00:00Z"}`); text that is no value of the type is TYPE_MISMATCH
+ * (or OUT_OF_RANGE) naming the parameter. `list`: the parameter is the list of `x in $list`.
+ * A text literal is read likewise (see {@link spelledLiteral}).
  */
-function typedParam(
+function typedOperand(
   node: Expr,
   compiled: Compiled,
   type: ValueType,
   env: CompileEnv,
   list = false,
 ): Compiled {
-  if (node.type !== "param" || env.semantics !== "rql" || !textCarriedKinds.has(type.kind)) {
-    return compiled;
-  }
+  if (env.semantics !== "rql" || !textCarriedKinds.has(type.kind)) return compiled;
+  if (node.type === "literal") return spelledLiteral(compiled, type);
+  if (node.type !== "param") return compiled;
   const target: ValueType = { kind: type.kind, optional: true };
   const read = compiled.evaluate;
   const convert = (value: unknown): unknown => {
@@ -312,6 +314,24 @@ function typedParam(
         return converted;
       };
   return { evaluate, type: compiled.type };
+}
+
+/**
+ * A text literal compared with a time, date or uuid, in that kind's one stored spelling:
+ * `tm == "12:00:00.50"` finds the time stored as 12:00:00.5, and an upper-case uuid its
+ * lower-case value. Text that is no such value stays as written (it equals nothing).
+ */
+function spelledLiteral(compiled: Compiled, type: ValueType): Compiled {
+  const value = compiled.constant?.value;
+  if (typeof value !== "string" || staticFamily(type.kind) !== "text") return compiled;
+  let spelled: unknown;
+  try {
+    spelled = coerceValue({ kind: type.kind, optional: true }, value);
+  } catch {
+    return compiled;
+  }
+  if (spelled === value) return compiled;
+  return { ...compiled, evaluate: () => spelled, constant: { value: spelled } };
 }
 
 // ---- Records, lists and calls ----

@@ -27,6 +27,10 @@ import type { QueryParams, QueryResult, SubscriptionMessage, SubscriptionTarget 
 
 /** The WebSocket close code for a message too big to process (RFC 6455 §7.4.1). */
 const wsCloseMessageTooBig = 1009;
+/** How often an idle WebSocket is pinged, by default (the server pings every 30 s). */
+const pingIntervalMsDefault = 15_000;
+/** Pings in a row a socket may leave unanswered before it is taken as dead. */
+const pingsUnansweredMax = 2;
 
 export interface ClientOptions {
   /** Bearer token; its role decides what the client may do. */
@@ -337,14 +341,14 @@ export class Client implements SubscriptionHost {
         this.pingsUnanswered = 0;
         return;
       }
-      if (this.pingsUnanswered >= 2) {
+      if (this.pingsUnanswered >= pingsUnansweredMax) {
         socket.close(4000, "no answer to pings");
         this.lost();
         return;
       }
       this.pingsUnanswered++;
       socket.send(JSON.stringify({ id: this.nextId++, type: "ping" }));
-    }, this.options.pingIntervalMs ?? 15_000);
+    }, this.options.pingIntervalMs ?? pingIntervalMsDefault);
   }
 
   /** The socket closed: fail requests in flight and reconnect for the subscriptions. */

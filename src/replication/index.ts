@@ -8,6 +8,6 @@
  */
 export { createLocalBackend } from "./log-backend.ts";
 export type { LocalLog, LogBackend } from "./log-backend.ts";
-export { openReplicatedLog, leaseTtlMsDefault } from "./replicated-log.ts";
+export { isNatsUrl, openReplicatedLog, leaseTtlMsDefault } from "./replicated-log.ts";
 export { streamNameDefault } from "./stream-setup.ts";
 export { formatReplicationStatus } from "./status.ts";

@@ -91,10 +91,29 @@ const replicateOptionRanges: ReadonlyArray<readonly [keyof ReplicateOptions, num
   ["snapshotsKept", 1, replicatedSnapshotsKeptMax],
 ];
 
+/**
+ * The NATS client drops any scheme it is given, so `http://host:8222` (the monitoring port)
+ * would be dialled as a NATS server and fail later, unclearly; only NATS's own are taken.
+ */
+const natsUrlPattern = /^((nats|tls):\/\/)?[^\s/]+\/?$/;
+
+/** Whether `url` names a NATS server: `nats://HOST:PORT`, `tls://HOST:PORT` or `HOST:PORT`. */
+export function isNatsUrl(url: string): boolean {
+  return natsUrlPattern.test(url);
+}
+
 function checkReplicateOptions(options: ReplicateOptions): void {
   const urls = typeof options.url === "string" ? [options.url] : options.url;
   if (!Array.isArray(urls) || urls.length === 0 || urls.some((u) => typeof u !== "string" || !u)) {
     throw new DbError("INVALID_ARGUMENT", "replicate.url must name at least one NATS server");
+  }
+  const other = (urls as readonly string[]).find((url) => !isNatsUrl(url));
+  if (other !== undefined) {
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `replicate.url: ${other} is no NATS URL: give nats://HOST:PORT, tls://HOST:PORT or HOST:PORT`,
+      { value: other },
+    );
   }
   const advertise = options.advertiseHttp;
   if (advertise !== undefined && !["string", "function"].includes(typeof advertise)) {

@@ -14,6 +14,7 @@ import { numericOptionRanges } from "../database.ts";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Durability, OpenOptions } from "../types.ts";
+import { isNatsUrl } from "../replication/index.ts";
 import { hashToken } from "./auth.ts";
 import {
   httpBodySizeBytesMax,
@@ -457,15 +458,9 @@ function checkListenAddresses(document: ConfigDocument, sources: Map<string, str
   }
 }
 
-/**
- * The NATS client drops any scheme it is given, so `http://host:8222` (the monitoring port)
- * would be dialled as a NATS server and fail later, unclearly; only NATS's own are taken.
- */
-const natsUrlPattern = /^((nats|tls):\/\/)?[^\s/]+\/?$/;
-
 function checkNatsUrls(text: string, sources: Map<string, string>): void {
   for (const url of text.split(",").map((entry) => entry.trim())) {
-    if (natsUrlPattern.test(url)) continue;
+    if (isNatsUrl(url)) continue;
     const what =
       url === ""
         ? "holds an empty URL (a comma too many?)"

@@ -249,6 +249,11 @@ test("a commit larger than the NATS message limit is refused and rolled back", a
 test("open refuses bad replicate options and an unreachable NATS server", async () => {
   const refused = (code: string) => (e: unknown) => (e as DbError).code === code;
   await assert.rejects(open({ replicate: { url: [] } }), refused("INVALID_ARGUMENT"));
+  // The NATS client would dial it, dropping the scheme: refused here as serve's config does.
+  await assert.rejects(
+    open({ replicate: { url: "http://127.0.0.1:8222" } }),
+    refused("INVALID_ARGUMENT"),
+  );
   await assert.rejects(
     open({ replicate: { url: natsUrl, leaseTtlMs: 1.5 } }),
     refused("INVALID_ARGUMENT"),

@@ -151,6 +151,8 @@ class ReplicatedLog implements LogBackend {
   private snapshotSeq = 0;
   private snapshotting: Promise<{ seq: number; sizeBytes: number }> | undefined;
   private bytesAtLastSnapshot = 0;
+  /** The commit time of the snapshot recovery loaded; undefined when it loaded none. */
+  private restoredTs: number | undefined;
   private streamWaiters: StreamWaiter[] = [];
   /** The lease holder as a follower last read it: where its server forwards writes. */
   private writerSeen: LeaseHolder | undefined;
@@ -656,7 +658,7 @@ class ReplicatedLog implements LogBackend {
     const position = { hash: head.hash.slice(), streamSeq: head.streamSeq };
     const durable = this.waitDurable(seq);
     durable.catch(() => undefined); // awaited by uploadSnapshot; this only marks it handled
-    const upload = uploadSnapshot(this.engine, this.store, position, durable);
+    const upload = uploadSnapshot(this.engine, this.store, position, durable, this.restoredTs);
     const { stored, sizeBytes } = await upload;
     assert(stored.seq === seq, "snapshot seq moved");
     this.snapshotSeq = Math.max(this.snapshotSeq, seq);
@@ -686,6 +688,7 @@ class ReplicatedLog implements LogBackend {
       restoreSnapshot(this.engine, image);
       this.head.hash = image.hash;
       this.snapshotSeq = image.seq;
+      this.restoredTs = image.ts;
       return stored.streamSeq + 1;
     }
     return 1;

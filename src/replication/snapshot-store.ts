@@ -39,17 +39,19 @@ export async function listStoredSnapshots(store: ObjectStore): Promise<StoredSna
 /**
  * Writes the engine's state as of now (commit `engine.seq`, whose record hash is `hash`) and
  * uploads it once `durable` resolves (that commit is in the stream): a snapshot must never cover
- * history the stream could still refuse.
+ * history the stream could still refuse. `restoredTs` is the commit time of the snapshot the
+ * engine was restored from: a snapshot taken before any commit since holds state that old.
  */
 export async function uploadSnapshot(
   engine: Engine,
   store: ObjectStore,
   position: { hash: Uint8Array; streamSeq: number },
   durable: Promise<void>,
+  restoredTs: number | undefined,
 ): Promise<{ stored: StoredSnapshot; sizeBytes: number }> {
   const storage = createMemoryStorage({ directory: "snapshot-upload" });
   // writeSnapshot captures the state before its first await: the caller's position matches.
-  const info = await writeSnapshot(engine, storage, position.hash);
+  const info = await writeSnapshot(engine, storage, position.hash, { restoredTs });
   await durable;
   const file = await storage.open(info.name, { create: false });
   const bytes = await file.read(0, await file.size());

@@ -102,14 +102,30 @@ export class SecondaryIndex {
     return this.postingsOf(this.mapKey(key));
   }
 
-  /** Primary keys in index order within `range` (ordered indexes only). */
+  /**
+   * Primary keys in index order within `range` (ordered indexes only). A bounded range never
+   * holds a key whose (leading) value is none: none sorts first, so a lower bound leaves it
+   * out by itself, and an upper bound alone must too, since nothing compares with none.
+   */
   *range(range: Range<unknown> = {}): Generator<MapKey> {
     if (this.order === undefined) {
       throw new DbError("INVALID_ARGUMENT", `${this.table}: index ${this.name} is not ordered`, {
         object: this.table,
       });
     }
-    for (const mapKey of this.order.values(range)) yield* this.postingsOf(mapKey);
+    if (range.lower !== undefined || range.upper === undefined) {
+      for (const mapKey of this.order.values(range)) yield* this.postingsOf(mapKey);
+      return;
+    }
+    if (this.columns.length === 1) {
+      // Everything above none, which is the least key: the none keys are never visited.
+      const aboveNone: Range<unknown> = { ...range, lower: null, lowerExclusive: true };
+      for (const mapKey of this.order.values(aboveNone)) yield* this.postingsOf(mapKey);
+      return;
+    }
+    for (const [key, mapKey] of this.order.entries(range)) {
+      if ((key as readonly unknown[])[0] !== null) yield* this.postingsOf(mapKey);
+    }
   }
 
   private postingsOf(mapKey: MapKey): Iterable<MapKey> {

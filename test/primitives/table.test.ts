@@ -336,12 +336,44 @@ describe("secondary indexes", () => {
     const { table } = await filled();
     assert.deepEqual(ids(table.range("by_age")), [4, 2, 1, 3]);
     assert.deepEqual(ids(table.range("by_age", { lower: 25 })), [1, 3]);
-    assert.deepEqual(ids(table.range("by_age", { upper: 30, upperExclusive: true })), [4, 2]);
+    assert.deepEqual(ids(table.range("by_age", { upper: 30, upperExclusive: true })), [2]);
     // Rows 1 and 3 tie on age 30; their order among themselves is not specified.
     const newest = ids(table.range("by_age", { reverse: true, limit: 2 }));
     assert.deepEqual(newest.map(Number).sort(), [1, 3]);
     assert.deepEqual(ids(table.range("by_age", { reverse: true })).slice(2), [2, 4]);
     assert.deepEqual(table.range("by_age", { limit: 0 }), []);
+  });
+
+  test("a range with only an upper bound leaves out none keys, as a lower bound does", async () => {
+    const { table } = await filled();
+    assert.deepEqual(
+      ids(table.range("by_age", { upper: 30 }))
+        .map(Number)
+        .sort(),
+      [1, 2, 3],
+    );
+    assert.deepEqual(ids(table.range("by_age", { upper: 25, reverse: true })), [2]);
+    assert.deepEqual(ids(table.range("by_age", { upper: 25, limit: 1 })), [2]);
+    assert.deepEqual(table.range("by_age", { upper: null }), [], "nothing compares with none");
+    assert.deepEqual(ids(table.range("by_age")), [4, 2, 1, 3], "an unbounded scan keeps none");
+  });
+
+  test("a composite ordered index's upper-bound range leaves out a leading none", async () => {
+    const db = await open();
+    const t = db.createTable("default::p", {
+      columns: { id: "int4", a: "Option(int4)", b: "Option(int4)" },
+      primaryKey: "id",
+      indexes: [{ name: "by_ab", columns: ["a", "b"], ordered: true }],
+    });
+    t.insert({ id: 1, a: null, b: 1 });
+    t.insert({ id: 2, a: 1, b: null });
+    t.insert({ id: 3, a: 2, b: 5 });
+    t.insert({ id: 4, a: 9, b: 9 });
+    const rangeIds = (o: object): unknown[] => t.range("by_ab", o).map((row) => row.id);
+    assert.deepEqual(rangeIds({ upper: [5, 0] }), [2, 3]);
+    assert.deepEqual(rangeIds({ upper: [5, 0], reverse: true }), [3, 2]);
+    assert.deepEqual(rangeIds({ lower: [1, 0] }), [3, 4]);
+    assert.deepEqual(rangeIds({}), [1, 2, 3, 4]);
   });
 
   test("a hash index has no range; an unknown index is named", async () => {

@@ -22,12 +22,16 @@ import { runRequest } from "../requests.ts";
 import type { RequestContext, RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { ListenAddress } from "../config.ts";
+import { webSocketPath } from "../ws/index.ts";
 import { addConsoleRoutes } from "./console-routes.ts";
 import { forwardWrite, isForwardable } from "./forward.ts";
 import type { WriteForwarding } from "./forward.ts";
 
 /** How long requests in flight may take to finish when the server shuts down, in ms. */
 const shutdownGraceMs = 2_000;
+
+/** Methods a known path answers with 405 (and the methods it takes) rather than 404. */
+const refusableMethods = ["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT", "OPTIONS"] as const;
 
 export interface HttpServerOptions {
   context: RequestContext;
@@ -76,7 +80,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     sendError(reply, error, options.fault);
   });
   addOriginCheck(app, options);
+  const routeMethods = collectRouteMethods(app);
   addRoutes(app, options);
+  addMethodRefusals(app, routeMethods, options.fault);
   const server: Server = app.server;
   if (options.onUpgrade !== undefined) server.on("upgrade", options.onUpgrade);
   server.on("connection", (socket) => {
@@ -129,7 +135,53 @@ function addRoutes(app: FastifyInstance, options: HttpServerOptions): void {
       sendError(reply, error, options.fault);
     }
   });
+  // A plain GET (a browser's address bar, curl) reaches the route; an upgrade never does.
+  app.get(webSocketPath, async (_request, reply) => {
+    const message = `${webSocketPath} is a WebSocket endpoint: open it with a WebSocket client`;
+    void reply.header("upgrade", "websocket").header("connection", "Upgrade");
+    sendError(reply, new ProtocolError("UPGRADE_REQUIRED", message, 426), options.fault);
+    return reply;
+  });
   addConsoleRoutes(app);
+}
+
+/** The methods each path answers, gathered as routes are added (HEAD comes with GET). */
+function collectRouteMethods(app: FastifyInstance): Map<string, string[]> {
+  const methods = new Map<string, string[]>();
+  app.addHook("onRoute", (route) => {
+    const list = methods.get(route.url) ?? [];
+    list.push(...[route.method].flat());
+    methods.set(route.url, list);
+  });
+  return methods;
+}
+
+/**
+ * A known path asked with a method it does not take answers 405 with `Allow`, so a client
+ * that sent GET to a POST route learns that, not that the route does not exist.
+ */
+function addMethodRefusals(
+  app: FastifyInstance,
+  routeMethods: Map<string, string[]>,
+  fault: (error: unknown) => void,
+): void {
+  // Copied first: the routes added here are reported to the collecting hook too.
+  const table = [...routeMethods].map(([url, methods]) => [url, [...methods]] as const);
+  for (const [url, allowed] of table) {
+    const others = refusableMethods.filter((method) => !allowed.includes(method));
+    if (others.length === 0) continue;
+    const allow = allowed.join(", ");
+    app.route({
+      method: others,
+      url,
+      handler: async (request, reply) => {
+        const message = `${request.method} ${request.url} is not served: ${url} takes ${allow}`;
+        void reply.header("allow", allow);
+        sendError(reply, new ProtocolError("METHOD_NOT_ALLOWED", message, 405), fault);
+        return reply;
+      },
+    });
+  }
 }
 
 /** One RQL or call request: authenticate, run, encode; records the outcome in the metrics. */

@@ -195,3 +195,35 @@ test("tokens: each role reaches its entry points and is refused above them", asy
     await server.close();
   }
 });
+
+test("GET /v1/ws without an upgrade answers 426; a route's wrong method answers 405", async () => {
+  const server = await startTestServer();
+  try {
+    const plain = await fetch(`${server.url}/v1/ws`);
+    assert.equal(plain.status, 426);
+    assert.equal(plain.headers.get("upgrade"), "websocket");
+    const upgrade = ((await plain.json()) as any).error;
+    assert.equal(upgrade.code, "UPGRADE_REQUIRED");
+    assert.match(upgrade.message, /WebSocket/);
+    const cases: Array<[string, string, string]> = [
+      ["POST", "/v1/ws", "GET, HEAD"],
+      ["GET", "/v1/query", "POST"],
+      ["PUT", "/v1/command", "POST"],
+      ["GET", "/v1/call/transfer", "POST"],
+      ["DELETE", "/healthz", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(`${server.url}${path}`, { method });
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.equal(response.headers.get("allow"), allow, `${method} ${path}`);
+      const { error } = (await response.json()) as any;
+      assert.equal(error.code, "METHOD_NOT_ALLOWED");
+      assert.ok(error.message.includes(`${method} ${path}`), error.message);
+    }
+    const nowhere = await fetch(`${server.url}/v1/nothing`, { method: "DELETE" });
+    assert.equal(nowhere.status, 404);
+    await assertServing(server);
+  } finally {
+    await server.close();
+  }
+});

@@ -12,7 +12,9 @@ import { Params } from "./params.ts";
 export const callOperation: Operation = {
   // The floor; each procedure's own role (write unless declared) is checked in run.
   role: "read",
-  write: true,
+  // Whether a call writes is the procedure's declaration, so read-only mode is checked in
+  // run: a read-only server (a follower) still serves the procedures declared `read`.
+  write: false,
   transactional: false,
   async run({ core, session }: OperationContext, raw: unknown) {
     const params = new Params(raw, "CallParams");
@@ -22,6 +24,12 @@ export const callOperation: Operation = {
       throw new RcpFailure(
         "UNAUTHORIZED",
         `a token with role ${session.role} may not call procedure ${name} (it needs ${needed})`,
+      );
+    }
+    if (core.readOnly && needed !== "read") {
+      throw new RcpFailure(
+        "READ_ONLY_MODE",
+        `server is in read-only mode: procedure ${name} is not declared role read`,
       );
     }
     const args = params.any("args") ?? {};

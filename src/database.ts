@@ -422,6 +422,7 @@ class EmbeddedDatabase implements Database, Tx {
       this.engine,
       replicate,
       this.options.onMessage ?? reportToStderr,
+      this.durability,
     );
   }
 

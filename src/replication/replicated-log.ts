@@ -24,7 +24,7 @@ import {
 import type { Commit, Engine } from "../engine/index.ts";
 import { encodeRecord, readRecord, recordHashIsValid, restoreSnapshot } from "../log/index.ts";
 import type { LogRecord } from "../log/index.ts";
-import type { ReplicateOptions, ReplicationStatus } from "../types.ts";
+import type { Durability, ReplicateOptions, ReplicationStatus } from "../types.ts";
 import { Follower } from "./follower.ts";
 import { WriterLease } from "./lease.ts";
 import type { LeaseHolder } from "./lease.ts";
@@ -69,8 +69,10 @@ export async function openReplicatedLog(
   engine: Engine,
   options: ReplicateOptions,
   report: Reporter,
+  durability: Durability,
 ): Promise<LogBackend> {
   assert(engine.seq === 0, "the replicated log must start from an empty engine");
+  checkReplicatedDurability(durability);
   checkReplicateOptions(options);
   const connection = await connectLog(options);
   const log = new ReplicatedLog(engine, connection, options, report);
@@ -100,6 +102,21 @@ const natsUrlPattern = /^((nats|tls):\/\/)?[^\s/]+\/?$/;
 /** Whether `url` names a NATS server: `nats://HOST:PORT`, `tls://HOST:PORT` or `HOST:PORT`. */
 export function isNatsUrl(url: string): boolean {
   return natsUrlPattern.test(url);
+}
+
+/**
+ * A replicated log is the stream, never local memory: `memory` would promise that nothing is
+ * kept while every commit is stored in JetStream, and acknowledge as `async` does, silently.
+ */
+export function checkReplicatedDurability(durability: Durability): void {
+  if (durability !== "memory") return;
+  throw new DbError(
+    "INVALID_ARGUMENT",
+    `durability "memory" does not go with replicate: a replicated database keeps every commit ` +
+      `in its JetStream stream; choose sync (a commit is acknowledged once JetStream stored ` +
+      `it) or async (acknowledged at once, stored moments later)`,
+    { value: durability },
+  );
 }
 
 function checkReplicateOptions(options: ReplicateOptions): void {

@@ -348,3 +348,14 @@ test("a record left by a stale writer's pipeline does not fence the writer", asy
   await eventually(() => follower.seq === writer.seq, "the follower catches up");
   assert.equal(stateDigest(follower), referenceDigest(10));
 });
+
+test("open refuses durability memory with replicate, before it reaches NATS", async () => {
+  // Unreachable on purpose: the refusal must come first, from the options alone.
+  const replicate = { url: "nats://127.0.0.1:1", stream: uniqueStream("memory") };
+  await assert.rejects(
+    open({ replicate, durability: "memory", onMessage: quiet }),
+    (e: unknown) =>
+      (e as DbError).code === "INVALID_ARGUMENT" &&
+      /durability "memory" does not go with replicate/.test(String(e)),
+  );
+});

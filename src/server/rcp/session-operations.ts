@@ -23,8 +23,13 @@ const hello: Operation = {
     const modes = params.optStringList("wire_modes") ?? [];
     const wanted = params.optStringList("features") ?? [];
     session.clientName = params.optString("client_name");
-    // A JSON-lines connection stays JSON lines; a binary one may ask for JSON-lines output.
-    if (!modes.includes("binary_json") && modes.includes("jsonl")) session.outputMode = "jsonl";
+    // Every HELLO sets a binary connection's output by rstmdb's rule (a repeated one too, so
+    // a client can switch back). A JSON-lines connection stays JSON lines: its client reads
+    // lines only.
+    if (session.inputMode === "binary") {
+      const jsonl = !modes.includes("binary_json") && modes.includes("jsonl");
+      session.outputMode = jsonl ? "jsonl" : "binary";
+    }
     return {
       protocol_version: protocolVersion,
       wire_mode: session.outputMode === "jsonl" ? "jsonl" : "binary_json",

@@ -95,6 +95,11 @@ export class Session implements WatchSink {
     if (first !== undefined) this.receive(first);
   }
 
+  /** How requests arrive: fixed by the first byte of the connection (decision 1). */
+  get inputMode(): "binary" | "jsonl" {
+    return this.decoder instanceof LineDecoder ? "jsonl" : "binary";
+  }
+
   get watchCount(): number {
     return this.watches.size;
   }

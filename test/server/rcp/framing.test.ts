@@ -65,6 +65,33 @@ test("HELLO with wire_modes [jsonl] switches a binary connection's output to lin
   assert.equal((await client.waitFor((m) => m.id === "p")).status, "ok");
 });
 
+test("every HELLO sets a binary connection's output mode by rstmdb's rule (§1.8)", async () => {
+  const client = await rcp.connect();
+  const hello = async (id: string, modes: string[] | undefined) => {
+    const params =
+      modes === undefined ? { protocol_version: 1 } : { protocol_version: 1, wire_modes: modes };
+    client.sendRaw(requestFrame(id, "HELLO", params));
+    return (await client.waitFor((m) => m.id === id)).result.wire_mode as string;
+  };
+  assert.equal(await hello("h1", ["jsonl"]), "jsonl");
+  assert.deepEqual(client.flags, [], "answered in a line");
+  assert.equal(await hello("h2", ["binary_json", "jsonl"]), "binary_json");
+  assert.deepEqual(client.flags, [1], "the second HELLO's answer is already a frame");
+  client.sendRaw(requestFrame("p", "PING", {}));
+  assert.equal((await client.waitFor((m) => m.id === "p")).status, "ok");
+  assert.deepEqual(client.flags, [1, 1]);
+  assert.equal(await hello("h3", ["jsonl"]), "jsonl");
+  assert.equal(await hello("h4", undefined), "binary_json", "no wire_modes: binary_json");
+  assert.deepEqual(client.flags, [1, 1, 1]);
+});
+
+test("a JSON-lines connection stays JSON lines whatever a HELLO asks", async () => {
+  const client = await rcp.connect({ jsonLines: true });
+  const hello = await client.ok("HELLO", { protocol_version: 1, wire_modes: ["binary_json"] });
+  assert.equal(hello.wire_mode, "jsonl");
+  assert.deepEqual(await client.ok("PING"), { pong: true });
+});
+
 const malformed: Array<[string, Buffer]> = [
   ["bad magic", frame('{"type":"request","id":"1","op":"PING"}', { magic: "RCP1" })],
   ["bad version", frame('{"type":"request","id":"1","op":"PING"}', { version: 9 })],

@@ -294,11 +294,21 @@ export class Client implements SubscriptionHost {
       // An unloadable WebSocket implementation means HTTP only; requests still work.
       return false;
     }
-    return new Promise<boolean>((resolve) => {
+    const outcome = await this.awaitOpen(socket, url);
+    if (outcome === "silent" && !this.closed) this.refusal = await this.askWhyRefused(url);
+    return outcome === "open";
+  }
+
+  /**
+   * Waits for `socket` to open. "failed" when it could not, "silent" when it failed without
+   * saying why (a browser's WebSocket never says; {@link askWhyRefused} then asks).
+   */
+  private awaitOpen(socket: SocketLike, url: string): Promise<"open" | "failed" | "silent"> {
+    return new Promise((resolve) => {
       // A server that accepts the connection but never answers the upgrade (stuck, or some
       // other service on the port) would hold connect() forever.
       const timer = setTimeout(() => {
-        resolve(false);
+        resolve("failed");
         socket.close();
       }, this.timeoutMs);
       socket.onopen = () => {
@@ -307,7 +317,7 @@ export class Client implements SubscriptionHost {
         this.reconnectDelayMs = this.options.reconnectDelayMs ?? 100;
         this.startPinging(socket);
         for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
-        resolve(true);
+        resolve("open");
       };
       socket.onmessage = (event) => {
         this.heard = true;
@@ -315,15 +325,38 @@ export class Client implements SubscriptionHost {
       };
       socket.onerror = (event) => {
         clearTimeout(timer);
+        const said = typeof (event as { message?: unknown } | null)?.message === "string";
         this.refusal = refusalOf(event, url);
-        resolve(false);
+        resolve(said ? "failed" : "silent");
       };
       socket.onclose = (event) => {
         clearTimeout(timer);
-        resolve(false);
+        resolve("silent");
         if (this.socket === socket) this.lost(event?.code);
       };
     });
+  }
+
+  /**
+   * Why the server refused the socket when the WebSocket could not say. `GET /v1/ws` over
+   * HTTP checks origin and token as the upgrade does, and answers 426 where it would have
+   * upgraded: a refusal retrying cannot change (401, 403, 404) is returned; anything else
+   * (426, 503, no answer, a CORS refusal a page cannot read) leaves the failure a passing one.
+   */
+  private async askWhyRefused(url: string): Promise<StatebaseError | undefined> {
+    const headers: Record<string, string> = {};
+    if (this.options.token !== undefined) headers["authorization"] = `Bearer ${this.options.token}`;
+    const fetchFn = this.options.fetch ?? fetch;
+    try {
+      const response = await fetchFn(`${this.base}/v1/ws`, {
+        headers,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      void response.body?.cancel().catch(() => undefined);
+      return refusalOfStatus(response.status, url);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -452,7 +485,7 @@ export class Client implements SubscriptionHost {
 }
 
 /** Upgrade answers that retrying cannot change: no valid token, refused, no such endpoint. */
-const refusalOfStatus: Readonly<Record<number, [typeof AccessError, string, string]>> = {
+const refusalOfCode: Readonly<Record<number, [typeof AccessError, string, string]>> = {
   401: [AccessError, "UNAUTHORIZED", "the token is missing or unknown"],
   403: [AccessError, "FORBIDDEN", "the token's role or the page's origin is not allowed"],
   404: [NotFoundError, "NOT_FOUND", "no WebSocket endpoint there"],
@@ -466,8 +499,12 @@ const refusalOfStatus: Readonly<Record<number, [typeof AccessError, string, stri
 function refusalOf(event: unknown, url: string): StatebaseError | undefined {
   const text = (event as { message?: unknown } | null)?.message;
   const match = typeof text === "string" ? /server response: (\d{3})/.exec(text) : null;
-  const status = Number(match?.[1]);
-  const refusal = refusalOfStatus[status];
+  return refusalOfStatus(Number(match?.[1]), url);
+}
+
+/** The typed error for an upgrade refused with `status`, or undefined when worth retrying. */
+function refusalOfStatus(status: number, url: string): StatebaseError | undefined {
+  const refusal = refusalOfCode[status];
   if (refusal === undefined) return undefined;
   const [ErrorType, code, why] = refusal;
   return new ErrorType(code, `the server refused the WebSocket at ${url}: ${why}`, status);

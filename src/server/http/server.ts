@@ -136,10 +136,21 @@ function addRoutes(app: FastifyInstance, options: HttpServerOptions): void {
     }
   });
   // A plain GET (a browser's address bar, curl) reaches the route; an upgrade never does.
-  app.get(webSocketPath, async (_request, reply) => {
-    const message = `${webSocketPath} is a WebSocket endpoint: open it with a WebSocket client`;
-    void reply.header("upgrade", "websocket").header("connection", "Upgrade");
-    sendError(reply, new ProtocolError("UPGRADE_REQUIRED", message, 426), options.fault);
+  // The token is checked as the upgrade checks it (origins are, by the hook), so a browser
+  // client, whose WebSocket hides why an upgrade failed, can ask here (client.ts).
+  app.get(webSocketPath, async (request, reply) => {
+    try {
+      const token = new URL(request.url, "http://localhost").searchParams.get("token");
+      authenticate(
+        options.tokens,
+        token === null ? request.headers.authorization : `Bearer ${token}`,
+      );
+      const message = `${webSocketPath} is a WebSocket endpoint: open it with a WebSocket client`;
+      void reply.header("upgrade", "websocket").header("connection", "Upgrade");
+      throw new ProtocolError("UPGRADE_REQUIRED", message, 426);
+    } catch (error) {
+      sendError(reply, error, options.fault);
+    }
     return reply;
   });
   addConsoleRoutes(app);

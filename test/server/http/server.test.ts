@@ -227,3 +227,25 @@ test("GET /v1/ws without an upgrade answers 426; a route's wrong method answers 
     await server.close();
   }
 });
+
+test("GET /v1/ws checks the token as its upgrade would (401) before answering 426", async () => {
+  const server = await startTestServer({
+    tokens: [{ sha256: hashToken("reader"), role: "read" }],
+  });
+  try {
+    const ask = (query: string, token?: string) =>
+      fetch(`${server.url}/v1/ws${query}`, {
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      });
+    for (const refused of [await ask(""), await ask("", "wrong"), await ask("?token=wrong")]) {
+      assert.equal(refused.status, 401);
+      assert.equal(((await refused.json()) as any).error.code, "UNAUTHORIZED");
+    }
+    for (const accepted of [await ask("", "reader"), await ask("?token=reader")]) {
+      assert.equal(accepted.status, 426);
+      assert.equal(((await accepted.json()) as any).error.code, "UPGRADE_REQUIRED");
+    }
+  } finally {
+    await server.close();
+  }
+});

@@ -19,7 +19,7 @@ import type {
   Transaction,
 } from "../engine/index.ts";
 import { mapChunks } from "./snapshot-source.ts";
-import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
+import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple, typeName } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { readLimit } from "./read-limit.ts";
@@ -98,7 +98,7 @@ export class Table implements StoredObject {
       });
     }
     this.indexes = this.buildIndexes(definition.indexes ?? []);
-    this.refuseUntypedKeys();
+    this.refuseUnfitKeys();
     this.pkPlainType = plainKeyType(this.pkColumns);
     for (const column of this.schema.columns) {
       if (column.autoIncrement) this.autoNext.set(column.name, 1n);
@@ -531,7 +531,18 @@ export class Table implements StoredObject {
    * Keys must have one representation per value: an `any` column may hold 5, 5n and
    * decimal 5, which compare equal but would key differently.
    */
-  private refuseUntypedKeys(): void {
+  private refuseUnfitKeys(): void {
+    // A key that may be none is a trap: none never equals none, so such a row cannot be
+    // found again by its key in a query, and a second none key would not be a duplicate.
+    for (const column of this.pkColumns) {
+      if (!column.type.optional) continue;
+      throw new DbError(
+        "INVALID_SCHEMA",
+        `${this.name}: primary key column ${column.name} is ${typeName(column.type)}, which ` +
+          `may be none; a primary key column must not be optional`,
+        { object: this.name, column: column.name },
+      );
+    }
     const keyed = [...this.pkColumns.map((c) => c.name), ...this.indexes.flatMap((i) => i.columns)];
     for (const name of keyed) {
       if (this.schema.requireColumn(name).type.kind === "any") {

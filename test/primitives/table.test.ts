@@ -42,6 +42,8 @@ async function users(): Promise<{ db: Database; table: TableHandle<User> }> {
 
 const ids = (rows: readonly { id?: unknown }[]): unknown[] => rows.map((row) => row.id);
 
+const pkB = "with { primary_key: { b } }";
+
 describe("insert, keys and auto_increment", () => {
   test("insert returns the stored row; get and has find it by key", async () => {
     const { table } = await users();
@@ -179,6 +181,36 @@ describe("insert, keys and auto_increment", () => {
       message: /index i appears twice/,
     });
     assert.deepEqual(db.system("objects"), [], "no refused definition created anything");
+  });
+
+  test("a primary key column that may be none is INVALID_SCHEMA naming it", async () => {
+    const db = await open();
+    const columns = { a: "int4", b: "Option(utf8)" };
+    throwsDb(() => db.createTable("t1", { columns, primaryKey: "b" }), {
+      code: "INVALID_SCHEMA",
+      object: "default::t1",
+      column: "b",
+      message: /primary key column b is Option\(utf8\)/,
+    });
+    throwsDb(() => db.createTable("t2", { columns, primaryKey: ["a", "b"] }), {
+      code: "INVALID_SCHEMA",
+      column: "b",
+    });
+    await assert.rejects(db.admin("create table default::t3 { b: Option(int4) } " + pkB), {
+      code: "INVALID_SCHEMA",
+    });
+    await db.admin("create table default::t4 { a: int4, b: Option(int4) }");
+    await assert.rejects(db.admin("create primary key on default::t4 { b }"), {
+      code: "INVALID_SCHEMA",
+    });
+    assert.deepEqual(
+      db.system("objects").map((o) => o.name),
+      ["t4"],
+    );
+    const t4 = db.table("default::t4");
+    t4.insert({ a: 1, b: null });
+    t4.insert({ a: 2, b: null });
+    assert.equal(t4.size, 2, "t4 is still the table without a key");
   });
 });
 

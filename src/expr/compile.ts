@@ -43,8 +43,8 @@ import {
   argumentFamilyProblem,
   callType,
   inferType,
+  isKnownType,
   literalType,
-  staticFamily,
   unknownType,
 } from "./infer.ts";
 import {
@@ -270,11 +270,26 @@ const textCarriedKinds: ReadonlySet<string> = new Set(
 );
 
 /**
- * An operand compared with an expression of such a type, read as that type. A parameter's
- * text is read as an insert would store it (`at > $since` with
- * `{"since": "2024-01-01T00:00:00Z"}`); text that is no value of the type is TYPE_MISMATCH
- * (or OUT_OF_RANGE) naming the parameter. `list`: the parameter is the list of `x in $list`.
- * A text literal is read likewise (see {@link spelledLiteral}).
+ * Kinds a text spells (`12:00:00.5`, `2024-01-02T03:04:05Z`, a uuid, `30s`): text compared
+ * with one of them is read as one, so that every operator compares values, not spellings.
+ */
+const textSpelledKinds: ReadonlySet<string> = new Set([
+  "date",
+  "time",
+  "datetime",
+  "duration",
+  "uuid4",
+  "uuid7",
+]);
+
+/**
+ * An operand compared with an expression of a text-carried type, read as that type. A
+ * parameter's text is read as an insert would store it (`at > $since` with
+ * `{"since": "2024-01-01T00:00:00Z"}`). Text compared with a time, date, datetime, duration or
+ * uuid, whether a literal or computed per row, is read likewise (`tm < "12:00:00.50"` is
+ * 12:00:00.5, not the text). Text that is no value of the type is TYPE_MISMATCH (or
+ * OUT_OF_RANGE) at the operand's position, at compile time for a constant: a lexical
+ * comparison would answer silently and wrongly. `list`: the operand is the list of `x in xs`.
  */
 function typedOperand(
   node: Expr,
@@ -284,8 +299,40 @@ function typedOperand(
   list = false,
 ): Compiled {
   if (env.semantics !== "rql" || !textCarriedKinds.has(type.kind)) return compiled;
-  if (node.type === "literal") return spelledLiteral(compiled, type);
-  if (node.type !== "param") return compiled;
+  if (node.type === "param") return typedParam(node, compiled, type, list);
+  if (!textSpelledKinds.has(type.kind) || compiled.type.kind === type.kind) return compiled;
+  if (compiled.type.kind !== "utf8" && isKnownType(compiled.type)) return compiled;
+  const convert = textReader(node, type);
+  const readOne = (value: unknown): unknown => (typeof value === "string" ? convert(value) : value);
+  const read = list
+    ? (value: unknown): unknown => (Array.isArray(value) ? value.map(readOne) : value)
+    : readOne;
+  // Text typed utf8 now holds the compared type; other values keep their unknown type.
+  const typed: ValueType =
+    compiled.type.kind === "utf8"
+      ? { kind: type.kind, optional: compiled.type.optional }
+      : compiled.type;
+  if (compiled.constant !== undefined) return constantOf(read(compiled.constant.value), typed);
+  const evaluate = compiled.evaluate;
+  return { evaluate: (s) => read(evaluate(s)), type: typed };
+}
+
+/** Reads text as `type`, or throws the coercion's error at `node`'s position. */
+function textReader(node: Expr, type: ValueType): (text: string) => unknown {
+  // Only text is read, never none: the message names the plain type.
+  const target: ValueType = { kind: type.kind, optional: false };
+  return (text) => {
+    try {
+      return coerceValue(target, text);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      throw compileError(error.code, node, error.message);
+    }
+  };
+}
+
+/** A parameter compared with a text-carried type: see {@link typedOperand}. */
+function typedParam(node: ParamExpr, compiled: Compiled, type: ValueType, list: boolean): Compiled {
   const target: ValueType = { kind: type.kind, optional: true };
   const read = compiled.evaluate;
   const convert = (value: unknown): unknown => {
@@ -314,24 +361,6 @@ function typedOperand(
         return converted;
       };
   return { evaluate, type: compiled.type };
-}
-
-/**
- * A text literal compared with a time, date or uuid, in that kind's one stored spelling:
- * `tm == "12:00:00.50"` finds the time stored as 12:00:00.5, and an upper-case uuid its
- * lower-case value. Text that is no such value stays as written (it equals nothing).
- */
-function spelledLiteral(compiled: Compiled, type: ValueType): Compiled {
-  const value = compiled.constant?.value;
-  if (typeof value !== "string" || staticFamily(type.kind) !== "text") return compiled;
-  let spelled: unknown;
-  try {
-    spelled = coerceValue({ kind: type.kind, optional: true }, value);
-  } catch {
-    return compiled;
-  }
-  if (spelled === value) return compiled;
-  return { ...compiled, evaluate: () => spelled, constant: { value: spelled } };
 }
 
 // ---- Records, lists and calls ----

@@ -125,6 +125,11 @@ describe("time of day", () => {
     assert.deepEqual(await ids('at in ["08:00:00", "12:00:00.50"]'), [[{ id: 1 }]]);
     assert.deepEqual(await ids('not (at in ["12:00:00.500"])'), [[]]);
     assert.deepEqual(await ids(`u == "${u.toUpperCase()}"`), [[{ id: 1 }]]);
-    assert.deepEqual(await ids('at == "noon"'), [[]], "text that is no time equals none");
+    // Text that is no time is refused, as for an ordered comparison or a parameter.
+    await assert.rejects(ids('at == "noon"'), (error: unknown) => {
+      assert.ok(error instanceof DbError, String(error));
+      assert.equal(error.code, "TYPE_MISMATCH", error.message);
+      return true;
+    });
   });
 });

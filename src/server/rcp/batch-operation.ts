@@ -86,16 +86,15 @@ function runAtomic(context: DispatchContext, items: BatchItem[]): BatchResult[] 
       throw badRequest(`atomic batch failed: op ${index} (${item.op}) cannot run in a transaction`);
     }
   });
-  const { role, tokenName } = context.session;
+  const { role, tokenName, clientName, outputMode } = context.session;
   try {
     const results = context.core.db.transact((tx) => runItems(context, items, tx), {
       origin: { kind: "rcp", detail: { op: "BATCH", ops: items.map((item) => item.op) } },
     });
     return results.map((result) => ({ status: "ok", result, error: null }));
   } catch (error) {
-    // Nothing of a failed atomic batch stays, an AUTH in it included.
-    context.session.role = role;
-    context.session.tokenName = tokenName;
+    // Nothing of a failed atomic batch stays, an AUTH or a HELLO in it included.
+    Object.assign(context.session, { role, tokenName, clientName, outputMode });
     if (!(error instanceof AtomicFailure)) throw error;
     const wire = toWireError(error.cause);
     throw badRequest(

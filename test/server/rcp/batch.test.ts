@@ -118,3 +118,12 @@ test("the whole batch fails: too many ops, unknown op, missing op or ops; no nes
   assert.deepEqual(bye.results[0].result, { goodbye: true });
   assert.equal((await client.call("PING")).status, "ok", "BYE inside a batch does not close");
 });
+
+test("a HELLO in a failed atomic batch is taken back: the output stays binary", async () => {
+  const own = await rcp.connect();
+  const hello = { op: "HELLO", params: { protocol_version: 1, wire_modes: ["jsonl"] } };
+  const error = await own.fail("BATCH", { mode: "atomic", ops: [hello, pay("missing")] });
+  assert.equal(error.code, "BAD_REQUEST");
+  assert.deepEqual(await own.ok("PING"), { pong: true });
+  assert.deepEqual(own.flags, [1, 1], "both answers are frames");
+});

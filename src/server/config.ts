@@ -260,7 +260,7 @@ export async function resolveConfig(
   for (const [name, path, kind] of configEnvironment) {
     const text = env[name];
     if (text === undefined || text === "") continue;
-    setPath(document, path, readEnvValue(name, text, kind));
+    setPath(document, path, readEnvValue(name, path, text, kind));
     sources.set(path, `environment variable ${name}`);
   }
   for (const key of ["data", "rcp", "http", "durability", "module", "replicate"] as const) {
@@ -371,33 +371,44 @@ function markSources(
   }
 }
 
-function readEnvValue(name: string, text: string, kind: EnvKind): unknown {
+/** A variable's text as its key's value; one that cannot be read names the key and itself. */
+function readEnvValue(name: string, key: string, text: string, kind: EnvKind): unknown {
   if (kind === "string") return text;
   if (kind === "boolean") {
     if (text === "true" || text === "1") return true;
     if (text === "false" || text === "0") return false;
-    throw new DbError("INVALID_ARGUMENT", `${name} must be true or false, got ${text}`);
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `config key ${key} (from environment variable ${name}): must be true or false, ` +
+        `got ${JSON.stringify(text.slice(0, 80))}`,
+      { key },
+    );
   }
   if (kind === "integer") {
     // Left as text when it is no number: the schema then names the key and the bad value.
     return /^-?\d+$/.test(text.trim()) ? Number(text) : text;
   }
   if (kind === "list") return text.split(",").map((entry) => entry.trim());
-  return parseTokenList(name, text);
+  return parseTokenList(name, key, text);
 }
 
 /**
  * Tokens in the environment: a JSON array like the file's, or `SHA256:ROLE[:NAME]` entries
  * separated by commas (shorter to write in a unit file).
  */
-function parseTokenList(name: string, text: string): unknown {
+function parseTokenList(name: string, key: string, text: string): unknown {
   const trimmed = text.trim();
   if (trimmed.startsWith("[")) {
     try {
       return JSON.parse(trimmed);
     } catch {
       // The message below says what was expected; the JSON parser's position adds nothing.
-      throw new DbError("INVALID_ARGUMENT", `${name} is not a valid JSON array of tokens`);
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `config key ${key} (from environment variable ${name}): must be a JSON array of ` +
+          `tokens, or SHA256:ROLE[:NAME] entries separated by commas`,
+        { key },
+      );
     }
   }
   return trimmed.split(",").map((entry) => {

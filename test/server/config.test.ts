@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { DbError } from "../../src/lib/errors.ts";
 import { httpBodySizeBytesMax } from "../../src/lib/limits.ts";
 import { findToken, hashToken } from "../../src/server/auth.ts";
-import { parseListenAddress, resolveConfig } from "../../src/server/config.ts";
+import { configEnvironment, parseListenAddress, resolveConfig } from "../../src/server/config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "statebase-config-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,7 +113,7 @@ test("every mistake names the key and its source", async () => {
   await refused(resolveConfig({ config: file("list.yaml", "- 1\n") }, {}), /object of keys/);
   await refused(
     resolveConfig({}, { STATEBASE_TLS_REQUIRE_CLIENT_CERT: "yes" }),
-    /STATEBASE_TLS_REQUIRE_CLIENT_CERT must be true or false/,
+    /tls\.requireClientCert \(from environment variable STATEBASE_TLS_REQUIRE_CLIENT_CERT\): must/,
   );
 });
 
@@ -362,4 +362,22 @@ test("httpConnectionsMax: room for every WebSocket allowed, plus 1000, unless se
   assert.equal((await resolveConfig({}, env)).limits.httpConnectionsMax, 51_000);
   const set = { ...env, STATEBASE_HTTP_CONNECTIONS_MAX: "20" };
   assert.equal((await resolveConfig({}, set)).limits.httpConnectionsMax, 20);
+});
+
+test("an environment variable that is no boolean or token list names the key it sets", async () => {
+  const booleans = configEnvironment.filter(([, , kind]) => kind === "boolean");
+  assert.ok(booleans.length >= 2, "forwardWrites and tls.requireClientCert are booleans");
+  for (const [name, key] of booleans) {
+    await refused(
+      resolveConfig({}, { [name]: "yes" }),
+      new RegExp(
+        `^config key ${key.replaceAll(".", "\\.")} \\(from environment variable ${name}\\): ` +
+          `must be true or false, got "yes"$`,
+      ),
+    );
+  }
+  await refused(
+    resolveConfig({}, { STATEBASE_TOKENS: "[{oops" }),
+    /^config key auth\.tokens \(from environment variable STATEBASE_TOKENS\): must be a JSON/,
+  );
 });

@@ -201,6 +201,8 @@ export class Histogram implements StoredObject {
         { object: this.name, value: other.name },
       );
     }
+    // Merging nothing changes nothing: no change, so no commit (as a reset of an empty one).
+    if (other.count === 0) return;
     this.checkCountFits(other.count);
     const before = this.image();
     this.buckets.merge(other.buckets);

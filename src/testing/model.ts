@@ -571,8 +571,11 @@ export class ReferenceModel {
     const b = histogramConfigs[from];
     if (a.min !== b.min || a.max !== b.max || a.digits !== b.digits) fail("INVALID_ARGUMENT");
     const values = this.histograms[into];
-    for (const [v, n] of this.histograms[from]) values.set(v, (values.get(v) ?? 0) + n);
-    return { value: undefined, changes: [[objectNames[into], "merge"]] };
+    const source = this.histograms[from];
+    for (const [v, n] of source) values.set(v, (values.get(v) ?? 0) + n);
+    // Merging an empty histogram changes nothing, as a reset of an empty one.
+    const changes: ChangeTag[] = source.size > 0 ? [[objectNames[into], "merge"]] : [];
+    return { value: undefined, changes };
   }
 
   // ---- Queues ----

@@ -138,6 +138,27 @@ describe("mergeFrom", () => {
     assert.deepEqual(h.summary(), three);
   });
 
+  test("merging an empty histogram changes nothing and makes no commit, as a reset", async () => {
+    const { db, h } = await latency();
+    db.createHistogram("idle", { max: 1000 });
+    h.record(3);
+    const seq = db.seq;
+    h.mergeFrom("idle");
+    assert.equal(db.seq, seq, "no commit, no seq burned");
+    db.transact(() => {
+      h.mergeFrom("idle");
+      h.record(4);
+    });
+    assert.equal(db.seq, seq + 1);
+    assert.deepEqual(
+      db.lastCommit?.changes.map((c) => c.kind),
+      ["record"],
+    );
+    // Refusals still come first: an empty histogram of another config is no more mergeable.
+    db.createHistogram("wide", { max: 5000 });
+    throwsDb(() => h.mergeFrom("wide"), { code: "INVALID_ARGUMENT" });
+  });
+
   test("different configurations are refused naming both histograms", async () => {
     const { db, h } = await latency(1000);
     db.createHistogram("wide", { max: 5000 });

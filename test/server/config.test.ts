@@ -6,14 +6,16 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import fc from "fast-check";
+import { parse as parseYaml } from "yaml";
 import { DbError } from "../../src/lib/errors.ts";
 import { httpBodySizeBytesMax } from "../../src/lib/limits.ts";
 import { findToken, hashToken } from "../../src/server/auth.ts";
 import { configEnvironment, parseListenAddress, resolveConfig } from "../../src/server/config.ts";
+import { configKeyPaths } from "../support/config-keys.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "statebase-config-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -379,5 +381,29 @@ test("an environment variable that is no boolean or token list names the key it 
   await refused(
     resolveConfig({}, { STATEBASE_TOKENS: "[{oops" }),
     /^config key auth\.tokens \(from environment variable STATEBASE_TOKENS\): must be a JSON/,
+  );
+});
+
+test("docs/operations.md's complete file is valid and shows every config key", async () => {
+  const page = readFileSync(resolve(import.meta.dirname, "../../docs/operations.md"), "utf8");
+  const block = /A complete file:\n\n```yaml\n([\s\S]*?)```/.exec(page);
+  assert.ok(block, "docs/operations.md shows a complete config file");
+  // The keys shown commented out (`# replicate: ...`) are part of it too.
+  const text = block[1]!.replaceAll(/^(\s*)# (\w+): /gm, "$1$2: ");
+  await resolveConfig({ config: file("complete.yaml", text) }, {});
+  const shown = new Set<string>();
+  const walk = (value: unknown, prefix: string): void => {
+    if (value === null || typeof value !== "object") return;
+    for (const [key, inner] of Object.entries(value)) {
+      const path = Array.isArray(value) ? prefix : prefix === "" ? key : `${prefix}.${key}`;
+      shown.add(path);
+      walk(inner, path);
+    }
+  };
+  walk(parseYaml(text), "");
+  assert.deepEqual(
+    configKeyPaths().filter((key) => !shown.has(key)),
+    [],
+    "keys the complete file leaves out",
   );
 });

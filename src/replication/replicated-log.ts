@@ -53,6 +53,13 @@ const publishRetryDeadlineMs = 60_000;
 /** How long a follower may read nothing while the stream holds more before it reads again. */
 const followerStallMsMax = 1000;
 
+/**
+ * How long a node taking over may take to read the stream to its end and append its takeover
+ * record, as a part of the lease TTL: it does not renew the lease meanwhile, and the lease
+ * tick it runs in (renewals, the follower's stall check) waits for it.
+ */
+const takeoverTtlFractionMax = 1 / 2;
+
 /** Origin kind of the record a new writer appends when it takes over (see claimStream). */
 const takeoverOriginKind = "statebase.takeover";
 
@@ -175,6 +182,8 @@ class ReplicatedLog implements LogBackend {
   private writerSeen: LeaseHolder | undefined;
   /** Why the writer's lease lapsed (NATS did not answer its renewals); undefined while held. */
   private leaseFailure: string | undefined;
+  /** A takeover gave up (see giveUpTakeover) since this node last saw another hold the lease. */
+  private takeoverGivenUp = false;
   /** The follower's position at a lease tick and since when it has not moved. */
   private followed = { streamSeq: 0, sinceMs: 0 };
 
@@ -434,8 +443,18 @@ class ReplicatedLog implements LogBackend {
 
   /** Takes the lease when it is free, reads the stream to its end, then writes. */
   private async tryTakeOver(): Promise<void> {
-    if (!(await this.lease.acquire())) return;
-    await this.claimStream();
+    if (!(await this.lease.acquire())) {
+      this.takeoverGivenUp = false;
+      return;
+    }
+    const claimMsMax = this.leaseTtlMs * takeoverTtlFractionMax;
+    const claimed = await this.claimStream(performance.now() + claimMsMax);
+    if (this.role !== "follower" || this.failed !== undefined) return;
+    if (!claimed) {
+      await this.giveUpTakeover(claimMsMax);
+      return;
+    }
+    this.takeoverGivenUp = false;
     await this.follower?.stop();
     this.follower = undefined;
     if (this.role !== "follower" || this.failed !== undefined) return;
@@ -468,17 +487,44 @@ class ReplicatedLog implements LogBackend {
    * reconnect): without the record it landed before this writer's first commit, which it
    * fenced, leaving no writer; now it is refused and fences the old writer.
    */
-  private async claimStream(): Promise<void> {
+  private async claimStream(deadlineMs: number): Promise<boolean> {
+    // Past the deadline each step is abandoned, not awaited: a takeover record it still
+    // appends continues no chain and is skipped by every reader, like any other.
     for (;;) {
-      const last = (await this.streamState()).last_seq;
-      await this.waitStreamSeq(last);
-      if (this.role !== "follower" || this.failed !== undefined) return;
-      const claimed = await this.appendTakeover(last);
+      const state = await beforeDeadline(this.streamState(), deadlineMs);
+      if (state === pastDeadline) return false;
+      const read = await beforeDeadline(this.waitStreamSeq(state.last_seq), deadlineMs);
+      if (read === pastDeadline) {
+        // Nothing else waits for the follower within a lease tick: these waiters are ours.
+        this.streamWaiters = this.streamWaiters.filter((w) => w.streamSeq !== state.last_seq);
+        return false;
+      }
+      if (this.role !== "follower" || this.failed !== undefined) return false;
+      const claimed = await beforeDeadline(this.appendTakeover(state.last_seq), deadlineMs);
+      if (claimed === pastDeadline) return false;
       if (claimed === undefined) continue; // someone appended meanwhile: read that too
       // Read or not by the follower: nothing can be between `last` and the record.
       this.head.streamSeq = Math.max(this.head.streamSeq, claimed);
-      return;
+      return true;
     }
+  }
+
+  /**
+   * The claim took longer than `claimMsMax` (the stream was slow to read or NATS to answer):
+   * this node lets the lease go, so that any node may take it at once, and tries again at its
+   * next lease tick. Said once until another node holds the lease or a takeover succeeds.
+   */
+  private async giveUpTakeover(claimMsMax: number): Promise<void> {
+    await Promise.race([this.lease.release().catch(() => {}), delay(this.leaseTtlMs / 3)]);
+    if (this.takeoverGivenUp) return;
+    this.takeoverGivenUp = true;
+    const { node, stream } = this.connection;
+    this.report(
+      "warning",
+      `node ${node} took the writer lease of stream ${stream} but could not read the stream ` +
+        `to its end within ${claimMsMax} ms (it has read to message ${this.head.streamSeq}); ` +
+        `it gave the lease back and tries again at its next lease tick`,
+    );
   }
 
   /** Appends the takeover record after message `last`; undefined when the stream moved on. */
@@ -709,6 +755,28 @@ class ReplicatedLog implements LogBackend {
       return stored.streamSeq + 1;
     }
     return 1;
+  }
+}
+
+const pastDeadline = Symbol("past deadline");
+
+/**
+ * What `promise` resolves to, or `pastDeadline` when `deadlineMs` (performance.now()) comes
+ * first; a rejection after that is marked handled, since nobody awaits it any more.
+ */
+async function beforeDeadline<T>(
+  promise: Promise<T>,
+  deadlineMs: number,
+): Promise<T | typeof pastDeadline> {
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<typeof pastDeadline>((resolve) => {
+    timer = setTimeout(() => resolve(pastDeadline), Math.max(0, deadlineMs - performance.now()));
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,0 +1,70 @@
+/**
+ * Goal: a node taking over as writer never blocks its lease work on a stalled read, and the
+ * history stays one whoever takes over.
+ * Method: in-process nodes against the nats-server at NATS_URL; a node reaches NATS through a
+ * proxy (test/support/nats-proxy.ts) that can hold back what its log connection receives
+ * while its lease connection still answers.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { open } from "../../src/index.ts";
+import type { Database } from "../../src/index.ts";
+import {
+  applyWorkloadStep,
+  referenceDigest,
+  stateDigest,
+  workloadSetup,
+} from "../support/crash-workload.ts";
+import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
+import { startNatsProxy } from "../support/nats-proxy.ts";
+
+const leaseTtlMs = 1200;
+const quiet = (): void => undefined;
+
+async function writeSteps(db: Database, from: number, to: number): Promise<void> {
+  for (let n = from; n <= to; n++) db.transact((tx) => applyWorkloadStep(tx, n));
+  await db.durable();
+}
+
+test("a takeover whose read of the stream stalls gives the lease back; ticks go on", async (t) => {
+  const stream = uniqueStream("stalled_takeover");
+  t.after(() => deleteReplicatedLog(stream));
+  const proxy = await startNatsProxy(natsUrl);
+  t.after(() => proxy.close());
+  const replicate = { stream, leaseTtlMs };
+  const first = await open({
+    replicate: { ...replicate, url: natsUrl, node: "w" },
+    onMessage: quiet,
+  });
+  const warnings: string[] = [];
+  const stalled = await open({
+    replicate: { ...replicate, url: proxy.url, node: "f" },
+    onMessage: (kind, text) => {
+      if (kind === "warning") warnings.push(text);
+    },
+  });
+  t.after(() => stalled.close());
+  workloadSetup(first);
+  await writeSteps(first, 1, 10);
+  await eventually(() => stalled.seq === first.seq, "the follower reads the first steps");
+  proxy.hold(0); // its log connection (the first it made) receives nothing from now on
+  await first.close(); // hands the lease back: the follower takes it and reads the stream
+  await eventually(
+    () => warnings.some((w) => /gave the lease back/.test(w)),
+    "the stalled takeover gives up",
+  );
+  const next = await open({
+    replicate: { ...replicate, url: natsUrl, node: "g" },
+    onMessage: quiet,
+  });
+  t.after(() => next.close());
+  await eventually(() => next.replication?.role === "writer", "a healthy node takes over");
+  // The stalled node's lease ticks go on: it reads who writes now.
+  await eventually(() => stalled.replication?.writer?.node === "g", "it sees the new writer");
+  assert.equal(stalled.replication?.role, "follower");
+  await writeSteps(next, 11, 15);
+  proxy.release();
+  await eventually(() => stalled.seq === next.seq, "it follows once its link recovers", 15_000);
+  assert.equal(stateDigest(stalled), referenceDigest(15));
+  assert.equal(stateDigest(next), referenceDigest(15));
+});

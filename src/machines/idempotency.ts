@@ -8,6 +8,7 @@
  * expired ones, which keeps the table bounded without a background task.
  */
 import { createHash } from "node:crypto";
+import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { machineIdempotencyPurgeBatchMax } from "../lib/limits.ts";
 import type { Transaction } from "../engine/index.ts";
@@ -82,6 +83,33 @@ export function rememberIdempotentResult(
     wal_offset: store.commitSeq(),
     expires_at: tx.now + store.options.idempotencyWindowMs,
   });
+}
+
+/** The ops whose keys are scoped to one instance id. */
+const instanceOps: readonly IdempotentOp[] = ["create_instance", "apply_event", "delete_instance"];
+
+/**
+ * Forgets the keys used on an earlier instance with this id, in `tx`, as the id is created
+ * again: a key belongs to the instance it was used on, so reusing it on the new instance is a
+ * new request, not a retry to answer with the deleted instance's result.
+ */
+export function forgetInstanceKeys(store: MachineStore, tx: Transaction, id: string): void {
+  assert(id !== "", "only a named instance has keys of its own");
+  const table = store.table(idempotencyTableName);
+  if (table === undefined) return;
+  for (const op of instanceOps) {
+    // Slots are the JSON of [op, scope, key]: one scope's slots share this prefix, and the
+    // primary key's order keeps them together.
+    const prefix = `${JSON.stringify([op, id]).slice(0, -1)},`;
+    const slots: string[] = [];
+    for (const row of table.scan({ lower: prefix })) {
+      const slot = (row as unknown as IdempotencyRow).slot;
+      if (!slot.startsWith(prefix)) break;
+      slots.push(slot);
+    }
+    for (const slot of slots) table.del(tx, slot);
+    assert(slots.length === 0 || table.get(slots[0]) === undefined, "forgotten keys are gone");
+  }
 }
 
 function slotKey(slot: IdempotencySlot): string {

@@ -13,7 +13,12 @@ import type { MachinesApi } from "../types.ts";
 import { uuid4 } from "../values/index.ts";
 import { isPlainObject } from "./definition.ts";
 import { deleteHistory } from "./history.ts";
-import { findIdempotentResult, idempotencySlot, rememberIdempotentResult } from "./idempotency.ts";
+import {
+  findIdempotentResult,
+  forgetInstanceKeys,
+  idempotencySlot,
+  rememberIdempotentResult,
+} from "./idempotency.ts";
 import { directoryTableName, instanceTableName } from "./names.ts";
 import {
   checkIdempotencyKey,
@@ -67,6 +72,9 @@ export function createInstance(
   }
   const compiled = store.compiled(machine, version);
   if (compiled === undefined) throw machineNotFound(machine, version);
+  if (requested !== undefined && store.table(directoryTableName)?.get(id) !== undefined) {
+    forgetInstanceKeys(store, tx, id); // a deleted instance's id, created again
+  }
   const seq = store.commitSeq();
   const initial = compiled.definition.initial;
   store.requireTable(directoryTableName).set(tx, { id, machine, deleted_wal_offset: null });

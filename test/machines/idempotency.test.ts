@@ -145,3 +145,25 @@ test("an idempotency key longer than the limit is refused, not kept for the wind
   db.machines.applyEvent({ instance_id: "i", event: "PAY", idempotency_key: fits });
   await db.close();
 });
+
+test("keys belong to the instance they were used on: an id created again starts afresh", async () => {
+  const db = await open();
+  db.machines.put("order", 1, order);
+  const create = { instance_id: "r", machine: "order", version: 1 };
+  db.machines.createInstance(create);
+  const apply = { instance_id: "r", event: "PAY", idempotency_key: "k" };
+  const first = db.machines.applyEvent(apply);
+  const remove = { instance_id: "r", idempotency_key: "d" };
+  db.machines.deleteInstance(remove);
+  assert.equal(db.machines.deleteInstance(remove).wal_offset, first.wal_offset + 1);
+  db.machines.createInstance(create);
+  const again = db.machines.applyEvent(apply);
+  assert.equal(again.applied, true, "applied to the new instance, not the old one's answer");
+  assert.equal(again.from_state, "created");
+  assert.equal(db.machines.getInstance("r").state, "paid");
+  assert.equal(db.machines.history("r").length, 1);
+  const deleted = db.machines.deleteInstance(remove);
+  assert.equal(deleted.wal_offset, db.seq, "the new instance is deleted");
+  assert.throws(() => db.machines.getInstance("r"), { code: "INSTANCE_NOT_FOUND" });
+  await db.close();
+});

@@ -16,6 +16,7 @@ export type { ChangeFeedOptions, ChangeFeedSource } from "./change-feed.ts";
 export type {
   Change,
   ChangeObserver,
+  ColumnDescription,
   Commit,
   ObjectDefinition,
   ObjectKind,

@@ -4,7 +4,13 @@
  */
 import { assert } from "../lib/assert.ts";
 import type { Catalog } from "./catalog.ts";
-import type { Change, ObjectDefinition, ObjectKind, StoredObject } from "./types.ts";
+import type {
+  Change,
+  ColumnDescription,
+  ObjectDefinition,
+  ObjectKind,
+  StoredObject,
+} from "./types.ts";
 
 type SystemRow = Readonly<Record<string, unknown>>;
 
@@ -32,12 +38,6 @@ export class SystemTable implements StoredObject {
   revertChange(change: Change): void {
     assert(false, `system table ${this.name} got change ${change.kind}`);
   }
-}
-
-interface ColumnLike {
-  name: string;
-  type: string;
-  autoIncrement?: boolean;
 }
 
 interface IndexLike {
@@ -80,7 +80,9 @@ export function registerSystemTables(catalog: Catalog): void {
       ["object", "name", "type", "position", "auto_increment"],
       () =>
         userObjects(catalog).flatMap((object) => {
-          const columns = (object.definition.columns ?? []) as ColumnLike[];
+          const columns =
+            object.describeColumns?.() ??
+            ((object.definition.columns ?? []) as ColumnDescription[]);
           return columns.map((column, position) => ({
             object: object.name,
             name: column.name,

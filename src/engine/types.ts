@@ -61,6 +61,11 @@ export interface StoredObject {
   applyChange(change: Change): void;
   /** Undoes a change made by the running transaction (rollback). */
   revertChange(change: Change): void;
+  /**
+   * The columns of the rows `from <object>` reads, as `system::columns` lists them, for an
+   * object whose definition has no `columns` that say so (counters, histograms, queues).
+   */
+  describeColumns?(): readonly ColumnDescription[];
   /** Starts reading the object's state for a snapshot (see {@link SnapshotSource}). */
   snapshot?(): SnapshotSource;
   /** Loads state written from a {@link SnapshotSource} into this freshly built object. */
@@ -79,6 +84,13 @@ export interface SnapshotSource {
   readChunk(limit: number): Array<readonly [unknown, unknown, unknown]>;
   /** The map key a change of this object touches (the first element of an entry). */
   mapKeyOfChange(change: Change): unknown;
+}
+
+/** A column as `system::columns` lists it: its name and type as written (`Option(utf8)`). */
+export interface ColumnDescription {
+  readonly name: string;
+  readonly type: string;
+  readonly autoIncrement?: boolean;
 }
 
 /** A JSON-serialisable description from which an object is (re)built. */

@@ -8,6 +8,7 @@ import { DbError, describeValue } from "../lib/errors.ts";
 import { ChangeRecord } from "../engine/index.ts";
 import type {
   Change,
+  ColumnDescription,
   Engine,
   ObjectDefinition,
   SnapshotSource,
@@ -42,6 +43,8 @@ export function counterDefinition(name: string, options: CounterOptions = {}): C
 
 const int8 = valueType("int8");
 const amountColumn = "amount";
+/** The column of a counter's rows that holds its value (`from c`). */
+const valueColumn = "value";
 const [int8Min, int8Max] = integerBounds.int8!;
 
 /** A counter's state. */
@@ -60,6 +63,11 @@ export class Counter implements StoredObject {
     this.amountSite = { object: definition.name, column: amountColumn };
     this.keySchema =
       definition.by === undefined ? undefined : new Schema(definition.name, definition.by);
+  }
+
+  /** A counter's rows: its key columns (none for a single counter), then its `value`. */
+  describeColumns(): readonly ColumnDescription[] {
+    return [...(this.definition.by ?? []), { name: valueColumn, type: "int8" }];
   }
 
   get keyed(): boolean {

@@ -10,6 +10,7 @@ import { youngNumberPair } from "../lib/young-array.ts";
 import { ChangeRecord } from "../engine/index.ts";
 import type {
   Change,
+  ColumnDescription,
   Engine,
   ObjectDefinition,
   SnapshotSource,
@@ -55,6 +56,15 @@ export interface HistogramReport {
   p999: number | null;
 }
 
+/** The columns of a histogram's row (`from h`): a count, then statistics none when empty. */
+const histogramColumns: readonly ColumnDescription[] = [
+  { name: "count", type: "int8" },
+  ...["min", "max", "mean", "p50", "p90", "p99", "p999"].map((name) => ({
+    name,
+    type: "Option(float8)",
+  })),
+];
+
 /** Normalises `createHistogram` options into a definition (validating them). */
 export function histogramDefinition(
   name: string,
@@ -82,6 +92,11 @@ export class Histogram implements StoredObject {
       definition.name,
     );
     this.buckets = new HistogramBuckets(config);
+  }
+
+  /** A histogram's one row: the fields of its {@link HistogramReport}. */
+  describeColumns(): readonly ColumnDescription[] {
+    return histogramColumns;
   }
 
   get count(): number {

@@ -647,6 +647,7 @@ describe("system tables", () => {
       { namespace: "shop", name: "orders", kind: "table" },
     ]);
     assert.deepEqual(db.system("columns"), [
+      { object: "default::hits", name: "value", type: "int8", position: 0, auto_increment: false },
       { object: "shop::orders", name: "id", type: "int8", position: 0, auto_increment: true },
       {
         object: "shop::orders",
@@ -660,9 +661,38 @@ describe("system tables", () => {
       { object: "shop::orders", name: "by_total", columns: "total", unique: false, ordered: true },
     ]);
     db.drop("shop::orders");
-    assert.deepEqual(db.system("columns"), []);
+    assert.deepEqual(
+      db.system("columns").map((c) => c.object),
+      ["default::hits"],
+    );
     assert.deepEqual(db.system("indexes"), []);
     assert.equal(db.system("objects").length, 2);
+  });
+
+  test("columns lists a counter's and a histogram's columns, as `from` reads them", async () => {
+    const db = await fresh();
+    db.createCounter("hits", { by: { page: "utf8", code: "int2" } });
+    db.createHistogram("latency");
+    const listed = db.system("columns").map((c) => [c.object, c.name, c.type, c.position]);
+    const stat = (name: string, position: number): unknown[] => {
+      return ["default::latency", name, "Option(float8)", position];
+    };
+    assert.deepEqual(listed, [
+      ["default::hits", "page", "utf8", 0],
+      ["default::hits", "code", "int2", 1],
+      ["default::hits", "value", "int8", 2],
+      ["default::latency", "count", "int8", 0],
+      ...["min", "max", "mean", "p50", "p90", "p99", "p999"].map((n, i) => stat(n, i + 1)),
+    ]);
+    // The names are the columns of the rows `from` gives.
+    db.counter("hits").add(1, ["home", 200]);
+    const { frames } = await db.query("from default::hits");
+    assert.deepEqual(Object.keys(frames[0]![0]!), ["page", "code", "value"]);
+    const summary = await db.query("from default::latency");
+    assert.deepEqual(
+      Object.keys(summary.frames[0]![0]!),
+      listed.slice(3).map((c) => c[1]),
+    );
   });
 
   test("system tables are read-only and not other kinds", async () => {

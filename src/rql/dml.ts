@@ -8,7 +8,7 @@
  */
 import { DbError, describeValue } from "../lib/errors.ts";
 import type { StoredObject, Transaction } from "../engine/index.ts";
-import { compileExpression, compilePredicate } from "../expr/index.ts";
+import { compileExpression, compilePredicate, printExpression } from "../expr/index.ts";
 import type { Evaluator, Expr } from "../expr/index.ts";
 import { Queue, RingBuffer, Series, Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
@@ -25,7 +25,7 @@ import { scopeOf } from "./context.ts";
 import type { Columns, CompileEnv, RunContext } from "./context.ts";
 import { compileColumns } from "./pipeline.ts";
 import { planTableAccess } from "./planner.ts";
-import { unknownObject } from "./rql-errors.ts";
+import { atSource, unknownObject } from "./rql-errors.ts";
 
 /** A compiled statement: what it does per run, and its access paths for explain. */
 export interface CompiledStatement {
@@ -110,16 +110,53 @@ export function compileInsert(statement: InsertStatement, env: CompileEnv): Comp
           value: describeValue(input),
         });
       }
-      const stored = (target === object ? write : writerOf(target))(
-        ctx.tx,
-        input as Record<string, unknown>,
-        i + 1,
-      );
+      let stored: Row;
+      try {
+        stored = (target === object ? write : writerOf(target))(
+          ctx.tx,
+          input as Record<string, unknown>,
+          i + 1,
+        );
+      } catch (error) {
+        throw insertErrorAt(error, statement, names, i);
+      }
       if (returning !== undefined) out.push(returning(stored, ctx));
     });
     return returning === undefined ? [summaryRow(object, "inserted", inputs.length)] : out;
   };
   return { run, plan: [] };
+}
+
+/**
+ * Places an insert's failure at the value it was about: the row's value for the column the
+ * error names, else the row, else the list expression the rows came from.
+ */
+function insertErrorAt(
+  error: unknown,
+  statement: InsertStatement,
+  names: readonly string[],
+  rowIndex: number,
+): unknown {
+  if (!(error instanceof DbError)) return error;
+  const row = statement.rows[rowIndex];
+  if (row === undefined) {
+    const source = statement.source ?? statement.target;
+    const text = statement.source ? printExpression(statement.source) : statement.target.name;
+    return atSource(error, source.pos, text);
+  }
+  const column = error.details.column;
+  const value =
+    row.kind === "tuple"
+      ? row.values[names.indexOf(column ?? "")]
+      : row.value.type === "record"
+        ? row.value.entries.find((entry) => entry.key === column)?.value
+        : undefined;
+  if (value !== undefined) return atSource(error, value.pos, printExpression(value));
+  const text =
+    row.kind === "tuple"
+      ? `(${row.values.map((item) => printExpression(item)).join(", ")})`
+      : printExpression(row.value);
+  return atSource(error, row.pos, text);
 }
 
 function toList(value: unknown): unknown[] {
@@ -215,6 +252,10 @@ function keysOf(table: Table, rows: readonly Row[]): unknown[] {
   return rows.map((row) => ids.get(row));
 }
 
+function errorColumn(error: unknown): string | undefined {
+  return error instanceof DbError ? error.details.column : undefined;
+}
+
 /** Names the row a failing write was about. */
 function atRow(error: unknown, table: Table, key: unknown): unknown {
   if (!(error instanceof DbError)) return error;
@@ -267,7 +308,11 @@ export function compileUpdate(statement: UpdateStatement, env: CompileEnv): Comp
       try {
         stored = table.update(ctx.tx, keys[i], patch);
       } catch (error) {
-        throw atRow(error, table, keys[i]);
+        const column = set.find((entry) => entry.name === errorColumn(error));
+        const located = atRow(error, table, keys[i]);
+        throw column === undefined
+          ? located
+          : atSource(located, column.expr.pos, printExpression(column.expr));
       }
       if (returning !== undefined) out.push(returning(stored, ctx));
     });

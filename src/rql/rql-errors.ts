@@ -23,3 +23,23 @@ export function toRqlError(error: unknown): unknown {
   if (error.stack !== undefined) translated.stack = error.stack;
   return translated;
 }
+
+const fragmentLengthMax = 60;
+
+/**
+ * A run-time error about a value the script wrote (an insert's value of the wrong type, a
+ * duplicate key), given the line, column and text of that value, so that in a script writing
+ * one table twice it says where. An error that already has a position, or no DbError, passes.
+ */
+export function atSource(error: unknown, pos: Position, text: string): unknown {
+  if (!(error instanceof DbError) || error.details.line !== undefined) return error;
+  const fragment = text.length > fragmentLengthMax ? `${text.slice(0, fragmentLengthMax)}…` : text;
+  const located = new DbError(error.code, `line ${pos.line}, column ${pos.col}: ${error.message}`, {
+    ...error.details,
+    line: pos.line,
+    col: pos.col,
+    fragment,
+  });
+  if (error.stack !== undefined) located.stack = error.stack;
+  return located;
+}

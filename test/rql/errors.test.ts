@@ -51,6 +51,51 @@ describe("parse errors name line, column and fragment", () => {
     assert.equal(typeof caught.details.col, "number");
   });
 
+  test("a value of the wrong type in insert or update names its line and column", async () => {
+    // Insert and update errors named the column and row only: in a script writing the same
+    // table twice, "row 1" did not say which statement, let alone where in it.
+    const db = await setup();
+    const cases: Array<[string, string, number, number, string]> = [
+      [
+        'insert shop::orders [(3, "cy", 1.0)];\ninsert shop::orders [\n  (4, 5, 1.0)]',
+        "TYPE_MISMATCH",
+        3,
+        7,
+        "5",
+      ],
+      [
+        'insert shop::orders [(3, "cy", 1.0),\n  { id: 4, customer: "dy", total: "x" }]',
+        "TYPE_MISMATCH",
+        2,
+        35,
+        '"x"',
+      ],
+      [
+        'insert shop::orders [(3, "cy", 1.0)];\n  insert shop::orders [(2, "b", 1.0)]',
+        "CONSTRAINT_VIOLATION",
+        2,
+        25,
+        "2",
+      ],
+      [
+        'counter shop::visits add 1;\nupdate shop::orders { total: "x" }\n  filter { id == 1 }',
+        "TYPE_MISMATCH",
+        2,
+        30,
+        '"x"',
+      ],
+    ];
+    for (const [rql, code, line, col, fragment] of cases) {
+      const seq = db.seq;
+      const caught = await dbErrorOf(db.command(rql));
+      assert.equal(caught.code, code, caught.message);
+      const where = [caught.details.line, caught.details.col, caught.details.fragment];
+      assert.deepEqual(where, [line, col, fragment], `${rql}: ${caught.message}`);
+      assert.match(caught.message, new RegExp(`^line ${line}, column ${col}: `));
+      assert.equal(db.seq, seq, "no commit");
+    }
+  });
+
   test("unknown objects and columns", async () => {
     const db = await setup();
     const unknown = await dbErrorOf(db.query("from shop::nothing"));

@@ -84,8 +84,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   addRoutes(app, options);
   addMethodRefusals(app, routeMethods, options.fault);
   const server: Server = app.server;
-  if (options.onUpgrade !== undefined) server.on("upgrade", options.onUpgrade);
-  server.on("connection", (socket) => {
+  const redispatched = new WeakSet<Duplex>();
+  const onUpgrade = options.onUpgrade;
+  if (onUpgrade !== undefined) {
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (isWebSocketUpgrade(request)) return onUpgrade(request, socket, head);
+      redispatched.add(socket);
+      serveWithoutUpgrade(server, request, socket, head);
+    });
+  }
+  server.on("connection", (socket: Duplex) => {
+    if (redispatched.has(socket)) return; // counted when it first connected
     options.metrics.connectionOpened("http");
     socket.once("close", () => options.metrics.connectionClosed("http"));
   });
@@ -107,6 +116,45 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
     },
   };
+}
+
+function isWebSocketUpgrade(request: IncomingMessage): boolean {
+  return /^\s*websocket\s*$/i.test(request.headers.upgrade ?? "");
+}
+
+/** Request headers that offer an upgrade; dropped when the offer is declined. */
+const upgradeHeaders = new Set(["upgrade", "http2-settings"]);
+
+/**
+ * Declines an upgrade other than WebSocket (an `h2c` offer from curl --http2 or Java's
+ * HttpClient) by serving the request as plain HTTP/1.1, which RFC 9110 lets a server do.
+ * Node hands every upgrade request to the `upgrade` listener, parser detached, so the
+ * request's head is written back without its offer and the socket handed to the HTTP
+ * server again, as a new connection, with the body bytes already read (`head`) after it.
+ */
+function serveWithoutUpgrade(
+  server: Server,
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  const lines = [`${request.method} ${request.url} HTTP/${request.httpVersion}`];
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    let value = raw[i + 1]!;
+    if (upgradeHeaders.has(name.toLowerCase())) continue;
+    if (name.toLowerCase() === "connection") {
+      const kept = value.split(",").map((token) => token.trim());
+      value = kept.filter((token) => !upgradeHeaders.has(token.toLowerCase())).join(", ");
+      if (value === "") continue;
+    }
+    lines.push(`${name}: ${value}`);
+  }
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), head]));
+  // An HTTPS server reads HTTP from sockets it has decrypted (`secureConnection`).
+  const encrypted = (socket as Duplex & { encrypted?: boolean }).encrypted === true;
+  server.emit(encrypted ? "secureConnection" : "connection", socket);
 }
 
 function addRoutes(app: FastifyInstance, options: HttpServerOptions): void {

@@ -7,6 +7,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any --
    wire messages are untyped JSON here; each test asserts the shape it relies on. */
+import { request as httpRequest } from "node:http";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DbError } from "../../../src/lib/errors.ts";
@@ -245,6 +246,42 @@ test("GET /v1/ws checks the token as its upgrade would (401) before answering 42
       assert.equal(accepted.status, 426);
       assert.equal(((await accepted.json()) as any).error.code, "UPGRADE_REQUIRED");
     }
+  } finally {
+    await server.close();
+  }
+});
+
+test("a request offering another protocol upgrade (h2c) is served as plain HTTP", async () => {
+  // Java's HttpClient and curl --http2 offer `Upgrade: h2c` on plain http://; the WebSocket
+  // endpoint took every upgrade and answered 404 "no WebSocket at /v1/query".
+  const server = await startTestServer();
+  try {
+    server.db.answers.set("from ok", { frames: [[{ ok: true }]] });
+    const ask = (method: string, path: string, body?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const headers: Record<string, string> = {
+          connection: "Upgrade, HTTP2-Settings",
+          upgrade: "h2c",
+          "http2-settings": "AAMAAABkAARAAAAAAAIAAAAA",
+        };
+        if (body !== undefined) headers["content-type"] = "application/json";
+        const request = httpRequest(`${server.url}${path}`, { method, headers }, (response) => {
+          let text = "";
+          response.setEncoding("utf8");
+          response.on("data", (chunk: string) => (text += chunk));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        request.on("error", reject);
+        request.end(body);
+      });
+    const query = await ask("POST", "/v1/query", JSON.stringify({ rql: "from ok" }));
+    assert.equal(query.status, 200, query.body);
+    assert.deepEqual(JSON.parse(query.body), { frames: [[{ ok: true }]] });
+    const health = await ask("GET", "/healthz");
+    assert.equal(health.status, 200, health.body);
+    const plain = await ask("GET", "/v1/ws");
+    assert.equal(plain.status, 426, plain.body);
+    await assertServing(server);
   } finally {
     await server.close();
   }

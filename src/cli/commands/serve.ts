@@ -252,4 +252,6 @@ JSON):
 Environment variables:
 ${configEnvironment.map(([name, key]) => `  ${name.padEnd(44)}${key}`).join("\n")}
   (STATEBASE_TOKENS: a JSON array, or SHA256:ROLE[:NAME] entries separated by commas)
+  STATEBASE_SERVE_THREAD=main                 serve on the main thread, not a worker (for
+                                              node --inspect; no heapSizeMbMax, no stallMsMax)
 `;

@@ -4,6 +4,7 @@
  * browsers, which cannot set headers), then hands each socket to a session (session.ts).
  * Other paths are refused with 404 before any upgrade.
  */
+import { STATUS_CODES } from "node:http";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
@@ -51,6 +52,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     noServer: true,
     maxPayload: options.limits.wsMessageSizeBytesMax,
   });
+  answerMalformedUpgrades(server);
   const sessions = new Set<{ close(): void }>();
   const connections = new Set<Duplex>();
   const pinger = pingClients(server, options.pingIntervalMs ?? pingIntervalMsDefault);
@@ -59,10 +61,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     // client that resets it while being refused would fail the refusal's write unheard.
     socket.on("error", () => undefined);
     const url = new URL(request.url ?? "/", "http://localhost");
-    if (url.pathname !== webSocketPath) {
-      refuseUpgrade(socket, 404, { code: "NOT_FOUND", message: `no WebSocket at ${url.pathname}` });
-      return;
-    }
+    if (refusedElsewhere(request.method, url, socket)) return;
     // Counted by socket from the upgrade on, so upgrades under way count too.
     if (connections.size >= options.limits.wsConnectionsMax) {
       const limit = options.limits.wsConnectionsMax;
@@ -115,6 +114,29 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   };
 }
 
+/** Refuses an upgrade to another path (404) or by another method (405); says if it did. */
+function refusedElsewhere(method: string | undefined, url: URL, socket: Duplex): boolean {
+  if (url.pathname !== webSocketPath) {
+    refuseUpgrade(socket, 404, { code: "NOT_FOUND", message: `no WebSocket at ${url.pathname}` });
+    return true;
+  }
+  if (method === "GET") return false;
+  const message = `${String(method)} ${webSocketPath}: a WebSocket opens with GET`;
+  refuseUpgrade(socket, 405, { code: "METHOD_NOT_ALLOWED", message }, { Allow: "GET" });
+  return true;
+}
+
+/**
+ * A malformed upgrade (no key, an unknown version) is answered in the error shape, not as
+ * ws's own text/html page.
+ */
+function answerMalformedUpgrades(server: WebSocketServer): void {
+  server.on("wsClientError", (error: Error, socket: Duplex) => {
+    const message = `not a valid WebSocket upgrade: ${error.message}`;
+    refuseUpgrade(socket, 400, { code: "INVALID_ARGUMENT", message }, webSocketVersions);
+  });
+}
+
 /**
  * Pings every client each interval and cuts off the ones that said nothing since the last
  * ping (browsers and `ws` answer pings by themselves).
@@ -145,11 +167,20 @@ function pingClients(
   };
 }
 
+/** The protocol versions `ws` speaks, named in a refusal of any other (RFC 6455 §4.4). */
+const webSocketVersions = { "Sec-WebSocket-Version": "13, 8" };
+
 /** Answers a refused upgrade with a plain HTTP response carrying the JSON error. */
-function refuseUpgrade(socket: Duplex, status: number, error: object): void {
+function refuseUpgrade(
+  socket: Duplex,
+  status: number,
+  error: object,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   const body = JSON.stringify({ error });
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : "Refused"}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Refused"}\r\n${extra.join("")}` +
       "Content-Type: application/json\r\n" +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

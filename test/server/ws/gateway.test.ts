@@ -108,3 +108,44 @@ test("a client that resets the connection while its upgrade is refused is no fau
   assert.ok(!(refused instanceof WebSocket));
   assert.equal(refused.status, 401, "still serving");
 });
+
+/** Sends `head` as a raw upgrade request; resolves the status line, headers and body. */
+function rawUpgrade(server: TestServer, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(server.port, "127.0.0.1", () => socket.write(head));
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (text += chunk));
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+}
+
+test("a malformed upgrade is answered in the error shape, with the right status", async (t) => {
+  // ws answered these itself in text/html ("Missing or invalid Sec-WebSocket-Key header").
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const lines = (method: string, headers: string[]) =>
+    [`${method} /v1/ws HTTP/1.1`, "Host: localhost", ...headers, "", ""].join("\r\n");
+  const upgrade = ["Upgrade: websocket", "Connection: Upgrade"];
+  const key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+  const cases: Array<[string, number, string, RegExp]> = [
+    [lines("GET", upgrade), 400, "INVALID_ARGUMENT", /Sec-WebSocket-Key/],
+    [lines("GET", [...upgrade, key, "Sec-WebSocket-Version: 7"]), 400, "INVALID_ARGUMENT", /Ver/],
+    [
+      lines("POST", [...upgrade, key, "Sec-WebSocket-Version: 13"]),
+      405,
+      "METHOD_NOT_ALLOWED",
+      /GET/,
+    ],
+  ];
+  for (const [head, status, code, says] of cases) {
+    const answer = await rawUpgrade(server, head);
+    const [top, body] = answer.split("\r\n\r\n") as [string, string];
+    assert.match(top, new RegExp(`^HTTP/1.1 ${status} `), answer);
+    assert.match(top, /content-type: application\/json/i);
+    const { error } = JSON.parse(body) as { error: { code: string; message: string } };
+    assert.equal(error.code, code);
+    assert.match(error.message, says);
+  }
+});

@@ -4,7 +4,7 @@
  * `from system::history {...}`. The async entry points collect them here, fetch them, and
  * hand the results to the executor (host.ts `Prefetched`); a transaction itself never waits.
  */
-import type { Pipeline, Position, Script, Source, Statement } from "./ast.ts";
+import type { ObjectRef, Pipeline, Position, Script, Source, Statement } from "./ast.ts";
 import type { Params, RunContext } from "./context.ts";
 import { asOfSeq, historyArgs } from "./source.ts";
 
@@ -43,13 +43,26 @@ export function needsAsyncReads(script: Script): boolean {
 }
 
 function scanForAsyncReads(script: Script): boolean {
-  let found = false;
-  for (const statement of script.statements) {
+  return firstAsyncRead(script.statements) !== undefined;
+}
+
+/** A source that reads the log: `X as of N` or `system::history`. */
+export interface AsyncRead {
+  readonly object: ObjectRef;
+  readonly asOf: boolean;
+}
+
+/** The first source among `statements` that reads the log before its transaction. */
+export function firstAsyncRead(statements: readonly Statement[]): AsyncRead | undefined {
+  let found: AsyncRead | undefined;
+  for (const statement of statements) {
     for (const pipeline of pipelinesOf(statement)) {
       forEachSource(pipeline, (source) => {
-        if (source.type !== "object") return;
-        if (source.asOf !== undefined) found = true;
-        if (source.object.name.toLowerCase() === "system::history") found = true;
+        if (source.type !== "object" || found !== undefined) return;
+        if (source.asOf !== undefined) found = { object: source.object, asOf: true };
+        else if (source.object.name.toLowerCase() === "system::history") {
+          found = { object: source.object, asOf: false };
+        }
       });
     }
   }

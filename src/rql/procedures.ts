@@ -27,6 +27,7 @@ import { coerceValue, parseType, typeName } from "../values/index.ts";
 import type { ValueType } from "../values/index.ts";
 import type { CreateProcedureStatement } from "./ast.ts";
 import { parseScriptCached } from "./parser.ts";
+import { firstAsyncRead } from "./prefetch.ts";
 import type { CachedScript } from "./parser.ts";
 
 /** One declared parameter. */
@@ -112,10 +113,25 @@ export function registerProcedureFactory(catalog: Catalog): void {
   catalog.registerFactory("procedure", (d) => new ProcedureObject(d as ProcedureObjectDefinition));
 }
 
-/** The definition `create procedure` stores. */
+/**
+ * The definition `create procedure` stores. A body reading the past (`as of`) or a key's
+ * history is refused: those are read from the log before a transaction starts, and a call
+ * runs inside one, so every call would fail.
+ */
 export function procedureDefinition(
   statement: CreateProcedureStatement,
 ): ProcedureObjectDefinition {
+  const read = firstAsyncRead(statement.statements);
+  if (read !== undefined) {
+    const { line, col } = read.object.pos;
+    const what = read.asOf ? `${read.object.name} as of a past commit` : read.object.name;
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `line ${line}, column ${col}: procedure ${statement.name.name} cannot read ${what}, ` +
+        "which is read from the log before a transaction starts; query it directly",
+      { object: statement.name.name, line, col, fragment: read.object.name },
+    );
+  }
   return {
     kind: "procedure",
     name: statement.name.name,

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
-import { rejectsWithCode as rejects, throwsDb } from "../support/assertions.ts";
+import { dbErrorOf, rejectsWithCode as rejects, throwsDb } from "../support/assertions.ts";
 
 async function setup(): Promise<Database> {
   const db = await open();
@@ -192,6 +192,33 @@ describe("RQL procedures", () => {
     await rejects(db.call("shop::bad", [1]), "RQL_UNKNOWN_OBJECT");
     assert.equal(db.seq, seq);
     assert.equal((await db.query("from shop::orders")).frames[0]!.length, 2);
+  });
+
+  test("a body reading the past or a key's history is refused when created", async () => {
+    // Both read the log before the transaction starts, which a call inside a transaction
+    // cannot do: the procedure was stored, and every call failed saying "run it through
+    // db.query, db.command or db.admin", which the caller had just done.
+    const db = await setup();
+    const bodies: Array<[string, number, string]> = [
+      ["from shop::orders as of 1", 8, "as of"],
+      [
+        "from shop::orders inner join { from shop::orders as of 1 } as o using (id, o.id)",
+        39,
+        "as of",
+      ],
+      ['from system::history { object: "shop::orders", key: $id }', 8, "system::history"],
+    ];
+    for (const [body, col, what] of bodies) {
+      const seq = db.seq;
+      const caught = await dbErrorOf(
+        db.admin(`create procedure shop::past { id: int8 } as {\n  ${body}\n}`),
+      );
+      assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+      assert.match(caught.message, new RegExp(`^line 2, column ${col}: .*${what}`), body);
+      assert.deepEqual([caught.details.line, caught.details.col], [2, col], caught.message);
+      assert.equal(db.seq, seq, "nothing was created");
+    }
+    await rejects(db.call("shop::past", [1]), "UNKNOWN_PROCEDURE");
   });
 
   test("survive a restart, from the log and from a snapshot", async () => {

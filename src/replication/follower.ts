@@ -12,13 +12,22 @@ export interface FollowerOptions {
   readonly stream: string;
   /** First stream sequence to read. */
   readonly startStreamSeq: number;
+  /** Bytes the consumer may hold ahead of the apply loop (default `followerBufferBytesMax`). */
+  readonly bufferBytesMax?: number;
+  /** The server's largest message (`max_payload`): what one buffered message may take. */
+  readonly messageSizeBytesMax: number;
   /** Called in stream order; a throw stops the follower and reaches `onStop`. */
   readonly onMessage: (data: Uint8Array, streamSeq: number, pending: number) => void;
   readonly onStop: (error: unknown) => void;
 }
 
-/** Messages the consumer buffers ahead of the apply loop. */
-const followerBufferMessages = 4096;
+/** Messages the consumer buffers ahead of the apply loop, at most. */
+const followerBufferMessagesMax = 4096;
+/**
+ * Bytes the consumer buffers ahead of the apply loop, at most: 64 messages of NATS's default
+ * 1 MiB limit (4,096 of them, while catching up, would hold 4 GiB).
+ */
+export const followerBufferBytesMax = 64 * 1024 * 1024;
 
 export class Follower {
   private messages: ConsumerMessages | undefined;
@@ -33,7 +42,13 @@ export class Follower {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: startStreamSeq,
     });
-    this.messages = await consumer.consume({ max_messages: followerBufferMessages });
+    // Bounded in messages of the largest size, not with the client's max_bytes: a count keeps
+    // one way of counting what the server still owes (see checkFollowing in replicated-log.ts)
+    // and never meets a message larger than what is left of a pull.
+    const bytesMax = this.options.bufferBytesMax ?? followerBufferBytesMax;
+    const fit = Math.floor(bytesMax / this.options.messageSizeBytesMax);
+    const max_messages = Math.min(followerBufferMessagesMax, Math.max(1, fit));
+    this.messages = await consumer.consume({ max_messages });
     this.loop = this.run(this.messages);
   }
 

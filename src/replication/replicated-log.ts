@@ -44,6 +44,8 @@ export type Reporter = (kind: "warning" | "progress", message: string) => void;
 
 /** Default lease time to live: the bound on failover after the writer dies. */
 export const leaseTtlMsDefault = 3000;
+/** NATS's default `max_payload`, for a server that did not say its own. */
+const natsMessageBytesMaxDefault = 1024 * 1024;
 /** Room kept in each message for the NATS headers of a publish. */
 const messageHeaderBytesMax = 1024;
 /** How long one publish waits for JetStream's acknowledgement before it is sent again. */
@@ -415,6 +417,7 @@ class ReplicatedLog implements LogBackend {
       js: this.js,
       stream: this.connection.stream,
       startStreamSeq: this.head.streamSeq + 1,
+      messageSizeBytesMax: this.nc.info?.max_payload ?? natsMessageBytesMaxDefault,
       onMessage: (data, streamSeq, pending) => this.onMessage(data, streamSeq, pending),
       onStop: (error) => this.stopFor(toDbError(error, "following the stream")),
     });
@@ -465,7 +468,8 @@ class ReplicatedLog implements LogBackend {
       seq: this.engine.seq,
       head: this.head,
       // Headers (message id, expected sequence) travel in the same message.
-      messageSizeBytesMax: (this.nc.info?.max_payload ?? 1024 * 1024) - messageHeaderBytesMax,
+      messageSizeBytesMax:
+        (this.nc.info?.max_payload ?? natsMessageBytesMaxDefault) - messageHeaderBytesMax,
       publishTimeoutMs,
       retryDeadlineMs: publishRetryDeadlineMs,
       onFailure: (error) => this.stopFor(error),

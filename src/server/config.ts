@@ -581,31 +581,33 @@ function describeRuleText(
   keyword: string,
   params: { type?: string; limit?: number },
 ): string | undefined {
-  if (keyword === "pattern" && (path === "rcp" || path === "http")) {
-    return "must be HOST:PORT (port 0 picks a free port) or off";
-  }
-  if (keyword === "pattern" && path === "replicateNode") {
-    return "must be letters, digits, _, . or - (at most 128)";
-  }
-  if (keyword === "pattern" && path === "replicateStream") {
-    return "must be letters, digits, _ or - (at most 200)";
-  }
-  if (keyword === "pattern" && path === "advertiseHttp") {
-    return "must be http(s)://HOST[:PORT] or HOST:PORT";
-  }
-  if (keyword === "pattern" && path.startsWith("allowedOrigins")) {
-    return "must be an origin, http(s)://HOST[:PORT] without a path, or *";
-  }
-  if (keyword === "pattern" && path.endsWith("sha256")) {
-    return "must be the SHA-256 of the token as 64 hex digits (statebase hash-token)";
-  }
-  // A union reports one "must be equal to constant" per member; name the choices instead.
-  const union = keyword === "anyOf" || keyword === "const";
-  if (union && path === "durability") return "must be sync, async or memory";
-  if (union && path.endsWith("role")) return "must be read, write or admin";
+  // A key of one shape says that shape whatever it broke: `rcp: 7401` (a YAML number) is
+  // better told HOST:PORT than "a string", which `rcp: "7401"` would break next.
+  const shaped = keyword === "pattern" || keyword === "type" || keyword === "anyOf";
+  const shape = shapeOf(path);
+  if (shape !== undefined && (shaped || keyword === "const")) return shape;
   if (keyword === "type") return `must be ${typeNames[params.type ?? ""] ?? params.type}`;
   if (keyword === "minimum") return `must be at least ${params.limit}`;
   if (keyword === "maximum") return `must be at most ${params.limit}`;
+  return undefined;
+}
+
+/** What a key of a particular shape (an address, a name, one of some words) must be. */
+function shapeOf(path: string): string | undefined {
+  if (path === "rcp" || path === "http")
+    return "must be HOST:PORT (port 0 picks a free port) or off";
+  if (path === "replicateNode") return "must be letters, digits, _, . or - (at most 128)";
+  if (path === "replicateStream") return "must be letters, digits, _ or - (at most 200)";
+  if (path === "advertiseHttp") return "must be http(s)://HOST[:PORT] or HOST:PORT";
+  if (/^allowedOrigins\.\d+$/.test(path)) {
+    return "must be an origin, http(s)://HOST[:PORT] without a path, or *";
+  }
+  if (/^auth\.tokens\.\d+\.sha256$/.test(path)) {
+    return "must be the SHA-256 of the token as 64 hex digits (statebase hash-token)";
+  }
+  // A union reports one "must be equal to constant" per member; name the choices instead.
+  if (path === "durability") return "must be sync, async or memory";
+  if (/^auth\.tokens\.\d+\.role$/.test(path)) return "must be read, write or admin";
   return undefined;
 }
 

@@ -407,3 +407,19 @@ test("docs/operations.md's complete file is valid and shows every config key", a
     "keys the complete file leaves out",
   );
 });
+
+test("a value of the wrong type says what the key takes, not just 'a string'", async () => {
+  const cases: Array<[string, RegExp]> = [
+    ["rcp: 7401\n", /config key rcp .*: must be HOST:PORT .* or off, got 7401$/],
+    ["http: 8090\n", /config key http .*: must be HOST:PORT .* or off, got 8090$/],
+    ["durability: 1\n", /config key durability .*: must be sync, async or memory, got 1$/],
+    ["replicateNode: 7\n", /config key replicateNode .*: must be letters, digits, .*, got 7$/],
+    [
+      `auth: { tokens: [{ sha256: "${sha}", role: 1 }] }\n`,
+      /config key auth\.tokens\.0\.role .*: must be read, write or admin$/,
+    ],
+  ];
+  for (const [text, pattern] of cases) {
+    await refused(resolveConfig({ config: file("typed.yaml", text) }, {}), pattern);
+  }
+});

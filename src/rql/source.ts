@@ -8,7 +8,7 @@
 import { DbError, describeValue } from "../lib/errors.ts";
 import { SystemTable } from "../engine/index.ts";
 import type { Catalog, StoredObject } from "../engine/index.ts";
-import { compileExpression } from "../expr/index.ts";
+import { compileExpression, printExpression } from "../expr/index.ts";
 import type { Expr } from "../expr/index.ts";
 import { Counter, Histogram, Queue, RingBuffer, Series, Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
@@ -217,9 +217,11 @@ export function asOfSeq(expr: Expr, ctx: RunContext): number {
   const value = compileExpression(expr)(scopeOf(ctx));
   const seq = typeof value === "bigint" ? Number(value) : value;
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
-    throw new DbError("INVALID_ARGUMENT", `as of needs a commit seq, got ${describeValue(value)}`, {
-      value: describeValue(value),
-    });
+    const { line, col } = expr.pos;
+    const shown = describeValue(value);
+    const message = `line ${line}, column ${col}: as of needs a commit seq, got ${shown}`;
+    const fragment = printExpression(expr);
+    throw new DbError("INVALID_ARGUMENT", message, { value: shown, line, col, fragment });
   }
   return seq;
 }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
-import { rejectsWithCode as rejects } from "../support/assertions.ts";
+import { dbErrorOf, rejectsWithCode as rejects } from "../support/assertions.ts";
 
 const schema = `
 create namespace shop;
@@ -486,6 +486,18 @@ describe("Statebase extensions", () => {
       // Past the last commit: said at the as of, not as "at(): seq must be ...".
       const ahead = "from shop::orders\n  as of 99";
       await rejects(db.query(ahead), "INVALID_ARGUMENT", /^line 2, column 9: as of 99: the last/);
+      // No commit seq at all: said at the as of too, not without a position.
+      for (const [target, shown] of [
+        ["-1", "-1"],
+        ["1.5", "1.5"],
+        ['"2"', '"2"'],
+      ]) {
+        const caught = await dbErrorOf(db.query(`from shop::orders\n  as of ${target}`));
+        assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+        const expected = `^line 2, column 9: as of needs a commit seq, got ${shown}`;
+        assert.match(caught.message, new RegExp(expected.replace(".", "\\.")));
+        assert.deepEqual([caught.details.line, caught.details.col], [2, 9], caught.message);
+      }
       // A key left out (or misspelt) found no row's history, silently.
       for (const args of ['{ object: "shop::orders" }', '{ object: "shop::orders", Key: 7 }']) {
         await rejects(db.query(`from system::history ${args}`), "INVALID_ARGUMENT", /key/);

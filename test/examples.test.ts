@@ -63,3 +63,15 @@ test("examples/rql.ts runs and the README shows it verbatim", () => {
   const example = readFileSync(resolve(root, "examples/rql.ts"), "utf8");
   assert.ok(readme.includes("```ts\n" + example + "```"), "README's RQL example differs");
 });
+
+test("the README names what `npm test` needs besides Node, as .ci/run provides it", () => {
+  const readme = readFileSync(resolve(root, "README.md"), "utf8");
+  const section = /## Tests and checks\n([\s\S]*?)\n## /.exec(readme)?.[1];
+  assert.ok(section, "README.md has a Tests and checks section");
+  const ci = readFileSync(resolve(root, ".ci/run"), "utf8");
+  const installed = [...ci.matchAll(/apt-get install -y -qq ([\w-]+)/g)].map((m) => m[1]!);
+  assert.ok(installed.length > 0, ".ci/run installs the services the tests need");
+  for (const name of [...installed, "NATS_URL", "JetStream"]) {
+    assert.ok(section.includes(name), `the README's test section names ${name}`);
+  }
+});

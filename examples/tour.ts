@@ -48,7 +48,7 @@ jobs.enqueue({ task: "email" }, { dedupKey: "welcome-ada" });
 assert.equal(jobs.enqueue({ task: "email" }, { dedupKey: "welcome-ada" }).enqueued, false);
 const [job] = jobs.claim(1);
 assert.ok(job);
-jobs.ack(job.id);
+jobs.ack(job.id, { claim: job.claim }); // only this claim: once it expires, a re-claim wins
 assert.equal(jobs.size, 0);
 
 // A throw undoes the whole transaction; the error carries a stable code.

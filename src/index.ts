@@ -15,6 +15,7 @@ export { Decimal, Duration } from "./values/index.ts";
 export type { BaseKind, ValueType } from "./values/index.ts";
 export type { Change, Commit, Origin } from "./engine/index.ts";
 export type {
+  AckOptions,
   ClaimOptions,
   ColumnDefinition,
   ColumnsInput,
@@ -25,6 +26,7 @@ export type {
   HistogramReport,
   IndexDefinition,
   MessageState,
+  NackOptions,
   QueueHandle,
   QueueMessage,
   RingBufferHandle,

@@ -16,10 +16,12 @@ export type {
 } from "./histogram.ts";
 export { Queue, QueueHandle, queueDefinition } from "./queue.ts";
 export type {
+  AckOptions,
   ClaimOptions,
   EnqueueOptions,
   EnqueueResult,
   MessageState,
+  NackOptions,
   QueueDefinition,
   QueueMessage,
   QueueRowColumn,

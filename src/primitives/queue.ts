@@ -50,8 +50,14 @@ export interface QueueMessage {
   readonly id: unknown;
   readonly body: unknown;
   readonly state: MessageState;
-  /** Claims made so far. */
+  /** Claims made so far (back to 0 when a dead message is requeued). */
   readonly attempts: number;
+  /**
+   * Claims ever made of this message, never reset: the number of its current claim, which a
+   * worker passes to ack or nack so that a claim that expired and was replaced is refused.
+   * Absent on messages logged before it existed (read as `attempts`).
+   */
+  readonly claim: number;
   /** When the message can next be claimed (ready) or when its claim expires (claimed). */
   readonly availableAt: number;
   readonly enqueuedAt: number;
@@ -72,6 +78,7 @@ function newMessage(
   body: unknown,
   state: MessageState,
   attempts: number,
+  claim: number,
   availableAt: number,
   enqueuedAt: number,
   dedupKey: string | null,
@@ -82,6 +89,7 @@ function newMessage(
   message.body = body;
   message.state = state;
   message.attempts = attempts;
+  message.claim = claim;
   message.availableAt = availableAt;
   message.enqueuedAt = enqueuedAt;
   message.dedupKey = dedupKey;
@@ -89,15 +97,21 @@ function newMessage(
   return Object.freeze(message) as unknown as QueueMessage;
 }
 
-/** `message` with a new state, attempt count and availability. */
+/** `message` with a new state, attempt count and availability (and claim, when claimed). */
 function messageWith(
   message: QueueMessage,
   state: MessageState,
   attempts: number,
   availableAt: number,
+  claim = claimOf(message),
 ): QueueMessage {
   const { id, body, enqueuedAt, dedupKey, order } = message;
-  return newMessage(id, body, state, attempts, availableAt, enqueuedAt, dedupKey, order);
+  return newMessage(id, body, state, attempts, claim, availableAt, enqueuedAt, dedupKey, order);
+}
+
+/** The number of a message's latest claim; a message logged without one counts attempts. */
+function claimOf(message: QueueMessage): number {
+  return Number.isSafeInteger(message.claim) ? message.claim : message.attempts;
 }
 
 /** A column of the rows queries, views and subscriptions see of a queue (`Queue.rowOf`). */
@@ -133,6 +147,17 @@ export interface EnqueueResult {
 
 export interface ClaimOptions {
   visibilityMs?: number;
+}
+
+/** How a worker names the claim it settles. */
+export interface AckOptions {
+  /** The `claim` of the message as the worker claimed it; a later claim's is refused. */
+  claim?: number;
+}
+
+export interface NackOptions extends AckOptions {
+  /** Not claimable again for this long (ms; default 0). */
+  delayMs?: number;
 }
 
 export const visibilityDefaultMs = 30_000;
@@ -265,7 +290,7 @@ export class Queue implements StoredObject {
     }
     const order = this.orderNext++;
     tx.onRollback(() => (this.orderNext = order));
-    const message = newMessage(id, stored, "ready", 0, availableAt, tx.now, dedupKey, order);
+    const message = newMessage(id, stored, "ready", 0, 0, availableAt, tx.now, dedupKey, order);
     this.write(tx, undefined, message);
     return { id, enqueued: true };
   }
@@ -315,26 +340,34 @@ export class Queue implements StoredObject {
         continue;
       }
       const attempts = message.attempts + 1;
-      const next = messageWith(message, "claimed", attempts, tx.now + visibilityMs);
+      const claim = claimOf(message) + 1;
+      const next = messageWith(message, "claimed", attempts, tx.now + visibilityMs, claim);
       this.write(tx, message, next);
       claimed.push(next);
     }
     return claimed;
   }
 
-  /** Acknowledges a claimed message: it is done and removed. */
-  ack(tx: Transaction, id: unknown): void {
+  /**
+   * Acknowledges a claimed message: it is done and removed. With `claim`, only that claim of
+   * it: a worker whose claim expired and was replaced gets NOT_CLAIMED.
+   */
+  ack(tx: Transaction, id: unknown, options: AckOptions = {}): void {
     tx.assertWritable(this.name);
-    const message = this.requireClaimed(tx, id);
+    const message = this.requireClaimed(tx, id, this.claimOption(options));
     this.write(tx, message, undefined);
   }
 
-  /** Gives a claimed message back: retried after `delayMs`, or dead when out of attempts. */
-  nack(tx: Transaction, id: unknown, delayMs = 0): void {
+  /**
+   * Gives a claimed message back: retried after a delay (ms, or `delayMs` of the options), or
+   * dead when out of attempts. With `claim`, only that claim of it, as for {@link ack}.
+   */
+  nack(tx: Transaction, id: unknown, options: number | NackOptions = 0): void {
     tx.assertWritable(this.name);
+    const { delayMs = 0, ...settle } = typeof options === "number" ? { delayMs: options } : options;
     if (!Number.isSafeInteger(delayMs) || delayMs < 0)
       throw this.invalid("delayMs must be a whole number >= 0");
-    const message = this.requireClaimed(tx, id);
+    const message = this.requireClaimed(tx, id, this.claimOption(settle));
     const state: MessageState = message.attempts >= this.definition.attempts ? "dead" : "ready";
     this.write(tx, message, messageWith(message, state, message.attempts, tx.now + delayMs));
   }
@@ -423,9 +456,26 @@ export class Queue implements StoredObject {
     return message.state === "claimed" && message.attempts >= this.definition.attempts;
   }
 
-  private requireClaimed(tx: Transaction, id: unknown): QueueMessage {
+  /** The live claim of message `id`; of claim number `claim` only, when one is given. */
+  private requireClaimed(tx: Transaction, id: unknown, claim?: number): QueueMessage {
     const message = this.messages.get(mapKeyOf(id));
     if (message === undefined) throw this.notFound(id, "");
+    const current = claimOf(message);
+    if (claim !== undefined && claim !== current) {
+      assert(claim >= 0, "claim numbers are checked before they are compared");
+      // Said first: the worker's claim is over whatever became of the message since.
+      const said = describeValue(id);
+      const why =
+        claim < current
+          ? `claim ${claim} of message ${said} is over: the message was claimed again`
+          : `message ${said} has no claim ${claim}`;
+      throw new DbError("NOT_CLAIMED", `${this.name}: ${why} (claim ${current})`, {
+        object: this.name,
+        value: said,
+        claim,
+        current,
+      });
+    }
     if (message.state !== "claimed" || message.availableAt <= tx.now) {
       throw new DbError(
         "NOT_CLAIMED",
@@ -435,6 +485,16 @@ export class Queue implements StoredObject {
       );
     }
     return message;
+  }
+
+  /** The claim number an ack or nack names, if any; a malformed one is refused. */
+  private claimOption(options: AckOptions): number | undefined {
+    const claim: unknown = options.claim;
+    if (claim === undefined) return undefined;
+    if (typeof claim !== "number" || !Number.isSafeInteger(claim) || claim < 0) {
+      throw this.invalid(`claim must be a whole number >= 0, got ${describeValue(claim)}`);
+    }
+    return claim;
   }
 
   private normalizeBody(body: unknown, now: number): unknown {
@@ -536,12 +596,14 @@ export class QueueHandle<B = unknown> extends Handle<Queue> {
     return this.write((tx, queue) => queue.claim(tx, count, options));
   }
 
-  ack(id: unknown): void {
-    this.write((tx, queue) => queue.ack(tx, id));
+  /** Acknowledges a claimed message; pass the claim's `claim` to settle only that claim. */
+  ack(id: unknown, options?: AckOptions): void {
+    this.write((tx, queue) => queue.ack(tx, id, options));
   }
 
-  nack(id: unknown, delayMs?: number): void {
-    this.write((tx, queue) => queue.nack(tx, id, delayMs));
+  /** Gives a claimed message back after a delay (ms, or options with `delayMs` and `claim`). */
+  nack(id: unknown, options?: number | NackOptions): void {
+    this.write((tx, queue) => queue.nack(tx, id, options));
   }
 
   requeue(id: unknown): void {

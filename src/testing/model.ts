@@ -634,6 +634,7 @@ export class ReferenceModel {
       body: { ...op.body },
       state: "ready",
       attempts: 0,
+      claim: 0,
       availableAt,
       enqueuedAt: now,
       dedupKey: op.dedupKey ?? null,
@@ -666,6 +667,7 @@ export class ReferenceModel {
         ...m,
         state: "claimed",
         attempts: m.attempts + 1,
+        claim: m.claim + 1,
         availableAt: now + visibility,
       };
       this.jobs.set(m.id as number, next);

@@ -7,6 +7,9 @@
 // Method: black box through the embedded API with a manual clock, so every expiry is driven
 // deterministically by advancing time to one millisecond before and exactly at the deadline.
 import { test, describe } from "node:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { open, createManualClock } from "../../src/index.ts";
 import type { Change, Database, ManualClock, QueueHandle, QueueMessage } from "../../src/index.ts";
@@ -51,6 +54,7 @@ describe("enqueue and claim", () => {
       body: { job: "a" },
       state: "claimed",
       attempts: 1,
+      claim: 1,
       availableAt: t0 + visibilityMs,
       enqueuedAt: t0,
       dedupKey: null,
@@ -184,6 +188,7 @@ describe("nack, attempts and dead letters", () => {
         body: { job: "a" },
         state: "ready",
         attempts: 0,
+        claim: 1,
         availableAt: t0 + 5,
         enqueuedAt: t0,
         dedupKey: null,
@@ -234,6 +239,96 @@ describe("nack, attempts and dead letters", () => {
       message: /no message 99/,
     });
     throwsDb(() => q.nack(99), { code: "NOT_FOUND" });
+  });
+});
+
+describe("claim tokens", () => {
+  test("each claim carries a claim number, counting every claim of the message", async () => {
+    const { q, clock } = await jobs(1);
+    q.enqueue({ job: "a" });
+    assert.equal(q.get(1)?.claim, 0, "never claimed");
+    assert.equal(q.claim()[0]?.claim, 1);
+    clock.advance(visibilityMs);
+    assert.deepEqual(q.claim(), [], "the expired claim, out of attempts, is dead-lettered");
+    q.requeue(1);
+    const again = q.claim()[0];
+    assert.equal(again?.attempts, 1, "requeue resets attempts");
+    assert.equal(again?.claim, 2, "but never the claim number");
+  });
+
+  test("a worker whose claim expired cannot settle the claim that replaced it", async () => {
+    const { q, clock } = await jobs();
+    q.enqueue({ job: "a" });
+    const first = q.claim()[0]!;
+    clock.advance(visibilityMs);
+    const second = q.claim()[0]!;
+    assert.equal(second.id, first.id);
+    for (const settle of [
+      () => q.ack(first.id, { claim: first.claim }),
+      () => q.nack(first.id, { claim: first.claim }),
+      () => q.nack(first.id, { claim: first.claim, delayMs: 5 }),
+    ]) {
+      throwsDb(settle, {
+        code: "NOT_CLAIMED",
+        object: "default::jobs",
+        value: "1",
+        message: /claim 1 of message 1 is over: the message was claimed again \(claim 2\)/,
+      });
+    }
+    assert.deepEqual(q.get(1), second, "the second worker still holds it");
+    throwsDb(() => q.ack(1, { claim: 9 }), {
+      code: "NOT_CLAIMED",
+      message: /message 1 has no claim 9 \(claim 2\)/,
+    });
+    q.nack(second.id, { claim: second.claim, delayMs: 5 });
+    assert.equal(q.get(1)?.state, "ready");
+    assert.equal(q.get(1)?.availableAt, t0 + visibilityMs + 5);
+    clock.advance(5);
+    const third = q.claim()[0]!;
+    q.ack(third.id, { claim: third.claim });
+    assert.equal(q.size, 0);
+  });
+
+  test("settling without a claim number still works; a malformed one is refused", async () => {
+    const { q } = await jobs();
+    q.enqueue({ job: "a" });
+    q.enqueue({ job: "b" });
+    q.claim(2);
+    for (const claim of [0.5, -1, "1", Number.NaN]) {
+      throwsDb(() => q.ack(1, { claim: claim as number }), {
+        code: "INVALID_ARGUMENT",
+        object: "default::jobs",
+        message: /claim must be a whole number >= 0/,
+      });
+    }
+    q.ack(1);
+    q.nack(2, 0);
+    assert.deepEqual(
+      q.list("ready").map((m) => [m.id, m.claim]),
+      [[2, 1]],
+    );
+  });
+
+  test("claim numbers survive a reopen from the log", async () => {
+    const path = mkdtempSync(join(tmpdir(), "statebase-queue-"));
+    try {
+      const clock = createManualClock(t0);
+      const db = await open({ path, clock });
+      const q = db.createQueue("default::jobs", { visibility: "10s" });
+      q.enqueue({ job: "a" });
+      q.claim();
+      clock.advance(visibilityMs);
+      q.claim();
+      await db.close();
+      const again = await open({ path, clock });
+      const reopened = again.queue("default::jobs");
+      assert.equal(reopened.get(1)?.claim, 2);
+      throwsDb(() => reopened.ack(1, { claim: 1 }), { code: "NOT_CLAIMED" });
+      reopened.ack(1, { claim: 2 });
+      await again.close();
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
   });
 });
 

@@ -46,6 +46,8 @@ export function startSession(
 class Session {
   private readonly subscriptions = new Map<RequestId, OpenSubscription>();
   private pending = 0;
+  /** Whether reading requests stopped because the send buffer is past its bound. */
+  private readingPaused = false;
   private readonly drainWaiters: Array<() => void> = [];
 
   constructor(
@@ -86,8 +88,18 @@ class Session {
     for (const wake of this.drainWaiters.splice(0)) wake();
   }
 
+  /**
+   * Sends `message`. Past the send buffer's bound the session stops reading requests (until
+   * {@link onFlushed} sees it drained): a client that sends requests and never reads their
+   * answers would otherwise have the server buffer them without limit.
+   */
   private send(message: object): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeJson(message), this.onFlushed);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(encodeJson(message), this.onFlushed);
+    if (this.readingPaused) return;
+    if (this.ws.bufferedAmount <= this.options.limits.wsBufferedSizeBytesMax) return;
+    this.readingPaused = true;
+    this.ws.pause();
   }
 
   /** Sends an error answer; returns its code for the metrics. */
@@ -176,11 +188,18 @@ class Session {
     }
   }
 
-  /** Send callback: wakes paused subscriptions once half the buffer bound has drained. */
+  /**
+   * Send callback: once half the buffer bound has drained, reads requests again and wakes
+   * paused subscriptions.
+   */
   private readonly onFlushed = (): void => {
-    if (this.drainWaiters.length === 0) return;
+    if (this.drainWaiters.length === 0 && !this.readingPaused) return;
     const open = this.ws.readyState === this.ws.OPEN;
     if (open && this.ws.bufferedAmount > this.options.limits.wsBufferedSizeBytesMax / 2) return;
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      if (open) this.ws.resume();
+    }
     for (const wake of this.drainWaiters.splice(0)) wake();
   };
 

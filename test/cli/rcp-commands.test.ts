@@ -183,6 +183,20 @@ test("token from $RSTMDB_TOKEN or $STATEBASE_TOKEN; TLS flags connect over TLS",
   assert.deepEqual((await cli("ping", ...auth(), "--tls", "-k")).out, ["PONG"]);
 });
 
+test("TLS failures are one line saying so: no TLS on the port, an untrusted certificate", async (t) => {
+  const plain = await startTestRcp();
+  t.after(() => plain.stop());
+  const noTls = await cli("ping", "-s", `127.0.0.1:${plain.port}`, "--tls");
+  assert.equal(noTls.code, 1);
+  assert.equal(noTls.err.length, 1);
+  assert.match(noTls.err[0]!, /^TLS with 127\.0\.0\.1:\d+ failed: wrong version number \(/);
+  assert.match(noTls.err[0]!, /does the server use TLS on this port\?/);
+  const untrusted = await cli("ping", ...auth(), "--tls");
+  assert.equal(untrusted.code, 1);
+  assert.equal(untrusted.err.length, 1);
+  assert.match(untrusted.err[0]!, /^TLS with 127\.0\.0\.1:\d+ failed: .*certificate.* --ca-cert/);
+});
+
 test("watch-all prints events as JSON lines, resumes with --from-offset", async () => {
   await cli("create-instance", ...auth(), "-m", "order", "-V", "1", "-i", "w-1");
   const from = rcp.db.seq;

@@ -260,6 +260,39 @@ export async function printResult(
   for (const line of lines) await context.line(line);
 }
 
+/** Errors of a connection that could not be made or was lost: the address is the news. */
+const connectFailureCodes: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+]);
+
+/**
+ * What went wrong in a TLS handshake, with what to try, or undefined for another error.
+ * OpenSSL's own text is several lines naming its source files; its reason is the news.
+ */
+function describeTlsFailure(error: unknown): string | undefined {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code !== "string" || typeof message !== "string") return undefined;
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+    const reason = code === "ERR_SSL_WRONG_VERSION_NUMBER" ? "wrong version number" : code;
+    return `${reason} (does the server use TLS on this port? try without --tls)`;
+  }
+  if (code.startsWith("ERR_SSL_")) return `${code} (${message.split("\n")[0]!.trim()})`;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || /CERT|SELF_SIGNED|UNABLE_TO_/.test(code)) {
+    return (
+      `${message} (${code}); trust its CA with --ca-cert FILE, name the certificate's host ` +
+      `with --server-name, or skip the check with -k`
+    );
+  }
+  return undefined;
+}
+
 /** Runs `use` with a connected client; server errors become one line and exit code 1 or 2. */
 export async function withClient(
   context: CliContext,
@@ -285,8 +318,13 @@ export async function withClient(
       return exitCodeFailed;
     }
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "ECONNRESET") {
+    if (code !== undefined && connectFailureCodes.has(code)) {
       context.warn(`cannot connect to ${options.server}: ${code}`);
+      return exitCodeFailed;
+    }
+    const tls = describeTlsFailure(error);
+    if (tls !== undefined) {
+      context.warn(`TLS with ${options.server} failed: ${tls}`);
       return exitCodeFailed;
     }
     throw error;

@@ -75,7 +75,9 @@ export async function downloadSnapshot(
   // Decoded where it landed: a copy of a large snapshot into fresh memory costs as much as a
   // fifth of a new node's start.
   const image = decodeSnapshot(bytes, stored.name);
-  assert(image.seq === stored.seq, "snapshot object name and content disagree on the seq");
+  if (image.seq !== stored.seq) {
+    throw objectCorrupt(stored.name, `its name says commit ${stored.seq}, its image ${image.seq}`);
+  }
   return image;
 }
 
@@ -85,7 +87,16 @@ export async function downloadSnapshot(
  * The store checks the chunks' digest and reports a mismatch through `error`.
  */
 async function getObject(store: ObjectStore, name: string): Promise<Uint8Array | null> {
-  const result = await store.get(name);
+  const info = await store.info(name);
+  if (info === null || info.deleted) return null;
+  // The store reads chunks until the last one arrives: with some gone it would wait forever.
+  const chunkSubject = `$O.${info.bucket}.C.${info.nuid}`;
+  const status = await store.status({ subjects_filter: chunkSubject });
+  const chunkCount = status.streamInfo.state.subjects?.[chunkSubject] ?? 0;
+  if (chunkCount !== info.chunks) {
+    throw objectCorrupt(name, `the store holds ${chunkCount} of its ${info.chunks} chunks`);
+  }
+  const result = await store.get(name).catch(readError(name));
   if (result === null) return null;
   const bytes = new Uint8Array(result.info.size);
   let filled = 0;
@@ -99,21 +110,29 @@ async function getObject(store: ObjectStore, name: string): Promise<Uint8Array |
       filled += value.length;
     }
   };
-  const [error] = await Promise.all([result.error, gather()]);
+  const [error] = await Promise.all([result.error, gather()]).catch(readError(name));
   // Resolves to undefined (not null, as typed) when the object read cleanly.
-  if (error instanceof Error) throw error;
+  if (error instanceof Error) readError(name)(error);
   if (filled !== bytes.length) throw objectSizeError(name, bytes.length);
   return bytes;
 }
 
+/** The store's own complaints about an object's description or digest mean CORRUPT. */
+function readError(name: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof Error && /digest/.test(error.message)) {
+      throw objectCorrupt(name, error.message.replace(/\s+/g, " "));
+    }
+    throw error;
+  };
+}
+
 function objectSizeError(name: string, sizeBytes: number): DbError {
-  return new DbError(
-    "CORRUPT",
-    `snapshot object ${name}: content differs from its ${sizeBytes} bytes`,
-    {
-      object: name,
-    },
-  );
+  return objectCorrupt(name, `content differs from its ${sizeBytes} bytes`);
+}
+
+function objectCorrupt(name: string, why: string): DbError {
+  return new DbError("CORRUPT", `snapshot object ${name}: ${why}`, { object: name });
 }
 
 /** Deletes all but the newest `kept` snapshots; returns the oldest one kept. */

@@ -5,13 +5,22 @@
  * stream; the objects are read (and damaged) with the NATS client directly.
  */
 import { test } from "node:test";
+import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
+import type { ObjectStore } from "@nats-io/obj";
 import { open, createManualClock } from "../../src/index.ts";
 import type { Clock, ReplicateOptions } from "../../src/index.ts";
 import { decodeSnapshot } from "../../src/log/index.ts";
-import { applyWorkloadStep, workloadSetup } from "../support/crash-workload.ts";
+import {
+  applyWorkloadStep,
+  referenceDigest,
+  stateDigest,
+  workloadSetup,
+} from "../support/crash-workload.ts";
 import { deleteReplicatedLog, natsUrl, uniqueStream } from "../support/nats.ts";
 
 const quiet = (): void => undefined;
@@ -63,4 +72,78 @@ test("a snapshot taken right after a restart from a snapshot keeps its state's t
   assert.equal(again.seq, 6);
   await again.snapshot();
   assert.deepEqual(await storedSnapshotTimes(stream), [stateTs, stateTs]);
+});
+
+/**
+ * A writer with two snapshots (steps 1..20, then 1..30) and the stream purged below the older;
+ * `damage` spoils the newer's object. A new node must warn naming it and start from the older.
+ */
+async function startsFromOlderSnapshot(
+  t: TestContext,
+  prefix: string,
+  damage: (store: StoreAccess, name: string) => Promise<void>,
+): Promise<void> {
+  const stream = uniqueStream(prefix);
+  t.after(() => deleteReplicatedLog(stream));
+  const clock = createManualClock(1_800_000_000_000);
+  const writer = await replicated(stream, "w", clock, { snapshotsKept: 2 });
+  t.after(() => writer.close());
+  workloadSetup(writer);
+  for (let n = 1; n <= 30; n++) {
+    writer.transact((tx) => applyWorkloadStep(tx, n));
+    if (n === 20 || n === 30) await writer.snapshot();
+  }
+  await writer.durable();
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const bucket = `${stream}_snapshots`;
+  const access = { nc, bucket, store: await new Objm(nc).open(bucket) };
+  const newest = (await access.store.list())
+    .map((info) => info.name)
+    .sort()
+    .at(-1)!;
+  await damage(access, newest);
+  const warnings: string[] = [];
+  const late = await open({
+    replicate: { url: natsUrl, stream, node: "late", role: "follower" },
+    onMessage: (kind, text) => {
+      if (kind === "warning") warnings.push(text);
+    },
+  });
+  t.after(() => late.close());
+  assert.equal(late.seq, writer.seq);
+  assert.equal(stateDigest(late), referenceDigest(30));
+  assert.ok(
+    warnings.some((w) => w.includes(newest) && /trying an older snapshot/.test(w)),
+    warnings.join("\n"),
+  );
+}
+
+interface StoreAccess {
+  readonly nc: NatsConnection;
+  readonly bucket: string;
+  readonly store: ObjectStore;
+}
+
+test("a snapshot object whose content fails its digest is passed over for an older one", async (t) => {
+  await startsFromOlderSnapshot(t, "snap_digest", async ({ nc, bucket, store }, name) => {
+    // Its description rewritten with another object's digest: the chunks no longer match.
+    const infos = await store.list();
+    const own = infos.find((info) => info.name === name)!;
+    const other = infos.find((info) => info.name !== name)!;
+    const meta = { ...own, digest: other.digest };
+    const padded = Buffer.from(name).toString("base64").replaceAll("+", "-").replaceAll("/", "_");
+    const subject = `$O.${bucket}.M.${padded}`;
+    const headers = natsHeaders();
+    headers.set("Nats-Rollup", "sub");
+    await jetstream(nc).publish(subject, JSON.stringify(meta), { headers });
+  });
+});
+
+test("a snapshot object whose chunks are gone is passed over, not waited for", async (t) => {
+  await startsFromOlderSnapshot(t, "snap_chunks", async ({ nc, bucket, store }, name) => {
+    const info = (await store.info(name))!;
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.purge(`OBJ_${bucket}`, { filter: `$O.${bucket}.C.${info.nuid}` });
+  });
 });

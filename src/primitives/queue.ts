@@ -20,7 +20,7 @@ import type {
   Transaction,
 } from "../engine/index.ts";
 import { mapChunks } from "./snapshot-source.ts";
-import { Duration, copyStorable, mapKeyOf, uuid4, uuid7 } from "../values/index.ts";
+import { Duration, copyStorable, mapKeyOf, typeName, uuid4, uuid7 } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
@@ -546,6 +546,15 @@ export class Queue implements StoredObject {
       throw this.invalid(
         "a queue with columns needs an id column (e.g. id: uuid7)",
         "INVALID_SCHEMA",
+      );
+    }
+    if (id?.type.optional === true) {
+      // As a table's primary key: one none id would block every other, and ack(none) is a trap.
+      throw new DbError(
+        "INVALID_SCHEMA",
+        `${this.name}: the id column is ${typeName(id.type)}, which may be none; ` +
+          `a message id must not be optional`,
+        { object: this.name, column: id.name },
       );
     }
   }

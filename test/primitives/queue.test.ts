@@ -417,6 +417,20 @@ describe("typed queues", () => {
       message: /needs an id column/,
     });
   });
+
+  test("a message id that may be none is INVALID_SCHEMA naming the column", async () => {
+    const db = await open();
+    throwsDb(() => db.createQueue("q", { columns: { id: "Option(int4)", job: "utf8" } }), {
+      code: "INVALID_SCHEMA",
+      object: "default::q",
+      column: "id",
+      message: /id column is Option\(int4\), which may be none/,
+    });
+    await assert.rejects(db.admin("create queue default::q2 { id: Option(uuid7), n: int4 }"), {
+      code: "INVALID_SCHEMA",
+    });
+    assert.deepEqual(db.system("objects"), []);
+  });
 });
 
 describe("malformed arguments", () => {

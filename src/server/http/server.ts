@@ -6,6 +6,7 @@
  * translator (wire-error.ts), so a client never sees a stack trace. The WebSocket endpoint
  * shares this listener's port (ws/).
  */
+import { STATUS_CODES } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { SecureContextOptions, TlsOptions } from "node:tls";
@@ -65,6 +66,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     logger: false,
     bodyLimit: options.bodySizeBytesMax,
     requestTimeout: options.requestTimeoutMs,
+    clientErrorHandler: answerClientError,
     ...(options.tls === undefined ? {} : { https: options.tls }),
   }) as unknown as FastifyInstance;
   // Requests are JSON only: a text body would otherwise reach the handlers as a string.
@@ -116,6 +118,36 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
     },
   };
+}
+
+/** What a request Node's HTTP parser refused is answered: status, code and message. */
+function clientErrorAnswer(error: NodeJS.ErrnoException): [number, string, string] {
+  switch (error.code) {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return [408, "TIMEOUT", "the request did not arrive within limits.requestTimeoutMs"];
+    case "HPE_HEADER_OVERFLOW":
+      return [431, "LIMIT_EXCEEDED", "the request's headers are larger than allowed"];
+    default:
+      return [400, "INVALID_ARGUMENT", `the request is not valid HTTP/1.1 (${error.code})`];
+  }
+}
+
+/**
+ * Answers a request Node's HTTP parser refused (headers past its limit, not HTTP, too slow)
+ * in the usual error shape; fastify's own answer has another, which clients cannot read.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, code, message] = clientErrorAnswer(error);
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 function isWebSocketUpgrade(request: IncomingMessage): boolean {

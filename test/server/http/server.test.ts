@@ -8,6 +8,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any --
    wire messages are untyped JSON here; each test asserts the shape it relies on. */
 import { request as httpRequest } from "node:http";
+import { connect as connectTcp } from "node:net";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DbError } from "../../../src/lib/errors.ts";
@@ -281,6 +282,42 @@ test("a request offering another protocol upgrade (h2c) is served as plain HTTP"
     assert.equal(health.status, 200, health.body);
     const plain = await ask("GET", "/v1/ws");
     assert.equal(plain.status, 426, plain.body);
+    await assertServing(server);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a request HTTP itself refuses (headers too large, not HTTP) answers the error shape", async () => {
+  // Fastify's own body ({"error": "Bad Request", "statusCode": 400}) was sent: the client
+  // read it as "not a Statebase answer".
+  const server = await startTestServer();
+  try {
+    const raw = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connectTcp(server.port, "127.0.0.1", () => socket.write(head));
+        let text = "";
+        socket.setEncoding("utf8");
+        socket.on("data", (chunk: string) => (text += chunk));
+        socket.on("close", () => resolve(text));
+        socket.on("error", reject);
+      });
+    const cases: Array<[string, number, string]> = [
+      [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431, "LIMIT"],
+      [
+        "POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        400,
+        "INVALID_ARGUMENT",
+      ],
+    ];
+    for (const [head, status, code] of cases) {
+      const answer = await raw(head);
+      const [top, body] = answer.split("\r\n\r\n") as [string, string];
+      assert.match(top, new RegExp(`^HTTP/1.1 ${status} `), answer);
+      const { error } = JSON.parse(body) as any;
+      assert.ok(String(error.code).startsWith(code), body);
+      assert.equal(typeof error.message, "string");
+    }
     await assertServing(server);
   } finally {
     await server.close();

@@ -12,8 +12,8 @@ import { DbError } from "../lib/errors.ts";
 import { compileExpression } from "../expr/index.ts";
 import type { Evaluator, Expr } from "../expr/index.ts";
 import type { Row, Table } from "../primitives/index.ts";
-import { compareValues, mapKeyOf } from "../values/index.ts";
-import type { MapKey } from "../values/index.ts";
+import { coerceValue, compareValues, mapKeyOf, parseType } from "../values/index.ts";
+import type { MapKey, ValueType } from "../values/index.ts";
 import type { RowScope } from "./context.ts";
 
 interface Bound {
@@ -209,10 +209,11 @@ function pkRange(table: Table, pk: readonly string[], terms: Terms): AccessPath 
   const lower = column === undefined ? undefined : terms.lower.get(column);
   const upper = column === undefined ? undefined : terms.upper.get(column);
   if (lower === undefined && upper === undefined) return undefined;
+  const type = columnType(table, column!);
   return {
     describe: `${table.name}: primary key range (${column})`,
     fetch: (t, scope) => {
-      const range = rangeOf(lower, upper, scope);
+      const range = rangeOf(lower, upper, scope, type);
       return range === undefined ? [] : t.scan(range);
     },
   };
@@ -258,13 +259,36 @@ function indexRange(table: Table, index: IndexOf, terms: Terms): AccessPath | un
   const lower = column === undefined ? undefined : terms.lower.get(column);
   const upper = column === undefined ? undefined : terms.upper.get(column);
   if (lower === undefined && upper === undefined) return undefined;
+  const type = columnType(table, column!);
   return {
     describe: `${table.name}: index ${index.name} range (${column})`,
     fetch: (t, scope) => {
-      const range = rangeOf(lower, upper, scope);
+      const range = rangeOf(lower, upper, scope, type);
       return range === undefined ? [] : sortByKey(t, [...t.range(index.name, range)]);
     },
   };
+}
+
+function columnType(table: Table, column: string): ValueType | undefined {
+  const columns = table.definition.columns as ReadonlyArray<{ name: string; type: string }>;
+  const found = columns.find((c) => c.name === column);
+  return found === undefined ? undefined : parseType(found.type);
+}
+
+/**
+ * False when the table, putting `value` into the column's type for a bound, would move it
+ * (2^53 + 1 into a float8 is 2^53): the bound is then made inclusive, since no value of the
+ * column lies strictly between the two, and the filter drops what the bound let in.
+ */
+function staysExact(type: ValueType | undefined, value: unknown): boolean {
+  if (type === undefined) return true;
+  try {
+    return compareValues(coerceValue(type, value), value) === 0;
+  } catch (error) {
+    // A value the column cannot hold: the access path falls back to a scan (withFallback).
+    if (error instanceof DbError) return true;
+    throw error;
+  }
 }
 
 /** Bounds for a scan; undefined when a bound is none (nothing compares with none). */
@@ -272,6 +296,7 @@ function rangeOf(
   lower: Bound | undefined,
   upper: Bound | undefined,
   scope: RowScope,
+  type: ValueType | undefined,
 ):
   | { lower?: unknown; upper?: unknown; lowerExclusive?: boolean; upperExclusive?: boolean }
   | undefined {
@@ -283,12 +308,12 @@ function rangeOf(
   } = {};
   if (lower !== undefined) {
     range.lower = lower.value(scope);
-    range.lowerExclusive = lower.exclusive;
+    range.lowerExclusive = lower.exclusive && staysExact(type, range.lower);
     if (range.lower === null) return undefined;
   }
   if (upper !== undefined) {
     range.upper = upper.value(scope);
-    range.upperExclusive = upper.exclusive;
+    range.upperExclusive = upper.exclusive && staysExact(type, range.upper);
     if (range.upper === null) return undefined;
   }
   return range;

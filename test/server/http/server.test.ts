@@ -314,7 +314,7 @@ test("a request HTTP itself refuses (headers too large, not HTTP) answers the er
       const answer = await raw(head);
       const [top, body] = answer.split("\r\n\r\n") as [string, string];
       assert.match(top, new RegExp(`^HTTP/1.1 ${status} `), answer);
-      const { error } = JSON.parse(body) as any;
+      const { error } = JSON.parse(body);
       assert.ok(String(error.code).startsWith(code), body);
       assert.equal(typeof error.message, "string");
     }

@@ -11,6 +11,7 @@ import { changeFeedCommitsRetainedDefault, changeFeedCommitsRetainedMax } from "
 import { segmentSizeBytesMin, walSegmentSizeBytesMax } from "./log/segment.ts";
 import type { DurableLog, KeyVersion, LogStats } from "./durability.ts";
 import type { FlushPolicy } from "./log/index.ts";
+import { throwIfAborted } from "./log/abort.ts";
 import { originOf, procedureOrigin } from "./lib/origin.ts";
 import { createLocalBackend } from "./replication/log-backend.ts";
 import type { LogBackend } from "./replication/log-backend.ts";
@@ -118,10 +119,12 @@ export async function open(options: OpenOptions = {}): Promise<Database> {
     });
   }
   checkOpenOptions(options);
+  throwIfAborted(options.signal, "before it began");
   const db = new EmbeddedDatabase(options, durability);
   if (options.replicate !== undefined) await db.attachReplication(options.replicate);
   else if (options.path !== undefined && durability !== "memory") await db.attachLog(options.path);
   try {
+    throwIfAborted(options.signal, "during recovery"); // aborted as it ended: nothing served yet
     db.activateViews();
   } catch (error) {
     await db.close().catch(() => undefined); // frees the data directory for another try
@@ -154,6 +157,7 @@ const openOptionKeys: Record<keyof OpenOptions, true> = {
   commitsRetained: true,
   machines: true,
   replicate: true,
+  signal: true,
 };
 const machinesOptionKeys: Record<keyof NonNullable<OpenOptions["machines"]>, true> = {
   idempotencyWindowMs: true,
@@ -218,6 +222,11 @@ function checkOpenOptions(options: OpenOptions): void {
   if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
     throw new DbError("INVALID_ARGUMENT", "path must be a non-empty directory name", {
       value: describeValue(options.path),
+    });
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new DbError("INVALID_ARGUMENT", "signal must be an AbortSignal", {
+      value: describeValue(options.signal),
     });
   }
   for (const [name, min, max] of numericOptionRanges) {
@@ -400,6 +409,7 @@ class EmbeddedDatabase implements Database, Tx {
         ...(o.snapshotLogBytes === undefined ? {} : { snapshotLogBytes: o.snapshotLogBytes }),
         ...(o.snapshotsKept === undefined ? {} : { snapshotsKept: o.snapshotsKept }),
         ...(o.logRetentionMs === undefined ? {} : { logRetentionMs: o.logRetentionMs }),
+        ...(o.signal === undefined ? {} : { signal: o.signal }),
       },
       () => this.policy,
     );

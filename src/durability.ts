@@ -18,6 +18,7 @@ import {
   readSnapshotTs,
   recoverLog,
   restoreSnapshot,
+  throwIfAborted,
   firstSegmentSeq,
   listSegments,
   segmentFirstSeq,
@@ -53,6 +54,8 @@ export interface DurabilityOptions {
   /** Also keep every log record younger than this many ms (history for `at` and audit). */
   logRetentionMs?: number;
   report: Reporter;
+  /** Stops recovery with ABORTED (between records), before it changes any file. */
+  signal?: AbortSignal;
 }
 
 /** What `db.logStats()` reports about the write-ahead log on disk. */
@@ -108,6 +111,7 @@ export class DurableLog {
         path: options.path,
       });
     });
+    throwIfAborted(options.signal, "during recovery");
     const lock = await lockDirectory(options.path);
     try {
       return await DurableLog.recover(engine, options, policy, lock);
@@ -125,12 +129,15 @@ export class DurableLog {
   ): Promise<DurableLog> {
     const walStorage = await createNodeStorage(join(options.path, walDirectoryName));
     const snapshotStorage = await createNodeStorage(join(options.path, snapshotDirectoryName));
+    const { signal } = options;
+    throwIfAborted(signal, "during recovery");
     for (const name of await removeUnfinishedSnapshots(snapshotStorage)) {
       options.report("warning", `removed ${name}: a snapshot that did not finish (a crash)`);
     }
     const loadStarted = performance.now();
-    const image = await loadNewestSnapshot(snapshotStorage, options.report);
+    const image = await loadNewestSnapshot(snapshotStorage, options.report, signal);
     await checkLogStartCovered(walStorage, image?.seq ?? 0);
+    throwIfAborted(signal, "while loading a snapshot");
     if (image !== undefined) restoreSnapshot(engine, image);
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     if (image !== undefined && loadSeconds * 1000 > recoveryQuietMs) {
@@ -144,6 +151,7 @@ export class DurableLog {
       ...(image === undefined ? {} : { fromSeq: image.seq, fromHash: image.hash }),
       onRecord: (record) => engine.applyCommit(record),
       onWarning: (message) => options.report("warning", message),
+      ...(signal === undefined ? {} : { signal }),
       onProgress: (done, total) => {
         if (engine.clock.now() - started > recoveryQuietMs) {
           options.report(
@@ -155,6 +163,7 @@ export class DurableLog {
     });
     assert(result.tail.lastSeq === engine.seq, "recovered log and state disagree on the last seq");
     if (image !== undefined) checkLogReachesSnapshot(image.seq, result.lastRecordSeq);
+    throwIfAborted(signal, "during recovery"); // the log would be written from here on
     const wal = new WAL({
       storage: walStorage,
       tail: result.tail,
@@ -414,7 +423,6 @@ function subsetStorage(storage: Storage, names: readonly string[]): Storage {
 /** Bytes read to find a segment's first record time; a longer first record reads as unknown. */
 const firstRecordProbeBytes = 64 * 1024;
 
-/** The newest snapshot that reads back intact; damaged ones are skipped with a warning. */
 /**
  * A log must hold the seq of every snapshot: a snapshot is only kept once the log has it on
  * disk. A log that ends before the newest snapshot is older than it (wal/ and snapshots/
@@ -453,18 +461,21 @@ async function checkLogStartCovered(walStorage: Storage, snapshotSeq: number): P
   );
 }
 
+/** The newest snapshot that reads back intact; damaged ones are skipped with a warning. */
 async function loadNewestSnapshot(
   storage: Storage,
   report: Reporter,
+  signal: AbortSignal | undefined,
 ): Promise<SnapshotImage | undefined> {
   for (const name of await listSnapshots(storage)) {
     try {
-      // Loading is one synchronous step (parse, then restore): say what it is before it.
-      return await readSnapshot(storage, name, (sizeBytes) => {
+      // Loading is one long step (parse, then restore): say what it is before it.
+      const onSize = (sizeBytes: number): void => {
         if (sizeBytes < snapshotAnnouncedBytesMin) return;
         const mib = (sizeBytes / 1024 / 1024).toFixed(0);
         report("progress", `loading snapshot ${name} (${mib} MiB)`);
-      });
+      };
+      return await readSnapshot(storage, name, { onSize, signal });
     } catch (error) {
       if (!(error instanceof DbError) || error.code !== "CORRUPT") throw error;
       report("warning", `${error.message}; falling back to an older snapshot`);

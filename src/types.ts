@@ -86,6 +86,11 @@ export interface OpenOptions {
    * Excludes `path`. One node holds the writer lease; the others follow and refuse writes.
    */
   replicate?: ReplicateOptions;
+  /**
+   * Stops a long recovery: once aborted, open() rejects with `ABORTED` (checked between log
+   * records and while a snapshot loads) and leaves the data directory as it was.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where and how a replicated database keeps its log (docs/scale-out.md). */

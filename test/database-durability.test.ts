@@ -9,6 +9,7 @@ import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import fs, { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createManualClock, open } from "../src/index.ts";
@@ -400,4 +401,41 @@ test("a snapshot after or during a log failure is refused: none holds lost commi
   const again = await open({ path });
   assert.deepEqual([again.seq, again.table("default::t").has(-1)], [durableSeq, false]);
   await again.close();
+});
+
+test("open() aborted as it recovers is ABORTED, files untouched; the next recovers", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "async", snapshotLogBytes: 0 });
+  fill(db);
+  const items = db.createTable("app::items", {
+    columns: { id: "int8", v: "utf8" },
+    primaryKey: "id",
+  });
+  for (let id = 0; id < 2000; id++) db.transact(() => items.insert({ id, v: "v".repeat(500) }));
+  const expected = { ...(snapshot(db) as object), items: items.scan() };
+  await db.close();
+  const files = (): string[] =>
+    readdirSync(path, { recursive: true, encoding: "utf8" })
+      .sort()
+      .map((name) => {
+        const full = join(path, name);
+        const bytes = fs.statSync(full).isFile() ? fs.readFileSync(full) : "";
+        return `${name} ${createHash("sha256").update(bytes).digest("hex")}`;
+      });
+  const before = files();
+  const stop = new AbortController();
+  // Aborted by a task of the event loop, as a signal is, while open() is under way.
+  setImmediate(() => stop.abort(new Error("SIGTERM")));
+  await assert.rejects(open({ path, signal: stop.signal }), (error: unknown) => {
+    assert.ok(error instanceof Error && "code" in error && error.code === "ABORTED", String(error));
+    assert.match(error.message, /the data directory is unchanged/);
+    return true;
+  });
+  assert.deepEqual(files(), before);
+  const again = await open({ path, signal: new AbortController().signal });
+  t.after(() => again.close());
+  assert.deepEqual(
+    { ...(snapshot(again) as object), items: again.table("app::items").scan() },
+    expected,
+  );
 });

@@ -43,6 +43,8 @@ export const errorCodes = {
   TXN_NESTED: "InvalidInput",
   READ_ONLY: "ReadOnly",
   DATABASE_CLOSED: "Aborted",
+  /** An operation stopped by its caller's AbortSignal (open({ signal }) during recovery). */
+  ABORTED: "Aborted",
   SEQ_NOT_RETAINED: "NotFound",
   LIMIT_EXCEEDED: "LimitExceeded",
   IO_ERROR: "IO",

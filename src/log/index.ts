@@ -11,6 +11,7 @@
 export { WAL } from "./wal.ts";
 export type { FlushPolicy, WALOptions, WALStats } from "./wal.ts";
 export { recoverLog, describeDamage } from "./recovery.ts";
+export { throwIfAborted } from "./abort.ts";
 export type { LogDamage, LogTail, RecoverOptions, RecoveryResult } from "./recovery.ts";
 export {
   encodeRecord,

@@ -5,6 +5,7 @@
  * write: it is cut off with a warning. Damage anywhere else refuses to start, naming the
  * segment, offset and seq, because continuing would silently lose or invent history.
  */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { assert } from "../lib/assert.ts";
 import { bytesEqual, dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
@@ -24,6 +25,7 @@ import {
   segmentHeaderSizeBytes,
 } from "./segment.ts";
 import { SegmentReader } from "./segment-reader.ts";
+import { throwIfAborted } from "./abort.ts";
 
 /** Where the log ends: the writer appends here after recovery. */
 export interface LogTail {
@@ -59,7 +61,19 @@ export interface RecoverOptions {
   verifyHashes?: boolean;
   /** Bytes read from a segment per step (segment-reader.ts); tests make it small. */
   readStepBytes?: number;
+  /**
+   * Ends the reading with ABORTED once aborted (`open({ signal })`). Checked between records
+   * every {@link abortCheckIntervalBytes} of log, after a turn of the event loop so that a
+   * signal or a message can arrive; nothing is repaired once it is aborted.
+   */
+  signal?: AbortSignal;
 }
+
+/**
+ * Log replayed between two checks of `signal`: a few milliseconds of work, so a stop arrives
+ * promptly, and rare enough that the turn of the event loop costs nothing measurable.
+ */
+export const abortCheckIntervalBytes = 1024 * 1024;
 
 export interface RecoveryResult {
   readonly tail: LogTail;
@@ -105,6 +119,7 @@ export async function recoverLog(
     lastHash: state.lastHash,
   };
   for (const [index, name] of names.entries()) {
+    throwIfAborted(options.signal, "during recovery");
     const isLast = index === names.length - 1;
     // One segment at a time. Reading the next one while this one replayed saved its read
     // time, but its 64 MiB allocation during the replay made the young generation's
@@ -158,6 +173,7 @@ async function recoverSegment(
     const reason = "damage" in header ? header.damage : "header seq differs from the file name";
     await reader.load(reader.sizeBytes); // damage is judged on the whole segment
     if (isLast && !laterRecordExists(reader.bytes, segmentHeaderSizeBytes, state.lastSeq)) {
+      throwIfAborted(options.signal, "during recovery"); // stopped: nothing is changed
       options.onWarning?.(`log segment ${name}: ${reason}; removing the torn new segment`);
       if (options.repair !== false) await storage.remove(name);
       return -1;
@@ -169,9 +185,16 @@ async function recoverSegment(
   let offset = segmentHeaderSizeBytes;
   while (offset < reader.sizeBytes) {
     if (!reader.holdsRecordAt(offset)) await reader.loadRecordAt(offset);
-    offset = replayLoaded(reader, offset, coveredUpTo, state, options);
+    // With a signal the replay stops at a record boundary now and then to look at it.
+    const pauseAt = options.signal === undefined ? Infinity : offset + abortCheckIntervalBytes;
+    offset = replayLoaded(reader, { from: offset, pauseAt, coveredUpTo }, state, options);
     if (offset === stoppedByUntil) return stoppedByUntil;
     if (offset >= reader.sizeBytes) break;
+    if (offset >= pauseAt) {
+      await yieldToEventLoop();
+      throwIfAborted(options.signal, "during recovery");
+      continue;
+    }
     if (!reader.holdsRecordAt(offset)) continue;
     // What replayLoaded leaves here: an end of the records, damage, or a record that does
     // not continue the chain (it replays every sound one).
@@ -221,27 +244,36 @@ async function cutTornTail(
   if (!isLast || laterRecordExists(bytes, damage.offset + 1, state.lastSeq)) {
     throw damageError(damage);
   }
+  throwIfAborted(options.signal, "during recovery"); // stopped: nothing is changed
   options.onWarning?.(`log torn at the tail: ${describeDamage(damage)}; truncating it`);
   if (options.repair !== false)
     await zeroFrom(storage, damage.segment, damage.offset, bytes.length);
 }
 
+/** Where replayLoaded starts, where it pauses (a record boundary at or past it). */
+interface ReplayRange {
+  readonly from: number;
+  readonly pauseAt: number;
+  readonly coveredUpTo: number;
+}
+
 /**
- * Replays the sound records loaded from `offset` on; returns the offset of the first record
- * it leaves to the caller (not loaded whole, an end, damage) or `stoppedByUntil`. The same
+ * Replays the sound records loaded from `range.from` on; returns the offset of the first
+ * record it leaves to the caller (not loaded whole, an end, damage, or at or past
+ * `range.pauseAt`) or `stoppedByUntil`. The same
  * steps as the caller's loop for a sound record, in a function without awaits: V8 runs the
  * loop of an async function that awaits between records in its interpreter, which cost
  * about 1,500 instructions per record in recovery.
  */
 function replayLoaded(
   reader: SegmentReader,
-  from: number,
-  coveredUpTo: number,
+  range: ReplayRange,
   state: ScanState,
   options: RecoverOptions,
 ): number {
-  let offset = from;
-  while (offset < reader.sizeBytes && reader.holdsRecordAt(offset)) {
+  const { coveredUpTo, pauseAt } = range;
+  let offset = range.from;
+  while (offset < reader.sizeBytes && offset < pauseAt && reader.holdsRecordAt(offset)) {
     const read = readRecordAfter(reader.loaded, offset, coveredUpTo);
     if (read.kind === "covered") {
       offset += read.sizeBytes;

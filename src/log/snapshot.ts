@@ -13,6 +13,7 @@ import { DbError } from "../lib/errors.ts";
 import type { Engine, ObjectDefinition, SnapshotSource, StoredObject } from "../engine/index.ts";
 import type { Storage } from "../storage/index.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
+import { throwIfAborted } from "./abort.ts";
 
 export const snapshotFormat = "statebase-snapshot-1";
 /** Entries read per step; bounds how long one step holds the event loop. */
@@ -252,22 +253,49 @@ export async function removeUnfinishedSnapshots(storage: Storage): Promise<strin
   return names;
 }
 
+/** How readSnapshot reports and stops. */
+export interface ReadSnapshotOptions {
+  /** Called with the file's size before it is read. */
+  readonly onSize?: (sizeBytes: number) => void;
+  /**
+   * Ends the reading with ABORTED once aborted (`open({ signal })`): the decoding pauses for
+   * a turn of the event loop every {@link snapshotAbortCheckBytes} to look at it.
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Snapshot decoded between two checks of a signal (a few tens of milliseconds of work). */
+export const snapshotAbortCheckBytes = 4 * 1024 * 1024;
+
 /** Reads and checks a snapshot; throws CORRUPT naming the file when anything is off. */
 export async function readSnapshot(
   storage: Storage,
   name: string,
-  onSize?: (sizeBytes: number) => void,
+  options: ReadSnapshotOptions = {},
 ): Promise<SnapshotImage> {
+  const { signal } = options;
   const file = await storage.open(name, { create: false });
   let bytes: Uint8Array;
   try {
     const sizeBytes = await file.size();
-    onSize?.(sizeBytes);
+    options.onSize?.(sizeBytes);
     bytes = await file.read(0, sizeBytes);
   } finally {
     await file.close();
   }
-  return decodeSnapshot(bytes, name);
+  if (signal === undefined) return decodeSnapshot(bytes, name);
+  const steps = decodeSnapshotSteps(
+    bytes,
+    name,
+    snapshotDecodePieceBytesMax,
+    snapshotAbortCheckBytes,
+  );
+  for (;;) {
+    throwIfAborted(signal, "while loading a snapshot");
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await yieldToEventLoop(); // a signal (or a stop message) arrives here
+  }
 }
 
 /**
@@ -310,6 +338,23 @@ export function decodeSnapshot(
   name: string,
   pieceBytesMax = snapshotDecodePieceBytesMax,
 ): SnapshotImage {
+  const steps = decodeSnapshotSteps(bytes, name, pieceBytesMax);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * decodeSnapshot in steps: it yields after checking or decoding about `stepBytes` (a line
+ * longer than that is decoded whole, up to `pieceBytesMax`).
+ */
+function* decodeSnapshotSteps(
+  bytes: Uint8Array,
+  name: string,
+  pieceBytesMax: number,
+  stepBytes = pieceBytesMax,
+): Generator<void, SnapshotImage> {
   const corrupt = (why: string): DbError =>
     new DbError("CORRUPT", `snapshot ${name}: ${why}`, { object: name });
   const trailerStart = bytes.lastIndexOf(10, bytes.length - 2) + 1;
@@ -317,20 +362,27 @@ export function decodeSnapshot(
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const trailer = parseJson(text.toString("utf8", trailerStart));
   if (trailer?.trailer !== true) throw corrupt("no trailer (incomplete file)");
-  if (crc32c(bytes.subarray(0, trailerStart)) !== trailer.crc32c)
-    throw corrupt("checksum mismatch");
+  let crc = 0;
+  for (let at = 0; at < trailerStart; at += stepBytes) {
+    crc = crc32c(bytes.subarray(at, Math.min(trailerStart, at + stepBytes)), crc);
+    yield;
+  }
+  if (crc !== trailer.crc32c) throw corrupt("checksum mismatch");
   // Whole lines at a time, in pieces no longer than a string may be (one for most).
   const state: SnapshotParse = { image: undefined, current: undefined, lineCount: 0 };
+  const pieceEnd = (start: number, sizeBytes: number): number =>
+    trailerStart - start <= sizeBytes
+      ? trailerStart
+      : text.lastIndexOf(10, start + sizeBytes - 1) + 1;
   for (let start = 0; start < trailerStart;) {
-    let end = trailerStart;
-    if (end - start > pieceBytesMax) {
-      end = text.lastIndexOf(10, start + pieceBytesMax - 1) + 1;
-      if (end <= start) throw corrupt(`line ${state.lineCount + 1} is too long to read`);
-    }
+    let end = pieceEnd(start, stepBytes);
+    if (end <= start) end = pieceEnd(start, pieceBytesMax);
+    if (end <= start) throw corrupt(`line ${state.lineCount + 1} is too long to read`);
     const lines = text.toString("utf8", start, end).split("\n");
     if (lines.at(-1) === "") lines.pop(); // the piece ends with its last line's newline
     parseSnapshotLines(lines, state, corrupt);
     start = end;
+    yield;
   }
   if (state.image === undefined) throw corrupt("unknown format");
   return state.image;

@@ -8,7 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { ListenAddress, ServerConfig } from "./config.ts";
-import { serve } from "./serve.ts";
+import { recoveryStoppedText, serve } from "./serve.ts";
 
 /** What the server thread tells the main thread. */
 export type ServeThreadMessage =
@@ -33,21 +33,35 @@ try {
   // Listen for the stop before the server starts: a signal during a long recovery is passed
   // on at once, and would otherwise wait unread until the server said ready.
   let signalled = false;
+  // The signal also stops a recovery under way (open() then rejects ABORTED, files unchanged).
+  const stopping = new AbortController();
   const stopped = new Promise<string>((resolve) => {
     port.on("message", (request: ServeThreadRequest) => {
-      if ("alive" in request) post({ kind: "alive" });
-      else resolve(request.signal);
+      if ("alive" in request) return post({ kind: "alive" });
+      resolve(request.signal);
+      stopping.abort(request.signal);
     });
   }).finally(() => (signalled = true));
   const server = await serve(workerData as ServerConfig, {
     warn: (text) => post({ kind: "warn", text }),
+    signal: stopping.signal,
+  }).catch((error: unknown) => {
+    if (!stopping.signal.aborted || !(error instanceof DbError && error.code === "ABORTED"))
+      throw error;
+    return undefined;
   });
-  // Told to stop while it started: it stops without saying ready (a supervisor would think
-  // the server up that it asked to stop).
-  if (!signalled) post({ kind: "ready", rcp: server.rcp, http: server.http });
-  const reason = await Promise.race([stopped, server.mustStop]);
-  post({ kind: "stopping", reason });
-  await server.close();
+  if (server === undefined) {
+    // Stopped while it recovered: nothing was opened, so nothing is left to close.
+    post({ kind: "warn", text: recoveryStoppedText });
+    post({ kind: "stopping", reason: await stopped });
+  } else {
+    // Told to stop while it started: it stops without saying ready (a supervisor would
+    // think the server up that it asked to stop).
+    if (!signalled) post({ kind: "ready", rcp: server.rcp, http: server.http });
+    const reason = await Promise.race([stopped, server.mustStop]);
+    post({ kind: "stopping", reason });
+    await server.close();
+  }
   post({ kind: "closed" });
 } catch (error) {
   // Errors cross threads as plain data: a DbError keeps its code, and so its exit code.

@@ -49,9 +49,19 @@ export interface RunningServer {
 /** How often the server checks whether its log failed (or, replicated, was fenced). */
 const failureCheckIntervalMs = 200;
 
+/** What `statebase serve` says when a signal stopped it while it recovered. */
+export const recoveryStoppedText =
+  "stopped during recovery: nothing was served and the data directory is unchanged; the " +
+  "next start recovers it again";
+
 /** Where the server reports what the operator should see. */
 export interface ServeHooks {
   warn(text: string): void;
+  /**
+   * Stops the start: once aborted (SIGTERM during a long recovery), serve() rejects with
+   * ABORTED as soon as the recovery notices, the data directory unchanged.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Starts every configured listener over one database; resolves when all listen. */
@@ -63,7 +73,8 @@ export async function serve(config: ServerConfig, hooks: ServeHooks): Promise<Ru
     config.module === undefined
       ? undefined
       : await readProcedureModule(config.module, importModule);
-  const db = await open(openOptionsOf(config, () => advertisedHttp));
+  const signal = hooks.signal === undefined ? {} : { signal: hooks.signal };
+  const db = await open({ ...openOptionsOf(config, () => advertisedHttp), ...signal });
   const stops: Array<() => Promise<void>> = [];
   let serving = true;
   const local = config.durability !== "memory" && config.replicate === undefined;

@@ -19,7 +19,7 @@ import type { ErrorCode } from "../../lib/errors.ts";
 import { serverStallCheckMs, serverYoungGenerationSizeMb } from "../../lib/limits.ts";
 import { configEnvironment, resolveConfig } from "../../server/config.ts";
 import type { ConfigFlags, ListenAddress, ServerConfig } from "../../server/config.ts";
-import { serve } from "../../server/serve.ts";
+import { recoveryStoppedText, serve } from "../../server/serve.ts";
 import type { RunningServer } from "../../server/serve.ts";
 import type { ServeThreadMessage, ServeThreadRequest } from "../../server/serve-thread.ts";
 import { exitCodeOk, exitCodeFailed } from "../output.ts";
@@ -59,8 +59,25 @@ async function serveHere(context: CliContext, config: ServerConfig): Promise<num
   // Listen for the signals before the server starts: a signal during a long recovery would
   // otherwise end the process unsynced (exit 143), not shut it down.
   let signalled = false;
+  // The signal also stops a recovery under way (open() then rejects ABORTED, files unchanged).
+  const aborting = new AbortController();
   const stopping = waitForSignal().finally(() => (signalled = true));
-  const server = await serve(config, { warn: (text) => context.warn(text) });
+  void stopping.then((signal) => aborting.abort(signal));
+  const server = await serve(config, {
+    warn: (text) => context.warn(text),
+    signal: aborting.signal,
+  }).catch((error: unknown) => {
+    if (!aborting.signal.aborted || !(error instanceof DbError && error.code === "ABORTED")) {
+      throw error;
+    }
+    return undefined;
+  });
+  if (server === undefined) {
+    context.warn(recoveryStoppedText);
+    const reason = await stopping;
+    context.warn(`${reason}: shutting down`);
+    return exitCodeOf(reason);
+  }
   // Told to stop while it started: it stops without saying ready.
   if (!signalled) await context.line(readyLine(server, config));
   const reason = await Promise.race([stopping, server.mustStop]);

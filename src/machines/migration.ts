@@ -6,6 +6,7 @@
  * applies to every chosen instance or to none. Rows are updated in place, in one transaction,
  * and logged like any change; pending timers are replaced by the target state's own timer.
  */
+import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
 import type { Transaction } from "../engine/index.ts";
 import type { MachinesApi } from "../types.ts";
@@ -62,10 +63,29 @@ export function migrateInstances(
       state,
       updated_at: tx.now,
       last_wal_offset: seq,
-      ...timerColumns(target.timerOnEntry(state), tx.now),
+      ...migratedTimer(row, state, target, tx.now),
     });
   }
   return { migrated: moves.length, wal_offset: seq };
+}
+
+/**
+ * A pending timer keeps its deadline when the target version takes its event in the new
+ * state: a migration does not enter the state again, so it must neither postpone a deadline
+ * nor drop a transition's timer. Otherwise the target state's own timer starts now.
+ */
+function migratedTimer(
+  row: InstanceRow,
+  state: string,
+  target: CompiledMachine,
+  now: number,
+): { timer_at: number | null; timer_event: string | null } {
+  assert(target.states.has(state), "a migrated instance's state is checked first");
+  const { timer_at: at, timer_event: event } = row;
+  if (at !== null && event !== null && target.candidates(state, event) !== undefined) {
+    return { timer_at: at, timer_event: event };
+  }
+  return timerColumns(target.timerOnEntry(state), now);
 }
 
 function checkStateMap(

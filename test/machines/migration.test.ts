@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
+import { createManualClock } from "../../src/lib/clock.ts";
 import { throwsDb } from "../support/assertions.ts";
 
 const v1 = {
@@ -114,5 +115,46 @@ test("named instances only; errors leave everything as it was", async () => {
     code: "STATE_CONFLICT",
     message: /instance a is at order v2, not v1/,
   });
+  await db.close();
+});
+
+test("a pending timer keeps its deadline across a migration when the target takes its event", async () => {
+  const timed = {
+    states: ["pending", "paid", "expired"],
+    initial: "pending",
+    after: { pending: { ms: 60_000, event: "EXPIRE" } },
+    transitions: [
+      { from: "pending", event: "EXPIRE", to: "expired" },
+      { from: "pending", event: "PAY", to: "paid", after: { ms: 30_000, event: "REMIND" } },
+      { from: "paid", event: "REMIND", to: "paid" },
+    ],
+  };
+  const clock = createManualClock(1_000);
+  const db = await open({ clock });
+  db.machines.put("t", 1, timed);
+  db.machines.put("t", 2, { ...timed, states: [...timed.states, "archived"] });
+  db.machines.put("t", 3, { ...timed, after: {}, transitions: timed.transitions.slice(1) });
+  for (const id of ["waits", "paid", "drops"]) {
+    db.machines.createInstance({ instance_id: id, machine: "t", version: 1 });
+  }
+  db.machines.applyEvent({ instance_id: "paid", event: "PAY" });
+  clock.advance(25_000);
+  const migrate = (to: number, ids: string[]) =>
+    db.machines.migrateInstances({
+      machine: "t",
+      from_version: 1,
+      to_version: to,
+      state_map: {},
+      instance_ids: ids,
+    });
+  migrate(2, ["waits", "paid"]);
+  migrate(3, ["drops"]); // v3 has no EXPIRE: the pending timer cannot fire there
+  clock.advance(5_000);
+  assert.equal(db.machines.fireDueTimers(), 1, "the transition's timer: due 30 s after PAY");
+  assert.equal(db.machines.getInstance("paid").state, "paid");
+  clock.advance(30_000);
+  assert.equal(db.machines.fireDueTimers(), 1, "the state's timer: due 60 s after creation");
+  assert.equal(db.machines.getInstance("waits").state, "expired");
+  assert.equal(db.machines.getInstance("drops").state, "pending");
   await db.close();
 });

@@ -313,6 +313,12 @@ export class Client implements SubscriptionHost {
       }, this.timeoutMs);
       socket.onopen = () => {
         clearTimeout(timer);
+        // Closed while it was opening: it would otherwise live on, pinging, unowned.
+        if (this.closed) {
+          socket.close(1000, "client closed");
+          resolve("failed");
+          return;
+        }
         this.socket = socket;
         this.reconnectDelayMs = this.options.reconnectDelayMs ?? 100;
         this.startPinging(socket);

@@ -147,8 +147,15 @@ function coerceDecimal(type: ValueType, value: unknown, site: ValueSite): Decima
     if (typeof value === "number") return Decimal.fromNumber(value);
     if (typeof value === "bigint") return Decimal.fromBigInt(value);
     if (typeof value === "string") return Decimal.parse(value);
-  } catch {
-    // Fall through to the error that names the column; the parse error lacks the site.
+  } catch (error) {
+    // A number too long to be a decimal is said as that, naming the column.
+    if (error instanceof DbError && error.code === "OUT_OF_RANGE") {
+      throw new DbError("OUT_OF_RANGE", `${where(site)}${error.message}`, {
+        ...details(site),
+        value: describeValue(value),
+      });
+    }
+    // Else fall through to the error that names the column; the parse error lacks the site.
   }
   throw mismatch(type, value, site);
 }

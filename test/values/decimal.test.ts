@@ -6,6 +6,10 @@
 // embedded API, comparing canonical text (toString) with hand-computed results.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
 import { open, DbError, Decimal } from "../../src/index.ts";
 import type { ErrorCode } from "../../src/index.ts";
 
@@ -190,5 +194,80 @@ describe("decimal columns", () => {
       prices.scan({ lower: "2", upper: 10, upperExclusive: true }).map((row) => row.label),
       ["two", "almost ten"],
     );
+  });
+});
+
+describe("size", () => {
+  // Every decimal that exists is one the log can read back: its spelling is at most 512
+  // characters (sign and point included), the length Decimal.parse accepts.
+  test("a value whose spelling would pass 512 characters is OUT_OF_RANGE", () => {
+    assert.equal(d(`9${"0".repeat(511)}`).toString().length, 512);
+    throwsCode(() => d("1e512"), "OUT_OF_RANGE", /513 characters/);
+    throwsCode(() => d("1e-511"), "OUT_OF_RANGE", /decimal/);
+    throwsCode(() => Decimal.fromBigInt(10n ** 600n), "OUT_OF_RANGE");
+    throwsCode(() => Decimal.of(1n, -512), "OUT_OF_RANGE");
+  });
+
+  test("arithmetic past 512 characters is ARITHMETIC_OVERFLOW", () => {
+    const big = d("1e300");
+    throwsCode(() => big.mul(big), "ARITHMETIC_OVERFLOW", /decimal/);
+    throwsCode(() => d("1e-300").add(big), "ARITHMETIC_OVERFLOW");
+    throwsCode(() => d(`9${"0".repeat(511)}`).negate(), "ARITHMETIC_OVERFLOW");
+    throwsCode(() => d(`9${"9".repeat(511)}`).add(d("1")), "ARITHMETIC_OVERFLOW");
+  });
+
+  test("every decimal made reads back from its spelling (fast-check)", () => {
+    const parts = fc.tuple(fc.bigInt({ min: -(10n ** 520n), max: 10n ** 520n }), fc.nat(530));
+    fc.assert(
+      fc.property(parts, parts, ([c1, s1], [c2, s2]) => {
+        for (const make of [
+          () => Decimal.of(c1, s1),
+          () => Decimal.of(c1, s1).mul(Decimal.of(c2, s2)),
+          () => Decimal.of(c1, s1).add(Decimal.of(c2, s2)),
+        ]) {
+          let made: Decimal;
+          try {
+            made = make();
+          } catch (error) {
+            assert.ok(error instanceof DbError, String(error));
+            continue;
+          }
+          assert.ok(Decimal.parse(made.toString()).equals(made));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("a column's decimal too long to log back is refused, and the log still opens", async () => {
+    const path = mkdtempSync(join(tmpdir(), "statebase-decimal-"));
+    try {
+      const db = await open({ path, durability: "sync" });
+      await db.admin(
+        "create table default::t { id: int4, d: decimal } with { primary_key: { id } }",
+      );
+      await db.command("insert default::t [{ id: 1, d: 1e300 }]");
+      await assert.rejects(db.command("update default::t { d: d * d } filter { id == 1 }"), {
+        code: "ARITHMETIC_OVERFLOW",
+      });
+      await assert.rejects(db.command(`insert default::t [{ id: 2, d: "1e600" }]`), {
+        code: "OUT_OF_RANGE",
+      });
+      await db.command("insert default::t [{ id: 3, d: 2.5 }]");
+      await db.durable();
+      await db.close();
+      const again = await open({ path });
+      const rows = again.table("default::t").scan();
+      assert.deepEqual(
+        rows.map((row) => [row.id, String(row.d)]),
+        [
+          [1, `1${"0".repeat(300)}`],
+          [3, "2.5"],
+        ],
+      );
+      await again.close();
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { hasErrorCode } from "../lib/errors.ts";
 import { snapshotDirectoryName, walDirectoryName } from "../durability.ts";
 import { snapshotSeqOf } from "../log/index.ts";
-import { createNodeStorage } from "../storage/index.ts";
+import { createMemoryStorage, createNodeStorage } from "../storage/index.ts";
 import type { Storage } from "../storage/index.ts";
 import { UsageError } from "./output.ts";
 
@@ -19,16 +19,28 @@ export interface SnapshotFile {
   readonly sizeBytes: number;
 }
 
-/** Opens DIR/wal; a missing directory is a usage error. */
-export async function openLogDirectory(
-  dir: string,
-): Promise<{ storage: Storage; walPath: string }> {
+/** The log of a data directory as the tools read it. */
+export interface LogDirectory {
+  readonly storage: Storage;
+  readonly walPath: string;
+  /**
+   * True when DIR has snapshots/ but no wal/ (moved aside, as open's refusal of a log older
+   * than the snapshots suggests): the log reads as empty, as open reads it, and is not created.
+   */
+  readonly missing: boolean;
+}
+
+/** Opens DIR/wal; a missing directory (with no snapshots/ either) is a usage error. */
+export async function openLogDirectory(dir: string): Promise<LogDirectory> {
   if (!(await isDirectory(dir))) throw new UsageError(`no such data directory: ${dir}`);
   const walPath = join(dir, walDirectoryName);
-  if (!(await isDirectory(walPath))) {
-    throw new UsageError(`${dir} is not a data directory: it has no ${walDirectoryName}/ inside`);
+  if (await isDirectory(walPath)) {
+    return { storage: await createNodeStorage(walPath), walPath, missing: false };
   }
-  return { storage: await createNodeStorage(walPath), walPath };
+  if (await isDirectory(join(dir, snapshotDirectoryName))) {
+    return { storage: createMemoryStorage({ directory: walPath }), walPath, missing: true };
+  }
+  throw new UsageError(`${dir} is not a data directory: it has no ${walDirectoryName}/ inside`);
 }
 
 /** Opens DIR/snapshots, or returns undefined when there is none. */

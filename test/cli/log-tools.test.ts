@@ -15,6 +15,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -322,6 +323,30 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.equal(reopened.counter("default::n").get(), 15);
     await reopened.close();
     assert.equal((await cli("verify", dir)).status, 0);
+  });
+
+  test("snapshots without wal/: the tools read it as an empty log, as open does", async () => {
+    // What open's "move wal/ aside" advice leaves: the database starts from the snapshot, so
+    // the tools must not call the directory "not a data directory" (exit 2), nor create wal/.
+    const dir = copy(retained);
+    rmSync(join(dir, "wal"), { recursive: true });
+    const before = digest(dir);
+    const [verify, inspect, wal] = await Promise.all([
+      cli("verify", dir),
+      cli("inspect", dir, "--json"),
+      cli("wal", dir, "--from", "1"),
+    ]);
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.match(verify.stdout, /no wal\/: the next open starts from the newest snapshot/);
+    assert.match(verify.stdout, /valid records: 0, seq none/);
+    assert.match(verify.stdout, /snapshots: 2, newest at seq 38/);
+    assert.equal(inspect.status, 0, inspect.stderr);
+    const json = JSON.parse(inspect.stdout) as { recordCount: number; snapshots: unknown[] };
+    assert.deepEqual([json.recordCount, json.snapshots.length], [0, 2]);
+    assert.deepEqual([wal.status, wal.stdout, wal.stderr], [0, "", ""]);
+    assert.deepEqual(digest(dir), before);
+    assert.equal(existsSync(join(dir, "wal")), false);
+    assert.equal((await reopen(dir)).seq, 38);
   });
 
   test("retention: verify and inspect see snapshots; repair keeps them coherent", async () => {

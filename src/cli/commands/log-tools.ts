@@ -17,6 +17,7 @@ import {
   truncateLogAfter,
 } from "../../log/index.ts";
 import type { LogRecord, LogScan, SegmentLayout } from "../../log/index.ts";
+import { walDirectoryName } from "../../durability.ts";
 import { lockDirectory } from "../../storage/index.ts";
 import type { Storage } from "../../storage/index.ts";
 import { listSnapshotFiles, openLogDirectory, openSnapshotDirectory } from "../data-directory.ts";
@@ -66,13 +67,18 @@ export function addLogTools(program: Command, context: CliContext): void {
 // ---- verify DIR ----
 
 async function verifyCommand(context: CliContext, dir: string): Promise<number> {
-  const { storage, walPath } = await openLogDirectory(dir);
+  const { storage, walPath, missing } = await openLogDirectory(dir);
   const scan = await scanLog(storage, { onProgress: scanProgress(context, "verifying the log") });
   const snapshots = await listSnapshotFiles(dir);
   const damage = scan.damage;
   const gap = startGap(scan, snapshots ?? []);
   if (damage === undefined) {
     await context.line(`log ${gap === undefined ? "intact" : "cannot start"}: ${walPath}`);
+    if (missing) {
+      await context.line(
+        `  no ${walDirectoryName}/: the next open starts from the newest snapshot and creates it`,
+      );
+    }
   } else {
     const verdict =
       damage.kind === "torn-tail"

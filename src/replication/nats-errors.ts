@@ -3,7 +3,7 @@
  * there first" (a failed compare-and-set on a sequence) and which are transient (no answer
  * yet, no responders during a leader election, a reconnecting client) and worth a retry.
  */
-import { JetStreamApiError } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 
 /** JetStream's API code for a failed expected-last-sequence check. */
 export const wrongLastSequenceCode = 10071;
@@ -11,6 +11,11 @@ export const wrongLastSequenceCode = 10071;
 /** The compare-and-set on a stream or KV sequence failed: someone else wrote first. */
 export function isWrongLastSequence(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === wrongLastSequenceCode;
+}
+
+/** JetStream has no stream of that name. */
+export function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
 }
 
 /** Failures that say nothing about the log's contents: the same request may be sent again. */

@@ -31,7 +31,7 @@ import type { LeaseHolder } from "./lease.ts";
 import type { LogBackend } from "./log-backend.ts";
 import { Publisher } from "./publisher.ts";
 import type { ChainHead } from "./publisher.ts";
-import { isWrongLastSequence } from "./nats-errors.ts";
+import { isStreamNotFound, isWrongLastSequence } from "./nats-errors.ts";
 import { connectLog, retryTransient, type LogConnection } from "./stream-setup.ts";
 import {
   downloadSnapshot,
@@ -643,6 +643,7 @@ class ReplicatedLog implements LogBackend {
   private async tick(): Promise<void> {
     if (this.role === "writer") {
       const renewal = await this.renewLease();
+      if (renewal === "renewed") await this.checkedStreamState();
       if (renewal !== "lost") return; // when unanswered, the next tick asks again
       await this.stepDown();
       // The lease has most often just expired (NATS was electing a leader and could not
@@ -664,12 +665,9 @@ class ReplicatedLog implements LogBackend {
    */
   private async checkFollowing(): Promise<void> {
     if (this.role !== "follower" || this.follower === undefined) return;
-    let last: number;
-    try {
-      last = (await this.jsm.streams.info(this.connection.stream)).state.last_seq;
-    } catch {
-      return; // NATS did not answer: the next lease tick asks again
-    }
+    const state = await this.checkedStreamState();
+    if (state === undefined) return; // NATS did not answer: the next lease tick asks again
+    const last = state.last_seq;
     if (this.role !== "follower" || this.follower === undefined) return;
     const now = performance.now();
     const at = this.head.streamSeq;
@@ -690,6 +688,38 @@ class ReplicatedLog implements LogBackend {
     this.follower = undefined;
     await stalled.stop();
     if (this.role === "follower" && this.failed === undefined) await this.startFollowing();
+  }
+
+  /**
+   * The stream's state; undefined when NATS did not answer, or when the stream is not the one
+   * this node opened any more: deleted, or created again under its name (another creation
+   * time, or it ends before what this node read or wrote). The commits this node applied are
+   * then in no log, so it stops for good instead of following or writing on nothing.
+   */
+  private async checkedStreamState(): Promise<StreamState | undefined> {
+    const { stream, streamCreated, node } = this.connection;
+    let info;
+    try {
+      info = await this.jsm.streams.info(stream);
+    } catch (error) {
+      if (!isStreamNotFound(error)) return undefined;
+      info = undefined;
+    }
+    const position = this.publisher?.durableStreamSeq ?? this.head.streamSeq;
+    const same =
+      info !== undefined && info.created === streamCreated && info.state.last_seq >= position;
+    if (same || this.failed !== undefined || this.role === "closed") return info?.state;
+    const since = info === undefined ? "" : " (a stream of that name was created again since)";
+    const error = new DbError(
+      "IO_ERROR",
+      `stream ${stream} was deleted while node ${node} used it${since}: the commits this ` +
+        `node applied are in no log any more; it stops, and must be reopened once the ` +
+        `stream holds the log again`,
+      { stream, node },
+    );
+    if (this.publisher !== undefined) this.publisher.fail(error);
+    else this.stopFor(error);
+    return undefined;
   }
 
   /** A follower rereads who holds the lease, so its server knows where to forward writes. */

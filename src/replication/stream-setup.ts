@@ -33,6 +33,8 @@ export interface LogConnection {
   readonly subject: string;
   readonly node: string;
   readonly streamReplicas: number;
+  /** When the stream was created: one created again under the same name is another log. */
+  readonly streamCreated: string;
   readonly serverVersion: string;
   readonly serverSync: string;
 }
@@ -135,6 +137,7 @@ async function setUpLog(
     subject,
     node,
     streamReplicas: info.config.num_replicas,
+    streamCreated: info.created,
     serverVersion,
     serverSync: await describeServerSync(options.monitorUrl, serverVersion),
   };

@@ -7,8 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { open } from "../../src/index.ts";
-import type { Database } from "../../src/index.ts";
+import type { Database, DbError } from "../../src/index.ts";
 import {
   applyWorkloadStep,
   referenceDigest,
@@ -67,4 +69,38 @@ test("a takeover whose read of the stream stalls gives the lease back; ticks go 
   await eventually(() => stalled.seq === next.seq, "it follows once its link recovers", 15_000);
   assert.equal(stateDigest(stalled), referenceDigest(15));
   assert.equal(stateDigest(next), referenceDigest(15));
+});
+
+test("nodes whose stream is deleted under them stop, saying so, instead of waiting", async (t) => {
+  const stream = uniqueStream("deleted");
+  t.after(() => deleteReplicatedLog(stream));
+  const replicate = { url: natsUrl, stream, leaseTtlMs };
+  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage: quiet });
+  const follower = await open({
+    replicate: { ...replicate, node: "f", role: "follower" },
+    onMessage: quiet,
+  });
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  workloadSetup(writer);
+  await writeSteps(writer, 1, 5);
+  await eventually(() => follower.seq === writer.seq, "the follower reads the steps");
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(stream);
+  // Created again at once, empty, as a node opening it would: it is not the same log.
+  await jsm.streams.add({ name: stream, subjects: [`${stream}.log`] });
+  for (const db of [writer, follower]) {
+    await eventually(() => db.failure !== undefined, `${db.replication?.node} stops`);
+    assert.equal(db.failure?.code, "IO_ERROR");
+    assert.match(db.failure.message, new RegExp(`stream ${stream} was deleted`));
+    assert.equal(db.replication?.role, "fenced");
+  }
+  assert.throws(
+    () => writer.transact((tx) => applyWorkloadStep(tx, 6)),
+    (e: unknown) => (e as DbError).code === "IO_ERROR",
+  );
 });

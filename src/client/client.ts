@@ -78,6 +78,8 @@ export class Client implements SubscriptionHost {
   private readonly timeoutMs: number;
   private readonly openSocket: SocketFactory;
   private readonly pending = new Map<number | string, Pending>();
+  /** HTTP requests in flight, aborted by close(). */
+  private readonly httpRequests = new Set<AbortController>();
   private readonly subscriptions = new Map<string, ClientSubscription>();
   private socket: SocketLike | undefined;
   private opening: Promise<boolean> | undefined;
@@ -149,13 +151,15 @@ export class Client implements SubscriptionHost {
     return subscription;
   }
 
-  /** Ends every subscription and the connection; pending requests fail. */
+  /** Ends every subscription and the connection; pending requests (either transport) fail. */
   close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.pingTimer);
     for (const subscription of this.subscriptions.values()) subscription.close();
-    this.rejectPending(new ConnectionError("DISCONNECTED", "the client was closed"));
+    const closed = new ConnectionError("DISCONNECTED", "the client was closed");
+    this.rejectPending(closed);
+    for (const abort of this.httpRequests) abort.abort(closed);
     this.socket?.close(1000, "client closed");
     this.socket = undefined;
     return Promise.resolve();
@@ -208,25 +212,31 @@ export class Client implements SubscriptionHost {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.options.token !== undefined) headers["authorization"] = `Bearer ${this.options.token}`;
     const fetchFn = this.options.fetch ?? fetch;
-    let response: Response;
+    // Aborted with the typed error: by its timeout, or by close() (abortHttpRequests).
+    const abort = new AbortController();
+    const timeout = new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`);
+    const timer = setTimeout(() => abort.abort(timeout), this.timeoutMs);
+    this.httpRequests.add(abort);
     try {
-      response = await fetchFn(`${this.base}${path}`, {
-        method: "POST",
-        headers,
-        body: payload,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      if (error instanceof Error && error.name === "TimeoutError") {
-        throw new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`);
+      let response: Response;
+      try {
+        response = await fetchFn(`${this.base}${path}`, {
+          method: "POST",
+          headers,
+          body: payload,
+          signal: abort.signal,
+        });
+      } catch (error) {
+        if (abort.signal.aborted) throw abort.signal.reason as StatebaseError;
+        const reason = fetchFailure(error);
+        throw new ConnectionError("DISCONNECTED", `cannot reach ${this.base}: ${reason}`);
       }
-      throw new ConnectionError(
-        "DISCONNECTED",
-        `cannot reach ${this.base}: ${fetchFailure(error)}`,
-      );
+      const answer = await this.readHttpAnswer(`${this.base}${path}`, response, abort.signal);
+      return kind === "call" ? answer["result"] : answer;
+    } finally {
+      clearTimeout(timer);
+      this.httpRequests.delete(abort);
     }
-    const answer = await this.readHttpAnswer(kind, `${this.base}${path}`, response);
-    return kind === "call" ? answer["result"] : answer;
   }
 
   /**
@@ -234,18 +244,16 @@ export class Client implements SubscriptionHost {
    * a body cut short) is said as what came, not as an unknown server error.
    */
   private async readHttpAnswer(
-    kind: Kind,
     url: string,
     response: Response,
+    signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     let answer: unknown;
     try {
       answer = await response.json();
-    } catch (error) {
-      // The request's timeout also covers reading the body.
-      if (error instanceof Error && error.name === "TimeoutError") {
-        throw new TimeoutError("TIMEOUT", `no answer to ${kind} within ${this.timeoutMs} ms`);
-      }
+    } catch {
+      // The request's timeout (and close()) also cover reading the body.
+      if (signal.aborted) throw signal.reason as StatebaseError;
     }
     const record =
       answer !== null && typeof answer === "object" && !Array.isArray(answer)

@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Client } from "../../src/client/index.ts";
+import { Client, ConnectionError } from "../../src/client/index.ts";
 import { startTestServer } from "../server/harness.ts";
 
 test("close() while the socket is still opening leaves no socket behind", async () => {
@@ -18,6 +18,27 @@ test("close() while the socket is still opening leaves no socket behind", async 
     await client.close();
     await started;
     assert.equal(client.connected, false, "no socket opened after close()");
+  } finally {
+    await server.close();
+  }
+});
+
+test("close() fails requests in flight over HTTP too, at once", async () => {
+  // They went on until their timeout (30 s by default) or the server's answer.
+  const server = await startTestServer();
+  try {
+    server.db.answers.set("from slow", "hang");
+    const client = new Client(server.url, { transport: "http" });
+    await client.start();
+    const pending = client.query("from slow");
+    while (server.db.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await client.close();
+    await assert.rejects(pending, (error: unknown) => {
+      assert.ok(error instanceof ConnectionError, String(error));
+      assert.equal(error.code, "DISCONNECTED");
+      assert.match(error.message, /closed/);
+      return true;
+    });
   } finally {
     await server.close();
   }

@@ -67,6 +67,8 @@ export interface LogStats {
   /** Segment files on disk and their total size (segments are preallocated). */
   segmentCount: number;
   sizeBytes: number;
+  /** The bytes the log holds: the segments' headers and records, not their preallocation. */
+  usedBytes: number;
   /** Since the database was opened: bytes written, writes (one per flush) and fsyncs. */
   bytesWritten: number;
   writeCount: number;
@@ -170,6 +172,7 @@ export class DurableLog {
       segmentSizeBytes: options.segmentSizeBytes ?? segmentSizeBytesDefault,
       windowMs: options.durabilityWindowMs ?? durabilityWindowMsDefault,
       now: () => engine.clock.now(),
+      segmentUsedBytes: result.segmentUsedBytes,
     });
     const log = new DurableLog(engine, wal, walStorage, snapshotStorage, options, lock);
     log.restoredTs = image?.ts;
@@ -239,11 +242,15 @@ export class DurableLog {
 
   private async statsNow(): Promise<LogStats> {
     const names = await listSegments(this.walStorage);
+    const used = this.wal.usedBytesOf(names);
     let sizeBytes = 0;
-    for (const name of names) {
+    let usedBytes = 0;
+    for (const [index, name] of names.entries()) {
       const file = await this.walStorage.open(name, { create: false });
       try {
-        sizeBytes += await file.size();
+        const size = await file.size();
+        sizeBytes += size;
+        usedBytes += used[index] ?? size;
       } finally {
         await file.close();
       }
@@ -255,6 +262,7 @@ export class DurableLog {
       durableSeq: s.durableSeq,
       segmentCount: names.length,
       sizeBytes,
+      usedBytes,
       bytesWritten: s.bytesWritten,
       writeCount: s.flushCount,
       fsyncCount: s.flushCount,

@@ -83,6 +83,8 @@ export interface RecoveryResult {
   readonly replayedBytes: number;
   /** The seq of the last sound record in the log, snapshot-covered ones included; 0: none. */
   readonly lastRecordSeq: number;
+  /** Each segment read to its end: the bytes of its header and records (files are preallocated). */
+  readonly segmentUsedBytes: ReadonlyMap<string, number>;
 }
 
 /** A damaged spot in the log. */
@@ -118,6 +120,7 @@ export async function recoverLog(
     lastSeq: state.lastSeq,
     lastHash: state.lastHash,
   };
+  const segmentUsedBytes = new Map<string, number>();
   for (const [index, name] of names.entries()) {
     throwIfAborted(options.signal, "during recovery");
     const isLast = index === names.length - 1;
@@ -132,6 +135,7 @@ export async function recoverLog(
       await reader.close();
     }
     if (offset === stoppedByUntil) break; // time travel reached its point; no tail needed
+    if (offset >= 0) segmentUsedBytes.set(name, offset);
     state.bytesRead += reader.sizeBytes;
     options.onProgress?.(state.bytesRead, bytesTotal);
     tail = {
@@ -144,7 +148,7 @@ export async function recoverLog(
     if (offset === -1) tail = { ...tail, segment: undefined, offset: 0 }; // removed torn segment
   }
   const { recordCount, replayedBytes, bytesRead, lastRecordSeq } = state;
-  return { tail, recordCount, replayedBytes, bytesRead, lastRecordSeq };
+  return { tail, recordCount, replayedBytes, bytesRead, lastRecordSeq, segmentUsedBytes };
 }
 
 interface ScanState {

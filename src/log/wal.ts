@@ -45,6 +45,8 @@ export interface WALOptions {
   windowMs: number;
   /** Clock for the durability lag (the engine's). */
   now?: () => number;
+  /** The used bytes of segments recovery read (recovery.ts), for {@link WAL.usedBytesOf}. */
+  segmentUsedBytes?: ReadonlyMap<string, number>;
 }
 
 /** A buffer of encoded records, filled up to `used`. */
@@ -133,6 +135,8 @@ export class WAL {
   /** Whether {@link spare} has settled, so that taking it costs no wait. */
   private spareReady = false;
   readonly stats: WALStats;
+  /** Header and record bytes of segments no longer written: from recovery and rollovers. */
+  private readonly closedUsedBytes: Map<string, number>;
 
   constructor(options: WALOptions) {
     assert(options.windowMs >= 0, "window must not be negative");
@@ -153,6 +157,23 @@ export class WAL {
       segmentCount: 0,
     };
     this.tailSegment = options.tail.segment;
+    this.closedUsedBytes = new Map(options.segmentUsedBytes);
+  }
+
+  /**
+   * The bytes of `names`' headers and records, in order (segments are preallocated, so their
+   * files are larger); undefined for a segment this log never read or wrote. Forgets the
+   * segments not named (retention removed them).
+   */
+  usedBytesOf(names: readonly string[]): Array<number | undefined> {
+    const current = segmentName(this.segmentFirstSeq);
+    const listed = new Set(names);
+    for (const name of this.closedUsedBytes.keys()) {
+      if (!listed.has(name)) this.closedUsedBytes.delete(name);
+    }
+    return names.map((name) =>
+      name === current && this.offset > 0 ? this.offset : this.closedUsedBytes.get(name),
+    );
   }
 
   /** Encodes `commit` and queues it; a flush starts now or within the window. */
@@ -394,6 +415,9 @@ export class WAL {
       this.file = await this.storage.open(name, { create: false });
       this.stats.segmentCount++;
       if (this.offset + recordBytes <= this.segmentSize()) return;
+    }
+    if (this.file !== undefined) {
+      this.closedUsedBytes.set(segmentName(this.segmentFirstSeq), this.offset);
     }
     await this.file?.close();
     const name = segmentName(seq);

@@ -85,7 +85,8 @@ const walStats: Operation = {
     return {
       entry_count: seq,
       segment_count: stats?.segmentCount ?? 0,
-      total_size_bytes: stats?.sizeBytes ?? 0,
+      // What the log holds, as rstmdb's (not preallocated) segment files measure it.
+      total_size_bytes: stats?.usedBytes ?? 0,
       latest_offset: seq === 0 ? null : seq,
       durable_offset: stats?.durableSeq ?? seq,
       io_stats: {

@@ -300,6 +300,7 @@ function typedOperand(
 ): Compiled {
   if (env.semantics !== "rql" || !textCarriedKinds.has(type.kind)) return compiled;
   if (node.type === "param") return typedParam(node, compiled, type, list);
+  if (type.kind === "decimal") return exactDecimal(node, compiled);
   if (!textSpelledKinds.has(type.kind) || compiled.type.kind === type.kind) return compiled;
   if (compiled.type.kind !== "utf8" && isKnownType(compiled.type)) return compiled;
   const convert = textReader(node, type);
@@ -315,6 +316,23 @@ function typedOperand(
   if (compiled.constant !== undefined) return constantOf(read(compiled.constant.value), typed);
   const evaluate = compiled.evaluate;
   return { evaluate: (s) => read(evaluate(s)), type: typed };
+}
+
+/**
+ * A float literal compared with a decimal, read from its source text as an insert stores it:
+ * as a double, `d == 12345678901234567890.12` compared with 12345678901234567000.
+ */
+function exactDecimal(node: Expr, compiled: Compiled): Compiled {
+  const negated = node.type === "unary" && node.op === "-";
+  const literal = negated ? node.operand : node;
+  if (literal.type !== "literal" || literal.kind !== "float" || literal.text === undefined) {
+    return compiled;
+  }
+  const text = negated ? `-${literal.text}` : literal.text;
+  return constantOf(coerceValue({ kind: "decimal", optional: false }, text), {
+    kind: "decimal",
+    optional: false,
+  });
 }
 
 /** Reads text as `type`, or throws the coercion's error at `node`'s position. */

@@ -9,7 +9,7 @@
 import { DbError, describeValue } from "../lib/errors.ts";
 import type { StoredObject, Transaction } from "../engine/index.ts";
 import { compileExpression, compilePredicate, printExpression } from "../expr/index.ts";
-import type { Evaluator, Expr } from "../expr/index.ts";
+import type { Evaluator } from "../expr/index.ts";
 import { Queue, RingBuffer, Series, Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
 import { parseType } from "../values/index.ts";
@@ -25,6 +25,7 @@ import { scopeOf } from "./context.ts";
 import type { Columns, CompileEnv, RunContext } from "./context.ts";
 import { compileColumns } from "./pipeline.ts";
 import { planTableAccess } from "./planner.ts";
+import { exactLiteral } from "./exact-literal.ts";
 import { atSource, unknownObject } from "./rql-errors.ts";
 
 /** A compiled statement: what it does per run, and its access paths for explain. */
@@ -162,21 +163,6 @@ function insertErrorAt(
 function toList(value: unknown): unknown[] {
   if (Array.isArray(value)) return value;
   return [value];
-}
-
-/**
- * A literal with a fraction put straight into a decimal column is read from its source text:
- * read as a double first, 12345678901234567890.12 was stored as 12345678901234567000.
- */
-function exactLiteral(expr: Expr, type: ValueType | undefined): Expr {
-  if (type?.kind !== "decimal") return expr;
-  const negated = expr.type === "unary" && expr.op === "-";
-  const literal = negated ? expr.operand : expr;
-  if (literal.type !== "literal" || literal.kind !== "float" || literal.text === undefined) {
-    return expr;
-  }
-  const value = negated ? `-${literal.text}` : literal.text;
-  return { type: "literal", kind: "string", value, pos: expr.pos };
 }
 
 function compileInsertRow(

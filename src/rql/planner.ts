@@ -15,6 +15,7 @@ import type { Row, Table } from "../primitives/index.ts";
 import { coerceValue, compareValues, mapKeyOf, parseType } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { RowScope } from "./context.ts";
+import { exactLiteral } from "./exact-literal.ts";
 
 interface Bound {
   value: Evaluator;
@@ -77,24 +78,37 @@ function columnOf(expr: Expr): string | undefined {
 
 const flipped: Readonly<Record<string, string>> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=" };
 
-function collectTerms(predicate: Expr | undefined): Terms {
+function collectTerms(table: Table, predicate: Expr | undefined): Terms {
   const terms: Terms = { equal: new Map(), within: new Map(), lower: new Map(), upper: new Map() };
   if (predicate === undefined) return terms;
-  for (const term of conjuncts(predicate)) collectTerm(term, terms);
+  // A value is read as the filter reads it: a decimal column's literals keep every digit.
+  const compile = (expr: Expr, column: string): Evaluator => {
+    const type = columnType(table, column);
+    const exact =
+      expr.type === "list"
+        ? { ...expr, items: expr.items.map((item) => exactLiteral(item, type)) }
+        : exactLiteral(expr, type);
+    return compileExpression(exact);
+  };
+  for (const term of conjuncts(predicate)) collectTerm(term, terms, compile);
   return terms;
 }
 
-function collectTerm(term: Expr, terms: Terms): void {
+function collectTerm(
+  term: Expr,
+  terms: Terms,
+  compile: (expr: Expr, column: string) => Evaluator,
+): void {
   if (term.type === "in" && !term.negated && isRowIndependent(term.list)) {
     const column = columnOf(term.operand);
-    if (column !== undefined) terms.within.set(column, compileExpression(term.list));
+    if (column !== undefined) terms.within.set(column, compile(term.list, column));
     return;
   }
   if (term.type === "between" && !term.negated) {
     const column = columnOf(term.operand);
     if (column === undefined || !isRowIndependent(term.low) || !isRowIndependent(term.high)) return;
-    setBound(terms.lower, column, compileExpression(term.low), false);
-    setBound(terms.upper, column, compileExpression(term.high), false);
+    setBound(terms.lower, column, compile(term.low, column), false);
+    setBound(terms.upper, column, compile(term.high, column), false);
     return;
   }
   if (term.type !== "binary") return;
@@ -107,7 +121,7 @@ function collectTerm(term: Expr, terms: Terms): void {
     op = flipped[op] ?? op;
   }
   if (column === undefined || !isRowIndependent(other)) return;
-  const value = compileExpression(other);
+  const value = compile(other, column);
   if (op === "==") terms.equal.set(column, value);
   else if (op === ">" || op === ">=") setBound(terms.lower, column, value, op === ">");
   else if (op === "<" || op === "<=") setBound(terms.upper, column, value, op === "<");
@@ -125,7 +139,7 @@ const scanPath = (name: string): AccessPath => ({
 /** Chooses the access path for reading `table` under `predicate` (undefined: no filter). */
 export function planTableAccess(table: Table, predicate: Expr | undefined): AccessPath {
   if (!table.hasPrimaryKey) return scanPath(table.name);
-  const terms = collectTerms(predicate);
+  const terms = collectTerms(table, predicate);
   const pk = table.definition.primaryKey ?? [];
   const indexes = [...table.indexes].sort((a, b) => Number(b.unique) - Number(a.unique));
   const path =

@@ -164,6 +164,23 @@ describe("rql: comparisons", () => {
     assert.equal(evaluate("d > 30s", row), true);
   });
 
+  it("reads a float literal compared with a decimal from its text, every digit", () => {
+    // An insert keeps every digit of 12345678901234567890.12 in a decimal column, but the
+    // same literal in a filter was a double (12345678901234567000) and found nothing.
+    const fields = { fields: typed({ d: "decimal", o: "Option(decimal)" }) };
+    const d = Decimal.parse("12345678901234567890.12");
+    const row = { d, o: Decimal.parse("-12345678901234567890.12") };
+    const holds = (source: string): unknown => evaluate(source, row, fields);
+    assert.equal(holds("d == 12345678901234567890.12"), true);
+    assert.equal(holds("12345678901234567890.12 == d"), true);
+    assert.equal(holds("d > 12345678901234567890.11"), true);
+    assert.equal(holds("d < 12345678901234567890.13"), true);
+    assert.equal(holds("d between 12345678901234567890.12 and 12345678901234567890.12"), true);
+    assert.equal(holds("d in [1.5, 12345678901234567890.12]"), true);
+    assert.equal(holds("o == -12345678901234567890.12"), true);
+    assert.equal(holds("d != 12345678901234567890.13"), true);
+  });
+
   it("compares lists and records by value", () => {
     assert.equal(evaluate("[1, 2] == [1, 2]"), true);
     assert.equal(evaluate("{a: 1} == {a: 1}"), true);

@@ -194,7 +194,9 @@ test("parameters given as text, as JSON carries them, find wide keys and datetim
 test("ranges over float, decimal and int16 indexes agree with a scan at any bound", async () => {
   // A bound the column's type cannot hold exactly was rounded into it and kept exclusive:
   // `f < 9007199254740993` became `f < 9007199254740992.0` and missed the row holding
-  // 2^53, which is less. Values and bounds sit on both sides of such roundings.
+  // 2^53, which is less; and a decimal literal was looked up as a double, so
+  // `d == 12345678901234567890.12` found nothing through the index. Values and bounds sit
+  // on both sides of such roundings.
   const db = await open();
   await db.admin(`create namespace r;
     create table r::t { id: int8, f: float8, q: float4, d: decimal, w: int16 }
@@ -206,7 +208,12 @@ test("ranges over float, decimal and int16 indexes agree with a scan at any boun
   const near = [2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 0.1, 0.5, 16777216, 16777218];
   const rows = near.map((x, id) => ({ id, f: x, q: x, d: String(x), w: String(Math.floor(x)) }));
   await db.command("insert r::t $rows", { rows });
+  // A decimal literal with more digits than a double holds, stored and sought exactly.
+  await db.command("insert r::t [{ id: 99, f: 0, q: 0, d: 12345678901234567890.12, w: 0 }]");
   const bounds = [
+    "12345678901234567890.12",
+    "12345678901234567890.11",
+    "-12345678901234567890.12",
     "9007199254740993",
     "9007199254740991",
     "9007199254740992.0",
@@ -218,15 +225,17 @@ test("ranges over float, decimal and int16 indexes agree with a scan at any boun
   await fc.assert(
     fc.asyncProperty(
       fc.constantFrom("f", "q", "d", "w"),
-      fc.constantFrom("<", "<=", ">", ">=", "=="),
+      fc.constantFrom("<", "<=", ">", ">=", "==", "in"),
       fc.constantFrom(...bounds),
       async (column, op, bound) => {
-        const filter = `${column} ${op} ${bound}`;
+        const filter = op === "in" ? `${column} in [1, ${bound}]` : `${column} ${op} ${bound}`;
         const planned = await db.query(`from r::t filter { ${filter} } map { id }`);
         const scanned = await db.query(`from r::t filter { (${filter}) or false } map { id }`);
         assert.deepEqual(planned, scanned, filter);
       },
     ),
-    { numRuns: 150 },
+    { numRuns: 200 },
   );
+  const exact = await db.query("from r::t filter { d == 12345678901234567890.12 } map { id }");
+  assert.deepEqual(exact.frames, [[{ id: 99 }]]);
 });

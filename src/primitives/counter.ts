@@ -63,6 +63,15 @@ export class Counter implements StoredObject {
     this.amountSite = { object: definition.name, column: amountColumn };
     this.keySchema =
       definition.by === undefined ? undefined : new Schema(definition.name, definition.by);
+    if (this.keySchema?.column(valueColumn) !== undefined) {
+      // A counter's rows are its key columns and `value`: a key column of that name is lost.
+      throw new DbError(
+        "INVALID_SCHEMA",
+        `${this.name}: key column ${valueColumn} has the name of the counter's value column; ` +
+          `name it otherwise`,
+        { object: this.name, column: valueColumn },
+      );
+    }
   }
 
   /** A counter's rows: its key columns (none for a single counter), then its `value`. */

@@ -318,4 +318,19 @@ describe("objects", () => {
     });
     throwsDb(() => db.createCounter("c", { by: {} }), { code: "INVALID_SCHEMA" });
   });
+
+  test("a key column named value, the name of the counted column, is refused", async () => {
+    // Its rows would carry two `value` columns: `from c` lost the key, as the count won.
+    const db = await open();
+    throwsDb(() => db.createCounter("c", { by: { value: "utf8" } }), {
+      code: "INVALID_SCHEMA",
+      object: "default::c",
+      column: "value",
+      message: /key column value .* counter's value column/,
+    });
+    await assert.rejects(db.admin("create counter default::c2 by { page: utf8, value: int4 }"), {
+      code: "INVALID_SCHEMA",
+    });
+    assert.deepEqual(db.system("objects"), []);
+  });
 });

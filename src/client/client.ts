@@ -167,10 +167,21 @@ export class Client implements SubscriptionHost {
 
   /** Part of {@link SubscriptionHost}: tells the server to stop a subscription. */
   unsubscribe(subscription: ClientSubscription): void {
-    this.subscriptions.delete(subscription.id);
-    if (!this.connected) return;
-    const id = this.nextId++;
-    this.socket!.send(JSON.stringify({ id, type: "unsubscribe", sub: subscription.id }));
+    if (this.connected) {
+      const id = this.nextId++;
+      this.socket!.send(JSON.stringify({ id, type: "unsubscribe", sub: subscription.id }));
+    }
+    this.forget(subscription.id);
+  }
+
+  /** Forgets a subscription; with transport "http" the socket goes with the last one. */
+  private forget(id: string): void {
+    this.subscriptions.delete(id);
+    const socket = this.socket;
+    if (this.wantsSocket() || socket === undefined) return;
+    this.socket = undefined;
+    clearInterval(this.pingTimer);
+    socket.close(1000, "no subscriptions left");
   }
 
   // ---- Requests ----
@@ -471,7 +482,7 @@ export class Client implements SubscriptionHost {
     if (message.type === "end" && message.reason === "lagged" && !subscription.closed) {
       this.sendSubscribe(subscription);
     }
-    if (subscription.closed) this.subscriptions.delete(id);
+    if (subscription.closed) this.forget(id);
   }
 
   private receiveAnswer(message: Record<string, unknown>): void {
@@ -485,7 +496,7 @@ export class Client implements SubscriptionHost {
         this.sendSubscribe(subscription, true);
         return;
       }
-      this.subscriptions.delete(id as string);
+      this.forget(id as string);
       subscription.fail(error);
       return;
     }

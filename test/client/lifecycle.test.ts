@@ -43,3 +43,24 @@ test("close() fails requests in flight over HTTP too, at once", async () => {
     await server.close();
   }
 });
+
+test("transport http: the socket opened for subscriptions closes with the last of them", async () => {
+  // It stayed open, idle and pinged, for the client's life.
+  const server = await startTestServer();
+  const client = new Client(server.url, { transport: "http" });
+  try {
+    await client.start();
+    assert.equal(client.connected, false, "no socket before a subscription");
+    for (const target of ["a", "b"]) {
+      const subscription = client.subscribe({ table: target });
+      const iterator = subscription[Symbol.asyncIterator]();
+      assert.equal((await iterator.next()).value?.type, "snapshot");
+      assert.equal(client.connected, true);
+      subscription.close();
+      assert.equal(client.connected, false, `closed with the last subscription (${target})`);
+    }
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});

@@ -106,12 +106,23 @@ function runAtomic(context: DispatchContext, items: BatchItem[]): BatchResult[] 
 
 function runItems(context: DispatchContext, items: BatchItem[], tx: Tx): unknown[] {
   const opContext = withMachines(context, () => tx.machines);
-  return items.map((item, index) => {
-    try {
-      checkAccess(context, item.op, item.operation);
-      return item.operation.run(opContext, item.params);
-    } catch (error) {
-      throw new AtomicFailure(index, item.op, error);
-    }
-  });
+  const { session } = context;
+  const unwatched = new Set<string>();
+  session.unwatchesDeferred = unwatched;
+  let results: unknown[];
+  try {
+    results = items.map((item, index) => {
+      try {
+        checkAccess(context, item.op, item.operation);
+        return item.operation.run(opContext, item.params);
+      } catch (error) {
+        throw new AtomicFailure(index, item.op, error);
+      }
+    });
+  } finally {
+    session.unwatchesDeferred = undefined;
+  }
+  // Every op succeeded: the UNWATCHes take effect, before the batch's commit is published.
+  for (const id of unwatched) session.removeWatch(id);
+  return results;
 }

@@ -54,6 +54,11 @@ export class Session implements WatchSink {
   outputMode: "binary" | "jsonl" = "binary";
   /** Set by BYE: the connection closes once the response is written. */
   closeAfterResponse = false;
+  /**
+   * Set while an atomic BATCH runs its ops: an UNWATCH there only notes its subscription,
+   * removed once every op has succeeded (a failed atomic batch changes nothing).
+   */
+  unwatchesDeferred: Set<string> | undefined;
   private decoder: FrameDecoder | LineDecoder | undefined;
   private readonly queue: Work[] = [];
   private running = false;
@@ -112,6 +117,12 @@ export class Session implements WatchSink {
   removeWatch(id: string): boolean {
     const watch = this.watches.get(id);
     if (watch === undefined) return false;
+    const deferred = this.unwatchesDeferred;
+    if (deferred !== undefined) {
+      if (deferred.has(id)) return false;
+      deferred.add(id);
+      return true;
+    }
     this.watches.delete(id);
     this.core.removeWatch(watch);
     return true;

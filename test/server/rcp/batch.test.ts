@@ -127,3 +127,20 @@ test("a HELLO in a failed atomic batch is taken back: the output stays binary", 
   assert.deepEqual(await own.ok("PING"), { pong: true });
   assert.deepEqual(own.flags, [1, 1], "both answers are frames");
 });
+
+test("an UNWATCH in a failed atomic batch is taken back: the subscription goes on", async () => {
+  const own = await rcp.connect();
+  await own.ok("CREATE_INSTANCE", { machine: "order", version: 1, instance_id: "w-1" });
+  const { subscription_id } = await own.ok("WATCH_INSTANCE", { instance_id: "w-1" });
+  const unwatch = { op: "UNWATCH", params: { subscription_id } };
+  const error = await own.fail("BATCH", { mode: "atomic", ops: [unwatch, pay("missing")] });
+  assert.equal(error.code, "BAD_REQUEST");
+  await own.ok("APPLY_EVENT", { instance_id: "w-1", event: "PAY" });
+  assert.equal((await own.waitForEvents(subscription_id, 1))[0]!.to_state, "paid");
+  const done = await own.ok("BATCH", { mode: "atomic", ops: [unwatch, unwatch] });
+  assert.deepEqual(
+    done.results.map((r: { result: { removed: boolean } }) => r.result.removed),
+    [true, false],
+  );
+  assert.deepEqual((await own.ok("UNWATCH", { subscription_id })).removed, false);
+});

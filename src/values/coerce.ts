@@ -318,9 +318,9 @@ const anyType: ValueType = { kind: "any", optional: false };
  * A copy of a value of no declared type (an `any` column, a schema-free queue body) made of
  * what the log carries and reads back as it was: none, booleans, finite numbers, bigints,
  * text, decimals, durations, datetimes, blobs, lists and plain objects, nested at most
- * jsonDepthMax deep. Anything else (a Map, a Set, a class instance, a function, NaN) would be
- * stored, then come back from the log as something else or stop the commit, so it is refused
- * here, naming the site. A copy, so the caller changing its object later changes nothing.
+ * jsonDepthMax deep. Anything else (a Map, a Set, a class instance, a function, NaN, an invalid
+ * date) would be stored, then come back from the log as something else, stop the commit or
+ * stop the log from opening, so it is refused here, naming the site. A copy, so the caller changing its object later changes nothing.
  */
 export function copyStorable(value: unknown, site: ValueSite, depth = 0): unknown {
   switch (typeof value) {
@@ -338,7 +338,12 @@ export function copyStorable(value: unknown, site: ValueSite, depth = 0): unknow
       throw mismatch(anyType, value, site, `a ${typeof value} cannot be stored`);
   }
   if (value === null || value instanceof Decimal || value instanceof Duration) return value;
-  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Date) {
+    // An invalid date's time is NaN, which the log refuses to read back.
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) throw mismatch(anyType, value, site, "an invalid date cannot be stored");
+    return new Date(ms);
+  }
   if (value instanceof Uint8Array) return new Uint8Array(value);
   if (depth >= jsonDepthMax) {
     throw new DbError("LIMIT_EXCEEDED", `${where(site)}value nested deeper than ${jsonDepthMax}`, {

@@ -506,6 +506,7 @@ describe("malformed arguments", () => {
       [new Map([["job", "a"]]), /a Map cannot be stored/],
       [{ job: "a", tags: new Set(["x"]) }, /a Set cannot be stored/],
       [{ job: "a", at: Number.NaN }, /only finite numbers/],
+      [{ job: "a", at: new Date(Number.NaN) }, /an invalid date cannot be stored/],
     ] as const) {
       throwsDb(() => q.enqueue(body as never), {
         code: "TYPE_MISMATCH",
@@ -517,6 +518,28 @@ describe("malformed arguments", () => {
     const kept = { job: "a", at: new Date(5), n: 7n, bytes: new Uint8Array([1]) };
     const { id } = q.enqueue(kept);
     assert.deepEqual(q.get(id)?.body, kept);
+  });
+
+  test("a refused body leaves a log that opens again with every other message", async () => {
+    const path = mkdtempSync(join(tmpdir(), "statebase-queue-"));
+    try {
+      const db = await open({ path, durability: "sync" });
+      const q = db.createQueue("default::jobs");
+      q.enqueue({ job: "a" });
+      throwsDb(() => q.enqueue({ at: new Date(Number.NaN) }), { code: "TYPE_MISMATCH" });
+      q.enqueue({ job: "b" });
+      await db.durable();
+      await db.close();
+      const again = await open({ path });
+      const bodies = again.queue("default::jobs").list("ready");
+      assert.deepEqual(
+        bodies.map((m) => m.body),
+        [{ job: "a" }, { job: "b" }],
+      );
+      await again.close();
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
   });
 
   test("definitions: attempts in [1, 1000000], visibility positive, durations parse", async () => {

@@ -418,6 +418,11 @@ describe("any", () => {
       message: /^default::c_any\.v: .*a Set cannot be stored/,
     });
     refuses("any", [Number.NaN], "TYPE_MISMATCH", "NaN");
+    // Was stored, and the log then refused to open: an invalid date's time is NaN.
+    throwsDb(() => store("any", { at: new Date(Number.NaN) }), {
+      code: "TYPE_MISMATCH",
+      message: /^default::c_any\.v: .*an invalid date cannot be stored/,
+    });
     throwsDb(() => store("any", { f: () => 1 }), { code: "TYPE_MISMATCH", message: /function/ });
     throwsDb(() => store("any", Symbol("s")), { code: "TYPE_MISMATCH", message: /symbol/ });
     throwsDb(() => store("any", new (class Point {})()), {

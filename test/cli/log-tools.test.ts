@@ -343,7 +343,10 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.equal(inspect.status, 0, inspect.stderr);
     const json = JSON.parse(inspect.stdout) as { recordCount: number; snapshots: unknown[] };
     assert.deepEqual([json.recordCount, json.snapshots.length], [0, 2]);
-    assert.deepEqual([wal.status, wal.stdout, wal.stderr], [0, "", ""]);
+    assert.deepEqual(
+      [wal.status, wal.stdout, wal.stderr],
+      [0, "", "statebase: the log holds no record\n"],
+    );
     assert.deepEqual(digest(dir), before);
     assert.equal(existsSync(join(dir, "wal")), false);
     assert.equal((await reopen(dir)).seq, 38);
@@ -479,6 +482,8 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     );
     assert.equal(beyond.status, 0);
     assert.equal(beyond.stdout, "");
+    assert.equal(beyond.stderr, "statebase: the log ends at seq 40: no record from seq 41\n");
+    assert.equal(window.stderr, "");
   });
 
   test("wal: stops at damage with exit 1 and says where", async () => {
@@ -507,6 +512,14 @@ describe("statebase log tools", { concurrency: 3 }, () => {
         .split("\n")
         .map((line) => (JSON.parse(line) as WALLine).seq),
       [first, first + 1, first + 2],
+    );
+    // Asked for a seq retention removed, it says so rather than start later in silence.
+    const later = await cli("wal", retained, "--from", "2", "--limit", "1");
+    assert.equal(later.status, 0, later.stderr);
+    assert.equal(
+      later.stderr,
+      `statebase: retention removed the log before seq ${first} (the snapshots hold that ` +
+        `state); printing from seq ${first}\n`,
     );
   });
 

@@ -325,7 +325,14 @@ async function walCommand(
   const { storage } = await openLogDirectory(dir);
   // Seqs start at 1, so `--from 0` means the same as `--from 1`; and the log's first record,
   // when retention removed those before it: `--limit` counts from the first one printed.
-  const from = Math.max(options.from, 1, (await firstSegmentSeq(storage)) ?? 1);
+  const firstSeq = (await firstSegmentSeq(storage)) ?? 1;
+  const from = Math.max(options.from, 1, firstSeq);
+  if (options.from < firstSeq && firstSeq > 1) {
+    context.warn(
+      `retention removed the log before seq ${firstSeq} (the snapshots hold that state); ` +
+        `printing from seq ${firstSeq}`,
+    );
+  }
   const untilSeq =
     options.limit === undefined
       ? undefined
@@ -339,6 +346,11 @@ async function walCommand(
   });
   const damage = scan.damage;
   if (damage === undefined || (untilSeq !== undefined && scan.lastSeq >= untilSeq)) {
+    // Nothing printed is no answer to a mistyped seq: say where the log ends.
+    if (scan.recordCount === 0) context.warn("the log holds no record");
+    else if (scan.lastSeq < from) {
+      context.warn(`the log ends at seq ${scan.lastSeq}: no record from seq ${from}`);
+    }
     return exitCodeOk;
   }
   context.warn(

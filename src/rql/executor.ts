@@ -140,10 +140,40 @@ function compileCall(statement: CallStatement): Runner {
         !Array.isArray(single) &&
         !(single instanceof Date);
       const input = named ? [single] : values;
-      const result = ctx.host.procedures.call(ctx.tx, name, input, ctx.entry);
+      let result: unknown;
+      try {
+        result = ctx.host.procedures.call(ctx.tx, name, input, ctx.entry);
+      } catch (error) {
+        throw inProcedure(error, statement);
+      }
       return framesOfResult(result);
     },
   };
+}
+
+/**
+ * An error at a position inside a called procedure's body, placed at the `call` in this
+ * script: the body's own line and column, read as this script's, pointed at the wrong text.
+ * The message keeps them, said to be the body's.
+ */
+function inProcedure(error: unknown, statement: CallStatement): unknown {
+  if (!(error instanceof DbError) || typeof error.details.line !== "number") return error;
+  const name = statement.procedure.name;
+  const { line, col } = statement.pos;
+  const inner = `line ${error.details.line}, column ${String(error.details.col)}: `;
+  const rest = error.message.startsWith(inner) ? error.message.slice(inner.length) : error.message;
+  const message =
+    `line ${line}, column ${col}: in procedure ${name}, ` +
+    `at ${inner.slice(0, -2)} of its body: ${rest}`;
+  const located = new DbError(error.code, message, {
+    ...error.details,
+    line,
+    col,
+    fragment: `call ${name}`,
+    procedure: name,
+  });
+  if (error.stack !== undefined) located.stack = error.stack;
+  return located;
 }
 
 /** What a procedure returned, as frames: rows, one record, frames of a body, or a value. */

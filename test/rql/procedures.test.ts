@@ -194,6 +194,24 @@ describe("RQL procedures", () => {
     assert.equal((await db.query("from shop::orders")).frames[0]!.length, 2);
   });
 
+  test("an error inside a called body says where the call and the error are", async () => {
+    // The body's own line and column were reported as if they were the calling script's:
+    // "line 2, column 13" pointed into `call shop::broken()`, which has no such column.
+    const db = await setup();
+    await db.admin(`create procedure shop::broken { } as {
+      from shop::orders
+        filter { nope == 1 }
+    }`);
+    const seq = db.seq;
+    const caught = await dbErrorOf(db.command("from shop::orders;\n  call shop::broken()"));
+    assert.equal(caught.code, "UNKNOWN_COLUMN", caught.message);
+    const where = [caught.details.line, caught.details.col, caught.details.procedure];
+    assert.deepEqual(where, [2, 3, "shop::broken"], caught.message);
+    const inner = 'at line 2, column 18 of its body: unknown column "nope"';
+    assert.equal(caught.message, `line 2, column 3: in procedure shop::broken, ${inner}`);
+    assert.equal(db.seq, seq);
+  });
+
   test("a body reading the past or a key's history is refused when created", async () => {
     // Both read the log before the transaction starts, which a call inside a transaction
     // cannot do: the procedure was stored, and every call failed saying "run it through

@@ -5,6 +5,7 @@
  * Transport code only decodes, calls `runRequest` and encodes: the rules live here once.
  */
 import { DbError, describeValue } from "../lib/errors.ts";
+import { jsonDepthMax } from "../lib/limits.ts";
 import type { Database, EntryPoint, QueryParams } from "../types.ts";
 import { authorize, roleOfEntry } from "./access.ts";
 import type { TokenRole } from "./auth.ts";
@@ -61,6 +62,7 @@ async function runCall(
     });
   }
   authorize(role, context.procedureRoles.get(name) ?? "write", `procedure ${name}`);
+  checkRequestDepth(args, "args");
   const argsOrNone = args ?? undefined;
   return argsOrNone === undefined
     ? context.db.call(name)
@@ -69,9 +71,39 @@ async function runCall(
 
 function readParams(params: unknown, kind: RequestKind): QueryParams | undefined {
   if (params === undefined || params === null) return undefined;
-  if (typeof params === "object") return params as QueryParams;
+  if (typeof params === "object") {
+    checkRequestDepth(params, "params");
+    return params as QueryParams;
+  }
   throw new DbError("INVALID_ARGUMENT", `${kind}: "params" must be an object or an array`, {
     field: "params",
     value: describeValue(params),
   });
+}
+
+/**
+ * Throws LIMIT_EXCEEDED when a request's params or args (`value`, named `field`) hold a list
+ * or record deeper than a `json` value may be (jsonDepthMax, counted inside the params'
+ * record or list). Deeper input reached recursive code (copying, encoding) and overflowed
+ * its stack: a server fault for what is the client's input. Walked level by level, so the
+ * check itself cannot overflow.
+ */
+export function checkRequestDepth(value: unknown, field: string): void {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: unknown[] = [];
+    for (const item of level) {
+      if (item === null || typeof item !== "object") continue;
+      if (depth > jsonDepthMax) {
+        throw new DbError(
+          "LIMIT_EXCEEDED",
+          `"${field}" nests deeper than ${jsonDepthMax} levels of lists and records`,
+          { field },
+        );
+      }
+      // A loop, not push(...values): a list of a million params would overflow the spread.
+      for (const child of Object.values(item)) next.push(child);
+    }
+    level = next;
+  }
 }

@@ -15,7 +15,7 @@ import type { Subscription, SubscriptionMessage, SubscriptionTarget } from "../.
 import { authorize } from "../access.ts";
 import type { TokenRole } from "../auth.ts";
 import { encodeJson } from "../json.ts";
-import { requestKinds, runRequest } from "../requests.ts";
+import { checkRequestDepth, requestKinds, runRequest } from "../requests.ts";
 import type { RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { WebSocketGatewayOptions } from "./gateway.ts";
@@ -282,7 +282,10 @@ function readTarget(target: unknown): SubscriptionTarget {
   if (target !== null && typeof target === "object" && !Array.isArray(target)) {
     const record = target as Record<string, unknown>;
     const kinds = targetKinds.filter((kind) => typeof record[kind] === "string");
-    if (kinds.length === 1) return record as unknown as SubscriptionTarget;
+    if (kinds.length === 1) {
+      checkRequestDepth(record["params"], "params");
+      return record as unknown as SubscriptionTarget;
+    }
   }
   throw new DbError(
     "INVALID_ARGUMENT",

@@ -323,3 +323,31 @@ test("a request HTTP itself refuses (headers too large, not HTTP) answers the er
     await server.close();
   }
 });
+
+test("params or args nested past a json value's depth are LIMIT_EXCEEDED, not a fault", async () => {
+  // 200,000 nested lists overflowed the stack of the code that copied or encoded them: a
+  // 500 INTERNAL and a server fault in the operator's trace, for a client's input.
+  const server = await startTestServer();
+  try {
+    server.db.answers.set("from t", { frames: [] });
+    const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    const deep = nested(20_000);
+    const cases: Array<[string, string, string]> = [
+      ["/v1/query", `{"rql": "from t", "params": {"x": ${deep}}}`, "params"],
+      ["/v1/command", `{"rql": "from t", "params": [${deep}]}`, "params"],
+      ["/v1/call/p", `{"args": {"x": ${deep}}}`, "args"],
+    ];
+    for (const [path, body, field] of cases) {
+      const answer = await post(server, path, body);
+      assert.equal(answer.status, 413, path);
+      assert.equal(answer.body.error.code, "LIMIT_EXCEEDED");
+      assert.match(answer.body.error.message, new RegExp(`"${field}" nests deeper than 64`));
+    }
+    assert.deepEqual(server.faults, []);
+    // A json value as deep as a json column takes (64 levels) still goes through.
+    const ok = await post(server, "/v1/query", `{"rql": "from t", "params": {"x": ${nested(64)}}}`);
+    assert.equal(ok.status, 200);
+  } finally {
+    await server.close();
+  }
+});

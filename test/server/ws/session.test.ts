@@ -213,3 +213,24 @@ test("the upgrade needs a valid token (header or ?token=); roles gate requests",
     await server.close();
   }
 });
+
+test("params nested past a json value's depth are LIMIT_EXCEEDED, subscriptions too", async () => {
+  const server = await startTestServer();
+  const client = await open(server);
+  try {
+    const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    client.ws.send(`{"id": 1, "type": "query", "rql": "from t", "params": {"x": ${deep}}}`);
+    client.ws.send(`{"id": 2, "type": "call", "procedure": "p", "args": [${deep}]}`);
+    const target = `{"query": "from t", "params": {"x": ${deep}}}`;
+    client.ws.send(`{"id": 3, "type": "subscribe", "target": ${target}}`);
+    for (const id of [1, 2, 3]) {
+      const answer = await client.waitFor((m) => m.id === id);
+      assert.equal(answer.error?.code, "LIMIT_EXCEEDED", `request ${id}`);
+      assert.match(answer.error.message, /nests deeper than 64/);
+    }
+    assert.deepEqual(server.faults, []);
+  } finally {
+    client.ws.close();
+    await server.close();
+  }
+});

@@ -85,6 +85,11 @@ export const configSchema = Type.Object(
     replicateStream: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,200}$" })),
     // It travels in the lease, a NATS connection name and the forwarding header.
     replicateNode: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]{1,128}$" })),
+    // JetStream keeps a stream and its buckets on 1, 3 or 5 servers (stream-setup.ts).
+    replicateReplicas: Type.Optional(
+      Type.Union([Type.Literal(1), Type.Literal(3), Type.Literal(5)]),
+    ),
+    replicateMonitorUrl: Type.Optional(Type.String({ pattern: "^https?://[^\\s/]+/?$" })),
     advertiseHttp: Type.Optional(Type.String({ pattern: advertisePattern })),
     forwardWrites: Type.Optional(Type.Boolean()),
     retention: Type.Optional(
@@ -164,6 +169,13 @@ export interface ServerConfig {
    */
   replicateNode: string | undefined;
   /**
+   * Replicas of the stream and its buckets when this node creates them (default 1): a
+   * cluster's R3 must be asked for, or the log lives on one NATS server.
+   */
+  replicateReplicas: number | undefined;
+  /** NATS monitoring URL, read once so the status says the server's fsync setting. */
+  replicateMonitorUrl: string | undefined;
+  /**
    * HTTP base URL a replicated writer publishes in its lease for followers to forward writes
    * to; undefined: the bound HTTP address, unless that is a wildcard (0.0.0.0, ::).
    */
@@ -212,6 +224,8 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_REPLICATE", "replicate", "string"],
   ["STATEBASE_REPLICATE_STREAM", "replicateStream", "string"],
   ["STATEBASE_REPLICATE_NODE", "replicateNode", "string"],
+  ["STATEBASE_REPLICATE_REPLICAS", "replicateReplicas", "integer"],
+  ["STATEBASE_REPLICATE_MONITOR_URL", "replicateMonitorUrl", "string"],
   ["STATEBASE_ADVERTISE_HTTP", "advertiseHttp", "string"],
   ["STATEBASE_FORWARD_WRITES", "forwardWrites", "boolean"],
   ["STATEBASE_SNAPSHOTS_KEPT", "retention.snapshotsKept", "integer"],
@@ -598,6 +612,8 @@ function shapeOf(path: string): string | undefined {
     return "must be HOST:PORT (port 0 picks a free port) or off";
   if (path === "replicateNode") return "must be letters, digits, _, . or - (at most 128)";
   if (path === "replicateStream") return "must be letters, digits, _ or - (at most 200)";
+  if (path === "replicateReplicas") return "must be 1, 3 or 5";
+  if (path === "replicateMonitorUrl") return "must be http(s)://HOST:PORT of NATS monitoring";
   if (path === "advertiseHttp") return "must be http(s)://HOST[:PORT] or HOST:PORT";
   if (/^allowedOrigins\.\d+$/.test(path)) {
     return "must be an origin, http(s)://HOST[:PORT] without a path, or *";
@@ -636,6 +652,8 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     replicate: document.replicate,
     replicateStream: document.replicateStream,
     replicateNode: document.replicateNode,
+    replicateReplicas: document.replicateReplicas,
+    replicateMonitorUrl: document.replicateMonitorUrl,
     advertiseHttp: advertisedUrl(document.advertiseHttp, document.tls !== undefined),
     forwardWrites: document.forwardWrites ?? true,
     retention: document.retention ?? {},

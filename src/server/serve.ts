@@ -146,6 +146,8 @@ function replicateOptionsOf(
     advertiseHttp,
     ...(config.replicateStream === undefined ? {} : { stream: config.replicateStream }),
     ...(config.replicateNode === undefined ? {} : { node: config.replicateNode }),
+    ...(config.replicateReplicas === undefined ? {} : { replicas: config.replicateReplicas }),
+    ...(config.replicateMonitorUrl === undefined ? {} : { monitorUrl: config.replicateMonitorUrl }),
     ...(snapshotsKept === undefined ? {} : { snapshotsKept }),
     ...(snapshotLogBytes === undefined ? {} : { snapshotLogBytes }),
   };

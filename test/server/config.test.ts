@@ -423,3 +423,22 @@ test("a value of the wrong type says what the key takes, not just 'a string'", a
     await refused(resolveConfig({ config: file("typed.yaml", text) }, {}), pattern);
   }
 });
+
+test("replicateReplicas (1, 3 or 5) and replicateMonitorUrl are read and checked", async () => {
+  const env = {
+    STATEBASE_REPLICATE_REPLICAS: "3",
+    STATEBASE_REPLICATE_MONITOR_URL: "http://10.0.0.5:8222",
+  };
+  const config = await resolveConfig({ replicate: "nats://10.0.0.5:4222" }, env);
+  assert.equal(config.replicateReplicas, 3);
+  assert.equal(config.replicateMonitorUrl, "http://10.0.0.5:8222");
+  assert.equal((await resolveConfig({}, {})).replicateReplicas, undefined);
+  await refused(
+    resolveConfig({ config: file("r2.yaml", "replicateReplicas: 2\n") }, {}),
+    /config key replicateReplicas \(from config file .*\): must be 1, 3 or 5, got 2$/,
+  );
+  await refused(
+    resolveConfig({}, { STATEBASE_REPLICATE_MONITOR_URL: "10.0.0.5:8222" }),
+    /replicateMonitorUrl \(from environment variable STATEBASE_REPLICATE_MONITOR_URL\): must be/,
+  );
+});

@@ -235,6 +235,28 @@ test("a replicated server is named by replicateNode in its status and the lease"
   await eventually(() => server.db.replication?.writer?.node === "node-a", "node-a writes");
 });
 
+test("replicateReplicas reaches JetStream: R3 without a NATS cluster is refused", async (t) => {
+  const stream = uniqueStream("serve_replicas");
+  t.after(() => deleteReplicatedLog(stream));
+  // Port 9 (discard) does not answer HTTP: the status then says the monitor could not be read.
+  const env = {
+    STATEBASE_REPLICATE_STREAM: stream,
+    STATEBASE_REPLICATE_REPLICAS: "3",
+    STATEBASE_REPLICATE_MONITOR_URL: "http://127.0.0.1:9",
+  };
+  const flags = { replicate: natsUrl, rcp: "off", http: "127.0.0.1:0" };
+  const three = await serve(await resolveConfig(flags, env), { warn: () => undefined }).then(
+    (server) => server.close(), // started with one replica: close it so the test ends
+    (error: unknown) => error,
+  );
+  assert.match(String(three), /replicas > 1 not supported in non-clustered mode/);
+  const one = { ...env, STATEBASE_REPLICATE_REPLICAS: "1" };
+  const server = await serve(await resolveConfig(flags, one), { warn: () => undefined });
+  t.after(() => server.close());
+  assert.equal(server.db.replication?.streamReplicas, 1);
+  assert.doesNotMatch(server.db.replication?.serverSync ?? "", /pass replicate\.monitorUrl/);
+});
+
 test("HTTP connections past limits.httpConnectionsMax are closed; the others serve", async (t) => {
   const server = await startServer({ env: { STATEBASE_HTTP_CONNECTIONS_MAX: "2" } });
   t.after(() => server.stop());

@@ -248,6 +248,10 @@ JSON):
   replicateStream: NAME           (the JetStream stream of the log; default statebase)
   replicateNode: NAME             (this node's name in the writer lease and in status;
                                   default a random one per start)
+  replicateReplicas: 1 | 3 | 5    (replicas of the stream and buckets this node creates;
+                                  default 1: a NATS cluster needs 3 to keep the log on 3)
+  replicateMonitorUrl: URL        (NATS monitoring, http://HOST:8222: the status then says
+                                  whether NATS fsyncs before it acknowledges)
   forwardWrites: bool             (a follower's HTTP server sends writes on to the writer;
                                   default true; false: it answers NOT_WRITER)
   advertiseHttp: URL | HOST:PORT  (where followers reach this node's HTTP when it writes;

@@ -377,16 +377,20 @@ export class ViewManager implements ChangeObserver, ViewHost {
     this.drainScheduled = false;
     if (this.engine.closed) return;
     for (const view of [...this.active.values()]) {
-      if (view.pending.length === 0 || view.error !== undefined) continue;
+      if (view.pending.length === 0) continue;
       const commits = view.pending;
       view.pending = [];
       try {
         this.engine.transact((tx) => this.applyDeferred(view, commits, tx), {
           origin: { kind: "view", detail: { view: view.object.name, seq: commits.at(-1)!.seq } },
         });
+        view.error = undefined;
       } catch (error) {
-        // The view stops here, visibly (viewLag keeps growing and error says why).
+        // The view stops here, visibly: its backlog stays (lag keeps growing) and error says
+        // why. The failed operator left it stale, so the next commit that reaches it retries
+        // by rebuilding from its inputs, which may no longer hold what made it fail.
         view.error = error;
+        view.pending = [...commits, ...view.pending];
       }
     }
     if (this.totalPending() === 0) {

@@ -15,7 +15,12 @@ export const defaultNamespace = "default";
 export const systemNamespace = "system";
 
 /** Builds a stored object from its definition. One factory per object kind. */
-export type ObjectFactory = (definition: ObjectDefinition) => StoredObject;
+/**
+ * Builds an object from its definition. `created`: the definition is being created now, not
+ * replayed from a log or snapshot; a check added after a definition could be logged (one
+ * that would now refuse it) runs only then, so a database that holds one still opens.
+ */
+export type ObjectFactory = (definition: ObjectDefinition, created: boolean) => StoredObject;
 
 const namePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -100,7 +105,7 @@ export class Catalog implements StoredObject {
       "restore into a catalog that has objects",
     );
     for (const namespace of namespaces) this.namespaces.add(namespace);
-    const built = definitions.map((definition) => this.build(definition));
+    const built = definitions.map((definition) => this.build(definition, false));
     for (const object of built) this.objects.set(object.name, object);
     this.epoch++;
     return built;
@@ -186,7 +191,7 @@ export class Catalog implements StoredObject {
     tx.assertWritable(qualified);
     const normalized = { ...definition, name: qualified };
     // Build first: an invalid definition throws before anything changes.
-    const object = this.build(normalized);
+    const object = this.build(normalized, true);
     const change = new ChangeRecord(this.name, "create", qualified, undefined, object.definition);
     this.objects.set(qualified, object);
     this.epoch++;
@@ -230,7 +235,8 @@ export class Catalog implements StoredObject {
         return;
       case "create": {
         assert(!this.objects.has(change.key as string), "object created twice on replay");
-        this.objects.set(change.key as string, this.build(change.after as ObjectDefinition));
+        const definition = change.after as ObjectDefinition;
+        this.objects.set(change.key as string, this.build(definition, false));
         this.epoch++;
         return;
       }
@@ -261,14 +267,14 @@ export class Catalog implements StoredObject {
     }
   }
 
-  private build(definition: ObjectDefinition): StoredObject {
+  private build(definition: ObjectDefinition, created: boolean): StoredObject {
     const factory = this.factories.get(definition.kind);
     if (factory === undefined) {
       throw new DbError("INVALID_ARGUMENT", `unknown object kind "${definition.kind}"`, {
         object: definition.name,
       });
     }
-    const object = factory(definition);
+    const object = factory(definition, created);
     assert(object.name === definition.name, "factory renamed the object");
     assert(object.kind === definition.kind, "factory changed the object kind");
     return object;

@@ -19,10 +19,10 @@ import type { TableDefinition } from "./table.ts";
 
 /** Registers the factory of every primitive kind. */
 export function registerPrimitiveFactories(catalog: Catalog): void {
-  catalog.registerFactory("table", (d) => new Table(d as TableDefinition));
+  catalog.registerFactory("table", (d, created) => new Table(d as TableDefinition, created));
   catalog.registerFactory("ring_buffer", (d) => new RingBuffer(d as RingBufferDefinition));
   catalog.registerFactory("series", (d) => new Series(d as SeriesDefinition));
-  catalog.registerFactory("counter", (d) => new Counter(d as CounterDefinition));
+  catalog.registerFactory("counter", (d, created) => new Counter(d as CounterDefinition, created));
   catalog.registerFactory("histogram", (d) => new Histogram(d as HistogramDefinition));
-  catalog.registerFactory("queue", (d) => new Queue(d as QueueDefinition));
+  catalog.registerFactory("queue", (d, created) => new Queue(d as QueueDefinition, created));
 }

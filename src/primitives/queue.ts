@@ -204,7 +204,8 @@ export class Queue implements StoredObject {
   private readonly dedup = new Map<string, MapKey>();
   private orderNext = 1;
 
-  constructor(definition: QueueDefinition) {
+  /** `created`: a new definition, not one replayed (see ObjectFactory), gets every check. */
+  constructor(definition: QueueDefinition, created = true) {
     this.name = definition.name;
     this.definition = definition;
     this.schema =
@@ -212,6 +213,7 @@ export class Queue implements StoredObject {
         ? undefined
         : new Schema(definition.name, definition.columns);
     this.checkDefinition(definition);
+    if (created) this.refuseOptionalId();
   }
 
   get size(): number {
@@ -548,8 +550,15 @@ export class Queue implements StoredObject {
         "INVALID_SCHEMA",
       );
     }
+  }
+
+  /**
+   * As a table's primary key: one none id would block every other, and ack(none) is a trap.
+   * Refused since a later version than the log format, so a replayed definition is spared.
+   */
+  private refuseOptionalId(): void {
+    const id = this.schema?.column("id");
     if (id?.type.optional === true) {
-      // As a table's primary key: one none id would block every other, and ack(none) is a trap.
       throw new DbError(
         "INVALID_SCHEMA",
         `${this.name}: the id column is ${typeName(id.type)}, which may be none; ` +

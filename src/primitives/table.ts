@@ -87,7 +87,8 @@ export class Table implements StoredObject {
   private rowIdNext = 1;
   private revisionValue = 0;
 
-  constructor(definition: TableDefinition) {
+  /** `created`: a new definition, not one replayed (see ObjectFactory), gets every check. */
+  constructor(definition: TableDefinition, created = true) {
     this.name = definition.name;
     this.definition = definition;
     this.schema = new Schema(definition.name, definition.columns);
@@ -98,7 +99,8 @@ export class Table implements StoredObject {
       });
     }
     this.indexes = this.buildIndexes(definition.indexes ?? []);
-    this.refuseUnfitKeys();
+    this.refuseUntypedKeys();
+    if (created) this.refuseOptionalKey();
     this.pkPlainType = plainKeyType(this.pkColumns);
     for (const column of this.schema.columns) {
       if (column.autoIncrement) this.autoNext.set(column.name, 1n);
@@ -531,9 +533,12 @@ export class Table implements StoredObject {
    * Keys must have one representation per value: an `any` column may hold 5, 5n and
    * decimal 5, which compare equal but would key differently.
    */
-  private refuseUnfitKeys(): void {
-    // A key that may be none is a trap: none never equals none, so such a row cannot be
-    // found again by its key in a query, and a second none key would not be a duplicate.
+  /**
+   * A key that may be none is a trap: none never equals none, so such a row cannot be found
+   * again by its key in a query. Refused since a later version than the log format, so a
+   * replayed definition is spared (see ObjectFactory).
+   */
+  private refuseOptionalKey(): void {
     for (const column of this.pkColumns) {
       if (!column.type.optional) continue;
       throw new DbError(
@@ -543,6 +548,9 @@ export class Table implements StoredObject {
         { object: this.name, column: column.name },
       );
     }
+  }
+
+  private refuseUntypedKeys(): void {
     const keyed = [...this.pkColumns.map((c) => c.name), ...this.indexes.flatMap((i) => i.columns)];
     for (const name of keyed) {
       if (this.schema.requireColumn(name).type.kind === "any") {

@@ -320,7 +320,8 @@ const anyType: ValueType = { kind: "any", optional: false };
  * text, decimals, durations, datetimes, blobs, lists and plain objects, nested at most
  * jsonDepthMax deep. Anything else (a Map, a Set, a class instance, a function, NaN, an invalid
  * date) would be stored, then come back from the log as something else, stop the commit or
- * stop the log from opening, so it is refused here, naming the site. A copy, so the caller changing its object later changes nothing.
+ * stop the log from opening, so it is refused here, naming the site. A copy, so the caller
+ * changing its object later changes nothing.
  */
 export function copyStorable(value: unknown, site: ValueSite, depth = 0): unknown {
   switch (typeof value) {

@@ -76,7 +76,7 @@ function tlsOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv): RcpClientTls | u
   const key = flags.clientKey ?? env.RSTMDB_CLIENT_KEY;
   const wanted =
     flags.tls === true ||
-    ["1", "true"].includes(env.RSTMDB_TLS ?? "") ||
+    envFlag(env, "RSTMDB_TLS") ||
     [ca, cert, key, flags.serverName].some((value) => value !== undefined) ||
     flags.insecure === true;
   if (!wanted) return undefined;
@@ -90,6 +90,17 @@ function tlsOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv): RcpClientTls | u
     ...(flags.serverName === undefined ? {} : { servername: flags.serverName }),
     rejectUnauthorized: flags.insecure !== true,
   };
+}
+
+/**
+ * A yes/no environment variable: unset or empty is no. A value that is neither is refused,
+ * not read as no: `RSTMDB_TLS=yes` connecting in plain text would be a silent surprise.
+ */
+function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const value = (env[name] ?? "").toLowerCase();
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["", "0", "false", "no", "off"].includes(value)) return false;
+  throw new UsageError(`${name} must be true or false (or 1, 0), got "${env[name]}"`);
 }
 
 function readFile(path: string, option: string): Buffer {

@@ -1,6 +1,6 @@
 // State machines: a payment that expires unless paid, counts revenue and queues shipping.
 // test/machines/docs.test.ts runs it and compares its output with docs/machines.md.
-import { createManualClock, open } from "../src/index.ts";
+import { createManualClock, open } from "statebase";
 
 const clock = createManualClock(Date.UTC(2026, 0, 1));
 const db = await open({ clock });

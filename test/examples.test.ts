@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
@@ -73,5 +73,16 @@ test("the README names what `npm test` needs besides Node, as .ci/run provides i
   assert.ok(installed.length > 0, ".ci/run installs the services the tests need");
   for (const name of [...installed, "NATS_URL", "JetStream"]) {
     assert.ok(section.includes(name), `the README's test section names ${name}`);
+  }
+});
+
+test("every example imports the package as a user's code would, never ../src", () => {
+  const dir = resolve(root, "examples");
+  for (const name of readdirSync(dir).filter((file) => file.endsWith(".ts"))) {
+    const text = readFileSync(resolve(dir, name), "utf8");
+    const sources = [...text.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]!);
+    const internal = sources.filter((from) => from.startsWith("."));
+    assert.deepEqual(internal, [], `${name} imports the package's files by path`);
+    assert.ok(sources.includes("statebase"), `${name} imports "statebase"`);
   }
 });

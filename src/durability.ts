@@ -38,6 +38,8 @@ export const snapshotDirectoryName = "snapshots";
 export const durabilityWindowMsDefault = 10;
 /** Recoveries shorter than this print no progress. */
 const recoveryQuietMs = 1000;
+/** A longer recovery reports its progress at most this often (and once at its end). */
+const recoveryProgressIntervalMs = 1000;
 /** A snapshot at least this large is announced as it starts loading (about a second's work). */
 const snapshotAnnouncedBytesMin = 16 * 1024 * 1024;
 
@@ -149,18 +151,20 @@ export class DurableLog {
       );
     }
     const started = engine.clock.now();
+    let reportedAt = started;
     const result = await recoverLog(walStorage, {
       ...(image === undefined ? {} : { fromSeq: image.seq, fromHash: image.hash }),
       onRecord: (record) => engine.applyCommit(record),
       onWarning: (message) => options.report("warning", message),
       ...(signal === undefined ? {} : { signal }),
       onProgress: (done, total) => {
-        if (engine.clock.now() - started > recoveryQuietMs) {
-          options.report(
-            "progress",
-            `recovering the log: ${Math.round((100 * done) / Math.max(1, total))}%`,
-          );
-        }
+        // Asked every MiB: one line a second at most, and one at the end.
+        const now = engine.clock.now();
+        if (now - started <= recoveryQuietMs) return;
+        if (done < total && now - reportedAt < recoveryProgressIntervalMs) return;
+        reportedAt = now;
+        const percent = Math.round((100 * done) / Math.max(1, total));
+        options.report("progress", `recovering the log: ${percent}%`);
       },
     });
     assert(result.tail.lastSeq === engine.seq, "recovered log and state disagree on the last seq");

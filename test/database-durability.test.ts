@@ -439,3 +439,34 @@ test("open() aborted as it recovers is ABORTED, files untouched; the next recove
     expected,
   );
 });
+
+test("a long recovery reports progress within a segment, at most once a second", async (t) => {
+  const path = tempDir(t);
+  const db = await open({ path, durability: "async", snapshotLogBytes: 0 });
+  db.createNamespace("app");
+  const items = db.createTable("app::items", {
+    columns: { id: "int8", v: "utf8" },
+    primaryKey: "id",
+  });
+  for (let first = 0; first < 6000; first += 100) {
+    db.transact(() => {
+      for (let id = first; id < first + 100; id++) items.insert({ id, v: "v".repeat(1000) });
+    });
+  }
+  await db.close();
+  // Each reading of this clock is 0.6 s later: the recovery seems to take seconds.
+  let nowMs = 0;
+  const clock = { now: () => (nowMs += 600) };
+  const messages: string[] = [];
+  const again = await open({ path, clock, onMessage: (_kind, m) => void messages.push(m) });
+  t.after(() => again.close());
+  assert.equal(again.table("app::items").size, 6000);
+  const percents = messages.map((m) => Number(/^recovering the log: (\d+)%$/.exec(m)?.[1]));
+  assert.ok(percents.length >= 2, messages.join("\n"));
+  assert.equal(percents.at(-1), 100);
+  assert.deepEqual(
+    percents,
+    [...new Set(percents)].sort((a, b) => a - b),
+    messages.join("\n"),
+  );
+});

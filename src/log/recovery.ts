@@ -46,7 +46,10 @@ export interface RecoverOptions {
   onRecord: (record: LogRecord) => void;
   /** Called when the tail is cut, with a message naming what was cut. */
   onWarning?: (message: string) => void;
-  /** Called every few megabytes with bytes read so far and the total. */
+  /**
+   * Called every {@link abortCheckIntervalBytes} of log and at each segment's end, with the
+   * bytes read so far and the total (segments are preallocated: the last may end early).
+   */
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   /** When false, damage is reported but nothing is truncated (verify, inspect). */
   repair?: boolean;
@@ -111,6 +114,7 @@ export async function recoverLog(
     recordCount: 0,
     replayedBytes: 0,
     bytesRead: 0,
+    bytesTotal,
     lastRecordSeq: 0,
   };
   let tail: LogTail = {
@@ -160,6 +164,9 @@ interface ScanState {
   recordCount: number;
   replayedBytes: number;
   lastRecordSeq: number;
+  /** Bytes of the segments before the one being read, and of them all (for onProgress). */
+  readonly bytesRead: number;
+  readonly bytesTotal: number;
 }
 
 /** Verifies one segment; returns the append offset (or -1 if a torn new segment was removed). */
@@ -189,13 +196,15 @@ async function recoverSegment(
   let offset = segmentHeaderSizeBytes;
   while (offset < reader.sizeBytes) {
     if (!reader.holdsRecordAt(offset)) await reader.loadRecordAt(offset);
-    // With a signal the replay stops at a record boundary now and then to look at it.
-    const pauseAt = options.signal === undefined ? Infinity : offset + abortCheckIntervalBytes;
+    // The replay stops at a record boundary now and then to report progress and, given a
+    // signal, to look at it after a turn of the event loop.
+    const pauseAt = offset + abortCheckIntervalBytes;
     offset = replayLoaded(reader, { from: offset, pauseAt, coveredUpTo }, state, options);
     if (offset === stoppedByUntil) return stoppedByUntil;
     if (offset >= reader.sizeBytes) break;
     if (offset >= pauseAt) {
-      await yieldToEventLoop();
+      options.onProgress?.(state.bytesRead + offset, state.bytesTotal);
+      if (options.signal !== undefined) await yieldToEventLoop();
       throwIfAborted(options.signal, "during recovery");
       continue;
     }

@@ -1,13 +1,13 @@
 /**
- * Goal: a recovery can be stopped. Once the caller's AbortSignal is aborted, recoverLog and
- * readSnapshot end with ABORTED at their next check (between records, every
- * abortCheckIntervalBytes of log; between pieces of a snapshot), not after the whole log, and
- * they change no file: a torn tail they would have cut is still there, and the next reading
- * recovers every record.
+ * Goal: a recovery can be stopped, and says how far it is. Once the caller's AbortSignal is
+ * aborted, recoverLog and readSnapshot end with ABORTED at their next check (between records,
+ * every abortCheckIntervalBytes of log; between pieces of a snapshot), not after the whole
+ * log, and they change no file: a torn tail they would have cut is still there, and the next
+ * reading recovers every record. Progress is reported at the same checks, not per segment.
  * Method: records written through the real WAL onto the in-memory storage, the signal aborted
  * from inside the replay (onRecord) or from the event loop while a snapshot decodes; the files
- * compared byte for byte before and after. (test/cli/serve-abort.test.ts: the same for a real
- * server stopped by SIGTERM while it recovers.)
+ * compared byte for byte before and after. (test/cli/serve-recovery-abort.test.ts: the same
+ * for a real server stopped by SIGTERM while it recovers.)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -181,4 +181,27 @@ test("with a signal, an entry longer than a step is still read whole", async () 
   });
   const notes = image.objects[0]!.entries.map(([, row]) => (row as { note: string }).note.length);
   assert.deepEqual(notes, sizes);
+});
+
+test("recoverLog reports progress within a segment, every check interval of log", async () => {
+  // A large segment used to report once, at its end: a recovery of one 64 MiB segment said
+  // nothing until it was over.
+  const storage = createMemoryStorage();
+  const recordCount = 3000;
+  await writeLog(storage, recordCount, 1000, 8 * abortCheckIntervalBytes);
+  assert.equal((await listSegments(storage)).length, 1);
+  const reports: Array<[number, number]> = [];
+  await recoverLog(storage, {
+    onRecord: () => undefined,
+    onProgress: (done, total) => void reports.push([done, total]),
+  });
+  assert.ok(reports.length >= 3, JSON.stringify(reports));
+  const dones = reports.map(([done]) => done);
+  assert.deepEqual(
+    dones,
+    [...dones].sort((a, b) => a - b),
+    "progress never goes back",
+  );
+  assert.ok(dones[0]! < reports[0]![1], "a report before the segment's end");
+  assert.deepEqual(reports.at(-1), [reports[0]![1], reports[0]![1]]);
 });

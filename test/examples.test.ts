@@ -86,3 +86,17 @@ test("every example imports the package as a user's code would, never ../src", (
     assert.ok(sources.includes("statebase"), `${name} imports "statebase"`);
   }
 });
+
+test("docs' TypeScript samples import the package's exports, or say they need a checkout", () => {
+  const exported = new Set(["statebase", "statebase/client"]);
+  const docs = readdirSync(resolve(root, "docs")).filter((file) => file.endsWith(".md"));
+  for (const name of [...docs.map((file) => `docs/${file}`), "README.md"]) {
+    const page = readFileSync(resolve(root, name), "utf8");
+    for (const block of page.matchAll(/([^\n]*)\n\n```ts\n([\s\S]*?)```/g)) {
+      const sources = [...block[2]!.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]!);
+      const inner = sources.filter((from) => !exported.has(from) && !from.startsWith("node:"));
+      if (inner.length === 0) continue;
+      assert.match(block[1]!, /checkout/, `${name}: a sample imports ${inner.join(", ")}`);
+    }
+  }
+});

@@ -23,7 +23,7 @@ import type {
   LogicalOp,
   UnaryExpr,
 } from "./ast.ts";
-import { compileError, foldConstant } from "./compiled.ts";
+import { compileError, foldConstant, placedTypeErrors } from "./compiled.ts";
 import type { CompileEnv, Compiled } from "./compiled.ts";
 import {
   areComparable,
@@ -32,6 +32,7 @@ import {
   coalesceType,
   isFloatType,
   isIntegerType,
+  isKnownType,
   negationType,
 } from "./infer.ts";
 import {
@@ -65,7 +66,10 @@ export function compileNegate(node: UnaryExpr, operand: Compiled): Compiled {
     throw compileError("TYPE_MISMATCH", node, message);
   }
   const read = operand.evaluate;
-  return foldConstant({ evaluate: (s) => negate(read(s)), type }, [operand]);
+  const negation: Evaluator = (s) => negate(read(s));
+  // Known types were checked above; a value of unknown kind is checked when it comes.
+  const evaluate = isKnownType(operand.type) ? negation : placedTypeErrors(negation, node);
+  return foldConstant({ evaluate, type }, [operand]);
 }
 
 /** `not x`: RQL keeps none unknown; a guard negates truthiness. */
@@ -107,7 +111,10 @@ export function compileArithmetic(
       ? { ...type, kind: "float8" as const }
       : type;
   const [l, r] = [left.evaluate, right.evaluate];
-  const evaluate: Evaluator = (s) => arith(op, l(s), r(s), mode);
+  const operation: Evaluator = (s) => arith(op, l(s), r(s), mode);
+  // Known types were checked above; values of unknown kind are checked when they come.
+  const known = isKnownType(left.type) && isKnownType(right.type);
+  const evaluate = known ? operation : placedTypeErrors(operation, node);
   return foldConstant({ evaluate, type: resultType }, [left, right]);
 }
 

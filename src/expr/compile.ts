@@ -34,7 +34,7 @@ import {
   compileNegate,
   compileNot,
 } from "./compile-operators.ts";
-import { compileError, constantOf, foldConstant } from "./compiled.ts";
+import { compileError, constantOf, foldConstant, placedTypeErrors } from "./compiled.ts";
 import type { CompileEnv, Compiled } from "./compiled.ts";
 import { getFunction, isAggregateCall } from "./functions/index.ts";
 import type { FunctionSpec } from "./functions/index.ts";
@@ -448,7 +448,9 @@ function compileCall(node: CallExpr, env: CompileEnv): Compiled {
     spec,
     args.map((arg) => arg.type),
   );
-  const compiled: Compiled = { evaluate: callEvaluator(spec, args), type };
+  // A function may refuse a value only at run time (text that is no date): said at the call.
+  const evaluate = placedTypeErrors(callEvaluator(spec, args), node);
+  const compiled: Compiled = { evaluate, type };
   return spec.pure ? foldConstant(compiled, args) : compiled;
 }
 

@@ -29,16 +29,43 @@ export interface CompileEnv {
 
 const fragmentLengthMax = 60;
 
+function fragmentOf(node: Expr): string {
+  const printed = printExpression(node);
+  return printed.length > fragmentLengthMax ? `${printed.slice(0, fragmentLengthMax)}…` : printed;
+}
+
 /** A compile-time DbError: "line L, column C: message", with the node's source as fragment. */
 export function compileError(code: ErrorCode, node: Expr, message: string): DbError {
-  const printed = printExpression(node);
-  const fragment =
-    printed.length > fragmentLengthMax ? `${printed.slice(0, fragmentLengthMax)}…` : printed;
   return new DbError(code, `line ${node.pos.line}, column ${node.pos.col}: ${message}`, {
     line: node.pos.line,
     col: node.pos.col,
-    fragment,
+    fragment: fragmentOf(node),
   });
+}
+
+/**
+ * An evaluator whose TYPE_MISMATCH errors (values of kinds only known at run time that
+ * cannot meet) name `node`'s line, column and fragment, as compile-time ones do. The
+ * innermost node that failed names itself; an error already placed passes unchanged.
+ */
+export function placedTypeErrors(evaluate: Evaluator, node: Expr): Evaluator {
+  return (s) => {
+    try {
+      return evaluate(s);
+    } catch (error) {
+      if (!(error instanceof DbError) || error.code !== "TYPE_MISMATCH") throw error;
+      if (error.details.line !== undefined) throw error;
+      const { line, col } = node.pos;
+      const placed = new DbError(error.code, `line ${line}, column ${col}: ${error.message}`, {
+        ...error.details,
+        line,
+        col,
+        fragment: fragmentOf(node),
+      });
+      if (error.stack !== undefined) placed.stack = error.stack;
+      throw placed;
+    }
+  };
 }
 
 export function constantOf(value: unknown, type: ValueType): Compiled {

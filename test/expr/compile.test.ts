@@ -234,6 +234,25 @@ function flip(op: string): string {
   return ({ "<": ">", "<=": ">=", ">": "<", ">=": "<=" } as Record<string, string>)[op] ?? op;
 }
 
+describe("rql: type errors found at run time", () => {
+  it("name the line, column and fragment of the operation that failed", () => {
+    // Values of unknown type (inline records, json, parameters) are checked when they meet:
+    // the error said "operator + does not apply to "x" and 1" with no place in the script.
+    const cases: Array<[string, Record<string, unknown>, number, number, string]> = [
+      ["x +\n  (a + 1)", { x: 1, a: "x" }, 2, 6, "a + 1"],
+      ["1 +\n  text::length(a)", { a: 1 }, 2, 3, "text::length(a)"],
+      ["[\n -a]", { a: "x" }, 2, 2, "-a"],
+      ["date::year(a)", { a: "2024-13-01" }, 1, 1, "date::year(a)"],
+    ];
+    for (const [source, row, line, col, fragment] of cases) {
+      const error = fails(source, "TYPE_MISMATCH", row);
+      const where = [error.details.line, error.details.col, error.details.fragment];
+      assert.deepEqual(where, [line, col, fragment], `${source}: ${error.message}`);
+      assert.match(error.message, new RegExp(`^line ${line}, column ${col}: `));
+    }
+  });
+});
+
 describe("rql: between and in", () => {
   it("includes both bounds of between", () => {
     assert.equal(evaluate("x between 1 and 3", { x: 1 }), true);

@@ -53,9 +53,10 @@ export interface QueueMessage {
   /** Claims made so far (back to 0 when a dead message is requeued). */
   readonly attempts: number;
   /**
-   * Claims ever made of this message, never reset: the number of its current claim, which a
-   * worker passes to ack or nack so that a claim that expired and was replaced is refused.
-   * Absent on messages logged before it existed (read as `attempts`).
+   * The number of the message's latest claim (0 before its first): unique in the queue, never
+   * reused, so a worker passes it to ack or nack and a claim that expired and was replaced
+   * (or whose message was deleted and its id enqueued again) is refused. Absent on messages
+   * logged before it existed (read as `attempts`).
    */
   readonly claim: number;
   /** When the message can next be claimed (ready) or when its claim expires (claimed). */
@@ -203,6 +204,8 @@ export class Queue implements StoredObject {
   );
   private readonly dedup = new Map<string, MapKey>();
   private orderNext = 1;
+  /** The number the next claim gets. */
+  private claimNext = 1;
 
   /** `created`: a new definition, not one replayed (see ObjectFactory), gets every check. */
   constructor(definition: QueueDefinition, created = true) {
@@ -320,6 +323,9 @@ export class Queue implements StoredObject {
     // One write: if a message's change fails (a view of the queue throws) and the caller
     // catches the error, the messages before it must not stay claimed, undelivered.
     const savepoint = tx.savepoint();
+    const claimFirst = this.claimNext;
+    // Numbers a rolled-back claim took are handed out again: the log never saw them.
+    tx.onRollback(() => (this.claimNext = claimFirst));
     try {
       const claimed = this.claimDue(tx, due, visibilityMs);
       tx.release(savepoint);
@@ -342,7 +348,7 @@ export class Queue implements StoredObject {
         continue;
       }
       const attempts = message.attempts + 1;
-      const claim = claimOf(message) + 1;
+      const claim = this.claimNext++;
       const next = messageWith(message, "claimed", attempts, tx.now + visibilityMs, claim);
       this.write(tx, message, next);
       claimed.push(next);
@@ -394,7 +400,7 @@ export class Queue implements StoredObject {
   snapshot(): SnapshotSource {
     const readChunk = mapChunks(this.messages, (mapKey, message) => [mapKey, message.id, message]);
     return {
-      meta: { orderNext: this.orderNext },
+      meta: { orderNext: this.orderNext, claimNext: this.claimNext },
       readChunk,
       mapKeyOfChange: (change) => mapKeyOf(change.key),
     };
@@ -402,8 +408,14 @@ export class Queue implements StoredObject {
 
   restore(meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void {
     assert(this.messages.size === 0, "restore into a queue that has messages");
-    this.orderNext = (meta as { orderNext: number }).orderNext;
-    for (const [, message] of entries) this.writeMessage(undefined, message as QueueMessage);
+    const { orderNext, claimNext } = meta as { orderNext: number; claimNext?: number };
+    this.orderNext = orderNext;
+    for (const [, message] of entries) {
+      this.writeMessage(undefined, message as QueueMessage);
+      this.noteClaim(message as QueueMessage);
+    }
+    // A snapshot written before claim numbers existed has none: past every restored one.
+    if (claimNext !== undefined) this.claimNext = Math.max(this.claimNext, claimNext);
   }
 
   applyChange(change: Change): void {
@@ -414,6 +426,7 @@ export class Queue implements StoredObject {
     );
     const after = change.after as QueueMessage | undefined;
     if (after !== undefined && after.order >= this.orderNext) this.orderNext = after.order + 1;
+    if (after !== undefined) this.noteClaim(after);
     this.writeMessage(current, after === undefined ? undefined : Object.freeze(after));
   }
 
@@ -421,6 +434,12 @@ export class Queue implements StoredObject {
     const current = this.messages.get(mapKeyOf(change.key));
     assert(current === change.after, "revert: message differs from the change");
     this.writeMessage(current, change.before as QueueMessage | undefined);
+  }
+
+  /** Keeps the next claim number past a replayed or restored message's. */
+  private noteClaim(message: QueueMessage): void {
+    const claim = claimOf(message);
+    if (claim >= this.claimNext) this.claimNext = claim + 1;
   }
 
   // ---- The single write path ----

@@ -377,6 +377,8 @@ export class ReferenceModel {
   };
   jobs = new Map<number, QueueMessage>();
   orderNext = 1;
+  /** The queue's next claim number (never reused; a failed claim gives its numbers back). */
+  claimNext = 1;
   /** One past the largest message order a committed change carried. */
   orderReplayed = 1;
 
@@ -393,6 +395,7 @@ export class ReferenceModel {
     for (const name of histogramNames) copy.histograms[name] = new Map(this.histograms[name]);
     copy.jobs = new Map(this.jobs);
     copy.orderNext = this.orderNext;
+    copy.claimNext = this.claimNext;
     copy.orderReplayed = this.orderReplayed;
     return copy;
   }
@@ -667,7 +670,7 @@ export class ReferenceModel {
         ...m,
         state: "claimed",
         attempts: m.attempts + 1,
-        claim: m.claim + 1,
+        claim: this.claimNext++,
         availableAt: now + visibility,
       };
       this.jobs.set(m.id as number, next);
@@ -1506,7 +1509,7 @@ function runOp(db: Scope, work: Work, op: ModelOp, caught: boolean, now: number)
   let expected: Outcome;
   let changes: ChangeTag[] = [];
   const m = work.model;
-  const allocators = [m.revNext, m.revReplayed, m.orderNext, m.orderReplayed] as const;
+  const allocators = [m.revNext, m.revReplayed, m.orderNext, m.orderReplayed, m.claimNext] as const;
   try {
     const result = m.apply(op, context);
     expected = { ok: true, value: result.value };
@@ -1515,7 +1518,7 @@ function runOp(db: Scope, work: Work, op: ModelOp, caught: boolean, now: number)
     if (!(error instanceof ModelFailure)) throw error;
     expected = { ok: false, code: error.code, error };
     // A failed write is atomic in the engine: ids it took are handed out again.
-    [m.revNext, m.revReplayed, m.orderNext, m.orderReplayed] = allocators;
+    [m.revNext, m.revReplayed, m.orderNext, m.orderReplayed, m.claimNext] = allocators;
   }
   let actual: Outcome;
   try {

@@ -243,7 +243,7 @@ describe("nack, attempts and dead letters", () => {
 });
 
 describe("claim tokens", () => {
-  test("each claim carries a claim number, counting every claim of the message", async () => {
+  test("each claim carries a number of its own, which requeue does not reset", async () => {
     const { q, clock } = await jobs(1);
     q.enqueue({ job: "a" });
     assert.equal(q.get(1)?.claim, 0, "never claimed");
@@ -289,6 +289,30 @@ describe("claim tokens", () => {
     assert.equal(q.size, 0);
   });
 
+  test("claim numbers are never reused in a queue, even by a message of a reused id", async () => {
+    const clock = createManualClock(t0);
+    const db = await open({ clock });
+    const q = db.createQueue("default::typed", { columns: { id: "int4", job: "utf8" } });
+    q.enqueue({ id: 7, job: "a" });
+    const stale = q.claim()[0]!;
+    clock.advance(visibilityMs * 3);
+    assert.equal(q.del(7), true, "an operator removes the stuck message");
+    q.enqueue({ id: 7, job: "b" });
+    const fresh = q.claim()[0]!;
+    assert.notEqual(fresh.claim, stale.claim);
+    throwsDb(() => q.ack(7, { claim: stale.claim }), { code: "NOT_CLAIMED" });
+    q.ack(7, { claim: fresh.claim });
+    // A rolled-back claim hands its number out again, as the log never saw it.
+    q.enqueue({ id: 8, job: "c" });
+    assert.throws(() =>
+      db.transact(() => {
+        q.claim();
+        throw new Error("worker crashed");
+      }),
+    );
+    assert.equal(q.claim()[0]?.claim, fresh.claim + 1);
+  });
+
   test("settling without a claim number still works; a malformed one is refused", async () => {
     const { q } = await jobs();
     q.enqueue({ job: "a" });
@@ -305,7 +329,7 @@ describe("claim tokens", () => {
     q.nack(2, 0);
     assert.deepEqual(
       q.list("ready").map((m) => [m.id, m.claim]),
-      [[2, 1]],
+      [[2, 2]],
     );
   });
 
@@ -319,12 +343,15 @@ describe("claim tokens", () => {
       q.claim();
       clock.advance(visibilityMs);
       q.claim();
+      await db.snapshot();
+      q.enqueue({ job: "b" });
       await db.close();
       const again = await open({ path, clock });
       const reopened = again.queue("default::jobs");
       assert.equal(reopened.get(1)?.claim, 2);
       throwsDb(() => reopened.ack(1, { claim: 1 }), { code: "NOT_CLAIMED" });
       reopened.ack(1, { claim: 2 });
+      assert.equal(reopened.claim()[0]?.claim, 3, "the next claim number survives too");
       await again.close();
     } finally {
       rmSync(path, { recursive: true, force: true });

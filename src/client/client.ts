@@ -15,10 +15,10 @@ import {
   LimitExceededError,
   NotFoundError,
   ServerError,
+  StatebaseError,
   TimeoutError,
   errorFromWire,
 } from "./errors.ts";
-import type { StatebaseError } from "./errors.ts";
 import { createSocketFactory, socketOpen } from "./socket.ts";
 import type { SocketFactory, SocketLike } from "./socket.ts";
 import { ClientSubscription } from "./subscription.ts";
@@ -190,7 +190,17 @@ export class Client implements SubscriptionHost {
     if (this.closed) throw new ConnectionError("DISCONNECTED", "the client is closed");
     // With transport "http" a socket is open only for subscriptions; requests stay on HTTP.
     if (this.options.transport === "http") return this.requestOverHttp(kind, body);
-    if (this.connected) return this.requestOverSocket(kind, body);
+    if (this.connected) {
+      try {
+        return await this.requestOverSocket(kind, body);
+      } catch (error) {
+        // A replicated follower forwards writes to the writer over HTTP only
+        // (docs/scale-out.md); NOT_WRITER means it applied nothing, so sending again is safe.
+        const refused = error instanceof StatebaseError && error.code === "NOT_WRITER";
+        if (!refused || kind === "query" || this.options.transport === "websocket") throw error;
+        return this.requestOverHttp(kind, body);
+      }
+    }
     if (this.options.transport === "websocket") {
       if (!(await this.open())) {
         throw (

@@ -141,10 +141,7 @@ function checkReplicateOptions(options: ReplicateOptions): void {
       { value: other },
     );
   }
-  const advertise = options.advertiseHttp;
-  if (advertise !== undefined && !["string", "function"].includes(typeof advertise)) {
-    throw new DbError("INVALID_ARGUMENT", "replicate.advertiseHttp must be a URL or a function");
-  }
+  checkReplicateChoices(options);
   for (const [name, min, max] of replicateOptionRanges) {
     const value = options[name];
     if (value === undefined) continue;
@@ -156,6 +153,40 @@ function checkReplicateOptions(options: ReplicateOptions): void {
       );
     }
   }
+}
+
+/** Longest node name: it travels in the lease value and in the NATS connection's name. */
+const nodeNameLengthMax = 128;
+
+/** The options that are a choice or a name: a wrong one is refused, never taken as a default. */
+function checkReplicateChoices(options: ReplicateOptions): void {
+  const refuse = (message: string, value: unknown): never => {
+    throw new DbError("INVALID_ARGUMENT", message, { value: String(value) });
+  };
+  const { role, node, purgeLog, monitorUrl, advertiseHttp } = options;
+  if (role !== undefined && role !== "auto" && role !== "follower") {
+    refuse(`replicate.role must be auto or follower, got ${String(role)}`, role);
+  }
+  if (node !== undefined && !isNodeName(node)) {
+    refuse(`replicate.node must be a name of 1 to ${nodeNameLengthMax} characters`, node);
+  }
+  if (purgeLog !== undefined && typeof purgeLog !== "boolean") {
+    refuse(`replicate.purgeLog must be true or false, got ${String(purgeLog)}`, purgeLog);
+  }
+  if (monitorUrl !== undefined && !isHttpUrl(monitorUrl)) {
+    refuse(`replicate.monitorUrl must be an http(s) URL of NATS monitoring`, monitorUrl);
+  }
+  if (advertiseHttp !== undefined && !["string", "function"].includes(typeof advertiseHttp)) {
+    refuse("replicate.advertiseHttp must be a URL or a function", advertiseHttp);
+  }
+}
+
+function isNodeName(node: unknown): boolean {
+  return typeof node === "string" && node.trim() !== "" && node.length <= nodeNameLengthMax;
+}
+
+function isHttpUrl(url: unknown): boolean {
+  return typeof url === "string" && /^https?:\/\/[^\s/]+/.test(url);
 }
 
 class ReplicatedLog implements LogBackend {

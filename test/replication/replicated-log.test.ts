@@ -265,6 +265,26 @@ test("open refuses bad replicate options and an unreachable NATS server", async 
   await assert.rejects(open({ replicate: { url: "nats://127.0.0.1:1" } }), refused("IO_ERROR"));
 });
 
+test("open names each replicate option given a wrong value, before dialling", async () => {
+  const unreachable = "nats://127.0.0.1:1"; // refused before it is dialled, or IO_ERROR
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ role: "leader" }, /replicate\.role must be auto or follower, got leader/],
+    [{ node: "" }, /replicate\.node must be a name of 1 to 128 characters/],
+    [{ node: 7 }, /replicate\.node must be a name of 1 to 128 characters/],
+    [{ purgeLog: "no" }, /replicate\.purgeLog must be true or false/],
+    [{ monitorUrl: 5 }, /replicate\.monitorUrl must be an http\(s\) URL/],
+    [{ monitorUrl: "nats://127.0.0.1:8222" }, /replicate\.monitorUrl must be an http\(s\) URL/],
+  ];
+  for (const [extra, message] of cases) {
+    const replicate = { url: unreachable, ...extra } as unknown as ReplicateOptions;
+    await assert.rejects(
+      open({ replicate, onMessage: quiet }),
+      (e: unknown) => (e as DbError).code === "INVALID_ARGUMENT" && message.test(String(e)),
+      JSON.stringify(extra),
+    );
+  }
+});
+
 test("a follower reads the writer's view rows, kept by the replicated commits", async (t) => {
   const { writer, follower } = await writerAndFollower(t, "views");
   await writer.admin(`create namespace v;

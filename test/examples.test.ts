@@ -6,8 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
 
@@ -98,5 +99,32 @@ test("docs' TypeScript samples import the package's exports, or say they need a 
       if (inner.length === 0) continue;
       assert.match(block[1]!, /checkout/, `${name}: a sample imports ${inner.join(", ")}`);
     }
+  }
+});
+
+test("npm run docs:sync copies an edited example into README.md and docs/machines.md", () => {
+  const copy = mkdtempSync(join(tmpdir(), "statebase-sync-"));
+  try {
+    for (const dir of ["docs", "examples"])
+      cpSync(resolve(root, dir), join(copy, dir), { recursive: true });
+    cpSync(resolve(root, "README.md"), join(copy, "README.md"));
+    for (const name of ["embedded.ts", "machines.ts"]) {
+      const path = join(copy, "examples", name);
+      writeFileSync(path, `${readFileSync(path, "utf8")}// edited\n`);
+    }
+    execFileSync(process.execPath, ["--import", "tsx", "scripts/sync-readme.ts", copy], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    for (const [page, name] of [
+      ["README.md", "embedded.ts"],
+      ["docs/machines.md", "machines.ts"],
+    ]) {
+      const example = readFileSync(join(copy, "examples", name!), "utf8");
+      const text = readFileSync(join(copy, page!), "utf8");
+      assert.ok(text.includes("```ts\n" + example + "```"), `${page} shows the edited ${name}`);
+    }
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
   }
 });

@@ -3,6 +3,7 @@
  * separated by `|`. A pipeline ends at the first token that starts no step (`;`, `}`, the end
  * of input), so the same reader serves top-level queries, join and append bodies and views.
  */
+import { printExpression } from "../expr/index.ts";
 import type {
   AggregateStep,
   JoinKey,
@@ -128,6 +129,17 @@ function parseBracedPipeline(p: ParseContext, what: string): Pipeline {
 function parseAggregate(p: ParseContext, pos: AggregateStep["pos"]): AggregateStep {
   const aggregates = p.columnExprs("aggregate");
   const by = p.cursor.acceptKeyword("by") === undefined ? [] : p.columnExprs("aggregate by");
+  // Both name output columns: one of each with the same name would leave only one, unless
+  // both are the same expression (`aggregate { n: ..., g } by { g }`).
+  const byName = new Map(by.map((column) => [column.name, printExpression(column.expr)]));
+  const clash = aggregates.find((column) => {
+    const grouped = byName.get(column.name);
+    return grouped !== undefined && grouped !== printExpression(column.expr);
+  });
+  if (clash !== undefined) {
+    const message = `duplicate column "${clash.name}" in aggregate and its by`;
+    throw rqlParseError(clash.pos, message, clash.name);
+  }
   return { type: "aggregate", aggregates, by, pos };
 }
 

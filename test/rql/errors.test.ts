@@ -30,6 +30,8 @@ describe("parse errors name line, column and fragment", () => {
     ["create table t { a: int8 } with", 1, 32, ""],
     ['insert t [(1, "a"]', 1, 18, "]"],
     ["from t sort { a: sideways }", 1, 18, "sideways"],
+    // The aggregate named like a group column replaced the group's value in the output.
+    ["from t aggregate { n: math::count(id),\n  g: math::count(id) } by { g }", 2, 3, "g"],
   ];
   for (const [rql, line, col, fragment] of cases) {
     test(JSON.stringify(rql), async () => {

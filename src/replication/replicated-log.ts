@@ -42,8 +42,6 @@ import {
 
 export type Reporter = (kind: "warning" | "progress", message: string) => void;
 
-/** Default lease time to live: the bound on failover after the writer dies. */
-export const leaseTtlMsDefault = 3000;
 /** NATS's default `max_payload`, for a server that did not say its own. */
 const natsMessageBytesMaxDefault = 1024 * 1024;
 /** Room kept in each message for the NATS headers of a publish. */
@@ -84,6 +82,14 @@ export async function openReplicatedLog(
   checkReplicatedDurability(durability);
   checkReplicateOptions(options);
   const connection = await connectLog(options);
+  if (connection.leaseBucketTtlMs !== connection.leaseTtlMs) {
+    report(
+      "warning",
+      `replicate.leaseTtlMs is ${connection.leaseTtlMs} but the lease bucket of stream ` +
+        `${connection.stream} has a TTL of ${connection.leaseBucketTtlMs} ms: this node ` +
+        `renews more often, and a writer that dies holds the lease for the bucket's TTL`,
+    );
+  }
   const log = new ReplicatedLog(engine, connection, options, report);
   try {
     await log.recover();
@@ -240,7 +246,7 @@ class ReplicatedLog implements LogBackend {
   }
 
   private get leaseTtlMs(): number {
-    return this.options.leaseTtlMs ?? leaseTtlMsDefault;
+    return this.connection.leaseTtlMs;
   }
 
   /** Snapshot plus stream tail, then the first election and the periodic lease work. */

@@ -33,6 +33,10 @@ export interface LogConnection {
   readonly subject: string;
   readonly node: string;
   readonly streamReplicas: number;
+  /** This node's lease time to live: `leaseTtlMs`, or the bucket's when unset. */
+  readonly leaseTtlMs: number;
+  /** The lease bucket's time to live: how long a dead writer's key lasts. */
+  readonly leaseBucketTtlMs: number;
   /** When the stream was created: one created again under the same name is another log. */
   readonly streamCreated: string;
   readonly serverVersion: string;
@@ -44,6 +48,8 @@ export interface LogConnection {
 setSha256Backend("native");
 
 export const streamNameDefault = "statebase";
+/** Default lease time to live: the bound on failover after the writer dies. */
+export const leaseTtlMsDefault = 3000;
 /** Retried publishes within this window are recognised by their message id. */
 const duplicateWindowMs = 2 * 60 * 1000;
 /** How long a connection attempt may take before open fails. */
@@ -112,16 +118,10 @@ async function setUpLog(
   const info = await retryTransient(`opening stream ${stream}`, () =>
     ensureStream(jsm, stream, subject, replicas),
   );
-  const ttlMs = options.leaseTtlMs ?? 3000;
-  const kv = await retryTransient("opening the lease bucket", () =>
-    // A renewal slower than a third of the lease is of no use: it times out by then.
-    new Kvm(leaseNc).create(`${stream}_lease`, {
-      history: 1,
-      ttl: ttlMs,
-      replicas,
-      timeout: ttlMs / 3,
-    }),
-  );
+  const { kv, ttlMs, bucketTtlMs } = await openLeaseBucket(leaseNc, options.leaseTtlMs, {
+    stream,
+    replicas,
+  });
   const store = await retryTransient("opening the snapshot bucket", () =>
     new Objm(nc).create(`${stream}_snapshots`, { replicas }),
   );
@@ -137,10 +137,56 @@ async function setUpLog(
     subject,
     node,
     streamReplicas: info.config.num_replicas,
+    leaseTtlMs: ttlMs,
+    leaseBucketTtlMs: bucketTtlMs,
     streamCreated: info.created,
     serverVersion,
     serverSync: await describeServerSync(options.monitorUrl, serverVersion),
   };
+}
+
+/**
+ * Opens the lease bucket, creating it with this node's TTL. An existing bucket keeps the TTL
+ * it was created with. A node that times the lease longer than the key lives could write on
+ * after its key expired and another node took over (then it is fenced, for good), so a node
+ * given a longer `leaseTtlMs` is refused; a shorter one only renews more often (the caller
+ * warns); one given none takes the bucket's.
+ */
+async function openLeaseBucket(
+  leaseNc: NatsConnection,
+  leaseTtlMs: number | undefined,
+  { stream, replicas }: { stream: string; replicas: number },
+): Promise<{ kv: KV; ttlMs: number; bucketTtlMs: number }> {
+  const bucket = `${stream}_lease`;
+  const open = (ttlMs: number): Promise<KV> =>
+    retryTransient("opening the lease bucket", () =>
+      // A renewal slower than a third of the lease is of no use: it times out by then.
+      new Kvm(leaseNc).create(bucket, { history: 1, ttl: ttlMs, replicas, timeout: ttlMs / 3 }),
+    );
+  const ttlMs = leaseTtlMs ?? leaseTtlMsDefault;
+  const kv = await open(ttlMs);
+  const bucketTtlMs = (await retryTransient("reading the lease bucket", () => kv.status())).ttl;
+  if (bucketTtlMs === ttlMs) return { kv, ttlMs, bucketTtlMs };
+  if (bucketTtlMs <= 0) {
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `the lease bucket ${bucket} has no TTL: a writer that dies would hold the lease ` +
+        `forever; delete the bucket (every node stopped) so that a node creates it again`,
+      { value: bucket },
+    );
+  }
+  if (leaseTtlMs === undefined) {
+    return { kv: await open(bucketTtlMs), ttlMs: bucketTtlMs, bucketTtlMs };
+  }
+  if (leaseTtlMs < bucketTtlMs) return { kv, ttlMs, bucketTtlMs };
+  throw new DbError(
+    "INVALID_ARGUMENT",
+    `replicate.leaseTtlMs is ${leaseTtlMs} but the lease bucket ${bucket} has a TTL of ` +
+      `${bucketTtlMs} ms, set when it was created: a node must not time the lease longer ` +
+      `than its key lives; give every node of stream ${stream} the same leaseTtlMs (or ` +
+      `none, to take the bucket's)`,
+    { value: leaseTtlMs },
+  );
 }
 
 async function ensureStream(

@@ -285,6 +285,30 @@ test("open names each replicate option given a wrong value, before dialling", as
   }
 });
 
+test("a node timing the lease longer than its bucket's TTL is refused; shorter, warned", async (t) => {
+  const stream = uniqueStream("ttl");
+  t.after(() => deleteReplicatedLog(stream));
+  const first = await replicated(stream, "a", { leaseTtlMs: 1500 });
+  t.after(() => first.close());
+  // It would write on after its key expired and another node took over.
+  await assert.rejects(
+    replicated(stream, "b", { leaseTtlMs: 60_000 }),
+    (e: unknown) =>
+      (e as DbError).code === "INVALID_ARGUMENT" &&
+      /replicate\.leaseTtlMs is 60000 but the lease bucket .* has a TTL of 1500 ms/.test(String(e)),
+  );
+  const warnings: string[] = [];
+  const shorter = await open({
+    replicate: { url: natsUrl, stream, node: "c", role: "follower", leaseTtlMs: 600 },
+    onMessage: (_kind, text) => warnings.push(text),
+  });
+  t.after(() => shorter.close());
+  assert.ok(warnings.some((w) => /leaseTtlMs is 600 but .* TTL of 1500 ms/.test(w)));
+  const unset = await replicated(stream, "d", { role: "follower" });
+  t.after(() => unset.close());
+  assert.equal(unset.replication?.role, "follower");
+});
+
 test("a follower reads the writer's view rows, kept by the replicated commits", async (t) => {
   const { writer, follower } = await writerAndFollower(t, "views");
   await writer.admin(`create namespace v;

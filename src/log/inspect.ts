@@ -58,9 +58,15 @@ export interface ScanLogOptions {
   onRecord?: (record: LogRecord, location: RecordLocation) => void | Promise<void>;
   /** Stops after the valid record with this seq (later segments are then not read). */
   untilSeq?: number;
-  /** Called after each segment with the bytes read so far and the size of every segment. */
+  /**
+   * Called every {@link scanProgressIntervalBytes} of log and after each segment, with the
+   * bytes read so far and the size of every segment.
+   */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
+
+/** Log read between two progress reports within a segment (a large one takes seconds). */
+export const scanProgressIntervalBytes = 1024 * 1024;
 
 export interface LogScan {
   /** The segments read, in seq order. */
@@ -84,6 +90,9 @@ interface ScanState {
   recordCount: number;
   damage: LogBreak | undefined;
   stopped: boolean;
+  /** Bytes of the segments before the one being scanned, and of them all (onProgress). */
+  bytesDone: number;
+  readonly bytesTotal: number;
 }
 
 /** Scans of a log that a running database's retention keeps changing, before giving up. */
@@ -127,24 +136,24 @@ async function scanLogOnce(storage: Storage, options: ScanLogOptions): Promise<L
   const names = await listSegments(storage);
   const firstSeq = names[0] === undefined ? 1 : segmentFirstSeq(names[0])!;
   assert(firstSeq >= 1, "segment names start at seq 1");
+  const sizes = await Promise.all(names.map(async (name) => segmentSize(storage, name)));
   const state: ScanState = {
     lastSeq: firstSeq - 1,
     lastHash: firstSeq === 1 ? zeroHash : undefined,
     recordCount: 0,
     damage: undefined,
     stopped: options.untilSeq === 0,
+    bytesDone: 0,
+    bytesTotal: sizes.reduce((a, b) => a + b, 0),
   };
   const segments: SegmentLayout[] = [];
-  const sizes = await Promise.all(names.map(async (name) => segmentSize(storage, name)));
-  const bytesTotal = sizes.reduce((a, b) => a + b, 0);
-  let bytesDone = 0;
   for (const [index, name] of names.entries()) {
     if (state.stopped) break;
     const bytes = await readSegment(storage, name);
     const isLast = index === names.length - 1;
     segments.push(await scanSegment(name, bytes, isLast, state, options));
-    bytesDone += sizes[index]!;
-    options.onProgress?.(bytesDone, bytesTotal);
+    state.bytesDone += sizes[index]!;
+    options.onProgress?.(state.bytesDone, state.bytesTotal);
   }
   assert(state.recordCount === state.lastSeq - firstSeq + 1, "the valid chain has no gaps");
   return {
@@ -177,7 +186,12 @@ async function scanSegment(
   let offset = segmentHeaderSizeBytes;
   let firstRecordSeq: number | undefined;
   let lastRecordSeq: number | undefined;
+  let progressAt = offset + scanProgressIntervalBytes;
   while (offset < bytes.length && !state.stopped) {
+    if (offset >= progressAt) {
+      options.onProgress?.(state.bytesDone + offset, state.bytesTotal);
+      progressAt = offset + scanProgressIntervalBytes;
+    }
     const read = readRecord(bytes, offset);
     if (read.kind === "end") break;
     const context = { bytes, from: offset + 1, isLast };

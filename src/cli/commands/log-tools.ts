@@ -361,7 +361,8 @@ async function walCommand(
 
 /**
  * Reports a scan's progress on stderr once it has run for {@link progressQuietMs}, so that an
- * operator checking a large log sees it move (1 M records take several seconds per check).
+ * operator checking a large log sees it move (1 M records take several seconds per check),
+ * then at most once per `quietMs` (the scan reports every MiB) and when it is done.
  */
 export function scanProgress(
   context: CliContext,
@@ -369,8 +370,12 @@ export function scanProgress(
   quietMs = progressQuietMs,
 ): (bytesDone: number, bytesTotal: number) => void {
   const started = performance.now();
+  let reportedAt = started;
   return (bytesDone, bytesTotal) => {
-    if (performance.now() - started < quietMs) return;
+    const now = performance.now();
+    if (now - started < quietMs) return;
+    if (bytesDone < bytesTotal && now - reportedAt < quietMs) return;
+    reportedAt = now;
     context.progress(`${what}: ${Math.round((100 * bytesDone) / Math.max(1, bytesTotal))}%`);
   };
 }

@@ -4,7 +4,7 @@
  * the eviction is a `delete` change, so views and subscribers see it like any removal.
  */
 import { assert, assertionFailed } from "../lib/assert.ts";
-import { DbError } from "../lib/errors.ts";
+import { DbError, describeValue } from "../lib/errors.ts";
 import { ringBufferCapacityMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
@@ -273,7 +273,15 @@ export class RingBuffer implements StoredObject {
 
   private partitionKeyOfInput(partition: unknown): MapKey {
     const columns = this.partitionColumns;
-    if (columns.length === 0) return null;
+    if (columns.length === 0) {
+      // Refused, not ignored: answering with every row would look like that partition's.
+      if (partition === undefined) return null;
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `${this.name} has no partitions; got partition ${describeValue(partition)}`,
+        { object: this.name, value: describeValue(partition) },
+      );
+    }
     const values = columns.length === 1 ? [partition] : (partition as unknown[]);
     if (!Array.isArray(values) || values.length !== columns.length) {
       throw new DbError("INVALID_ARGUMENT", `${this.name}: partition is (${columns.join(", ")})`, {

@@ -205,6 +205,22 @@ describe("partitions", () => {
     });
   });
 
+  test("a partition given to a buffer without partitions is INVALID_ARGUMENT", async () => {
+    // It was ignored: scan("a") and latest(1, "a") answered with every row, as if unasked.
+    const { rb } = await buffer(2);
+    rb.push({ sensor: "a", v: 1 });
+    rb.push({ sensor: "b", v: 2 });
+    for (const read of [() => rb.scan("a"), () => rb.latest(1, "a")]) {
+      throwsDb(read, {
+        code: "INVALID_ARGUMENT",
+        object: "default::recent",
+        message: /default::recent has no partitions; got partition "a"/,
+      });
+    }
+    assert.equal(rb.scan().length, 2);
+    assert.equal(rb.latest(1).length, 1);
+  });
+
   test("multi-column partitions take a list", async () => {
     const db = await open();
     const rb = db.createRingBuffer("grid", {

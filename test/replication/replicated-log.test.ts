@@ -285,7 +285,7 @@ test("open names each replicate option given a wrong value, before dialling", as
   }
 });
 
-test("a node timing the lease longer than its bucket's TTL is refused; shorter, warned", async (t) => {
+test("a node timing the lease longer than its bucket is refused; shorter, warned", async (t) => {
   const stream = uniqueStream("ttl");
   t.after(() => deleteReplicatedLog(stream));
   const first = await replicated(stream, "a", { leaseTtlMs: 1500 });

@@ -125,7 +125,7 @@ interface StoreAccess {
   readonly store: ObjectStore;
 }
 
-test("a snapshot object whose content fails its digest is passed over for an older one", async (t) => {
+test("a snapshot object failing its digest is passed over for an older one", async (t) => {
   await startsFromOlderSnapshot(t, "snap_digest", async ({ nc, bucket, store }, name) => {
     // Its description rewritten with another object's digest: the chunks no longer match.
     const infos = await store.list();

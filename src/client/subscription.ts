@@ -5,12 +5,15 @@
  * and anything at or below it is dropped, so the caller sees no gap and no duplicate.
  */
 import type { SubscriptionMessage, SubscriptionTarget } from "./types.ts";
-import type { StatebaseError } from "./errors.ts";
+import { StatebaseError } from "./errors.ts";
 
 export interface SubscribeOptions {
   /** Deliver only commits after this seq (no snapshot when the server still has them). */
   fromSeq?: number;
-  /** Called for every message, in order, before the iterator sees it. */
+  /**
+   * Called for every message, in order, before the iterator sees it. A throw ends this
+   * subscription with CALLBACK_FAILED (its `cause` is what was thrown); others go on.
+   */
   onMessage?: (message: SubscriptionMessage) => void;
   /** Called once when the subscription fails for good (it then ends). */
   onError?: (error: StatebaseError) => void;
@@ -55,7 +58,13 @@ export class ClientSubscription implements AsyncIterable<SubscriptionMessage> {
       return false;
     }
     if (message.type !== "end") this.lastSeq = message.seq;
-    this.options.onMessage?.(message);
+    try {
+      this.options.onMessage?.(message);
+    } catch (error) {
+      // Thrown on into the socket's message handler, it stalled every subscription.
+      this.failCallback(error);
+      return true;
+    }
     this.push(message);
     if (message.type === "end" && message.reason === "closed") this.finish();
     return true;
@@ -67,6 +76,15 @@ export class ClientSubscription implements AsyncIterable<SubscriptionMessage> {
     this.error = error;
     this.options.onError?.(error);
     this.finish();
+  }
+
+  /** `onMessage` threw: the subscription ends with CALLBACK_FAILED, the error as its cause. */
+  private failCallback(error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    const failure = new StatebaseError("CALLBACK_FAILED", `onMessage threw: ${reason}`);
+    failure.cause = error;
+    this.host.unsubscribe(this);
+    this.fail(failure);
   }
 
   /** Stops the subscription; the iterator ends after the messages already received. */

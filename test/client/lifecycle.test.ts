@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Client, ConnectionError } from "../../src/client/index.ts";
+import { Client, ConnectionError, StatebaseError } from "../../src/client/index.ts";
 import { startTestServer } from "../server/harness.ts";
 
 test("close() while the socket is still opening leaves no socket behind", async () => {
@@ -59,6 +59,47 @@ test("transport http: the socket opened for subscriptions closes with the last o
       subscription.close();
       assert.equal(client.connected, false, `closed with the last subscription (${target})`);
     }
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test("an onMessage callback that throws ends its subscription, not the client", async () => {
+  // The throw escaped into the socket's message handler: an uncaught exception, and the
+  // frames after it were never delivered, to any subscription.
+  const server = await startTestServer();
+  const client = new Client(server.url, {});
+  try {
+    await client.start();
+    const bug = new Error("bug in the app's callback");
+    let reported: unknown;
+    const failing = client.subscribe(
+      { table: "a" },
+      {
+        onMessage: (message) => {
+          if (message.type === "delta") throw bug;
+        },
+        onError: (error) => (reported = error),
+      },
+    );
+    const healthy = client.subscribe({ table: "b" });
+    const failed = failing[Symbol.asyncIterator]();
+    const fine = healthy[Symbol.asyncIterator]();
+    assert.equal((await failed.next()).value?.type, "snapshot");
+    assert.equal((await fine.next()).value?.type, "snapshot");
+    server.db.publish([{ op: "insert", key: 1, row: { id: 1 } }]);
+    server.db.publish([{ op: "insert", key: 2, row: { id: 2 } }]);
+    await assert.rejects(failed.next(), (error: unknown) => {
+      assert.ok(error instanceof StatebaseError, String(error));
+      assert.equal(error.code, "CALLBACK_FAILED");
+      assert.equal(error.cause, bug);
+      return true;
+    });
+    assert.equal(reported instanceof StatebaseError && reported.code, "CALLBACK_FAILED");
+    assert.equal((await fine.next()).value?.seq, 1);
+    assert.equal((await fine.next()).value?.seq, 2);
+    assert.equal(client.connected, true);
   } finally {
     await client.close();
     await server.close();

@@ -59,6 +59,8 @@ export const functionArgumentsMax = 64;
 export const queueClaimCountMax = 10_000;
 /** Attempts allowed by a queue definition. */
 export const queueAttemptsMax = 1_000_000;
+/** Length of a queue message's dedup key, in UTF-16 code units (kept while it is queued). */
+export const queueDedupKeyLengthMax = 1024;
 /** Length of one RQL script's text, in UTF-16 code units. */
 export const rqlScriptLengthMax = 4 * 1024 * 1024;
 /** Statements in one RQL script. */

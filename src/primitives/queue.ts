@@ -6,7 +6,7 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
-import { queueAttemptsMax, queueClaimCountMax } from "../lib/limits.ts";
+import { queueAttemptsMax, queueClaimCountMax, queueDedupKeyLengthMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
 import { rowConstructor } from "../lib/row-object.ts";
@@ -276,6 +276,13 @@ export class Queue implements StoredObject {
     const dedupKey = options.dedupKey ?? null;
     if (dedupKey !== null) {
       if (typeof dedupKey !== "string") throw this.invalid(`dedupKey must be text`);
+      if (dedupKey.length > queueDedupKeyLengthMax) {
+        throw new DbError(
+          "LIMIT_EXCEEDED",
+          `${this.name}: dedupKey is longer than ${queueDedupKeyLengthMax} characters`,
+          { object: this.name, value: describeValue(dedupKey) },
+        );
+      }
       const existing = this.dedup.get(dedupKey);
       if (existing !== undefined) return { id: this.messages.get(existing)!.id, enqueued: false };
     }

@@ -391,6 +391,19 @@ describe("not-before, delays and dedup keys", () => {
     assert.deepEqual(q.enqueue({ job: "e" }, { dedupKey: "k" }), { id: 2, enqueued: true });
     assert.equal(q.get(2)?.dedupKey, "k");
   });
+
+  test("a dedup key longer than 1,024 characters is LIMIT_EXCEEDED", async () => {
+    // Each key is kept, and looked up, for as long as its message stays in the queue.
+    const { db, q } = await jobs();
+    const seq = db.seq;
+    throwsDb(() => q.enqueue({ job: "a" }, { dedupKey: "k".repeat(1025) }), {
+      code: "LIMIT_EXCEEDED",
+      object: "default::jobs",
+      message: /dedupKey is longer than 1024 characters/,
+    });
+    assert.equal(db.seq, seq);
+    assert.equal(q.enqueue({ job: "a" }, { dedupKey: "k".repeat(1024) }).enqueued, true);
+  });
 });
 
 describe("typed queues", () => {

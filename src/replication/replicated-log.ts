@@ -532,8 +532,10 @@ class ReplicatedLog implements LogBackend {
     // Past the deadline each step is abandoned, not awaited: a takeover record it still
     // appends continues no chain and is skipped by every reader, like any other.
     for (;;) {
-      const state = await beforeDeadline(this.streamState(), deadlineMs);
-      if (state === pastDeadline) return false;
+      // Checked to be the stream this node opened: one created again under its name is not
+      // this node's log to take over (nor is its end the end of this node's history).
+      const state = await beforeDeadline(this.checkedStreamState(), deadlineMs);
+      if (state === pastDeadline || state === undefined) return false;
       const read = await beforeDeadline(this.waitStreamSeq(state.last_seq), deadlineMs);
       if (read === pastDeadline) {
         // Nothing else waits for the follower within a lease tick: these waiters are ours.

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { open } from "../../src/index.ts";
 import type { Database, DbError } from "../../src/index.ts";
 import {
@@ -103,4 +104,32 @@ test("nodes whose stream is deleted under them stop, saying so, instead of waiti
     () => writer.transact((tx) => applyWorkloadStep(tx, 6)),
     (e: unknown) => (e as DbError).code === "IO_ERROR",
   );
+});
+
+test("a node never takes over a stream created again under its name", async (t) => {
+  const stream = uniqueStream("recreated");
+  t.after(() => deleteReplicatedLog(stream));
+  const replicate = { url: natsUrl, stream, leaseTtlMs };
+  const nodes = [
+    await open({ replicate: { ...replicate, node: "a" }, onMessage: quiet }),
+    await open({ replicate: { ...replicate, node: "b" }, onMessage: quiet }),
+  ];
+  t.after(async () => {
+    for (const db of nodes) await db.close();
+  });
+  workloadSetup(nodes[0]!);
+  await writeSteps(nodes[0]!, 1, 5);
+  await eventually(() => nodes[1]!.seq === nodes[0]!.seq, "b reads the steps");
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(stream);
+  await jsm.streams.add({ name: stream, subjects: [`${stream}.log`] });
+  // The lease is free at once (as when its key expires): both nodes race for it.
+  await (await new Kvm(nc).open(`${stream}_lease`)).delete("writer");
+  for (const db of nodes) {
+    await eventually(() => db.failure !== undefined, `${db.replication?.node} stops`);
+  }
+  const state = (await jsm.streams.info(stream)).state;
+  assert.equal(state.messages, 0, "nothing was appended to the new stream");
 });

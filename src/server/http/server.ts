@@ -15,6 +15,7 @@ import Fastify from "fastify";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { authenticate } from "../access.ts";
 import type { TokenEntry } from "../auth.ts";
+import { nameLengthMax } from "../../lib/limits.ts";
 import { encodeJson } from "../json.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import { checkOrigin, corsHeaders } from "../origins.ts";
@@ -30,6 +31,13 @@ import type { WriteForwarding } from "./forward.ts";
 
 /** How long requests in flight may take to finish when the server shuts down, in ms. */
 const shutdownGraceMs = 2_000;
+
+/**
+ * How long a path parameter (a procedure's name in `/v1/call/:procedure`) may be, in
+ * characters as sent: a `namespace::name` of nameLengthMax characters a part, percent-encoded
+ * (a character takes up to 12 as UTF-8 escapes), fits.
+ */
+const pathParamLengthMax = 2 * nameLengthMax * 12 + 6;
 
 /** Methods a known path answers with 405 (and the methods it takes) rather than 404. */
 const refusableMethods = ["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT", "OPTIONS"] as const;
@@ -67,6 +75,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     bodyLimit: options.bodySizeBytesMax,
     requestTimeout: options.requestTimeoutMs,
     clientErrorHandler: answerClientError,
+    maxParamLength: pathParamLengthMax,
+    // Its router's refusals (a bad URL, a parameter too long) in the usual error shape.
+    frameworkErrors: (error, _request, reply) => {
+      sendError(reply, translateFastifyError(error), options.fault);
+    },
     ...(options.tls === undefined ? {} : { https: options.tls }),
   }) as unknown as FastifyInstance;
   // Requests are JSON only: a text body would otherwise reach the handlers as a string.
@@ -378,6 +391,12 @@ function translateFastifyError(error: FastifyError): unknown {
       return new ProtocolError("INVALID_JSON", "the request body is empty", 400);
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new ProtocolError("INVALID_ARGUMENT", "the Content-Length is wrong", 400);
+    case "FST_ERR_BAD_URL":
+      return new ProtocolError("INVALID_ARGUMENT", "the path is not a valid URL", 400);
+    case "FST_ERR_MAX_PARAM_LENGTH": {
+      const limit = `${pathParamLengthMax} characters`;
+      return new ProtocolError("LIMIT_EXCEEDED", `a path parameter is longer than ${limit}`, 414);
+    }
     default:
       break;
   }

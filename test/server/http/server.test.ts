@@ -351,3 +351,24 @@ test("params or args nested past a json value's depth are LIMIT_EXCEEDED, not a 
     await server.close();
   }
 });
+
+test("a bad URL (percent-encoding, a long procedure name) answers in the error shape", async () => {
+  // fastify answered {"error": "Bad Request", "code": "FST_ERR_BAD_URL", ...} itself.
+  const server = await startTestServer();
+  try {
+    const answer = await post(server, "/v1/call/%E0%A4%A", { args: {} });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.code, "INVALID_ARGUMENT");
+    assert.match(answer.body.error.message, /not a valid URL/);
+    // A procedure name past fastify's 100-character parameter limit (WebSocket takes it).
+    const long = await post(server, `/v1/call/${"p".repeat(200)}`, { args: {} });
+    assert.equal(long.status, 404);
+    assert.equal(long.body.error.code, "UNKNOWN_PROCEDURE");
+    const tooLong = await post(server, `/v1/call/${"p".repeat(5_000)}`, { args: {} });
+    assert.equal(tooLong.status, 414);
+    assert.equal(tooLong.body.error.code, "LIMIT_EXCEEDED");
+    await assertServing(server);
+  } finally {
+    await server.close();
+  }
+});

@@ -13,6 +13,7 @@ import { rowConstructor } from "../lib/row-object.ts";
 import { ChangeRecord } from "../engine/index.ts";
 import type {
   Change,
+  ColumnDescription,
   Engine,
   ObjectDefinition,
   SnapshotSource,
@@ -131,6 +132,15 @@ const messageFieldColumns: readonly QueueRowColumn[] = [
   { name: "available_at", type: undefined, field: "availableAt" },
   { name: "enqueued_at", type: undefined, field: "enqueuedAt" },
 ];
+
+/** The types of the message fields rows carry (a schema-free queue's ids count from 1). */
+const messageFieldTypes: Partial<Record<keyof QueueMessage, string>> = {
+  id: "int8",
+  state: "utf8",
+  attempts: "int4",
+  availableAt: "int8",
+  enqueuedAt: "int8",
+};
 
 export interface EnqueueOptions {
   dedupKey?: string;
@@ -255,6 +265,14 @@ export class Queue implements StoredObject {
       field: "body",
     }));
     return [...body, ...messageFieldColumns];
+  }
+
+  /** The columns of {@link rowOf}'s rows with their types, as `system::columns` lists them. */
+  describeColumns(): readonly ColumnDescription[] {
+    return this.rowColumns().map(({ name, type, field }) => ({
+      name,
+      type: type !== undefined ? typeName(type) : (messageFieldTypes[field] ?? "any"),
+    }));
   }
 
   /** Whether rows carry the body's columns (the queue has columns) or `id` and `body`. */

@@ -648,6 +648,12 @@ describe("system tables", () => {
     ]);
     assert.deepEqual(db.system("columns"), [
       { object: "default::hits", name: "value", type: "int8", position: 0, auto_increment: false },
+      ...["id:int8", "state:utf8", "attempts:int4", "available_at:int8", "enqueued_at:int8"]
+        .concat("body:any")
+        .map((column, position) => {
+          const [name, type] = column.split(":");
+          return { object: "shop::jobs", name, type, position, auto_increment: false };
+        }),
       { object: "shop::orders", name: "id", type: "int8", position: 0, auto_increment: true },
       {
         object: "shop::orders",
@@ -662,8 +668,8 @@ describe("system tables", () => {
     ]);
     db.drop("shop::orders");
     assert.deepEqual(
-      db.system("columns").map((c) => c.object),
-      ["default::hits"],
+      [...new Set(db.system("columns").map((c) => c.object))],
+      ["default::hits", "shop::jobs"],
     );
     assert.deepEqual(db.system("indexes"), []);
     assert.equal(db.system("objects").length, 2);
@@ -693,6 +699,24 @@ describe("system tables", () => {
       Object.keys(summary.frames[0]![0]!),
       listed.slice(3).map((c) => c[1]),
     );
+  });
+
+  test("columns lists a queue's columns, as `from` reads its messages", async () => {
+    const db = await fresh();
+    db.createQueue("jobs");
+    db.createQueue("typed", { columns: { id: "uuid7", n: "Option(int4)" } });
+    const fields = ["state:utf8", "attempts:int4", "available_at:int8", "enqueued_at:int8"];
+    const listed = (object: string): string[] =>
+      db
+        .system("columns")
+        .filter((c) => c.object === object)
+        .map((c) => `${String(c.name)}:${String(c.type)}`);
+    assert.deepEqual(listed("default::jobs"), ["id:int8", ...fields, "body:any"]);
+    assert.deepEqual(listed("default::typed"), ["id:uuid7", "n:Option(int4)", ...fields]);
+    db.queue("jobs").enqueue({ a: 1 });
+    const { frames } = await db.query("from default::jobs");
+    const names = listed("default::jobs").map((c) => c.split(":")[0]);
+    assert.deepEqual(Object.keys(frames[0]![0]!).sort(), names.sort());
   });
 
   test("system tables are read-only and not other kinds", async () => {

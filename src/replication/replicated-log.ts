@@ -253,12 +253,14 @@ class ReplicatedLog implements LogBackend {
   async recover(): Promise<void> {
     const startStreamSeq = await this.restoreNewestSnapshot();
     const state = await this.streamState();
-    if (state.messages > 0 && state.first_seq > startStreamSeq) {
+    // A stream purged whole holds no message, and the next one it takes follows its last.
+    const firstSeq = state.messages > 0 ? state.first_seq : state.last_seq + 1;
+    if (firstSeq > startStreamSeq) {
       throw new DbError(
         "SEQ_NOT_RETAINED",
-        `stream ${this.connection.stream} starts at ${state.first_seq} but no snapshot covers ` +
+        `stream ${this.connection.stream} starts at ${firstSeq} but no snapshot covers ` +
           `the messages before it; restore a snapshot into the object store`,
-        { value: state.first_seq },
+        { value: firstSeq },
       );
     }
     this.head.streamSeq = startStreamSeq - 1;

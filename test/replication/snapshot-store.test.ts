@@ -12,7 +12,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import type { ObjectStore } from "@nats-io/obj";
-import { open, createManualClock } from "../../src/index.ts";
+import { open, createManualClock, DbError } from "../../src/index.ts";
 import type { Clock, ReplicateOptions } from "../../src/index.ts";
 import { decodeSnapshot } from "../../src/log/index.ts";
 import {
@@ -146,4 +146,25 @@ test("a snapshot object whose chunks are gone is passed over, not waited for", a
     const jsm = await jetstreamManager(nc);
     await jsm.streams.purge(`OBJ_${bucket}`, { filter: `$O.${bucket}.C.${info.nuid}` });
   });
+});
+
+test("a node opening a stream purged whole, with no snapshot for it, is refused", async (t) => {
+  const stream = uniqueStream("purged");
+  t.after(() => deleteReplicatedLog(stream));
+  const clock = createManualClock(1_800_000_000_000);
+  const writer = await replicated(stream, "w", clock);
+  workloadSetup(writer);
+  for (let n = 1; n <= 5; n++) writer.transact((tx) => applyWorkloadStep(tx, n));
+  await writer.durable();
+  await writer.close();
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  await (await jetstreamManager(nc)).streams.purge(stream);
+  await assert.rejects(
+    replicated(stream, "late", clock),
+    (e: unknown) =>
+      e instanceof DbError &&
+      e.code === "SEQ_NOT_RETAINED" &&
+      /no snapshot covers the messages before it/.test(e.message),
+  );
 });

@@ -139,7 +139,7 @@ export class DurableLog {
       options.report("warning", `removed ${name}: a snapshot that did not finish (a crash)`);
     }
     const loadStarted = performance.now();
-    const image = await loadNewestSnapshot(snapshotStorage, options.report, signal);
+    const { image, damaged } = await loadNewestSnapshot(snapshotStorage, options.report, signal);
     await checkLogStartCovered(walStorage, image?.seq ?? 0);
     throwIfAborted(signal, "while loading a snapshot");
     if (image !== undefined) restoreSnapshot(engine, image);
@@ -169,6 +169,7 @@ export class DurableLog {
     });
     assert(result.tail.lastSeq === engine.seq, "recovered log and state disagree on the last seq");
     if (image !== undefined) checkLogReachesSnapshot(image.seq, result.lastRecordSeq);
+    if (damaged !== undefined) checkDamagedSnapshotCovered(damaged, engine.seq);
     throwIfAborted(signal, "during recovery"); // the log would be written from here on
     const wal = new WAL({
       storage: walStorage,
@@ -473,12 +474,34 @@ async function checkLogStartCovered(walStorage: Storage, snapshotSeq: number): P
   );
 }
 
-/** The newest snapshot that reads back intact; damaged ones are skipped with a warning. */
+/**
+ * A damaged snapshot skipped for an older one holds commits that must come from the log
+ * instead: when the log ends before its seq (moved aside, restored from an older backup),
+ * opening would silently go back in time, or start empty.
+ */
+function checkDamagedSnapshotCovered(damaged: string, recoveredSeq: number): void {
+  const seq = snapshotSeqOf(damaged)!;
+  if (recoveredSeq >= seq) return;
+  throw new DbError(
+    "CORRUPT",
+    `snapshot ${damaged} is damaged, and neither an older snapshot nor the log holds the ` +
+      `commits up to seq ${seq} (what is left ends at seq ${recoveredSeq}): refusing to ` +
+      `open an older state. Restore snapshots/ from a backup; or, to go on from seq ` +
+      `${recoveredSeq}, move ${damaged} aside`,
+    { object: damaged, seq, value: recoveredSeq },
+  );
+}
+
+/**
+ * The newest snapshot that reads back intact, and the newest damaged one skipped for it
+ * (with a warning), if any.
+ */
 async function loadNewestSnapshot(
   storage: Storage,
   report: Reporter,
   signal: AbortSignal | undefined,
-): Promise<SnapshotImage | undefined> {
+): Promise<{ image: SnapshotImage | undefined; damaged: string | undefined }> {
+  let damaged: string | undefined;
   for (const name of await listSnapshots(storage)) {
     try {
       // Loading is one long step (parse, then restore): say what it is before it.
@@ -487,13 +510,14 @@ async function loadNewestSnapshot(
         const mib = (sizeBytes / 1024 / 1024).toFixed(0);
         report("progress", `loading snapshot ${name} (${mib} MiB)`);
       };
-      return await readSnapshot(storage, name, { onSize, signal });
+      return { image: await readSnapshot(storage, name, { onSize, signal }), damaged };
     } catch (error) {
       if (!(error instanceof DbError) || error.code !== "CORRUPT") throw error;
       report("warning", `${error.message}; falling back to an older snapshot`);
+      damaged ??= name;
     }
   }
-  return undefined;
+  return { image: undefined, damaged };
 }
 
 /** Where time travel stops: after commit `seq`, or after the last commit at or before a time. */

@@ -8,7 +8,15 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
@@ -334,6 +342,38 @@ test("retention by time keeps the log younger than the span, then lets it go", a
     await db.close();
     const again = await open({ path });
     assert.equal(again.counter("default::n").get(), 310);
+    await again.close();
+  });
+});
+
+test("a damaged snapshot nothing else covers refuses to open, not an older state", async () => {
+  // Its commits are in no other snapshot and not in the log (moved aside, or restored from
+  // an older backup): falling back opened an empty database with a warning on stderr.
+  await withDir(async (path) => {
+    const db = await seeded(path, 50);
+    await db.snapshot();
+    const seq = db.seq;
+    await db.close();
+    rmSync(join(path, "wal"), { recursive: true });
+    mkdirSync(join(path, "wal"));
+    const name = `snapshot-${String(seq).padStart(20, "0")}.jsonl`;
+    const file = join(path, "snapshots", name);
+    const bytes = readFileSync(file);
+    bytes[100] = bytes[100]! ^ 0x20;
+    writeFileSync(file, bytes);
+    const before = readdirSync(path, { recursive: true });
+    await assert.rejects(open({ path, onMessage: () => undefined }), (error: unknown) => {
+      const { code, message } = error as { code: string; message: string };
+      assert.equal(code, "CORRUPT");
+      assert.ok(message.includes(`snapshot ${name} is damaged`), message);
+      assert.match(message, new RegExp(`commits up to seq ${seq}`));
+      return true;
+    });
+    assert.deepEqual(readdirSync(path, { recursive: true }), before);
+    // Moved aside, as the message says, the database opens with what is left: nothing.
+    renameSync(file, join(path, "damaged.jsonl"));
+    const again = await open({ path });
+    assert.equal(again.seq, 0);
     await again.close();
   });
 });

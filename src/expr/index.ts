@@ -21,7 +21,12 @@ export { compileExpression, compilePredicate } from "./compile.ts";
 export type { CompileOptions } from "./compile.ts";
 export type { Evaluator, Scope } from "./scope.ts";
 export { inferType, sumModeOf } from "./infer.ts";
-export { aggregateFunctionNames, isAggregateCall, hasFunction } from "./functions/index.ts";
+export {
+  aggregateFunctionNames,
+  isAggregateCall,
+  isPureCall,
+  hasFunction,
+} from "./functions/index.ts";
 export { isTruthy } from "./runtime.ts";
 export { compileGuard } from "./guard.ts";
 export type { Guard } from "./guard.ts";

@@ -9,8 +9,8 @@ import { DbError } from "../lib/errors.ts";
 import { viewTopKSpareRows } from "../lib/limits.ts";
 import { qualifyName } from "../engine/index.ts";
 import type { Catalog, StoredObject } from "../engine/index.ts";
-import { compileExpression } from "../expr/index.ts";
-import type { Expr } from "../expr/index.ts";
+import { compileExpression, isPureCall } from "../expr/index.ts";
+import type { CallExpr, Expr } from "../expr/index.ts";
 import { Queue, Table } from "../primitives/index.ts";
 import type { QueueMessage } from "../primitives/index.ts";
 import type { Pipeline, Step } from "../rql/index.ts";
@@ -29,6 +29,7 @@ import { MapOperator } from "./map.ts";
 import { forEachRow } from "./input-rows.ts";
 import {
   appendLineage,
+  callsOf,
   constantLineage,
   derivedLineage,
   fieldsOf,
@@ -124,6 +125,29 @@ interface Build {
   readonly live: boolean;
   /** The input columns read so far, filled while compiling. */
   readonly read: ColumnsRead;
+}
+
+/**
+ * The first call in `pipeline` whose value depends on when it runs (`datetime::now()`): a
+ * view maintained from changes cannot follow the clock, so `create view` refuses it.
+ */
+export function clockCallOf(pipeline: Pipeline): CallExpr | undefined {
+  const exprs: Expr[] = [];
+  const pipelines = [pipeline];
+  for (let next = pipelines.pop(); next !== undefined; next = pipelines.pop()) {
+    if (next.source.type === "inline") exprs.push(next.source.rows);
+    for (const step of next.steps) {
+      if (step.type === "filter") exprs.push(step.predicate);
+      else if (step.type === "map" || step.type === "extend") {
+        exprs.push(...step.columns.map((column) => column.expr));
+      } else if (step.type === "aggregate") {
+        exprs.push(...[...step.aggregates, ...step.by].map((column) => column.expr));
+      } else if (step.type === "take") exprs.push(step.count);
+      else if (step.type === "join") pipelines.push(step.right);
+      else if (step.type === "append") pipelines.push(step.pipeline);
+    }
+  }
+  return callsOf(exprs).find((call) => !isPureCall(call));
 }
 
 /** Compiles `pipeline` against the catalog's current objects. */

@@ -7,7 +7,7 @@
  * orders by status costs nothing when an order's total changes.
  */
 import { assert } from "../lib/assert.ts";
-import type { Expr } from "../expr/index.ts";
+import type { CallExpr, Expr } from "../expr/index.ts";
 import type { Columns } from "./columns.ts";
 
 /** One input column a stream column is computed from; `column` undefined: any of them. */
@@ -150,12 +150,27 @@ function markOrigins(read: ColumnsRead, origins: readonly Origin[]): void {
 /** The root names (columns) the expressions read. */
 export function fieldsOf(exprs: readonly Expr[]): Set<string> {
   const names = new Set<string>();
+  forEachNode(exprs, (expr) => {
+    if (expr.type === "field") names.add(expr.path[0]!);
+  });
+  return names;
+}
+
+/** The calls in the expressions, nested ones included. */
+export function callsOf(exprs: readonly Expr[]): CallExpr[] {
+  const calls: CallExpr[] = [];
+  forEachNode(exprs, (expr) => {
+    if (expr.type === "call") calls.push(expr);
+  });
+  return calls;
+}
+
+/** Visits every node of the expressions (without recursion: nesting is bounded by the parser). */
+function forEachNode(exprs: readonly Expr[], visit: (expr: Expr) => void): void {
   const stack = [...exprs];
   for (let expr = stack.pop(); expr !== undefined; expr = stack.pop()) {
+    visit(expr);
     switch (expr.type) {
-      case "field":
-        names.add(expr.path[0]!);
-        break;
       case "record":
         for (const entry of expr.entries) stack.push(entry.value);
         break;
@@ -177,13 +192,13 @@ export function fieldsOf(exprs: readonly Expr[]): Set<string> {
       case "call":
         stack.push(...expr.args);
         break;
+      case "field":
       case "literal":
       case "param":
         break;
       default:
-        // A new kind of expression must say which columns it reads before views use it.
+        // A new kind of expression must say which nodes it holds before views use it.
         assert(false, `lineage: unknown expression ${(expr satisfies never as Expr).type}`);
     }
   }
-  return names;
 }

@@ -24,7 +24,7 @@ import { parseScript } from "../rql/index.ts";
 import type { CreateViewStatement, Pipeline } from "../rql/index.ts";
 import type { ViewHost } from "../rql/host.ts";
 import type { QueryParams, ViewOptions } from "../types.ts";
-import { compileView } from "./compile-view.ts";
+import { clockCallOf, compileView } from "./compile-view.ts";
 import type { ViewGraph } from "./compile-view.ts";
 import type { Delta, Row, Sink } from "./delta.ts";
 import { OutputSink } from "./output.ts";
@@ -461,6 +461,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
   // ---- ViewHost (RQL's create view / drop view / from view) ----
 
   create(tx: Transaction, statement: CreateViewStatement): boolean {
+    // Checked as parsed within the script first, so that the error names its line and column.
+    refuseClock(statement.name.name, statement.pipeline);
     const definition = viewDefinition(statement.name.name, {
       mode: statement.mode,
       query: statement.text,
@@ -468,6 +470,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     });
     const existing = this.engine.catalog.get(definition.name);
     if (existing !== undefined && statement.ifNotExists) return false;
+
     // Compiled first as parsed within the script, so an error names the script's line and
     // column; activation compiles the stored text again, whose positions start at the body.
     const transactional = definition.mode === "transactional";
@@ -529,7 +532,23 @@ function setOrDelete<T>(map: Map<string, readonly T[]>, name: string, list: read
 }
 
 /** The stored definition of a view. */
+/** Refuses a view whose pipeline reads the clock (see {@link clockCallOf}). */
+function refuseClock(name: string, pipeline: Pipeline): void {
+  const clock = clockCallOf(pipeline);
+  if (clock === undefined) return;
+  const { line, col } = clock.pos;
+  const call = `${clock.namespace}::${clock.name}()`;
+  throw new DbError(
+    "INVALID_ARGUMENT",
+    `line ${line}, column ${col}: view ${name} cannot use ${call}: a view changes only ` +
+      "when its inputs do, not as time passes; filter by time in queries",
+    { object: name, line, col, fragment: call },
+  );
+}
+
+/** The definition of a new view; one that reads the clock is refused. */
 export function viewDefinition(name: string, options: ViewOptions): ViewDefinition {
+  if (typeof options.query === "string") refuseClock(name, parseViewQuery(name, options.query));
   const columns = options.columns;
   const list =
     columns === undefined

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duration, open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
-import { rejectsWithCode, throwsDb } from "../support/assertions.ts";
+import { dbErrorOf, rejectsWithCode, throwsDb } from "../support/assertions.ts";
 import { assertViewMatches } from "./support.ts";
 
 const byCustomer =
@@ -495,5 +495,30 @@ test("a deferred view whose maintenance fails shows its lag, then recovers", asy
   assert.equal(view.lag, 0);
   assertViewMatches(db, "s::total", query);
   assert.deepEqual(view.scan(), [{ s: 2n ** 63n - 8n }]);
+  await db.close();
+});
+
+test("a view reading the clock (date::now, datetime::now) is refused when created", async () => {
+  // Views change only when their inputs do: `at > datetime::now() - 1h` kept a row it had
+  // let in for good, and a restart, recomputing the view, then disagreed with it.
+  const db = await open();
+  await db.admin(`create namespace s;
+    create table s::t { id: int8, at: datetime } with { primary_key: { id } }`);
+  const rows = "{ id: int8, at: datetime }";
+  const bodies: Array<[string, string, number]> = [
+    [rows, "from s::t filter { at > datetime::now() - 1h }", 27],
+    ["{ id: int8, day: date }", "from s::t map { id, day: date::now() }", 28],
+    [rows, "from s::t append { from s::t filter { datetime::year(datetime::now()) > 0 } }", 56],
+  ];
+  for (const [columns, body, col] of bodies) {
+    const seq = db.seq;
+    const caught = await dbErrorOf(db.admin(`create view s::v ${columns} as {\n  ${body}\n}`));
+    assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+    assert.deepEqual([caught.details.line, caught.details.col], [2, col], caught.message);
+    assert.match(caught.message, /now\(\)/);
+    assert.equal(db.seq, seq, "nothing was created");
+  }
+  const query = "from s::t filter { at > datetime::now() }";
+  throwsDb(() => db.createView("s::w", { query }), { code: "INVALID_ARGUMENT" });
   await db.close();
 });

@@ -5,7 +5,7 @@
  */
 import { assert } from "../../lib/assert.ts";
 import { functionArgumentsMax } from "../../lib/limits.ts";
-import type { Expr } from "../ast.ts";
+import type { CallExpr, Expr } from "../ast.ts";
 import { qualifiedName } from "./common.ts";
 import type { FunctionSpec } from "./common.ts";
 import { dateFunctions } from "./date.ts";
@@ -69,6 +69,14 @@ export function isAggregateCall(node: Expr): boolean {
 /** The scalar function `namespace::name` (lowercase), or undefined. */
 export function getFunction(namespace: string, name: string): FunctionSpec | undefined {
   return registry.get(`${namespace}::${name}`);
+}
+
+/**
+ * False for a call whose value depends on when it runs (`datetime::now()`): what derived
+ * state maintained from changes alone cannot use. Aggregates and unknown names are pure.
+ */
+export function isPureCall(node: CallExpr): boolean {
+  return getFunction(node.namespace, node.name)?.pure ?? true;
 }
 
 /** True for every name a call may use: scalar functions and aggregates. */

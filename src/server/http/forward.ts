@@ -59,8 +59,11 @@ export async function forwardWrite(
   };
   const authorization = request.headers.authorization;
   if (authorization !== undefined) headers["authorization"] = authorization;
+  // Only the path and query go on: a request in absolute form (`POST http://host/v1/...`)
+  // appended as sent would name a host of the client's choosing after the writer's address.
+  const { pathname, search } = new URL(request.url, "http://localhost");
   try {
-    const response = await fetch(`${writer.http}${request.url}`, {
+    const response = await fetch(`${writer.http}${pathname}${search}`, {
       method: "POST",
       headers,
       // Fastify parsed the body as JSON; encoding it again sends the same value.

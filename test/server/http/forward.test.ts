@@ -6,7 +6,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import type { FastifyRequest } from "fastify";
 import { forwardWrite } from "../../../src/server/http/forward.ts";
 import { ProtocolError } from "../../../src/server/wire-error.ts";
@@ -44,4 +46,29 @@ test("no writer, no address, or an unreachable writer: NOT_WRITER with the reaso
   await refusedWith({ node: "w" }, /writer w advertises no HTTP address/);
   const http = `http://127.0.0.1:${await closedPort()}`;
   await refusedWith({ node: "w", http }, /writer w at http:\/\/127\.0\.0\.1:\d+ did not answer/);
+});
+
+test("a request in absolute form is forwarded to the writer's own path", async () => {
+  // The request's URL was appended to the writer's address as sent: `POST http://x/v1/command`
+  // (which the router takes) became `http://writer:8090http://x/v1/command`, so a follower
+  // sent it to a host the client's URL spelled, or failed.
+  const paths: string[] = [];
+  const writer = createHttpServer((incoming, response) => {
+    paths.push(incoming.url ?? "");
+    response.writeHead(200, { "content-type": "application/json" }).end('{"frames":[]}');
+  });
+  await new Promise<void>((resolve) => writer.listen(0, "127.0.0.1", resolve));
+  const port = (writer.address() as AddressInfo).port;
+  try {
+    const absolute = { ...request, url: "http://elsewhere.example/v1/command?x=1" };
+    const forwarding = {
+      self: "me",
+      writer: () => ({ node: "w", http: `http://127.0.0.1:${port}` }),
+    };
+    const answer = await forwardWrite(forwarding, absolute);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(paths, ["/v1/command?x=1"]);
+  } finally {
+    writer.close();
+  }
 });

@@ -90,6 +90,7 @@ export async function openReplicatedLog(
         `renews more often, and a writer that dies holds the lease for the bucket's TTL`,
     );
   }
+  if (connection.streamLimits !== undefined) report("warning", connection.streamLimits);
   const log = new ReplicatedLog(engine, connection, options, report);
   try {
     await log.recover();

@@ -12,6 +12,7 @@ import {
   jetstreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
+  RetentionPolicy,
 } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -39,6 +40,8 @@ export interface LogConnection {
   readonly leaseBucketTtlMs: number;
   /** When the stream was created: one created again under the same name is another log. */
   readonly streamCreated: string;
+  /** The limits by which the stream discards messages itself, described; undefined if none. */
+  readonly streamLimits: string | undefined;
   readonly serverVersion: string;
   readonly serverSync: string;
 }
@@ -140,6 +143,7 @@ async function setUpLog(
     leaseTtlMs: ttlMs,
     leaseBucketTtlMs: bucketTtlMs,
     streamCreated: info.created,
+    streamLimits: describeStreamLimits(info),
     serverVersion,
     serverSync: await describeServerSync(options.monitorUrl, serverVersion),
   };
@@ -200,6 +204,18 @@ async function ensureStream(
     if (!info.config.subjects.includes(subject)) {
       throw new DbError("INVALID_ARGUMENT", `stream ${stream} exists but lacks subject ${subject}`);
     }
+    const retention = info.config.retention;
+    if (retention !== RetentionPolicy.Limits) {
+      // Such a stream removes a message once it is read or acknowledged: the log would lose
+      // the history that nodes opened later must read.
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `stream ${stream} has retention ${retention}: it removes messages once delivered, and ` +
+          `the log must keep them; use a stream with limits retention (or let Statebase ` +
+          `create it)`,
+        { value: retention },
+      );
+    }
     return info;
   } catch (error) {
     const missing =
@@ -213,6 +229,25 @@ async function ensureStream(
     duplicate_window: duplicateWindowMs * 1_000_000,
     deny_delete: true,
   });
+}
+
+/**
+ * The limits by which the stream discards messages by itself, described; undefined when it
+ * has none. Commits it discards before a snapshot covers them are lost to nodes opened later.
+ */
+function describeStreamLimits(info: StreamInfo): string | undefined {
+  const { max_age, max_msgs, max_bytes, max_msgs_per_subject } = info.config;
+  const limits = [
+    max_age > 0 ? `max_age ${max_age / 1e9} s` : "",
+    max_msgs > 0 ? `max_msgs ${max_msgs}` : "",
+    max_bytes > 0 ? `max_bytes ${max_bytes}` : "",
+    max_msgs_per_subject > 0 ? `max_msgs_per_subject ${max_msgs_per_subject}` : "",
+  ].filter((limit) => limit !== "");
+  if (limits.length === 0) return undefined;
+  return (
+    `stream ${info.config.name} discards messages: ${limits.join(", ")}; commits it ` +
+    `discards before a snapshot covers them cannot be read by nodes opened later`
+  );
 }
 
 /**

@@ -403,3 +403,32 @@ test("open refuses durability memory with replicate, before it reaches NATS", as
       /durability "memory" does not go with replicate/.test(String(e)),
   );
 });
+
+test("a stream that discards what it delivers is refused; one with limits is warned of", async (t) => {
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const queue = uniqueStream("workqueue");
+  t.after(() => deleteReplicatedLog(queue));
+  await jsm.streams.add({ name: queue, subjects: [`${queue}.log`], retention: "workqueue" });
+  await assert.rejects(
+    replicated(queue, "a"),
+    (e: unknown) =>
+      (e as DbError).code === "INVALID_ARGUMENT" &&
+      new RegExp(`stream ${queue} has retention workqueue`).test(String(e)),
+  );
+  const aging = uniqueStream("max_age");
+  t.after(() => deleteReplicatedLog(aging));
+  const dayNs = 24 * 3600 * 1e9;
+  await jsm.streams.add({ name: aging, subjects: [`${aging}.log`], max_age: dayNs });
+  const warnings: string[] = [];
+  const db = await open({
+    replicate: { url: natsUrl, stream: aging, node: "a" },
+    onMessage: (_kind, text) => warnings.push(text),
+  });
+  t.after(() => db.close());
+  assert.ok(
+    warnings.some((w) => new RegExp(`stream ${aging} discards messages: max_age 86400 s`).test(w)),
+    warnings.join("\n"),
+  );
+});

@@ -404,7 +404,7 @@ test("open refuses durability memory with replicate, before it reaches NATS", as
   );
 });
 
-test("a stream that discards what it delivers is refused; one with limits is warned of", async (t) => {
+test("a stream discarding what it delivers is refused; one with limits, warned", async (t) => {
   const nc = await connect({ servers: natsUrl });
   t.after(() => nc.close());
   const jsm = await jetstreamManager(nc);

@@ -7,7 +7,7 @@
  * unknown column is an error before any row is read.
  */
 import { DbError, describeValue } from "../lib/errors.ts";
-import { compileExpression, compilePredicate, inferType } from "../expr/index.ts";
+import { compileExpression, compilePredicate, inferType, printExpression } from "../expr/index.ts";
 import type { Evaluator, Expr } from "../expr/index.ts";
 import type { Row } from "../primitives/index.ts";
 import { compareValues, mapKeyOfTuple } from "../values/index.ts";
@@ -52,7 +52,7 @@ export function compilePipeline(pipeline: Pipeline, env: CompileEnv): CompiledPi
   }
   let limit: Evaluator | undefined;
   if (steps[index]?.type === "take") {
-    limit = compileExpression((steps[index] as Extract<Step, { type: "take" }>).count);
+    limit = compileTakeCount((steps[index] as Extract<Step, { type: "take" }>).count);
     index++;
   }
   const stages: Stage[] = [];
@@ -86,7 +86,7 @@ function streamRows(
   const count = rowSteps.length;
   return (ctx) => {
     const scope = scopeOf(ctx);
-    const max = limit === undefined ? Infinity : takeCount(limit(scope));
+    const max = limit === undefined ? Infinity : (limit(scope) as number);
     const out: Row[] = [];
     if (max === 0) return out;
     for (const input of source(ctx)) {
@@ -100,18 +100,21 @@ function streamRows(
   };
 }
 
-function takeCount(value: unknown): number {
-  const count = typeof value === "bigint" ? Number(value) : value;
-  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) {
-    throw new DbError(
-      "INVALID_ARGUMENT",
-      `take needs a whole number >= 0, got ${describeValue(value)}`,
-      {
-        value: describeValue(value),
-      },
-    );
-  }
-  return count;
+/** `take N`'s count: a whole number >= 0, or INVALID_ARGUMENT at N's position. */
+function compileTakeCount(expr: Expr): Evaluator {
+  const read = compileExpression(expr);
+  return (scope) => {
+    const value = read(scope);
+    const count = typeof value === "bigint" ? Number(value) : value;
+    if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) {
+      const { line, col } = expr.pos;
+      const shown = describeValue(value);
+      const message = `line ${line}, column ${col}: take needs a whole number >= 0, got ${shown}`;
+      const fragment = printExpression(expr);
+      throw new DbError("INVALID_ARGUMENT", message, { value: shown, line, col, fragment });
+    }
+    return count;
+  };
 }
 
 function compileRowStep(step: Step, columns: Columns): RowStep {
@@ -221,8 +224,8 @@ function compileStage(step: Step, columns: Columns, env: CompileEnv): CompiledSt
       };
     }
     case "take": {
-      const limit = compileExpression(step.count);
-      const stage: Stage = (rows, ctx) => rows.slice(0, takeCount(limit(scopeOf(ctx))));
+      const limit = compileTakeCount(step.count);
+      const stage: Stage = (rows, ctx) => rows.slice(0, limit(scopeOf(ctx)) as number);
       return { stage, columns, plan: [], fresh: false };
     }
     case "sort":

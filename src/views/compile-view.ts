@@ -448,10 +448,10 @@ function takeCount(build: Build, expr: Expr): number {
   const scope = build.params === undefined ? { row: {} } : { row: {}, params: build.params };
   const value = compileExpression(expr)(scope);
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new DbError(
-      "INVALID_ARGUMENT",
-      `take needs a whole number of rows, got ${String(value)}`,
-    );
+    const { line, col } = expr.pos;
+    const shown = String(value);
+    const message = `line ${line}, column ${col}: take needs a whole number >= 0, got ${shown}`;
+    throw new DbError("INVALID_ARGUMENT", message, { line, col, value: shown });
   }
   return value;
 }

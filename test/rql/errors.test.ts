@@ -98,6 +98,26 @@ describe("parse errors name line, column and fragment", () => {
     }
   });
 
+  test("take of no whole number names its position, in a query or a view", async () => {
+    const db = await setup();
+    const cases: Array<[string, Record<string, unknown>, number, number]> = [
+      ["from shop::orders\n  take -1", {}, 2, 8],
+      ["from shop::orders\n  sort { total }\n  take $n", { n: 1.5 }, 3, 8],
+      [
+        "create view shop::few { id: int8 } as {\n  from shop::orders take -2 map { id } }",
+        {},
+        2,
+        26,
+      ],
+    ];
+    for (const [rql, params, line, col] of cases) {
+      const caught = await dbErrorOf(db.admin(rql, params));
+      assert.equal(caught.code, "INVALID_ARGUMENT", caught.message);
+      assert.deepEqual([caught.details.line, caught.details.col], [line, col], caught.message);
+      assert.match(caught.message, /take needs a whole number >= 0/);
+    }
+  });
+
   test("unknown objects and columns", async () => {
     const db = await setup();
     const unknown = await dbErrorOf(db.query("from shop::nothing"));

@@ -91,8 +91,27 @@ export async function connectLog(options: ReplicateOptions): Promise<LogConnecti
   } catch (error) {
     await nc.close();
     await leaseNc.close();
-    throw error;
+    throw setUpError(error, stream, replicas);
   }
+}
+
+/** JetStream's API code for a replica count the servers cannot hold. */
+const replicasUnsupportedCode = 10074;
+
+/** A refusal by JetStream while setting up, as a DbError naming the stream (and option). */
+function setUpError(error: unknown, stream: string, replicas: number): unknown {
+  if (!(error instanceof JetStreamApiError)) return error;
+  if (error.code === replicasUnsupportedCode) {
+    return new DbError(
+      "INVALID_ARGUMENT",
+      `replicate.replicas is ${replicas} but NATS refused it for stream ${stream}: ` +
+        error.message,
+      { value: replicas },
+    );
+  }
+  return new DbError("IO_ERROR", `setting up stream ${stream} on NATS: ${error.message}`, {
+    stream,
+  });
 }
 
 async function connectTo(servers: string | string[], name: string): Promise<NatsConnection> {

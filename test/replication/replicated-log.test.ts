@@ -432,3 +432,16 @@ test("a stream discarding what it delivers is refused; one with limits, warned",
     warnings.join("\n"),
   );
 });
+
+test("open names replicas the NATS server cannot hold, with a DbError code", async (t) => {
+  const stream = uniqueStream("r3");
+  t.after(() => deleteReplicatedLog(stream));
+  // The shared nats-server is a single server: it holds one replica only.
+  await assert.rejects(
+    replicated(stream, "a", { replicas: 3 }),
+    (e: unknown) =>
+      e instanceof DbError &&
+      e.code === "INVALID_ARGUMENT" &&
+      /replicate\.replicas is 3 but .*replicas > 1 not supported/.test(e.message),
+  );
+});

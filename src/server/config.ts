@@ -4,7 +4,7 @@
  * is validated against one schema, so every mistake is reported once, naming the key and
  * where it came from, before anything listens or opens the data directory.
  */
-import { readFile } from "node:fs/promises";
+import { access, constants, readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import Type from "typebox";
 import type { Static } from "typebox";
@@ -262,10 +262,19 @@ export interface ConfigFlags {
   replicate?: string;
 }
 
+export interface ResolveConfigOptions {
+  /**
+   * Also check that the module and TLS files can be read (`statebase serve` does): a typo in
+   * a path is then refused naming the key and where it came from, as every other mistake is.
+   */
+  checkFiles?: boolean;
+}
+
 /** Reads the config file (if any), applies the environment and the flags, validates. */
 export async function resolveConfig(
   flags: ConfigFlags,
   env: Readonly<Record<string, string | undefined>>,
+  options: ResolveConfigOptions = {},
 ): Promise<ServerConfig> {
   const sources = new Map<string, string>();
   const document: Record<string, unknown> =
@@ -289,7 +298,26 @@ export async function resolveConfig(
   checkTokens(document, sources);
   checkReplicated(document, sources);
   if (flags.config !== undefined) resolveFilePaths(document, sources, flags.config);
+  if (options.checkFiles === true) await checkFilesReadable(document, sources);
   return completeConfig(document);
+}
+
+/** Every file the server reads at start can be read; not the data directory, which open creates. */
+async function checkFilesReadable(
+  document: ConfigDocument,
+  sources: Map<string, string>,
+): Promise<void> {
+  for (const key of pathKeys.filter((key) => key !== "data")) {
+    const path = valueAt(document, key);
+    if (typeof path !== "string") continue;
+    try {
+      await access(path, constants.R_OK);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+      const message = `config key ${key}${from(sources, key)}: cannot read ${path} (${reason})`;
+      throw new DbError("INVALID_ARGUMENT", message, { key, value: path });
+    }
+  }
 }
 
 /** Config keys that name a file or a directory. */
@@ -562,7 +590,7 @@ function from(sources: Map<string, string>, key: string): string {
 function valueAt(document: unknown, path: string): unknown {
   if (path === "") return document;
   let value = document;
-  for (const key of path.split(".")) value = (value as Record<string, unknown>)[key];
+  for (const key of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[key];
   return value;
 }
 

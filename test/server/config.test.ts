@@ -442,3 +442,23 @@ test("replicateReplicas (1, 3 or 5) and replicateMonitorUrl are read and checked
     /replicateMonitorUrl \(from environment variable STATEBASE_REPLICATE_MONITOR_URL\): must be/,
   );
 });
+
+test("checkFiles: a module or TLS file that cannot be read names its key and source", async () => {
+  const pem = file("cert.pem", "not checked here: tls.ts reads it");
+  const missing = join(dir, "no-such.pem");
+  const env = { STATEBASE_TLS_CERT: pem, STATEBASE_TLS_KEY: missing };
+  const checkFiles = { checkFiles: true };
+  await refused(
+    resolveConfig({}, env, checkFiles),
+    new RegExp(
+      `^config key tls\\.key \\(from environment variable STATEBASE_TLS_KEY\\): ` +
+        `cannot read ${missing} \\(ENOENT\\)$`,
+    ),
+  );
+  await refused(
+    resolveConfig({ module: join(dir, "app.js") }, {}, checkFiles),
+    /^config key module \(from flag --module\): cannot read .*app\.js \(ENOENT\)$/,
+  );
+  const readable = { ...env, STATEBASE_TLS_KEY: pem };
+  assert.equal((await resolveConfig({}, readable, checkFiles)).tls?.key, pem);
+});

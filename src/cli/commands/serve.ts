@@ -44,7 +44,7 @@ export function addServeCommand(program: Command, context: CliContext): void {
 }
 
 async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<number> {
-  const config = await resolveConfig(flags, process.env);
+  const config = await resolveConfig(flags, process.env, { checkFiles: true });
   if (process.env.STATEBASE_SERVE_THREAD === "main") return serveHere(context, config);
   return serveOnThread(context, config);
 }

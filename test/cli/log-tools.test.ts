@@ -352,6 +352,28 @@ describe("statebase log tools", { concurrency: 3 }, () => {
     assert.equal((await reopen(dir)).seq, 38);
   });
 
+  test("verify: a damaged newest snapshot is named, as open skips or refuses it", async () => {
+    const dir = copy(retained);
+    const newest = readdirSync(join(dir, "snapshots")).sort().at(-1)!;
+    patch(join(dir, "snapshots", newest), 100, (bytes) => (bytes[0]! ^= 0x20));
+    const before = digest(dir);
+    const run = await cli("verify", dir);
+    assert.equal(run.status, 1, run.stdout);
+    assert.ok(run.stdout.includes(`snapshot damaged: ${newest}: checksum mismatch`), run.stdout);
+    assert.match(run.stdout, /the next open skips it for an older one/);
+    assert.deepEqual(digest(dir), before);
+    // The database agrees: it warns, and the log after the older snapshot holds the rest.
+    const reopened = await reopen(dir);
+    assert.equal(reopened.seq, 40);
+    assert.match(reopened.warnings.join("\n"), new RegExp(`${newest}: checksum mismatch`));
+    // Without the log after the older snapshot, nothing holds its commits: both refuse.
+    rmSync(join(dir, "wal"), { recursive: true });
+    const bare = await cli("verify", dir);
+    assert.equal(bare.status, 1, bare.stdout);
+    assert.match(bare.stdout, /the next open refuses: nothing else holds the commits up to seq 38/);
+    await assert.rejects(reopen(dir), { code: "CORRUPT" });
+  });
+
   test("retention: verify and inspect see snapshots; repair keeps them coherent", async () => {
     const dir = copy(retained);
     const [verify, inspect] = await Promise.all([

@@ -3,8 +3,8 @@
  * They read the log of a stopped database's data directory (DIR/wal) directly, through the
  * log's own read-only scan (src/log/inspect.ts), which applies recovery's rules without
  * writing, so `verify` says what the next open would do. Only `repair` writes, and only when
- * the operator names the last seq to keep. Snapshots are listed by name; their contents are
- * not read yet.
+ * the operator names the last seq to keep. Snapshots are listed by name; `verify` also reads
+ * them back as open does, newest first up to the first intact one.
  */
 import type { Command } from "commander";
 import {
@@ -12,12 +12,14 @@ import {
   encodeValue,
   firstSegmentSeq,
   listSnapshots,
+  readSnapshot,
   scanLog,
   snapshotSeqOf,
   truncateLogAfter,
 } from "../../log/index.ts";
 import type { LogRecord, LogScan, SegmentLayout } from "../../log/index.ts";
 import { walDirectoryName } from "../../durability.ts";
+import { DbError } from "../../lib/errors.ts";
 import { lockDirectory } from "../../storage/index.ts";
 import type { Storage } from "../../storage/index.ts";
 import { listSnapshotFiles, openLogDirectory, openSnapshotDirectory } from "../data-directory.ts";
@@ -89,7 +91,8 @@ async function verifyCommand(context: CliContext, dir: string): Promise<number> 
   }
   if (gap !== undefined) await context.line(`  start: ${gap}`);
   await writeSummary(context, scan, snapshots);
-  if (damage === undefined && gap === undefined) return exitCodeOk;
+  const snapshotsDamaged = await verifySnapshots(context, dir, scan);
+  if (damage === undefined && gap === undefined && !snapshotsDamaged) return exitCodeOk;
   if (damage !== undefined) {
     await context.line(
       `  to drop everything from the break on: ` +
@@ -116,7 +119,38 @@ async function writeSummary(
   if (snapshots === undefined) return;
   const newest = newestSnapshotSeq(snapshots, Number.MAX_SAFE_INTEGER);
   const at = newest === undefined ? "" : `, newest at seq ${newest}`;
-  await context.line(`  snapshots: ${snapshots.length}${at} (their contents are not checked)`);
+  await context.line(`  snapshots: ${snapshots.length}${at}`);
+}
+
+/**
+ * Reads the snapshots back newest first, as open does, up to the first intact one, and names
+ * each damaged one and what the next open does about it. True when one is damaged.
+ */
+async function verifySnapshots(context: CliContext, dir: string, scan: LogScan): Promise<boolean> {
+  const storage = await openSnapshotDirectory(dir);
+  if (storage === undefined) return false;
+  const damaged: string[] = [];
+  let intactSeq = 0;
+  for (const name of await listSnapshots(storage)) {
+    try {
+      intactSeq = (await readSnapshot(storage, name)).seq;
+      break;
+    } catch (error) {
+      if (!(error instanceof DbError) || error.code !== "CORRUPT") throw error;
+      const reason = error.message.replace(`snapshot ${name}: `, "");
+      await context.line(`  snapshot damaged: ${name}: ${reason}`);
+      damaged.push(name);
+    }
+  }
+  if (damaged.length === 0) return false;
+  const newestDamagedSeq = snapshotSeqOf(damaged[0]!)!;
+  const reached = Math.max(intactSeq, scan.recordCount === 0 ? 0 : scan.lastSeq);
+  await context.line(
+    reached >= newestDamagedSeq
+      ? "  the next open skips it for an older one and the log after it, with a warning"
+      : `  the next open refuses: nothing else holds the commits up to seq ${newestDamagedSeq}`,
+  );
+  return true;
 }
 
 /**

@@ -80,6 +80,8 @@ const classOfCategory: Readonly<Record<ErrorCategory, ErrorClass>> = {
 const classOfProtocolCode: Readonly<Record<string, ErrorClass>> = {
   INVALID_JSON: InvalidInputError,
   UNSUPPORTED_MEDIA_TYPE: InvalidInputError,
+  METHOD_NOT_ALLOWED: InvalidInputError,
+  UPGRADE_REQUIRED: InvalidInputError,
   INTERNAL: ServerError,
   TIMEOUT: TimeoutError,
   DISCONNECTED: ConnectionError,

@@ -152,26 +152,28 @@ function compileCall(statement: CallStatement): Runner {
 }
 
 /**
- * An error at a position inside a called procedure's body, placed at the `call` in this
- * script: the body's own line and column, read as this script's, pointed at the wrong text.
- * The message keeps them, said to be the body's.
+ * An error of a `call`, placed at the `call` in this script. One at a position inside the
+ * procedure's body keeps that position in its message, said to be the body's: read as this
+ * script's, it pointed at the wrong text.
  */
 function inProcedure(error: unknown, statement: CallStatement): unknown {
-  if (!(error instanceof DbError) || typeof error.details.line !== "number") return error;
+  if (!(error instanceof DbError)) return error;
   const name = statement.procedure.name;
   const { line, col } = statement.pos;
+  const at = { line, col, fragment: `call ${name}` };
+  if (typeof error.details.line !== "number") {
+    // Arguments, an unknown name, or a failure with no place of its own: said at the call.
+    const message = `line ${line}, column ${col}: ${error.message}`;
+    const placed = new DbError(error.code, message, { ...error.details, ...at });
+    if (error.stack !== undefined) placed.stack = error.stack;
+    return placed;
+  }
   const inner = `line ${error.details.line}, column ${String(error.details.col)}: `;
   const rest = error.message.startsWith(inner) ? error.message.slice(inner.length) : error.message;
   const message =
     `line ${line}, column ${col}: in procedure ${name}, ` +
     `at ${inner.slice(0, -2)} of its body: ${rest}`;
-  const located = new DbError(error.code, message, {
-    ...error.details,
-    line,
-    col,
-    fragment: `call ${name}`,
-    procedure: name,
-  });
+  const located = new DbError(error.code, message, { ...error.details, ...at, procedure: name });
   if (error.stack !== undefined) located.stack = error.stack;
   return located;
 }

@@ -210,6 +210,16 @@ describe("RQL procedures", () => {
     const inner = 'at line 2, column 18 of its body: unknown column "nope"';
     assert.equal(caught.message, `line 2, column 3: in procedure shop::broken, ${inner}`);
     assert.equal(db.seq, seq);
+    // Errors of the call itself (its name, its arguments) are said at the call too.
+    for (const [rql, code] of [
+      ["from shop::orders;\n  call shop::nothing()", "UNKNOWN_PROCEDURE"],
+      ["from shop::orders;\n  call shop::broken(1)", "INVALID_ARGUMENT"],
+    ]) {
+      const error = await dbErrorOf(db.command(rql!));
+      assert.equal(error.code, code, error.message);
+      assert.deepEqual([error.details.line, error.details.col], [2, 3], error.message);
+      assert.match(error.message, /^line 2, column 3: /);
+    }
   });
 
   test("a body reading the past or a key's history is refused when created", async () => {

@@ -5,6 +5,7 @@
  * that the log exists.
  */
 import { assert, assertionFailed } from "./lib/assert.ts";
+import { checkCreateFlags, checkCreateOptions } from "./create-options.ts";
 import { DbError, describeValue } from "./lib/errors.ts";
 import { systemClock } from "./lib/clock.ts";
 import { changeFeedCommitsRetainedDefault, changeFeedCommitsRetainedMax } from "./lib/limits.ts";
@@ -812,6 +813,7 @@ class EmbeddedDatabase implements Database, Tx {
   // ---- Schema ----
 
   createNamespace(name: string, options: CreateOptions = {}): boolean {
+    checkCreateFlags(name, options);
     return this.engine.write((tx) =>
       this.engine.catalog.createNamespace(tx, name, options.ifNotExists === true),
     );
@@ -822,6 +824,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: TableOptions,
     create: CreateOptions = {},
   ): TableHandle<R> {
+    checkCreateOptions("table", name, options, create);
     this.create(tableDefinition(name, options), create);
     return this.table<R>(name);
   }
@@ -831,6 +834,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: RingBufferOptions,
     create: CreateOptions = {},
   ): RingBufferHandle<R> {
+    checkCreateOptions("ring buffer", name, options, create);
     this.create(ringBufferDefinition(name, options), create);
     return this.ringBuffer<R>(name);
   }
@@ -840,6 +844,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: SeriesOptions,
     create: CreateOptions = {},
   ): SeriesHandle<R> {
+    checkCreateOptions("series", name, options, create);
     this.create(seriesDefinition(name, options), create);
     return this.series<R>(name);
   }
@@ -849,6 +854,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: CounterOptions = {},
     create: CreateOptions = {},
   ): CounterHandle {
+    checkCreateOptions("counter", name, options, create);
     this.create(counterDefinition(name, options), create);
     return this.counter(name);
   }
@@ -858,6 +864,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: HistogramOptions = {},
     create: CreateOptions = {},
   ): HistogramHandle {
+    checkCreateOptions("histogram", name, options, create);
     this.create(histogramDefinition(name, options), create);
     return this.histogram(name);
   }
@@ -867,6 +874,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: QueueOptions = {},
     create: CreateOptions = {},
   ): QueueHandle<B> {
+    checkCreateOptions("queue", name, options, create);
     this.create(queueDefinition(name, options), create);
     return this.queue<B>(name);
   }
@@ -876,6 +884,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: ViewOptions,
     create: CreateOptions = {},
   ): ViewHandle<R> {
+    checkCreateOptions("view", name, options, create);
     this.create(viewDefinition(name, options), create);
     return this.view<R>(name);
   }

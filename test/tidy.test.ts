@@ -49,6 +49,7 @@ const allowedImports: Record<string, readonly string[]> = {
   testing: ["*"],
   types: ["lib", "engine", "primitives", "values", "durability", "protocol"],
   database: ["*"],
+  "create-options": ["lib", "types"],
   durability: ["log", "storage", "engine", "lib"],
   index: ["*"],
   server: ["database", "types", "protocol", "replication", "lib"],

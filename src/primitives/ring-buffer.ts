@@ -22,7 +22,7 @@ import { coerceValue, mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { readLimit } from "./read-limit.ts";
-import { Schema, normalizeColumns } from "./schema.ts";
+import { Schema, columnNameList, normalizeColumns } from "./schema.ts";
 import type { ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
 
 export interface RingBufferDefinition extends ObjectDefinition {
@@ -49,7 +49,7 @@ export function ringBufferDefinition(
     name,
     columns: normalizeColumns(options.columns, name),
     capacity: options.capacity,
-    ...(by === undefined ? {} : { partitionBy: typeof by === "string" ? [by] : [...by] }),
+    ...(by === undefined ? {} : { partitionBy: columnNameList(by, name, "partitionBy") }),
   };
 }
 

@@ -67,6 +67,23 @@ export function normalizeColumns(input: unknown, object: string): ColumnDefiniti
   return list;
 }
 
+/**
+ * A primary key or partition given as one column name or a list of them, as a list; anything
+ * else (a number, an object, an empty list) is INVALID_SCHEMA naming `option` and `object`.
+ */
+export function columnNameList(input: unknown, object: string, option: string): string[] {
+  const list = typeof input === "string" ? [input] : input;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((n) => typeof n === "string")) {
+    throw new DbError(
+      "INVALID_SCHEMA",
+      `${object}: ${option} must be a column name or a list of column names, got ` +
+        describeValue(input),
+      { object, value: describeValue(input) },
+    );
+  }
+  return [...list];
+}
+
 function columnFromItem(item: unknown, index: number, object: string): ColumnDefinition {
   const spec = item as Partial<ColumnDefinition> | null;
   if (

@@ -23,7 +23,7 @@ import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple, typeName } from ".
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { readLimit } from "./read-limit.ts";
-import { Schema, normalizeColumns } from "./schema.ts";
+import { Schema, columnNameList, normalizeColumns } from "./schema.ts";
 import type { Column, ColumnDefinition, ColumnsInput, Row } from "./schema.ts";
 import { SecondaryIndex } from "./secondary-index.ts";
 import type { IndexDefinition } from "./secondary-index.ts";
@@ -56,10 +56,32 @@ export function tableDefinition(name: string, options: TableOptions): TableDefin
     kind: "table",
     name,
     columns: normalizeColumns(options.columns, name),
-    ...(pk === undefined ? {} : { primaryKey: typeof pk === "string" ? [pk] : [...pk] }),
-    ...(options.indexes === undefined ? {} : { indexes: options.indexes.map((i) => ({ ...i })) }),
+    ...(pk === undefined ? {} : { primaryKey: columnNameList(pk, name, "primaryKey") }),
+    ...(options.indexes === undefined ? {} : { indexes: indexList(options.indexes, name) }),
   };
   return definition;
+}
+
+/** Copies of the index definitions given to createTable, each checked to be an object. */
+function indexList(input: unknown, object: string): IndexDefinition[] {
+  if (!Array.isArray(input)) {
+    throw new DbError(
+      "INVALID_SCHEMA",
+      `${object}: indexes must be a list of index definitions, got ${describeValue(input)}`,
+      { object, value: describeValue(input) },
+    );
+  }
+  return input.map((item: unknown, i) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      throw new DbError(
+        "INVALID_SCHEMA",
+        `${object}: index ${i + 1} must be an object such as { name, columns }, got ` +
+          describeValue(item),
+        { object, value: describeValue(item) },
+      );
+    }
+    return { ...(item as IndexDefinition) };
+  });
 }
 
 interface RowSlot {

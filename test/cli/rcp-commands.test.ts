@@ -183,7 +183,7 @@ test("token from $RSTMDB_TOKEN or $STATEBASE_TOKEN; TLS flags connect over TLS",
   assert.deepEqual((await cli("ping", ...auth(), "--tls", "-k")).out, ["PONG"]);
 });
 
-test("TLS failures are one line saying so: no TLS on the port, an untrusted certificate", async (t) => {
+test("TLS failures are one line saying so: no TLS on the port, an untrusted cert", async (t) => {
   const plain = await startTestRcp();
   t.after(() => plain.stop());
   const noTls = await cli("ping", "-s", `127.0.0.1:${plain.port}`, "--tls");

@@ -17,6 +17,8 @@ function serve(args: string[], env: Record<string, string> = {}) {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, ...env },
+    // A server that starts instead of refusing is stopped, and the test then fails.
+    timeout: 60_000,
   });
 }
 
@@ -32,4 +34,10 @@ test("a module or TLS file that cannot be read is refused naming its key and sou
     /config key tls\.cert \(from environment variable STATEBASE_TLS_CERT\): cannot read/,
   );
   assert.doesNotMatch(byFlag.stdout + byEnv.stdout, /ready/);
+});
+
+test("STATEBASE_SERVE_THREAD other than main or worker is refused, not ignored", () => {
+  const run = serve([], { STATEBASE_SERVE_THREAD: "Main" });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /STATEBASE_SERVE_THREAD must be main or worker .*got "Main"/);
 });

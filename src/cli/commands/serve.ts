@@ -45,7 +45,15 @@ export function addServeCommand(program: Command, context: CliContext): void {
 
 async function serveCommand(context: CliContext, flags: ConfigFlags): Promise<number> {
   const config = await resolveConfig(flags, process.env, { checkFiles: true });
-  if (process.env.STATEBASE_SERVE_THREAD === "main") return serveHere(context, config);
+  // A misspelt value would serve on the worker while the operator's --inspect watches main.
+  const thread = process.env.STATEBASE_SERVE_THREAD ?? "";
+  if (!["", "worker", "main"].includes(thread)) {
+    throw new DbError(
+      "INVALID_ARGUMENT",
+      `STATEBASE_SERVE_THREAD must be main or worker (the default), got ${JSON.stringify(thread)}`,
+    );
+  }
+  if (thread === "main") return serveHere(context, config);
   return serveOnThread(context, config);
 }
 
@@ -273,6 +281,7 @@ JSON):
 Environment variables:
 ${configEnvironment.map(([name, key]) => `  ${name.padEnd(44)}${key}`).join("\n")}
   (STATEBASE_TOKENS: a JSON array, or SHA256:ROLE[:NAME] entries separated by commas)
-  STATEBASE_SERVE_THREAD=main                 serve on the main thread, not a worker (for
-                                              node --inspect; no heapSizeMbMax, no stallMsMax)
+  STATEBASE_SERVE_THREAD=main|worker          main: serve on the main thread, not a worker
+                                              (for node --inspect; no heapSizeMbMax, no
+                                              stallMsMax); worker: the default
 `;

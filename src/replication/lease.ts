@@ -6,7 +6,10 @@
  * comes from the log's fenced append, so a paused writer that wakes up is refused there.
  * The key's value names the holder and the HTTP address it advertises, so followers know
  * where to forward writes; it is rewritten with every renewal, under the same revision check.
+ * It also carries a token of the holding process, by which a writer whose renewal landed
+ * but was never answered recognises the key as still its own.
  */
+import { randomUUID } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { isWrongLastSequence } from "./nats-errors.ts";
 
@@ -37,6 +40,7 @@ const leaseSelfFenceFraction = 5 / 6;
 
 export class WriterLease {
   private revision = 0;
+  private readonly token = randomUUID();
   private renewedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: LeaseOptions) {}
@@ -74,8 +78,15 @@ export class WriterLease {
       );
     } catch (error) {
       if (!isWrongLastSequence(error)) throw error;
-      this.revision = 0;
-      return false;
+      // A renewal whose answer never came may have landed: the key then still holds this
+      // lease's own value, at a later revision, and nobody else wrote it since.
+      const landed = await this.ownRevision();
+      if (landed === undefined || landed === this.revision) {
+        this.revision = 0;
+        return false;
+      }
+      this.revision = landed;
+      return this.renew();
     }
     // Measured from before the request: the server's TTL counts from when it stored the value.
     this.renewedAtMs = startedMs;
@@ -106,14 +117,28 @@ export class WriterLease {
     return entry === null || entry.operation !== "PUT" ? undefined : parseHolder(entry.string());
   }
 
+  /** The key's revision when it holds this lease's value (this very process's), else undefined. */
+  private async ownRevision(): Promise<number | undefined> {
+    const entry = await this.options.kv.get(leaseKey);
+    if (entry === null || entry.operation !== "PUT") return undefined;
+    let token: unknown;
+    try {
+      token = (JSON.parse(entry.string()) as { token?: unknown }).token;
+    } catch {
+      return undefined; // a bare node name: written by another (older) process
+    }
+    return token === this.token ? entry.revision : undefined;
+  }
+
   /** What this node writes into the key. */
   own(): LeaseHolder {
     const http = this.options.advertiseHttp?.();
     return http === undefined ? { node: this.options.node } : { node: this.options.node, http };
   }
 
+  /** The key's value: the holder, and a token of this process (two nodes may share a name). */
   private value(): string {
-    return JSON.stringify(this.own());
+    return JSON.stringify({ ...this.own(), token: this.token });
   }
 }
 

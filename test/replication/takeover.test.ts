@@ -133,3 +133,39 @@ test("a node never takes over a stream created again under its name", async (t) 
   const state = (await jsm.streams.info(stream)).state;
   assert.equal(state.messages, 0, "nothing was appended to the new stream");
 });
+
+test("a writer whose renewal landed but whose answer was lost keeps the lease", async (t) => {
+  const stream = uniqueStream("lost_answer");
+  t.after(() => deleteReplicatedLog(stream));
+  const proxy = await startNatsProxy(natsUrl);
+  t.after(() => proxy.close());
+  const warnings: string[] = [];
+  const writer = await open({
+    replicate: { url: proxy.url, stream, node: "w", leaseTtlMs },
+    onMessage: (kind, text) => {
+      if (kind === "warning") warnings.push(text);
+    },
+  });
+  t.after(() => writer.close());
+  workloadSetup(writer);
+  await writeSteps(writer, 1, 3);
+  // Its lease connection (the second it made) hears nothing: a renewal sent meanwhile lands
+  // in the bucket, but its answer comes after the renewal gave up waiting for it.
+  proxy.hold(1);
+  await new Promise((resolve) => setTimeout(resolve, (leaseTtlMs * 2) / 3));
+  proxy.release();
+  await eventually(async () => {
+    try {
+      await writeSteps(writer, 4, 6);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "the writer writes again");
+  assert.deepEqual(
+    warnings.filter((w) => /lost the writer lease/.test(w)),
+    [],
+    "it never stepped down",
+  );
+  assert.equal(stateDigest(writer), referenceDigest(6));
+});

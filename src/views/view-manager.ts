@@ -45,7 +45,18 @@ export interface ActiveView {
   covered: { seq: number; count: number } | undefined;
   /** Deferred: why maintenance stopped, if it failed. */
   error: unknown;
+  /** Deferred: failed attempts in a row, and when (clock ms) the next may run. */
+  failures: number;
+  retryAtMs: number;
 }
+
+/**
+ * A failed deferred view is retried by a rebuild from all its inputs, so a view that keeps
+ * failing (over a million rows) must not rebuild at every commit: the wait between attempts
+ * starts here and doubles up to the maximum.
+ */
+export const deferredViewRetryDelayMsMin = 1_000;
+export const deferredViewRetryDelayMsMax = 60_000;
 
 /** A transactional view reading one input: where that input's changes enter its graph. */
 interface Reader {
@@ -267,6 +278,8 @@ export class ViewManager implements ChangeObserver, ViewHost {
       graph,
       output,
       pending: [],
+      failures: 0,
+      retryAtMs: 0,
       covered: undefined,
       error: undefined,
     };
@@ -362,7 +375,9 @@ export class ViewManager implements ChangeObserver, ViewHost {
       const views = this.deferredReaders.get(change.object);
       if (views === undefined) continue;
       for (const view of views) {
-        if (view.pending.at(-1) !== commit) view.pending.push(commit);
+        // A failed view keeps only its oldest missed commit (for its lag): it is rebuilt.
+        const keep = view.error === undefined || view.pending.length === 0;
+        if (keep && view.pending.at(-1) !== commit) view.pending.push(commit);
         queued = true;
       }
     }
@@ -378,25 +393,38 @@ export class ViewManager implements ChangeObserver, ViewHost {
     if (this.engine.closed) return;
     for (const view of [...this.active.values()]) {
       if (view.pending.length === 0) continue;
-      const commits = view.pending;
-      view.pending = [];
-      try {
-        this.engine.transact((tx) => this.applyDeferred(view, commits, tx), {
-          origin: { kind: "view", detail: { view: view.object.name, seq: commits.at(-1)!.seq } },
-        });
-        view.error = undefined;
-      } catch (error) {
-        // The view stops here, visibly: its backlog stays (lag keeps growing) and error says
-        // why. The failed operator left it stale, so the next commit that reaches it retries
-        // by rebuilding from its inputs, which may no longer hold what made it fail.
-        view.error = error;
-        view.pending = [...commits, ...view.pending];
-      }
+      if (view.error !== undefined && this.engine.clock.now() < view.retryAtMs) continue;
+      this.drainView(view);
     }
     if (this.totalPending() === 0) {
       const waiters = this.waiters;
       this.waiters = [];
       for (const resolve of waiters) resolve();
+    }
+  }
+
+  private drainView(view: ActiveView): void {
+    const commits = view.pending;
+    view.pending = [];
+    try {
+      this.engine.transact((tx) => this.applyDeferred(view, commits, tx), {
+        origin: { kind: "view", detail: { view: view.object.name, seq: commits.at(-1)!.seq } },
+      });
+      view.error = undefined;
+      view.failures = 0;
+    } catch (error) {
+      // The view stops here, visibly: error says why and its lag keeps growing from the
+      // oldest commit it missed. It is stale, so a commit that reaches it once the wait is
+      // over retries by rebuilding from its inputs, which may no longer hold what made it
+      // fail; the backlog is not kept (a rebuild needs none). A rebuild made in the failed
+      // transaction may have replaced `view`: the failure is the active one's.
+      const failed = this.active.get(view.object.name) ?? view;
+      failed.error = error;
+      failed.object.stale = true;
+      failed.pending = [commits[0]!];
+      const delayMs = deferredViewRetryDelayMsMin * 2 ** Math.min(view.failures, 16);
+      failed.retryAtMs = this.engine.clock.now() + Math.min(delayMs, deferredViewRetryDelayMsMax);
+      failed.failures = view.failures + 1;
     }
   }
 

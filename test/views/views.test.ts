@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Duration, open } from "../../src/index.ts";
+import { Duration, createManualClock, open } from "../../src/index.ts";
+import { deferredViewRetryDelayMsMin } from "../../src/views/view-manager.ts";
 import type { Database } from "../../src/index.ts";
 import { dbErrorOf, rejectsWithCode, throwsDb } from "../support/assertions.ts";
 import { assertViewMatches } from "./support.ts";
@@ -474,7 +475,8 @@ test("an error in a view's body names its line and column in the script", async 
 test("a deferred view whose maintenance fails shows its lag, then recovers", async () => {
   // The failed backlog was dropped: lag read 0 and settled() resolved while the view kept
   // stale rows, and it never moved again, even once the row that broke it was gone.
-  const db = await open();
+  const clock = createManualClock();
+  const db = await open({ clock });
   await db.admin(`create namespace s;
     create table s::t { id: int8, x: int8 } with { primary_key: { id } };
     create deferred view s::total { s: Option(int8) } as {
@@ -492,9 +494,48 @@ test("a deferred view whose maintenance fails shows its lag, then recovers", asy
   assert.deepEqual(view.scan(), [{ s: 2n ** 63n - 1n }]);
   await db.command("delete s::t filter { id == 2 }; insert s::t [{ id: 3, x: -7 }]");
   await view.settled();
+  // A failed view is rebuilt from all its inputs, so it is not retried at every commit.
+  assert.equal(view.lag, 2, "no retry before the wait is over");
+  clock.advance(deferredViewRetryDelayMsMin);
+  await db.command("insert s::t [{ id: 4, x: 0 }]");
+  await view.settled();
   assert.equal(view.lag, 0);
   assertViewMatches(db, "s::total", query);
   assert.deepEqual(view.scan(), [{ s: 2n ** 63n - 8n }]);
+  await db.close();
+});
+
+test("a deferred view that keeps failing waits longer between rebuilds", async () => {
+  const clock = createManualClock();
+  const db = await open({ clock });
+  await db.admin(`create namespace s;
+    create table s::t { id: int8, x: int8 } with { primary_key: { id } };
+    create deferred view s::total { s: Option(int8) } as {
+      from s::t aggregate { s: math::sum(x) }
+    }`);
+  const view = db.view("s::total");
+  await db.command("insert s::t [{ id: 1, x: 9223372036854775807 }, { id: 2, x: 1 }]");
+  await view.settled();
+  assert.equal(view.lag, 1, "failed");
+  // The retry after the first wait fails again (the rows still overflow): no view commit.
+  clock.advance(deferredViewRetryDelayMsMin);
+  let seq = db.seq;
+  await db.command("insert s::t [{ id: 3, x: 0 }]");
+  await view.settled();
+  assert.equal(db.seq, seq + 1, "the insert only: the retry failed");
+  assert.equal(view.lag, 2);
+  // The second wait is twice the first: one more first wait later, it is not over yet.
+  clock.advance(deferredViewRetryDelayMsMin);
+  await db.command("delete s::t filter { id == 2 }");
+  await view.settled();
+  assert.equal(view.lag, 3, "not retried yet");
+  clock.advance(deferredViewRetryDelayMsMin);
+  seq = db.seq;
+  await db.command("insert s::t [{ id: 5, x: 0 }]");
+  await view.settled();
+  assert.equal(db.seq, seq + 2, "the insert, then the view's rebuild");
+  assert.equal(view.lag, 0);
+  assertViewMatches(db, "s::total", "from s::t aggregate { s: math::sum(x) }");
   await db.close();
 });
 

@@ -8,6 +8,6 @@
  */
 export { createLocalBackend } from "./log-backend.ts";
 export type { LocalLog, LogBackend } from "./log-backend.ts";
-export { isNatsUrl, openReplicatedLog } from "./replicated-log.ts";
+export { checkReplicatedDurability, isNatsUrl, openReplicatedLog } from "./replicated-log.ts";
 export { leaseTtlMsDefault, streamNameDefault } from "./stream-setup.ts";
 export { formatReplicationStatus } from "./status.ts";

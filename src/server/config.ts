@@ -14,7 +14,7 @@ import { numericOptionRanges } from "../database.ts";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Durability, OpenOptions } from "../types.ts";
-import { isNatsUrl } from "../replication/index.ts";
+import { checkReplicatedDurability, isNatsUrl } from "../replication/index.ts";
 import { hashToken } from "./auth.ts";
 import {
   httpBodySizeBytesMax,
@@ -532,6 +532,16 @@ function checkNatsUrls(text: string, sources: Map<string, string>): void {
 function checkReplicated(document: ConfigDocument, sources: Map<string, string>): void {
   if (document.replicate === undefined) return;
   checkNatsUrls(document.replicate, sources);
+  try {
+    checkReplicatedDurability(document.durability ?? configDefaults.durability);
+  } catch (error) {
+    if (!(error instanceof DbError)) throw error;
+    const durability = `durability${from(sources, "durability")}`;
+    const keys = `${durability} and replicate${from(sources, "replicate")}`;
+    throw new DbError("INVALID_ARGUMENT", `config keys ${keys}: ${error.message}`, {
+      key: "durability",
+    });
+  }
   const kept = document.retention?.snapshotsKept;
   if (kept !== undefined && kept > replicatedSnapshotsKeptMax) {
     const key = "retention.snapshotsKept";

@@ -347,6 +347,20 @@ test("replicate takes NATS URLs (nats://, tls:// or HOST:PORT), not http:// ones
   await refused(resolveConfig({ replicate: "nats://a:4222," }, {}), /an empty URL/);
 });
 
+test("durability memory with replicate is refused here, naming both keys and sources", async () => {
+  const url = "nats://127.0.0.1:4222";
+  await refused(
+    resolveConfig({ replicate: url, durability: "memory" }, {}),
+    /config keys durability \(from flag --durability\) and replicate \(from flag --replicate\)/,
+  );
+  await refused(
+    resolveConfig({ replicate: url }, { STATEBASE_DURABILITY: "memory" }),
+    /durability \(from environment variable STATEBASE_DURABILITY\).*choose sync .* or async/,
+  );
+  assert.equal((await resolveConfig({ durability: "memory" }, {})).durability, "memory");
+  assert.equal((await resolveConfig({ replicate: url, durability: "async" }, {})).replicate, url);
+});
+
 test("rcp and http both off is refused: nobody could reach the server", async () => {
   await refused(
     resolveConfig({ rcp: "off" }, { STATEBASE_HTTP: "off" }),

@@ -105,6 +105,9 @@ export class Counter implements StoredObject {
     const mapKey = this.mapKey(normalized);
     const entry = this.values.get(mapKey);
     const before = entry === undefined ? 0 : entry.value;
+    // Adding 0 changes nothing, so it records nothing (no 0 row, no commit), as a reset of an
+    // absent key and a merge of an empty histogram.
+    if (delta === 0) return before;
     let after: number | bigint;
     if (typeof before === "number" && typeof delta === "number") {
       after = before + delta;

@@ -539,6 +539,7 @@ export class ReferenceModel {
     const k = counterKey(counter, key);
     const entries = this.counters[counter];
     const after = (entries.get(k.id)?.value ?? 0n) + delta;
+    if (delta === 0n) return { value: normalizeInteger(after), changes: [] };
     if (after < intBounds.int8[0] || after > intBounds.int8[1]) fail("OUT_OF_RANGE");
     entries.set(k.id, { key: k.key, value: after });
     return { value: normalizeInteger(after), changes: [[objectNames[counter], "set"]] };

@@ -334,3 +334,32 @@ describe("objects", () => {
     assert.deepEqual(db.system("objects"), []);
   });
 });
+
+describe("adding zero", () => {
+  // As a reset of an absent key and a merge of an empty histogram: no change, no commit.
+  test("add(0) changes nothing and commits nothing, on a new key or an existing one", async () => {
+    const { db, views } = await keyed();
+    const seq = db.seq;
+    assert.equal(views.add(0, "home"), 0);
+    assert.equal(views.add(0n, "home"), 0);
+    assert.deepEqual(views.entries(), [], "no visible 0 row for a key never counted");
+    assert.equal(db.seq, seq, "no commit, no seq burned");
+    views.add(4, "home");
+    assert.equal(views.add(0, "home"), 4);
+    assert.equal(db.seq, seq + 1);
+    const { frames } = await db.command("counter default::views add 0 by { page: 'home' }");
+    assert.deepEqual(frames, [[{ value: 4 }]]);
+    assert.equal(db.seq, seq + 1);
+    assert.deepEqual((await db.query("from default::views")).frames, [
+      [{ page: "home", value: 4 }],
+    ]);
+  });
+
+  test("add(0) still checks the key and the amount", async () => {
+    const { views } = await keyed();
+    const object = "default::views";
+    throwsDb(() => views.add(0), { code: "INVALID_ARGUMENT", object });
+    throwsDb(() => views.add(0, 5), { code: "TYPE_MISMATCH", object, column: "page" });
+    throwsDb(() => views.add(0.5, "home"), { code: "TYPE_MISMATCH", object, column: "amount" });
+  });
+});

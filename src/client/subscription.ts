@@ -15,7 +15,11 @@ export interface SubscribeOptions {
    * subscription with CALLBACK_FAILED (its `cause` is what was thrown); others go on.
    */
   onMessage?: (message: SubscriptionMessage) => void;
-  /** Called once when the subscription fails for good (it then ends). */
+  /**
+   * Called once when the subscription fails for good (it then ends). A throw does not
+   * escape: the iterator rejects with CALLBACK_FAILED, its `cause` what was thrown and its
+   * `details.error` the failure being reported.
+   */
   onError?: (error: StatebaseError) => void;
 }
 
@@ -74,17 +78,19 @@ export class ClientSubscription implements AsyncIterable<SubscriptionMessage> {
   fail(error: StatebaseError): void {
     if (this.done) return;
     this.error = error;
-    this.options.onError?.(error);
+    try {
+      this.options.onError?.(error);
+    } catch (thrown) {
+      // Thrown on into the socket's handler it was uncaught and the iterator never ended.
+      this.error = callbackFailure("onError", thrown, error);
+    }
     this.finish();
   }
 
   /** `onMessage` threw: the subscription ends with CALLBACK_FAILED, the error as its cause. */
   private failCallback(error: unknown): void {
-    const reason = error instanceof Error ? error.message : String(error);
-    const failure = new StatebaseError("CALLBACK_FAILED", `onMessage threw: ${reason}`);
-    failure.cause = error;
     this.host.unsubscribe(this);
-    this.fail(failure);
+    this.fail(callbackFailure("onMessage", error));
   }
 
   /** Stops the subscription; the iterator ends after the messages already received. */
@@ -135,4 +141,23 @@ export class ClientSubscription implements AsyncIterable<SubscriptionMessage> {
     if (this.error !== undefined && failWaiting !== undefined) failWaiting(this.error);
     else waiting?.({ done: true, value: undefined });
   }
+}
+
+/** CALLBACK_FAILED for a callback that threw; `reporting` is the failure onError was given. */
+function callbackFailure(
+  callback: "onMessage" | "onError",
+  thrown: unknown,
+  reporting?: StatebaseError,
+): StatebaseError {
+  const reason = thrown instanceof Error ? thrown.message : String(thrown);
+  const context =
+    reporting === undefined ? "" : ` while reporting ${reporting.code}: ${reporting.message}`;
+  const failure = new StatebaseError(
+    "CALLBACK_FAILED",
+    `${callback} threw: ${reason}${context}`,
+    undefined,
+    reporting === undefined ? undefined : { error: reporting },
+  );
+  failure.cause = thrown;
+  return failure;
 }

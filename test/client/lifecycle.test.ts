@@ -105,3 +105,45 @@ test("an onMessage callback that throws ends its subscription, not the client", 
     await server.close();
   }
 });
+
+test("an onError callback that throws still ends its subscription with the error", async () => {
+  // The throw escaped into the socket's message handler (an uncaught exception) before the
+  // subscription ended: its iterator waited forever and the failure was never seen.
+  const server = await startTestServer();
+  const client = new Client(server.url, {});
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown): void => void uncaught.push(error);
+  process.prependListener("uncaughtException", onUncaught);
+  try {
+    await client.start();
+    const bug = new Error("bug in the app's onError");
+    const failing = client.subscribe(
+      { table: "missing" },
+      {
+        onError: () => {
+          throw bug;
+        },
+      },
+    );
+    const healthy = client.subscribe({ table: "b" });
+    await assert.rejects(failing[Symbol.asyncIterator]().next(), (error: unknown) => {
+      assert.ok(error instanceof StatebaseError, String(error));
+      assert.equal(error.code, "CALLBACK_FAILED");
+      assert.equal(error.cause, bug);
+      const failure = error.details?.["error"];
+      assert.ok(failure instanceof StatebaseError, String(failure));
+      assert.equal(failure.code, "UNKNOWN_OBJECT");
+      assert.match(error.message, /UNKNOWN_OBJECT/);
+      return true;
+    });
+    const fine = healthy[Symbol.asyncIterator]();
+    assert.equal((await fine.next()).value?.type, "snapshot");
+    server.db.publish([{ op: "insert", key: 1, row: { id: 1 } }]);
+    assert.equal((await fine.next()).value?.seq, 1);
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.removeListener("uncaughtException", onUncaught);
+    await client.close();
+    await server.close();
+  }
+});

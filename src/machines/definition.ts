@@ -8,6 +8,7 @@
 import { crc32c } from "../lib/crc32c.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
 import {
+  jsonDepthMax,
   machineEffectsPerTransitionMax,
   machineStatesMax,
   machineTimerDelayMsMax,
@@ -65,6 +66,7 @@ export function normalizeDefinition(input: unknown): MachineDefinition {
   }
   const transitions = normalizeTransitions(input.transitions, stateSet);
   const meta = input.meta;
+  checkDepth(meta, "meta");
   const after = input.after === undefined ? undefined : normalizeStateTimers(input.after, stateSet);
   const definition: MachineDefinition = {
     states,
@@ -211,7 +213,35 @@ function normalizeEffects(value: unknown, path: string): EffectSpec[] {
   if (value.length > machineEffectsPerTransitionMax) {
     throw invalidDefinition(`${path}.effects`, `at most ${machineEffectsPerTransitionMax} effects`);
   }
-  return value.map((effect, i) => normalizeEffect(effect, `${path}.effects[${i}]`));
+  return value.map((effect, i) => {
+    checkDepth(effect, `${path}.effects[${i}]`);
+    return normalizeEffect(effect, `${path}.effects[${i}]`);
+  });
+}
+
+/**
+ * Throws INVALID_DEFINITION when `value` (at `path`) nests lists and objects deeper than a
+ * stored json value may (jsonDepthMax). Effect templates are compiled by recursion, and
+ * 200,000 levels overflowed its stack: INTERNAL_ERROR for the client's input. Walked level
+ * by level, so the check itself cannot overflow.
+ */
+function checkDepth(value: unknown, path: string): void {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: unknown[] = [];
+    for (const item of level) {
+      if (item === null || typeof item !== "object") continue;
+      if (depth >= jsonDepthMax) {
+        throw invalidDefinition(
+          path,
+          `nests deeper than ${jsonDepthMax} levels of lists and objects`,
+        );
+      }
+      // A loop, not push(...values): a list of a million items would overflow the spread.
+      for (const child of Object.values(item)) next.push(child);
+    }
+    level = next;
+  }
 }
 
 /**

@@ -276,3 +276,31 @@ test("bad put parameters are INVALID_ARGUMENT", async () => {
   });
   await db.close();
 });
+
+test("effects or meta nested 200,000 levels deep are INVALID_DEFINITION naming where", () => {
+  // An effect's template is compiled by recursion: 200,000 nested lists overflowed the stack
+  // (RangeError; INTERNAL_ERROR, retryable, over RCP) for what is the client's input.
+  const deepList = (depth: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  };
+  const base = { states: ["a"], initial: "a" };
+  const withEffect = (template: unknown) => ({
+    ...base,
+    transitions: [
+      { from: "a", event: "E", to: "a", effects: [{ table: "s::t", insert: template }] },
+    ],
+  });
+  throwsDb(() => normalizeDefinition(withEffect(deepList(200_000))), {
+    code: "INVALID_DEFINITION",
+    message: /transitions\[0\]\.effects\[0\]: nests deeper than 64 levels of lists and objects/,
+  });
+  throwsDb(() => normalizeDefinition({ ...base, transitions: [], meta: deepList(200_000) }), {
+    code: "INVALID_DEFINITION",
+    message: /meta: nests deeper than 64 levels/,
+  });
+  // As deep as a json value may be still goes through.
+  normalizeDefinition(withEffect(deepList(50)));
+  normalizeDefinition({ ...base, transitions: [], meta: deepList(60) });
+});

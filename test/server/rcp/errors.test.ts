@@ -13,6 +13,7 @@ import { wireErrorCodes } from "../../../src/protocol/index.ts";
 import { toWireError } from "../../../src/server/rcp/failure.ts";
 import { orderMachine, startTestRcp } from "../../support/rcp-server.ts";
 import type { TestRcp } from "../../support/rcp-server.ts";
+import { frame } from "../../support/rcp-wire.ts";
 import type { WireClient } from "../../support/rcp-wire.ts";
 
 let rcp: TestRcp;
@@ -114,6 +115,35 @@ test("decision 3: invalid definitions and guards are BAD_REQUEST, not INTERNAL_E
     [missingCode, missingMessage],
     ["BAD_REQUEST", "invalid request: missing field `definition`"],
   );
+});
+
+test("JSON nested 200,000 levels deep is BAD_REQUEST wherever it is; the server goes on", async () => {
+  // Deep effects in a definition overflowed the stack of the code compiling them:
+  // INTERNAL_ERROR, retryable, for the client's input. Built as text: JSON.stringify recurses.
+  const deep = `${"[".repeat(200_000)}${"]".repeat(200_000)}`;
+  const effect = `{"table": "s::t", "insert": ${deep}}`;
+  const transition = `{"from": "a", "event": "E", "to": "a", "effects": [${effect}]}`;
+  const definition = `{"states": ["a"], "initial": "a", "transitions": [${transition}]}`;
+  await client.ok("CREATE_INSTANCE", { machine: "order", version: 1, instance_id: "deep" });
+  const metaDefinition = `{"states": ["a"], "initial": "a", "transitions": [], "meta": ${deep}}`;
+  const deepEvent = `{"instance_id": "deep", "event": "PAY", "payload": {"x": ${deep}}}`;
+  const requests: Array<[string, string, RegExp]> = [
+    ["PUT_MACHINE", `{"machine": "d", "version": 1, "definition": ${definition}}`, /effects\[0\]/],
+    ["PUT_MACHINE", `{"machine": "d", "version": 1, "definition": ${metaDefinition}}`, /meta/],
+    ["APPLY_EVENT", deepEvent, /64/],
+    ["APPLY_EVENT", `{"instance_id": "deep", "event": "PAY", "payload": ${deep}}`, /64/],
+    ["CREATE_INSTANCE", `{"machine": "order", "version": 1, "initial_ctx": {"x": ${deep}}}`, /64/],
+    ["BATCH", `{"mode": "atomic", "ops": [{"op": "APPLY_EVENT", "params": ${deepEvent}}]}`, /64/],
+  ];
+  for (const [index, [op, params, message]] of requests.entries()) {
+    const id = `deep-${index}`;
+    client.sendRaw(frame(`{"type": "request", "id": "${id}", "op": "${op}", "params": ${params}}`));
+    const response = await client.waitFor((m) => m.id === id);
+    const error = response.error as { code: string; message: string; retryable: boolean };
+    assert.deepEqual([error.code, error.retryable], ["BAD_REQUEST", false], error.message);
+    assert.match(error.message, message);
+  }
+  assert.deepEqual(await client.ok("PING"), { pong: true });
 });
 
 test("param errors read like serde's", async () => {

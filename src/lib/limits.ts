@@ -59,6 +59,11 @@ export const functionArgumentsMax = 64;
 export const queueClaimCountMax = 10_000;
 /** Attempts allowed by a queue definition. */
 export const queueAttemptsMax = 1_000_000;
+/**
+ * A queue's visibility or delay (definition, claim, enqueue, nack): 100 years, so a deadline
+ * `now + ms` stays a whole time below 2^53 ms, as a machine timer's does.
+ */
+export const queueDelayMsMax = 100 * 365 * 24 * 60 * 60 * 1000;
 /** Length of a queue message's dedup key, in UTF-16 code units (kept while it is queued). */
 export const queueDedupKeyLengthMax = 1024;
 /** Length of one RQL script's text, in UTF-16 code units. */

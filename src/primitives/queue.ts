@@ -6,7 +6,12 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
-import { queueAttemptsMax, queueClaimCountMax, queueDedupKeyLengthMax } from "../lib/limits.ts";
+import {
+  queueAttemptsMax,
+  queueClaimCountMax,
+  queueDedupKeyLengthMax,
+  queueDelayMsMax,
+} from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap } from "../lib/ordered-map.ts";
 import { rowConstructor } from "../lib/row-object.ts";
@@ -202,6 +207,9 @@ function parseVisibility(name: string, visibility: string): number {
 
 type OrderKey = readonly [number, number];
 
+/** The last time a Date can hold (Unix ms): a later notBefore would be no time. */
+const notBeforeMsMax = 8.64e15;
+
 export class Queue implements StoredObject {
   readonly kind = "queue" as const;
   readonly name: string;
@@ -227,6 +235,13 @@ export class Queue implements StoredObject {
         : new Schema(definition.name, definition.columns);
     this.checkDefinition(definition);
     if (created) this.refuseOptionalId();
+    // Refused since a later version than the log format, so a replayed definition is spared.
+    if (created && definition.visibilityMs > queueDelayMsMax) {
+      throw this.invalid(
+        `visibility must be at most ${queueDelayMsMax} ms (100 years)`,
+        "INVALID_SCHEMA",
+      );
+    }
   }
 
   get size(): number {
@@ -336,6 +351,7 @@ export class Queue implements StoredObject {
     const visibilityMs = options.visibilityMs ?? this.definition.visibilityMs;
     if (!Number.isSafeInteger(visibilityMs) || visibilityMs < 1)
       throw this.invalid("visibilityMs must be a positive integer");
+    this.checkDelay("visibilityMs", visibilityMs);
     const due: QueueMessage[] = [];
     let claimable = 0;
     this.due.forEach((mapKey, key) => {
@@ -400,6 +416,7 @@ export class Queue implements StoredObject {
     const { delayMs = 0, ...settle } = typeof options === "number" ? { delayMs: options } : options;
     if (!Number.isSafeInteger(delayMs) || delayMs < 0)
       throw this.invalid("delayMs must be a whole number >= 0");
+    this.checkDelay("delayMs", delayMs);
     const message = this.requireClaimed(tx, id, this.claimOption(settle));
     const state: MessageState = message.attempts >= this.definition.attempts ? "dead" : "ready";
     this.write(tx, message, messageWith(message, state, message.attempts, tx.now + delayMs));
@@ -562,15 +579,31 @@ export class Queue implements StoredObject {
     let at = now;
     if (options.notBefore !== undefined) {
       const t = options.notBefore instanceof Date ? options.notBefore.getTime() : options.notBefore;
-      if (!Number.isFinite(t)) throw this.invalid("notBefore must be a time");
+      // Whole ms, as every other time: a fractional availableAt is no time a row can hold.
+      if (!Number.isSafeInteger(t) || Math.abs(t) > notBeforeMsMax) {
+        throw new DbError(
+          "INVALID_ARGUMENT",
+          `${this.name}: notBefore must be a time: a Date or whole Unix ms within ` +
+            `±${notBeforeMsMax}, got ${describeValue(options.notBefore)}`,
+          { object: this.name, value: describeValue(options.notBefore) },
+        );
+      }
       at = Math.max(at, t);
     }
     if (options.delayMs !== undefined) {
       if (!Number.isSafeInteger(options.delayMs) || options.delayMs < 0)
         throw this.invalid("delayMs must be a whole number >= 0");
+      this.checkDelay("delayMs", options.delayMs);
       at = Math.max(at, now + options.delayMs);
     }
     return at;
+  }
+
+  /** A claim's visibility or a delay, checked whole and >= 0 already, kept safe past now. */
+  private checkDelay(option: string, ms: number): void {
+    if (ms > queueDelayMsMax) {
+      throw this.invalid(`${option} must be at most ${queueDelayMsMax} ms (100 years), got ${ms}`);
+    }
   }
 
   private checkDefinition(definition: QueueDefinition): void {

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import assert from "node:assert/strict";
 import { open, createManualClock } from "../../src/index.ts";
 import type { Change, Database, ManualClock, QueueHandle, QueueMessage } from "../../src/index.ts";
+import { Queue, queueDefinition } from "../../src/primitives/index.ts";
 import { throwsDb } from "../support/assertions.ts";
 
 function assertChange(change: Change | undefined, expected: Change): void {
@@ -692,5 +693,61 @@ describe("changes and rollback", () => {
     });
     assert.deepEqual(idsOf(q.list("ready")), [1, 2]);
     assert.deepEqual(idsOf(q.claim(1)), [1], "the first message is still there to claim");
+  });
+});
+
+describe("times stay whole, safe milliseconds", () => {
+  const century = 100 * 365 * 24 * 60 * 60 * 1000;
+
+  test("a fractional or out-of-range notBefore is refused naming the queue", async () => {
+    const { q } = await jobs();
+    for (const notBefore of [t0 + 0.5, 1e300, 8.64e15 + 1, -Infinity]) {
+      throwsDb(() => q.enqueue({ job: "a" }, { notBefore }), {
+        code: "INVALID_ARGUMENT",
+        object: "default::jobs",
+        message: /default::jobs: notBefore must be a time/,
+      });
+    }
+    assert.equal(q.size, 0);
+    const { id } = q.enqueue({ job: "a" }, { notBefore: 8.64e15 });
+    assert.equal(q.get(id)?.availableAt, 8.64e15, "the last Date is a time");
+  });
+
+  test("visibility and delays longer than 100 years are refused", async () => {
+    const { db, q } = await jobs();
+    throwsDb(() => db.createQueue("huge", { visibility: Number.MAX_SAFE_INTEGER }), {
+      code: "INVALID_SCHEMA",
+      object: "default::huge",
+      message: /visibility must be at most 3153600000000 ms \(100 years\)/,
+    });
+    throwsDb(() => db.createQueue("long", { visibility: "36501d" }), {
+      code: "INVALID_SCHEMA",
+      message: /visibility must be at most/,
+    });
+    assert.ok(db.createQueue("century", { visibility: century }));
+    throwsDb(() => q.enqueue({ job: "a" }, { delayMs: century + 1 }), {
+      code: "INVALID_ARGUMENT",
+      object: "default::jobs",
+      message: /delayMs must be at most 3153600000000/,
+    });
+    q.enqueue({ job: "a" });
+    throwsDb(() => q.claim(1, { visibilityMs: Number.MAX_SAFE_INTEGER }), {
+      code: "INVALID_ARGUMENT",
+      object: "default::jobs",
+      message: /visibilityMs must be at most 3153600000000/,
+    });
+    const [claimed] = q.claim(1, { visibilityMs: century });
+    assert.ok(Number.isSafeInteger(claimed?.availableAt));
+    throwsDb(() => q.nack(1, century + 1), {
+      code: "INVALID_ARGUMENT",
+      message: /delayMs must be at most 3153600000000/,
+    });
+    assert.equal(q.get(1)?.state, "claimed");
+  });
+
+  test("a replayed definition with a longer visibility still opens", () => {
+    const definition = queueDefinition("old::q", { visibility: Number.MAX_SAFE_INTEGER });
+    assert.throws(() => new Queue(definition, true), /visibility must be at most/);
+    assert.equal(new Queue(definition, false).definition.visibilityMs, Number.MAX_SAFE_INTEGER);
   });
 });

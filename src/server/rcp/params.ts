@@ -57,7 +57,9 @@ export class Params {
   }
 
   optU64(name: string): number | undefined {
-    return this.optInteger(name, offsetMax, "u64");
+    // rstmdb takes any u64; Statebase's offsets stay below 2^53, so the range refused names
+    // what is taken (a bare "expected u64" read as wrong for 2^60, which is a u64).
+    return this.optInteger(name, offsetMax, "u64", `u64 from 0 to ${offsetMax} (2^53 - 1)`);
   }
 
   optBool(name: string): boolean | undefined {
@@ -84,12 +86,13 @@ export class Params {
     return value as string[];
   }
 
-  private optInteger(name: string, max: number, type: string): number | undefined {
+  /** An integer 0..max; `range` says what is taken when that is less than the whole `type`. */
+  private optInteger(name: string, max: number, type: string, range = type): number | undefined {
     const value = this.any(name);
     if (value === undefined) return undefined;
     if (typeof value !== "number" || !Number.isInteger(value)) throw mismatch(name, value, type);
     if (value < 0 || value > max) {
-      throw badRequest(`invalid value: integer \`${value}\`, expected ${type} for \`${name}\``);
+      throw badRequest(`invalid value: integer \`${value}\`, expected ${range} for \`${name}\``);
     }
     return value;
   }

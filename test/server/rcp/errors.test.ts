@@ -159,6 +159,25 @@ test("param errors read like serde's", async () => {
     "BAD_REQUEST",
     "invalid request: invalid value: integer `-1`, expected u32 for `version`",
   ]);
+  // Offsets from 2^53 to 2^64 said "expected u64", which they are: name the range taken.
+  const range = "expected u64 from 0 to 9007199254740991 (2^53 - 1)";
+  const offsets: Array<[string, Record<string, unknown>, string]> = [
+    ["WAL_READ", { from_offset: 2 ** 53 }, "from_offset"],
+    ["WAL_READ", { from_offset: 1, limit: 2 ** 63 }, "limit"],
+    ["WATCH_ALL", { from_offset: 2 ** 64 - 1 }, "from_offset"],
+    [
+      "APPLY_EVENT",
+      { instance_id: "i-1", event: "E", expected_wal_offset: -1 },
+      "expected_wal_offset",
+    ],
+  ];
+  for (const [op, params, field] of offsets) {
+    const value = String(params[field]);
+    assert.deepEqual(await failure(op, params), [
+      "BAD_REQUEST",
+      `invalid request: invalid value: integer \`${value}\`, ${range} for \`${field}\``,
+    ]);
+  }
   // A list with one wrong item said "invalid type: sequence, expected a sequence of strings".
   assert.deepEqual(await failure("WATCH_ALL", { machines: ["order", 5] }), [
     "BAD_REQUEST",

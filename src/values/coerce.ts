@@ -162,13 +162,21 @@ function coerceDecimal(type: ValueType, value: unknown, site: ValueSite): Decima
 
 function coerceText(type: ValueType, value: unknown, site: ValueSite): string {
   if (typeof value !== "string") throw mismatch(type, value, site);
-  if (value.length > textLengthMax) {
+  return checkTextLength(value, site);
+}
+
+/**
+ * Text of any kind of value (a utf8 column, text or a key inside an any or json value) is at
+ * most textLengthMax long, so no single string outgrows what a log record or a frame holds.
+ */
+function checkTextLength(text: string, site: ValueSite): string {
+  if (text.length > textLengthMax) {
     throw new DbError("LIMIT_EXCEEDED", `${where(site)}text longer than ${textLengthMax}`, {
       ...details(site),
-      value: describeValue(value),
+      value: describeValue(text),
     });
   }
-  return value;
+  return text;
 }
 
 function coerceBlob(type: ValueType, value: unknown, site: ValueSite): Uint8Array {
@@ -287,7 +295,8 @@ function coerceUuid(type: ValueType, value: unknown, site: ValueSite): string {
 const JsonObject = rowConstructor();
 
 function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (value === null || typeof value === "boolean") return value;
+  if (typeof value === "string") return checkTextLength(value, site);
   if (typeof value === "number") {
     if (Number.isFinite(value)) return value;
     throw mismatch({ kind: "json", optional: true }, value, site, "JSON numbers are finite");
@@ -304,7 +313,9 @@ function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
   if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     const out = new JsonObject();
     for (const [key, item] of Object.entries(value)) {
-      if (item !== undefined) setOwnKey(out, key, copyJson(item, site, depth + 1));
+      if (item !== undefined) {
+        setOwnKey(out, checkTextLength(key, site), copyJson(item, site, depth + 1));
+      }
     }
     return out;
   }
@@ -318,7 +329,7 @@ const anyType: ValueType = { kind: "any", optional: false };
  * A copy of a value of no declared type (an `any` column, a schema-free queue body) made of
  * what the log carries and reads back as it was: none, booleans, finite numbers, bigints,
  * text, decimals, durations, datetimes, blobs, lists and plain objects, nested at most
- * jsonDepthMax deep. Anything else (a Map, a Set, a class instance, a function, NaN, an invalid
+ * jsonDepthMax deep, with text and keys at most textLengthMax long. Anything else (a Map, a Set, a class instance, a function, NaN, an invalid
  * date) would be stored, then come back from the log as something else, stop the commit or
  * stop the log from opening, so it is refused here, naming the site. A copy, so the caller
  * changing its object later changes nothing.
@@ -326,6 +337,7 @@ const anyType: ValueType = { kind: "any", optional: false };
 export function copyStorable(value: unknown, site: ValueSite, depth = 0): unknown {
   switch (typeof value) {
     case "string":
+      return checkTextLength(value, site);
     case "boolean":
     case "bigint":
     case "undefined":
@@ -361,7 +373,7 @@ export function copyStorable(value: unknown, site: ValueSite, depth = 0): unknow
   }
   const out = new JsonObject();
   for (const [key, item] of Object.entries(value)) {
-    setOwnKey(out, key, copyStorable(item, site, depth + 1));
+    setOwnKey(out, checkTextLength(key, site), copyStorable(item, site, depth + 1));
   }
   return out;
 }

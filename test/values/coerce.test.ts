@@ -13,6 +13,7 @@ import type { ErrorCode, TableHandle } from "../../src/index.ts";
 import { throwsDb } from "../support/assertions.ts";
 
 const db = await open();
+const textLengthMax = 16 * 1024 * 1024;
 const tables = new Map<string, TableHandle>();
 
 /** The qualified name of the single-column table for a type spelling. */
@@ -191,7 +192,6 @@ describe("bool, text and decimal", () => {
   });
 
   test("utf8 longer than textLengthMax is LIMIT_EXCEEDED; exactly the limit is stored", () => {
-    const textLengthMax = 16 * 1024 * 1024;
     const atLimit = "x".repeat(textLengthMax);
     assert.equal((store("utf8", atLimit) as string).length, textLengthMax);
     throwsDb(() => store("utf8", `${atLimit}x`), {
@@ -433,6 +433,30 @@ describe("any", () => {
     let deep: unknown = 1;
     for (let i = 0; i < 65; i++) deep = { deep };
     throwsDb(() => store("any", deep), { code: "LIMIT_EXCEEDED", message: /deeper than 64/ });
+  });
+
+  test("text in any and json values has the utf8 limit, in values and in keys", () => {
+    const atLimit = "x".repeat(textLengthMax);
+    const over = `${atLimit}x`;
+    assert.equal((store("any", { s: atLimit }) as { s: string }).s.length, textLengthMax);
+    for (const type of ["any", "json"]) {
+      for (const value of [over, [1, over], { a: { b: over } }, { [over]: 1 }]) {
+        throwsDb(() => store(type, value), {
+          code: "LIMIT_EXCEEDED",
+          object: tableName(type),
+          column: "v",
+          message: new RegExp(`^${tableName(type)}\\.v: text longer than ${textLengthMax}`),
+        });
+      }
+    }
+    // A schema-free queue body is an any value: refused when enqueued, nothing taken.
+    const q = db.createQueue("default::free_text");
+    throwsDb(() => q.enqueue({ note: over }), {
+      code: "LIMIT_EXCEEDED",
+      object: "default::free_text",
+    });
+    assert.equal(q.size, 0);
+    assert.deepEqual(q.enqueue({ note: "ok" }), { id: 1, enqueued: true });
   });
 });
 

@@ -298,7 +298,8 @@ function copyJson(value: unknown, site: ValueSite, depth: number): unknown {
   if (value === null || typeof value === "boolean") return value;
   if (typeof value === "string") return checkTextLength(value, site);
   if (typeof value === "number") {
-    if (Number.isFinite(value)) return value;
+    // No -0, as in every stored value: the log writes it as 0, so it would not come back.
+    if (Number.isFinite(value)) return value === 0 ? 0 : value;
     throw mismatch({ kind: "json", optional: true }, value, site, "JSON numbers are finite");
   }
   // Containers count as levels (scalars do not), so 65 nested empty arrays are refused too.

@@ -345,6 +345,12 @@ describe("json", () => {
     assert.equal(store("json", "text"), "text");
   });
 
+  test("-0 in a document is stored as 0, as the log carries it back", () => {
+    const stored = store("json", { n: -0, list: [-0] }) as { n: number; list: number[] };
+    assert.ok(Object.is(stored.n, 0) && Object.is(stored.list[0], 0));
+    assert.ok(Object.is(store("json", -0), 0));
+  });
+
   test("a key named __proto__ stays a key of a plain object, at any depth", () => {
     const source: unknown = JSON.parse('{"a": 1, "__proto__": {"x": 1}, "n": {"__proto__": 2}}');
     const stored = store("json", source) as Record<string, unknown>;

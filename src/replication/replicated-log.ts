@@ -60,6 +60,15 @@ const followerStallMsMax = 1000;
  */
 const takeoverTtlFractionMax = 1 / 2;
 
+/**
+ * A node whose claim ran out of that time leaves the lease free for this many TTLs before it
+ * tries again, doubling with each claim it gives up in a row up to the most: retrying at every
+ * tick, it would hold the lease for half of each TTL, and a healthy node ticking meanwhile
+ * would find it taken, tick after tick.
+ */
+const takeoverBackoffTtlsMin = 1;
+const takeoverBackoffTtlsMax = 8;
+
 /** Origin kind of the record a new writer appends when it takes over (see claimStream). */
 const takeoverOriginKind = "statebase.takeover";
 
@@ -222,8 +231,10 @@ class ReplicatedLog implements LogBackend {
   private writerSeen: LeaseHolder | undefined;
   /** Why the writer's lease lapsed (NATS did not answer its renewals); undefined while held. */
   private leaseFailure: string | undefined;
-  /** A takeover gave up (see giveUpTakeover) since this node last saw another hold the lease. */
-  private takeoverGivenUp = false;
+  /** Takeovers given up in a row (see giveUpTakeover) since another node held the lease. */
+  private takeoverGivenUpCount = 0;
+  /** When (performance.now()) this node may try to take the lease again after giving up. */
+  private takeoverRetryAtMs = 0;
   /** The follower's position at a lease tick and since when it has not moved. */
   private followed = { streamSeq: 0, sinceMs: 0 };
 
@@ -486,8 +497,9 @@ class ReplicatedLog implements LogBackend {
 
   /** Takes the lease when it is free, reads the stream to its end, then writes. */
   private async tryTakeOver(): Promise<void> {
+    if (performance.now() < this.takeoverRetryAtMs) return; // backing off: see giveUpTakeover
     if (!(await this.lease.acquire())) {
-      this.takeoverGivenUp = false;
+      this.takeoverGivenUpCount = 0;
       return;
     }
     const claimMsMax = this.leaseTtlMs * takeoverTtlFractionMax;
@@ -497,7 +509,7 @@ class ReplicatedLog implements LogBackend {
       await this.giveUpTakeover(claimMsMax);
       return;
     }
-    this.takeoverGivenUp = false;
+    this.takeoverGivenUpCount = 0;
     await this.follower?.stop();
     this.follower = undefined;
     if (this.role !== "follower" || this.failed !== undefined) return;
@@ -557,19 +569,28 @@ class ReplicatedLog implements LogBackend {
 
   /**
    * The claim took longer than `claimMsMax` (the stream was slow to read or NATS to answer):
-   * this node lets the lease go, so that any node may take it at once, and tries again at its
-   * next lease tick. Said once until another node holds the lease or a takeover succeeds.
+   * this node lets the lease go, so that any node may take it at once, and leaves it free for
+   * a back-off (takeoverBackoffTtlsMin TTLs, doubling while it keeps giving up) before it tries
+   * again. Said once until another node holds the lease or a takeover succeeds.
    */
   private async giveUpTakeover(claimMsMax: number): Promise<void> {
     await Promise.race([this.lease.release().catch(() => {}), delay(this.leaseTtlMs / 3)]);
-    if (this.takeoverGivenUp) return;
-    this.takeoverGivenUp = true;
+    this.takeoverGivenUpCount++;
+    const backoffTtls = Math.min(
+      takeoverBackoffTtlsMin * 2 ** (this.takeoverGivenUpCount - 1),
+      takeoverBackoffTtlsMax,
+    );
+    // Counted from after the release: the key stays free for the whole back-off.
+    this.takeoverRetryAtMs = performance.now() + backoffTtls * this.leaseTtlMs;
+    if (this.takeoverGivenUpCount > 1) return;
     const { node, stream } = this.connection;
     this.report(
       "warning",
       `node ${node} took the writer lease of stream ${stream} but could not read the stream ` +
         `to its end within ${claimMsMax} ms (it has read to message ${this.head.streamSeq}); ` +
-        `it gave the lease back and tries again at its next lease tick`,
+        `it gave the lease back and leaves it free for ${backoffTtls * this.leaseTtlMs} ms ` +
+        `(twice as long each time it gives up again, up to ${takeoverBackoffTtlsMax} TTLs) ` +
+        `before trying again`,
     );
   }
 

@@ -72,6 +72,58 @@ test("a takeover whose read of the stream stalls gives the lease back; ticks go 
   assert.equal(stateDigest(next), referenceDigest(15));
 });
 
+test("a node whose takeovers keep stalling backs off, leaving the lease free", async (t) => {
+  const stream = uniqueStream("takeover_backoff");
+  t.after(() => deleteReplicatedLog(stream));
+  const proxy = await startNatsProxy(natsUrl);
+  t.after(() => proxy.close());
+  const replicate = { stream, leaseTtlMs };
+  const first = await open({
+    replicate: { ...replicate, url: natsUrl, node: "w" },
+    onMessage: quiet,
+  });
+  const stalled = await open({
+    replicate: { ...replicate, url: proxy.url, node: "f" },
+    onMessage: quiet,
+  });
+  t.after(() => stalled.close());
+  workloadSetup(first);
+  await writeSteps(first, 1, 3);
+  await eventually(() => stalled.seq === first.seq, "the follower reads the first steps");
+  // Every write of the lease key, as (when, what, by whom), seen from a connection of our own.
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const kv = await new Kvm(nc).open(`${stream}_lease`);
+  const events: Array<{ atMs: number; operation: string; node: string }> = [];
+  const watch = await kv.watch({ key: "writer", include: "updates" });
+  t.after(() => watch.stop());
+  void (async () => {
+    for await (const entry of watch) {
+      const node = entry.operation === "PUT" ? (entry.json<{ node: string }>().node ?? "") : "";
+      // The server's time of each write: what the watch takes to tell us does not count.
+      events.push({ atMs: entry.created.getTime(), operation: entry.operation, node });
+    }
+  })();
+  // Its log connection delivers no stream message from now on, yet answers API requests:
+  // each claim stalls reading the steps below, while its lease ticks run on.
+  proxy.holdDeliveries(0);
+  await writeSteps(first, 4, 6);
+  await first.close();
+  const claims = (): typeof events => events.filter((e) => e.operation === "PUT");
+  await eventually(() => claims().length >= 3, "three stalled takeovers", 30_000);
+  assert.ok(claims().every((e) => e.node === "f"));
+  // After each given-up claim the key stays free (deleted) for at least a whole TTL, so any
+  // healthy node, ticking every sixth of it, finds the lease free several times meanwhile.
+  for (let index = 2; index < events.length; index++) {
+    const [claim, before, after] = [events[index - 2]!, events[index - 1]!, events[index]!];
+    if (claim.node !== "f" || before.operation === "PUT" || after.operation !== "PUT") continue;
+    const freeMs = after.atMs - before.atMs;
+    // Less 1 ms: the server's times are rounded to milliseconds.
+    assert.ok(freeMs >= leaseTtlMs - 1, `the lease was taken again after ${freeMs.toFixed(0)} ms`);
+  }
+  proxy.release();
+});
+
 test("nodes whose stream is deleted under them stop, saying so, instead of waiting", async (t) => {
   const stream = uniqueStream("deleted");
   t.after(() => deleteReplicatedLog(stream));

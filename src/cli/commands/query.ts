@@ -8,14 +8,15 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { connect, StatebaseError } from "../../client/index.ts";
 import type { Client, QueryResult } from "../../client/index.ts";
+import { addHttpTlsFlags, createHttpTlsFetch, httpTlsWanted } from "./http-tls.ts";
+import type { HttpTlsFlags } from "./http-tls.ts";
 import { exitCodeFailed, exitCodeOk, exitCodeUsage, UsageError } from "../output.ts";
 import type { CliContext } from "../output.ts";
 
-interface RemoteOptions {
+interface RemoteOptions extends HttpTlsFlags {
   http: string;
   token?: string;
   json?: boolean;
-  tls?: boolean;
 }
 
 const entries = ["query", "command", "admin"] as const;
@@ -23,15 +24,15 @@ type Entry = (typeof entries)[number];
 
 /** Adds `query` and `call` to `program`. */
 export function addQueryCommands(program: Command, context: CliContext): void {
-  program
+  const query = program
     .command("query")
     .description("run RQL on a server over HTTP")
     .argument("<rql>", "the RQL script")
     .option("--http <host:port>", "the server's HTTP listener", "127.0.0.1:8090")
     .option("--token <token>", "bearer token (default $STATEBASE_TOKEN)")
     .option("--entry <entry>", "query, command or admin", parseEntry, "query")
-    .option("--params <json>", "parameters: a JSON object or array", parseJson)
-    .option("--tls", "connect with https")
+    .option("--params <json>", "parameters: a JSON object or array", parseJson);
+  addHttpTlsFlags(query)
     .option("--json", "print the server's JSON answer")
     .action(async (rql: string, options: RemoteOptions & { entry: Entry; params?: unknown }) => {
       context.exitCode = await remote(context, options, async (client) => {
@@ -40,14 +41,14 @@ export function addQueryCommands(program: Command, context: CliContext): void {
         await printResult(context, result, options.json === true);
       });
     });
-  program
+  const call = program
     .command("call")
     .description("call a procedure on a server over HTTP")
     .argument("<name>", "the procedure's name")
     .option("--args <json>", "arguments: a JSON object or array", parseJson)
     .option("--http <host:port>", "the server's HTTP listener", "127.0.0.1:8090")
-    .option("--token <token>", "bearer token (default $STATEBASE_TOKEN)")
-    .option("--tls", "connect with https")
+    .option("--token <token>", "bearer token (default $STATEBASE_TOKEN)");
+  addHttpTlsFlags(call)
     .option("--json", "print the result as JSON on one line")
     .action(async (name: string, options: RemoteOptions & { args?: unknown }) => {
       context.exitCode = await remote(context, options, async (client) => {
@@ -68,9 +69,10 @@ async function remote(
     throw new UsageError(`--http must be HOST:PORT, got ${options.http}`);
   }
   const token = options.token ?? process.env["STATEBASE_TOKEN"];
-  const scheme = options.tls === true ? "https" : "http";
-  const client = await connect(`${scheme}://${options.http}`, {
+  const tls = httpTlsWanted(options);
+  const client = await connect(`${tls ? "https" : "http"}://${options.http}`, {
     transport: "http",
+    ...(tls ? { fetch: createHttpTlsFetch(options) } : {}),
     ...(token === undefined || token === "" ? {} : { token }),
   });
   try {

@@ -1,0 +1,130 @@
+/**
+ * @module TLS for the CLI's HTTP commands (`query`, `call`): the RCP commands' TLS flags
+ * (`--ca-cert`, `--client-cert`, `--client-key`, `-k/--insecure`, `--server-name`), same
+ * names and meaning, turned into a `fetch` for the client over Node's `https`. The global
+ * fetch takes no CA of its own (only NODE_EXTRA_CA_CERTS), so a private CA needs this.
+ */
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import type { IncomingMessage } from "node:http";
+import type { Command } from "commander";
+import { UsageError } from "../output.ts";
+
+export interface HttpTlsFlags {
+  tls?: boolean;
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  insecure?: boolean;
+  serverName?: string;
+}
+
+interface HttpTlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+  rejectUnauthorized: boolean;
+}
+
+/** Statuses whose answer has no body: a Response with one cannot be made. */
+const statusesWithoutBody: ReadonlySet<number> = new Set([204, 205, 304]);
+
+/** Adds `--tls` and the TLS options to an HTTP command. */
+export function addHttpTlsFlags(command: Command): Command {
+  return command
+    .option("--tls", "connect with https")
+    .option("--ca-cert <file>", "CA certificate to trust (implies --tls)")
+    .option("--client-cert <file>", "client certificate for mTLS (implies --tls)")
+    .option("--client-key <file>", "client key for mTLS (implies --tls)")
+    .option("-k, --insecure", "accept any server certificate (implies --tls)")
+    .option("--server-name <name>", "server name to check in its certificate (implies --tls)");
+}
+
+/** Whether the flags ask for TLS: `--tls` or any TLS option, as with the RCP commands. */
+export function httpTlsWanted(flags: HttpTlsFlags): boolean {
+  return (
+    flags.tls === true ||
+    flags.insecure === true ||
+    [flags.caCert, flags.clientCert, flags.clientKey, flags.serverName].some(
+      (value) => value !== undefined,
+    )
+  );
+}
+
+/** A `fetch` over `https` with the flags' CA, client certificate and checks. */
+export function createHttpTlsFetch(flags: HttpTlsFlags): typeof fetch {
+  if ((flags.clientCert === undefined) !== (flags.clientKey === undefined)) {
+    throw new UsageError("--client-cert and --client-key go together");
+  }
+  const options: HttpTlsOptions = {
+    ...(flags.caCert === undefined ? {} : { ca: readFlagFile(flags.caCert, "--ca-cert") }),
+    ...(flags.clientCert === undefined
+      ? {}
+      : { cert: readFlagFile(flags.clientCert, "--client-cert") }),
+    ...(flags.clientKey === undefined
+      ? {}
+      : { key: readFlagFile(flags.clientKey, "--client-key") }),
+    ...(flags.serverName === undefined ? {} : { servername: flags.serverName }),
+    rejectUnauthorized: flags.insecure !== true,
+  };
+  return (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    return httpsFetch(url, init ?? {}, options);
+  };
+}
+
+/** One request over `https`, answered as a fetch Response (what the client reads). */
+function httpsFetch(url: string, init: RequestInit, tls: HttpTlsOptions): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      url,
+      {
+        method: init.method ?? "GET",
+        headers: Object.fromEntries(new Headers(init.headers).entries()),
+        // One request per command: no connection is kept open to hold the process.
+        agent: false,
+        ...(init.signal == null ? {} : { signal: init.signal }),
+        ...tls,
+      },
+      (incoming) => void readAnswer(incoming).then(resolve, reject),
+    );
+    outgoing.on("error", (error) => reject(withTlsHint(error)));
+    outgoing.end(typeof init.body === "string" ? init.body : undefined);
+  });
+}
+
+async function readAnswer(incoming: IncomingMessage): Promise<Response> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of incoming) chunks.push(chunk as Buffer);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    for (const item of [value ?? []].flat()) headers.append(name, item);
+  }
+  const status = incoming.statusCode ?? 500;
+  const body = statusesWithoutBody.has(status) ? null : Buffer.concat(chunks);
+  return new Response(body, { status, headers });
+}
+
+/** A certificate refusal says which option helps, as the RCP commands do. */
+function withTlsHint(error: Error): Error {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  const certificate =
+    code === "ERR_TLS_CERT_ALTNAME_INVALID" || /CERT|SELF_SIGNED|UNABLE_TO_/.test(code);
+  if (!certificate) return error;
+  const hint =
+    `${error.message} (${code}); trust its CA with --ca-cert FILE, name the certificate's ` +
+    `host with --server-name, or skip the check with -k`;
+  // No cause: the client would append its message a second time.
+  return Object.assign(new Error(hint), { code });
+}
+
+function readFlagFile(path: string, option: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(
+      `${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`,
+    );
+  }
+}

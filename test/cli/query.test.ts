@@ -1,0 +1,108 @@
+/**
+ * Goal: `statebase query` and `statebase call` reach a server over HTTPS with the RCP
+ * commands' TLS options (`--ca-cert`, `--server-name`, `-k/--insecure`, `--client-cert`,
+ * `--client-key`): same names, same meaning; any of them implies TLS.
+ * Method: a real `statebase serve` with a certificate from a throwaway CA
+ * (test/support/tls-certs.ts); the commander program runs in-process with captured output.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createProgram } from "../../src/cli/main.ts";
+import { startServer } from "../support/server-process.ts";
+import type { ServerProcess } from "../support/server-process.ts";
+import { makeTestCerts } from "../support/tls-certs.ts";
+import type { TestCerts } from "../support/tls-certs.ts";
+
+let server: ServerProcess;
+let certs: TestCerts;
+let http: string;
+
+before(async () => {
+  certs = makeTestCerts();
+  server = await startServer({
+    args: ["--durability", "memory", "--rcp", "off"],
+    env: { STATEBASE_TLS_CERT: certs.serverCert, STATEBASE_TLS_KEY: certs.serverKey },
+  });
+  http = `127.0.0.1:${server.http.port}`;
+});
+
+after(async () => {
+  await server.stop();
+  certs.remove();
+});
+
+/** Runs the CLI in-process; resolves stdout lines, stderr lines and the exit code. */
+async function cli(...args: string[]): Promise<{ out: string[]; err: string[]; code: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const context = {
+    line: (text: string) => {
+      out.push(text);
+      return Promise.resolve();
+    },
+    warn: (text: string) => void err.push(text),
+    progress: (text: string) => void err.push(text),
+    exitCode: 0,
+  };
+  await createProgram(context).parseAsync(["node", "statebase", ...args]);
+  return { out, err, code: context.exitCode };
+}
+
+const rql = "from [{ answer: 42 }]";
+
+test("query --ca-cert trusts a private CA and implies TLS", async () => {
+  const result = await cli("query", rql, "--http", http, "--ca-cert", certs.caCert, "--json");
+  assert.deepEqual(result, { out: ['{"frames":[[{"answer":42}]]}'], err: [], code: 0 });
+});
+
+test("query --tls without the CA is refused naming --ca-cert and -k", async () => {
+  const result = await cli("query", rql, "--http", http, "--tls");
+  assert.equal(result.code, 1);
+  assert.equal(result.err.length, 1);
+  assert.match(result.err[0]!, /certificate/);
+  assert.match(result.err[0]!, /--ca-cert/);
+  assert.deepEqual(result.out, []);
+});
+
+test("query -k accepts any certificate; --server-name is checked against it", async () => {
+  const insecure = await cli("query", rql, "--http", http, "-k", "--json");
+  assert.deepEqual(insecure.out, ['{"frames":[[{"answer":42}]]}']);
+  const named = ["--ca-cert", certs.caCert, "--server-name"];
+  const localhost = await cli("query", rql, "--http", http, ...named, "localhost", "--json");
+  assert.deepEqual(localhost.out, ['{"frames":[[{"answer":42}]]}']);
+  const wrong = await cli("query", rql, "--http", http, ...named, "elsewhere.example");
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.err[0]!, /elsewhere\.example/);
+});
+
+test("call takes the same TLS options", async () => {
+  const result = await cli("call", "no_such_proc", "--http", http, "--ca-cert", certs.caCert);
+  assert.equal(result.code, 2);
+  assert.match(result.err[0]!, /no_such_proc/);
+});
+
+test("a TLS file that cannot be read, or a lone --client-cert, is a usage error", async () => {
+  await assert.rejects(cli("query", rql, "--http", http, "--ca-cert", "/nonexistent/ca.crt"), {
+    name: "UsageError",
+    message: "--ca-cert: cannot read /nonexistent/ca.crt (ENOENT)",
+  });
+  await assert.rejects(cli("call", "p", "--http", http, "--client-cert", certs.clientCert), {
+    name: "UsageError",
+    message: "--client-cert and --client-key go together",
+  });
+});
+
+test("query and call --help list the TLS options", () => {
+  for (const command of ["query", "call"]) {
+    const program = createProgram({
+      line: () => Promise.resolve(),
+      warn: () => undefined,
+      progress: () => undefined,
+      exitCode: 0,
+    });
+    const help = program.commands.find((c) => c.name() === command)!.helpInformation();
+    for (const flag of ["--ca-cert <file>", "--server-name <name>", "-k, --insecure"]) {
+      assert.ok(help.includes(flag), `${command} --help lacks ${flag}:\n${help}`);
+    }
+  }
+});

@@ -22,6 +22,8 @@ export type { EntryPoint } from "./entry-point.ts";
 export { asyncReadsOf, needsAsyncReads } from "./prefetch.ts";
 export type { AsyncReads } from "./prefetch.ts";
 export { historyKey } from "./source.ts";
+export { joinKeyReader } from "./join.ts";
+export type { KeyReader } from "./join.ts";
 export {
   ProcedureObject,
   ProcedureRegistry,

@@ -4,14 +4,15 @@
  * one of its indexes, each left row looks its matches up there (an index nested-loop join);
  * otherwise the right side is read once into a hash table. Either way matches come in the
  * right side's key order. Right columns are prefixed with `alias_`; a left join fills them
- * with none when nothing matches, and a none key value matches nothing.
+ * with none when nothing matches, and a none key value matches nothing. Keys match as `==`
+ * does: text joined with a time, date, datetime, duration or uuid column is read as that type.
  */
 import { DbError } from "../lib/errors.ts";
-import { compareValues, mapKeyOfTuple } from "../values/index.ts";
+import { coerceValue, compareValues, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import { Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
-import type { JoinKey, JoinStep, Pipeline } from "./ast.ts";
+import type { JoinKey, JoinStep, Pipeline, Position } from "./ast.ts";
 import type { Columns, CompileEnv, CompiledPipeline, RunContext } from "./context.ts";
 import type { Stage } from "./pipeline.ts";
 
@@ -36,7 +37,10 @@ export function compileJoin(
   checkJoinKeys(step, columns, right.columns);
   const leftNames = step.using.map((key) => key.left);
   const rightNames = step.using.map((key) => key.right);
-  const indexed = indexMatcher(step, env, rightNames);
+  const readers = keyReaders(step, columns, right.columns);
+  // An index holds the right column's own values: one whose values must be read as the left
+  // key's type (text meeting a time) cannot be looked up.
+  const indexed = readers.right.some(Boolean) ? undefined : indexMatcher(step, env, rightNames);
   const plan =
     indexed === undefined
       ? [...right.plan, `join: hash on (${rightNames.join(", ")})`]
@@ -44,11 +48,11 @@ export function compileJoin(
   const prefix = `${step.alias}_`;
   const rightColumns = right.columns === undefined ? undefined : [...right.columns.keys()];
   const stage: Stage = (rows, ctx) => {
-    const match = indexed?.match ?? hashMatcher(right.run(ctx), rightNames);
+    const match = indexed?.match ?? hashMatcher(right.run(ctx), rightNames, readers.right);
     const out: Row[] = [];
     const names = rightColumns ?? [];
     for (const row of rows) {
-      const key = leftNames.map((name) => row[name] ?? null);
+      const key = keyOf(row, leftNames, readers.left);
       const matches = key.some((part) => part === null) ? [] : match(key, ctx);
       for (const other of matches) {
         const joined: Record<string, unknown> = { ...row };
@@ -112,10 +116,14 @@ function joinColumnTaken(step: JoinStep, name: string): DbError {
   );
 }
 
-function hashMatcher(rows: readonly Row[], names: readonly string[]): Matcher {
+function hashMatcher(
+  rows: readonly Row[],
+  names: readonly string[],
+  readers: readonly KeyReader[],
+): Matcher {
   const table = new Map<MapKey, Row[]>();
   for (const row of rows) {
-    const values = names.map((name) => row[name] ?? null);
+    const values = keyOf(row, names, readers);
     if (values.some((value) => value === null)) continue;
     const key = mapKeyOfTuple(values);
     const bucket = table.get(key);
@@ -123,6 +131,85 @@ function hashMatcher(rows: readonly Row[], names: readonly string[]): Matcher {
     else bucket.push(row);
   }
   return (key) => table.get(mapKeyOfTuple(key)) ?? [];
+}
+
+// ---- Key values read as `==` reads them ----
+
+/** Reads one key value of one side; undefined for a side whose values are used as they are. */
+export type KeyReader = ((value: unknown) => unknown) | undefined;
+
+/**
+ * Kinds a text spells (`12:00:00.5`, `2024-01-02T03:04:05Z`, a uuid, `30s`); the expression
+ * language reads text compared with one of them as one, and a join key does the same.
+ */
+const textSpelledKinds: ReadonlySet<string> = new Set([
+  "date",
+  "time",
+  "datetime",
+  "duration",
+  "uuid4",
+  "uuid7",
+]);
+
+/** Kinds whose values may be text a spelled kind must read: text and untyped columns. */
+const textHoldingKinds: ReadonlySet<string> = new Set(["utf8", "any", "json"]);
+
+/**
+ * How one side's key values are read so that the join matches as `==` does: text (a utf8 or
+ * untyped column) joined with a time, date, datetime, duration or uuid column is read as that
+ * type, so 12:00:00.5 meets "12:00:00.50" and a datetime meets its text with an offset. Text
+ * that is no such value is TYPE_MISMATCH at the key, as `tm == note` is: matching nothing
+ * would quietly empty an inner join over a misspelt value.
+ */
+export function joinKeyReader(
+  own: ValueType | undefined,
+  other: ValueType | undefined,
+  name: string,
+  pos: Position | undefined,
+): KeyReader {
+  if (other === undefined || !textSpelledKinds.has(other.kind)) return undefined;
+  if (own !== undefined && !textHoldingKinds.has(own.kind)) return undefined;
+  const target: ValueType = { kind: other.kind, optional: false };
+  return (value) => {
+    if (typeof value !== "string") return value;
+    try {
+      return coerceValue(target, value);
+    } catch (error) {
+      if (!(error instanceof DbError)) throw error;
+      const where = pos === undefined ? "" : `line ${pos.line}, column ${pos.col}: `;
+      const place = pos === undefined ? {} : { line: pos.line, col: pos.col, fragment: name };
+      const message = `${where}join key ${name}: ${error.message}`;
+      throw new DbError(error.code, message, { ...error.details, column: name, ...place });
+    }
+  };
+}
+
+function keyReaders(
+  step: JoinStep,
+  left: Columns,
+  right: Columns,
+): { left: KeyReader[]; right: KeyReader[] } {
+  return {
+    left: step.using.map((key) =>
+      joinKeyReader(left?.get(key.left), right?.get(key.right), key.left, key.pos),
+    ),
+    right: step.using.map((key) =>
+      joinKeyReader(
+        right?.get(key.right),
+        left?.get(key.left),
+        `${step.alias}.${key.right}`,
+        key.pos,
+      ),
+    ),
+  };
+}
+
+function keyOf(row: Row, names: readonly string[], readers: readonly KeyReader[]): unknown[] {
+  return names.map((name, i) => {
+    const value = row[name] ?? null;
+    const read = readers[i];
+    return read === undefined ? value : read(value);
+  });
 }
 
 /** An index nested-loop matcher when the right side is a bare table keyed on the column. */

@@ -334,6 +334,7 @@ function compileJoin(
     right: right.columns,
     readLeft: build.live ? stream.read : undefined,
     keep,
+    positions: step.using.map((key) => key.pos),
   });
   right.node.next = join.rightInput;
   markRead(

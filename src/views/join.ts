@@ -4,7 +4,8 @@
  * Output rows hold the left columns then every right column prefixed `alias_`; a left join
  * fills those with none while a left row has no match. Output keys are `[leftKey, rightKey]`
  * for matches and `[leftKey]` for an unmatched left row. A key holding none matches nothing,
- * as `none == none` is not true.
+ * as `none == none` is not true. Keys match as `==` does (see the query's join, rql/join.ts):
+ * text joined with a time, date, datetime, duration or uuid column is read as that type.
  *
  * When the left input is a table read as each change is applied (a transactional view), the
  * left index holds only keys and left rows are read from the table when a right row changes:
@@ -13,6 +14,8 @@
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { rowConstructor } from "../lib/row-object.ts";
+import { joinKeyReader } from "../rql/index.ts";
+import type { KeyReader, Position } from "../rql/index.ts";
 import { mapKeyOf, mapKeyOfTuple } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { Columns } from "./columns.ts";
@@ -48,6 +51,8 @@ export interface JoinOptions {
    * aggregate, a map): joined rows are built with these only. Undefined: every column.
    */
   readonly keep?: ReadonlySet<string> | undefined;
+  /** Where each `using` pair is written, for errors reading a key. */
+  readonly positions?: readonly Position[] | undefined;
 }
 
 export class JoinOperator extends Operator {
@@ -60,6 +65,9 @@ export class JoinOperator extends Operator {
   private readonly rightColumns: readonly string[];
   private readonly outer: boolean;
   private readonly leftNames: readonly string[];
+  /** How each side's key values are read (text meeting a time); undefined: as they are. */
+  private readonly leftReaders: readonly KeyReader[] | undefined;
+  private readonly rightReaders: readonly KeyReader[] | undefined;
   private readonly readLeft: ReadRow | undefined;
   /** Right column name to its prefixed output name. */
   readonly prefixed: ReadonlyArray<readonly [string, string]>;
@@ -75,6 +83,15 @@ export class JoinOperator extends Operator {
     }
     this.leftColumns = using.map((pair) => pair[0]);
     this.rightColumns = using.map((pair) => pair[1]);
+    const positions = options.positions;
+    this.leftReaders = readersOf(
+      using.map(([l, r], i) => joinKeyReader(left.get(l), right.get(r), l, positions?.[i])),
+    );
+    this.rightReaders = readersOf(
+      using.map(([l, r], i) =>
+        joinKeyReader(right.get(r), left.get(l), `${alias}.${r}`, positions?.[i]),
+      ),
+    );
     this.outer = options.kind === "left";
     this.readLeft = options.readLeft;
     const prefixed = [...right.keys()].map((name) => [name, `${alias}_${name}`] as const);
@@ -100,21 +117,24 @@ export class JoinOperator extends Operator {
   /** A left-side delta. */
   push(delta: Delta): void {
     if (delta.before !== undefined && delta.after !== undefined) {
-      const joinKey = joinKeyOf(delta.before, this.leftColumns);
-      if (joinKey !== undefined && joinKey === joinKeyOf(delta.after, this.leftColumns)) {
+      const joinKey = joinKeyOf(delta.before, this.leftColumns, this.leftReaders);
+      if (
+        joinKey !== undefined &&
+        joinKey === joinKeyOf(delta.after, this.leftColumns, this.leftReaders)
+      ) {
         this.updateLeft(delta.key, delta.before, delta.after, joinKey);
         return;
       }
     }
     if (delta.before !== undefined) {
-      const joinKey = joinKeyOf(delta.before, this.leftColumns);
+      const joinKey = joinKeyOf(delta.before, this.leftColumns, this.leftReaders);
       if (joinKey !== undefined) bucketDel(this.leftIndex, joinKey, delta.key);
       this.forEachPair(delta.key, delta.before, joinKey, (key, row) =>
         this.next.push({ key, before: row, after: undefined }),
       );
     }
     if (delta.after !== undefined) {
-      const joinKey = joinKeyOf(delta.after, this.leftColumns);
+      const joinKey = joinKeyOf(delta.after, this.leftColumns, this.leftReaders);
       if (joinKey !== undefined) {
         const row = this.readLeft === undefined ? delta.after : undefined;
         bucketSet(this.leftIndex, joinKey, delta.key, row);
@@ -156,7 +176,7 @@ export class JoinOperator extends Operator {
 
   private pushRight(delta: Delta): void {
     if (delta.before !== undefined) {
-      const joinKey = joinKeyOf(delta.before, this.rightColumns);
+      const joinKey = joinKeyOf(delta.before, this.rightColumns, this.rightReaders);
       if (joinKey !== undefined) {
         bucketDel(this.rightIndex, joinKey, delta.key);
         const unmatched = this.outer && this.rightIndex.get(joinKey) === undefined;
@@ -168,7 +188,7 @@ export class JoinOperator extends Operator {
       }
     }
     if (delta.after !== undefined) {
-      const joinKey = joinKeyOf(delta.after, this.rightColumns);
+      const joinKey = joinKeyOf(delta.after, this.rightColumns, this.rightReaders);
       if (joinKey !== undefined) {
         const firstMatch = this.outer && this.rightIndex.get(joinKey) === undefined;
         bucketSet(this.rightIndex, joinKey, delta.key, delta.after);
@@ -234,17 +254,27 @@ function unknownJoinColumn(name: string, side: string): DbError {
   return new DbError("UNKNOWN_COLUMN", `join: unknown ${side} column ${name}`, { column: name });
 }
 
+/** The readers, or undefined when no key value needs reading (the usual join). */
+function readersOf(readers: KeyReader[]): readonly KeyReader[] | undefined {
+  return readers.some(Boolean) ? readers : undefined;
+}
+
 /** The join key of a row, or undefined when a part is none (it can match nothing). */
-function joinKeyOf(row: Row, columns: readonly string[]): MapKey | undefined {
-  if (columns.length === 1) {
+function joinKeyOf(
+  row: Row,
+  columns: readonly string[],
+  readers: readonly KeyReader[] | undefined,
+): MapKey | undefined {
+  if (columns.length === 1 && readers === undefined) {
     const value = row[columns[0]!];
     return value === null || value === undefined ? undefined : mapKeyOf(value);
   }
   const values: unknown[] = [];
-  for (const column of columns) {
-    const value = row[column];
+  for (let i = 0; i < columns.length; i++) {
+    const value = row[columns[i]!];
     if (value === null || value === undefined) return undefined;
-    values.push(value);
+    const read = readers?.[i];
+    values.push(read === undefined ? value : read(value));
   }
   return mapKeyOfTuple(values);
 }

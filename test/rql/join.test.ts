@@ -1,0 +1,147 @@
+// Goal: join keys match as `==` does. Text (a utf8 column) joined with a time, datetime or
+// uuid column is read as that type in a query join (hash or index lookup) and in a view's
+// join, and text that is no such value is refused with TYPE_MISMATCH, as `tm == note` is.
+// Method: fast-check draws rows of a time column and a text column (spellings of the same
+// times, text that is no time, none); the join, both ways round, must give exactly what a
+// filter with `==` gives over the cross product (a join on a constant), or fail as it does.
+// A view of the join, fed the same rows one by one, must refuse the rows the filter refuses
+// and then hold what the query gives. Datetimes and uuids are checked by example.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { DbError, open } from "../../src/index.ts";
+import type { Database } from "../../src/index.ts";
+import { multiset } from "../views/support.ts";
+
+const schema = `create namespace s;
+  create table s::a { id: int4, tm: Option(time) } with { primary_key: { id } };
+  create index s::a_by_tm on s::a { tm };
+  create table s::b { id: int4, note: Option(utf8) } with { primary_key: { id } };
+  create index s::b_by_note on s::b { note }`;
+
+const joinAB = "from s::a inner join { from s::b } as b using (tm, b.note) map { id, b_id }";
+const crossAB =
+  "from s::a extend { one: 1 } inner join { from s::b extend { one: 1 } } as b " +
+  "using (one, b.one) filter { tm == b_note } map { id, b_id }";
+const joinBA = "from s::b inner join { from s::a } as a using (note, a.tm) map { id, a_id }";
+const crossBA =
+  "from s::b extend { one: 1 } inner join { from s::a extend { one: 1 } } as a " +
+  "using (one, a.one) filter { note == a_tm } map { id, a_id }";
+const propertyRunsMax = 30;
+
+const times = ["12:00:00", "12:00:00.5", "09:30:00", "23:59:59.125"];
+const timeValue = fc.option(fc.constantFrom(...times));
+/** Spellings of the same times (trailing zeros), text that is no time, and none. */
+const noteValue = fc.option(
+  fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom(...times, "12:00:00.50", "09:30:00.000") },
+    { weight: 1, arbitrary: fc.constantFrom("9:00", "noon", "12:00:00.5x") },
+  ),
+);
+
+type Outcome = { rows: string[] } | { code: string };
+
+async function outcome(db: Database, rql: string): Promise<Outcome> {
+  try {
+    return { rows: multiset((await db.query(rql)).frames[0] ?? []) };
+  } catch (error) {
+    if (!(error instanceof DbError)) throw error;
+    return { code: error.code };
+  }
+}
+
+async function load(db: Database, tms: unknown[], notes: unknown[]): Promise<void> {
+  await db.command("insert s::a $rows", { rows: tms.map((tm, i) => ({ id: i + 1, tm })) });
+  await db.command("insert s::b $rows", { rows: notes.map((note, i) => ({ id: i + 1, note })) });
+}
+
+test("a join of a time and a text column gives what == over the cross product gives", async () => {
+  const arb = fc.tuple(
+    fc.array(timeValue, { minLength: 1, maxLength: 6 }),
+    fc.array(noteValue, { minLength: 1, maxLength: 6 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(arb, async ([tms, notes]) => {
+      const db = await open();
+      await db.admin(schema);
+      await load(db, tms, notes);
+      const filtered = await outcome(db, crossAB);
+      assert.deepEqual(await outcome(db, joinAB), filtered);
+      assert.deepEqual(await outcome(db, joinBA), await outcome(db, crossBA));
+      const view = db.admin(`create view s::v { id: int4, b_id: int4 } as { ${joinAB} }`);
+      if ("code" in filtered) await assert.rejects(view, { code: filtered.code });
+      else await view;
+      await db.close();
+    }),
+    { numRuns: propertyRunsMax },
+  );
+});
+
+test("a view joining a time and a text column refuses the rows == refuses", async () => {
+  const arb = fc.tuple(timeValue, fc.array(fc.tuple(timeValue, noteValue), { maxLength: 6 }));
+  await fc.assert(
+    fc.asyncProperty(arb, async ([first, pairs]) => {
+      // `oracle` has no views: `==` there says which text rows a view must refuse.
+      const oracle = await open();
+      const db = await open();
+      for (const each of [oracle, db]) await each.admin(schema);
+      await db.admin(`create view s::v { id: int4, b_id: int4 } as { ${joinAB} };
+        create view s::w { id: int4, a_id: int4 } as { ${joinBA} }`);
+      for (const each of [oracle, db]) await load(each, [first], []);
+      for (const [i, [, note]] of pairs.entries()) {
+        const insert = "insert s::b [{ id: $id, note: $note }]";
+        await oracle.command(insert, { id: i + 1, note });
+        const filtered = await outcome(oracle, crossAB);
+        if ("code" in filtered) {
+          await oracle.command("delete s::b filter { id == $id }", { id: i + 1 });
+          await assert.rejects(db.command(insert, { id: i + 1, note }), { code: filtered.code });
+        } else {
+          await db.command(insert, { id: i + 1, note });
+        }
+      }
+      for (const [i, [tm]] of pairs.entries()) {
+        await db.command("insert s::a [{ id: $id, tm: $tm }]", { id: i + 2, tm });
+      }
+      const view = (name: string): Outcome => ({ rows: multiset(db.view(name).scan()) });
+      assert.deepEqual(view("s::v"), await outcome(db, crossAB));
+      assert.deepEqual(view("s::w"), await outcome(db, crossBA));
+      for (const each of [oracle, db]) await each.close();
+    }),
+    { numRuns: propertyRunsMax },
+  );
+});
+
+test("datetime and uuid keys meet their text in a join as == meets it", async () => {
+  const db = await open();
+  await db.admin(`create namespace s;
+    create table s::a { id: int4, at: datetime, u: uuid4 } with { primary_key: { id } };
+    create table s::at_text { id: int4, note: utf8 } with { primary_key: { id } };
+    create table s::u_text { id: int4, note: utf8 } with { primary_key: { id } }`);
+  const u = "0e5f7b1c-1f0e-4b8a-9c6d-3a2b1c0d9e8f";
+  await db.command("insert s::a [{ id: 1, at: $at, u: $u }]", { at: "2024-01-01T00:00:00Z", u });
+  const texts = {
+    at_text: ["2024-01-01T02:00:00+02:00", "2024-01-01 00:00:00", "2024-01-01T00:00:01Z"],
+    u_text: [u.toUpperCase(), u, "1e5f7b1c-1f0e-4b8a-9c6d-3a2b1c0d9e8f"],
+  };
+  for (const [table, notes] of Object.entries(texts)) {
+    const rows = notes.map((note, i) => ({ id: i + 1, note }));
+    await db.command(`insert s::${table} $rows`, { rows });
+  }
+  for (const [column, table] of [
+    ["at", "at_text"],
+    ["u", "u_text"],
+  ] as const) {
+    const join = `from s::a inner join { from s::${table} } as b using (${column}, b.note)`;
+    const cross =
+      `from s::a extend { one: 1 } inner join { from s::${table} extend { one: 1 } } as b ` +
+      `using (one, b.one) filter { ${column} == b_note }`;
+    const found = await outcome(db, `${join} map { id, b_id }`);
+    assert.deepEqual(found, await outcome(db, `${cross} map { id, b_id }`));
+    // Two spellings of the one value, and not the third text.
+    assert.ok("rows" in found && found.rows.length === 2, `${column}: ${JSON.stringify(found)}`);
+    const view = `create view s::v_${column} { id: int4, b_id: int4 } as { ${join} map { id, b_id } }`;
+    await db.admin(view);
+    assert.deepEqual({ rows: multiset(db.view(`s::v_${column}`).scan()) }, found);
+  }
+  await db.close();
+});

@@ -508,7 +508,10 @@ export function compileIn(
   } else {
     evaluate = dynamicMembership(node, operand.evaluate, (list as Compiled).evaluate, env);
   }
-  const type = booleanType(env.semantics, operand.type, ...inputs.map((input) => input.type));
+  // booleanType reads only whether some input may be none, so one stands for all the items:
+  // spreading every item's type overflowed the stack for a list of 200,000.
+  const itemType = (inputs.find((input) => input.type.optional) ?? operand).type;
+  const type = booleanType(env.semantics, operand.type, itemType);
   return foldConstant({ evaluate, type }, [operand, ...inputs]);
 }
 

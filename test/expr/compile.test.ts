@@ -608,3 +608,14 @@ describe("inferType", () => {
     });
   }
 });
+
+describe("wide input", () => {
+  it("x in a list of 200,000 items compiles (a spread of its types overflowed the stack)", () => {
+    // Within the expression's 1 MiB: 200,000 short items.
+    const items = Array.from({ length: 200_000 }, (_, i) => String(i % 100));
+    const membership = compileExpression(parseExpression(`x in [${items.join(", ")}]`));
+    assert.equal(membership({ row: { x: 99 } }), true);
+    assert.equal(membership({ row: { x: 100 } }), false);
+    assert.equal(membership({ row: { x: null } }), null);
+  });
+});

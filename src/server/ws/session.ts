@@ -19,6 +19,7 @@ import { checkRequestDepth, requestKinds, runRequest } from "../requests.ts";
 import type { RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { WebSocketGatewayOptions } from "./gateway.ts";
+import { followerBehind, waitForSeq } from "./resume-wait.ts";
 
 type RequestId = string | number;
 
@@ -46,6 +47,8 @@ export function startSession(
 class Session {
   private readonly subscriptions = new Map<RequestId, OpenSubscription>();
   private pending = 0;
+  /** Subscribes waiting for this follower to apply their fromSeq (resume-wait.ts). */
+  private readonly waiting = new Set<RequestId>();
   /** Whether reading requests stopped because the send buffer is past its bound. */
   private readingPaused = false;
   private readonly drainWaiters: Array<() => void> = [];
@@ -69,7 +72,7 @@ class Session {
           throw new DbError("LIMIT_EXCEEDED", `at most ${wsPendingRequestsMax} requests in flight`);
         }
         void this.run(id, type as RequestKind, request.body);
-      } else if (type === "subscribe") this.subscribe(id, request.body);
+      } else if (type === "subscribe") this.subscribeWhenApplied(id, request.body);
       else if (type === "unsubscribe") this.unsubscribe(id, request.body);
       else if (type === "ping") this.send({ id, type: "pong" });
       else throw new DbError("INVALID_ARGUMENT", `unknown request type ${describeValue(type)}`);
@@ -126,6 +129,33 @@ class Session {
   }
 
   // ---- Subscriptions ----
+
+  /** A follower behind the seq a client resumes from first waits, bounded, to apply it. */
+  private subscribeWhenApplied(id: RequestId, request: Record<string, unknown>): void {
+    const db = this.options.context.db;
+    const fromSeq = readFromSeq(request["fromSeq"]);
+    if (!followerBehind(db, fromSeq)) {
+      this.subscribe(id, request);
+      return;
+    }
+    authorize(this.role, "read", "subscribe");
+    if (this.subscriptions.size + this.waiting.size >= wsSubscriptionsMax) {
+      throw new DbError("LIMIT_EXCEEDED", `at most ${wsSubscriptionsMax} subscriptions a socket`);
+    }
+    if (this.subscriptions.has(id) || this.waiting.has(id)) {
+      throw new DbError("INVALID_ARGUMENT", `subscription ${String(id)} is already open`);
+    }
+    this.waiting.add(id);
+    void waitForSeq(db, fromSeq, this.options.limits.requestTimeoutMs).then(() => {
+      // Unsubscribed while waiting, or the socket is gone: nothing to open.
+      if (!this.waiting.delete(id) || this.ws.readyState !== this.ws.OPEN) return;
+      try {
+        this.subscribe(id, request);
+      } catch (error) {
+        this.fail(id, error);
+      }
+    });
+  }
 
   private subscribe(id: RequestId, request: Record<string, unknown>): void {
     authorize(this.role, "read", "subscribe");
@@ -217,6 +247,10 @@ class Session {
     const sub = request["sub"];
     const open =
       typeof sub === "string" || typeof sub === "number" ? this.subscriptions.get(sub) : undefined;
+    if (open === undefined && this.waiting.delete(sub as RequestId)) {
+      this.send({ id, type: "result", result: { unsubscribed: sub } });
+      return;
+    }
     if (open === undefined) {
       throw new DbError("NOT_FOUND", `no open subscription ${describeValue(sub)}`);
     }

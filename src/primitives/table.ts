@@ -19,7 +19,14 @@ import type {
   Transaction,
 } from "../engine/index.ts";
 import { mapChunks } from "./snapshot-source.ts";
-import { coerceValue, compareValues, mapKeyOf, mapKeyOfTuple, typeName } from "../values/index.ts";
+import {
+  coerceValue,
+  compareValues,
+  mapKeyOf,
+  mapKeyOfTuple,
+  textKey,
+  typeName,
+} from "../values/index.ts";
 import type { MapKey } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { readLimit } from "./read-limit.ts";
@@ -401,10 +408,11 @@ export class Table implements StoredObject {
 
   /** Coerces a caller's key to the key columns' types, then maps it. */
   private mapKeyOfInput(key: unknown): MapKey {
-    // Hot path: an integer or text key is its own map key (a value outside the column's
-    // range cannot match a stored key, so skipping the range check changes no answer).
-    if (typeof key === this.pkPlainType && (typeof key === "string" || Number.isSafeInteger(key))) {
-      return key as MapKey;
+    // Hot path: an integer or text key is its own map key, text as textKey has it (a value
+    // outside the column's range cannot match a stored key, so skipping the check is safe).
+    if (typeof key === this.pkPlainType) {
+      if (typeof key === "string") return textKey(key);
+      if (Number.isSafeInteger(key)) return key as MapKey;
     }
     const columns = this.pkColumns.length;
     if (columns === 0) return mapKeyOf(key);

@@ -12,7 +12,7 @@ export type { BaseKind, ValueType } from "./types.ts";
 export { coerceValue, copyStorable } from "./coerce.ts";
 export type { ValueSite } from "./coerce.ts";
 export { compareValues, valuesEqual } from "./compare.ts";
-export { mapKeyOf, mapKeyOfTuple, sameMapKey } from "./key.ts";
+export { mapKeyOf, mapKeyOfTuple, sameMapKey, textKey } from "./key.ts";
 export type { MapKey } from "./key.ts";
 export { arith, negate, normalizeInteger } from "./arith.ts";
 export type { ArithOp, ArithMode } from "./arith.ts";

@@ -21,6 +21,7 @@ export function mapKeyOf(value: unknown): MapKey {
       // -0 and 0 are equal values; Maps already treat them as one key (SameValueZero).
       return value;
     case "string":
+      return textKey(value);
     case "boolean":
       return value;
     case "bigint":
@@ -36,6 +37,16 @@ export function mapKeyOf(value: unknown): MapKey {
       }
       return `\u0001${encodeTagged(value)}`;
   }
+}
+
+/**
+ * Text's key: the text itself, unless it starts with one of the marks of encoded keys (\u0001
+ * other values, \u0002 tuples) or of this escape (\u0003). Then it is escaped, so text in an
+ * any column or a json key never keys like the date or list whose encoding it spells.
+ */
+export function textKey(text: string): string {
+  const first = text.charCodeAt(0);
+  return first >= 1 && first <= 3 ? `\u0003${text}` : text;
 }
 
 /** A bigint's key: the number when a number holds it exactly, else the bigint. */

@@ -42,6 +42,7 @@ import {
   executeScript,
   explainScript,
   historyKey,
+  inProcedureBody,
   needsAsyncReads,
   parseScriptCached,
   registerProcedureFactory,
@@ -707,9 +708,12 @@ class EmbeddedDatabase implements Database, Tx {
     const coerced = coerceArguments(procedure.name, procedure.params, args);
     await this.keepWithinWindow();
     const origin = procedureOrigin(procedure.name, coerced);
-    const result = this.engine.transactWith(this, (db) => db.runProcedure(name, coerced), {
-      origin,
-    });
+    let result: unknown;
+    try {
+      result = this.engine.transactWith(this, (db) => db.runProcedure(name, coerced), { origin });
+    } catch (error) {
+      throw inProcedureBody(error, procedure.name);
+    }
     if (this.durability === "sync") await this.durable(this.engine.seq);
     return result instanceof FramesResult ? { frames: result.frames } : result;
   }

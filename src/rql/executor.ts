@@ -168,12 +168,30 @@ function inProcedure(error: unknown, statement: CallStatement): unknown {
     if (error.stack !== undefined) placed.stack = error.stack;
     return placed;
   }
-  const inner = `line ${error.details.line}, column ${String(error.details.col)}: `;
-  const rest = error.message.startsWith(inner) ? error.message.slice(inner.length) : error.message;
-  const message =
-    `line ${line}, column ${col}: in procedure ${name}, ` +
-    `at ${inner.slice(0, -2)} of its body: ${rest}`;
+  const message = `line ${line}, column ${col}: ${inBodyMessage(error, name)}`;
   const located = new DbError(error.code, message, { ...error.details, ...at, procedure: name });
+  if (error.stack !== undefined) located.stack = error.stack;
+  return located;
+}
+
+/** The message of an error at a position in procedure `name`'s body, said to be the body's. */
+function inBodyMessage(error: DbError, name: string): string {
+  const inner = `line ${String(error.details.line)}, column ${String(error.details.col)}: `;
+  const rest = error.message.startsWith(inner) ? error.message.slice(inner.length) : error.message;
+  return `in procedure ${name}, at ${inner.slice(0, -2)} of its body: ${rest}`;
+}
+
+/**
+ * An error of a procedure called by name (`db.call`, with no script around it): one at a
+ * position says that the line and column are in the procedure's body, which the caller never
+ * sent, and names the procedure; others are returned as they are.
+ */
+export function inProcedureBody(error: unknown, name: string): unknown {
+  if (!(error instanceof DbError) || typeof error.details.line !== "number") return error;
+  const located = new DbError(error.code, inBodyMessage(error, name), {
+    ...error.details,
+    procedure: name,
+  });
   if (error.stack !== undefined) located.stack = error.stack;
   return located;
 }

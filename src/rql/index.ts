@@ -13,7 +13,13 @@
 export type * from "./ast.ts";
 export { parseScript, parseScriptCached, parsedScriptCacheSize } from "./parser.ts";
 export type { CachedScript } from "./parser.ts";
-export { executeScript, explainScript, framesOfResult, FramesResult } from "./executor.ts";
+export {
+  executeScript,
+  explainScript,
+  framesOfResult,
+  FramesResult,
+  inProcedureBody,
+} from "./executor.ts";
 export type { ExecuteOptions } from "./executor.ts";
 export type { ProcedureCaller, Prefetched, RqlHost, ViewHost } from "./host.ts";
 export { checkEntryPoint, checkProcedureRole, statementClass } from "./permissions.ts";

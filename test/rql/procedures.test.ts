@@ -222,6 +222,28 @@ describe("RQL procedures", () => {
     }
   });
 
+  test("db.call says an error's line and column are in the procedure's body", async () => {
+    // db.call reported "line 2, column 18: unknown column" with nothing saying that the
+    // position was in the body: the caller sent no text at all.
+    const db = await setup();
+    await db.admin(`create procedure shop::broken { } as {
+      from shop::orders
+        filter { nope == 1 }
+    }`);
+    const seq = db.seq;
+    const caught = await dbErrorOf(db.call("shop::broken"));
+    assert.equal(caught.code, "UNKNOWN_COLUMN", caught.message);
+    const inner = 'at line 2, column 18 of its body: unknown column "nope"';
+    assert.equal(caught.message, `in procedure shop::broken, ${inner}`);
+    const where = [caught.details.line, caught.details.col, caught.details.procedure];
+    assert.deepEqual(where, [2, 18, "shop::broken"], caught.message);
+    assert.equal(db.seq, seq);
+    // Errors without a place (the arguments) are as they were.
+    const error = await dbErrorOf(db.call("shop::broken", [1]));
+    assert.equal(error.code, "INVALID_ARGUMENT", error.message);
+    assert.equal(error.details.procedure, undefined, error.message);
+  });
+
   test("a body reading the past or a key's history is refused when created", async () => {
     // Both read the log before the transaction starts, which a call inside a transaction
     // cannot do: the procedure was stored, and every call failed saying "run it through

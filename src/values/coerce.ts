@@ -27,6 +27,8 @@ const dateTimePattern = new RegExp(
     "(?:[Tt ](\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,9}))?)?" +
     "(?:[Zz]|([+-])(\\d{2}):?(\\d{2}))?)?$",
 );
+/** The last year a date (YYYY-MM-DD) can spell. */
+const dateYearMax = 9999;
 /** The range of a JavaScript Date: ms either side of the epoch. */
 const dateTimeMsMax = 8.64e15;
 const timePattern = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
@@ -197,15 +199,16 @@ function coerceBlob(type: ValueType, value: unknown, site: ValueSite): Uint8Arra
 
 function coerceDate(type: ValueType, value: unknown, site: ValueSite): string {
   if (value instanceof Date && !Number.isNaN(value.getTime())) {
+    // YYYY-MM-DD has four year digits; beyond them toISOString writes +275760-09-13.
+    const year = value.getUTCFullYear();
+    if (year < 0 || year > dateYearMax) throw outOfRange(type, value, site);
     return value.toISOString().slice(0, 10);
   }
   if (typeof value === "string") {
     const match = datePattern.exec(value);
-    if (match) {
-      const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-      const probe = new Date(Date.UTC(year, month - 1, day));
-      if (probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day) return value;
-    }
+    // As a datetime's day: Date.UTC would read years 0 to 99 as 1900 to 1999.
+    if (match && calendarDayMs(Number(match[1]), Number(match[2]), Number(match[3])) !== undefined)
+      return value;
   }
   throw mismatch(type, value, site, "expected YYYY-MM-DD");
 }

@@ -267,6 +267,21 @@ describe("temporal kinds", () => {
     throwsDb(() => store("date", "x"), { code: "TYPE_MISMATCH", message: /expected YYYY-MM-DD/ });
   });
 
+  test("date holds years 0000 to 9999: a Date beyond is OUT_OF_RANGE, not cut text", () => {
+    // Was stored as "+275760-09" and "-000001-01", text no date function reads.
+    for (const ms of [8.64e15, Date.UTC(10_000, 0, 1), -8.64e15, Date.UTC(-1, 11, 31)]) {
+      const date = new Date(ms);
+      refuses("date", date, "OUT_OF_RANGE", date.toISOString());
+    }
+    assert.equal(store("date", new Date(Date.UTC(9999, 11, 31, 23))), "9999-12-31");
+    const yearZero = new Date(0);
+    yearZero.setUTCFullYear(0, 0, 1);
+    assert.equal(store("date", yearZero), "0000-01-01");
+    // Year 0 is a leap year (as the Date of 0000-02-29 already said); 100 is not.
+    assert.equal(store("date", "0000-02-29"), "0000-02-29");
+    refuses("date", "0100-02-29", "TYPE_MISMATCH", '"0100-02-29"');
+  });
+
   test("datetime takes Dates (copied), Unix ms and ISO 8601 text", () => {
     const source = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
     const stored = store("datetime", source) as Date;

@@ -106,3 +106,34 @@ test("query and call --help list the TLS options", () => {
     }
   }
 });
+
+test("--params (one parser with --args) keeps integers beyond 2^53 exact, as digits", async () => {
+  // JSON.parse rounded 9007199254740993 to ...992: the wrong row was written and read.
+  const tls = ["--http", http, "--ca-cert", certs.caCert];
+  const ddl =
+    "create namespace wide; create table wide::t { id: int8 } with { primary_key: { id } }";
+  const made = await cli("query", ddl, ...tls, "--entry", "admin");
+  assert.deepEqual(made.err, []);
+  const insert = "insert wide::t [{ id: $id }]";
+  const params = ["--params", '{"id": 9007199254740993}'];
+  const inserted = await cli("query", insert, ...tls, "--entry", "command", ...params);
+  assert.deepEqual(inserted.err, []);
+  const read = await cli(
+    "query",
+    "from wide::t filter { id == $1 }",
+    ...tls,
+    "--json",
+    "--params",
+    "[9007199254740993]",
+  );
+  assert.deepEqual(read, { out: ['{"frames":[[{"id":"9007199254740993"}]]}'], err: [], code: 0 });
+});
+
+test("--params with a number past float8's range is a usage error, not null", async () => {
+  await assert.rejects(
+    cli("query", "from [{ a: $x }]", "--http", http, "--params", '{"x": 1e999}'),
+    {
+      code: "commander.invalidArgument",
+    },
+  );
+});

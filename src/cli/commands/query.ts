@@ -127,9 +127,30 @@ function parseEntry(text: string): Entry {
 
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    JSON.parse(text);
   } catch {
     // The position inside a command-line argument helps less than saying what was expected.
     throw new InvalidArgumentError("must be JSON, e.g. '{\"id\": 1}'.");
   }
+  // Valid JSON: the scan in quoteWideIntegers sees its strings and numbers as JSON does.
+  return JSON.parse(quoteWideIntegers(text)) as unknown;
+}
+
+/** A JSON string, or a JSON number: what the scan below steps over or looks at. */
+const jsonStringOrNumber = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * The JSON text with integers beyond 2^53 in quotes: JSON.parse would round them, and the
+ * server takes wide integers as decimal digits (docs/server.md), as the client sends a
+ * bigint. A number past float8's range (JSON.parse: Infinity, sent as null) is refused.
+ */
+function quoteWideIntegers(text: string): string {
+  return text.replace(jsonStringOrNumber, (token) => {
+    if (token.startsWith('"')) return token;
+    if (!Number.isFinite(Number(token))) {
+      throw new InvalidArgumentError(`${token} is beyond the range of a float8.`);
+    }
+    if (/[.eE]/.test(token) || Number.isSafeInteger(Number(token))) return token;
+    return `"${token}"`;
+  });
 }

@@ -8,7 +8,7 @@
  * does: text joined with a time, date, datetime, duration or uuid column is read as that type.
  */
 import { DbError } from "../lib/errors.ts";
-import { coerceValue, compareValues, mapKeyOfTuple } from "../values/index.ts";
+import { coerceValue, compareValues, mapKeyOfTuple, valuesEqual } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import { Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
@@ -232,7 +232,7 @@ function indexMatcher(
       plan: `join: ${object.name} primary key lookup (${column})`,
       match: (key) => {
         const row = safely(() => object.get(key[0]));
-        return row === undefined ? [] : [row];
+        return row === undefined || !sameKey(row, column, key[0]) ? [] : [row];
       },
     };
   }
@@ -243,12 +243,21 @@ function indexMatcher(
   return {
     plan: `join: ${object.name} index ${index.name} lookup (${column})`,
     match: (key) => {
-      const rows = safely(() => object.lookup(index.name, key[0])) ?? [];
+      const found = safely(() => object.lookup(index.name, key[0])) ?? [];
+      const rows = found.filter((row) => sameKey(row, column, key[0]));
       return rows.length < 2
         ? rows
         : rows.sort((a, b) => compareValues(object.keyOf(a), object.keyOf(b)));
     },
   };
+}
+
+/**
+ * Whether a row found by a lookup holds the key as `==` sees it: the lookup reads the key as
+ * the table's `get` does (the text "2" as the int 2), which a hash join and `==` never match.
+ */
+function sameKey(row: Row, column: string, key: unknown): boolean {
+  return valuesEqual(row[column], key);
 }
 
 /** A left value the right key column cannot hold (text for an integer key) matches nothing. */

@@ -6,12 +6,15 @@
  */
 import { assert, assertionFailed } from "../lib/assert.ts";
 import type { Clock } from "../lib/clock.ts";
-import { DbError } from "../lib/errors.ts";
+import { DbError, describeValue } from "../lib/errors.ts";
 import { changeFeedCommitsRetainedMax, listenersMax } from "../lib/limits.ts";
 import { Catalog } from "./catalog.ts";
 import { CommitRing } from "./change-feed.ts";
 import { CommitRecord, Transaction, TransactionScratch } from "./transaction.ts";
 import type { ChangeObserver, Commit, Origin, TransactOptions } from "./types.ts";
+
+/** The range of a JavaScript Date: the times a clock may give, in ms either side of 1970. */
+const clockReadingMsMax = 8.64e15;
 
 /** Origin of commits made through the embedded API without an explicit origin. */
 export const apiOrigin: Origin = Object.freeze({ kind: "api" });
@@ -266,9 +269,22 @@ export class Engine {
     }
   }
 
-  /** Commit times never go backwards, even if the wall clock does. */
+  /**
+   * Commit times never go backwards, even if the wall clock does. They are whole ms (a clock
+   * with fractions would make fractional int8 times: queue deadlines, enqueue times), and a
+   * reading that is no time (NaN, Infinity, past a Date's range) is refused, never kept.
+   */
   private nextTimestamp(): number {
-    const now = this.clock.now();
+    const reading = this.clock.now();
+    const now = Math.floor(reading);
+    if (!(Math.abs(now) <= clockReadingMsMax)) {
+      throw new DbError(
+        "INVALID_ARGUMENT",
+        `clock.now() returned ${describeValue(reading)}: a clock gives Unix ms within ` +
+          `±${clockReadingMsMax}`,
+        { value: describeValue(reading) },
+      );
+    }
     this.lastTs = now > this.lastTs ? now : this.lastTs;
     return this.lastTs;
   }

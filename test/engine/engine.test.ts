@@ -203,6 +203,36 @@ describe("transactions and seq", () => {
     assert.equal(db.lastCommit?.ts, t0 + 1);
   });
 
+  test("a clock's fractional ms are dropped: transaction times are whole ms", async () => {
+    const clock = createManualClock(t0 + 0.75);
+    const db = await open({ clock });
+    const jobs = db.createQueue("jobs");
+    jobs.enqueue({ n: 1 });
+    assert.equal(db.lastCommit?.ts, t0);
+    const message = jobs.get(1);
+    assert.deepEqual([message?.enqueuedAt, message?.availableAt], [t0, t0]);
+    clock.advance(1);
+    const [claimed] = jobs.claim(1, { visibilityMs: 10 });
+    assert.equal(claimed?.availableAt, t0 + 11, "an int8 column holds it");
+  });
+
+  test("a clock reading that is no time is refused, and time goes on after it", async () => {
+    const clock = createManualClock(t0);
+    const db = await open({ clock });
+    const hits = db.createCounter("hits");
+    for (const reading of [Number.NaN, Infinity, -Infinity, 1e300]) {
+      clock.set(reading);
+      throwsDb(() => hits.add(1), {
+        code: "INVALID_ARGUMENT",
+        message: /clock\.now\(\) returned .*: a clock gives Unix ms within/,
+      });
+    }
+    assert.equal(hits.get(), 0);
+    clock.set(t0 + 1);
+    hits.add(1);
+    assert.equal(db.lastCommit?.ts, t0 + 1, "a refused reading left no mark");
+  });
+
   test("the origin of a commit is recorded", async () => {
     const db = await fresh();
     const hits = db.createCounter("hits");

@@ -840,7 +840,9 @@ class ReplicatedLog implements LogBackend {
       try {
         image = await downloadSnapshot(this.store, stored);
       } catch (error) {
-        if (!(error instanceof DbError) || error.code !== "CORRUPT") throw error;
+        // Damaged, or unreadable after its tries (NATS failing, chunks that never came).
+        const unusable = error instanceof DbError && ["CORRUPT", "IO_ERROR"].includes(error.code);
+        if (!unusable) throw error;
         this.report("warning", `${error.message}; trying an older snapshot`);
         continue;
       }

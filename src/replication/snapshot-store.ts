@@ -11,6 +11,7 @@ import type { Engine } from "../engine/index.ts";
 import { decodeSnapshot, writeSnapshot } from "../log/index.ts";
 import type { SnapshotImage } from "../log/index.ts";
 import { createMemoryStorage } from "../storage/index.ts";
+import { isTransient } from "./nats-errors.ts";
 
 /** A snapshot object: the commit it follows and that commit's stream sequence. */
 export interface StoredSnapshot {
@@ -65,12 +66,36 @@ export async function uploadSnapshot(
   };
 }
 
-/** Downloads and checks one snapshot (CORRUPT when the image does not verify). */
+/**
+ * How long a download waits for an object's next chunk before it gives that try up. The
+ * store's reader waits for chunks until the last one arrives, with no bound of its own: a
+ * chunk deleted after the count was checked would be waited for forever. (The requests
+ * before the chunks are bounded by the JetStream client's request timeout.)
+ */
+export const snapshotChunkWaitMsMax = 10_000;
+/** Tries at one object while NATS fails transiently or a chunk is late, before giving up. */
+export const snapshotDownloadTriesMax = 3;
+/** Pause between two tries at one object. */
+const snapshotDownloadRetryDelayMs = 250;
+
+export interface DownloadOptions {
+  /** Wait for the next chunk (default snapshotChunkWaitMsMax); tests make it short. */
+  readonly chunkWaitMs?: number;
+}
+
+/**
+ * Downloads and checks one snapshot: CORRUPT when the image does not verify, IO_ERROR when
+ * NATS failed transiently (or a chunk never came) at every one of snapshotDownloadTriesMax
+ * tries. Either way the caller may fall back to an older snapshot.
+ */
 export async function downloadSnapshot(
   store: ObjectStore,
   stored: StoredSnapshot,
+  options: DownloadOptions = {},
 ): Promise<SnapshotImage | undefined> {
-  const bytes = await getObject(store, stored.name);
+  const chunkWaitMs = options.chunkWaitMs ?? snapshotChunkWaitMsMax;
+  assert(chunkWaitMs > 0, "a chunk wait must be positive");
+  const bytes = await getObjectRetrying(store, stored.name, chunkWaitMs);
   if (bytes === null) return undefined; // removed by retention since it was listed
   // Decoded where it landed: a copy of a large snapshot into fresh memory costs as much as a
   // fifth of a new node's start.
@@ -81,12 +106,42 @@ export async function downloadSnapshot(
   return image;
 }
 
+/** getObject, tried again on a transient failure; IO_ERROR naming the object after the last. */
+async function getObjectRetrying(
+  store: ObjectStore,
+  name: string,
+  chunkWaitMs: number,
+): Promise<Uint8Array | null> {
+  for (let tryCount = 1; ; tryCount++) {
+    try {
+      return await getObject(store, name, chunkWaitMs);
+    } catch (error) {
+      // Our own IO_ERROR is a late chunk; a CORRUPT one is final, the client's may pass.
+      const retry = error instanceof DbError ? error.code === "IO_ERROR" : isTransient(error);
+      if (!retry) throw error;
+      if (tryCount >= snapshotDownloadTriesMax) {
+        const why = error instanceof DbError ? error.message : String(error);
+        throw new DbError(
+          "IO_ERROR",
+          `snapshot object ${name}: not read in ${tryCount} tries: ${why}`,
+          { object: name },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, snapshotDownloadRetryDelayMs));
+    }
+  }
+}
+
 /**
  * The bytes of object `name`, gathered into one array of the object's size as its chunks
  * arrive (getBlob grows a buffer and copies it again); null when there is no such object.
  * The store checks the chunks' digest and reports a mismatch through `error`.
  */
-async function getObject(store: ObjectStore, name: string): Promise<Uint8Array | null> {
+async function getObject(
+  store: ObjectStore,
+  name: string,
+  chunkWaitMs: number,
+): Promise<Uint8Array | null> {
   const info = await store.info(name);
   if (info === null || info.deleted) return null;
   // The store reads chunks until the last one arrives: with some gone it would wait forever.
@@ -102,12 +157,18 @@ async function getObject(store: ObjectStore, name: string): Promise<Uint8Array |
   let filled = 0;
   const gather = async (): Promise<void> => {
     const reader = result.data.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      if (filled + value.length > bytes.length) throw objectSizeError(name, bytes.length);
-      bytes.set(value, filled);
-      filled += value.length;
+    try {
+      for (;;) {
+        const { done, value } = await readChunk(reader, name, chunkWaitMs);
+        if (done) return;
+        if (filled + value.length > bytes.length) throw objectSizeError(name, bytes.length);
+        bytes.set(value, filled);
+        filled += value.length;
+      }
+    } catch (error) {
+      // Stops the store's consumer; its own complaint, if any, is the error thrown here.
+      await reader.cancel().catch(() => undefined);
+      throw error;
     }
   };
   const [error] = await Promise.all([result.error, gather()]).catch(readError(name));
@@ -115,6 +176,26 @@ async function getObject(store: ObjectStore, name: string): Promise<Uint8Array |
   if (error instanceof Error) readError(name)(error);
   if (filled !== bytes.length) throw objectSizeError(name, bytes.length);
   return bytes;
+}
+
+/** The next chunk, or IO_ERROR when none arrives within `chunkWaitMs`. */
+async function readChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  name: string,
+  chunkWaitMs: number,
+): ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const why = `no chunk arrived for ${chunkWaitMs} ms`;
+      reject(new DbError("IO_ERROR", `snapshot object ${name}: ${why}`, { object: name }));
+    }, chunkWaitMs);
+  });
+  try {
+    return await Promise.race([reader.read(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The store's own complaints about an object's description or digest mean CORRUPT. */

@@ -16,6 +16,11 @@ import { open, createManualClock, DbError } from "../../src/index.ts";
 import type { Clock, ReplicateOptions } from "../../src/index.ts";
 import { decodeSnapshot } from "../../src/log/index.ts";
 import {
+  downloadSnapshot,
+  listStoredSnapshots,
+  snapshotDownloadTriesMax,
+} from "../../src/replication/snapshot-store.ts";
+import {
   applyWorkloadStep,
   referenceDigest,
   stateDigest,
@@ -168,3 +173,88 @@ test("a node opening a stream purged whole, with no snapshot for it, is refused"
       /no snapshot covers the messages before it/.test(e.message),
   );
 });
+
+/**
+ * A stream with one snapshot (steps 1..10) and the object store it is in, for tests that call
+ * downloadSnapshot through a store whose calls they intercept.
+ */
+async function storeWithSnapshot(t: TestContext, prefix: string) {
+  const stream = uniqueStream(prefix);
+  t.after(() => deleteReplicatedLog(stream));
+  const writer = await replicated(stream, "w", createManualClock(1_800_000_000_000));
+  workloadSetup(writer);
+  for (let n = 1; n <= 10; n++) writer.transact((tx) => applyWorkloadStep(tx, n));
+  await writer.snapshot();
+  await writer.close();
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const bucket = `${stream}_snapshots`;
+  const store = await new Objm(nc).open(bucket);
+  const [stored] = await listStoredSnapshots(store);
+  assert.ok(stored !== undefined);
+  return { nc, bucket, store, stored };
+}
+
+/** `store` with `method` replaced by `replacement` (given the original). */
+function intercepted<K extends keyof ObjectStore>(
+  store: ObjectStore,
+  method: K,
+  replacement: (original: ObjectStore[K]) => ObjectStore[K],
+): ObjectStore {
+  const original = (store[method] as (...args: unknown[]) => unknown).bind(store);
+  const swapped = replacement(original as ObjectStore[K]);
+  return new Proxy(store, {
+    get: (target, key, receiver) =>
+      key === method ? swapped : (Reflect.get(target, key, receiver) as unknown),
+  });
+}
+
+test("a download NATS fails transiently is tried again and reads the snapshot", async (t) => {
+  const { store, stored } = await storeWithSnapshot(t, "snap_transient");
+  let failuresLeft = 2;
+  const flaky = intercepted(store, "info", (info) => async (name) => {
+    if (failuresLeft-- > 0) throw new Error("TIMEOUT");
+    return info(name);
+  });
+  const image = await downloadSnapshot(flaky, stored);
+  assert.equal(image?.seq, stored.seq);
+  assert.equal(failuresLeft, -1);
+});
+
+test("a download that keeps failing transiently gives up as IO_ERROR naming it", async (t) => {
+  const { store, stored } = await storeWithSnapshot(t, "snap_down");
+  let tries = 0;
+  const down = intercepted(store, "info", () => () => {
+    tries++;
+    return Promise.reject(new Error("TIMEOUT"));
+  });
+  await assert.rejects(downloadSnapshot(down, stored), (e: unknown) => {
+    assert.ok(e instanceof DbError, String(e));
+    assert.equal(e.code, "IO_ERROR");
+    assert.match(e.message, new RegExp(`snapshot object ${stored.name}: .*TIMEOUT`));
+    return true;
+  });
+  assert.equal(tries, snapshotDownloadTriesMax);
+});
+
+// The timeout only turns a regression (a download that waits forever) into a failure.
+test(
+  "chunks deleted after the chunk count was checked: CORRUPT, not a hang",
+  { timeout: 60_000 },
+  async (t) => {
+    const { nc, bucket, store, stored } = await storeWithSnapshot(t, "snap_race");
+    const jsm = await jetstreamManager(nc);
+    const racing = intercepted(store, "status", (status) => async (options) => {
+      const answer = await status(options);
+      const info = (await store.info(stored.name))!;
+      await jsm.streams.purge(`OBJ_${bucket}`, { filter: `$O.${bucket}.C.${info.nuid}` });
+      return answer;
+    });
+    await assert.rejects(downloadSnapshot(racing, stored, { chunkWaitMs: 200 }), (e: unknown) => {
+      assert.ok(e instanceof DbError, String(e));
+      assert.equal(e.code, "CORRUPT");
+      assert.match(e.message, new RegExp(`snapshot object ${stored.name}: the store holds 0 of`));
+      return true;
+    });
+  },
+);

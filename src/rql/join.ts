@@ -48,16 +48,22 @@ export function compileJoin(
   const prefix = `${step.alias}_`;
   const rightColumns = right.columns === undefined ? undefined : [...right.columns.keys()];
   const stage: Stage = (rows, ctx) => {
-    const match = indexed?.match ?? hashMatcher(right.run(ctx), rightNames, readers.right);
+    let match = indexed?.match;
+    let names = rightColumns ?? [];
+    if (match === undefined) {
+      const rightRows = right.run(ctx);
+      match = hashMatcher(rightRows, rightNames, readers.right);
+      // Columns known only once read (inline rows, the past): every joined row, matched or
+      // not, gets each of them, none where its match lacks one.
+      if (rightColumns === undefined) names = columnsOfRows(rightRows);
+    }
     const out: Row[] = [];
-    const names = rightColumns ?? [];
     for (const row of rows) {
       const key = keyOf(row, leftNames, readers.left);
       const matches = key.some((part) => part === null) ? [] : match(key, ctx);
       for (const other of matches) {
         const joined: Record<string, unknown> = { ...row };
-        for (const name of rightColumns ?? Object.keys(other))
-          joined[prefix + name] = other[name] ?? null;
+        for (const name of names) joined[prefix + name] = other[name] ?? null;
         out.push(joined);
       }
       if (matches.length === 0 && step.kind === "left") {
@@ -114,6 +120,13 @@ function joinColumnTaken(step: JoinStep, name: string): DbError {
       `choose another alias than "${step.alias}"`,
     { column: name, line, col, fragment: step.alias },
   );
+}
+
+/** Every column any of the rows has, in the order first met. */
+function columnsOfRows(rows: readonly Row[]): string[] {
+  const names = new Set<string>();
+  for (const row of rows) for (const name of Object.keys(row)) names.add(name);
+  return [...names];
 }
 
 function hashMatcher(

@@ -183,3 +183,25 @@ test("a join looking keys up by primary key or index matches what a hash join ma
     { numRuns: propertyRunsMax },
   );
 });
+
+test("a left join of rows whose columns are known only when read gives every row them all", async () => {
+  // With inline rows on the right, a left row with no match got no right columns at all, and
+  // matched rows got only the columns of their own match.
+  const db = await open();
+  await db.admin(`create namespace s;
+    create table s::a { id: int4 } with { primary_key: { id } }`);
+  await db.command("insert s::a [{ id: 1 }, { id: 2 }, { id: 3 }]");
+  const right = [
+    { x: 1, y: 5 },
+    { x: 3, z: "c" },
+  ];
+  const literal = JSON.stringify(right).replace(/"(\w+)":/g, "$1: ");
+  const query = `from s::a left join { from ${literal} } as r using (id, r.x)`;
+  const rows = (await db.query(query)).frames[0]!;
+  const names = [...new Set(right.flatMap((row) => Object.keys(row)))].map((name) => `r_${name}`);
+  for (const row of rows) {
+    assert.deepEqual(Object.keys(row).sort(), ["id", ...names].sort(), JSON.stringify(row));
+  }
+  assert.equal(rows.length, 3);
+  await db.close();
+});

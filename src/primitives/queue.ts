@@ -26,7 +26,16 @@ import type {
   Transaction,
 } from "../engine/index.ts";
 import { mapChunks } from "./snapshot-source.ts";
-import { Duration, copyStorable, mapKeyOf, typeName, uuid4, uuid7 } from "../values/index.ts";
+import {
+  Duration,
+  coerceValue,
+  copyStorable,
+  mapKeyOf,
+  typeName,
+  uuid4,
+  uuid7,
+  valueType,
+} from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import { Handle } from "./handle.ts";
 import { Schema, normalizeColumns } from "./schema.ts";
@@ -207,6 +216,9 @@ function parseVisibility(name: string, visibility: string): number {
 
 type OrderKey = readonly [number, number];
 
+/** A schema-free queue's ids: its enqueue order numbers. */
+const schemaFreeIdType = valueType("int8");
+
 /** The last time a Date can hold (Unix ms): a later notBefore would be no time. */
 const notBeforeMsMax = 8.64e15;
 
@@ -249,7 +261,7 @@ export class Queue implements StoredObject {
   }
 
   get(id: unknown): QueueMessage | undefined {
-    return this.messages.get(mapKeyOf(id));
+    return this.messages.get(this.mapKeyOfId(id));
   }
 
   /**
@@ -425,7 +437,7 @@ export class Queue implements StoredObject {
   /** Moves a dead message back to ready with its attempts reset. */
   requeue(tx: Transaction, id: unknown): void {
     tx.assertWritable(this.name);
-    const message = this.messages.get(mapKeyOf(id));
+    const message = this.messages.get(this.mapKeyOfId(id));
     if (message?.state !== "dead") throw this.notFound(id, "dead ");
     this.write(tx, message, messageWith(message, "ready", 0, tx.now));
   }
@@ -433,7 +445,7 @@ export class Queue implements StoredObject {
   /** Removes a message in any state; returns whether it existed. */
   del(tx: Transaction, id: unknown): boolean {
     tx.assertWritable(this.name);
-    const message = this.messages.get(mapKeyOf(id));
+    const message = this.messages.get(this.mapKeyOfId(id));
     if (message === undefined) return false;
     this.write(tx, message, undefined);
     return true;
@@ -515,13 +527,23 @@ export class Queue implements StoredObject {
 
   // ---- Validation ----
 
+  /**
+   * The map key of an id as a caller gives it, read in the id column's type (int8 for a
+   * schema-free queue), as a table's get reads a key: a uuid in capitals, a wide int as text.
+   */
+  private mapKeyOfId(id: unknown): MapKey {
+    if (this.schema === undefined && Number.isSafeInteger(id)) return id as number;
+    const type = this.schema?.column("id")?.type ?? schemaFreeIdType;
+    return mapKeyOf(coerceValue(type, id, { object: this.name, column: "id" }));
+  }
+
   private exhausted(message: QueueMessage): boolean {
     return message.state === "claimed" && message.attempts >= this.definition.attempts;
   }
 
   /** The live claim of message `id`; of claim number `claim` only, when one is given. */
   private requireClaimed(tx: Transaction, id: unknown, claim?: number): QueueMessage {
-    const message = this.messages.get(mapKeyOf(id));
+    const message = this.messages.get(this.mapKeyOfId(id));
     if (message === undefined) throw this.notFound(id, "");
     const current = claimOf(message);
     if (claim !== undefined && claim !== current) {

@@ -751,3 +751,35 @@ describe("times stay whole, safe milliseconds", () => {
     assert.equal(new Queue(definition, false).definition.visibilityMs, Number.MAX_SAFE_INTEGER);
   });
 });
+
+describe("ids as given", () => {
+  test("get, ack, nack and del read an id in the id column's type", async () => {
+    const db = await open();
+    const q = db.createQueue("mail", { columns: { id: "uuid7", to: "utf8" } });
+    const { id } = q.enqueue({ to: "ada" });
+    const upper = String(id).toUpperCase();
+    assert.equal(q.get(upper)?.id, id, "a uuid in capitals is the same uuid");
+    q.claim();
+    q.nack(upper, { delayMs: 0 });
+    q.claim();
+    q.ack(upper);
+    assert.equal(q.size, 0);
+    const wide = db.createQueue("wide", { columns: { id: "int16" } });
+    wide.enqueue({ id: 5 });
+    assert.equal(wide.get("5")?.id, 5n, "text for a wide int, as JSON carries it");
+    assert.equal(wide.del("5"), true);
+    throwsDb(() => q.get("not a uuid"), {
+      code: "TYPE_MISMATCH",
+      object: "default::mail",
+      column: "id",
+    });
+  });
+
+  test("a schema-free queue's ids are whole numbers; text spelling one finds it", async () => {
+    const { q } = await jobs();
+    q.enqueue({ job: "a" });
+    assert.equal(q.get("1")?.id, 1);
+    assert.equal(q.get(1n)?.id, 1);
+    throwsDb(() => q.ack("x"), { code: "TYPE_MISMATCH", object: "default::jobs" });
+  });
+});

@@ -333,10 +333,11 @@ const anyType: ValueType = { kind: "any", optional: false };
  * A copy of a value of no declared type (an `any` column, a schema-free queue body) made of
  * what the log carries and reads back as it was: none, booleans, finite numbers, bigints,
  * text, decimals, durations, datetimes, blobs, lists and plain objects, nested at most
- * jsonDepthMax deep, with text and keys at most textLengthMax long. Anything else (a Map, a Set, a class instance, a function, NaN, an invalid
- * date) would be stored, then come back from the log as something else, stop the commit or
- * stop the log from opening, so it is refused here, naming the site. A copy, so the caller
- * changing its object later changes nothing.
+ * jsonDepthMax deep, with text and keys at most textLengthMax long. Anything else (a Map, a
+ * Set, a class instance, a function, NaN, an invalid date) would be stored, then come back
+ * from the log as something else, stop the commit or stop the log from opening, so it is
+ * refused here, naming the site. A copy, so the caller changing its object later changes
+ * nothing.
  */
 export function copyStorable(value: unknown, site: ValueSite, depth = 0): unknown {
   switch (typeof value) {

@@ -48,3 +48,17 @@ test("SIGKILL of the writer loses no acknowledged commit; a follower takes over"
   const size = third.table("crash::steps").size;
   assert.equal(stateDigest(third), referenceDigest(size));
 });
+
+test("a replica child given no lease TTL takes the lease bucket's, as open() does", async (t) => {
+  const stream = uniqueStream("child_ttl");
+  t.after(() => deleteReplicatedLog(stream));
+  // The bucket is made with a TTL shorter than the child's old default of 1500 ms.
+  const writer = await open({
+    replicate: { url: natsUrl, stream, node: "w", leaseTtlMs: 1200 },
+    onMessage: () => undefined,
+  });
+  t.after(() => writer.close());
+  const child = new ReplicaProcess(natsUrl, stream, "child");
+  t.after(() => child.kill());
+  await child.waitLine(/^open follower /);
+});

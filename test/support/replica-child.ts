@@ -10,14 +10,18 @@ import { open } from "../../src/index.ts";
 import type { Database } from "../../src/index.ts";
 import { applyWorkloadStep, stateDigest, workloadSetup } from "./crash-workload.ts";
 
-const [url, stream, node, ttl = "1500"] = process.argv.slice(2);
-if (url === undefined || stream === undefined || node === undefined) {
-  throw new Error("usage: replica-child.ts URL STREAM NODE [leaseTtlMs]");
+const [url, stream, node, ttl] = process.argv.slice(2);
+const usage = "usage: replica-child.ts URL STREAM NODE [leaseTtlMs]";
+if (url === undefined || stream === undefined || node === undefined) throw new Error(usage);
+// Given none, open() takes the lease bucket's TTL (or the default when it makes the bucket).
+const leaseTtlMs = ttl === undefined ? undefined : Number(ttl);
+if (leaseTtlMs !== undefined && !Number.isInteger(leaseTtlMs)) {
+  throw new Error(`${usage}: leaseTtlMs ${ttl} is no whole number`);
 }
 const inFlightMax = 64;
 
 const db = await open({
-  replicate: { url, stream, node, leaseTtlMs: Number(ttl) },
+  replicate: { url, stream, node, ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }) },
   onMessage: (kind, message) => process.stderr.write(`${kind}: ${message}\n`),
 });
 process.stdout.write(`open ${db.replication?.role} ${db.seq}\n`);

@@ -18,10 +18,12 @@ export class ReplicaProcess {
   private readonly waiters: Array<() => void> = [];
   private exited = false;
 
-  constructor(url: string, stream: string, node: string, leaseTtlMs: number) {
+  /** Without `leaseTtlMs` the child gives open() none: it takes the lease bucket's TTL. */
+  constructor(url: string, stream: string, node: string, leaseTtlMs?: number) {
+    const ttl = leaseTtlMs === undefined ? [] : [String(leaseTtlMs)];
     this.child = spawn(
       process.execPath,
-      ["--import", "tsx", childPath, url, stream, node, String(leaseTtlMs)],
+      ["--import", "tsx", childPath, url, stream, node, ...ttl],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     createInterface({ input: this.child.stdout! }).on("line", (line) => {

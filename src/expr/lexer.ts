@@ -74,6 +74,9 @@ export interface LexOptions {
   rawStrings?: boolean;
 }
 
+/** The largest positional parameter, `$N`: N is read as a number, exact to 2^53 - 1. */
+const parameterIndexMax = Number.MAX_SAFE_INTEGER;
+
 const twoCharSymbols: ReadonlySet<string> = new Set([
   "::",
   "==",
@@ -286,8 +289,10 @@ class Lexer {
       this.skipDigits();
       const text = this.source.slice(start.offset, this.offset);
       const index = Number(text.slice(1));
-      if (index < 1 || !Number.isSafeInteger(index)) {
-        throw parseError(start, `positional parameters start at $1, found ${text}`, text);
+      // The range, not only its start: "$99999999999999999999" is refused for its end.
+      if (index < 1 || index > parameterIndexMax) {
+        const range = `$1 to $${parameterIndexMax}`;
+        throw parseError(start, `positional parameters run from ${range}, found ${text}`, text);
       }
       return makeToken(start, "parameter", index, text);
     }

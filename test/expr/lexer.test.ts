@@ -224,6 +224,17 @@ describe("lexer: errors", () => {
     assert.match(error.message, /unterminated string/);
   });
 
+  it("names the range of positional parameters, for $0 and for one past 2^53 alike", () => {
+    // $99999999999999999999 said "positional parameters start at $1", which it does.
+    for (const text of ["$0", "$9007199254740992", "$99999999999999999999"]) {
+      assert.equal(
+        lexError(`x == ${text}`).message,
+        `line 1, column 6: positional parameters run from $1 to $9007199254740991, found ${text}`,
+      );
+    }
+    assert.equal(only("$9007199254740991").value, 9007199254740991);
+  });
+
   it("hints at the operator meant by a lone & or ?", () => {
     assert.match(lexError("a & b").message, /use "&&" or "and"/);
     assert.match(lexError("a ? b").message, /use "\?\?"/);

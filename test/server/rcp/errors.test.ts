@@ -117,7 +117,7 @@ test("decision 3: invalid definitions and guards are BAD_REQUEST, not INTERNAL_E
   );
 });
 
-test("JSON nested 200,000 levels deep is BAD_REQUEST wherever it is; the server goes on", async () => {
+test("JSON nested 200,000 deep is BAD_REQUEST wherever it is; the server goes on", async () => {
   // Deep effects in a definition overflowed the stack of the code compiling them:
   // INTERNAL_ERROR, retryable, for the client's input. Built as text: JSON.stringify recurses.
   const deep = `${"[".repeat(200_000)}${"]".repeat(200_000)}`;

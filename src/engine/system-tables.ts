@@ -55,6 +55,14 @@ function userObjects(catalog: Catalog): StoredObject[] {
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** Code unit order, as RQL sorts text (not the locale's order, where a sorts before B). */
+function compareTexts(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]! !== b[i]!) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return 0;
+}
+
 function splitName(qualified: string): { namespace: string; name: string } {
   const [namespace = "", name = ""] = qualified.split("::");
   return { namespace, name };
@@ -66,12 +74,16 @@ export function registerSystemTables(catalog: Catalog): void {
     new SystemTable("system::namespaces", ["name"], () => {
       const out: SystemRow[] = [];
       catalog.forEachNamespace((name) => out.push({ name }));
-      return out.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+      return out.sort((a, b) => compareTexts([String(a.name)], [String(b.name)]));
     }),
   );
   catalog.registerSystemObject(
     new SystemTable("system::objects", ["namespace", "name", "kind"], () =>
-      userObjects(catalog).map((object) => ({ ...splitName(object.name), kind: object.kind })),
+      userObjects(catalog)
+        .map((object) => ({ ...splitName(object.name), kind: object.kind }))
+        // By namespace, then name, as `sort { namespace, name }` orders them: "a1::x" as
+        // one text sorts before "a::x", though namespace a sorts before a1.
+        .sort((a, b) => compareTexts([a.namespace, a.name], [b.namespace, b.name])),
     ),
   );
   catalog.registerSystemObject(

@@ -55,3 +55,21 @@ test("a counter keyed on several columns and on dates lists them as a table does
   assert.deepEqual(counted.frames[0], stored.frames[0]);
   await db.close();
 });
+
+test("system tables list namespaces and objects in the order sort gives", async () => {
+  // system::namespaces was in the locale's order (a before B) and system::objects in the
+  // order of "ns::name" as one text (a1::x before a::x), neither the order of their values.
+  const db = await open();
+  await db.admin(`create namespace a; create namespace a1; create namespace B;
+    create table a1::x { id: int4 }; create table a::x { id: int4 };
+    create table a::x1 { id: int4 }; create table B::y { id: int4 }; create counter a::c`);
+  for (const [table, keys] of [
+    ["system::namespaces", "name"],
+    ["system::objects", "namespace, name"],
+    ["system::columns", "object, position"],
+  ]) {
+    const listed = await db.query(`from ${table}`);
+    assert.deepEqual(listed, await db.query(`from ${table} sort { ${keys} }`), table);
+  }
+  await db.close();
+});

@@ -44,7 +44,7 @@ test("close() fails requests in flight over HTTP too, at once", async () => {
   }
 });
 
-test("transport http: the socket opened for subscriptions closes with the last of them", async () => {
+test("transport http: the socket for subscriptions closes with the last of them", async () => {
   // It stayed open, idle and pinged, for the client's life.
   const server = await startTestServer();
   const client = new Client(server.url, { transport: "http" });

@@ -89,7 +89,7 @@ test("options that are no object are refused", async () => {
   await db.close();
 });
 
-test("key lists of the wrong type are INVALID_SCHEMA naming the object, not a TypeError", async () => {
+test("key lists of the wrong type are INVALID_SCHEMA naming the object, no TypeError", async () => {
   const db = await fresh();
   const columns = { id: "int8" };
   const cases: Array<[() => unknown, RegExp]> = [

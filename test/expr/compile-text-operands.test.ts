@@ -6,8 +6,9 @@
 // Method: (1) fast-check: random times stored in a plain table and in one indexed on the time;
 // a constant (mostly a stored one) spelled with random trailing zeros, given as a literal, a
 // parameter or a text::concat of two halves, under a random operator; both tables must answer
-// what a model comparing seconds answers. (2) The same for datetimes written with a random zone offset.
-// (3) Text that is no such value fails each operator with its position in a multi-line script.
+// what a model comparing seconds answers. (2) The same for datetimes written with a random
+// zone offset. (3) Text that is no such value fails each operator with its position in a
+// multi-line script.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";

@@ -146,7 +146,7 @@ test("an idempotency key longer than the limit is refused, not kept for the wind
   await db.close();
 });
 
-test("keys belong to the instance they were used on: an id created again starts afresh", async () => {
+test("keys belong to the instance they were used on: an id created again is new", async () => {
   const db = await open();
   db.machines.put("order", 1, order);
   const create = { instance_id: "r", machine: "order", version: 1 };

@@ -118,7 +118,7 @@ test("named instances only; errors leave everything as it was", async () => {
   await db.close();
 });
 
-test("a pending timer keeps its deadline across a migration when the target takes its event", async () => {
+test("a timer keeps its deadline in a migration when the target takes its event", async () => {
   const timed = {
     states: ["pending", "paid", "expired"],
     initial: "pending",

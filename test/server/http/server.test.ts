@@ -288,7 +288,7 @@ test("a request offering another protocol upgrade (h2c) is served as plain HTTP"
   }
 });
 
-test("a request HTTP itself refuses (headers too large, not HTTP) answers the error shape", async () => {
+test("a request HTTP refuses (headers too large, not HTTP) answers the error shape", async () => {
   // Fastify's own body ({"error": "Bad Request", "statusCode": 400}) was sent: the client
   // read it as "not a Statebase answer".
   const server = await startTestServer();
@@ -324,7 +324,7 @@ test("a request HTTP itself refuses (headers too large, not HTTP) answers the er
   }
 });
 
-test("params or args nested past a json value's depth are LIMIT_EXCEEDED, not a fault", async () => {
+test("params or args nested past a json value's depth are LIMIT_EXCEEDED, no fault", async () => {
   // 200,000 nested lists overflowed the stack of the code that copied or encoded them: a
   // 500 INTERNAL and a server fault in the operator's trace, for a client's input.
   const server = await startTestServer();

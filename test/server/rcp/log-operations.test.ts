@@ -47,7 +47,7 @@ async function writeAndStat(dir: string, round: number): Promise<number> {
   }
 }
 
-test("WAL_STATS total_size_bytes is the bytes the log holds, before and after a restart", async () => {
+test("WAL_STATS total_size_bytes is the bytes the log holds, also after a restart", async () => {
   const dir = await mkdtemp(join(tmpdir(), "statebase-walstats-"));
   try {
     for (let round = 0; round < 2; round++) {

@@ -109,13 +109,16 @@ test("no FIXME or @ts-ignore anywhere", () => {
 });
 
 test("lines are at most 100 columns", () => {
+  // Every long line at once: naming only the first left each author to find the rest.
+  const long: string[] = [];
   for (const file of [...srcFiles, ...testFiles]) {
     read(file)
       .split("\n")
       .forEach((line, index) => {
-        assert.ok(line.length <= 100, `${file}:${index + 1} is ${line.length} columns`);
+        if (line.length > 100) long.push(`${file}:${index + 1} is ${line.length} columns`);
       });
   }
+  assert.deepEqual(long, []);
 });
 
 /** Functions longer than this many lines fail; STYLE.md asks for at most 70. */

@@ -271,9 +271,10 @@ const textCarriedKinds: ReadonlySet<string> = new Set(
 
 /**
  * Kinds a text spells (`12:00:00.5`, `2024-01-02T03:04:05Z`, a uuid, `30s`): text compared
- * with one of them is read as one, so that every operator compares values, not spellings.
+ * with one of them is read as one, so that every operator compares values, not spellings (and
+ * a join key, rql/join.ts, as `==` does).
  */
-const textSpelledKinds: ReadonlySet<string> = new Set([
+export const textSpelledKinds: ReadonlySet<string> = new Set([
   "date",
   "time",
   "datetime",

@@ -17,7 +17,7 @@ export { TokenCursor, describeToken } from "./cursor.ts";
 export { ExpressionParser, parseExpression } from "./parser.ts";
 export type { ParseOptions } from "./parser.ts";
 export { printExpression } from "./printer.ts";
-export { compileExpression, compilePredicate } from "./compile.ts";
+export { compileExpression, compilePredicate, textSpelledKinds } from "./compile.ts";
 export type { CompileOptions } from "./compile.ts";
 export type { Evaluator, Scope } from "./scope.ts";
 export { inferType, sumModeOf } from "./infer.ts";

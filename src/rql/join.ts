@@ -10,6 +10,7 @@
 import { DbError } from "../lib/errors.ts";
 import { coerceValue, compareValues, mapKeyOfTuple, valuesEqual } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
+import { textSpelledKinds } from "../expr/index.ts";
 import { Table } from "../primitives/index.ts";
 import type { Row } from "../primitives/index.ts";
 import type { JoinKey, JoinStep, Pipeline, Position } from "./ast.ts";
@@ -150,19 +151,6 @@ function hashMatcher(
 
 /** Reads one key value of one side; undefined for a side whose values are used as they are. */
 export type KeyReader = ((value: unknown) => unknown) | undefined;
-
-/**
- * Kinds a text spells (`12:00:00.5`, `2024-01-02T03:04:05Z`, a uuid, `30s`); the expression
- * language reads text compared with one of them as one, and a join key does the same.
- */
-const textSpelledKinds: ReadonlySet<string> = new Set([
-  "date",
-  "time",
-  "datetime",
-  "duration",
-  "uuid4",
-  "uuid7",
-]);
 
 /** Kinds whose values may be text a spelled kind must read: text and untyped columns. */
 const textHoldingKinds: ReadonlySet<string> = new Set(["utf8", "any", "json"]);

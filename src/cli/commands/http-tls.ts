@@ -4,11 +4,11 @@
  * names and meaning, turned into a `fetch` for the client over Node's `https`. The global
  * fetch takes no CA of its own (only NODE_EXTRA_CA_CERTS), so a private CA needs this.
  */
-import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { Command } from "commander";
-import { UsageError } from "../output.ts";
+import type { RcpClientTls } from "../../protocol/index.ts";
+import { clientTlsOptions } from "./rcp-connection.ts";
 
 export interface HttpTlsFlags {
   tls?: boolean;
@@ -17,14 +17,6 @@ export interface HttpTlsFlags {
   clientKey?: string;
   insecure?: boolean;
   serverName?: string;
-}
-
-interface HttpTlsOptions {
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  servername?: string;
-  rejectUnauthorized: boolean;
 }
 
 /** Statuses whose answer has no body: a Response with one cannot be made. */
@@ -54,20 +46,13 @@ export function httpTlsWanted(flags: HttpTlsFlags): boolean {
 
 /** A `fetch` over `https` with the flags' CA, client certificate and checks. */
 export function createHttpTlsFetch(flags: HttpTlsFlags): typeof fetch {
-  if ((flags.clientCert === undefined) !== (flags.clientKey === undefined)) {
-    throw new UsageError("--client-cert and --client-key go together");
-  }
-  const options: HttpTlsOptions = {
-    ...(flags.caCert === undefined ? {} : { ca: readFlagFile(flags.caCert, "--ca-cert") }),
-    ...(flags.clientCert === undefined
-      ? {}
-      : { cert: readFlagFile(flags.clientCert, "--client-cert") }),
-    ...(flags.clientKey === undefined
-      ? {}
-      : { key: readFlagFile(flags.clientKey, "--client-key") }),
-    ...(flags.serverName === undefined ? {} : { servername: flags.serverName }),
-    rejectUnauthorized: flags.insecure !== true,
-  };
+  const options = clientTlsOptions({
+    ca: flags.caCert,
+    cert: flags.clientCert,
+    key: flags.clientKey,
+    serverName: flags.serverName,
+    insecure: flags.insecure,
+  });
   return (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     return httpsFetch(url, init ?? {}, options);
@@ -75,7 +60,7 @@ export function createHttpTlsFetch(flags: HttpTlsFlags): typeof fetch {
 }
 
 /** One request over `https`, answered as a fetch Response (what the client reads). */
-function httpsFetch(url: string, init: RequestInit, tls: HttpTlsOptions): Promise<Response> {
+function httpsFetch(url: string, init: RequestInit, tls: RcpClientTls): Promise<Response> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
@@ -117,14 +102,4 @@ function withTlsHint(error: Error): Error {
     `host with --server-name, or skip the check with -k`;
   // No cause: the client would append its message a second time.
   return Object.assign(new Error(hint), { code });
-}
-
-function readFlagFile(path: string, option: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new UsageError(
-      `${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`,
-    );
-  }
 }

@@ -80,6 +80,28 @@ function tlsOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv): RcpClientTls | u
     [ca, cert, key, flags.serverName].some((value) => value !== undefined) ||
     flags.insecure === true;
   if (!wanted) return undefined;
+  return clientTlsOptions({
+    ca,
+    cert,
+    key,
+    serverName: flags.serverName,
+    insecure: flags.insecure,
+  });
+}
+
+/**
+ * Node's TLS client options from the TLS flags' values (the files read), shared by the RCP and
+ * the HTTP commands: a file that cannot be read, or a lone client certificate or key, is a
+ * usage error naming the flag.
+ */
+export function clientTlsOptions(flags: {
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  serverName?: string | undefined;
+  insecure?: boolean | undefined;
+}): RcpClientTls {
+  const { ca, cert, key, serverName } = flags;
   if ((cert === undefined) !== (key === undefined)) {
     throw new UsageError("--client-cert and --client-key go together");
   }
@@ -87,7 +109,7 @@ function tlsOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv): RcpClientTls | u
     ...(ca === undefined ? {} : { ca: readFile(ca, "--ca-cert") }),
     ...(cert === undefined ? {} : { cert: readFile(cert, "--client-cert") }),
     ...(key === undefined ? {} : { key: readFile(key, "--client-key") }),
-    ...(flags.serverName === undefined ? {} : { servername: flags.serverName }),
+    ...(serverName === undefined ? {} : { servername: serverName }),
     rejectUnauthorized: flags.insecure !== true,
   };
 }

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duration, createManualClock, open } from "../../src/index.ts";
 import { deferredViewRetryDelayMsMin } from "../../src/views/view-manager.ts";
-import type { Database } from "../../src/index.ts";
+import type { Database, ManualClock } from "../../src/index.ts";
 import { dbErrorOf, rejectsWithCode, throwsDb } from "../support/assertions.ts";
 import { assertViewMatches } from "./support.ts";
 
@@ -472,9 +472,8 @@ test("an error in a view's body names its line and column in the script", async 
   await db.close();
 });
 
-test("a deferred view whose maintenance fails shows its lag, then recovers", async () => {
-  // The failed backlog was dropped: lag read 0 and settled() resolved while the view kept
-  // stale rows, and it never moved again, even once the row that broke it was gone.
+/** A database on a manual clock with a deferred view summing s::t's int8 x into an int8. */
+async function deferredSumView(): Promise<{ clock: ManualClock; db: Database }> {
   const clock = createManualClock();
   const db = await open({ clock });
   await db.admin(`create namespace s;
@@ -482,6 +481,13 @@ test("a deferred view whose maintenance fails shows its lag, then recovers", asy
     create deferred view s::total { s: Option(int8) } as {
       from s::t aggregate { s: math::sum(x) }
     }`);
+  return { clock, db };
+}
+
+test("a deferred view whose maintenance fails shows its lag, then recovers", async () => {
+  // The failed backlog was dropped: lag read 0 and settled() resolved while the view kept
+  // stale rows, and it never moved again, even once the row that broke it was gone.
+  const { clock, db } = await deferredSumView();
   const view = db.view("s::total");
   const query = "from s::t aggregate { s: math::sum(x) }";
   await db.command("insert s::t [{ id: 1, x: 9223372036854775807 }]");
@@ -506,13 +512,7 @@ test("a deferred view whose maintenance fails shows its lag, then recovers", asy
 });
 
 test("a deferred view that keeps failing waits longer between rebuilds", async () => {
-  const clock = createManualClock();
-  const db = await open({ clock });
-  await db.admin(`create namespace s;
-    create table s::t { id: int8, x: int8 } with { primary_key: { id } };
-    create deferred view s::total { s: Option(int8) } as {
-      from s::t aggregate { s: math::sum(x) }
-    }`);
+  const { clock, db } = await deferredSumView();
   const view = db.view("s::total");
   await db.command("insert s::t [{ id: 1, x: 9223372036854775807 }, { id: 2, x: 1 }]");
   await view.settled();

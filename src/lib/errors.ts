@@ -47,6 +47,8 @@ export const errorCodes = {
   ABORTED: "Aborted",
   SEQ_NOT_RETAINED: "NotFound",
   LIMIT_EXCEEDED: "LimitExceeded",
+  /** A script ran past its deadline (queryTimeoutMs, src/rql/deadline.ts); it was undone. */
+  QUERY_TIMEOUT: "LimitExceeded",
   IO_ERROR: "IO",
   CORRUPT: "Corrupt",
   // State machines (the RCP codes of specs/rcp.md §2.5 where one fits).

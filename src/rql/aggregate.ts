@@ -17,6 +17,7 @@ import type { AggregateStep } from "./ast.ts";
 import { scopeOf } from "./context.ts";
 import type { Columns, RunContext } from "./context.ts";
 import type { Stage } from "./pipeline.ts";
+import { deadlineTick, expressionCost } from "./deadline.ts";
 
 interface Accumulator {
   count: number;
@@ -102,10 +103,12 @@ export function compileAggregate(
   step.by.forEach((column) => outColumns.set(column.name, inferType(column.expr, columns)));
   // Typed as a view types them, so a later `/` divides alike in a query and in a view.
   step.aggregates.forEach((column) => outColumns.set(column.name, inferType(column.expr, columns)));
+  const rowCost = 1 + expressionCost(step.by) + expressionCost(step.aggregates); // deadline
   const stage: Stage = (rows: Row[], ctx: RunContext) => {
     const scope = scopeOf(ctx);
     const groups = new Map<MapKey, { key: unknown[]; accs: Accumulator[] }>();
     for (const row of rows) {
+      deadlineTick(rowCost);
       scope.row = row;
       const key = byReads.map((read) => read(scope));
       const mapKey = mapKeyOfTuple(key);

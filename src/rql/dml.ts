@@ -27,6 +27,7 @@ import { compileColumns } from "./pipeline.ts";
 import { planTableAccess } from "./planner.ts";
 import { exactLiteral } from "./exact-literal.ts";
 import { atSource, unknownObject } from "./rql-errors.ts";
+import { deadlineTick, expressionCost } from "./deadline.ts";
 
 /** A compiled statement: what it does per run, and its access paths for explain. */
 export interface CompiledStatement {
@@ -96,6 +97,8 @@ export function compileInsert(statement: InsertStatement, env: CompileEnv): Comp
   const rowReads = statement.rows.map((row) => compileInsertRow(row, names, object.name, columns));
   const listRead = statement.source === undefined ? undefined : compileExpression(statement.source);
   const returning = compileReturning(statement.returning, columns);
+  // The work of writing one row (its columns checked, indexes kept), against the deadline.
+  const rowCost = 1 + names.length;
   const run = (ctx: RunContext): Row[] => {
     const scope = scopeOf(ctx);
     const inputs: unknown[] =
@@ -104,6 +107,7 @@ export function compileInsert(statement: InsertStatement, env: CompileEnv): Comp
       ctx.catalog.get(object.name) === object ? object : resolve(statement.target, ctx);
     const out: Row[] = [];
     inputs.forEach((input, i) => {
+      deadlineTick(rowCost);
       if (input === null || typeof input !== "object" || Array.isArray(input)) {
         throw new DbError("TYPE_MISMATCH", `${object.name}: row ${i + 1} is not a record`, {
           object: object.name,
@@ -217,10 +221,12 @@ function matchingRows(
   ctx: RunContext,
   fetch: ReturnType<typeof planTableAccess>,
   keep: (scope: ReturnType<typeof scopeOf>) => boolean,
+  rowCost: number,
 ): Row[] {
   const scope = scopeOf(ctx);
   const out: Row[] = [];
   for (const row of fetch.fetch(table, scope)) {
+    deadlineTick(rowCost);
     scope.row = row;
     if (keep(scope)) out.push(row);
   }
@@ -281,12 +287,15 @@ export function compileUpdate(statement: UpdateStatement, env: CompileEnv): Comp
   }));
   const reads = compileColumns(set, columns);
   const returning = compileReturning(statement.returning, columns);
+  const filterCost = 1 + expressionCost(statement.filter);
+  const rowCost = 1 + expressionCost(set);
   const run = (ctx: RunContext): Row[] => {
-    const rows = matchingRows(table, ctx, access, keep);
+    const rows = matchingRows(table, ctx, access, keep, filterCost);
     const keys = keysOf(table, rows);
     const scope = scopeOf(ctx);
     const out: Row[] = [];
     rows.forEach((row, i) => {
+      deadlineTick(rowCost);
       scope.row = row;
       const patch: Record<string, unknown> = {};
       for (let c = 0; c < names.length; c++) patch[names[c]!] = reads[c]!(scope);
@@ -313,11 +322,13 @@ export function compileDelete(statement: DeleteStatement, env: CompileEnv): Comp
   const keep = compilePredicate(statement.filter, { fields: columns! });
   const access = planTableAccess(table, statement.filter);
   const returning = compileReturning(statement.returning, columns);
+  const filterCost = 1 + expressionCost(statement.filter);
   const run = (ctx: RunContext): Row[] => {
-    const rows = matchingRows(table, ctx, access, keep);
+    const rows = matchingRows(table, ctx, access, keep, filterCost);
     const keys = keysOf(table, rows);
     const out: Row[] = [];
     rows.forEach((row, i) => {
+      deadlineTick(1);
       table.del(ctx.tx, keys[i]);
       if (returning !== undefined) out.push(returning(row, ctx));
     });

@@ -25,6 +25,8 @@ import {
   compileQueueStatement,
 } from "./primitive-statements.ts";
 import { toRqlError } from "./rql-errors.ts";
+import { deadlineTick, withinDeadline } from "./deadline.ts";
+import type { QueryDeadline } from "./deadline.ts";
 
 /** Frames a procedure body produced; `call` adds them to the caller's result. */
 export class FramesResult {
@@ -49,6 +51,11 @@ export interface ExecuteOptions {
   readonly host: RqlHost;
   /** True for `tx.execute`, which cannot wait for the log (time travel, history). */
   readonly synchronous: boolean;
+  /**
+   * The script's deadline; one already active (a procedure's script inside its caller's)
+   * is kept. Undefined: none but an active one.
+   */
+  readonly deadline?: QueryDeadline | undefined;
 }
 
 /** A row as it leaves: a plain object of its own, none as null. */
@@ -253,10 +260,13 @@ export function executeScript(
   const frames: Array<Array<Record<string, unknown>>> = [];
   const count = cached.script.statements.length;
   try {
-    for (let i = 0; i < count; i++) {
-      const produced = runnerOf(cached, i, env).run(ctx);
-      for (const frame of produced) frames.push(frame);
-    }
+    withinDeadline(options.deadline, () => {
+      for (let i = 0; i < count; i++) {
+        deadlineTick(1);
+        const produced = runnerOf(cached, i, env).run(ctx);
+        for (const frame of produced) frames.push(frame);
+      }
+    });
   } catch (error) {
     throw toRqlError(error);
   }

@@ -28,6 +28,13 @@ export type { EntryPoint } from "./entry-point.ts";
 export { asyncReadsOf, needsAsyncReads } from "./prefetch.ts";
 export type { AsyncReads } from "./prefetch.ts";
 export { historyKey } from "./source.ts";
+export {
+  deadlineCheckCostMax,
+  queryDeadlineOf,
+  queryTimeoutMsMax,
+  withinDeadline,
+} from "./deadline.ts";
+export type { DeadlineClock, DeadlineOptions, QueryDeadline } from "./deadline.ts";
 export { joinKeyReader } from "./join.ts";
 export type { KeyReader } from "./join.ts";
 export {

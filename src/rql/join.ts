@@ -16,6 +16,7 @@ import type { Row } from "../primitives/index.ts";
 import type { JoinKey, JoinStep, Pipeline, Position } from "./ast.ts";
 import type { Columns, CompileEnv, CompiledPipeline, RunContext } from "./context.ts";
 import type { Stage } from "./pipeline.ts";
+import { deadlineTick } from "./deadline.ts";
 
 type PipelineCompiler = (pipeline: Pipeline, env: CompileEnv) => CompiledPipeline;
 
@@ -62,6 +63,7 @@ export function compileJoin(
     for (const row of rows) {
       const key = keyOf(row, leftNames, readers.left);
       const matches = key.some((part) => part === null) ? [] : match(key, ctx);
+      deadlineTick(1 + matches.length * (1 + names.length));
       for (const other of matches) {
         const joined: Record<string, unknown> = { ...row };
         for (const name of names) joined[prefix + name] = other[name] ?? null;

@@ -16,6 +16,7 @@ import type {
 } from "./ast.ts";
 import type { ParseContext } from "./parse-context.ts";
 import { positionOf, rqlParseError } from "./parse-context.ts";
+import { deadlineTick } from "./deadline.ts";
 
 /** `from X [as of N] [{args}]` or `from [records]`, then steps. */
 export function parsePipeline(p: ParseContext): Pipeline {
@@ -23,6 +24,7 @@ export function parsePipeline(p: ParseContext): Pipeline {
   const source = parseSource(p);
   const steps: Step[] = [];
   for (;;) {
+    deadlineTick(1);
     const bar = p.cursor.acceptSymbol("|");
     const step = parseStep(p);
     if (step === undefined) {

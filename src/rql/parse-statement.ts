@@ -20,6 +20,7 @@ import type { ParseContext } from "./parse-context.ts";
 import { positionOf, rqlParseError } from "./parse-context.ts";
 import { parseBracedExpression, parsePipeline } from "./parse-pipeline.ts";
 import { parseAlter, parseCreate, parseDrop } from "./parse-schema.ts";
+import { deadlineTick } from "./deadline.ts";
 
 /** One statement at the cursor; the caller checks what follows it. */
 export function parseStatement(p: ParseContext): Statement {
@@ -76,6 +77,7 @@ function parseInsert(p: ParseContext): InsertStatement {
   if (open !== undefined) {
     p.cursor.enter(open);
     while (!p.cursor.atSymbol("]")) {
+      deadlineTick(1);
       rows.push(parseInsertRow(p));
       if (!p.cursor.acceptSymbol(",")) break;
     }

@@ -11,6 +11,10 @@ import { rqlScriptCacheEntriesMax, rqlScriptLengthMax, rqlStatementsMax } from "
 import type { Script, Statement } from "./ast.ts";
 import { ParseContext, rqlParseError } from "./parse-context.ts";
 import { parseStatement } from "./parse-statement.ts";
+import { deadlineTick } from "./deadline.ts";
+
+/** Characters of script text per unit of deadline cost: tokenizing 16 costs about one row. */
+const parseCostShift = 4;
 
 /**
  * Parses an RQL script. Throws RQL_PARSE (or UNKNOWN_FUNCTION, LIMIT_EXCEEDED) naming the
@@ -30,7 +34,10 @@ export function parseScript(text: string): Script {
       { limit: rqlScriptLengthMax, value: text.length },
     );
   }
+  // Counted before the work it stands for, so a long script starts the deadline's clock.
+  deadlineTick(text.length >> parseCostShift);
   const tokens = tokenize(text);
+  deadlineTick(tokens.length);
   let positionalParamsMax = 0;
   for (const token of tokens) {
     if (token.kind === "parameter" && typeof token.value === "number") {
@@ -47,6 +54,7 @@ export function parseScript(text: string): Script {
         `a script may hold at most ${rqlStatementsMax} statements`,
       );
     }
+    deadlineTick(1);
     statements.push(parseStatement(p));
     if (p.cursor.atSymbol("}")) {
       const token = p.peek();

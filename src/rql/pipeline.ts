@@ -18,6 +18,7 @@ import type { Columns, CompileEnv, CompiledPipeline, RowScope, RunContext } from
 import { compileAggregate } from "./aggregate.ts";
 import { compileJoin } from "./join.ts";
 import { compileSource } from "./source.ts";
+import { deadlineTick, expressionCost } from "./deadline.ts";
 
 /** Turns rows into rows over a whole list. */
 export type Stage = (rows: Row[], ctx: RunContext) => Row[];
@@ -42,10 +43,15 @@ export function compilePipeline(pipeline: Pipeline, env: CompileEnv): CompiledPi
   let shared = source.shared;
   // The streaming prefix: row-wise steps, then at most one take.
   const rowSteps: RowStep[] = [];
+  // The work of one source row through the row-wise steps, counted against the deadline.
+  let rowCost = 1;
   let index = 0;
   for (; index < steps.length; index++) {
     const step = steps[index]!;
     if (step.type !== "filter" && step.type !== "map" && step.type !== "extend") break;
+    const cost = expressionCost(step);
+    deadlineTick(cost); // compiling costs about what one evaluation does
+    rowCost += cost;
     rowSteps.push(compileRowStep(step, columns));
     columns = columnsAfter(step, columns);
     if (step.type !== "filter") shared = false;
@@ -58,6 +64,7 @@ export function compilePipeline(pipeline: Pipeline, env: CompileEnv): CompiledPi
   const stages: Stage[] = [];
   for (; index < steps.length; index++) {
     const step = steps[index]!;
+    deadlineTick(1);
     const compiled = compileStage(step, columns, env);
     stages.push(compiled.stage);
     plan.push(...compiled.plan);
@@ -65,23 +72,30 @@ export function compilePipeline(pipeline: Pipeline, env: CompileEnv): CompiledPi
     if (compiled.fresh) shared = false;
     if (compiled.shares === true) shared = true;
   }
-  const head = streamRows(source.rows, rowSteps, limit);
+  const head = streamRows(source.rows, rowSteps, limit, rowCost);
   const run =
     stages.length === 0
       ? head
       : (ctx: RunContext): Row[] => {
           let rows = head(ctx);
-          for (let i = 0; i < stages.length; i++) rows = stages[i]!(rows, ctx);
+          for (let i = 0; i < stages.length; i++) {
+            deadlineTick(1);
+            rows = stages[i]!(rows, ctx);
+          }
           return rows;
         };
   return { columns, run, plan, shared };
 }
 
-/** The loop over the source: row-wise steps, stopping when `limit` rows are out. */
+/**
+ * The loop over the source: row-wise steps, stopping when `limit` rows are out. Each row
+ * counts `rowCost` units against the deadline, rows the filter drops too.
+ */
 function streamRows(
   source: (ctx: RunContext) => Iterable<Row>,
   rowSteps: readonly RowStep[],
   limit: Evaluator | undefined,
+  rowCost: number,
 ): (ctx: RunContext) => Row[] {
   const count = rowSteps.length;
   return (ctx) => {
@@ -90,6 +104,7 @@ function streamRows(
     const out: Row[] = [];
     if (max === 0) return out;
     for (const input of source(ctx)) {
+      deadlineTick(rowCost);
       let row: Row | undefined = input;
       for (let i = 0; i < count && row !== undefined; i++) row = rowSteps[i]!(row, scope);
       if (row === undefined) continue;
@@ -207,10 +222,12 @@ function compileStage(step: Step, columns: Columns, env: CompileEnv): CompiledSt
     case "map":
     case "extend": {
       const rowStep = compileRowStep(step, columns);
+      const rowCost = 1 + expressionCost(step);
       const stage: Stage = (rows, ctx) => {
         const scope = scopeOf(ctx);
         const out: Row[] = [];
         for (const row of rows) {
+          deadlineTick(rowCost);
           const next = rowStep(row, scope);
           if (next !== undefined) out.push(next);
         }
@@ -260,7 +277,9 @@ function requireColumn(columns: Columns, name: string, pos: Expr["pos"], what: s
 function compileSort(step: SortStep, columns: Columns): Stage {
   for (const key of step.keys) requireColumn(columns, key.column, key.pos, "sort");
   const keys = step.keys.map((key) => ({ name: key.column, sign: key.descending ? -1 : 1 }));
+  const compareCost = keys.length;
   const compare = (a: Row, b: Row): number => {
+    deadlineTick(compareCost);
     for (const key of keys) {
       const order = compareValues(a[key.name] ?? null, b[key.name] ?? null);
       if (order !== 0) return order * key.sign;
@@ -274,10 +293,12 @@ function compileSort(step: SortStep, columns: Columns): Stage {
 function compileDistinct(step: DistinctStep, columns: Columns): Stage {
   for (const name of step.columns) requireColumn(columns, name, step.pos, "distinct");
   const names = step.columns;
+  const rowCost = 1 + names.length;
   return (rows) => {
     const seen = new Set<MapKey>();
     const out: Row[] = [];
     for (const row of rows) {
+      deadlineTick(rowCost);
       const values = names.length === 0 ? Object.values(row) : names.map((n) => row[n] ?? null);
       const key =
         names.length === 0

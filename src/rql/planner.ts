@@ -16,6 +16,7 @@ import { coerceValue, compareValues, mapKeyOf, parseType } from "../values/index
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { RowScope } from "./context.ts";
 import { exactLiteral } from "./exact-literal.ts";
+import { deadlineTick } from "./deadline.ts";
 
 interface Bound {
   value: Evaluator;
@@ -206,6 +207,7 @@ function pkIn(table: Table, pk: readonly string[], terms: Terms): AccessPath | u
       const rows: Row[] = [];
       const seen = new Set<MapKey>();
       for (const key of keys) {
+        deadlineTick(1);
         if (key === null) continue;
         const row = t.get(key);
         if (row === undefined) continue;
@@ -260,6 +262,7 @@ function indexIn(table: Table, index: IndexOf, terms: Terms): AccessPath | undef
       if (!Array.isArray(keys)) return t.scan();
       const byKey = new Map<MapKey, Row>();
       for (const key of keys) {
+        deadlineTick(1);
         if (key === null) continue;
         for (const row of t.lookup(index.name, key)) byKey.set(mapKeyOf(t.keyOf(row)), row);
       }
@@ -336,5 +339,8 @@ function rangeOf(
 /** Rows found through an index, back in primary key order (the order of unsorted output). */
 function sortByKey(table: Table, rows: Row[]): Row[] {
   if (rows.length < 2) return rows;
-  return rows.sort((a, b) => compareValues(table.keyOf(a), table.keyOf(b)));
+  return rows.sort((a, b) => {
+    deadlineTick(1);
+    return compareValues(table.keyOf(a), table.keyOf(b));
+  });
 }

@@ -45,9 +45,12 @@ import {
   inProcedureBody,
   needsAsyncReads,
   parseScriptCached,
+  queryDeadlineOf,
+  queryTimeoutMsMax,
   registerProcedureFactory,
+  withinDeadline,
 } from "./rql/index.ts";
-import type { CachedScript, Prefetched, RqlHost, ViewHost } from "./rql/index.ts";
+import type { CachedScript, Prefetched, QueryDeadline, RqlHost, ViewHost } from "./rql/index.ts";
 import { procedureCallDepthMax, timeTravelWaitingMax } from "./lib/limits.ts";
 import type {
   Commit,
@@ -84,6 +87,7 @@ import type {
   HistogramOptions,
   MachinesApi,
   ProcedureDefinition,
+  QueryOptions,
   QueryParams,
   QueryResult,
   Subscription,
@@ -143,6 +147,7 @@ export const numericOptionRanges: ReadonlyArray<readonly [keyof OpenOptions, num
   ["snapshotsKept", 1, Infinity],
   ["logRetentionMs", 0, Number.MAX_SAFE_INTEGER],
   ["commitsRetained", 0, changeFeedCommitsRetainedMax],
+  ["queryTimeoutMs", 0, queryTimeoutMsMax],
 ];
 
 /** Every option open() reads, by section: the compiler keeps them in step with the types. */
@@ -160,6 +165,7 @@ const openOptionKeys: Record<keyof OpenOptions, true> = {
   machines: true,
   replicate: true,
   signal: true,
+  queryTimeoutMs: true,
 };
 const machinesOptionKeys: Record<keyof NonNullable<OpenOptions["machines"]>, true> = {
   idempotencyWindowMs: true,
@@ -585,23 +591,31 @@ class EmbeddedDatabase implements Database, Tx {
 
   /** Runs a script in the running transaction (a savepoint), or in its own one. */
   execute(rql: string, params?: QueryParams, entry: EntryPoint = "command"): QueryResult {
-    const cached = parseScriptCached(rql);
-    return this.runScript(cached, params, entry, undefined);
+    const deadline = this.deadlineOf(undefined);
+    const cached = withinDeadline(deadline, () => parseScriptCached(rql));
+    return this.runScript(cached, params, entry, undefined, deadline);
   }
 
-  query(rql: string, params?: QueryParams): Promise<QueryResult> {
+  query(rql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult> {
     this.refuseInTransaction("query", "tx.execute(rql, params, entry)");
-    return this.runRql(rql, params, "query");
+    return this.runRql(rql, params, "query", options);
   }
 
-  command(rql: string, params?: QueryParams): Promise<QueryResult> {
+  command(rql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult> {
     this.refuseInTransaction("command", "tx.execute(rql, params, entry)");
-    return this.runRql(rql, params, "command");
+    return this.runRql(rql, params, "command", options);
   }
 
-  admin(rql: string, params?: QueryParams): Promise<QueryResult> {
+  admin(rql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult> {
     this.refuseInTransaction("admin", "tx.execute(rql, params, entry)");
-    return this.runRql(rql, params, "admin");
+    return this.runRql(rql, params, "admin", options);
+  }
+
+  /** The deadline of one call (src/rql/deadline.ts); an injected clock drives it too. */
+  private deadlineOf(options: QueryOptions | undefined): QueryDeadline | undefined {
+    const clock = this.options.clock;
+    const now = clock === undefined ? undefined : () => clock.now();
+    return queryDeadlineOf(this.options.queryTimeoutMs, options, now);
   }
 
   /** The access path of every statement of a script, one line each (nothing runs). */
@@ -614,14 +628,20 @@ class EmbeddedDatabase implements Database, Tx {
    * script reads from the log (time travel, history), run it as one transaction, and in sync
    * durability resolve once the state it saw or made is on disk.
    */
-  private async runRql(rql: string, params: QueryParams | undefined, entry: EntryPoint) {
-    const cached = parseScriptCached(rql);
+  private async runRql(
+    rql: string,
+    params: QueryParams | undefined,
+    entry: EntryPoint,
+    options: QueryOptions | undefined,
+  ) {
+    const deadline = this.deadlineOf(options);
+    const cached = withinDeadline(deadline, () => parseScriptCached(rql));
     checkEntryPoint(cached.script, entry);
     if (entry !== "query") await this.keepWithinWindow();
     const prefetched = needsAsyncReads(cached.script)
       ? await this.prefetch(cached, params)
       : undefined;
-    const result = this.runScript(cached, params, entry, prefetched);
+    const result = this.runScript(cached, params, entry, prefetched, deadline);
     if (this.durability === "sync") await this.durable(this.engine.seq);
     return result;
   }
@@ -631,6 +651,7 @@ class EmbeddedDatabase implements Database, Tx {
     params: QueryParams | undefined,
     entry: EntryPoint,
     prefetched: Prefetched | undefined,
+    deadline: QueryDeadline | undefined,
   ): QueryResult {
     const host: RqlHost =
       prefetched === undefined
@@ -640,7 +661,13 @@ class EmbeddedDatabase implements Database, Tx {
     return this.engine.transactWith(
       this,
       (db, tx) =>
-        executeScript(cached, tx, db.engine.catalog, { entry, params, host, synchronous }),
+        executeScript(cached, tx, db.engine.catalog, {
+          entry,
+          params,
+          host,
+          synchronous,
+          deadline,
+        }),
       { origin: originOf("rql", cached.text) },
     );
   }
@@ -694,15 +721,21 @@ class EmbeddedDatabase implements Database, Tx {
    * checked before anything runs; the commit's origin names the procedure and its arguments.
    * An RQL procedure resolves to its frames, a TypeScript one to what it returned.
    */
-  call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown> {
+  call(
+    name: string,
+    args?: Record<string, unknown> | readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<unknown> {
     this.refuseInTransaction("call", `tx.execute("call ${name}(...)")`);
-    return this.callNow(name, args);
+    return this.callNow(name, args, options);
   }
 
   private async callNow(
     name: string,
     args: Record<string, unknown> | readonly unknown[] | undefined,
+    options: QueryOptions | undefined,
   ): Promise<unknown> {
+    const deadline = this.deadlineOf(options);
     const resolved = this.procedures.resolve(this.engine.catalog, name);
     const procedure = resolved.procedure;
     const coerced = coerceArguments(procedure.name, procedure.params, args);
@@ -710,7 +743,11 @@ class EmbeddedDatabase implements Database, Tx {
     const origin = procedureOrigin(procedure.name, coerced);
     let result: unknown;
     try {
-      result = this.engine.transactWith(this, (db) => db.runProcedure(name, coerced), { origin });
+      // The deadline covers the RQL the procedure runs (a TypeScript body's own code is not
+      // checked: only the scripts it executes tick).
+      const run = (db: EmbeddedDatabase): unknown =>
+        withinDeadline(deadline, () => db.runProcedure(name, coerced));
+      result = this.engine.transactWith(this, run, { origin });
     } catch (error) {
       throw inProcedureBody(error, procedure.name);
     }

@@ -87,6 +87,12 @@ export interface OpenOptions {
    */
   replicate?: ReplicateOptions;
   /**
+   * The deadline of every RQL script and procedure call, in ms of running on the event loop
+   * (docs/rql.md, "Deadlines"): past it the script fails with QUERY_TIMEOUT and is undone.
+   * Default 0: no limit (a server sets one: `limits.queryTimeoutMs`).
+   */
+  queryTimeoutMs?: number;
+  /**
    * Stops a long recovery: once aborted, open() rejects with `ABORTED` (checked between log
    * records and while a snapshot loads) and leaves the data directory as it was.
    */
@@ -151,6 +157,15 @@ export interface ReplicationStatus {
    * (every lease period); undefined while no node holds it.
    */
   writer: { readonly node: string; readonly http?: string } | undefined;
+}
+
+/** Options of one RQL call or procedure call. */
+export interface QueryOptions {
+  /**
+   * This call's deadline in ms, overriding the database's `queryTimeoutMs`; 0: no limit.
+   * Past it the call fails with QUERY_TIMEOUT and everything it did is undone.
+   */
+  timeoutMs?: number;
 }
 
 export interface TransactOptions {
@@ -312,11 +327,11 @@ export interface Database extends Tx {
   /** Writes a snapshot of the current state without stopping commits (needs a path). */
   snapshot(): Promise<{ seq: number; sizeBytes: number }>;
   /** RQL, read-only: one transaction, resolves when it is durable per the database's mode. */
-  query(rql: string, params?: QueryParams): Promise<QueryResult>;
+  query(rql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult>;
   /** RQL that may read and write data. */
-  command(rql: string, params?: QueryParams): Promise<QueryResult>;
+  command(rql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult>;
   /** RQL that may also change schema (DDL). */
-  admin(rql: string, params?: QueryParams): Promise<QueryResult>;
+  admin(rql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult>;
   /**
    * How each statement of a script would find its rows (primary key or index lookup or
    * range, full scan, join method), one line per access path; nothing runs.
@@ -327,7 +342,11 @@ export interface Database extends Tx {
   /** Registers an application procedure; each call runs as one transaction. */
   defineProcedure(name: string, definition: ProcedureDefinition): void;
   /** Calls a procedure (TypeScript or RQL-defined) with validated arguments. */
-  call(name: string, args?: Record<string, unknown> | readonly unknown[]): Promise<unknown>;
+  call(
+    name: string,
+    args?: Record<string, unknown> | readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<unknown>;
   /**
    * Called synchronously after every commit; returns the unsubscribe function. A listener
    * that throws does not undo the commit nor stop the other listeners: its error is thrown

@@ -28,7 +28,17 @@ export interface RcpClientOptions {
   host: string;
   port: number;
   tls?: RcpClientTls;
+  /** How long TCP (and TLS) may take to be set up; default {@link rcpConnectTimeoutMsDefault}. */
+  connectTimeoutMs?: number;
 }
+
+/**
+ * A host that drops packets would otherwise leave the CLI waiting for the kernel's own timeout
+ * (minutes), and a TLS client at a port that never answers the handshake would wait forever.
+ */
+export const rcpConnectTimeoutMsDefault = 10_000;
+/** The longest delay a Node timer keeps; a longer one would fire at once. */
+export const rcpConnectTimeoutMsMax = 2 ** 31 - 1;
 
 /** An error response from the server, or the connection ending under a request. */
 export class RcpClientError extends Error {
@@ -75,13 +85,35 @@ export class RcpClient {
 
   /** Connects; resolves once TCP (and TLS) is established. */
   static async connect(options: RcpClientOptions): Promise<RcpClient> {
+    const timeoutMs = options.connectTimeoutMs ?? rcpConnectTimeoutMsDefault;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > rcpConnectTimeoutMsMax) {
+      throw new RangeError(
+        `connectTimeoutMs must be an integer from 1 to ${rcpConnectTimeoutMsMax}, got ${timeoutMs}`,
+      );
+    }
     const socket = await new Promise<Socket>((resolve, reject) => {
       const tls = options.tls;
       const s =
         tls === undefined
-          ? connectTcp({ host: options.host, port: options.port }, () => resolve(s))
-          : connectTls(tlsOptions(options, tls), () => resolve(s));
-      s.once("error", reject);
+          ? connectTcp({ host: options.host, port: options.port }, () => settle())
+          : connectTls(tlsOptions(options, tls), () => settle());
+      const timer = setTimeout(() => {
+        const where = `${options.host}:${options.port}`;
+        s.destroy();
+        settle(
+          new RcpClientError(
+            "CONNECT_TIMEOUT",
+            `could not connect to ${where} within ${timeoutMs} ms` +
+              (tls === undefined ? "" : " (TLS handshake included)"),
+          ),
+        );
+      }, timeoutMs);
+      function settle(error?: Error): void {
+        clearTimeout(timer);
+        if (error === undefined) resolve(s);
+        else reject(error);
+      }
+      s.once("error", (error: Error) => settle(error));
     });
     socket.setNoDelay(true);
     return new RcpClient(socket);

@@ -40,7 +40,12 @@ export type {
   WireError,
   WireErrorCode,
 } from "./messages.ts";
-export { RcpClient, RcpClientError } from "./client.ts";
+export {
+  RcpClient,
+  RcpClientError,
+  rcpConnectTimeoutMsDefault,
+  rcpConnectTimeoutMsMax,
+} from "./client.ts";
 export type { RcpClientOptions, RcpClientTls, RcpStreamMessage } from "./client.ts";
 export type {
   QueryParams,

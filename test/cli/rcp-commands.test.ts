@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createServer as createNetServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { createProgram } from "../../src/cli/main.ts";
@@ -151,6 +152,20 @@ test("pointed at an HTTP port, a command says the server does not answer in RCP"
   assert.equal(code, 1);
   assert.equal(err.length, 1);
   assert.match(err[0]!, new RegExp(`^${address} does not answer in RCP \\(.*bad magic 0x48545450`));
+});
+
+test("--connect-timeout gives up on a server that never answers the TLS handshake", async (t) => {
+  const silent = createNetServer((socket) => void socket.resume());
+  await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
+  t.after(() => silent.close());
+  const address = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const { code, err } = await cli("ping", "-s", address, "--tls", "--connect-timeout", "200");
+  assert.equal(code, 1);
+  assert.deepEqual(err, [
+    `CONNECT_TIMEOUT: could not connect to ${address} within 200 ms (TLS handshake included)`,
+  ]);
+  await assert.rejects(cli("ping", "-s", address, "--connect-timeout", "0"), /positive integer/);
+  await assert.rejects(cli("ping", "-s", address, "--connect-timeout", "2147483648"), /at most/);
 });
 
 test("TLS to an IP address checks the certificate's IP, with no deprecation warning", async () => {

@@ -1,14 +1,20 @@
 /**
  * @module How the rstmdb-style client commands reach a server: rstmdb-cli's connection
  * flags (`-s/--server`, `-t/--token`, `--tls`, `--ca-cert`, `--client-cert`, `--client-key`,
- * `-k/--insecure`, `--server-name`) with their environment variables, turned into an
- * authenticated RCP client (src/protocol). Any TLS option implies TLS, as in rstmdb-cli.
+ * `-k/--insecure`, `--server-name`) with their environment variables, plus our own
+ * `--connect-timeout`, turned into an authenticated RCP client (src/protocol). Any TLS
+ * option implies TLS, as in rstmdb-cli.
  */
 import { readFileSync } from "node:fs";
+import { InvalidArgumentError } from "commander";
 import type { Command } from "commander";
-import { RcpClient } from "../../protocol/index.ts";
+import {
+  RcpClient,
+  rcpConnectTimeoutMsDefault,
+  rcpConnectTimeoutMsMax,
+} from "../../protocol/index.ts";
 import type { RcpClientTls } from "../../protocol/index.ts";
-import { UsageError } from "../output.ts";
+import { parsePositive, UsageError } from "../output.ts";
 
 /** The default RCP address, as rstmdb's. */
 export const rcpAddressDefault = "127.0.0.1:7401";
@@ -22,6 +28,7 @@ export interface ConnectionFlags {
   clientKey?: string;
   insecure?: boolean;
   serverName?: string;
+  connectTimeout?: number;
   json?: boolean;
 }
 
@@ -36,7 +43,20 @@ export function addConnectionFlags(command: Command): Command {
     .option("--client-key <file>", "client key for mTLS (default $RSTMDB_CLIENT_KEY)")
     .option("-k, --insecure", "accept any server certificate")
     .option("--server-name <name>", "server name to check in its certificate (SNI)")
+    .option(
+      "--connect-timeout <ms>",
+      `give up connecting after this long (default ${rcpConnectTimeoutMsDefault})`,
+      parseConnectTimeout,
+    )
     .option("--json", "print results as JSON");
+}
+
+function parseConnectTimeout(text: string): number {
+  const value = parsePositive(text);
+  if (value > rcpConnectTimeoutMsMax) {
+    throw new InvalidArgumentError(`ms must be at most ${rcpConnectTimeoutMsMax}.`);
+  }
+  return value;
 }
 
 /** Connects and, with a token, authenticates. */
@@ -46,7 +66,12 @@ export async function connectRcp(
 ): Promise<RcpClient> {
   const { host, port } = parseAddress(flags.server);
   const tls = tlsOf(flags, env);
-  const client = await RcpClient.connect({ host, port, ...(tls === undefined ? {} : { tls }) });
+  const client = await RcpClient.connect({
+    host,
+    port,
+    ...(tls === undefined ? {} : { tls }),
+    ...(flags.connectTimeout === undefined ? {} : { connectTimeoutMs: flags.connectTimeout }),
+  });
   const token = flags.token ?? env.RSTMDB_TOKEN ?? env.STATEBASE_TOKEN;
   if (token !== undefined && token !== "") {
     try {

@@ -53,6 +53,14 @@ const tokenSchema = Type.Object(
  */
 const httpConnectionsBesideWebSocketsMax = 1000;
 
+/**
+ * A server's deadline for every script and procedure call, in ms (embedded databases have
+ * none by default). A script holds the event loop while it runs, so every other client, the
+ * heartbeats and a replicated writer's lease renewals (every second, 3 s TTL) wait for it: one
+ * second keeps a slow query from costing the lease and is far above any indexed read.
+ */
+export const queryTimeoutMsServerDefault = 1_000;
+
 /** Below this V8 cannot hold the server itself. */
 const heapSizeMbMin = 64;
 
@@ -131,6 +139,7 @@ export const configSchema = Type.Object(
           httpConnectionsMax: Type.Optional(positive(1_000_000)),
           subscriptionPendingCommitsMax: Type.Optional(positive(10_000_000)),
           requestTimeoutMs: Type.Optional(positive(3_600_000)),
+          queryTimeoutMs: Type.Optional(openOption("queryTimeoutMs")),
           stallMsMax: Type.Optional(positive(24 * 3_600_000)),
         },
         { additionalProperties: false },
@@ -186,11 +195,12 @@ export interface ServerConfig {
   tokens: TokenEntryConfig[];
   tls: NonNullable<ConfigDocument["tls"]> | undefined;
   /**
-   * Every limit filled in by resolveConfig; `httpConnectionsMax` may be left out by code that
-   * builds a config by hand (then HTTP connections are not capped).
+   * Every limit filled in by resolveConfig; `httpConnectionsMax` and `queryTimeoutMs` may be
+   * left out by code that builds a config by hand (then HTTP connections are not capped and
+   * scripts have no deadline).
    */
-  limits: Required<Omit<LimitsDocument, "httpConnectionsMax">> &
-    Pick<LimitsDocument, "httpConnectionsMax">;
+  limits: Required<Omit<LimitsDocument, "httpConnectionsMax" | "queryTimeoutMs">> &
+    Pick<LimitsDocument, "httpConnectionsMax" | "queryTimeoutMs">;
   timerTickMs: number;
   /**
    * The server thread's old-generation heap limit in MiB: the state lives there. Undefined:
@@ -245,6 +255,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_HTTP_CONNECTIONS_MAX", "limits.httpConnectionsMax", "integer"],
   ["STATEBASE_SUBSCRIPTION_PENDING_COMMITS_MAX", "limits.subscriptionPendingCommitsMax", "integer"],
   ["STATEBASE_REQUEST_TIMEOUT_MS", "limits.requestTimeoutMs", "integer"],
+  ["STATEBASE_QUERY_TIMEOUT_MS", "limits.queryTimeoutMs", "integer"],
   ["STATEBASE_STALL_MS_MAX", "limits.stallMsMax", "integer"],
   ["STATEBASE_TIMER_TICK_MS", "timerTickMs", "integer"],
   ["STATEBASE_HEAP_SIZE_MB_MAX", "heapSizeMbMax", "integer"],
@@ -260,6 +271,8 @@ export interface ConfigFlags {
   module?: string;
   config?: string;
   replicate?: string;
+  /** `--query-timeout-ms`: sets limits.queryTimeoutMs. */
+  queryTimeoutMs?: string;
 }
 
 export interface ResolveConfigOptions {
@@ -291,6 +304,15 @@ export async function resolveConfig(
     if (value === undefined) continue;
     document[key] = value;
     sources.set(key, `flag --${key}`);
+  }
+  if (flags.queryTimeoutMs !== undefined) {
+    const key = "limits.queryTimeoutMs";
+    setPath(
+      document,
+      key,
+      readEnvValue("--query-timeout-ms", key, flags.queryTimeoutMs, "integer"),
+    );
+    sources.set(key, "flag --query-timeout-ms");
   }
   checkDocument(document, sources);
   checkListenAddresses(document, sources);
@@ -710,6 +732,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
       subscriptionPendingCommitsMax:
         limits.subscriptionPendingCommitsMax ?? subscriptionPendingCommitsMax,
       requestTimeoutMs: limits.requestTimeoutMs ?? requestTimeoutMsDefault,
+      queryTimeoutMs: limits.queryTimeoutMs ?? queryTimeoutMsServerDefault,
       stallMsMax: limits.stallMsMax ?? serverStallMsDefault,
     },
     timerTickMs: document.timerTickMs ?? configDefaults.timerTickMs,

@@ -43,6 +43,10 @@ const statusOfCode: Readonly<Record<string, number>> = {
   UNAUTHORIZED: 401,
   DATABASE_CLOSED: 503,
   NOT_WRITER: 503,
+  // A script stopped at its deadline (as Snowflake's SQL API answers one). A 4xx: the same
+  // request would fail again, and clients retry 502-504 (client.ts); QUERY_TIMEOUT, not
+  // TIMEOUT, says it was the script, not the request's arrival, that took too long.
+  QUERY_TIMEOUT: 408,
 };
 
 /** Translates any thrown value; `fault` receives errors that are not the client's doing. */

@@ -37,6 +37,7 @@ export function addServeCommand(program: Command, context: CliContext): void {
     .option("--module <file>", "procedure module (.js, or .ts) exporting `procedures`")
     .option("--config <file>", "config file, YAML or JSON (keys below)")
     .option("--replicate <nats-url>", "share one JetStream log with every node given this URL")
+    .option("--query-timeout-ms <ms>", "deadline of every script and procedure call (default 1000)")
     .addHelpText("after", serveHelp)
     .action(async (flags: ConfigFlags) => {
       context.exitCode = await serveCommand(context, flags);
@@ -272,6 +273,8 @@ JSON):
   limits: {httpBodySizeBytesMax, wsMessageSizeBytesMax, wsBufferedSizeBytesMax,
            wsConnectionsMax, httpConnectionsMax (WebSockets included), requestTimeoutMs,
            subscriptionPendingCommitsMax,
+           queryTimeoutMs (default 1000: a script or procedure call running longer fails
+             with QUERY_TIMEOUT and is undone; 0: no deadline),
            stallMsMax (default 60000: a server thread busy that long is stopped, exit 1)}
   timerTickMs: how often due state machine timers are fired (default 100)
   allowedOrigins: [ORIGIN, ...]  (web pages elsewhere that may use this server from a

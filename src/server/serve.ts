@@ -130,7 +130,12 @@ function openOptionsOf(config: ServerConfig, advertiseHttp: () => string | undef
       : config.durability === "memory"
         ? { durability: "memory" }
         : { path: config.data, durability: config.durability };
-  return { ...base, ...config.retention };
+  const { queryTimeoutMs } = config.limits;
+  return {
+    ...base,
+    ...config.retention,
+    ...(queryTimeoutMs === undefined ? {} : { queryTimeoutMs }),
+  };
 }
 
 function replicateOptionsOf(

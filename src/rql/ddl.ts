@@ -35,6 +35,7 @@ import { OptionReader } from "./ddl-options.ts";
 import type { CompiledStatement } from "./dml.ts";
 import { ProcedureObject, procedureDefinition } from "./procedures.ts";
 import { unknownObject } from "./rql-errors.ts";
+import { deadlineTick } from "./deadline.ts";
 
 type SchemaStatement = Exclude<
   Statement,
@@ -237,7 +238,10 @@ function rebuildTable(
   }
   const rebuilt = catalog.create(tx, definition);
   assert(rebuilt instanceof Table, "a table definition builds a table");
-  rows.forEach((row, i) => rebuilt.insert(tx, row, i + 1));
+  rows.forEach((row, i) => {
+    deadlineTick(1);
+    rebuilt.insert(tx, row, i + 1);
+  });
 }
 
 function createIndex(

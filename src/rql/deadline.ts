@@ -11,6 +11,7 @@
  * module state, like the engine's current transaction: it is set for the synchronous span of
  * a parse or a run ({@link withinDeadline}) and cleared after it, so no await ever sees it.
  */
+import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
 
 /**
@@ -116,18 +117,35 @@ let costLeft = deadlineCheckCostMax;
  * is. The time of the span is added to the deadline's when it ends.
  */
 export function withinDeadline<T>(deadline: QueryDeadline | undefined, run: () => T): T {
-  if (deadline === undefined || active !== undefined) return run();
-  active = deadline;
-  costLeft = deadlineCheckCostMax;
+  if (!enterDeadline(deadline)) return run();
   try {
     return run();
   } finally {
-    active = undefined;
-    costLeft = deadlineCheckCostMax;
-    if (deadline.spanStartMs !== undefined) {
-      deadline.spentMs += deadline.clock() - deadline.spanStartMs;
-      deadline.spanStartMs = undefined;
-    }
+    leaveDeadline();
+  }
+}
+
+/**
+ * Makes `deadline` the active one unless it is undefined or one is active already; true when
+ * it did, and then the caller must call {@link leaveDeadline} (in a `finally`). The closure-free
+ * form of withinDeadline, for the executor: a point query allocates nothing for it.
+ */
+export function enterDeadline(deadline: QueryDeadline | undefined): boolean {
+  if (deadline === undefined || active !== undefined) return false;
+  active = deadline;
+  costLeft = deadlineCheckCostMax;
+  return true;
+}
+
+/** Ends the active deadline's span, adding its time when its clock was read. */
+export function leaveDeadline(): void {
+  const deadline = active;
+  assert(deadline !== undefined, "a deadline is active");
+  active = undefined;
+  costLeft = deadlineCheckCostMax;
+  if (deadline.spanStartMs !== undefined) {
+    deadline.spentMs += deadline.clock() - deadline.spanStartMs;
+    deadline.spanStartMs = undefined;
   }
 }
 

@@ -25,7 +25,7 @@ import {
   compileQueueStatement,
 } from "./primitive-statements.ts";
 import { toRqlError } from "./rql-errors.ts";
-import { deadlineTick, withinDeadline } from "./deadline.ts";
+import { deadlineTick, enterDeadline, leaveDeadline } from "./deadline.ts";
 import type { QueryDeadline } from "./deadline.ts";
 
 /** Frames a procedure body produced; `call` adds them to the caller's result. */
@@ -259,16 +259,17 @@ export function executeScript(
   };
   const frames: Array<Array<Record<string, unknown>>> = [];
   const count = cached.script.statements.length;
+  const entered = enterDeadline(options.deadline);
   try {
-    withinDeadline(options.deadline, () => {
-      for (let i = 0; i < count; i++) {
-        deadlineTick(1);
-        const produced = runnerOf(cached, i, env).run(ctx);
-        for (const frame of produced) frames.push(frame);
-      }
-    });
+    for (let i = 0; i < count; i++) {
+      deadlineTick(1);
+      const produced = runnerOf(cached, i, env).run(ctx);
+      for (const frame of produced) frames.push(frame);
+    }
   } catch (error) {
     throw toRqlError(error);
+  } finally {
+    if (entered) leaveDeadline();
   }
   return { frames };
 }

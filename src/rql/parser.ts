@@ -11,7 +11,8 @@ import { rqlScriptCacheEntriesMax, rqlScriptLengthMax, rqlStatementsMax } from "
 import type { Script, Statement } from "./ast.ts";
 import { ParseContext, rqlParseError } from "./parse-context.ts";
 import { parseStatement } from "./parse-statement.ts";
-import { deadlineTick } from "./deadline.ts";
+import { deadlineTick, withinDeadline } from "./deadline.ts";
+import type { QueryDeadline } from "./deadline.ts";
 
 /** Characters of script text per unit of deadline cost: tokenizing 16 costs about one row. */
 const parseCostShift = 4;
@@ -76,10 +77,11 @@ export interface CachedScript {
 const cache = new Map<string, CachedScript>();
 
 /**
- * The cached parse of `text`, parsing it on a miss. A Map iterates in insertion order, so
- * re-inserting on a hit makes the first key the least recently used one.
+ * The cached parse of `text`, parsing it on a miss (under `deadline`, when given). A Map
+ * iterates in insertion order, so re-inserting on a hit makes the first key the least
+ * recently used one.
  */
-export function parseScriptCached(text: string): CachedScript {
+export function parseScriptCached(text: string, deadline?: QueryDeadline): CachedScript {
   const hit = cache.get(text);
   if (hit !== undefined) {
     // Moving a hit to the back costs two map operations; only do it when the cache is busy.
@@ -89,7 +91,9 @@ export function parseScriptCached(text: string): CachedScript {
     }
     return hit;
   }
-  const entry: CachedScript = { text, script: parseScript(text), plans: [] };
+  const script =
+    deadline === undefined ? parseScript(text) : withinDeadline(deadline, () => parseScript(text));
+  const entry: CachedScript = { text, script, plans: [] };
   if (cache.size >= rqlScriptCacheEntriesMax) cache.delete(cache.keys().next().value!);
   cache.set(text, entry);
   return entry;

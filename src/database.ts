@@ -592,7 +592,7 @@ class EmbeddedDatabase implements Database, Tx {
   /** Runs a script in the running transaction (a savepoint), or in its own one. */
   execute(rql: string, params?: QueryParams, entry: EntryPoint = "command"): QueryResult {
     const deadline = this.deadlineOf(undefined);
-    const cached = withinDeadline(deadline, () => parseScriptCached(rql));
+    const cached = parseScriptCached(rql, deadline);
     return this.runScript(cached, params, entry, undefined, deadline);
   }
 
@@ -635,7 +635,7 @@ class EmbeddedDatabase implements Database, Tx {
     options: QueryOptions | undefined,
   ) {
     const deadline = this.deadlineOf(options);
-    const cached = withinDeadline(deadline, () => parseScriptCached(rql));
+    const cached = parseScriptCached(rql, deadline);
     checkEntryPoint(cached.script, entry);
     if (entry !== "query") await this.keepWithinWindow();
     const prefetched = needsAsyncReads(cached.script)

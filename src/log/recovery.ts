@@ -7,17 +7,18 @@
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { assert } from "../lib/assert.ts";
-import { bytesEqual, dataViewOf } from "../lib/bytes.ts";
+import { dataViewOf } from "../lib/bytes.ts";
 import { DbError } from "../lib/errors.ts";
+import type { Commit } from "../engine/index.ts";
 import type { Storage } from "../storage/index.ts";
 import {
+  readCommitAt,
   readRecord,
   readRecordAfter,
   recordHashIsValid,
   recordHeaderSizeBytes,
   zeroHash,
 } from "./record.ts";
-import type { LogRecord } from "./record.ts";
 import {
   decodeSegmentHeader,
   listSegments,
@@ -42,8 +43,8 @@ export interface RecoverOptions {
   fromSeq?: number;
   /** The hash of record `fromSeq` (from the snapshot), to check the chain continues. */
   fromHash?: Uint8Array;
-  /** Called with each record after `fromSeq`, in order. */
-  onRecord: (record: LogRecord) => void;
+  /** Called with each record's commit after `fromSeq`, in order. */
+  onRecord: (commit: Commit) => void;
   /** Called when the tail is cut, with a message naming what was cut. */
   onWarning?: (message: string) => void;
   /**
@@ -54,7 +55,7 @@ export interface RecoverOptions {
   /** When false, damage is reported but nothing is truncated (verify, inspect). */
   repair?: boolean;
   /** Stops before the first record for which this returns false (time travel). */
-  until?: (record: LogRecord) => boolean;
+  until?: (commit: Commit) => boolean;
   /**
    * Also recomputes every record's SHA-256 (default false). Reading always checks each
    * record's CRC, its seq and that its prev_hash is the previous record's hash; recomputing
@@ -106,9 +107,10 @@ export async function recoverLog(
   const names = await listSegments(storage);
   const sizes = await Promise.all(names.map(async (name) => segmentSize(storage, name)));
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
-  const state = {
+  const state: ScanState & { bytesRead: number } = {
     lastSeq: options.fromSeq ?? 0,
-    lastHash: options.fromHash ?? zeroHash,
+    lastHashBytes: options.fromHash ?? zeroHash,
+    lastHashAt: 0,
     verified: options.fromHash !== undefined || (options.fromSeq ?? 0) === 0,
     coveredUpTo: options.fromSeq ?? 0,
     recordCount: 0,
@@ -122,7 +124,7 @@ export async function recoverLog(
     segmentFirstSeq: state.lastSeq + 1,
     offset: 0,
     lastSeq: state.lastSeq,
-    lastHash: state.lastHash,
+    lastHash: lastHashOf(state),
   };
   const segmentUsedBytes = new Map<string, number>();
   for (const [index, name] of names.entries()) {
@@ -147,7 +149,7 @@ export async function recoverLog(
       segmentFirstSeq: segmentFirstSeq(name)!,
       offset,
       lastSeq: state.lastSeq,
-      lastHash: state.lastHash,
+      lastHash: lastHashOf(state),
     };
     if (offset === -1) tail = { ...tail, segment: undefined, offset: 0 }; // removed torn segment
   }
@@ -159,7 +161,12 @@ interface ScanState {
   /** Records up to this seq are in the snapshot: they may precede the chain's start. */
   readonly coveredUpTo: number;
   lastSeq: number;
-  lastHash: Uint8Array;
+  /**
+   * The last record's hash: 32 bytes at `lastHashAt` of `lastHashBytes`, which may be the
+   * segment being read (no copy per record); {@link lastHashOf} copies it out.
+   */
+  lastHashBytes: Uint8Array;
+  lastHashAt: number;
   verified: boolean;
   recordCount: number;
   replayedBytes: number;
@@ -222,7 +229,7 @@ async function recoverSegment(
       read.kind === "damaged"
         ? read.reason
         : read.kind === "record"
-          ? checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options)
+          ? checkRecord(read.record.seq, reader.loaded, offset, read.sizeBytes, state, options)
           : undefined;
     assert(reason !== undefined, "recovery left a sound record unreplayed");
     const damage = { segment: name, offset, seq: state.lastSeq + 1, reason };
@@ -285,60 +292,78 @@ function replayLoaded(
   options: RecoverOptions,
 ): number {
   const { coveredUpTo, pauseAt } = range;
+  const bytes = reader.loaded;
   let offset = range.from;
   while (offset < reader.sizeBytes && offset < pauseAt && reader.holdsRecordAt(offset)) {
-    const read = readRecordAfter(reader.loaded, offset, coveredUpTo);
+    const read = readCommitAt(bytes, offset, coveredUpTo);
     if (read.kind === "covered") {
       offset += read.sizeBytes;
       state.lastRecordSeq = read.seq;
       continue;
     }
-    if (read.kind !== "record") return offset;
-    const reason = checkRecord(read.record, reader.loaded, offset, read.sizeBytes, state, options);
+    if (read.kind !== "commit") return offset;
+    const { commit, sizeBytes } = read;
+    const reason = checkRecord(commit.seq, bytes, offset, sizeBytes, state, options);
     if (reason !== undefined) return offset;
-    state.lastRecordSeq = read.record.seq;
-    if (!replayRecord(read.record, state, options)) return stoppedByUntil;
-    if (read.record.seq > (options.fromSeq ?? 0)) state.replayedBytes += read.sizeBytes;
-    offset += read.sizeBytes;
+    state.lastRecordSeq = commit.seq;
+    if (!replayRecord(commit, state, options)) return stoppedByUntil;
+    if (commit.seq > (options.fromSeq ?? 0)) state.replayedBytes += sizeBytes;
+    offset += sizeBytes;
   }
   return offset;
 }
 
 /** Hands a checked record to the caller; false when `until` stops the reading before it. */
-function replayRecord(record: LogRecord, state: ScanState, options: RecoverOptions): boolean {
-  if (record.seq <= (options.fromSeq ?? 0)) return true; // the snapshot holds it
-  if (options.until !== undefined && !options.until(record)) return false;
+function replayRecord(commit: Commit, state: ScanState, options: RecoverOptions): boolean {
+  if (commit.seq <= (options.fromSeq ?? 0)) return true; // the snapshot holds it
+  if (options.until !== undefined && !options.until(commit)) return false;
   state.recordCount++;
-  options.onRecord(record);
+  options.onRecord(commit);
   return true;
 }
 
-/** Checks seq continuity and the hash chain; returns a reason when the record does not fit. */
+/**
+ * Checks seq continuity and the hash chain of the record with `seq` at `offset` of `bytes`
+ * (its prev_hash and hash are read where they lie); returns a reason when it does not fit.
+ */
 function checkRecord(
-  record: LogRecord,
+  seq: number,
   bytes: Uint8Array,
   offset: number,
   sizeBytes: number,
   state: ScanState,
   options: RecoverOptions,
 ): string | undefined {
-  if (record.seq <= state.lastSeq && !state.verified) return undefined; // before the snapshot
+  if (seq <= state.lastSeq && !state.verified) return undefined; // before the snapshot
   if (options.verifyHashes === true && !recordHashIsValid(bytes, offset, sizeBytes)) {
-    return `record ${record.seq}: hash mismatch`;
+    return `record ${seq}: hash mismatch`;
   }
-  if (record.seq <= state.lastSeq) {
+  if (seq <= state.lastSeq) {
     // Only records the snapshot covers may come again; anything else is a repeated record.
-    return record.seq <= state.coveredUpTo ? undefined : `record ${record.seq} repeats a seq`;
+    return seq <= state.coveredUpTo ? undefined : `record ${seq} repeats a seq`;
   }
-  if (record.seq !== state.lastSeq + 1)
-    return `expected seq ${state.lastSeq + 1}, found ${record.seq}`;
-  if (state.verified && !bytesEqual(record.prevHash, state.lastHash)) {
-    return `record ${record.seq}: hash chain broken (prev_hash differs)`;
+  if (seq !== state.lastSeq + 1) return `expected seq ${state.lastSeq + 1}, found ${seq}`;
+  if (state.verified && !prevHashMatches(bytes, offset, state)) {
+    return `record ${seq}: hash chain broken (prev_hash differs)`;
   }
-  state.lastSeq = record.seq;
-  state.lastHash = record.hash;
+  state.lastSeq = seq;
+  state.lastHashBytes = bytes;
+  state.lastHashAt = offset + sizeBytes - 32;
   state.verified = true;
   return undefined;
+}
+
+/** Whether the prev_hash of the record at `offset` is the last record's hash. */
+function prevHashMatches(bytes: Uint8Array, offset: number, state: ScanState): boolean {
+  const last = state.lastHashBytes;
+  const lastAt = state.lastHashAt;
+  for (let i = 0; i < 32; i++) if (bytes[offset + 16 + i] !== last[lastAt + i]) return false;
+  return true;
+}
+
+/** A copy of the last record's hash (the segment it lies in is not kept). */
+function lastHashOf(state: ScanState): Uint8Array {
+  return state.lastHashBytes.slice(state.lastHashAt, state.lastHashAt + 32);
 }
 
 /**

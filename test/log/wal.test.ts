@@ -11,7 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { WAL, recoverLog, spareSegmentName, zeroHash } from "../../src/log/index.ts";
-import type { LogRecord, LogTail } from "../../src/log/index.ts";
+import type { LogTail } from "../../src/log/index.ts";
 import { createMemoryStorage } from "../../src/storage/index.ts";
 import type { MemoryStorage, Storage } from "../../src/storage/index.ts";
 import type { Commit } from "../../src/engine/index.ts";
@@ -44,8 +44,8 @@ const emptyTail: LogTail = {
 async function recover(
   storage: MemoryStorage,
   readStepBytes?: number,
-): Promise<{ records: LogRecord[]; tail: LogTail; warnings: string[] }> {
-  const records: LogRecord[] = [];
+): Promise<{ records: Commit[]; tail: LogTail; warnings: string[] }> {
+  const records: Commit[] = [];
   const warnings: string[] = [];
   const result = await recoverLog(storage, {
     onRecord: (record) => records.push(record),

@@ -164,6 +164,29 @@ test("every commit survives the binary body exactly (fast-check)", () => {
   );
 });
 
+test("records with the same origin share one frozen value; other origins decode afresh", () => {
+  const originOf = (c: Commit): unknown => {
+    const read = readRecord(encodeRecord(c, zeroHash).bytes, 0);
+    assert.equal(read.kind, "record");
+    return read.kind === "record" ? read.record.origin : undefined;
+  };
+  const first = originOf({ ...commit(1), origin: { kind: "rql", detail: { op: "x" } } });
+  const second = originOf({ ...commit(2), origin: { kind: "rql", detail: { op: "x" } } });
+  assert.equal(first, second);
+  assert.ok(Object.isFrozen(second), "a shared origin is frozen");
+  assert.ok(Object.isFrozen((second as { detail: object }).detail), "and all of it");
+  const other = originOf({ ...commit(3), origin: { kind: "rql", detail: { op: "y" } } });
+  assert.deepEqual(other, { kind: "rql", detail: { op: "y" } });
+  // A Date changes even when frozen: an origin holding one is never shared, nor frozen.
+  const dated = { kind: "procedure", detail: { args: [{ n: 1 }, new Date(5)] } };
+  const a = originOf({ ...commit(4), origin: dated });
+  const b = originOf({ ...commit(5), origin: dated });
+  assert.notEqual(a, b);
+  assert.deepEqual(b, dated);
+  assert.ok(!Object.isFrozen(b));
+  assert.ok(!Object.isFrozen((b as { detail: { args: object[] } }).detail.args[0]));
+});
+
 test("a row whose key is __proto__ stays an own key", () => {
   const row = JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as Record<string, unknown>;
   const c: Commit = {

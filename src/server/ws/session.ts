@@ -7,6 +7,7 @@
  * number of commits; a reader still behind then is ended with reason `lagged`, and resumes
  * from the last seq it saw.
  */
+import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { WebSocket, RawData } from "ws";
 import { DbError, describeValue } from "../../lib/errors.ts";
@@ -19,6 +20,7 @@ import { checkRequestDepth, requestKinds, runRequest } from "../requests.ts";
 import type { RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { WebSocketGatewayOptions } from "./gateway.ts";
+import { directSocketOf, encodeTextFrame } from "./frame.ts";
 import { followerBehind, waitForSeq } from "./resume-wait.ts";
 
 type RequestId = string | number;
@@ -52,12 +54,16 @@ class Session {
   /** Whether reading requests stopped because the send buffer is past its bound. */
   private readingPaused = false;
   private readonly drainWaiters: Array<() => void> = [];
+  /** Where frames are written as one buffer each (frame.ts); undefined: through `ws`. */
+  private readonly socket: Socket | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly role: TokenRole,
     private readonly options: WebSocketGatewayOptions,
-  ) {}
+  ) {
+    this.socket = directSocketOf(ws);
+  }
 
   receive(data: RawData, isBinary: boolean): void {
     const request = decodeRequest(data, isBinary);
@@ -98,7 +104,9 @@ class Session {
    */
   private send(message: object): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeJson(message), this.onFlushed);
+    const text = encodeJson(message);
+    if (this.socket === undefined) this.ws.send(text, this.onFlushed);
+    else this.socket.write(encodeTextFrame(text), this.onFlushed);
     if (this.readingPaused) return;
     if (this.ws.bufferedAmount <= this.options.limits.wsBufferedSizeBytesMax) return;
     this.readingPaused = true;

@@ -7,11 +7,17 @@
  */
 import { assert } from "../lib/assert.ts";
 import { rcpFrameSizeBytesMax } from "../lib/limits.ts";
-import { FrameError, checkFrameCrc, frameHeaderSizeBytes, readFrameHeader } from "./frame.ts";
+import { FrameError, checkFrameCrc, frameHeaderSizeBytes, readFrameHeaderAt } from "./frame.ts";
 import type { Frame, FrameHeader } from "./frame.ts";
 
 export class FrameDecoder {
+  /** Received bytes not yet cut into frames; the first chunk is read from {@link offset}. */
   private chunks: Buffer[] = [];
+  /**
+   * Where the unread bytes of the first chunk start. Frames are cut by moving it, not by
+   * making a view of the rest per frame: a pipelined chunk holds dozens of frames.
+   */
+  private offset = 0;
   private bufferedBytes = 0;
   private header: FrameHeader | undefined;
   /** Why decoding stopped, once it has. */
@@ -44,6 +50,7 @@ export class FrameDecoder {
       if (!(error instanceof FrameError)) throw error;
       this.failure = error;
       this.chunks = [];
+      this.offset = 0;
       this.bufferedBytes = 0;
     }
     return frames;
@@ -52,26 +59,37 @@ export class FrameDecoder {
   private next(): Frame | undefined {
     if (this.header === undefined) {
       if (this.bufferedBytes < frameHeaderSizeBytes) return undefined;
-      this.header = readFrameHeader(this.flatten(), this.payloadSizeBytesMax);
+      this.header = readFrameHeaderAt(this.flatten(), this.offset, this.payloadSizeBytesMax);
     }
     const header = this.header;
     const frameBytes = frameHeaderSizeBytes + header.headerExtensionBytes + header.payloadSizeBytes;
     if (this.bufferedBytes < frameBytes) return undefined;
     const all = this.flatten();
-    const start = frameHeaderSizeBytes + header.headerExtensionBytes;
+    const start = this.offset + frameHeaderSizeBytes + header.headerExtensionBytes;
+    const end = this.offset + frameBytes;
     // A view, not a copy: callers decode the payload at once (one copy fewer per request).
     // It keeps the received chunk alive only as long as the caller keeps the payload.
-    const payload = all.subarray(start, frameBytes);
-    const rest = all.subarray(frameBytes);
-    this.chunks = rest.length === 0 ? [] : [rest];
-    this.bufferedBytes = rest.length;
+    const payload = all.subarray(start, end);
+    this.bufferedBytes -= frameBytes;
+    if (this.bufferedBytes === 0) {
+      this.chunks.length = 0;
+      this.offset = 0;
+    } else {
+      this.offset = end;
+    }
     this.header = undefined;
     checkFrameCrc(header, payload);
     return { flags: header.flags, payload };
   }
 
+  /** The unread bytes as one buffer, read from {@link offset}. */
   private flatten(): Buffer {
-    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks, this.bufferedBytes)];
+    if (this.chunks.length !== 1) {
+      const first = this.chunks[0]!.subarray(this.offset);
+      this.chunks[0] = first;
+      this.chunks = [Buffer.concat(this.chunks, this.bufferedBytes)];
+      this.offset = 0;
+    }
     return this.chunks[0]!;
   }
 }

@@ -106,21 +106,32 @@ export function readFrameHeader(
   bytes: Uint8Array,
   payloadSizeBytesMax: number = rcpFrameSizeBytesMax,
 ): FrameHeader {
-  assert(bytes.length >= frameHeaderSizeBytes, "readFrameHeader: short header");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, frameHeaderSizeBytes);
-  const magic = view.getUint32(0);
+  return readFrameHeaderAt(bytes, 0, payloadSizeBytesMax);
+}
+
+/**
+ * {@link readFrameHeader} of the header at `at`. Read byte by byte, without a DataView: this
+ * runs once per request.
+ */
+export function readFrameHeaderAt(
+  bytes: Uint8Array,
+  at: number,
+  payloadSizeBytesMax: number,
+): FrameHeader {
+  assert(at >= 0 && bytes.length - at >= frameHeaderSizeBytes, "readFrameHeader: short header");
+  const magic = uint32At(bytes, at);
   if (magic !== frameMagic) {
     throw new FrameError("magic", `invalid frame: bad magic 0x${hex8(magic)} (expected RCPX)`);
   }
-  const version = view.getUint16(4);
+  const version = uint16At(bytes, at + 4);
   if (version !== frameVersion) {
     throw new FrameError("version", `invalid frame: unsupported frame version ${version}`);
   }
-  const flags = view.getUint16(6);
+  const flags = uint16At(bytes, at + 6);
   if ((flags & ~flagsKnown) !== 0) {
     throw new FrameError("flags", `invalid frame: unknown flag bits 0x${flags.toString(16)}`);
   }
-  const payloadSizeBytes = view.getUint32(10);
+  const payloadSizeBytes = uint32At(bytes, at + 10);
   if (payloadSizeBytes > payloadSizeBytesMax) {
     throw new FrameError(
       "size",
@@ -130,10 +141,22 @@ export function readFrameHeader(
   }
   return {
     flags,
-    headerExtensionBytes: view.getUint16(8),
+    headerExtensionBytes: uint16At(bytes, at + 8),
     payloadSizeBytes,
-    crc: view.getUint32(14),
+    crc: uint32At(bytes, at + 14),
   };
+}
+
+/** The big-endian u16 at `at`. */
+function uint16At(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 8) | bytes[at + 1]!;
+}
+
+/** The big-endian u32 at `at` (unsigned). */
+function uint32At(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+  );
 }
 
 /** Checks the payload CRC when the header says one is present. */

@@ -151,14 +151,12 @@ export class Session implements WatchSink {
         : new FrameDecoder(this.core.limits.frameSizeBytesMax);
       if (jsonLines) this.outputMode = "jsonl";
     }
-    const payloads =
-      this.decoder instanceof LineDecoder
-        ? this.decoder.push(chunk)
-        : this.decoder.push(chunk).map((frame) => frame.payload);
+    const messages = this.decoder.push(chunk);
     let failure = this.decoder.failure;
-    for (const payload of payloads) {
+    for (const message of messages) {
       try {
-        this.queue.push(parseRequest(payload));
+        // A line is its payload; a frame carries one (no array of payloads made per chunk).
+        this.queue.push(parseRequest(Buffer.isBuffer(message) ? message : message.payload));
       } catch (error) {
         if (!(error instanceof FrameError)) throw error;
         failure = error;

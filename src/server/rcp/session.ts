@@ -30,19 +30,26 @@ import type { Watch, WatchSink } from "./watch.ts";
 type Work = RequestParse | { kind: "fatal"; message: string };
 
 /**
- * A message held until commit `seq` is durable (confirmed output). Plain data, no closures:
- * one is made per request, and tsx's keepNames makes every named closure cost a
- * defineProperty.
+ * An encoded message held until commit `seq` is durable (confirmed output). Made by a class,
+ * not a literal: one is made per request and lives until its group's fsync, and V8 may
+ * pretenure a literal's allocation site whose objects survive a scavenge (lib/young-array.ts).
+ * Plain data, no closures: tsx's keepNames makes every named closure cost a defineProperty.
  */
-interface PendingOutput {
-  readonly seq: number;
-  readonly message: unknown;
-  /** Tasks to start once the message is written (a watch's replay after its answer). */
-  readonly tasks: ReadonlyArray<() => Promise<void>> | undefined;
-  /** The connection ends after this message. */
-  readonly last: boolean;
-  /** The request id to answer with the log's error if the commit cannot be made durable. */
-  readonly failId: string | undefined;
+class PendingOutput {
+  constructor(
+    readonly seq: number,
+    /**
+     * The message's bytes, encoded when it was queued: an encoded answer is one object for
+     * the scavenger to copy while it waits for the disk, where the answer was a graph of them.
+     */
+    readonly bytes: Buffer,
+    /** Tasks to start once the message is written (a watch's replay after its answer). */
+    readonly tasks: ReadonlyArray<() => Promise<void>> | undefined,
+    /** The connection ends after this message. */
+    readonly last: boolean,
+    /** The request id to answer with the log's error if the commit cannot be made durable. */
+    readonly failId: string | undefined,
+  ) {}
 }
 
 export class Session implements WatchSink {
@@ -189,13 +196,7 @@ export class Session implements WatchSink {
         const work = this.queue.shift()!;
         if (work.kind === "fatal") {
           const fatal = errorResponse("", wireError("BAD_REQUEST", work.message));
-          this.output({
-            seq: this.core.db.seq,
-            message: fatal,
-            tasks: undefined,
-            last: true,
-            failId: undefined,
-          });
+          this.output(this.core.db.seq, fatal, undefined, true, undefined);
           return;
         }
         // Async durability: while the log is behind its window, requests wait for it to catch
@@ -218,13 +219,7 @@ export class Session implements WatchSink {
     const tasks =
       this.afterResponseTasks.length === 0 ? undefined : this.afterResponseTasks.splice(0);
     const bye = this.closeAfterResponse;
-    this.output({
-      seq: this.core.db.seq,
-      message: response,
-      tasks,
-      last: bye,
-      failId: response.id,
-    });
+    this.output(this.core.db.seq, response, tasks, bye, response.id);
     if (bye) this.closed = true; // nothing after BYE is read
     return bye;
   }
@@ -271,11 +266,20 @@ export class Session implements WatchSink {
     return anonymous;
   }
 
-  /** Writes a message, or bytes already encoded (events are encoded as they are queued). */
+  /** The bytes of a message on this connection (events are encoded as they are queued). */
+  private bytesOf(message: unknown): Buffer {
+    if (Buffer.isBuffer(message)) return message;
+    const bytes = this.encode(message);
+    return typeof bytes === "number" ? this.encodeTooLarge(message as RcpResponse, bytes) : bytes;
+  }
+
+  /** Writes a message now (after what was written before it). */
   private write(message: unknown): void {
+    if (!this.socket.destroyed) this.writeBytes(this.bytesOf(message));
+  }
+
+  private writeBytes(bytes: Buffer): void {
     if (this.socket.destroyed) return;
-    let bytes = Buffer.isBuffer(message) ? message : this.encode(message);
-    if (typeof bytes === "number") bytes = this.encodeTooLarge(message as RcpResponse, bytes);
     // Messages written in one turn of the event loop leave in one system call, and in one
     // socket write: a stream write per message costs more than copying the messages.
     if (this.outputFrames.length === 0) process.nextTick(() => this.flushOutput());
@@ -317,7 +321,7 @@ export class Session implements WatchSink {
       encoded.push(bytes);
     }
     for (const bytes of encoded) {
-      this.output({ seq, message: bytes, tasks: undefined, last: false, failId: undefined });
+      this.output(seq, bytes, undefined, false, undefined);
     }
     return true;
   }
@@ -331,8 +335,7 @@ export class Session implements WatchSink {
       wal_offset: watch.lastOffset,
     };
     this.removeWatch(watch.id);
-    const seq = watch.lastOffset;
-    this.output({ seq, message, tasks: undefined, last: false, failId: undefined });
+    this.output(watch.lastOffset, message, undefined, false, undefined);
   }
 
   /** WatchSink: resolves once the socket's buffer has drained (or the connection is gone). */
@@ -351,10 +354,18 @@ export class Session implements WatchSink {
   }
 
   /**
-   * Writes `pending.message` once its commit is durable in `sync` mode (confirmed output),
-   * after everything queued before it; at once otherwise.
+   * Writes `message` once commit `seq` is durable in `sync` mode (confirmed output), after
+   * everything queued before it; at once otherwise. It is encoded now, in the output mode of
+   * this moment (a later HELLO does not change how an earlier answer is written).
    */
-  private output(pending: PendingOutput): void {
+  private output(
+    seq: number,
+    message: unknown,
+    tasks: PendingOutput["tasks"],
+    last: boolean,
+    failId: string | undefined,
+  ): void {
+    const pending = new PendingOutput(seq, this.bytesOf(message), tasks, last, failId);
     if (this.core.db.durability !== "sync") {
       this.send(pending);
       return;
@@ -364,7 +375,7 @@ export class Session implements WatchSink {
   }
 
   private send(pending: PendingOutput): void {
-    this.write(pending.message);
+    this.writeBytes(pending.bytes);
     if (pending.tasks !== undefined) {
       for (const task of pending.tasks) void task().catch(() => this.socket.destroy());
     }

@@ -6,10 +6,13 @@
  * APPLY_EVENTs on one connection, then the log's own counters: every answered offset is
  * durable and the fsync count grew by far less than the number of requests.
  */
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startTestRcp } from "../../support/rcp-server.ts";
 import type { TestRcp } from "../../support/rcp-server.ts";
+import { requestFrame } from "../../support/rcp-wire.ts";
 
 let rcp: TestRcp;
 
@@ -49,4 +52,34 @@ test("pipelined writes are answered in order, durable, sharing fsyncs", async ()
   assert.ok(after.durableSeq >= offsets.at(-1)!, "every answered commit is durable");
   const fsyncs = after.fsyncCount - before.fsyncCount;
   assert.ok(fsyncs < 32, `32 pipelined writes took ${fsyncs} fsyncs`);
+});
+
+test("an answer waiting for the disk keeps its wire mode when HELLO then changes it", async () => {
+  // One chunk: the write's answer waits for its fsync while HELLO switches output to lines.
+  // rstmdb switches after HELLO: the write's answer is a frame, HELLO's is a line.
+  const socket = connect({ host: "127.0.0.1", port: rcp.port });
+  await once(socket, "connect");
+  const definition = { states: ["a"], initial: "a", transitions: [] };
+  socket.write(
+    Buffer.concat([
+      requestFrame("w", "PUT_MACHINE", { machine: "mode", version: 1, definition }),
+      requestFrame("h", "HELLO", { protocol_version: 1, wire_modes: ["jsonl"] }),
+    ]),
+  );
+  let bytes = Buffer.alloc(0);
+  while (!bytes.includes('"id":"h"') || bytes.at(-1) !== 0x0a) {
+    const [chunk] = (await once(socket, "data")) as [Buffer];
+    bytes = Buffer.concat([bytes, chunk]);
+  }
+  socket.destroy();
+  assert.equal(bytes.toString("latin1", 0, 4), "RCPX", "the write's answer is a frame");
+  const payloadEnd = 18 + bytes.readUInt32BE(10);
+  const write = JSON.parse(bytes.toString("utf8", 18, payloadEnd)) as Record<string, unknown>;
+  assert.equal(write.id, "w");
+  assert.equal(write.status, "ok");
+  const line = bytes.toString("utf8", payloadEnd);
+  assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"), "HELLO's answer is a line");
+  const hello = JSON.parse(line) as { id: string; result: { wire_mode: string } };
+  assert.equal(hello.id, "h");
+  assert.equal(hello.result.wire_mode, "jsonl");
 });

@@ -90,7 +90,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       ws.on("error", () => undefined);
       pinger.watch(ws);
       options.metrics.connectionOpened("ws");
-      const session = startSession(ws, role, options);
+      const session = startSession(ws, role, options, () => pinger.heard(ws));
       sessions.add(session);
       ws.once("close", () => {
         sessions.delete(session);
@@ -139,12 +139,14 @@ function answerMalformedUpgrades(server: WebSocketServer): void {
 
 /**
  * Pings every client each interval and cuts off the ones that said nothing since the last
- * ping (browsers and `ws` answer pings by themselves).
+ * ping (browsers and `ws` answer pings by themselves). A message counts when its session
+ * calls `heard`: a second message listener would cost every message a copy of the
+ * listener list and a call.
  */
 function pingClients(
   server: WebSocketServer,
   intervalMs: number,
-): { watch(ws: WebSocket): void; stop(): void } {
+): { watch(ws: WebSocket): void; heard(ws: WebSocket): void; stop(): void } {
   const silent = new WeakSet<WebSocket>();
   const timer = setInterval(() => {
     for (const ws of server.clients) {
@@ -159,10 +161,9 @@ function pingClients(
   timer.unref();
   return {
     watch: (ws) => {
-      const heard = () => void silent.delete(ws);
-      ws.on("pong", heard);
-      ws.on("message", heard);
+      ws.on("pong", () => void silent.delete(ws));
     },
+    heard: (ws) => void silent.delete(ws),
     stop: () => clearInterval(timer),
   };
 }

@@ -35,14 +35,21 @@ interface OpenSubscription {
 
 const targetKinds = ["table", "view", "query", "machine", "queue"] as const;
 
-/** Serves requests and subscriptions on `ws` for a caller with role `role`. */
+/**
+ * Serves requests and subscriptions on `ws` for a caller with role `role`; `heard` is called
+ * for every message (the gateway's heartbeat).
+ */
 export function startSession(
   ws: WebSocket,
   role: TokenRole,
   options: WebSocketGatewayOptions,
+  heard: () => void,
 ): { close(): void } {
   const session = new Session(ws, role, options);
-  ws.on("message", (data: RawData, isBinary: boolean) => session.receive(data, isBinary));
+  ws.on("message", (data: RawData, isBinary: boolean) => {
+    heard();
+    session.receive(data, isBinary);
+  });
   return { close: () => session.close() };
 }
 

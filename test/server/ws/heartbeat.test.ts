@@ -71,3 +71,42 @@ test(
     await once(next, "close");
   },
 );
+
+test(
+  "a client that does not answer pings but keeps sending messages is not cut off",
+  { timeout: 10_000 },
+  async (t) => {
+    const db = new FakeDatabase() as unknown as Database;
+    const gateway = createWebSocketGateway({
+      context: { db, procedureRoles: new Map() },
+      metrics: createServerMetrics(db, undefined),
+      tokens: [],
+      limits,
+      origins: { allowed: [], loopbackOnly: true },
+      fault: (error) => assert.fail(String(error)),
+      pingIntervalMs: 100,
+    });
+    const http = createServer();
+    http.on("upgrade", (request, socket, head) => gateway.handleUpgrade(request, socket, head));
+    http.listen(0, "127.0.0.1");
+    await once(http, "listening");
+    t.after(async () => {
+      await gateway.close();
+      http.close();
+    });
+    const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/v1/ws`;
+    const talker = new WebSocket(url, { autoPong: false });
+    await once(talker, "open");
+    let answers = 0;
+    talker.on("message", () => answers++);
+    // Eight intervals, a message every half interval: each counts as heard.
+    for (let i = 0; i < 16; i++) {
+      talker.send(JSON.stringify({ id: i, type: "ping" }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(talker.readyState, WebSocket.OPEN);
+    assert.ok(answers > 0);
+    talker.close();
+    await once(talker, "close");
+  },
+);

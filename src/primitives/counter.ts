@@ -47,6 +47,12 @@ const amountColumn = "amount";
 const valueColumn = "value";
 const [int8Min, int8Max] = integerBounds.int8!;
 
+/** One counter value and the key it is under (as normalised). */
+interface CounterEntry {
+  key: unknown;
+  value: number | bigint;
+}
+
 /** A counter's state. */
 export class Counter implements StoredObject {
   readonly kind = "counter" as const;
@@ -55,7 +61,12 @@ export class Counter implements StoredObject {
   private readonly keySchema: Schema | undefined;
   private readonly amountSite: { object: string; column: string };
   /** Keyed values; the single counter lives under the key `null`. */
-  private readonly values = new Map<MapKey, { key: unknown; value: number | bigint }>();
+  private readonly values = new Map<MapKey, CounterEntry>();
+  /**
+   * `values.get(null)`, kept in step by {@link setEntry} and {@link delEntry}: a single
+   * counter's add reads it on every call, and a Map hashes null through a runtime call.
+   */
+  private nullEntry: CounterEntry | undefined;
 
   /** `created`: a new definition, not one replayed (see ObjectFactory), gets every check. */
   constructor(definition: CounterDefinition, created = true) {
@@ -99,11 +110,13 @@ export class Counter implements StoredObject {
   add(tx: Transaction, amount: unknown, key?: unknown): number | bigint {
     tx.assertWritable(this.name);
     const delta = coerceValue(int8, amount, this.amountSite) as number | bigint;
-    const normalized = this.normalizeKey(key);
+    // A single counter's key is none: normalised and mapped to null without the calls.
+    const single = key === undefined && this.keySchema === undefined;
+    const normalized = single ? null : this.normalizeKey(key);
     // One lookup: the entry is updated in place (the map is read directly, since get()
     // would normalise the key a second time).
-    const mapKey = this.mapKey(normalized);
-    const entry = this.values.get(mapKey);
+    const mapKey = single ? null : this.mapKey(normalized);
+    const entry = mapKey === null ? this.nullEntry : this.values.get(mapKey);
     const before = entry === undefined ? 0 : entry.value;
     // Adding 0 changes nothing, so it records nothing (no 0 row, no commit), as a reset of an
     // absent key and a merge of an empty histogram.
@@ -115,7 +128,7 @@ export class Counter implements StoredObject {
     } else {
       after = this.checkedBigSum(BigInt(before), BigInt(delta));
     }
-    if (entry === undefined) this.values.set(mapKey, { key: normalized, value: after });
+    if (entry === undefined) this.setEntry(mapKey, { key: normalized, value: after });
     else entry.value = after;
     const recordedBefore = entry === undefined ? undefined : before;
     tx.record(this, new ChangeRecord(this.name, "set", normalized, recordedBefore, after));
@@ -171,12 +184,24 @@ export class Counter implements StoredObject {
   private store(key: unknown, value: number | bigint | undefined): void {
     const mapKey = this.mapKey(key);
     if (value === undefined) {
-      this.values.delete(mapKey);
+      this.delEntry(mapKey);
       return;
     }
     const entry = this.values.get(mapKey);
-    if (entry === undefined) this.values.set(mapKey, { key, value });
+    if (entry === undefined) this.setEntry(mapKey, { key, value });
     else entry.value = value;
+  }
+
+  private setEntry(mapKey: MapKey, entry: CounterEntry): void {
+    assert(!this.values.has(mapKey), "counter entry set twice");
+    this.values.set(mapKey, entry);
+    if (mapKey === null) this.nullEntry = entry;
+  }
+
+  private delEntry(mapKey: MapKey): void {
+    this.values.delete(mapKey);
+    if (mapKey === null) this.nullEntry = undefined;
+    assert(this.nullEntry === this.values.get(null), "single counter entry out of step");
   }
 
   private checkedBigSum(a: bigint, b: bigint): number | bigint {

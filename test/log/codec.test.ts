@@ -187,6 +187,42 @@ test("records with the same origin share one frozen value; other origins decode 
   assert.ok(!Object.isFrozen((b as { detail: { args: object[] } }).detail.args[0]));
 });
 
+test("the writer reuses a frozen origin's bytes, never a mutable or computed one's", () => {
+  const originOf = (c: Commit): unknown => {
+    const read = readRecord(encodeRecord(c, zeroHash).bytes, 0);
+    return read.kind === "record" ? read.record.origin : undefined;
+  };
+  const frozen = Object.freeze({ kind: "rcp", detail: Object.freeze({ op: "PUT" }) });
+  assert.deepEqual(originOf({ ...commit(1), origin: frozen }), frozen);
+  assert.deepEqual(originOf({ ...commit(2), origin: frozen }), frozen);
+  // The same object, changed between commits: each record has its origin as it was then.
+  const mutable = { kind: "rql", detail: { text: "a" } };
+  assert.deepEqual(originOf({ ...commit(3), origin: mutable }), mutable);
+  mutable.detail.text = "b";
+  assert.deepEqual(originOf({ ...commit(4), origin: mutable }), {
+    kind: "rql",
+    detail: { text: "b" },
+  });
+  // Frozen on the outside only: its detail can still change.
+  const shallow = Object.freeze({ kind: "rql", detail: { text: "c" } });
+  originOf({ ...commit(5), origin: shallow });
+  shallow.detail.text = "d";
+  assert.deepEqual(originOf({ ...commit(6), origin: shallow }), {
+    kind: "rql",
+    detail: { text: "d" },
+  });
+  // A frozen getter may answer differently each time.
+  let calls = 0;
+  const computed = Object.freeze({
+    kind: "rql",
+    get detail() {
+      return ++calls;
+    },
+  });
+  originOf({ ...commit(7), origin: computed });
+  assert.deepEqual(originOf({ ...commit(8), origin: computed }), { kind: "rql", detail: 2 });
+});
+
 test("a row whose key is __proto__ stays an own key", () => {
   const row = JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as Record<string, unknown>;
   const c: Commit = {

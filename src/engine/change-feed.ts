@@ -12,17 +12,25 @@ export class CommitRing {
   private readonly ring: Array<Commit | undefined>;
   private newestSeq = 0;
   private count = 0;
+  /**
+   * `(newestSeq + 1) % capacity`, kept by push instead of dividing per commit; get() checks
+   * each commit it finds against the seq asked for.
+   */
+  private nextIndex = 0;
 
   constructor(readonly capacity: number) {
     assert(Number.isInteger(capacity) && capacity >= 0, "ring capacity must be a whole number");
     this.ring = new Array<Commit | undefined>(capacity);
+    this.nextIndex = capacity === 0 ? 0 : 1 % capacity;
   }
 
   push(commit: Commit): void {
     assert(commit.seq === this.newestSeq + 1, "commits must be gapless");
     this.newestSeq = commit.seq;
     if (this.capacity === 0) return;
-    this.ring[commit.seq % this.capacity] = commit;
+    const index = this.nextIndex;
+    this.ring[index] = commit;
+    this.nextIndex = index + 1 === this.capacity ? 0 : index + 1;
     if (this.count < this.capacity) this.count++;
   }
 
@@ -31,6 +39,7 @@ export class CommitRing {
     this.ring.fill(undefined);
     this.newestSeq = seq;
     this.count = 0;
+    this.nextIndex = this.capacity === 0 ? 0 : (seq + 1) % this.capacity;
   }
 
   /** The oldest retained seq, or newest+1 when nothing is retained. */

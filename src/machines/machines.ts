@@ -115,6 +115,18 @@ class Machines implements MachinesApi {
 
   /** Runs `fn` as a savepoint of the running transaction, or auto-commits it. */
   private write<T>(op: string, fn: (tx: Transaction) => T): T {
-    return this.store.engine.transact(fn, { origin: operationOrigin("api", op) });
+    return this.store.engine.transact(fn, writeOptionsOf(op));
   }
+}
+
+/** The transaction options of each write operation, made once (a write runs per event). */
+const writeOptions = new Map<string, { readonly origin: ReturnType<typeof operationOrigin> }>();
+
+function writeOptionsOf(op: string): { readonly origin: ReturnType<typeof operationOrigin> } {
+  let options = writeOptions.get(op);
+  if (options === undefined) {
+    options = { origin: operationOrigin("api", op) };
+    writeOptions.set(op, options);
+  }
+  return options;
 }

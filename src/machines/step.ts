@@ -177,13 +177,17 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
   const { row, machine, transition, event, payload, eventId } = step;
   const seq = store.commitSeq();
   const to = transition.spec.to;
+  // The timer columns are written out, not spread from timerColumns(): a spread in a literal
+  // copies through a generic path, once per event.
+  const timer = machine.timerOnEntry(to, transition);
   const after = step.table.update(tx, row.id, {
     state: to,
     ctx: step.ctx,
     updated_at: tx.now,
     last_wal_offset: seq,
     last_event_id: eventId,
-    ...timerColumns(machine.timerOnEntry(to, transition), tx.now),
+    timer_at: timer === undefined ? null : tx.now + timer.ms,
+    timer_event: timer === undefined ? null : timer.event,
   }) as unknown as InstanceRow;
   appendHistory(store, tx, machine.name, {
     instanceId: row.id,
@@ -209,14 +213,15 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
     };
     runEffects(store, tx, transition, event, scope);
   }
-  return {
+  const result: ApplyResult = {
     from_state: row.state,
     to_state: to,
     ctx: after.ctx,
     wal_offset: seq,
     applied: true,
-    ...(eventId === null ? {} : { event_id: eventId }),
   };
+  if (eventId !== null) result.event_id = eventId;
+  return result;
 }
 
 /** Runs a transition's effects in order; an error says which effect it came from. */

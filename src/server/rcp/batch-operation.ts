@@ -105,7 +105,7 @@ function runAtomic(context: DispatchContext, items: BatchItem[]): BatchResult[] 
 }
 
 function runItems(context: DispatchContext, items: BatchItem[], tx: Tx): unknown[] {
-  const opContext = withMachines(context, () => tx.machines);
+  const opContext = withMachines(context, tx);
   const { session } = context;
   const unwatched = new Set<string>();
   session.unwatchesDeferred = unwatched;

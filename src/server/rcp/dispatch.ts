@@ -8,7 +8,7 @@ import { assertionFailed } from "../../lib/assert.ts";
 import { operationOrigin } from "../../lib/origin.ts";
 import type { WireError } from "../../protocol/index.ts";
 import { roleAllows } from "../auth.ts";
-import type { MachinesApi } from "../../types.ts";
+import type { MachinesApi, TransactOptions } from "../../types.ts";
 import type { RcpCore } from "./core.ts";
 import { RcpFailure, badRequest, toWireError } from "./failure.ts";
 import type { Operation, OperationContext } from "./operation.ts";
@@ -96,46 +96,51 @@ function execute(
   params: unknown,
 ): unknown {
   const db = context.core.db;
-  if (!operation.transactional) {
-    return operation.run(
-      withMachines(context, () => db.machines),
-      params,
-    );
+  if (!operation.transactional) return operation.run(withMachines(context, db), params);
+  return db.transact((tx) => {
+    const result = operation.run(withMachines(context, tx), params);
+    if (result instanceof Promise) assertionFailed(`${op} is marked transactional but is async`);
+    return result;
+  }, transactOptionsOf(op));
+}
+
+/** The options of an operation's transactions, made once per operation (this runs per request). */
+const transactOptions = new Map<string, TransactOptions>();
+
+function transactOptionsOf(op: string): TransactOptions {
+  let options = transactOptions.get(op);
+  if (options === undefined) {
+    // Only names of the operation table get here (lookupOperation refused the others).
+    options = { origin: operationOrigin("rcp", op) };
+    transactOptions.set(op, options);
   }
-  return db.transact(
-    (tx) => {
-      const result = operation.run(
-        withMachines(context, () => tx.machines),
-        params,
-      );
-      if (result instanceof Promise) assertionFailed(`${op} is marked transactional but is async`);
-      return result;
-    },
-    { origin: operationOrigin("rcp", op) },
-  );
+  return options;
+}
+
+/** What `machines` is read from: the database, or the transaction an operation runs in. */
+export interface MachinesSource {
+  readonly machines: MachinesApi;
 }
 
 /**
  * The context with `machines` read on first use (reads that never touch it stay cheap). A
  * class, not an object literal with a getter: one is made per request, and V8 builds a
  * literal with an accessor far more slowly than an instance whose getter is on the prototype.
+ * It holds the source, not a closure reading it: no function is made per request.
  */
 class LazyMachinesContext implements OperationContext {
   constructor(
     readonly core: RcpCore,
     readonly session: Session,
     readonly inBatch: boolean,
-    private readonly machinesOf: () => MachinesApi,
+    private readonly source: MachinesSource,
   ) {}
 
   get machines(): MachinesApi {
-    return this.machinesOf();
+    return this.source.machines;
   }
 }
 
-export function withMachines(
-  context: DispatchContext,
-  machines: () => MachinesApi,
-): OperationContext {
-  return new LazyMachinesContext(context.core, context.session, context.inBatch, machines);
+export function withMachines(context: DispatchContext, source: MachinesSource): OperationContext {
+  return new LazyMachinesContext(context.core, context.session, context.inBatch, source);
 }

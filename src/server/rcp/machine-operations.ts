@@ -109,20 +109,33 @@ const deleteInstance = machineOp(
 //              event_id?, idempotency_key?}
 const applyEvent = machineOp(
   "write",
-  ({ machines }, p) =>
-    machines.applyEvent(
-      defined({
-        instance_id: p.string("instance_id"),
-        event: p.string("event"),
-        payload: p.any("payload"),
-        expected_state: p.optString("expected_state"),
-        expected_wal_offset: p.optU64("expected_wal_offset"),
-        event_id: p.optString("event_id"),
-        idempotency_key: p.optString("idempotency_key"),
-      }),
-    ),
+  ({ machines }, p) => machines.applyEvent(applyEventParams(p)),
   "ApplyEventParams",
 );
+
+type ApplyEventParams = Parameters<OperationContext["machines"]["applyEvent"]>[0];
+
+/**
+ * APPLY_EVENT's params, fields read in rstmdb's order. Set one by one, not through
+ * `defined()`: its loop adds each property by a computed key, a slow store, once per event.
+ */
+function applyEventParams(p: Params): ApplyEventParams {
+  const params: ApplyEventParams = {
+    instance_id: p.string("instance_id"),
+    event: p.string("event"),
+  };
+  const payload = p.any("payload");
+  if (payload !== undefined) params.payload = payload;
+  const expectedState = p.optString("expected_state");
+  if (expectedState !== undefined) params.expected_state = expectedState;
+  const expectedOffset = p.optU64("expected_wal_offset");
+  if (expectedOffset !== undefined) params.expected_wal_offset = expectedOffset;
+  const eventId = p.optString("event_id");
+  if (eventId !== undefined) params.event_id = eventId;
+  const key = p.optString("idempotency_key");
+  if (key !== undefined) params.idempotency_key = key;
+  return params;
+}
 
 // MIGRATE_INSTANCES {machine, from_version, to_version, state_map, instance_ids?}
 const migrateInstances = machineOp(

@@ -23,7 +23,7 @@ import type { RcpResponse, RcpStreamEvent, RequestParse } from "../../protocol/i
 import type { TokenRole } from "../auth.ts";
 import type { RcpCore } from "./core.ts";
 import { runOperation } from "./dispatch.ts";
-import type { Outcome } from "./dispatch.ts";
+import type { DispatchContext, Outcome } from "./dispatch.ts";
 import { toWireError } from "./failure.ts";
 import type { Watch, WatchSink } from "./watch.ts";
 
@@ -81,6 +81,8 @@ export class Session implements WatchSink {
   private readonly awaitingDurable: PendingOutput[] = [];
   /** True while one durability wait covers the head of {@link awaitingDurable}. */
   private durableWaiting = false;
+  /** What every request of this connection runs with (one object, not one per request). */
+  private readonly dispatchContext: DispatchContext;
 
   constructor(
     private readonly core: RcpCore,
@@ -88,6 +90,7 @@ export class Session implements WatchSink {
     private readonly onClose: () => void,
   ) {
     this.role = core.authRequired ? undefined : "admin";
+    this.dispatchContext = { core, session: this, inBatch: false };
   }
 
   /** Starts reading; `first` is what was read while telling TLS from plain, if anything. */
@@ -228,8 +231,7 @@ export class Session implements WatchSink {
     if (work.kind === "invalid")
       return errorResponse(work.id, wireError("BAD_REQUEST", work.message));
     const { id, op, params } = work.request;
-    const context = { core: this.core, session: this, inBatch: false };
-    const outcome = runOperation(context, op, params);
+    const outcome = runOperation(this.dispatchContext, op, params);
     if (outcome instanceof Promise) return outcome.then((done) => responseOf(id, done));
     return responseOf(id, outcome);
   }

@@ -72,6 +72,13 @@ export interface CompileOptions {
    * aggregate call is an error.
    */
   aggregate?: (call: CallExpr) => Evaluator;
+  /**
+   * Set when the scope's rows are arrays holding the columns of `fields` in its order (rows a
+   * view's join hands its aggregate): a column is then read by index, which V8 does in a few
+   * instructions, where a read by name at a site shared by every column is a megamorphic
+   * lookup (docs/performance.md, ninth pass).
+   */
+  positional?: boolean;
 }
 
 const guardRoots: ReadonlySet<string> = new Set(["ctx", "payload"]);
@@ -121,6 +128,7 @@ function compileRoot(ast: Expr, options: CompileOptions): Compiled {
     semantics: options.semantics ?? "rql",
     fields: options.fields,
     aggregate: options.aggregate,
+    positions: positionsOf(options),
   };
   return compileNode(ast, env);
 }
@@ -197,11 +205,23 @@ function checkRoot(node: FieldExpr, env: CompileEnv): void {
   }
 }
 
+/** Column name to its index in a positional row (see {@link CompileOptions.positional}). */
+function positionsOf(options: CompileOptions): ReadonlyMap<string, number> | undefined {
+  if (options.positional !== true) return undefined;
+  assert(options.fields !== undefined, "positional rows need their fields");
+  return new Map([...options.fields.keys()].map((name, index) => [name, index]));
+}
+
 function compileField(node: FieldExpr, env: CompileEnv): Compiled {
   assert(node.path.length > 0, "a field path has a root");
   checkRoot(node, env);
   const [root, ...keys] = node.path as [string, ...string[]];
   const type = keys.length === 0 ? (env.fields?.get(root) ?? unknownType) : unknownType;
+  const index = env.positions?.get(root);
+  if (index !== undefined) {
+    // No rootField: the specialised comparisons read rows by name.
+    return { evaluate: pathReader(index, keys), type };
+  }
   const evaluate = pathReader(root, keys);
   const direct = keys.length === 0 && !isInheritedKey(root);
   return direct ? { evaluate, type, rootField: root } : { evaluate, type };
@@ -212,11 +232,13 @@ function compileField(node: FieldExpr, env: CompileEnv): Compiled {
  * or any other value on the way (arrays included) gives none. Paths of one or two names, by
  * far the most common, get closures without a loop.
  */
-function pathReader(root: string, keys: readonly string[]): Evaluator {
-  const ownRoot = isInheritedKey(root);
-  const readRoot: Evaluator = ownRoot
-    ? (s) => (Object.hasOwn(s.row, root) ? (s.row[root] ?? null) : null)
-    : (s) => s.row[root] ?? null;
+function pathReader(root: string | number, keys: readonly string[]): Evaluator {
+  const readRoot: Evaluator =
+    typeof root === "number"
+      ? (s) => (s.row as unknown as readonly unknown[])[root] ?? null
+      : isInheritedKey(root)
+        ? (s) => (Object.hasOwn(s.row, root) ? (s.row[root] ?? null) : null)
+        : (s) => s.row[root] ?? null;
   if (keys.length === 0) return readRoot;
   const owns = keys.map(isInheritedKey);
   if (keys.length === 1) {

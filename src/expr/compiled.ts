@@ -25,6 +25,8 @@ export interface CompileEnv {
   readonly semantics: Semantics;
   readonly fields: ReadonlyMap<string, ValueType | undefined> | undefined;
   readonly aggregate: ((call: CallExpr) => Evaluator) | undefined;
+  /** Column name to index when rows are arrays (CompileOptions.positional). */
+  readonly positions: ReadonlyMap<string, number> | undefined;
 }
 
 const fragmentLengthMax = 60;

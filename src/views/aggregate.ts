@@ -57,15 +57,21 @@ export class AggregateOperator extends Operator {
     by: readonly ColumnSpec[];
     input: Columns | undefined;
     params: QueryParams | undefined;
+    /** Input rows are arrays of the input columns in order (see JoinOptions.positional). */
+    positional?: boolean | undefined;
   }) {
     super();
     const { aggregates, by, input, params } = options;
-    const fields = input === undefined ? {} : { fields: input };
+    const positional = options.positional === true;
+    const fields = input === undefined ? {} : { fields: input, positional };
     this.byNames = by.map((spec) => spec.name);
     this.byEvaluators = by.map((spec) => compileExpression(spec.expr, fields));
     this.aggregateNames = aggregates.map((spec) => spec.name);
     this.aggregateEvaluators = aggregates.map((spec) =>
-      compileExpression(spec.expr, { ...fields, aggregate: (call) => this.bindCall(call, input) }),
+      compileExpression(spec.expr, {
+        ...fields,
+        aggregate: (call) => this.bindCall(call, input, positional),
+      }),
     );
     const columns = new Map<string, ValueType | undefined>();
     for (const spec of [...by, ...aggregates]) {
@@ -221,10 +227,10 @@ export class AggregateOperator extends Operator {
   }
 
   /** Allocates an accumulator slot for one aggregate call; its value reads the current group. */
-  private bindCall(call: CallExpr, input: Columns | undefined): Evaluator {
+  private bindCall(call: CallExpr, input: Columns | undefined, positional: boolean): Evaluator {
     const index = this.calls.length;
     const argument = call.args[0];
-    const fields = input === undefined ? {} : { fields: input };
+    const fields = input === undefined ? {} : { fields: input, positional };
     const evaluate = argument === undefined ? () => true : compileExpression(argument, fields);
     const mode = argument === undefined ? "integer" : sumModeOf(argument, input);
     this.calls.push({ kind: call.name as AccumulatorKind, argument: evaluate, mode });

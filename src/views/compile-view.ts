@@ -190,6 +190,8 @@ interface Stream {
   lineage: Lineage;
   /** How to read a row by key: set while the stream is a keyed table's rows, unchanged. */
   read?: ReadRow | undefined;
+  /** Rows are arrays of `columns` in order: a join's, read only by the aggregate after it. */
+  positional?: boolean | undefined;
 }
 
 function compilePipeline(build: Build, pipeline: Pipeline): Stream {
@@ -213,7 +215,7 @@ function compilePipeline(build: Build, pipeline: Pipeline): Stream {
     }
     const next =
       step.type === "join"
-        ? compileJoin(build, stream, step, columnsNeeded(steps, i + 1))
+        ? compileJoin(build, stream, step, columnsNeeded(steps, i + 1), following)
         : compileStep(build, stream, step);
     const keepsOrder = ["filter", "map", "extend", "take", "sort"].includes(step.type);
     const order = keepsOrder && next.order === undefined ? stream.order : next.order;
@@ -237,7 +239,8 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
       return attach(build, stream, map, mapLineage(lineage, step.columns, extend));
     }
     case "aggregate": {
-      const options = { aggregates: step.aggregates, by: step.by, input, params };
+      const positional = stream.positional;
+      const options = { aggregates: step.aggregates, by: step.by, input, params, positional };
       const aggregate = new AggregateOperator(options);
       markExprsRead(
         read,
@@ -262,7 +265,7 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
       markRead(read, lineage, step.columns.length > 0 ? step.columns : "all");
       return attach(build, stream, new DistinctOperator(step.columns, input));
     case "join":
-      return compileJoin(build, stream, step, undefined);
+      return compileJoin(build, stream, step, undefined, undefined);
     case "append": {
       const other = compilePipeline(build, step.pipeline);
       const append = new AppendOperator(input, other.columns);
@@ -319,9 +322,12 @@ function compileJoin(
   stream: Stream,
   step: Step & { type: "join" },
   keep: ReadonlySet<string> | undefined,
+  following: Step | undefined,
 ): Stream {
   const input = stream.columns;
   const right = compilePipeline(build, step.right);
+  // Only an aggregate reads positional rows; any other next step gets objects.
+  const positional = following?.type === "aggregate";
   if (input === undefined || right.columns === undefined) {
     throw new DbError("INVALID_SCHEMA", "join: both sides need known columns");
   }
@@ -335,6 +341,7 @@ function compileJoin(
     readLeft: build.live ? stream.read : undefined,
     keep,
     positions: step.using.map((key) => key.pos),
+    positional,
   });
   right.node.next = join.rightInput;
   markRead(
@@ -347,7 +354,8 @@ function compileJoin(
     right.lineage,
     step.using.map((key) => key.right),
   );
-  return attach(build, stream, join, joinLineage(stream.lineage, right.lineage, join.prefixed));
+  const lineage = joinLineage(stream.lineage, right.lineage, join.prefixed);
+  return { ...attach(build, stream, join, lineage), positional };
 }
 
 function attach(

@@ -53,6 +53,14 @@ export interface JoinOptions {
   readonly keep?: ReadonlySet<string> | undefined;
   /** Where each `using` pair is written, for errors reading a key. */
   readonly positions?: readonly Position[] | undefined;
+  /**
+   * Joined rows are arrays of the output columns in order, not objects: only when the next
+   * step is an aggregate compiled to read them so (CompileOptions.positional). Building an
+   * object writes each column by name at one site shared by every join, a megamorphic store
+   * of about 150 instructions, twice per update; the aggregate's reads by name were
+   * megamorphic too.
+   */
+  readonly positional?: boolean | undefined;
 }
 
 export class JoinOperator extends Operator {
@@ -73,6 +81,15 @@ export class JoinOperator extends Operator {
   readonly prefixed: ReadonlyArray<readonly [string, string]>;
   /** Makes the joined rows (see lib/row-object.ts). */
   private readonly RowObject = rowConstructor();
+  private readonly positional: boolean;
+  /**
+   * Positional mode only: the joined rows (before, after) and the update delta handed to the
+   * aggregate, refilled for each delta. The aggregate reads them and keeps none (it keeps
+   * evaluated values), so a change of a left row allocates no joined rows.
+   */
+  private readonly scratchRows: [unknown[], unknown[]] = [[], []];
+  private readonly scratchDelta: { key: unknown; before: Row | undefined; after: Row | undefined } =
+    { key: undefined, before: undefined, after: undefined };
 
   constructor(options: JoinOptions) {
     super();
@@ -111,6 +128,7 @@ export class JoinOperator extends Operator {
     this.leftNames = [...left.keys()].filter((name) => columns.has(name));
     this.prefixed = prefixed.filter(([, output]) => columns.has(output));
     this.columns = columns;
+    this.positional = options.positional === true;
     this.rightInput = { push: (delta) => this.pushRight(delta) };
   }
 
@@ -166,6 +184,14 @@ export class JoinOperator extends Operator {
     }
     for (const right of bucket.values()) {
       const key = [leftKey, right.key];
+      if (this.positional) {
+        const delta = this.scratchDelta;
+        delta.key = key;
+        delta.before = this.joinedPositional(before, right.row, 0);
+        delta.after = this.joinedPositional(after, right.row, 1);
+        this.next.push(delta);
+        continue;
+      }
       this.next.push({
         key,
         before: this.joined(before, right.row),
@@ -237,6 +263,8 @@ export class JoinOperator extends Operator {
   }
 
   private joined(left: Row, right?: Row): Row {
+    // Each joined row here is pushed before the next is made: one scratch row serves.
+    if (this.positional) return this.joinedPositional(left, right, 0);
     // Same keys in the same order every time: V8 gives every joined row one shape.
     const out = new this.RowObject();
     const leftNames = this.leftNames;
@@ -247,6 +275,22 @@ export class JoinOperator extends Operator {
       out[output] = right === undefined ? null : right[name];
     }
     return out;
+  }
+
+  /**
+   * {@link joined} as an array of the output columns in order (JoinOptions.positional),
+   * written into scratch row `slot`: valid until that slot is filled again.
+   */
+  private joinedPositional(left: Row, right: Row | undefined, slot: 0 | 1): Row {
+    const leftNames = this.leftNames;
+    const prefixed = this.prefixed;
+    const leftCount = leftNames.length;
+    const out = this.scratchRows[slot];
+    for (let i = 0; i < leftCount; i++) out[i] = left[leftNames[i]!];
+    for (let i = 0; i < prefixed.length; i++) {
+      out[leftCount + i] = right === undefined ? null : right[prefixed[i]![0]];
+    }
+    return out as unknown as Row;
   }
 }
 

@@ -414,6 +414,21 @@ describe("rql: fields, parameters, records and lists", () => {
     assert.equal(error.details.fragment, "b.c");
   });
 
+  it("reads positional rows by each field's index", () => {
+    const options = { fields: typed({ a: "int8", b: "utf8", c: undefined }), positional: true };
+    const row = [2, "x", { d: 5 }] as unknown as Record<string, unknown>;
+    assert.equal(evaluate("a * 3", row, options), 6);
+    // Comparisons with a literal, which read by name when they can, read by index here.
+    assert.equal(evaluate("a > 1", row, options), true);
+    assert.equal(evaluate('b == "x"', row, options), true);
+    assert.equal(evaluate('b != "x"', row, options), false);
+    assert.equal(evaluate("c.d + a", row, options), 7);
+    const short = [null] as unknown as Record<string, unknown>;
+    assert.equal(evaluate("a > 1", short, options), null);
+    assert.equal(evaluate("b", short, options), null);
+    fails("e", "UNKNOWN_COLUMN", row, options);
+  });
+
   it("binds named and positional parameters", () => {
     assert.equal(evaluate("$a + $b", {}, {}, { a: 1, b: 2 }), 3);
     assert.equal(evaluate("$1 * $2", {}, {}, [3, 4]), 12);

@@ -35,6 +35,21 @@ const views: ReadonlyArray<readonly [string, string]> = [
   // Views reading some columns only: updates of the others skip them (lineage.ts).
   ["p::count_by_g", "from p::a aggregate { n: math::count(id) } by { g }"],
   ["p::y_of_inner", "from p::a inner join { from p::b } as r using (g, r.g) map { id, y, r_id }"],
+  // A join then an aggregate: the joined rows are positional (join.ts, JoinOptions.positional).
+  [
+    "p::inner_by_right",
+    "from p::a inner join { from p::b } as r using (g, r.g) aggregate { n: math::count(x), " +
+      "s: math::sum(y), hi: math::max(r_z), f: math::first(x), l: math::last(r_id) } by { r_id }",
+  ],
+  [
+    "p::outer_by_x",
+    "from p::a left join { from p::b } as r using (g, r.g), (x, r.z) " +
+      "aggregate { n: math::count(r_id), s: math::sum(r_z + y), lo: math::min(id) } by { x, r_g }",
+  ],
+  [
+    "p::inner_total",
+    "from p::a inner join { from p::b } as r using (g, r.g) aggregate { n: math::count(r_z) }",
+  ],
   ["p::top_ids", "from p::a sort { y } take 2 map { id, y }"],
   // Chains: views over views.
   ["p::positive", "from p::a filter { y > 0 }"],

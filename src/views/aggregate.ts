@@ -43,6 +43,14 @@ export class AggregateOperator extends Operator {
   private readonly byEvaluators: readonly Evaluator[];
   private readonly aggregateNames: readonly string[];
   private readonly aggregateEvaluators: readonly Evaluator[];
+  /**
+   * Per aggregate column, the index of its accumulator when the column is that one call
+   * (`n: math::count(id)`, the usual case), else -1: its row value is then read from the
+   * accumulator, not through the compiled closures.
+   */
+  private readonly directCalls: number[] = [];
+  /** The evaluator {@link bindCall} made for each call, by call index. */
+  private readonly callReaders: Evaluator[] = [];
   private readonly calls: AggregateCall[] = [];
   /** Argument values of an update, before then after: reused, so an update allocates none. */
   private readonly scratch: unknown[] = [];
@@ -67,12 +75,15 @@ export class AggregateOperator extends Operator {
     this.byNames = by.map((spec) => spec.name);
     this.byEvaluators = by.map((spec) => compileExpression(spec.expr, fields));
     this.aggregateNames = aggregates.map((spec) => spec.name);
-    this.aggregateEvaluators = aggregates.map((spec) =>
-      compileExpression(spec.expr, {
+    this.aggregateEvaluators = aggregates.map((spec) => {
+      const first = this.calls.length;
+      const evaluate = compileExpression(spec.expr, {
         ...fields,
         aggregate: (call) => this.bindCall(call, input, positional),
-      }),
-    );
+      });
+      this.directCalls.push(evaluate === this.callReaders[first] ? first : -1);
+      return evaluate;
+    });
     const columns = new Map<string, ValueType | undefined>();
     for (const spec of [...by, ...aggregates]) {
       if (columns.has(spec.name)) {
@@ -219,8 +230,11 @@ export class AggregateOperator extends Operator {
     const row = new this.RowObject();
     for (let i = 0; i < this.byNames.length; i++) row[this.byNames[i]!] = group.values[i];
     this.current = group;
+    const direct = this.directCalls;
     for (let i = 0; i < this.aggregateNames.length; i++) {
-      row[this.aggregateNames[i]!] = this.aggregateEvaluators[i]!(this.scope);
+      const call = direct[i]!;
+      row[this.aggregateNames[i]!] =
+        call >= 0 ? group.accumulators[call]!.result() : this.aggregateEvaluators[i]!(this.scope);
     }
     this.current = undefined;
     return row;
@@ -234,6 +248,8 @@ export class AggregateOperator extends Operator {
     const evaluate = argument === undefined ? () => true : compileExpression(argument, fields);
     const mode = argument === undefined ? "integer" : sumModeOf(argument, input);
     this.calls.push({ kind: call.name as AccumulatorKind, argument: evaluate, mode });
-    return () => this.current!.accumulators[index]!.result();
+    const read = (): unknown => this.current!.accumulators[index]!.result();
+    this.callReaders.push(read);
+    return read;
   }
 }

@@ -24,6 +24,12 @@ const views: ReadonlyArray<readonly [string, string]> = [
       "l: math::last(y) } by { g }",
   ],
   ["p::total", "from p::a aggregate { n: math::count(id), s: math::sum(y), hi: math::max(y) }"],
+  // Columns over calls mixed with lone calls, which the row reads from their accumulators.
+  [
+    "p::mixed",
+    "from p::a aggregate { lo: math::min(x) + 1, n: math::count(id), " +
+      "spread: math::max(y) - math::min(y), s: math::sum(y) } by { g }",
+  ],
   ["p::inner", "from p::a inner join { from p::b } as r using (g, r.g)"],
   ["p::outer", "from p::a left join { from p::b } as r using (g, r.g)"],
   ["p::two_keys", "from p::a inner join { from p::b } as r using (g, r.g), (x, r.z)"],

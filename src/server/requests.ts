@@ -107,6 +107,9 @@ function readParams(params: unknown, kind: RequestKind): QueryParams | undefined
  * check itself cannot overflow.
  */
 export function checkRequestDepth(value: unknown, field: string): void {
+  // Most args are one flat record (a procedure's named arguments): checked without the
+  // level arrays below, which were 800 instructions of each WebSocket transfer (callgrind).
+  if (value === null || typeof value !== "object" || isFlat(value)) return;
   let level: unknown[] = [value];
   for (let depth = 0; level.length > 0; depth++) {
     const next: unknown[] = [];
@@ -124,4 +127,20 @@ export function checkRequestDepth(value: unknown, field: string): void {
     }
     level = next;
   }
+}
+
+/** Whether no item of the list or record `value` is itself a list or record. */
+function isFlat(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) {
+      if (item !== null && typeof item === "object") return false;
+    }
+    return true;
+  }
+  // for-in also visits inherited enumerable keys: at worst a full walk that was not needed.
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === "object") return false;
+  }
+  return true;
 }

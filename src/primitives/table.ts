@@ -6,7 +6,7 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
-import { indexesPerObjectMax } from "../lib/limits.ts";
+import { indexesPerObjectMax, tableDenseKeysMax, tableDenseKeysSkippedMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap, Range } from "../lib/ordered-map.ts";
 import { ChangeRecord, changedColumnsUnknown, checkIdentifier } from "../engine/index.ts";
@@ -118,6 +118,16 @@ export class Table implements StoredObject {
    * 18 % to 38 % of the time, each new row now referenced from the map's one large table.
    */
   private readonly rows = new Map<MapKey, RowSlot>();
+  /**
+   * The slots of the whole-number keys 0 .. length - 1, the same objects `rows` holds
+   * (undefined where there is no row): an array element instead of a hash lookup for tables
+   * keyed by small whole numbers (ids, account numbers), whose keys then cost one memory
+   * access fewer. It grows only by keys near its end (skipped ones hold undefined), so it
+   * stays packed; a key past its end is in `rows` alone. The transfer bench (four lookups per
+   * transfer): its hash lookups, 215 instructions per transfer, became 116 in slotOf (callgrind),
+   * and its CPU time per transfer fell from 2.42 to 1.93 µs (medians of 4 alternating runs).
+   */
+  private readonly dense: Array<RowSlot | undefined> = [];
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
   private readonly autoNext = new Map<string, bigint>();
   private rowIdNext = 1;
@@ -157,7 +167,7 @@ export class Table implements StoredObject {
 
   /** The row under primary key `key` (a value, or a list for composite keys). */
   get(key: unknown): Row | undefined {
-    return this.rows.get(this.mapKeyOfInput(key))?.row;
+    return this.slotOf(this.mapKeyOfInput(key))?.row;
   }
 
   /**
@@ -238,7 +248,7 @@ export class Table implements StoredObject {
     const row = this.schema.normalizeRow(input, (column) => this.allocate(tx, column), rowIndex);
     const key = this.hasPrimaryKey ? this.keyOf(row) : this.rowIdNext;
     const mapKey = this.mapKeyOfStored(key);
-    if (this.rows.has(mapKey)) {
+    if (this.slotOf(mapKey) !== undefined) {
       throw new DbError(
         "CONSTRAINT_VIOLATION",
         `${this.name}: primary key ${describeValue(key)} already exists` +
@@ -268,7 +278,7 @@ export class Table implements StoredObject {
   private updateRow(tx: Transaction, key: unknown, patch: unknown): Row {
     const mapKey = this.mapKeyOfInput(key);
     // The slot found here is the one written: one map lookup per update, not two.
-    const slot = this.rows.get(mapKey);
+    const slot = this.slotOf(mapKey);
     if (slot === undefined) {
       throw new DbError("NOT_FOUND", `${this.name}: no row with key ${describeValue(key)}`, {
         object: this.name,
@@ -297,7 +307,7 @@ export class Table implements StoredObject {
       const key = this.keyOf(row);
       const mapKey = this.mapKeyOfStored(key);
       this.noteAutoValues(tx, row);
-      this.write(tx, key, mapKey, this.rows.get(mapKey)?.row, row);
+      this.write(tx, key, mapKey, this.slotOf(mapKey)?.row, row);
       return row;
     });
   }
@@ -306,7 +316,7 @@ export class Table implements StoredObject {
   del(tx: Transaction, key: unknown): boolean {
     tx.assertWritable(this.name);
     const mapKey = this.mapKeyOfInput(key);
-    const before = this.rows.get(mapKey)?.row;
+    const before = this.slotOf(mapKey)?.row;
     if (before === undefined) return false;
     this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, undefined);
     return true;
@@ -351,7 +361,7 @@ export class Table implements StoredObject {
 
   applyChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);
-    const current = this.rows.get(mapKey)?.row;
+    const current = this.slotOf(mapKey)?.row;
     assert(
       (current === undefined) === (change.before === undefined),
       "replay: row existence differs",
@@ -363,7 +373,7 @@ export class Table implements StoredObject {
 
   revertChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);
-    assert(this.rows.get(mapKey)?.row === change.after, "revert: row differs from the change");
+    assert(this.slotOf(mapKey)?.row === change.after, "revert: row differs from the change");
     this.writeRow(
       change.key,
       mapKey,
@@ -401,18 +411,58 @@ export class Table implements StoredObject {
   ): void {
     if (after === undefined) {
       assert(this.rows.delete(mapKey), "deleted a missing row");
+      if (this.denseIndexOf(mapKey) >= 0) this.dense[mapKey as number] = undefined;
       this.order.del(key);
     } else if (before === undefined) {
-      this.rows.set(mapKey, { row: after });
+      const created = { row: after };
+      this.rows.set(mapKey, created);
+      this.denseSet(mapKey, created);
       this.order.set(key, mapKey);
     } else {
-      const target = slot ?? this.rows.get(mapKey);
+      const target = slot ?? this.slotOf(mapKey);
       assert(target?.row === before, "updated row differs from the stored one");
       target.row = after;
     }
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
     this.revisionValue++;
+  }
+
+  // ---- Slots by key ----
+
+  /** The slot under `mapKey`: by array index for a key the dense array covers, else by hash. */
+  private slotOf(mapKey: MapKey): RowSlot | undefined {
+    const index = this.denseIndexOf(mapKey);
+    return index >= 0 ? this.dense[index] : this.rows.get(mapKey);
+  }
+
+  /** `mapKey` as an index of `dense`, or -1 when the array does not cover it. */
+  private denseIndexOf(mapKey: MapKey): number {
+    if (typeof mapKey !== "number") return -1;
+    // A whole number below the length; 1.5, -1 and NaN are hashed (-0 is 0, as in a Map).
+    return mapKey >= 0 && mapKey < this.dense.length && Number.isInteger(mapKey) ? mapKey : -1;
+  }
+
+  /**
+   * Puts a new row's slot in `dense` when it covers the key, or extends it to the key when the
+   * key is near its end. Every key it newly covers is looked up in `rows` (a row inserted
+   * earlier past its end), so that every key it covers is in it.
+   */
+  private denseSet(mapKey: MapKey, slot: RowSlot): void {
+    const dense = this.dense;
+    if (this.denseIndexOf(mapKey) >= 0) {
+      dense[mapKey as number] = slot;
+      return;
+    }
+    if (typeof mapKey !== "number" || !Number.isInteger(mapKey) || mapKey < 0) return;
+    if (mapKey >= tableDenseKeysMax || mapKey > dense.length + tableDenseKeysSkippedMax) return;
+    while (dense.length < mapKey) dense.push(this.rows.get(dense.length));
+    dense.push(slot);
+    while (dense.length < tableDenseKeysMax) {
+      const next = this.rows.get(dense.length);
+      if (next === undefined) return;
+      dense.push(next);
+    }
   }
 
   // ---- Keys, ids and validation ----

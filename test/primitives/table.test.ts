@@ -779,3 +779,89 @@ describe("changes and objects", () => {
     });
   });
 });
+
+describe("whole-number keys (found by array index up to a bound, by hash past it)", () => {
+  // Keys near 0 are found by index, keys far past the others by hash; a key of either kind
+  // may become the other as rows come and go. A plain Map is the model: every key, present or
+  // not, must read the same through get, update, del and scan, after commits and rollbacks.
+  const keys = [5, 0, 1, 3, 200, 150, 300, 2, 70, 4, 6, -1, 1000, 7, 71, 69, 68, 1e9, 136, 160];
+
+  interface Numbered {
+    id: number;
+    n: number;
+  }
+
+  async function numbered(): Promise<{ db: Database; table: TableHandle<Numbered> }> {
+    const db = await open();
+    const table = db.createTable<Numbered>("nums", {
+      columns: { id: "int8", n: "int8" },
+      primaryKey: "id",
+    });
+    return { db, table };
+  }
+
+  function check(table: TableHandle<Numbered>, model: Map<number, number>): void {
+    for (const key of [...keys, 8, 9, 66, 67, 201, 250, 299, 301, 2 ** 40, -0]) {
+      assert.equal(table.get(key)?.n, model.get(key), `key ${key}`);
+    }
+    const scanned = table.scan().map((row) => row.id);
+    assert.deepEqual(
+      scanned,
+      [...model.keys()].sort((a, b) => a - b),
+    );
+  }
+
+  test("inserts in any order, updates and deletes read back as a Map does", async () => {
+    const { db, table } = await numbered();
+    const model = new Map<number, number>();
+    for (const [i, key] of keys.entries()) {
+      table.insert({ id: key, n: i });
+      model.set(key, i);
+      check(table, model);
+    }
+    // Each key is the next of the ones found by index, until 300 (by hash so far) joins them.
+    for (let key = 201; key < 300; key++) {
+      table.insert({ id: key, n: key });
+      model.set(key, key);
+    }
+    check(table, model);
+    for (const key of [0, 70, 5, 1e9, 3]) {
+      assert.equal(table.del(key), true);
+      model.delete(key);
+      check(table, model);
+    }
+    for (const key of [3, 0, 8, 9, 66, 67, 301]) {
+      table.insert({ id: key, n: key + 1 });
+      model.set(key, key + 1);
+      check(table, model);
+    }
+    db.transact(() => {
+      for (const key of model.keys()) table.update(key, { n: 2 * key + 1 });
+    });
+    for (const key of model.keys()) model.set(key, 2 * key + 1);
+    check(table, model);
+  });
+
+  test("rolled-back inserts and deletes leave every key as it was", async () => {
+    const { db, table } = await numbered();
+    const model = new Map<number, number>();
+    for (const key of [1, 2, 4]) {
+      table.insert({ id: key, n: key });
+      model.set(key, key);
+    }
+    assert.throws(() =>
+      db.transact(() => {
+        for (const key of [0, 3, 5, 60, 130, 2 ** 40]) table.insert({ id: key, n: 9 });
+        table.del(2);
+        table.update(4, { n: 44 });
+        throw new Error("undo");
+      }),
+    );
+    check(table, model);
+    for (const key of [0, 3, 5]) {
+      table.insert({ id: key, n: key });
+      model.set(key, key);
+    }
+    check(table, model);
+  });
+});

@@ -20,13 +20,14 @@ export const snapshotsKeptDefault = 2;
 /** Snapshots a replicated node may keep in the object store (a local log has no cap). */
 export const replicatedSnapshotsKeptMax = 1000;
 /**
- * Whole-number keys a table finds by array index instead of by hash (0 up to this): 4 bytes
- * per key covered, so at most 16 MB per table; keys past it are found by hash.
+ * Whole-number keys a table finds by array index instead of by hash (0 up to this): a
+ * pointer per key covered (8 bytes in Node's 64-bit builds), so at most 32 MB per table, held
+ * until the table is dropped; keys past it are found by hash.
  */
 export const tableDenseKeysMax = 4 * 1024 * 1024;
 /**
  * Keys a table's dense array may skip when a new key lies past its end (each skipped key
- * costs a slot of 4 bytes): ids from 1, or with a few gaps, are still found by index.
+ * costs an empty entry): ids from 1, or with a few gaps, are still found by index.
  */
 export const tableDenseKeysSkippedMax = 64;
 /** Secondary indexes on one object. */

@@ -128,6 +128,8 @@ export class Table implements StoredObject {
    * and its CPU time per transfer fell from 2.42 to 1.93 µs (medians of 4 alternating runs).
    */
   private readonly dense: Array<RowSlot | undefined> = [];
+  /** The largest whole-number key inserted past the end of `dense` (-1: none). */
+  private denseKeyPastMax = -1;
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
   private readonly autoNext = new Map<string, bigint>();
   private rowIdNext = 1;
@@ -449,16 +451,22 @@ export class Table implements StoredObject {
    * earlier past its end), so that every key it covers is in it.
    */
   private denseSet(mapKey: MapKey, slot: RowSlot): void {
+    if (typeof mapKey !== "number" || !Number.isInteger(mapKey) || mapKey < 0) return;
     const dense = this.dense;
-    if (this.denseIndexOf(mapKey) >= 0) {
-      dense[mapKey as number] = slot;
+    if (mapKey < dense.length) {
+      dense[mapKey] = slot;
       return;
     }
-    if (typeof mapKey !== "number" || !Number.isInteger(mapKey) || mapKey < 0) return;
+    // Rows past the end lie at most at the largest key inserted there, so inserts in key
+    // order (each key the next) look nothing more up.
+    const pastMax = this.denseKeyPastMax;
+    if (mapKey > pastMax) this.denseKeyPastMax = mapKey;
     if (mapKey >= tableDenseKeysMax || mapKey > dense.length + tableDenseKeysSkippedMax) return;
-    while (dense.length < mapKey) dense.push(this.rows.get(dense.length));
+    while (dense.length < mapKey) {
+      dense.push(dense.length <= pastMax ? this.rows.get(dense.length) : undefined);
+    }
     dense.push(slot);
-    while (dense.length < tableDenseKeysMax) {
+    while (dense.length <= pastMax && dense.length < tableDenseKeysMax) {
       const next = this.rows.get(dense.length);
       if (next === undefined) return;
       dense.push(next);

@@ -22,8 +22,6 @@ const bodyDepthMax = jsonDepthMax + 8;
 const stringInlineLengthMax = 32;
 /** The scratch buffer's first size; it doubles when a record needs more. */
 const scratchSizeBytesInitial = 64 * 1024;
-/** Longest origin whose bytes the writer, and whose value the reader, keep for the next. */
-const originCachedSizeBytesMax = 64;
 
 /** What {@link BodyWriter.encodeInto} throws to itself when the caller's buffer is full. */
 const noRoom = new Error("the body does not fit the buffer given");
@@ -57,10 +55,6 @@ export class BodyWriter {
   private at = 0;
   /** Set while writing into a caller's buffer ({@link encodeInto}), which cannot grow. */
   private fixed = false;
-  /** The last deeply frozen origin written, and its bytes ({@link origin}). */
-  private originWritten: Origin | undefined = undefined;
-  private readonly originBytes = new Uint8Array(originCachedSizeBytesMax);
-  private originSizeBytes = 0;
 
   /**
    * Like {@link encode}, but writes into `target` (whose DataView is `view`) from `start` on:
@@ -100,7 +94,7 @@ export class BodyWriter {
     this.buffer[this.at++] = bodyFormatBinary;
     this.view.setFloat64(this.at, ts);
     this.at += 8;
-    this.origin(origin);
+    this.value(origin, 0);
     this.u32(changes.length);
     for (let i = 0; i < changes.length; i++) {
       const change = changes[i]!;
@@ -111,31 +105,6 @@ export class BodyWriter {
       this.value(change.after, 0);
     }
     return this.at;
-  }
-
-  /**
-   * The origin, as a value. The commits of one operation share one deeply frozen origin
-   * (lib/origin.ts), which cannot change: its bytes are kept and copied for the next commit
-   * that has it, instead of walking its keys again.
-   */
-  private origin(origin: Origin): void {
-    const size = this.originSizeBytes;
-    if (origin === this.originWritten && size > 0) {
-      this.ensure(size);
-      const buffer = this.buffer;
-      const bytes = this.originBytes;
-      const at = this.at;
-      for (let i = 0; i < size; i++) buffer[at + i] = bytes[i]!;
-      this.at = at + size;
-      return;
-    }
-    const start = this.at;
-    this.value(origin, 0);
-    const written = this.at - start;
-    if (written > originCachedSizeBytesMax || !isFrozenPlain(origin, 0)) return;
-    this.originBytes.set(this.buffer.subarray(start, this.at));
-    this.originSizeBytes = written;
-    this.originWritten = origin;
   }
 
   /** The bytes written so far (valid until the next `encode`). */
@@ -167,23 +136,27 @@ export class BodyWriter {
 
   private value(value: unknown, depth: number): void {
     assert(depth <= bodyDepthMax, "value nested too deeply for the log");
-    // One `typeof x === "..."` test per kind, not a switch on typeof: V8 turns each test into
-    // a type check, where the switch called its Typeof builtin for every value; a transfer's
-    // record encoded 10-15 % faster so.
-    if (typeof value === "number") return this.number(value);
-    if (typeof value === "string") {
-      this.tag(Tag.Text);
-      return this.text(value);
+    switch (typeof value) {
+      case "string":
+        this.tag(Tag.Text);
+        this.text(value);
+        return;
+      case "number":
+        this.number(value);
+        return;
+      case "boolean":
+        this.tag(value ? Tag.True : Tag.False);
+        return;
+      case "bigint":
+        this.tag(Tag.BigInt);
+        this.text(value.toString());
+        return;
+      case "undefined":
+        this.tag(Tag.Undefined);
+        return;
+      default:
+        this.object(value, depth);
     }
-    if (typeof value === "object") return this.object(value, depth);
-    if (typeof value === "boolean") return this.tag(value ? Tag.True : Tag.False);
-    if (typeof value === "bigint") {
-      this.tag(Tag.BigInt);
-      return this.text(value.toString());
-    }
-    if (typeof value === "undefined") return this.tag(Tag.Undefined);
-    // Functions and symbols take the object path: a record of their enumerable keys.
-    this.object(value, depth);
   }
 
   private number(value: number): void {
@@ -356,6 +329,9 @@ export function viewsOf(bytes: Uint8Array): { readonly buffer: Buffer; readonly 
   return found;
 }
 
+/** Longest origin kept by {@link OriginCache}, in bytes. */
+const originCachedSizeBytesMax = 64;
+
 /**
  * The last origin decoded, with its bytes. The commits of one operation share one frozen
  * origin when written (lib/origin.ts), so a log holds the same origin bytes record after
@@ -395,22 +371,6 @@ function isPlain(value: unknown, depth: number): boolean {
   if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype) return false;
   for (const key in value) {
     if (!isPlain((value as Record<string, unknown>)[key], depth + 1)) return false;
-  }
-  return true;
-}
-
-/**
- * Whether `value` is plain ({@link isPlain}) and frozen, and everything in it is, with no
- * getter (a frozen getter may still answer differently each time).
- */
-function isFrozenPlain(value: unknown, depth: number): boolean {
-  if (value === null || typeof value !== "object") return true;
-  if (depth > bodyDepthMax || !Object.isFrozen(value)) return false;
-  if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype) return false;
-  for (const key in value) {
-    const property = Object.getOwnPropertyDescriptor(value, key);
-    if (property === undefined || !("value" in property)) return false;
-    if (!isFrozenPlain(property.value, depth + 1)) return false;
   }
   return true;
 }

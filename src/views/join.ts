@@ -178,7 +178,8 @@ export class JoinOperator extends Operator {
     if (bucket === undefined) {
       if (this.outer) {
         const key = [leftKey];
-        this.next.push({ key, before: this.joined(before, undefined), after: this.joined(after) });
+        const joinedBefore = this.joined(before);
+        this.next.push({ key, before: joinedBefore, after: this.joined(after, undefined, 1) });
       }
       return;
     }
@@ -262,9 +263,12 @@ export class JoinOperator extends Operator {
     this.next.push(delta);
   }
 
-  private joined(left: Row, right?: Row): Row {
-    // Each joined row here is pushed before the next is made: one scratch row serves.
-    if (this.positional) return this.joinedPositional(left, right, 0);
+  /**
+   * The output row of a left row and its match. Positional rows are scratch (see
+   * {@link scratchRows}): a delta's before and after take slots 0 and 1.
+   */
+  private joined(left: Row, right?: Row, slot: 0 | 1 = 0): Row {
+    if (this.positional) return this.joinedPositional(left, right, slot);
     // Same keys in the same order every time: V8 gives every joined row one shape.
     const out = new this.RowObject();
     const leftNames = this.leftNames;

@@ -9,18 +9,20 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeJson, encodeJsonReplacing } from "../../src/server/json.ts";
+import { encodeJson, encodeJsonReplacing, encodeResultAnswer } from "../../src/server/json.ts";
+
+/** What `encode` returns, or the name of the error it threw. */
+function outcomeOf(encode: () => string | undefined): string | undefined {
+  try {
+    return encode();
+  } catch (error) {
+    return `throws ${(error as Error).name}`;
+  }
+}
 
 /** The text of `value` by both encoders, or the name of the error each threw. */
 function encodeBoth(value: unknown): [string | undefined, string | undefined] {
-  const outcome = (encode: (value: unknown) => string | undefined) => {
-    try {
-      return encode(value);
-    } catch (error) {
-      return `throws ${(error as Error).name}`;
-    }
-  };
-  return [outcome(encodeJson), outcome(encodeJsonReplacing)];
+  return [outcomeOf(() => encodeJson(value)), outcomeOf(() => encodeJsonReplacing(value))];
 }
 
 test("encodeJson gives the replacer's text for any value", () => {
@@ -80,6 +82,33 @@ test("encodeJson of answers at the edges is the replacer's text", () => {
     const [fast, reference] = encodeBoth(value);
     assert.equal(fast, reference);
   }
+});
+
+test("a result answer is the text encodeJson gives the whole answer", () => {
+  const id = fc.oneof(fc.string(), fc.integer(), fc.double());
+  const result = fc.anything({
+    withBigInt: true,
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withNullPrototype: true,
+    withSparseArray: true,
+    withTypedArray: true,
+    maxDepth: 3,
+  });
+  const edges = fc.constantFrom<unknown>(undefined, () => 1, Symbol("s"), NaN, 2n ** 64n);
+  fc.assert(
+    fc.property(id, fc.oneof(result, edges), (answerId, answerResult) => {
+      const whole = outcomeOf(() =>
+        encodeJson({ id: answerId, type: "result", result: answerResult }),
+      );
+      assert.equal(
+        outcomeOf(() => encodeResultAnswer(answerId, answerResult)),
+        whole,
+      );
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test("a body that contains itself still fails as JSON.stringify fails", () => {

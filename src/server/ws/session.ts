@@ -15,7 +15,7 @@ import { wsPendingRequestsMax, wsSubscriptionsMax } from "../../lib/limits.ts";
 import type { Subscription, SubscriptionMessage, SubscriptionTarget } from "../../types.ts";
 import { authorize } from "../access.ts";
 import type { TokenRole } from "../auth.ts";
-import { encodeJson } from "../json.ts";
+import { encodeJson, encodeResultAnswer } from "../json.ts";
 import { checkRequestDepth, requestKinds, runRequest } from "../requests.ts";
 import type { RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
@@ -111,7 +111,12 @@ class Session {
    */
   private send(message: object): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    const text = encodeJson(message);
+    this.sendText(encodeJson(message));
+  }
+
+  /** {@link send} of a message already encoded. */
+  private sendText(text: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.socket === undefined) this.ws.send(text, this.onFlushed);
     else this.socket.write(encodeTextFrame(text), this.onFlushed);
     if (this.readingPaused) return;
@@ -133,7 +138,7 @@ class Session {
     this.pending += 1;
     try {
       const result = await runRequest(this.options.context, kind, request, this.role);
-      this.send({ id, type: "result", result });
+      this.sendText(encodeResultAnswer(id, result));
     } catch (error) {
       outcome = this.fail(id, error);
     } finally {

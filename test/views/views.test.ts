@@ -564,7 +564,7 @@ test("a view reading the clock (date::now, datetime::now) is refused when create
   await db.close();
 });
 
-test("an aggregate over a left join follows updates of left rows with and without a match", async () => {
+test("an aggregate over a left join follows updates of matched and unmatched rows", async () => {
   const db = await open();
   db.createNamespace("j");
   const orders = db.createTable("j::orders", {

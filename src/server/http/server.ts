@@ -75,7 +75,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     bodyLimit: options.bodySizeBytesMax,
     requestTimeout: options.requestTimeoutMs,
     clientErrorHandler: answerClientError,
-    maxParamLength: pathParamLengthMax,
+    // Under routerOptions: the top-level option prints a deprecation warning (FSTDEP022).
+    routerOptions: { maxParamLength: pathParamLengthMax },
     // Its router's refusals (a bad URL, a parameter too long) in the usual error shape.
     frameworkErrors: (error, _request, reply) => {
       sendError(reply, translateFastifyError(error), options.fault);

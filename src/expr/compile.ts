@@ -9,6 +9,7 @@
  * ordering, two-valued logic, roots `ctx` and `payload` only).
  */
 import { DbError } from "../lib/errors.ts";
+import { deadlineTick } from "../lib/deadline.ts";
 import { assert, unreachable } from "../lib/assert.ts";
 import { setOwnKey as setOwnKeyImported } from "../lib/row-object.ts";
 import { arithmeticOps, comparisonOps } from "./ast.ts";
@@ -134,6 +135,9 @@ function compileRoot(ast: Expr, options: CompileOptions): Compiled {
 }
 
 function compileNode(node: Expr, env: CompileEnv): Compiled {
+  // A node compiled is a unit of the active query deadline: counting the work up front, as
+  // RQL does for evaluation, would leave the compile of a million-item list unchecked.
+  deadlineTick(1);
   switch (node.type) {
     case "literal": {
       // Guard numbers are f64 like rstmdb's, even integers too wide for a double.

@@ -4,6 +4,7 @@
  * each embedded expression, and carries on after it. The cursor also owns the nesting budget
  * (queryDepthMax), so statement and expression nesting count against one limit.
  */
+import { deadlineTick } from "../lib/deadline.ts";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import { queryDepthMax } from "../lib/limits.ts";
@@ -57,6 +58,8 @@ export class TokenCursor {
 
   /** Returns the current token and moves past it (never past the end token). */
   next(): Token {
+    // Parsing a token is a unit of the active query deadline (reparsing after a reset too).
+    deadlineTick(1);
     const token = this.peek();
     if (token.kind !== "end") this.index += 1;
     return token;

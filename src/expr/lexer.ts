@@ -6,6 +6,7 @@
  */
 import { DbError } from "../lib/errors.ts";
 import { assert } from "../lib/assert.ts";
+import { deadlineTick } from "../lib/deadline.ts";
 import { Duration } from "../values/index.ts";
 
 /** Every punctuation and operator token, longest spellings first within each family. */
@@ -107,6 +108,9 @@ export function tokenize(source: string, options: LexOptions = {}): Token[] {
   const lexer = new Lexer(source, options.rawStrings === true);
   const tokens: Token[] = [];
   for (;;) {
+    // A token is a unit of the active query deadline's work: a script of millions of tokens
+    // takes seconds to split, and must stop at a server's deadline (no-op without one).
+    deadlineTick(1);
     const token = lexer.next();
     // Every token but the end consumes source, so the loop ends within source.length steps.
     assert(token.kind === "end" || token.text.length > 0, "a token consumes source");

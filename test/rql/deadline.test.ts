@@ -126,6 +126,22 @@ describe("query deadline", () => {
     await db.close();
   });
 
+  test("tokenizing and parsing one long expression stop at the deadline", async () => {
+    const db = await setup({ clock: steppingClock(), queryTimeoutMs: 5 });
+    // A character no token starts with at the very end: a tokenizer that ran to the end
+    // before the deadline was checked would answer RQL_PARSE, not QUERY_TIMEOUT.
+    const items = Array.from({ length: 50_000 }, (_, i) => String(i)).join(", ");
+    await rejects(db.query(`from b::t filter { a in [${items}] } §`), "QUERY_TIMEOUT");
+    // One expression of 100,000 tokens: its parse ticks per token (no lexical error here).
+    await rejects(db.query(`from b::t filter { a in [${items}] }`), "QUERY_TIMEOUT");
+    // With no deadline, the same text reaches the character and is refused for it.
+    await rejects(
+      db.query(`from b::t filter { a in [${items}] } §`, undefined, { timeoutMs: 0 }),
+      "RQL_PARSE",
+    );
+    await db.close();
+  });
+
   test("limits out of range are refused, naming the option", async () => {
     await rejects(open({ queryTimeoutMs: -1 }), "INVALID_ARGUMENT", /queryTimeoutMs/);
     await rejects(open({ queryTimeoutMs: 1.5 }), "INVALID_ARGUMENT", /queryTimeoutMs/);

@@ -5,6 +5,7 @@
  * instance row, its history row, the transition's effects and the idempotency key) happens in
  * the caller's transaction, so an event is applied whole or not at all.
  */
+import { fixedNow, nowReader } from "../lib/clock.ts";
 import { DbError } from "../lib/errors.ts";
 import { rowConstructor, setOwnKey } from "../lib/row-object.ts";
 import type { Transaction } from "../engine/index.ts";
@@ -100,7 +101,7 @@ export function chooseTransition(
   let clock: (() => number) | undefined;
   for (const candidate of candidates) {
     if (candidate.guard === undefined) return candidate;
-    clock ??= () => now;
+    clock ??= fixedNow(now);
     if (passesGuard(candidate, candidate.guard, row, event, payload, clock)) return candidate;
   }
   const tried = candidates.map((c) => `'${row.state}' -> '${c.spec.to}'`);
@@ -209,7 +210,7 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
         from_state: row.state,
         to_state: to,
       },
-      now: () => tx.now,
+      now: nowReader(tx),
     };
     runEffects(store, tx, transition, event, scope);
   }

@@ -8,6 +8,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createProgram } from "../../src/cli/main.ts";
+import { cli } from "../support/cli.ts";
 import { startServer } from "../support/server-process.ts";
 import type { ServerProcess } from "../support/server-process.ts";
 import { makeTestCerts } from "../support/tls-certs.ts";
@@ -30,23 +31,6 @@ after(async () => {
   await server.stop();
   certs.remove();
 });
-
-/** Runs the CLI in-process; resolves stdout lines, stderr lines and the exit code. */
-async function cli(...args: string[]): Promise<{ out: string[]; err: string[]; code: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const context = {
-    line: (text: string) => {
-      out.push(text);
-      return Promise.resolve();
-    },
-    warn: (text: string) => void err.push(text),
-    progress: (text: string) => void err.push(text),
-    exitCode: 0,
-  };
-  await createProgram(context).parseAsync(["node", "statebase", ...args]);
-  return { out, err, code: context.exitCode };
-}
 
 const rql = "from [{ answer: 42 }]";
 

@@ -14,6 +14,7 @@ import { createServer as createNetServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { createProgram } from "../../src/cli/main.ts";
+import { cli } from "../support/cli.ts";
 import { splitReplLine } from "../../src/cli/commands/repl.ts";
 import { hashToken } from "../../src/server/auth.ts";
 import { orderMachine, startTestRcp } from "../support/rcp-server.ts";
@@ -40,23 +41,6 @@ after(async () => {
   await rcp.stop();
   certs.remove();
 });
-
-/** Runs the CLI in-process; resolves stdout lines, stderr lines and the exit code. */
-async function cli(...args: string[]): Promise<{ out: string[]; err: string[]; code: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const context = {
-    line: (text: string) => {
-      out.push(text);
-      return Promise.resolve();
-    },
-    warn: (text: string) => void err.push(text),
-    progress: (text: string) => void err.push(text),
-    exitCode: 0,
-  };
-  await createProgram(context).parseAsync(["node", "statebase", ...args]);
-  return { out, err, code: context.exitCode };
-}
 
 const auth = () => ["-s", server, "-t", "s3cret"];
 

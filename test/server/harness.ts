@@ -159,7 +159,8 @@ export interface TestServerOptions {
   allowedOrigins?: string[];
 }
 
-const defaultLimits: ServerConfig["limits"] = {
+/** The limits a test server has unless a test sets its own. */
+export const testServerLimits: ServerConfig["limits"] = {
   httpBodySizeBytesMax: 64 * 1024,
   wsMessageSizeBytesMax: 64 * 1024,
   wsBufferedSizeBytesMax: 1024 * 1024,
@@ -176,7 +177,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const metrics = createServerMetrics(db, undefined);
   const context = { db, procedureRoles: options.procedureRoles ?? new Map() };
   const tokens = options.tokens ?? [];
-  const limits = { ...defaultLimits, ...options.limits };
+  const limits = { ...testServerLimits, ...options.limits };
   const faults: unknown[] = [];
   const fault = (error: unknown): void => void faults.push(error);
   // It listens on 127.0.0.1: its own origin has a loopback name (origins.ts).

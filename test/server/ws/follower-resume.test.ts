@@ -13,16 +13,9 @@ import { Client, StatebaseError } from "../../../src/client/index.ts";
 import { startHttpServer } from "../../../src/server/http/index.ts";
 import { createServerMetrics } from "../../../src/server/metrics.ts";
 import { createWebSocketGateway } from "../../../src/server/ws/index.ts";
+import { testServerLimits } from "../harness.ts";
 
-const limits = {
-  httpBodySizeBytesMax: 64 * 1024,
-  wsMessageSizeBytesMax: 64 * 1024,
-  wsBufferedSizeBytesMax: 1024 * 1024,
-  wsConnectionsMax: 100,
-  subscriptionPendingCommitsMax: 1_000,
-  requestTimeoutMs: 10_000,
-  stallMsMax: 60_000,
-};
+const limits = testServerLimits;
 
 async function serve(db: Database, requestTimeoutMs = limits.requestTimeoutMs) {
   const metrics = createServerMetrics(db, undefined);

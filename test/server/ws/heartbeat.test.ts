@@ -7,6 +7,7 @@
  * with a short ping interval; one `ws` client with automatic pongs off plays the dead peer.
  */
 import { test } from "node:test";
+import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:http";
@@ -15,43 +16,38 @@ import { WebSocket } from "ws";
 import type { Database } from "../../../src/types.ts";
 import { createServerMetrics } from "../../../src/server/metrics.ts";
 import { createWebSocketGateway } from "../../../src/server/ws/index.ts";
-import { FakeDatabase } from "../harness.ts";
+import { FakeDatabase, testServerLimits } from "../harness.ts";
 
-const limits = {
-  httpBodySizeBytesMax: 64 * 1024,
-  wsMessageSizeBytesMax: 64 * 1024,
-  wsBufferedSizeBytesMax: 1024 * 1024,
-  wsConnectionsMax: 1,
-  httpConnectionsMax: 100,
-  subscriptionPendingCommitsMax: 1_000,
-  requestTimeoutMs: 10_000,
-  stallMsMax: 60_000,
-};
+const limits = { ...testServerLimits, wsConnectionsMax: 1, httpConnectionsMax: 100 };
+
+/** The gateway over a FakeDatabase on an ephemeral port, pinging every 100 ms; its URL. */
+async function startGateway(t: TestContext): Promise<string> {
+  const db = new FakeDatabase() as unknown as Database;
+  const gateway = createWebSocketGateway({
+    context: { db, procedureRoles: new Map() },
+    metrics: createServerMetrics(db, undefined),
+    tokens: [],
+    limits,
+    origins: { allowed: [], loopbackOnly: true },
+    fault: (error) => assert.fail(String(error)),
+    pingIntervalMs: 100,
+  });
+  const http = createServer();
+  http.on("upgrade", (request, socket, head) => gateway.handleUpgrade(request, socket, head));
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  t.after(async () => {
+    await gateway.close();
+    http.close();
+  });
+  return `ws://127.0.0.1:${(http.address() as AddressInfo).port}/v1/ws`;
+}
 
 test(
   "a client that stops answering pings is cut off and frees its place",
   { timeout: 10_000 },
   async (t) => {
-    const db = new FakeDatabase() as unknown as Database;
-    const metrics = createServerMetrics(db, undefined);
-    const gateway = createWebSocketGateway({
-      context: { db, procedureRoles: new Map() },
-      metrics,
-      tokens: [],
-      limits,
-      origins: { allowed: [], loopbackOnly: true },
-      fault: (error) => assert.fail(String(error)),
-      pingIntervalMs: 100,
-    });
-    const http = createServer();
-    http.on("upgrade", (request, socket, head) => gateway.handleUpgrade(request, socket, head));
-    http.listen(0, "127.0.0.1");
-    await once(http, "listening");
-    t.after(async () => {
-      await gateway.close();
-      http.close();
-    });
-    const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/v1/ws`;
+    const url = await startGateway(t);
     const live = new WebSocket(url);
     await once(live, "open");
     // Several intervals pass: a client that answers pings stays.
@@ -76,25 +72,7 @@ test(
   "a client that does not answer pings but keeps sending messages is not cut off",
   { timeout: 10_000 },
   async (t) => {
-    const db = new FakeDatabase() as unknown as Database;
-    const gateway = createWebSocketGateway({
-      context: { db, procedureRoles: new Map() },
-      metrics: createServerMetrics(db, undefined),
-      tokens: [],
-      limits,
-      origins: { allowed: [], loopbackOnly: true },
-      fault: (error) => assert.fail(String(error)),
-      pingIntervalMs: 100,
-    });
-    const http = createServer();
-    http.on("upgrade", (request, socket, head) => gateway.handleUpgrade(request, socket, head));
-    http.listen(0, "127.0.0.1");
-    await once(http, "listening");
-    t.after(async () => {
-      await gateway.close();
-      http.close();
-    });
-    const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/v1/ws`;
+    const url = await startGateway(t);
     const talker = new WebSocket(url, { autoPong: false });
     await once(talker, "open");
     let answers = 0;

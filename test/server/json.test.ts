@@ -9,6 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { anyValue } from "../support/arbitraries.ts";
 import { encodeJson, encodeJsonReplacing, encodeResultAnswer } from "../../src/server/json.ts";
 
 /** What `encode` returns, or the name of the error it threw. */
@@ -26,18 +27,7 @@ function encodeBoth(value: unknown): [string | undefined, string | undefined] {
 }
 
 test("encodeJson gives the replacer's text for any value", () => {
-  const anything = fc.anything({
-    withBigInt: true,
-    withBoxedValues: true,
-    withDate: true,
-    withMap: true,
-    withSet: true,
-    withNullPrototype: true,
-    withSparseArray: true,
-    withTypedArray: true,
-    stringUnit: "binary",
-    maxDepth: 4,
-  });
+  const anything = anyValue(4);
   fc.assert(
     fc.property(anything, (value) => {
       const [fast, reference] = encodeBoth(value);
@@ -86,16 +76,7 @@ test("encodeJson of answers at the edges is the replacer's text", () => {
 
 test("a result answer is the text encodeJson gives the whole answer", () => {
   const id = fc.oneof(fc.string(), fc.integer(), fc.double());
-  const result = fc.anything({
-    withBigInt: true,
-    withDate: true,
-    withMap: true,
-    withSet: true,
-    withNullPrototype: true,
-    withSparseArray: true,
-    withTypedArray: true,
-    maxDepth: 3,
-  });
+  const result = anyValue(3);
   const edges = fc.constantFrom<unknown>(undefined, () => 1, Symbol("s"), NaN, 2n ** 64n);
   fc.assert(
     fc.property(id, fc.oneof(result, edges), (answerId, answerResult) => {

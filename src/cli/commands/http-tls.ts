@@ -9,15 +9,13 @@ import type { IncomingMessage } from "node:http";
 import type { Command } from "commander";
 import type { RcpClientTls } from "../../protocol/index.ts";
 import { clientTlsOptions } from "./rcp-connection.ts";
+import type { ConnectionFlags } from "./rcp-connection.ts";
 
-export interface HttpTlsFlags {
-  tls?: boolean;
-  caCert?: string;
-  clientCert?: string;
-  clientKey?: string;
-  insecure?: boolean;
-  serverName?: string;
-}
+/** The RCP commands' TLS flags, same names and meaning. */
+export type HttpTlsFlags = Pick<
+  ConnectionFlags,
+  "tls" | "caCert" | "clientCert" | "clientKey" | "insecure" | "serverName"
+>;
 
 /** Statuses whose answer has no body: a Response with one cannot be made. */
 const statusesWithoutBody: ReadonlySet<number> = new Set([204, 205, 304]);

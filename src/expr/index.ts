@@ -20,7 +20,14 @@ export { printExpression } from "./printer.ts";
 export { compileExpression, compilePredicate, textSpelledKinds } from "./compile.ts";
 export type { CompileOptions } from "./compile.ts";
 export type { Evaluator, Scope } from "./scope.ts";
-export { inferType, sumModeOf } from "./infer.ts";
+export {
+  declaredTypeProblem,
+  inferType,
+  sumModeOf,
+  textReadAs,
+  textReadComparison,
+} from "./infer.ts";
+export type { RowDependentProblem } from "./infer.ts";
 export {
   aggregateFunctionNames,
   isAggregateCall,

@@ -8,7 +8,7 @@ import { integerBounds, integerKinds, isNumericKind } from "../values/index.ts";
 import type { ArithMode, BaseKind, ValueType } from "../values/index.ts";
 import { unreachable } from "../lib/assert.ts";
 import type { ArithmeticOp, CallExpr, Expr, LiteralExpr, Semantics } from "./ast.ts";
-import { arithmeticOps } from "./ast.ts";
+import { arithmeticOps, comparisonOps } from "./ast.ts";
 import { getFunction, isAggregateCall } from "./functions/index.ts";
 import type { FunctionSpec } from "./functions/index.ts";
 import type { ValueFamily } from "./runtime.ts";
@@ -283,4 +283,141 @@ function inferBinary(op: string, left: ValueType, right: ValueType): ValueType {
   }
   if (op === "??") return coalesceType(left, right);
   return booleanType("rql", left, right);
+}
+
+/** Kinds written as text and read from it: text meeting one of them is parsed as that kind. */
+const textReadKinds: ReadonlySet<BaseKind> = new Set([
+  "date",
+  "time",
+  "datetime",
+  "duration",
+  "uuid4",
+  "uuid7",
+]);
+
+/**
+ * The kind text is read as when values of types `a` and `b` meet (compared or joined), or
+ * undefined: one is utf8 and the other a kind written as text (`tm == note` for a time tm).
+ * Text that is no such value then fails, which depends on the rows, not on the types.
+ */
+export function textReadAs(a: ValueType, b: ValueType): BaseKind | undefined {
+  if (a.kind === "utf8" && textReadKinds.has(b.kind)) return b.kind;
+  if (b.kind === "utf8" && textReadKinds.has(a.kind)) return a.kind;
+  return undefined;
+}
+
+/** Where an expression can fail on the rows it reads, and why. */
+export interface RowDependentProblem {
+  readonly node: Expr;
+  readonly message: string;
+}
+
+/**
+ * The first comparison in `ast` that reads text taken from the row as a date, time, datetime,
+ * duration or uuid (`d == note`, `note in [d, e]`), or undefined. It fails on text that is no
+ * such value, so a view, which must not refuse rows its inputs accept, refuses it when it is
+ * created. Text that is constant (`d == "2024-01-01"`) is read when compiled, so it is fine.
+ */
+export function textReadComparison(
+  ast: Expr,
+  fields: ReadonlyMap<string, ValueType | undefined> | undefined,
+): RowDependentProblem | undefined {
+  const pending: Expr[] = [ast];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    const pairs = comparedPairs(node);
+    for (const [a, b] of pairs) {
+      const problem = textReadPair(node, a, b, fields);
+      if (problem !== undefined) return problem;
+    }
+    pending.push(...childrenOf(node));
+  }
+  return undefined;
+}
+
+/** The operand pairs a node compares (`in` with a written list compares each item). */
+function comparedPairs(node: Expr): Array<readonly [Expr, Expr]> {
+  if (node.type === "binary") {
+    return comparisonOps.has(node.op) ? [[node.left, node.right]] : [];
+  }
+  if (node.type === "between") {
+    return [
+      [node.operand, node.low],
+      [node.operand, node.high],
+    ];
+  }
+  if (node.type === "in" && node.list.type === "list") {
+    return node.list.items.map((item) => [node.operand, item] as const);
+  }
+  return [];
+}
+
+function textReadPair(
+  node: Expr,
+  a: Expr,
+  b: Expr,
+  fields: ReadonlyMap<string, ValueType | undefined> | undefined,
+): RowDependentProblem | undefined {
+  const typeA = inferNode(a, fields);
+  const typeB = inferNode(b, fields);
+  const kind = textReadAs(typeA, typeB);
+  if (kind === undefined) return undefined;
+  const text = typeA.kind === "utf8" ? a : b;
+  if (!readsRow(text)) return undefined;
+  const message =
+    `comparing ${typeA.kind} with ${typeB.kind} reads text from each row as ${kind}, and ` +
+    `text that is no ${kind} would fail the write; declare the text column ${kind}`;
+  return { node, message };
+}
+
+/** Whether an expression reads a column of the row (else it is constant for a view). */
+function readsRow(ast: Expr): boolean {
+  const pending: Expr[] = [ast];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    if (node.type === "field") return true;
+    pending.push(...childrenOf(node));
+  }
+  return false;
+}
+
+function childrenOf(node: Expr): readonly Expr[] {
+  switch (node.type) {
+    case "literal":
+    case "field":
+    case "param":
+      return [];
+    case "record":
+      return node.entries.map((entry) => entry.value);
+    case "list":
+      return node.items;
+    case "unary":
+      return [node.operand];
+    case "binary":
+      return [node.left, node.right];
+    case "between":
+      return [node.operand, node.low, node.high];
+    case "in":
+      return [node.operand, node.list];
+    case "call":
+      return node.args;
+    default:
+      return unreachable(node);
+  }
+}
+
+/**
+ * Why a value of type `found` can never be stored in a declared column of type `declared`,
+ * or undefined when it can (or either is unknown): values of another family (a number into
+ * utf8), or text read as a date, time or uuid, which fails on text that is no such value.
+ * Narrowing a number (int8 into int1) and none into a non-optional column are left to the
+ * row, as most such views hold values that fit.
+ */
+export function declaredTypeProblem(declared: ValueType, found: ValueType): string | undefined {
+  if (!isKnownType(declared) || !isKnownType(found)) return undefined;
+  const familyDeclared = staticFamily(declared.kind);
+  const familyFound = staticFamily(found.kind);
+  if (familyDeclared === undefined || familyFound === undefined) return undefined;
+  if (familyDeclared !== familyFound) return `${found.kind} values are never ${declared.kind}`;
+  if (found.kind === declared.kind || !textReadKinds.has(declared.kind)) return undefined;
+  const kind = declared.kind;
+  return `${found.kind} is read as ${kind}, and text that is no ${kind} would fail the write`;
 }

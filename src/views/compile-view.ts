@@ -9,7 +9,7 @@ import { DbError } from "../lib/errors.ts";
 import { viewTopKSpareRows } from "../lib/limits.ts";
 import { qualifyName } from "../engine/index.ts";
 import type { Catalog, StoredObject } from "../engine/index.ts";
-import { compileExpression, isPureCall } from "../expr/index.ts";
+import { compileExpression, isPureCall, textReadAs, textReadComparison } from "../expr/index.ts";
 import type { CallExpr, Expr } from "../expr/index.ts";
 import { Queue, Table } from "../primitives/index.ts";
 import type { QueueMessage } from "../primitives/index.ts";
@@ -125,6 +125,11 @@ interface Build {
   readonly live: boolean;
   /** The input columns read so far, filled while compiling. */
   readonly read: ColumnsRead;
+  /**
+   * Whether the view is being created: then an expression or join key that could fail on
+   * rows its inputs accept (text read as a date) is refused, as a view must not refuse them.
+   */
+  readonly created: boolean;
 }
 
 /**
@@ -154,10 +159,16 @@ export function clockCallOf(pipeline: Pipeline): CallExpr | undefined {
 export function compileView(
   pipeline: Pipeline,
   catalog: Catalog,
-  options: { params?: QueryParams | undefined; rescan: boolean; live?: boolean },
+  options: {
+    params?: QueryParams | undefined;
+    rescan: boolean;
+    live?: boolean;
+    created?: boolean;
+  },
 ): ViewGraph {
   const { params, rescan } = options;
   const live = options.live ?? false;
+  const created = options.created ?? false;
   const graph = {
     entries: new Map<string, Sink[]>(),
     inline: [],
@@ -167,7 +178,7 @@ export function compileView(
     tail: new SourceNode(),
     reads: new Map(),
   };
-  const build: Build = { catalog, params, graph, rescan, live, read: new Map() };
+  const build: Build = { catalog, params, graph, rescan, live, read: new Map(), created };
   const stream = compilePipeline(build, pipeline);
   stream.node.next = graph.tail;
   // The view shows every column of its last stream.
@@ -229,19 +240,29 @@ function compileStep(build: Build, stream: Stream, step: Step): Stream {
   const input = stream.columns;
   const lineage = stream.lineage;
   switch (step.type) {
-    case "filter":
+    case "filter": {
       markExprsRead(read, lineage, [step.predicate]);
-      return attach(build, stream, new FilterOperator(step.predicate, input, params));
+      const filter = new FilterOperator(step.predicate, input, params);
+      refuseRowDependent(build, [step.predicate], input);
+      return attach(build, stream, filter);
+    }
     case "map":
     case "extend": {
       const extend = step.type === "extend";
       const map = new MapOperator({ specs: step.columns, input, params, extend });
+      refuseRowDependent(
+        build,
+        step.columns.map((column) => column.expr),
+        input,
+      );
       return attach(build, stream, map, mapLineage(lineage, step.columns, extend));
     }
     case "aggregate": {
       const positional = stream.positional;
       const options = { aggregates: step.aggregates, by: step.by, input, params, positional };
       const aggregate = new AggregateOperator(options);
+      const exprs = [...step.by, ...step.aggregates].map((spec) => spec.expr);
+      refuseRowDependent(build, exprs, input);
       markExprsRead(
         read,
         lineage,
@@ -332,6 +353,7 @@ function compileJoin(
     throw new DbError("INVALID_SCHEMA", "join: both sides need known columns");
   }
   const using = step.using.map((key) => [key.left, key.right] as const);
+  if (build.created) refuseTextReadKeys(step, input, right.columns);
   const join = new JoinOperator({
     kind: step.kind,
     alias: step.alias,
@@ -407,6 +429,41 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
   const read =
     object instanceof Table && object.hasPrimaryKey ? tableRead(build, object.name) : undefined;
   return { node, columns, scan, read, lineage: inputLineage(object.name, columns) };
+}
+
+/**
+ * Refuses, when the view is being created, an expression that could fail on rows its input
+ * accepts (infer.ts textReadComparison): a view must not refuse writes to its inputs.
+ */
+function refuseRowDependent(build: Build, exprs: readonly Expr[], input: Columns | undefined) {
+  if (!build.created) return;
+  for (const expr of exprs) {
+    const problem = textReadComparison(expr, input);
+    if (problem === undefined) continue;
+    const { line, col } = problem.node.pos;
+    const message = `line ${line}, column ${col}: in a view, ${problem.message}`;
+    throw new DbError("TYPE_MISMATCH", message, { line, col });
+  }
+}
+
+/**
+ * Refuses a join key of text with a key of a kind read from text (a time, a uuid): a text that
+ * is no such value would fail the write that brings it (a query join fails the query there).
+ */
+function refuseTextReadKeys(step: Step & { type: "join" }, left: Columns, right: Columns) {
+  for (const key of step.using) {
+    const leftType = left.get(key.left);
+    const rightType = right.get(key.right);
+    if (leftType === undefined || rightType === undefined) continue;
+    const kind = textReadAs(leftType, rightType);
+    if (kind === undefined) continue;
+    const { line, col } = key.pos;
+    const message =
+      `line ${line}, column ${col}: in a view, joining ${leftType.kind} with ` +
+      `${rightType.kind} reads text from each row as ${kind}, and text that is no ${kind} ` +
+      `would fail the write; declare the text column ${kind}`;
+    throw new DbError("TYPE_MISMATCH", message, { line, col });
+  }
 }
 
 /** Makes `node` where the changes of the input `name` enter the graph. */

@@ -5,6 +5,7 @@
  * that did not move) into one update, and drops changes that leave a row as it was.
  */
 import { DbError } from "../lib/errors.ts";
+import { declaredTypeProblem } from "../expr/index.ts";
 import { rowConstructor } from "../lib/row-object.ts";
 import type { Transaction } from "../engine/index.ts";
 import type { ColumnDefinition } from "../primitives/index.ts";
@@ -151,6 +152,30 @@ function checkDeclared(
       `${view}: the declared columns (${names.join(", ")}) differ from the query's ` +
         `(${[...columns.keys()].join(", ")})`,
       { object: view },
+    );
+  }
+}
+
+/**
+ * Refuses declared columns that a value of the query's type could fail to enter on some row
+ * (infer.ts declaredTypeProblem): a view must not refuse rows its inputs accept.
+ */
+export function refuseDeclaredTypes(
+  view: string,
+  declared: readonly ColumnDefinition[] | undefined,
+  columns: Columns | undefined,
+): void {
+  if (declared === undefined || columns === undefined) return;
+  for (const column of declared) {
+    const found = columns.get(column.name);
+    if (found === undefined) continue;
+    const problem = declaredTypeProblem(parseType(column.type), found);
+    if (problem === undefined) continue;
+    throw new DbError(
+      "TYPE_MISMATCH",
+      `${view}.${column.name}: declared ${column.type}, but ${problem}; ` +
+        "declare the column as the query's type",
+      { object: view, column: column.name },
     );
   }
 }

@@ -27,7 +27,7 @@ import type { QueryParams, ViewOptions } from "../types.ts";
 import { clockCallOf, compileView } from "./compile-view.ts";
 import type { ViewGraph } from "./compile-view.ts";
 import type { Delta, Row, Sink } from "./delta.ts";
-import { OutputSink } from "./output.ts";
+import { OutputSink, refuseDeclaredTypes } from "./output.ts";
 import { TopKOperator } from "./top-k.ts";
 import { forEachRow } from "./input-rows.ts";
 import { ViewObject } from "./view-object.ts";
@@ -174,7 +174,11 @@ export class ViewManager implements ChangeObserver, ViewHost {
     if (view.object.stale) {
       // Its rows came from the log (recovery, replication): rebuild from the inputs, which
       // already hold this change, and record the difference as this change's effect.
-      this.rebuild(view, tx);
+      try {
+        this.rebuild(view, tx);
+      } catch (error) {
+        throw namedByView(error, view.object.name);
+      }
       return;
     }
     try {
@@ -183,7 +187,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     } catch (error) {
       view.output.discard();
       view.object.stale = true;
-      throw error;
+      throw namedByView(error, view.object.name);
     }
   }
 
@@ -234,7 +238,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     if (change.kind === "create" && (change.after as ObjectDefinition).kind === "view") {
       const object = this.engine.catalog.get(change.key as string);
       assert(object instanceof ViewObject, "created view is not a view object");
-      const view = this.activate(object, tx);
+      const view = this.activate(object, tx, true);
       tx.onRollback(() => this.deactivate(view));
       return;
     }
@@ -252,11 +256,11 @@ export class ViewManager implements ChangeObserver, ViewHost {
    * Compiles a view, registers it with its inputs and populates it from their current rows,
    * recording its output in `tx` (or writing it silently without one: a read-only rebuild).
    */
-  private activate(object: ViewObject, tx: Transaction | undefined): ActiveView {
+  private activate(object: ViewObject, tx: Transaction | undefined, created = false): ActiveView {
     if (this.active.size >= viewsMax) {
       throw new DbError("LIMIT_EXCEEDED", `at most ${viewsMax} views`, { object: object.name });
     }
-    const view = this.build(object, tx);
+    const view = this.build(object, tx, created);
     if (tx !== undefined && object.mode === "deferred") {
       // The running transaction commits as the next seq (transactions are serial).
       view.covered = { seq: this.engine.seq + 1, count: tx.changeCount };
@@ -265,15 +269,21 @@ export class ViewManager implements ChangeObserver, ViewHost {
     return view;
   }
 
-  /** Compiles a view's graph and fills it from the inputs; the view ends up holding its rows. */
-  private build(object: ViewObject, tx: Transaction | undefined): ActiveView {
+  /**
+   * Compiles a view's graph and fills it from the inputs; the view ends up holding its rows.
+   * A view being `created` is also refused if it could refuse rows its inputs accept (not one
+   * rebuilt at open, which was accepted by the version that created it).
+   */
+  private build(object: ViewObject, tx: Transaction | undefined, created = false): ActiveView {
     const definition = object.definition;
     const pipeline = parseViewQuery(object.name, definition.query);
     const transactional = definition.mode === "transactional";
     const graph = compileView(pipeline, this.engine.catalog, {
       rescan: transactional,
       live: transactional,
+      created,
     });
+    if (created) refuseDeclaredTypes(object.name, definition.columns, graph.columns);
     const output = new OutputSink(object, graph.columns, definition.columns);
     graph.tail.next = output;
     object.columns = graph.columns;
@@ -510,6 +520,7 @@ export class ViewManager implements ChangeObserver, ViewHost {
     compileView(statement.pipeline, this.engine.catalog, {
       rescan: transactional,
       live: transactional,
+      created: true,
     });
     this.engine.catalog.create(tx, definition);
     return true;
@@ -564,7 +575,24 @@ function setOrDelete<T>(map: Map<string, readonly T[]>, name: string, list: read
   else map.set(name, list);
 }
 
-/** The stored definition of a view. */
+/**
+ * A view's failure to take a change its input accepted (a division by zero, an overflow, a
+ * value out of a declared column's range), naming the view: the write fails because of it,
+ * and whoever wrote to the input needs to know which view to fix. Only errors are renamed,
+ * so maintenance that succeeds pays nothing for it.
+ */
+function namedByView(error: unknown, view: string): unknown {
+  if (!(error instanceof DbError) || error.details.view !== undefined) return error;
+  // A declared column's coercion names its site (`shop::v.total: ...`) already.
+  const message = error.details.object === view ? error.message : `view ${view}: ${error.message}`;
+  const named = new DbError(error.code, message, {
+    ...error.details,
+    view,
+  });
+  if (error.stack !== undefined) named.stack = error.stack;
+  return named;
+}
+
 /** Refuses a view whose pipeline reads the clock (see {@link clockCallOf}). */
 function refuseClock(name: string, pipeline: Pipeline): void {
   const clock = clockCallOf(pipeline);

@@ -5,6 +5,7 @@
  * the subscription id before its first event.
  */
 import { randomUUID } from "node:crypto";
+import { DbError } from "../../lib/errors.ts";
 import type { Database } from "../../types.ts";
 import { badRequest } from "./failure.ts";
 import type { Operation, OperationContext } from "./operation.ts";
@@ -72,17 +73,56 @@ const watchInstance: Operation = {
   async run(context: OperationContext, raw: unknown) {
     const params = new Params(raw, "WatchInstanceParams");
     const instanceId = params.string("instance_id");
-    const instance = context.machines.getInstance(instanceId);
+    const current = currentOf(context, instanceId, params.optU64("from_offset"));
     const filter = { instanceId, machines: [], fromStates: [], toStates: [], events: [] };
     const watch = await startWatch(context, params, "instance", filter);
     return {
       subscription_id: watch.id,
       instance_id: instanceId,
-      current_state: instance.state,
-      current_wal_offset: instance.last_wal_offset,
+      current_state: current.state,
+      current_wal_offset: current.offset,
     };
   },
 };
+
+/**
+ * The watched instance's state and offset. A deleted instance is INSTANCE_NOT_FOUND (rstmdb
+ * 0.2, decision 11) unless the resume point `from` lies before its deletion: then the client
+ * missed its last events, so they are replayed up to the deletion, which ends the watch
+ * (`reason: "deleted"`); its state reads "" (as a deletion event's) and its offset is the
+ * deletion's.
+ */
+function currentOf(
+  context: OperationContext,
+  instanceId: string,
+  from: number | undefined,
+): { state: string; offset: number } {
+  try {
+    const instance = context.machines.getInstance(instanceId);
+    return { state: instance.state, offset: instance.last_wal_offset };
+  } catch (error) {
+    if (from === undefined || !(error instanceof DbError)) throw error;
+    if (error.code !== "INSTANCE_NOT_FOUND") throw error;
+    const deletedAt = deletionOffset(context.core.db, instanceId);
+    if (deletedAt === undefined || deletedAt <= from) throw error;
+    return { state: "", offset: deletedAt };
+  }
+}
+
+/** The machines' instance directory: ids to machines, with delete tombstones (machines.md). */
+const instanceDirectory = "machine::_instances";
+
+/** The offset at which an instance was deleted, or undefined (never existed, or live). */
+function deletionOffset(db: Database, instanceId: string): number | undefined {
+  let entry: Record<string, unknown> | undefined;
+  try {
+    entry = db.table(instanceDirectory).get(instanceId);
+  } catch {
+    return undefined; // no machine yet, so no directory
+  }
+  const offset = entry?.deleted_wal_offset;
+  return typeof offset === "number" ? offset : undefined;
+}
 
 // WATCH_ALL {include_ctx?, from_offset?, machines?, from_states?, to_states?, events?,
 //            include_lifecycle?}

@@ -119,15 +119,21 @@ export class Watch {
   private emit(seq: number, entries: readonly MachineLogEntry[]): void {
     if (this.ended) return;
     const events: RcpStreamEvent[] = [];
+    let deleted = false;
+    const watched = this.options.filter.instanceId;
     for (const entry of entries) {
       const event = this.toEvent(seq, entry);
       if (event !== undefined) events.push(event);
+      if (entry.type === "delete_instance" && entry.instance_id === watched) deleted = true;
     }
     if (events.length > 0 && !this.sink.sendEvents(seq, events)) {
       this.sink.endWatch(this, "lagged");
       return;
     }
-    if (!this.ended) this.lastOffset = seq;
+    if (this.ended) return;
+    this.lastOffset = seq;
+    // The watched instance is gone; an id created again is a new instance, watched afresh.
+    if (deleted) this.sink.endWatch(this, "deleted");
   }
 
   private toEvent(seq: number, entry: MachineLogEntry): RcpStreamEvent | undefined {

@@ -189,6 +189,94 @@ test("resume from from_offset: history then live, no gap, no duplicate (decision
   assert.equal(past.code, "BAD_REQUEST");
 });
 
+test("WATCH_INSTANCE of a deleted instance: INSTANCE_NOT_FOUND with no resume point", async () => {
+  await create("loop", "gone-1");
+  const deleted = await writer.ok("DELETE_INSTANCE", { instance_id: "gone-1" });
+  const watcher = await rcp.connect();
+  for (const params of [{}, { from_offset: deleted.wal_offset }, { from_offset: rcp.db.seq }]) {
+    const error = await watcher.fail("WATCH_INSTANCE", { instance_id: "gone-1", ...params });
+    assert.equal(error.code, "INSTANCE_NOT_FOUND", JSON.stringify(params));
+    assert.match(error.message, /instance not found: gone-1/);
+  }
+  const never = await watcher.fail("WATCH_INSTANCE", { instance_id: "never", from_offset: 0 });
+  assert.equal(never.code, "INSTANCE_NOT_FOUND");
+});
+
+test("a resume point before a deletion replays the history, then ends: deleted", async () => {
+  await create("loop", "gone-2");
+  await create("loop", "gone-2-other");
+  const from = rcp.db.seq;
+  const go = await apply("gone-2", "GO");
+  const back = await apply("gone-2", "BACK");
+  const deleted = await writer.ok("DELETE_INSTANCE", { instance_id: "gone-2" });
+  await apply("gone-2-other", "STAY"); // a later commit of another instance: not part of this watch
+  for (const includeLifecycle of [false, true]) {
+    const watcher = await rcp.connect();
+    const params = { instance_id: "gone-2", from_offset: from };
+    const sub = await watcher.ok("WATCH_INSTANCE", {
+      ...params,
+      include_lifecycle: includeLifecycle,
+    });
+    assert.deepEqual(
+      { ...sub, subscription_id: "" },
+      {
+        subscription_id: "",
+        instance_id: "gone-2",
+        current_state: "",
+        current_wal_offset: deleted.wal_offset,
+      },
+    );
+    const end = await watcher.waitFor((m) => m.type === "end");
+    assert.deepEqual(end, {
+      type: "end",
+      subscription_id: sub.subscription_id,
+      reason: "deleted",
+      wal_offset: deleted.wal_offset,
+    });
+    const events = watcher.events(sub.subscription_id);
+    const expected = [
+      [go.wal_offset, "GO", undefined],
+      [back.wal_offset, "BACK", undefined],
+      ...(includeLifecycle ? [[deleted.wal_offset, "", "deleted"]] : []),
+    ];
+    assert.deepEqual(
+      events.map((e: Message): unknown[] => [e.wal_offset, e.event, e.lifecycle]),
+      expected,
+    );
+    // The end comes after the last event: nothing follows it.
+    assert.equal(watcher.messages.at(-1), end);
+  }
+});
+
+test("a live WATCH_INSTANCE ends with reason deleted when its instance is deleted", async () => {
+  await create("loop", "gone-3");
+  const watcher = await rcp.connect();
+  const sub = await watcher.ok("WATCH_INSTANCE", { instance_id: "gone-3" });
+  const all = await watcher.ok("WATCH_ALL", { machines: ["loop"] });
+  const go = await apply("gone-3", "GO");
+  const deleted = await writer.ok("DELETE_INSTANCE", { instance_id: "gone-3" });
+  const end = await watcher.waitFor((m) => m.type === "end");
+  assert.deepEqual(end, {
+    type: "end",
+    subscription_id: sub.subscription_id,
+    reason: "deleted",
+    wal_offset: deleted.wal_offset,
+  });
+  assert.deepEqual(
+    watcher.events(sub.subscription_id).map((e: Message): unknown => e.wal_offset),
+    [go.wal_offset],
+  );
+  // The id created again is a new instance: the ended watch gets none of it; WATCH_ALL does.
+  await create("loop", "gone-3");
+  const again = await apply("gone-3", "GO");
+  const later = await watcher.waitForEvents(all.subscription_id, 2);
+  assert.deepEqual(
+    later.map((e: Message): unknown => e.wal_offset),
+    [go.wal_offset, again.wal_offset],
+  );
+  assert.equal(watcher.events(sub.subscription_id).length, 1);
+});
+
 test("a reader that stops reading gets end:lagged with its resume offset", async () => {
   const small = await startTestRcp({
     open: { commitsRetained: 5000 },

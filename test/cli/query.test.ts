@@ -1,7 +1,8 @@
 /**
  * Goal: `statebase query` and `statebase call` reach a server over HTTPS with the RCP
  * commands' TLS options (`--ca-cert`, `--server-name`, `-k/--insecure`, `--client-cert`,
- * `--client-key`): same names, same meaning; any of them implies TLS.
+ * `--client-key`) and their RSTMDB_* variables: same names, same meaning, a flag over its
+ * variable; any of them implies TLS.
  * Method: a real `statebase serve` with a certificate from a throwaway CA
  * (test/support/tls-certs.ts); the commander program runs in-process with captured output.
  */
@@ -74,6 +75,61 @@ test("a TLS file that cannot be read, or a lone --client-cert, is a usage error"
     name: "UsageError",
     message: "--client-cert and --client-key go together",
   });
+});
+
+/** Runs `fn` with these RSTMDB_* variables set, then restores the environment. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const);
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+test("query and call read the RCP commands' RSTMDB_* TLS variables", async () => {
+  // RSTMDB_CA_CERT alone implies TLS, as for the RCP commands.
+  const viaCa = await withEnv({ RSTMDB_CA_CERT: certs.caCert }, () =>
+    cli("query", rql, "--http", http, "--json"),
+  );
+  assert.deepEqual(viaCa, { out: ['{"frames":[[{"answer":42}]]}'], err: [], code: 0 });
+  const called = await withEnv({ RSTMDB_CA_CERT: certs.caCert }, () =>
+    cli("call", "no_such_proc", "--http", http),
+  );
+  assert.equal(called.code, 2, called.err.join("\n"));
+  // RSTMDB_TLS=1 asks for TLS without a CA: the server's certificate is refused.
+  const untrusted = await withEnv({ RSTMDB_TLS: "1" }, () => cli("query", rql, "--http", http));
+  assert.equal(untrusted.code, 1);
+  assert.match(untrusted.err[0]!, /--ca-cert/);
+  await withEnv({ RSTMDB_TLS: "maybe" }, () =>
+    assert.rejects(cli("query", rql, "--http", http), {
+      name: "UsageError",
+      message: 'RSTMDB_TLS must be true or false (or 1, 0), got "maybe"',
+    }),
+  );
+  await withEnv({ RSTMDB_CLIENT_CERT: certs.clientCert }, () =>
+    assert.rejects(cli("query", rql, "--http", http), {
+      message: "--client-cert and --client-key go together",
+    }),
+  );
+});
+
+test("a TLS flag wins over its RSTMDB_* variable", async () => {
+  const vars = { RSTMDB_CA_CERT: "/nonexistent/ca.crt", RSTMDB_TLS: "0" };
+  const result = await withEnv(vars, () =>
+    cli("query", rql, "--http", http, "--ca-cert", certs.caCert, "--json"),
+  );
+  assert.deepEqual(result.out, ['{"frames":[[{"answer":42}]]}']);
+  // Without the flag the variable is used: the error names it.
+  await withEnv(vars, () =>
+    assert.rejects(cli("query", rql, "--http", http), {
+      message: "RSTMDB_CA_CERT: cannot read /nonexistent/ca.crt (ENOENT)",
+    }),
+  );
 });
 
 test("query and call --help list the TLS options", () => {

@@ -1,21 +1,19 @@
 /**
  * @module TLS for the CLI's HTTP commands (`query`, `call`): the RCP commands' TLS flags
- * (`--ca-cert`, `--client-cert`, `--client-key`, `-k/--insecure`, `--server-name`), same
- * names and meaning, turned into a `fetch` for the client over Node's `https`. The global
- * fetch takes no CA of its own (only NODE_EXTRA_CA_CERTS), so a private CA needs this.
+ * (`--tls`, `--ca-cert`, `--client-cert`, `--client-key`, `-k/--insecure`, `--server-name`)
+ * and their `RSTMDB_*` environment variables, same names, meaning and precedence (a flag over
+ * its variable; rcp-connection.ts tlsOf reads both), turned into a `fetch` for the client over
+ * Node's `https`. The global fetch takes no CA of its own (only NODE_EXTRA_CA_CERTS), so a
+ * private CA needs this.
  */
 import { request } from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { Command } from "commander";
 import type { RcpClientTls } from "../../protocol/index.ts";
-import { clientTlsOptions } from "./rcp-connection.ts";
-import type { ConnectionFlags } from "./rcp-connection.ts";
+import type { TlsFlags } from "./rcp-connection.ts";
 
 /** The RCP commands' TLS flags, same names and meaning. */
-export type HttpTlsFlags = Pick<
-  ConnectionFlags,
-  "tls" | "caCert" | "clientCert" | "clientKey" | "insecure" | "serverName"
->;
+export type HttpTlsFlags = TlsFlags;
 
 /** Statuses whose answer has no body: a Response with one cannot be made. */
 const statusesWithoutBody: ReadonlySet<number> = new Set([204, 205, 304]);
@@ -23,34 +21,16 @@ const statusesWithoutBody: ReadonlySet<number> = new Set([204, 205, 304]);
 /** Adds `--tls` and the TLS options to an HTTP command. */
 export function addHttpTlsFlags(command: Command): Command {
   return command
-    .option("--tls", "connect with https")
-    .option("--ca-cert <file>", "CA certificate to trust (implies --tls)")
-    .option("--client-cert <file>", "client certificate for mTLS (implies --tls)")
-    .option("--client-key <file>", "client key for mTLS (implies --tls)")
+    .option("--tls", "connect with https (default $RSTMDB_TLS)")
+    .option("--ca-cert <file>", "CA certificate to trust (default $RSTMDB_CA_CERT)")
+    .option("--client-cert <file>", "client certificate for mTLS (default $RSTMDB_CLIENT_CERT)")
+    .option("--client-key <file>", "client key for mTLS (default $RSTMDB_CLIENT_KEY)")
     .option("-k, --insecure", "accept any server certificate (implies --tls)")
     .option("--server-name <name>", "server name to check in its certificate (implies --tls)");
 }
 
-/** Whether the flags ask for TLS: `--tls` or any TLS option, as with the RCP commands. */
-export function httpTlsWanted(flags: HttpTlsFlags): boolean {
-  return (
-    flags.tls === true ||
-    flags.insecure === true ||
-    [flags.caCert, flags.clientCert, flags.clientKey, flags.serverName].some(
-      (value) => value !== undefined,
-    )
-  );
-}
-
-/** A `fetch` over `https` with the flags' CA, client certificate and checks. */
-export function createHttpTlsFetch(flags: HttpTlsFlags): typeof fetch {
-  const options = clientTlsOptions({
-    ca: flags.caCert,
-    cert: flags.clientCert,
-    key: flags.clientKey,
-    serverName: flags.serverName,
-    insecure: flags.insecure,
-  });
+/** A `fetch` over `https` with the given CA, client certificate and checks (tlsOf). */
+export function createHttpTlsFetch(options: RcpClientTls): typeof fetch {
   return (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     return httpsFetch(url, init ?? {}, options);

@@ -8,8 +8,9 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { connect, StatebaseError } from "../../client/index.ts";
 import type { Client, QueryResult } from "../../client/index.ts";
-import { addHttpTlsFlags, createHttpTlsFetch, httpTlsWanted } from "./http-tls.ts";
+import { addHttpTlsFlags, createHttpTlsFetch } from "./http-tls.ts";
 import type { HttpTlsFlags } from "./http-tls.ts";
+import { tlsOf } from "./rcp-connection.ts";
 import { exitCodeFailed, exitCodeOk, exitCodeUsage, UsageError } from "../output.ts";
 import type { CliContext } from "../output.ts";
 
@@ -69,10 +70,11 @@ async function remote(
     throw new UsageError(`--http must be HOST:PORT, got ${options.http}`);
   }
   const token = options.token ?? process.env["STATEBASE_TOKEN"];
-  const tls = httpTlsWanted(options);
-  const client = await connect(`${tls ? "https" : "http"}://${options.http}`, {
+  // The RCP commands' TLS settings: flags, else RSTMDB_* variables.
+  const tls = tlsOf(options, process.env);
+  const client = await connect(`${tls === undefined ? "http" : "https"}://${options.http}`, {
     transport: "http",
-    ...(tls ? { fetch: createHttpTlsFetch(options) } : {}),
+    ...(tls === undefined ? {} : { fetch: createHttpTlsFetch(tls) }),
     ...(token === undefined || token === "" ? {} : { token }),
   });
   try {

@@ -95,48 +95,53 @@ export function parseAddress(text: string): { host: string; port: number } {
   return { host: host === "" ? "127.0.0.1" : host, port };
 }
 
-function tlsOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv): RcpClientTls | undefined {
-  const ca = flags.caCert ?? env.RSTMDB_CA_CERT;
-  const cert = flags.clientCert ?? env.RSTMDB_CLIENT_CERT;
-  const key = flags.clientKey ?? env.RSTMDB_CLIENT_KEY;
+/** The TLS flags, shared by the RCP and the HTTP commands (same names and meaning). */
+export type TlsFlags = Pick<
+  ConnectionFlags,
+  "tls" | "caCert" | "clientCert" | "clientKey" | "insecure" | "serverName"
+>;
+
+/**
+ * Node's TLS client options from the TLS flags and their environment variables
+ * (`RSTMDB_TLS`, `RSTMDB_CA_CERT`, `RSTMDB_CLIENT_CERT`, `RSTMDB_CLIENT_KEY`; a flag wins over
+ * its variable, an empty variable is unset), or undefined when nothing asks for TLS: any TLS
+ * option implies it, as in rstmdb-cli. Shared by the RCP and the HTTP commands, so both read
+ * the same settings. A file that cannot be read names its flag or variable; a lone client
+ * certificate or key is a usage error.
+ */
+export function tlsOf(flags: TlsFlags, env: NodeJS.ProcessEnv): RcpClientTls | undefined {
+  const fromEnv = (name: string): TlsFile | undefined => {
+    const path = env[name];
+    return path === undefined || path === "" ? undefined : { path, from: name };
+  };
+  const fromFlag = (path: string | undefined, flag: string): TlsFile | undefined =>
+    path === undefined ? undefined : { path, from: flag };
+  const ca = fromFlag(flags.caCert, "--ca-cert") ?? fromEnv("RSTMDB_CA_CERT");
+  const cert = fromFlag(flags.clientCert, "--client-cert") ?? fromEnv("RSTMDB_CLIENT_CERT");
+  const key = fromFlag(flags.clientKey, "--client-key") ?? fromEnv("RSTMDB_CLIENT_KEY");
+  const { serverName } = flags;
   const wanted =
     flags.tls === true ||
     envFlag(env, "RSTMDB_TLS") ||
-    [ca, cert, key, flags.serverName].some((value) => value !== undefined) ||
+    [ca, cert, key, serverName].some((value) => value !== undefined) ||
     flags.insecure === true;
   if (!wanted) return undefined;
-  return clientTlsOptions({
-    ca,
-    cert,
-    key,
-    serverName: flags.serverName,
-    insecure: flags.insecure,
-  });
-}
-
-/**
- * Node's TLS client options from the TLS flags' values (the files read), shared by the RCP and
- * the HTTP commands: a file that cannot be read, or a lone client certificate or key, is a
- * usage error naming the flag.
- */
-export function clientTlsOptions(flags: {
-  ca?: string | undefined;
-  cert?: string | undefined;
-  key?: string | undefined;
-  serverName?: string | undefined;
-  insecure?: boolean | undefined;
-}): RcpClientTls {
-  const { ca, cert, key, serverName } = flags;
   if ((cert === undefined) !== (key === undefined)) {
     throw new UsageError("--client-cert and --client-key go together");
   }
   return {
-    ...(ca === undefined ? {} : { ca: readFile(ca, "--ca-cert") }),
-    ...(cert === undefined ? {} : { cert: readFile(cert, "--client-cert") }),
-    ...(key === undefined ? {} : { key: readFile(key, "--client-key") }),
+    ...(ca === undefined ? {} : { ca: readFile(ca) }),
+    ...(cert === undefined ? {} : { cert: readFile(cert) }),
+    ...(key === undefined ? {} : { key: readFile(key) }),
     ...(serverName === undefined ? {} : { servername: serverName }),
     rejectUnauthorized: flags.insecure !== true,
   };
+}
+
+/** A TLS file's path and the flag or environment variable it came from. */
+interface TlsFile {
+  readonly path: string;
+  readonly from: string;
 }
 
 /**
@@ -150,12 +155,11 @@ function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new UsageError(`${name} must be true or false (or 1, 0), got "${env[name]}"`);
 }
 
-function readFile(path: string, option: string): Buffer {
+function readFile(file: TlsFile): Buffer {
   try {
-    return readFileSync(path);
+    return readFileSync(file.path);
   } catch (error) {
-    throw new UsageError(
-      `${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`,
-    );
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${file.from}: cannot read ${file.path} (${code})`);
   }
 }

@@ -34,6 +34,11 @@ export class FakeDatabase {
   /** Every RQL request received, with its entry point. */
   readonly received: Array<{ entry: Entry; rql: string; params: unknown }> = [];
   readonly rows: Array<Record<string, unknown>> = [];
+  /**
+   * Ends this many subscriptions as `lagged` (as a reader too slow for pendingCommitsMax is):
+   * each live one at its next commit, without it, and each resume (`fromSeq`) at once.
+   */
+  forceLagged = 0;
   /** Rejects the requests left hanging, so the listener can close. */
   readonly hanging: Array<() => void> = [];
   private readonly history: Array<{ seq: number; changes: RowDelta[] }> = [];
@@ -81,7 +86,9 @@ export class FakeDatabase {
     // Replayed history does not count toward the limit: a real subscription reads it lazily.
     let replayed = Infinity;
     const listener = (seq: number, changes: RowDelta[]): void => {
-      if (queue.length - replayed >= limit) {
+      const forced = replayed !== Infinity && this.forceLagged > 0;
+      if (forced) this.forceLagged -= 1;
+      if (forced || queue.length - replayed >= limit) {
         push({ type: "end", seq: lastSeq, reason: "lagged" });
         this.listeners.delete(listener);
         return;
@@ -92,6 +99,9 @@ export class FakeDatabase {
     if (options.fromSeq === undefined) {
       push({ type: "snapshot", seq: this.seq, rows: this.rows });
       replayed = 0;
+    } else if (this.forceLagged > 0) {
+      this.forceLagged -= 1;
+      push({ type: "end", seq: options.fromSeq, reason: "lagged" });
     } else {
       for (const c of this.history) if (c.seq > options.fromSeq) listener(c.seq, c.changes);
       replayed = queue.length;

@@ -329,6 +329,72 @@ test("the live panel shows the snapshot, then applies deltas and lists their seq
   }
 });
 
+test("after end: lagged the live panel resumes from its last seq, no gap, no repeat", async () => {
+  const server = await startTestServer();
+  try {
+    const script = pageScript((await getPage(server.url)).html);
+    server.db.rows.push({ id: 1, name: "ada" });
+    const page = loadPage(server, script);
+    const rows = page.byId("live-rows");
+    const status = page.byId("live-status");
+    const deltas = page.byId("live-deltas");
+    page.byId("live-kind").value = "table";
+    page.byId("live-target").value = "shop::orders";
+    page.byId("live-subscribe").dispatch("click");
+    await waitFor("the snapshot", () => rows.all("tr").length === 2);
+    server.db.publish([{ op: "insert", key: 2, row: { id: 2, name: "bob" } }]);
+    await waitFor("the first delta", () => deltas.childElementCount === 2);
+    // The next commit cuts the subscription off (lagged at seq 1); the page resumes from 1.
+    server.db.forceLagged = 1;
+    server.db.publish([{ op: "insert", key: 3, row: { id: 3, name: "cy" } }]);
+    await waitFor("the resumed delta", () => deltas.childElementCount === 3);
+    assert.match(status.textContent, /^subscribed as console, resumed, last seq 1$/);
+    server.db.publish([{ op: "remove", key: 2, before: { id: 2, name: "bob" } }]);
+    await waitFor("a live delta", () => deltas.childElementCount === 4);
+    assert.deepEqual(
+      deltas.children.map((item) => item.textContent),
+      ["seq 3: remove 2", "seq 2: insert 3", "seq 1: insert 2", "seq 0: snapshot, 1 rows"],
+    );
+    assert.deepEqual(tablesIn(rows), [
+      [
+        ["id", "name"],
+        ["1", "ada"],
+        ["3", "cy"],
+      ],
+    ]);
+    page.byId("live-stop").dispatch("click");
+    assert.match(status.textContent, /^stopped, last seq 3$/);
+  } finally {
+    await server.close();
+  }
+});
+
+test("the live panel gives up after five resumes that bring nothing, and says so", async () => {
+  const server = await startTestServer();
+  try {
+    const script = pageScript((await getPage(server.url)).html);
+    const page = loadPage(server, script);
+    const status = page.byId("live-status");
+    page.byId("live-kind").value = "table";
+    page.byId("live-target").value = "shop::orders";
+    page.byId("live-subscribe").dispatch("click");
+    await waitFor("the snapshot", () => page.byId("live-deltas").childElementCount === 1);
+    // Cut off live, then at each of five resumes: the page stops there.
+    server.db.forceLagged = 1 + 5;
+    server.db.publish([{ op: "insert", key: 1, row: { id: 1 } }]);
+    await waitFor("giving up", () => status.textContent.includes("gave up"));
+    assert.equal(
+      status.textContent,
+      "ended: lagged at seq 0; gave up after 5 resumes that brought nothing new. " +
+        "Subscribe starts afresh",
+    );
+    assert.equal(server.db.forceLagged, 0, "five resumes, no sixth");
+    assert.equal(page.byId("live-stop").disabled, true);
+  } finally {
+    await server.close();
+  }
+});
+
 test("the live panel shows a refused subscription's error", async () => {
   const server = await startTestServer();
   try {

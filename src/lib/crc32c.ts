@@ -4,6 +4,7 @@
  * step through eight lookup tables instead of one byte per step through one.
  */
 import { assert } from "./assert.ts";
+import { crc32cTablesSizeBytes, crc32cWasmCode } from "./crc32c-wasm.ts";
 
 /** The Castagnoli polynomial 0x1EDC6F41, bit-reflected (the CRC is computed LSB first). */
 const polynomial = 0x82f63b78;
@@ -51,6 +52,12 @@ export function crc32c(bytes: Uint8Array, initial = 0, start = 0, end = bytes.le
   assert(Number.isInteger(initial), "crc32c: initial must be an integer");
   assert(initial >= 0 && initial <= crcValueMax, "crc32c: initial must be an unsigned 32-bit");
   assert(0 <= start && start <= end && end <= bytes.length, "crc32c: range outside the bytes");
+  // Bytes in the live arena are checksummed by WebAssembly where they lie. The length test
+  // first: reading `buffer` of a small array kept on V8's heap would move it off the heap.
+  const arena = liveArena;
+  if (arena !== undefined && bytes.length >= arenaBytesMin && bytes.buffer === arena.buffer) {
+    return arena.run(bytes.byteOffset + start, end - start, initial) >>> 0;
+  }
   const t = tables;
   const blockEnd = end - ((end - start) % tableCount);
   let crc = ~initial;
@@ -71,4 +78,83 @@ export function crc32c(bytes: Uint8Array, initial = 0, start = 0, end = bytes.le
   }
   for (; i < end; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return ~crc >>> 0;
+}
+
+// ---- Arenas: bytes the WebAssembly loop checksums in place ----
+
+/** Arrays shorter than this are never looked for in the arena (see crc32c). */
+const arenaBytesMin = 4096;
+/** WebAssembly's page: memories grow by whole pages. */
+const wasmPageSizeBytes = 64 * 1024;
+/** The largest arena made, in bytes; a larger request gets plain memory (a 32-bit memory). */
+export const crc32cArenaSizeBytesMax = 1024 * 1024 * 1024;
+
+/** The part of the WebAssembly API used here (TypeScript's lib for Node does not declare it). */
+interface WasmApi {
+  Module: new (code: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { crc: WasmCrc; memory: WasmMemory } };
+}
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** The compiled module, made on first use; null when this Node runs without WebAssembly. */
+let wasmModule: object | null | undefined;
+
+function compiledModule(): object | null {
+  if (wasmModule === undefined) {
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    try {
+      wasmModule = wasm === undefined ? null : new wasm.Module(crc32cWasmCode());
+    } catch {
+      // `node --jitless` has no WebAssembly: crc32c then checksums everything in JavaScript.
+      wasmModule = null;
+    }
+  }
+  return wasmModule;
+}
+
+/** The one arena crc32c looks for, the newest made; checksums elsewhere run in JavaScript. */
+let liveArena: { readonly buffer: ArrayBuffer; readonly run: WasmCrc } | undefined;
+
+type WasmCrc = (at: number, length: number, crc: number) => number;
+
+/**
+ * Memory for a large array that is checksummed piece by piece (recovery reads each log segment
+ * into one): while the arena is live, `crc32c` over any view of {@link bytes} runs in
+ * WebAssembly, with no copy. One arena is live at a time, the newest; a view of an older one,
+ * or of an arena made without WebAssembly, is checksummed in JavaScript, with the same result.
+ * {@link release} ends it: the memory is freed when nothing refers to it any more.
+ */
+export class Crc32cArena {
+  /** The arena's bytes: zeros at first. */
+  readonly bytes: Uint8Array;
+  /** Whether crc32c over it runs in WebAssembly (false: plain memory, JavaScript). */
+  readonly inWasm: boolean;
+
+  constructor(sizeBytes: number) {
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, "arena size must be whole");
+    const module = sizeBytes <= crc32cArenaSizeBytesMax ? compiledModule() : null;
+    if (module === null) {
+      this.bytes = new Uint8Array(sizeBytes);
+      this.inWasm = false;
+      return;
+    }
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+    const exports = new wasm.Instance(module).exports;
+    const memory = exports.memory;
+    const pages = Math.ceil((crc32cTablesSizeBytes + sizeBytes) / wasmPageSizeBytes);
+    memory.grow(pages - memory.buffer.byteLength / wasmPageSizeBytes);
+    // Growing replaced the memory's ArrayBuffer: every view is made after it.
+    new Int32Array(memory.buffer, 0, tables.length).set(tables);
+    this.bytes = new Uint8Array(memory.buffer, crc32cTablesSizeBytes, sizeBytes);
+    this.inWasm = true;
+    liveArena = { buffer: memory.buffer, run: exports.crc };
+  }
+
+  /** Ends the arena's fast path (if it is still the live one); its bytes stay readable. */
+  release(): void {
+    if (liveArena?.buffer === this.bytes.buffer) liveArena = undefined;
+  }
 }

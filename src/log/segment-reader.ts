@@ -7,9 +7,15 @@
  * 64 MiB segment holds a few records took a third of a second when the whole segment was
  * read. The records are loaded before the replay starts, not step by step during it: the
  * latter made the replay's young-generation collections several times slower.
+ *
+ * Recovery reads every segment into one arena (lib/crc32c.ts) sized for the largest: the
+ * records' CRCs are then computed by WebAssembly where they lie, and each segment after the
+ * first lands in memory already mapped instead of 64 MiB of fresh pages for the kernel to fault
+ * in and zero (about a tenth of a million-record recovery's CPU went to that).
  */
 import { assert } from "../lib/assert.ts";
 import { dataViewOf } from "../lib/bytes.ts";
+import type { Crc32cArena } from "../lib/crc32c.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Storage, StorageFile } from "../storage/index.ts";
 import { allZero, recordHeaderSizeBytes, recordSizeBytesMax } from "./record.ts";
@@ -23,6 +29,8 @@ export class SegmentReader {
   /** The loaded prefix of {@link bytes}: what readRecord may look at. */
   loaded: Uint8Array;
   private scratch: Uint8Array | undefined;
+  /** The arena {@link bytes} lie in, when they do. */
+  private readonly arena: ReaderArena | undefined;
   private readonly view: DataView;
   /** Every byte from here to the end of the segment is zero (found by {@link open}). */
   private zerosFromBytes: number;
@@ -31,29 +39,48 @@ export class SegmentReader {
     private readonly file: StorageFile,
     sizeBytes: number,
     private readonly stepBytes: number,
+    arena: ReaderArena | undefined,
   ) {
-    this.bytes = new Uint8Array(sizeBytes);
+    const reused = arena !== undefined && arena.arena.bytes.length >= sizeBytes;
+    this.bytes = reused ? arena.arena.bytes.subarray(0, sizeBytes) : new Uint8Array(sizeBytes);
+    this.arena = reused ? arena : undefined;
     this.view = dataViewOf(this.bytes);
     this.loaded = this.bytes.subarray(0, 0);
     this.zerosFromBytes = sizeBytes;
   }
 
+  /**
+   * Opens segment `name`; with `arena`, its bytes are the start of the arena's (when they fit),
+   * and the segment read before it in the same arena is gone.
+   */
   static async open(
     storage: Storage,
     name: string,
     stepBytes = segmentReadStepBytes,
+    arena?: ReaderArena,
   ): Promise<SegmentReader> {
     assert(Number.isSafeInteger(stepBytes) && stepBytes > 0, "segment read step must be > 0");
     const file = await storage.open(name, { create: false });
     try {
-      const reader = new SegmentReader(file, await file.size(), stepBytes);
+      const reader = new SegmentReader(file, await file.size(), stepBytes, arena);
       reader.zerosFromBytes = await reader.findZeroTail();
+      reader.clearArenaTail();
       await reader.load(reader.zerosFromBytes);
       return reader;
     } catch (error) {
       await file.close();
       throw error;
     }
+  }
+
+  /**
+   * In a reused arena, makes what an earlier segment left past this one's data zeros again, as
+   * in the file: bytes past {@link loaded} hold zeros.
+   */
+  private clearArenaTail(): void {
+    if (this.arena === undefined) return;
+    const dirtyEnd = Math.min(this.arena.usedBytes, this.bytes.length);
+    if (dirtyEnd > this.zerosFromBytes) this.bytes.fill(0, this.zerosFromBytes, dirtyEnd);
   }
 
   /** Where the zeros at the end of the segment start, read backwards a step at a time. */
@@ -131,8 +158,20 @@ export class SegmentReader {
   }
 
   close(): Promise<void> {
+    if (this.arena !== undefined) {
+      this.arena.usedBytes = Math.max(this.arena.usedBytes, this.loaded.length);
+    }
     return this.file.close();
   }
+}
+
+/**
+ * The arena segments are read into, and how far into it any segment has reached (bytes past
+ * that are still the arena's first zeros).
+ */
+export interface ReaderArena {
+  readonly arena: Crc32cArena;
+  usedBytes: number;
 }
 
 function shrankError(path: string, at: number, sizeBytes: number): DbError {

@@ -2,11 +2,12 @@
 // for any length and any alignment of the input. Method: published test vectors (RFC 3720
 // appendix B.4 and the common "123456789" check value) pin the result; fast-check compares the
 // slicing-by-8 implementation with a bytewise reference written from the definition (one bit at
-// a time, no tables) over random buffers, random subarray offsets and random split points.
+// a time, no tables) over random buffers, random subarray offsets and random split points, and
+// the WebAssembly loop (bytes in an arena) with the same reference, live and after release.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { crc32c } from "../../src/lib/crc32c.ts";
+import { Crc32cArena, crc32c } from "../../src/lib/crc32c.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -122,4 +123,42 @@ test("an initial value outside unsigned 32 bits is a programmer error", () => {
   assert.throws(() => crc32c(new Uint8Array(1), -1), { name: "AssertionError" });
   assert.throws(() => crc32c(new Uint8Array(1), 2 ** 32), { name: "AssertionError" });
   assert.throws(() => crc32c(new Uint8Array(1), 1.5), { name: "AssertionError" });
+});
+
+test("property: bytes in an arena are checksummed like anywhere else, live or released", () => {
+  const arena = new Crc32cArena(64 * 1024);
+  assert.equal(arena.bytes.length, 64 * 1024);
+  assert.ok(arena.inWasm, "Node runs WebAssembly unless started with --jitless");
+  assert.ok(
+    arena.bytes.every((byte) => byte === 0),
+    "an arena starts as zeros",
+  );
+  const check = (): void =>
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 600 }),
+        fc.nat({ max: 60 * 1024 }),
+        fc.nat(),
+        fc.nat({ max: 0xffffffff }),
+        (bytes, at, cut, initial) => {
+          arena.bytes.set(bytes, at);
+          const expected = crc32cReference(bytes, initial);
+          assert.equal(crc32c(arena.bytes, initial, at, at + bytes.length), expected);
+          // A view of the arena from an offset, as a segment reader's loaded prefix is.
+          const view = arena.bytes.subarray(at - (cut % (at + 1)));
+          const start = at - view.byteOffset + arena.bytes.byteOffset;
+          assert.equal(crc32c(view, initial, start, start + bytes.length), expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  check();
+  // A newer arena takes over the fast path; the older one is checksummed in JavaScript.
+  const newer = new Crc32cArena(4096);
+  newer.bytes.set(textEncoder.encode("123456789"));
+  assert.equal(crc32c(newer.bytes, 0, 0, 9), 0xe3069283);
+  check();
+  newer.release();
+  arena.release();
+  check();
 });

@@ -166,6 +166,39 @@ export class Schema {
     this.patchValues = columns.map(() => undefined);
   }
 
+  /**
+   * A new row with `row`'s values: a snapshot of a table's stored row. An object spread is
+   * V8's fastest copy (one map and the fields at once; for-in with keyed stores took 3x).
+   */
+  copyRow(row: Row): Row {
+    return { ...row };
+  }
+
+  /**
+   * Writes `row`'s values into `target`, a table's stored row (see `Table`): by `row`'s own
+   * keys while they are the columns in order (loads from the enumeration cache), else by name.
+   */
+  assignRow(stored: Row, row: Row): void {
+    const target = stored as Record<string, unknown>;
+    const columns = this.columns;
+    let i = 0;
+    for (const name in row) {
+      if (columns[i]?.name !== name) break;
+      target[name] = row[name];
+      i++;
+    }
+    if (i === columns.length) return;
+    for (const column of columns) target[column.name] = row[column.name];
+  }
+
+  /** Whether two rows hold the same value (`Object.is`) in every column. */
+  sameValues(a: Row, b: Row): boolean {
+    for (const column of this.columns) {
+      if (!Object.is(a[column.name], b[column.name])) return false;
+    }
+    return true;
+  }
+
   column(name: string): Column | undefined {
     return this.byName.get(name);
   }

@@ -91,8 +91,20 @@ function indexList(input: unknown, object: string): IndexDefinition[] {
   });
 }
 
+/**
+ * Where a table keeps one row. With a primary key, `row` is the table's own copy, which writes
+ * overwrite in place and which is never handed out: callers get snapshots (`view`). An update
+ * that replaced the row instead stored a new young object into an old slot, so the scavenger
+ * copied about one row per transfer twice and promoted it (docs/performance.md). Without a
+ * primary key, `row` is the immutable row itself (RQL finds such rows by identity).
+ */
 interface RowSlot {
   row: Row;
+  /**
+   * The snapshot of `row` that reads handed out since the last write, so that repeated reads
+   * give the same object and copy once; cleared by every write. Unused without a primary key.
+   */
+  view: Row | undefined;
 }
 
 /** A table's state. */
@@ -110,6 +122,8 @@ export class Table implements StoredObject {
    * when the schema is too wide to track them: an update then checks the patch by name.
    */
   private readonly pkBits: number | undefined;
+  /** Whether slots hold an own copy written in place (see {@link RowSlot}): with a primary key. */
+  private readonly inPlace: boolean;
   /** Whether any column is auto-increment: a field, as updates ask on every call. */
   private readonly hasAutoIncrement: boolean;
   /**
@@ -150,6 +164,7 @@ export class Table implements StoredObject {
     this.refuseUntypedKeys();
     if (created) this.refuseOptionalKey();
     this.pkPlainType = plainKeyType(this.pkColumns);
+    this.inPlace = this.pkColumns.length > 0;
     for (const column of this.schema.columns) {
       if (column.autoIncrement) this.autoNext.set(column.name, 1n);
     }
@@ -169,7 +184,8 @@ export class Table implements StoredObject {
 
   /** The row under primary key `key` (a value, or a list for composite keys). */
   get(key: unknown): Row | undefined {
-    return this.slotOf(this.mapKeyOfInput(key))?.row;
+    const slot = this.slotOf(this.mapKeyOfInput(key));
+    return slot === undefined ? undefined : this.viewOf(slot);
   }
 
   /**
@@ -185,7 +201,7 @@ export class Table implements StoredObject {
     let remaining = readLimit(this.name, "limit", options.limit);
     if (remaining === 0) return;
     for (const mapKey of this.order.values(this.coerceRange(options))) {
-      yield this.rows.get(mapKey)!.row;
+      yield this.scannedRow(this.rows.get(mapKey)!);
       if (--remaining <= 0) return;
     }
   }
@@ -195,7 +211,7 @@ export class Table implements StoredObject {
     const index = this.requireIndex(indexName);
     const key = this.coerceIndexKey(index, value);
     const out: Row[] = [];
-    for (const pk of index.lookup(key)) out.push(this.rows.get(pk)!.row);
+    for (const pk of index.lookup(key)) out.push(this.scannedRow(this.rows.get(pk)!));
     return out;
   }
 
@@ -208,7 +224,7 @@ export class Table implements StoredObject {
     let remaining = readLimit(this.name, "limit", options.limit);
     if (remaining === 0) return;
     for (const pk of [...index.range(range)]) {
-      yield this.rows.get(pk)!.row;
+      yield this.scannedRow(this.rows.get(pk)!);
       if (--remaining <= 0) return;
     }
   }
@@ -287,7 +303,8 @@ export class Table implements StoredObject {
         value: describeValue(key),
       });
     }
-    const before = slot.row;
+    // The snapshot a read just took if there is one (it becomes the change's before), else one.
+    const before = this.viewOf(slot);
     const after = this.schema.patchRow(before, patch);
     const changedColumns = this.schema.patchChangedColumns;
     if (this.keyMayChange(patch, changedColumns)) this.checkKeyUnchanged(before, after);
@@ -309,7 +326,8 @@ export class Table implements StoredObject {
       const key = this.keyOf(row);
       const mapKey = this.mapKeyOfStored(key);
       this.noteAutoValues(tx, row);
-      this.write(tx, key, mapKey, this.slotOf(mapKey)?.row, row);
+      const slot = this.slotOf(mapKey);
+      this.write(tx, key, mapKey, slot === undefined ? undefined : this.viewOf(slot), row);
       return row;
     });
   }
@@ -318,8 +336,9 @@ export class Table implements StoredObject {
   del(tx: Transaction, key: unknown): boolean {
     tx.assertWritable(this.name);
     const mapKey = this.mapKeyOfInput(key);
-    const before = this.slotOf(mapKey)?.row;
-    if (before === undefined) return false;
+    const slot = this.slotOf(mapKey);
+    if (slot === undefined) return false;
+    const before = this.viewOf(slot);
     this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, undefined);
     return true;
   }
@@ -343,7 +362,7 @@ export class Table implements StoredObject {
     const readChunk = mapChunks(this.rows, (mapKey, slot) => [
       mapKey,
       this.hasPrimaryKey ? this.keyOf(slot.row) : mapKey,
-      slot.row,
+      this.scannedRow(slot),
     ]);
     return { meta, readChunk, mapKeyOfChange: (change) => this.mapKeyOfStored(change.key) };
   }
@@ -375,7 +394,15 @@ export class Table implements StoredObject {
 
   revertChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);
-    assert(this.slotOf(mapKey)?.row === change.after, "revert: row differs from the change");
+    const slot = this.slotOf(mapKey);
+    const after = change.after as Row | undefined;
+    const same =
+      slot === undefined || after === undefined
+        ? slot?.row === after
+        : this.inPlace
+          ? this.schema.sameValues(slot.row, after)
+          : slot.row === after;
+    assert(same, "revert: row differs from the change");
     this.writeRow(
       change.key,
       mapKey,
@@ -403,7 +430,10 @@ export class Table implements StoredObject {
     tx.record(this, new ChangeRecord(this.name, kind, key, before, after), changedColumns);
   }
 
-  /** `slot`: the row's slot, when the caller has looked it up (an update). */
+  /**
+   * `slot`: the row's slot, when the caller has looked it up (an update). `before` may be the
+   * stored row itself (a replayed change), so the indexes read it before it is overwritten.
+   */
   private writeRow(
     key: unknown,
     mapKey: MapKey,
@@ -411,23 +441,54 @@ export class Table implements StoredObject {
     after: Row | undefined,
     slot?: RowSlot,
   ): void {
+    const indexes = this.indexes;
+    for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
     if (after === undefined) {
       assert(this.rows.delete(mapKey), "deleted a missing row");
       if (this.denseIndexOf(mapKey) >= 0) this.dense[mapKey as number] = undefined;
       this.order.del(key);
     } else if (before === undefined) {
-      const created = { row: after };
+      // The table's own copy: the row given may be handed out (the change's after, insert()'s
+      // result), and the stored one is overwritten by later updates.
+      const created: RowSlot = {
+        row: this.inPlace ? this.schema.copyRow(after) : after,
+        view: undefined,
+      };
       this.rows.set(mapKey, created);
       this.denseSet(mapKey, created);
       this.order.set(key, mapKey);
     } else {
       const target = slot ?? this.slotOf(mapKey);
-      assert(target?.row === before, "updated row differs from the stored one");
-      target.row = after;
+      assert(target !== undefined, "updated a missing row");
+      if (this.inPlace) {
+        this.schema.assignRow(target.row, after);
+        target.view = undefined;
+      } else {
+        assert(target.row === before, "updated row differs from the stored one");
+        target.row = after;
+      }
     }
-    const indexes = this.indexes;
-    for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
     this.revisionValue++;
+  }
+
+  /**
+   * The row a read hands out: the slot's snapshot, taken now if there is none. Kept in the
+   * slot until the next write, so a row read and then updated is copied once, not twice.
+   */
+  private viewOf(slot: RowSlot): Row {
+    if (!this.inPlace) return slot.row;
+    const view = slot.view;
+    if (view !== undefined) return view;
+    return (slot.view = this.schema.copyRow(slot.row));
+  }
+
+  /**
+   * The row a scan hands out: the slot's snapshot if a read took one, else a copy not kept
+   * (a scan of the whole table would otherwise hold a second copy of every row).
+   */
+  private scannedRow(slot: RowSlot): Row {
+    if (!this.inPlace) return slot.row;
+    return slot.view ?? this.schema.copyRow(slot.row);
   }
 
   // ---- Slots by key ----

@@ -9,6 +9,9 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { open, DbError } from "../../src/index.ts";
 import type { Database, TableHandle } from "../../src/index.ts";
+import { Engine } from "../../src/engine/index.ts";
+import { createManualClock } from "../../src/lib/clock.ts";
+import { Table, registerPrimitiveFactories, tableDefinition } from "../../src/primitives/index.ts";
 import { assertChange, throwsDb } from "../support/assertions.ts";
 import type { Expected } from "../support/assertions.ts";
 
@@ -697,6 +700,98 @@ describe("update, set and del", () => {
     table.update(1, { age: 3 });
     assert.equal(read.age, 1, "a row read before an update keeps its values");
     assert.equal(table.get(1)?.age, 3);
+  });
+});
+
+describe("stored rows are written in place; every row handed out is a snapshot", () => {
+  // A table with a primary key keeps its own copy of each row and overwrites it on update;
+  // reads, scans, lookups, changes and snapshots get copies. None may ever change afterwards.
+  test("rows read, scanned or looked up keep their values through later updates", async () => {
+    const { table } = await users();
+    table.insert({ email: "a", age: 1, city: "x" });
+    const read = table.get(1)!;
+    const [scanned] = table.scan();
+    const [found] = table.lookup("by_city", "x");
+    const [ranged] = table.range("by_age");
+    assert.equal(table.get(1), read, "reads between writes give the same snapshot");
+    table.update(1, { age: 2, city: "y" });
+    for (const row of [read, scanned, found, ranged]) {
+      assert.deepEqual(row, { id: 1, email: "a", age: 1, city: "x" });
+    }
+    assert.deepEqual(table.get(1), { id: 1, email: "a", age: 2, city: "y" });
+    assert.notEqual(table.get(1), read);
+  });
+
+  test("a change's before and after never change, through updates and rollbacks", async () => {
+    const { db, table } = await users();
+    table.insert({ email: "a", age: 1 });
+    table.update(1, { age: 2 });
+    const change = db.lastCommit!.changes[0]!;
+    assert.throws(() =>
+      db.transact(() => {
+        table.update(1, { age: 3 });
+        table.update(1, { email: "b" });
+        throw new Error("roll back");
+      }),
+    );
+    table.update(1, { age: 4 });
+    assert.deepEqual(change.before, { id: 1, email: "a", age: 1, city: null });
+    assert.deepEqual(change.after, { id: 1, email: "a", age: 2, city: null });
+    assert.deepEqual(db.lastCommit!.changes[0]!.before, change.after);
+  });
+
+  test("a rolled-back update restores the stored row and every index", async () => {
+    const { db, table } = await users();
+    table.insert({ email: "a", age: 1, city: "x" });
+    assert.throws(() =>
+      db.transact(() => {
+        const inside = table.get(1)!;
+        table.update(1, { age: 2, city: "y" });
+        assert.equal(inside.age, 1);
+        assert.equal(table.get(1)?.age, 2);
+        throw new Error("roll back");
+      }),
+    );
+    assert.deepEqual(table.get(1), { id: 1, email: "a", age: 1, city: "x" });
+    assert.deepEqual(ids(table.lookup("by_city", "x")), [1]);
+    assert.deepEqual(ids(table.lookup("by_city", "y")), []);
+  });
+
+  /** An engine with `app::t` (id, city; an index by city), as recovery and replicas use it. */
+  function tableEngine(): { engine: Engine; table: Table } {
+    const engine = new Engine({ clock: createManualClock(1_000), commitsRetained: 16 });
+    registerPrimitiveFactories(engine.catalog);
+    const definition = tableDefinition("app::t", {
+      columns: { id: "int4", city: "utf8" },
+      primaryKey: "id",
+      indexes: [{ name: "by_city", columns: ["city"] }],
+    });
+    engine.transact((tx) => {
+      engine.catalog.createNamespace(tx, "app");
+      engine.catalog.create(tx, definition);
+    });
+    const table = engine.catalog.require("app::t");
+    assert.ok(table instanceof Table);
+    return { engine, table };
+  }
+
+  test("a snapshot's rows keep the values they had when read", () => {
+    const { engine, table } = tableEngine();
+    engine.transact((tx) => table.insert(tx, { id: 1, city: "x" }));
+    const [entry] = table.snapshot().readChunk(10);
+    engine.transact((tx) => table.update(tx, 1, { city: "y" }));
+    assert.deepEqual(entry?.[2], { id: 1, city: "x" });
+  });
+
+  test("replayed updates move rows in every index (the stored row read first)", () => {
+    const primary = tableEngine();
+    const replica = tableEngine();
+    primary.engine.transact((tx) => primary.table.insert(tx, { id: 1, city: "x" }));
+    primary.engine.transact((tx) => primary.table.update(tx, 1, { city: "y" }));
+    for (const seq of [2, 3]) replica.engine.applyCommit(primary.engine.retained.get(seq)!);
+    assert.deepEqual(replica.table.get(1), { id: 1, city: "y" });
+    assert.deepEqual(ids(replica.table.lookup("by_city", "y")), [1]);
+    assert.deepEqual(ids(replica.table.lookup("by_city", "x")), []);
   });
 });
 

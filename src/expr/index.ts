@@ -20,13 +20,7 @@ export { printExpression } from "./printer.ts";
 export { compileExpression, compilePredicate, textSpelledKinds } from "./compile.ts";
 export type { CompileOptions } from "./compile.ts";
 export type { Evaluator, Scope } from "./scope.ts";
-export {
-  declaredTypeProblem,
-  inferType,
-  sumModeOf,
-  textReadAs,
-  textReadComparison,
-} from "./infer.ts";
+export { declaredTypeProblem, inferType, sumModeOf, textReadAs, textReadProblem } from "./infer.ts";
 export type { RowDependentProblem } from "./infer.ts";
 export {
   aggregateFunctionNames,

@@ -313,12 +313,13 @@ export interface RowDependentProblem {
 }
 
 /**
- * The first comparison in `ast` that reads text taken from the row as a date, time, datetime,
- * duration or uuid (`d == note`, `note in [d, e]`), or undefined. It fails on text that is no
- * such value, so a view, which must not refuse rows its inputs accept, refuses it when it is
- * created. Text that is constant (`d == "2024-01-01"`) is read when compiled, so it is fine.
+ * The first place in `ast` that reads text taken from the row as a date, time, datetime,
+ * duration or uuid: a comparison (`d == note`, `note in [d, e]`) or a date function's date
+ * argument (`date::year(note)`), or undefined. It fails on text that is no such value, so a
+ * view, which must not refuse rows its inputs accept, refuses it when it is created. Text that
+ * is constant (`d == "2024-01-01"`) is read when compiled, so it is fine.
  */
-export function textReadComparison(
+export function textReadProblem(
   ast: Expr,
   fields: ReadonlyMap<string, ValueType | undefined> | undefined,
 ): RowDependentProblem | undefined {
@@ -329,7 +330,30 @@ export function textReadComparison(
       const problem = textReadPair(node, a, b, fields);
       if (problem !== undefined) return problem;
     }
+    const instant = node.type === "call" ? textInstantArgument(node, fields) : undefined;
+    if (instant !== undefined) return instant;
     pending.push(...childrenOf(node));
+  }
+  return undefined;
+}
+
+/**
+ * A `date::` or `datetime::` call given text from the row where it takes a date or datetime
+ * (functions/date.ts expectInstant: both arguments of `diff`, the first of the others).
+ */
+function textInstantArgument(
+  node: CallExpr,
+  fields: ReadonlyMap<string, ValueType | undefined> | undefined,
+): RowDependentProblem | undefined {
+  if (node.namespace !== "date" && node.namespace !== "datetime") return undefined;
+  const instants = node.name === "diff" ? node.args : node.args.slice(0, 1);
+  for (const arg of instants) {
+    if (inferNode(arg, fields).kind !== "utf8" || !readsRow(arg)) continue;
+    const name = `${node.namespace}::${node.name}`;
+    const message =
+      `${name} reads text from each row as a date, and text that is no date would fail ` +
+      "the write; declare the text column date or datetime";
+    return { node: arg, message };
   }
   return undefined;
 }

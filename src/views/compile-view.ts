@@ -9,7 +9,7 @@ import { DbError } from "../lib/errors.ts";
 import { viewTopKSpareRows } from "../lib/limits.ts";
 import { qualifyName } from "../engine/index.ts";
 import type { Catalog, StoredObject } from "../engine/index.ts";
-import { compileExpression, isPureCall, textReadAs, textReadComparison } from "../expr/index.ts";
+import { compileExpression, isPureCall, textReadAs, textReadProblem } from "../expr/index.ts";
 import type { CallExpr, Expr } from "../expr/index.ts";
 import { Queue, Table } from "../primitives/index.ts";
 import type { QueueMessage } from "../primitives/index.ts";
@@ -433,12 +433,12 @@ function compileSource(build: Build, pipeline: Pipeline): Stream {
 
 /**
  * Refuses, when the view is being created, an expression that could fail on rows its input
- * accepts (infer.ts textReadComparison): a view must not refuse writes to its inputs.
+ * accepts (infer.ts textReadProblem): a view must not refuse writes to its inputs.
  */
 function refuseRowDependent(build: Build, exprs: readonly Expr[], input: Columns | undefined) {
   if (!build.created) return;
   for (const expr of exprs) {
-    const problem = textReadComparison(expr, input);
+    const problem = textReadProblem(expr, input);
     if (problem === undefined) continue;
     const { line, col } = problem.node.pos;
     const message = `line ${line}, column ${col}: in a view, ${problem.message}`;

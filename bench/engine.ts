@@ -12,6 +12,7 @@
  * `npm run engine` (or `node --import tsx bench/engine.ts` from the root).
  */
 import { cpus } from "node:os";
+import { getHeapSpaceStatistics } from "node:v8";
 import { open } from "../src/index.ts";
 import { loadSqlite, makeTransfers, prepareSqliteTransfer } from "./transfers.ts";
 
@@ -40,6 +41,19 @@ function measure(name: string, operations: number, body: () => void): number {
   const spread = `${fmt(Math.min(...rates))} .. ${fmt(Math.max(...rates))}`;
   console.log(`${name.padEnd(34)} ${fmt(rate).padStart(12)} /s   (rounds: ${spread})`);
   return rate;
+}
+
+/**
+ * The young generation the run had, which the transfer rate depends on (docs/operations.md,
+ * "Embedded tuning"): V8 grows it up to twice `--max-semi-space-size` (16 MiB by default), and
+ * it is fixed when the process starts.
+ */
+function youngGeneration(): string {
+  const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === "new_space");
+  const mib = ((newSpace?.space_size ?? 0) / 1024 / 1024).toFixed(0);
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(" ")];
+  const flags = given.filter((arg) => arg.includes("semi-space"));
+  return `${mib} MiB (${flags.length === 0 ? "node's default" : flags.join(" ")})`;
 }
 
 function fmt(rate: number): string {
@@ -111,6 +125,7 @@ const peer = await sqlite(ops);
 console.log("");
 console.log(`transfers/s:   ${fmt(ours.transfers)}   (target >= 1,000,000)`);
 console.log(`point reads/s: ${fmt(ours.reads)}`);
+console.log(`young generation: ${youngGeneration()} after the run`);
 if (peer !== undefined) {
   console.log(`vs sqlite:     ${(ours.transfers / peer).toFixed(2)}x   (target >= 5x)`);
 }

@@ -39,6 +39,8 @@ export class FakeDatabase {
    * each live one at its next commit, without it, and each resume (`fromSeq`) at once.
    */
   forceLagged = 0;
+  /** Thrown by the next subscribe with `fromSeq` (a resume the server refuses), then cleared. */
+  resumeError: Error | undefined;
   /** Rejects the requests left hanging, so the listener can close. */
   readonly hanging: Array<() => void> = [];
   private readonly history: Array<{ seq: number; changes: RowDelta[] }> = [];
@@ -73,6 +75,11 @@ export class FakeDatabase {
   subscribe(target: unknown, options: SubscribeOptions = {}): Subscription {
     if ((target as { table?: string }).table === "missing") {
       throw new DbError("UNKNOWN_OBJECT", "no table missing");
+    }
+    if (options.fromSeq !== undefined && this.resumeError !== undefined) {
+      const error = this.resumeError;
+      this.resumeError = undefined;
+      throw error;
     }
     const queue: SubscriptionMessage[] = [];
     let wake: (() => void) | undefined;

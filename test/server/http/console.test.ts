@@ -16,6 +16,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import vm from "node:vm";
 import { WebSocket } from "ws";
+import { DbError } from "../../../src/index.ts";
 import { hashToken } from "../../../src/server/auth.ts";
 import { consoleContentSecurityPolicy } from "../../../src/server/http/console-routes.ts";
 import { startServer } from "../../support/server-process.ts";
@@ -390,6 +391,36 @@ test("the live panel gives up after five resumes that bring nothing, and says so
     );
     assert.equal(server.db.forceLagged, 0, "five resumes, no sixth");
     assert.equal(page.byId("live-stop").disabled, true);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a resume from a seq no longer held starts afresh; another refusal is shown", async () => {
+  const server = await startTestServer();
+  try {
+    const script = pageScript((await getPage(server.url)).html);
+    server.db.rows.push({ id: 1, name: "ada" });
+    const page = loadPage(server, script);
+    const status = page.byId("live-status");
+    const deltas = page.byId("live-deltas");
+    page.byId("live-kind").value = "table";
+    page.byId("live-target").value = "shop::orders";
+    page.byId("live-subscribe").dispatch("click");
+    await waitFor("the snapshot", () => deltas.childElementCount === 1);
+    server.db.resumeError = new DbError("SEQ_NOT_RETAINED", "seq 0 is gone");
+    server.db.forceLagged = 1;
+    server.db.publish([{ op: "insert", key: 2, row: { id: 2, name: "bob" } }]);
+    await waitFor("a fresh snapshot", () => deltas.childElementCount === 2);
+    assert.equal(deltas.children[0]!.textContent, "seq 1: snapshot, 1 rows");
+    assert.match(status.textContent, /^subscribed as console, resumed/);
+
+    server.db.resumeError = new DbError("INVALID_ARGUMENT", "fromSeq 1 is after the last");
+    server.db.forceLagged = 1;
+    server.db.publish([{ op: "insert", key: 3, row: { id: 3, name: "cy" } }]);
+    await waitFor("the refusal", () => status.textContent.startsWith("could not resume"));
+    assert.match(status.textContent, /^could not resume, last seq 1: INVALID_ARGUMENT: fromSeq/);
+    page.byId("live-stop").dispatch("click");
   } finally {
     await server.close();
   }

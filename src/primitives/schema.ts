@@ -175,12 +175,21 @@ export class Schema {
   }
 
   /**
-   * Writes `row`'s values into `target`, a table's stored row (see `Table`): by `row`'s own
-   * keys while they are the columns in order (loads from the enumeration cache), else by name.
+   * Writes `row`'s values into `stored`, a table's own row (see `Table`). `changedColumns`:
+   * the columns that differ, when known (bit i for column i): only they are written, one
+   * keyed store each. Else every column: by `row`'s own keys while they are the columns in
+   * order (loads from the enumeration cache), or by name.
    */
-  assignRow(stored: Row, row: Row): void {
+  assignRow(stored: Row, row: Row, changedColumns: number = changedColumnsUnknown): void {
     const target = stored as Record<string, unknown>;
     const columns = this.columns;
+    if (changedColumns !== changedColumnsUnknown) {
+      for (let bits = changedColumns; bits !== 0; bits &= bits - 1) {
+        const name = columns[31 - Math.clz32(bits & -bits)]!.name;
+        target[name] = row[name];
+      }
+      return;
+    }
     let i = 0;
     for (const name in row) {
       if (columns[i]?.name !== name) break;

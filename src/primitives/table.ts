@@ -312,7 +312,7 @@ export class Table implements StoredObject {
     // Without a primary key the row id is the key (keyOf would give an empty list).
     const rowKey = this.hasPrimaryKey ? this.keyOf(before) : key;
     for (const index of this.indexes) index.checkUnique(after, mapKey);
-    this.writeRow(rowKey, mapKey, before, after, slot);
+    this.writeRow(rowKey, mapKey, before, after, slot, changedColumns);
     tx.record(this, new ChangeRecord(this.name, "update", rowKey, before, after), changedColumns);
     return after;
   }
@@ -431,8 +431,10 @@ export class Table implements StoredObject {
   }
 
   /**
-   * `slot`: the row's slot, when the caller has looked it up (an update). `before` may be the
-   * stored row itself (a replayed change), so the indexes read it before it is overwritten.
+   * `slot`: the row's slot, when the caller has looked it up (an update), with the columns the
+   * update changed (`changedColumns`, see `Schema.patchChangedColumns`): only those are
+   * written. `before` may be the stored row itself (a replayed change), so the indexes read it
+   * before it is overwritten.
    */
   private writeRow(
     key: unknown,
@@ -440,6 +442,7 @@ export class Table implements StoredObject {
     before: Row | undefined,
     after: Row | undefined,
     slot?: RowSlot,
+    changedColumns = changedColumnsUnknown,
   ): void {
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
@@ -461,7 +464,7 @@ export class Table implements StoredObject {
       const target = slot ?? this.slotOf(mapKey);
       assert(target !== undefined, "updated a missing row");
       if (this.inPlace) {
-        this.schema.assignRow(target.row, after);
+        this.schema.assignRow(target.row, after, changedColumns);
         target.view = undefined;
       } else {
         assert(target.row === before, "updated row differs from the stored one");

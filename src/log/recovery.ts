@@ -13,7 +13,8 @@ import { DbError } from "../lib/errors.ts";
 import type { Commit } from "../engine/index.ts";
 import type { Storage } from "../storage/index.ts";
 import {
-  readCommitAt,
+  ReplayFound,
+  ReplayReader,
   readRecord,
   readRecordAfter,
   recordHashIsValid,
@@ -319,16 +320,18 @@ function replayLoaded(
 ): number {
   const { coveredUpTo, pauseAt } = range;
   const bytes = reader.loaded;
+  const records = new ReplayReader(bytes);
   let offset = range.from;
   while (offset < reader.sizeBytes && offset < pauseAt && reader.holdsRecordAt(offset)) {
-    const read = readCommitAt(bytes, offset, coveredUpTo);
-    if (read.kind === "covered") {
-      offset += read.sizeBytes;
-      state.lastRecordSeq = read.seq;
+    const found = records.read(offset, coveredUpTo);
+    if (found === ReplayFound.Covered) {
+      offset += records.sizeBytes;
+      state.lastRecordSeq = records.seq;
       continue;
     }
-    if (read.kind !== "commit") return offset;
-    const { commit, sizeBytes } = read;
+    if (found !== ReplayFound.Commit) return offset;
+    const commit = records.commit!;
+    const sizeBytes = records.sizeBytes;
     const reason = checkRecord(commit.seq, bytes, offset, sizeBytes, state, options);
     if (reason !== undefined) return offset;
     state.lastRecordSeq = commit.seq;

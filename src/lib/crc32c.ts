@@ -115,6 +115,24 @@ function compiledModule(): object | null {
   return wasmModule;
 }
 
+/** An instance whose memory holds the tables and `sizeBytes` more; undefined if none can be. */
+function wasmInstance(sizeBytes: number): { crc: WasmCrc; memory: WasmMemory } | undefined {
+  const module = compiledModule();
+  if (module === null) return undefined;
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+  const pages = Math.ceil((crc32cTablesSizeBytes + sizeBytes) / wasmPageSizeBytes);
+  try {
+    const exports = new wasm.Instance(module).exports;
+    // Growing replaces the memory's ArrayBuffer: every view is made after it.
+    exports.memory.grow(pages - exports.memory.buffer.byteLength / wasmPageSizeBytes);
+    return exports;
+  } catch (error) {
+    // No address space for it (a ulimit on virtual memory): plain memory does the same work.
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
 /** The one arena crc32c looks for, the newest made; checksums elsewhere run in JavaScript. */
 let liveArena: { readonly buffer: ArrayBuffer; readonly run: WasmCrc } | undefined;
 
@@ -135,18 +153,13 @@ export class Crc32cArena {
 
   constructor(sizeBytes: number) {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, "arena size must be whole");
-    const module = sizeBytes <= crc32cArenaSizeBytesMax ? compiledModule() : null;
-    if (module === null) {
+    const exports = sizeBytes <= crc32cArenaSizeBytesMax ? wasmInstance(sizeBytes) : undefined;
+    if (exports === undefined) {
       this.bytes = new Uint8Array(sizeBytes);
       this.inWasm = false;
       return;
     }
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
-    const exports = new wasm.Instance(module).exports;
     const memory = exports.memory;
-    const pages = Math.ceil((crc32cTablesSizeBytes + sizeBytes) / wasmPageSizeBytes);
-    memory.grow(pages - memory.buffer.byteLength / wasmPageSizeBytes);
-    // Growing replaced the memory's ArrayBuffer: every view is made after it.
     new Int32Array(memory.buffer, 0, tables.length).set(tables);
     this.bytes = new Uint8Array(memory.buffer, crc32cTablesSizeBytes, sizeBytes);
     this.inWasm = true;

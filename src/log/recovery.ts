@@ -131,7 +131,10 @@ export async function recoverLog(
   };
   // Every segment is read into one arena sized for the largest: the records' CRCs run in
   // WebAssembly where they lie, and no segment after the first needs fresh pages.
-  const arena: ReaderArena = { arena: new Crc32cArena(Math.max(0, ...sizes)), usedBytes: 0 };
+  const arena: ReaderArena = {
+    arena: new Crc32cArena(sizes.reduce((a, b) => Math.max(a, b), 0)),
+    usedBytes: 0,
+  };
   try {
     return await recoverSegments(storage, names, arena, state, options, tail);
   } finally {

@@ -262,6 +262,58 @@ describe("rows handed out keep their values", () => {
   });
 });
 
+describe("writes undone at once", () => {
+  test("a write a view refuses, caught, leaves the row, its snapshot and indexes", async () => {
+    const { db, table } = await items();
+    db.createView("app::ratios", { query: "from app::items map { id, r: 100 / n }" });
+    const witness = new RowWitness();
+    const state = readAll(table, witness, "before");
+    const read = witness.keep("read", table.get(1));
+    db.transact(() => {
+      assert.throws(() => table.update(1, { n: 0, tag: "t0", grp: "c" }), /view app::ratios/);
+      assert.throws(() => table.set({ id: 2, grp: "b", n: 0, tag: "t0" }), /view app::ratios/);
+      assert.throws(() => table.insert({ id: 4, grp: "b", n: 0, tag: "t0" }), /view app::ratios/);
+      assert.deepEqual(table.get(1), read);
+      table.update(3, { n: 31 });
+    });
+    const changes = db.lastCommit!.changes.filter((change) => change.object === "app::items");
+    assert.deepEqual(
+      changes.map((change) => [change.kind, change.key]),
+      [["update", 3]],
+    );
+    table.update(3, { n: 30 });
+    assert.deepEqual(readAll(table, witness, "after"), state);
+    assert.deepEqual(db.view("app::ratios").get(1), { id: 1, r: 10 });
+    witness.check();
+  });
+
+  test("a write to a read-only database (db.at) is refused and reverted", async (t) => {
+    const db = await open({ path: tempPath(t) });
+    db.createNamespace("app");
+    const table = db.createTable<Item>("app::items", {
+      columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+      primaryKey: "id",
+      indexes: [{ name: "by_n", columns: ["n"], ordered: true, unique: true }],
+    });
+    table.insert({ id: 1, grp: "a", n: 1, tag: null });
+    table.update(1, { n: 2 });
+    const past = await db.at(db.seq - 1);
+    const items = past.table<Item>("app::items");
+    const witness = new RowWitness();
+    const read = witness.keep("past read", items.get(1));
+    assert.throws(() => items.update(1, { n: 3 }), { code: "READ_ONLY" });
+    assert.throws(() => items.del(1), { code: "READ_ONLY" });
+    assert.throws(() => items.set({ id: 1, grp: "b", n: 5, tag: "x" }), { code: "READ_ONLY" });
+    assert.deepEqual(items.get(1), read);
+    assert.deepEqual(items.scan(), [{ id: 1, grp: "a", n: 1, tag: null }]);
+    assert.deepEqual(ids(items.range("by_n", { lower: 1, upper: 1 })), [1]);
+    assert.deepEqual(ids(items.range("by_n", { lower: 3 })), []);
+    witness.check();
+    await past.close();
+    await db.close();
+  });
+});
+
 describe("values inside rows", () => {
   interface Doc {
     id: number;

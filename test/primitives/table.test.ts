@@ -11,6 +11,7 @@ import { open, DbError } from "../../src/index.ts";
 import type { Database, TableHandle } from "../../src/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { createManualClock } from "../../src/lib/clock.ts";
+import { tableRowSnapshotsCachedMax } from "../../src/lib/limits.ts";
 import { Table, registerPrimitiveFactories, tableDefinition } from "../../src/primitives/index.ts";
 import { assertChange, throwsDb } from "../support/assertions.ts";
 import type { Expected } from "../support/assertions.ts";
@@ -720,6 +721,29 @@ describe("stored rows are written in place; every row handed out is a snapshot",
     }
     assert.deepEqual(table.get(1), { id: 1, email: "a", age: 2, city: "y" });
     assert.notEqual(table.get(1), read);
+  });
+
+  test("reads keep a bounded number of snapshots: the oldest is dropped", async () => {
+    const db = await open();
+    db.createNamespace("app");
+    const table = db.createTable<{ id: number; n: number }>("app::t", {
+      columns: { id: "int8", n: "int8" },
+      primaryKey: "id",
+    });
+    const count = tableRowSnapshotsCachedMax + 2;
+    db.transact(() => {
+      for (let id = 0; id < count; id++) table.insert({ id, n: id });
+    });
+    const first = table.get(0)!;
+    assert.equal(table.get(0), first, "a repeated read gives the snapshot it kept");
+    for (let id = 1; id < count; id++) table.get(id);
+    const again = table.get(0)!;
+    assert.notEqual(again, first, "the snapshot of the oldest read was dropped");
+    assert.deepEqual(again, first);
+    table.update(0, { n: -1 });
+    assert.deepEqual(first, { id: 0, n: 0 });
+    assert.deepEqual(again, { id: 0, n: 0 });
+    assert.deepEqual(table.get(0), { id: 0, n: -1 });
   });
 
   test("a change's before and after never change, through updates and rollbacks", async () => {

@@ -535,6 +535,47 @@ describe("log, recovery and time travel", () => {
     witness.check();
   });
 
+  test("a snapshot written while rows are updated in place holds the rows as of its seq", async (t) => {
+    const path = tempPath(t);
+    const db = await open({ path, snapshotLogBytes: 0, snapshotsKept: Infinity });
+    db.createNamespace("app");
+    const table = db.createTable<Item>("app::items", {
+      columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+      primaryKey: "id",
+      indexes: [{ name: "by_n", columns: ["n"], ordered: true }],
+    });
+    const rowCount = 3_000; // several of the snapshot writer's chunks, so commits run between
+    db.transact(() => {
+      for (let id = 0; id < rowCount; id++) table.insert({ id, grp: "g", n: id, tag: null });
+    });
+    const expected = table.scan();
+    const seq = db.seq;
+    const writing = db.snapshot();
+    let settled = false;
+    void writing.then(() => (settled = true));
+    for (let round = 0; !settled; round++) {
+      const id = (round * 997) % rowCount;
+      table.update(id, { n: -round, tag: `r${round}` });
+      if (round % 3 === 0) table.del((id + 1) % rowCount);
+      if (round % 5 === 0) table.insert({ id: rowCount + round, grp: "h", n: 0, tag: null });
+      assert.throws(() =>
+        db.transact(() => {
+          table.update((id + 2) % rowCount, { n: 1e6 });
+          throw new Error("back");
+        }),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal((await writing).seq, seq);
+    assert.ok(db.seq > seq + 3, "commits ran while the snapshot was written");
+    const past = await db.at(seq);
+    const items = past.table<Item>("app::items");
+    assert.deepEqual(items.scan(), expected);
+    assert.deepEqual(ids(items.range("by_n", { upper: 2 })), [0, 1, 2]);
+    await past.close();
+    await db.close();
+  });
+
   test("recovery from the log and from a snapshot plus the log gives the same rows", async (t) => {
     const path = tempPath(t);
     const db = await open({ path, snapshotLogBytes: 0 });

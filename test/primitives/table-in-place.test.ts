@@ -535,7 +535,7 @@ describe("log, recovery and time travel", () => {
     witness.check();
   });
 
-  test("a snapshot written while rows are updated in place holds the rows as of its seq", async (t) => {
+  test("a snapshot written while rows change in place holds the rows as of its seq", async (t) => {
     const path = tempPath(t);
     const db = await open({ path, snapshotLogBytes: 0, snapshotsKept: Infinity });
     db.createNamespace("app");

@@ -262,6 +262,57 @@ describe("rows handed out keep their values", () => {
   });
 });
 
+describe("more rows read than the table caches snapshots of", () => {
+  // 3aeda98 keeps the snapshots of the last 256 slots read per table (a ring): reads of more
+  // rows wrap it, evicting snapshots of rows read, updated, deleted or re-inserted since.
+  test("reads wrapping the cache, with writes and rollbacks between, stay exact", async () => {
+    const db = await open();
+    db.createNamespace("app");
+    const table = db.createTable<Item>("app::many", {
+      columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+      primaryKey: "id",
+      indexes: [{ name: "by_n", columns: ["n"], ordered: true, unique: true }],
+    });
+    const rowCount = 700;
+    const expected = new Map<number, Item>();
+    db.transact(() => {
+      for (let id = 0; id < rowCount; id++) {
+        expected.set(id, table.insert({ id, grp: "g", n: id, tag: null }));
+      }
+    });
+    const witness = new RowWitness();
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < rowCount; i++) {
+        const id = (i * 13 + round) % rowCount;
+        witness.keep(`round ${round} get ${id}`, table.get(id));
+        if (i % 7 === round) {
+          const n = rowCount * (round + 1) + id;
+          expected.set(id, table.update(id, { n, tag: `r${round}` }));
+          witness.keep(`round ${round} after ${id}`, table.get(id));
+        }
+        if (i % 50 === 0) {
+          assert.throws(() =>
+            db.transact(() => {
+              table.update(id, { n: -1 });
+              table.del((id + 1) % rowCount);
+              for (let j = 0; j < 300; j++) table.get(j);
+              throw new Error("back");
+            }),
+          );
+        }
+        if (i % 97 === 0) {
+          table.del(id);
+          witness.keep(`round ${round} again ${id}`, table.insert(expected.get(id)!));
+        }
+      }
+      assert.deepEqual(table.scan(), [...expected.values()]);
+      const byN = [...expected.values()].sort((a, b) => a.n - b.n);
+      assert.deepEqual(table.range("by_n"), byN);
+    }
+    witness.check();
+  });
+});
+
 describe("writes undone at once", () => {
   test("a write a view refuses, caught, leaves the row, its snapshot and indexes", async () => {
     const { db, table } = await items();

@@ -23,7 +23,8 @@ import { assertViewMatches } from "../views/support.ts";
 import { RowWitness } from "../support/row-witness.ts";
 
 const seed = Number(process.env.ROW_SNAPSHOTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const runCount = 40;
+/** Runs of the property; ROW_SNAPSHOTS_RUNS=<n> for a longer soak. */
+const runCount = Number(process.env.ROW_SNAPSHOTS_RUNS ?? 40);
 const idsMax = 8;
 const groups = ["a", "b", "c"] as const;
 const tags = [null, "t0", "t1", "t2"] as const;

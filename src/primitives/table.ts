@@ -114,6 +114,9 @@ interface RowSlot {
   view: Row | undefined;
 }
 
+/** What a deleted row's slot holds, so that the snapshot ring retains no deleted row. */
+const deletedRow: Row = Object.freeze({});
+
 /** A table's state. */
 export class Table implements StoredObject {
   readonly kind = "table" as const;
@@ -461,7 +464,11 @@ export class Table implements StoredObject {
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
     if (after === undefined) {
-      assert(this.rows.delete(mapKey), "deleted a missing row");
+      const deleted = this.slotOf(mapKey);
+      assert(deleted !== undefined && this.rows.delete(mapKey), "deleted a missing row");
+      // The ring of cached snapshots may still hold this slot: let it hold nothing.
+      deleted.view = undefined;
+      deleted.row = deletedRow;
       if (this.denseIndexOf(mapKey) >= 0) this.dense[mapKey as number] = undefined;
       this.order.del(key);
     } else if (before === undefined) {

@@ -30,12 +30,6 @@ export const tableDenseKeysMax = 4 * 1024 * 1024;
  * costs an empty entry): ids from 1, or with a few gaps, are still found by index.
  */
 export const tableDenseKeysSkippedMax = 64;
-/**
- * Row snapshots a keyed table keeps for repeated reads (see `RowSlot.view`), most recent
- * first; an older one is dropped, so a table read all over holds at most this many second
- * copies, not one per row. A power of two: the ring's index wraps by a mask.
- */
-export const tableRowSnapshotsCachedMax = 256;
 /** Secondary indexes on one object. */
 export const indexesPerObjectMax = 64;
 /** Objects in the catalog (namespaces excluded). */
@@ -195,10 +189,6 @@ export const replicationInFlightCommitsMax = 65_536;
 export const replicationBatchCommitsMax = 4096;
 
 assert(changeFeedCommitsRetainedDefault <= changeFeedCommitsRetainedMax);
-assert(
-  (tableRowSnapshotsCachedMax & (tableRowSnapshotsCachedMax - 1)) === 0,
-  "tableRowSnapshotsCachedMax must be a power of two",
-);
 assert(queryDepthMax > 0 && queryDepthMax <= 1024, "queryDepthMax must keep recursion shallow");
 assert(nameLengthMax < textLengthMax);
 assert(histogramDigitsMax >= 1 && histogramDigitsMax <= 5);

@@ -6,12 +6,7 @@
  */
 import { assert } from "../lib/assert.ts";
 import { DbError, describeValue } from "../lib/errors.ts";
-import {
-  indexesPerObjectMax,
-  tableDenseKeysMax,
-  tableDenseKeysSkippedMax,
-  tableRowSnapshotsCachedMax,
-} from "../lib/limits.ts";
+import { indexesPerObjectMax, tableDenseKeysMax, tableDenseKeysSkippedMax } from "../lib/limits.ts";
 import { createOrderedMap } from "../lib/ordered-map.ts";
 import type { OrderedMap, Range } from "../lib/ordered-map.ts";
 import { ChangeRecord, changedColumnsUnknown, checkIdentifier } from "../engine/index.ts";
@@ -98,24 +93,14 @@ function indexList(input: unknown, object: string): IndexDefinition[] {
 
 /**
  * Where a table keeps one row. With a primary key, `row` is the table's own copy, which writes
- * overwrite in place and which is never handed out: callers get snapshots (`view`). An update
+ * overwrite in place and which is never handed out: callers get snapshots (copies). An update
  * that replaced the row instead stored a new young object into an old slot, so the scavenger
  * copied about one row per transfer twice and promoted it (docs/performance.md). Without a
  * primary key, `row` is the immutable row itself (RQL finds such rows by identity).
  */
 interface RowSlot {
   row: Row;
-  /**
-   * The snapshot of `row` that reads handed out since the last write, so that repeated reads
-   * (and a read then an update, whose change takes it as `before`) copy once; cleared by
-   * every write, and when {@link tableRowSnapshotsCachedMax} newer snapshots were taken in
-   * the table since. Unused without a primary key.
-   */
-  view: Row | undefined;
 }
-
-/** What a deleted row's slot holds, so that the snapshot ring retains no deleted row. */
-const deletedRow: Row = Object.freeze({});
 
 /** A table's state. */
 export class Table implements StoredObject {
@@ -152,13 +137,6 @@ export class Table implements StoredObject {
    * and its CPU time per transfer fell from 2.42 to 1.93 µs (medians of 4 alternating runs).
    */
   private readonly dense: Array<RowSlot | undefined> = [];
-  /**
-   * The slots whose snapshot reads took last, a ring: taking one more drops the snapshot of
-   * the slot it replaces, so cached copies stay bounded (a table read row by row would
-   * otherwise hold a second copy of every row until its next write).
-   */
-  private readonly viewed: Array<RowSlot | undefined> = [];
-  private viewedNext = 0;
   /** The largest whole-number key inserted past the end of `dense` (-1: none). */
   private denseKeyPastMax = -1;
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
@@ -202,7 +180,7 @@ export class Table implements StoredObject {
   /** The row under primary key `key` (a value, or a list for composite keys). */
   get(key: unknown): Row | undefined {
     const slot = this.slotOf(this.mapKeyOfInput(key));
-    return slot === undefined ? undefined : this.viewOf(slot);
+    return slot === undefined ? undefined : this.snapshotOf(slot);
   }
 
   /**
@@ -218,7 +196,7 @@ export class Table implements StoredObject {
     let remaining = readLimit(this.name, "limit", options.limit);
     if (remaining === 0) return;
     for (const mapKey of this.order.values(this.coerceRange(options))) {
-      yield this.scannedRow(this.rows.get(mapKey)!);
+      yield this.snapshotOf(this.rows.get(mapKey)!);
       if (--remaining <= 0) return;
     }
   }
@@ -228,7 +206,7 @@ export class Table implements StoredObject {
     const index = this.requireIndex(indexName);
     const key = this.coerceIndexKey(index, value);
     const out: Row[] = [];
-    for (const pk of index.lookup(key)) out.push(this.scannedRow(this.rows.get(pk)!));
+    for (const pk of index.lookup(key)) out.push(this.snapshotOf(this.rows.get(pk)!));
     return out;
   }
 
@@ -241,7 +219,7 @@ export class Table implements StoredObject {
     let remaining = readLimit(this.name, "limit", options.limit);
     if (remaining === 0) return;
     for (const pk of [...index.range(range)]) {
-      yield this.scannedRow(this.rows.get(pk)!);
+      yield this.snapshotOf(this.rows.get(pk)!);
       if (--remaining <= 0) return;
     }
   }
@@ -320,8 +298,8 @@ export class Table implements StoredObject {
         value: describeValue(key),
       });
     }
-    // The snapshot a read just took if there is one (it becomes the change's before), else one.
-    const before = this.viewOf(slot);
+    // A snapshot: it becomes the change's before, which must never change.
+    const before = this.snapshotOf(slot);
     const after = this.schema.patchRow(before, patch);
     const changedColumns = this.schema.patchChangedColumns;
     if (this.keyMayChange(patch, changedColumns)) this.checkKeyUnchanged(before, after);
@@ -344,7 +322,7 @@ export class Table implements StoredObject {
       const mapKey = this.mapKeyOfStored(key);
       this.noteAutoValues(tx, row);
       const slot = this.slotOf(mapKey);
-      this.write(tx, key, mapKey, slot === undefined ? undefined : this.viewOf(slot), row);
+      this.write(tx, key, mapKey, slot === undefined ? undefined : this.snapshotOf(slot), row);
       return row;
     });
   }
@@ -355,7 +333,7 @@ export class Table implements StoredObject {
     const mapKey = this.mapKeyOfInput(key);
     const slot = this.slotOf(mapKey);
     if (slot === undefined) return false;
-    const before = this.viewOf(slot);
+    const before = this.snapshotOf(slot);
     this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, undefined);
     return true;
   }
@@ -379,7 +357,7 @@ export class Table implements StoredObject {
     const readChunk = mapChunks(this.rows, (mapKey, slot) => [
       mapKey,
       this.hasPrimaryKey ? this.keyOf(slot.row) : mapKey,
-      this.scannedRow(slot),
+      this.snapshotOf(slot),
     ]);
     return { meta, readChunk, mapKeyOfChange: (change) => this.mapKeyOfStored(change.key) };
   }
@@ -464,20 +442,13 @@ export class Table implements StoredObject {
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
     if (after === undefined) {
-      const deleted = this.slotOf(mapKey);
-      assert(deleted !== undefined && this.rows.delete(mapKey), "deleted a missing row");
-      // The ring of cached snapshots may still hold this slot: let it hold nothing.
-      deleted.view = undefined;
-      deleted.row = deletedRow;
+      assert(this.rows.delete(mapKey), "deleted a missing row");
       if (this.denseIndexOf(mapKey) >= 0) this.dense[mapKey as number] = undefined;
       this.order.del(key);
     } else if (before === undefined) {
       // The table's own copy: the row given may be handed out (the change's after, insert()'s
       // result), and the stored one is overwritten by later updates.
-      const created: RowSlot = {
-        row: this.inPlace ? this.schema.copyRow(after) : after,
-        view: undefined,
-      };
+      const created: RowSlot = { row: this.inPlace ? this.schema.copyRow(after) : after };
       this.rows.set(mapKey, created);
       this.denseSet(mapKey, created);
       this.order.set(key, mapKey);
@@ -486,7 +457,6 @@ export class Table implements StoredObject {
       assert(target !== undefined, "updated a missing row");
       if (this.inPlace) {
         this.schema.assignRow(target.row, after, changedColumns);
-        target.view = undefined;
       } else {
         assert(target.row === before, "updated row differs from the stored one");
         target.row = after;
@@ -496,30 +466,13 @@ export class Table implements StoredObject {
   }
 
   /**
-   * The row a read hands out: the slot's snapshot, taken now if there is none. Kept in the
-   * slot until the next write, so a row read and then updated is copied once, not twice.
+   * The row a read hands out: a copy of the stored one, made per read. Keeping it in the slot
+   * for the next read (tried: a ring of 256 per table) cost more than the copy it saved:
+   * storing a young copy into an old slot is the write barrier the in-place rows avoid
+   * (53 against 36 ns a cold read, and fewer transfers/s; docs/performance.md).
    */
-  private viewOf(slot: RowSlot): Row {
-    if (!this.inPlace) return slot.row;
-    const view = slot.view;
-    if (view !== undefined) return view;
-    const next = this.viewedNext;
-    const evicted = this.viewed[next];
-    // A slot may be in the ring twice (written, then read again): dropping its newer
-    // snapshot early only costs a copy on its next read.
-    if (evicted !== undefined) evicted.view = undefined;
-    this.viewed[next] = slot;
-    this.viewedNext = (next + 1) & (tableRowSnapshotsCachedMax - 1);
-    return (slot.view = this.schema.copyRow(slot.row));
-  }
-
-  /**
-   * The row a scan hands out: the slot's snapshot if a read took one, else a copy not kept
-   * (a scan of the whole table would otherwise hold a second copy of every row).
-   */
-  private scannedRow(slot: RowSlot): Row {
-    if (!this.inPlace) return slot.row;
-    return slot.view ?? this.schema.copyRow(slot.row);
+  private snapshotOf(slot: RowSlot): Row {
+    return this.inPlace ? this.schema.copyRow(slot.row) : slot.row;
   }
 
   // ---- Slots by key ----

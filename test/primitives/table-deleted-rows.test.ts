@@ -1,8 +1,7 @@
 /**
- * A deleted row must not stay reachable from the table: the ring of snapshots that reads
- * keep (`tableRowSnapshotsCachedMax`) still points at a deleted row's slot until later reads
- * push it out, so the slot must hold nothing once its row is deleted. Checked with a WeakRef
- * after full collections (this file's own process turns on `gc`).
+ * A deleted row must not stay reachable from the table once no change record holds it (a
+ * ring of cached read snapshots, since removed, kept deleted rows' slots alive). Checked with
+ * a WeakRef after full collections (this file's own process turns on `gc`).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -46,6 +46,7 @@ import {
   inferType,
   isKnownType,
   literalType,
+  textSpelledKinds,
   unknownType,
 } from "./infer.ts";
 import {
@@ -294,20 +295,6 @@ const jsonNativeKinds: ReadonlySet<string> = new Set([
 const textCarriedKinds: ReadonlySet<string> = new Set(
   baseKinds.filter((kind) => !jsonNativeKinds.has(kind)),
 );
-
-/**
- * Kinds a text spells (`12:00:00.5`, `2024-01-02T03:04:05Z`, a uuid, `30s`): text compared
- * with one of them is read as one, so that every operator compares values, not spellings (and
- * a join key, rql/join.ts, as `==` does).
- */
-export const textSpelledKinds: ReadonlySet<string> = new Set([
-  "date",
-  "time",
-  "datetime",
-  "duration",
-  "uuid4",
-  "uuid7",
-]);
 
 /**
  * An operand compared with an expression of a text-carried type, read as that type. A

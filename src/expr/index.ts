@@ -17,10 +17,17 @@ export { TokenCursor, describeToken } from "./cursor.ts";
 export { ExpressionParser, parseExpression } from "./parser.ts";
 export type { ParseOptions } from "./parser.ts";
 export { printExpression } from "./printer.ts";
-export { compileExpression, compilePredicate, textSpelledKinds } from "./compile.ts";
+export { compileExpression, compilePredicate } from "./compile.ts";
 export type { CompileOptions } from "./compile.ts";
 export type { Evaluator, Scope } from "./scope.ts";
-export { declaredTypeProblem, inferType, sumModeOf, textReadAs, textReadProblem } from "./infer.ts";
+export {
+  declaredTypeProblem,
+  inferType,
+  sumModeOf,
+  textReadAs,
+  textReadProblem,
+  textSpelledKinds,
+} from "./infer.ts";
 export type { RowDependentProblem } from "./infer.ts";
 export {
   aggregateFunctionNames,

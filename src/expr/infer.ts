@@ -285,8 +285,12 @@ function inferBinary(op: string, left: ValueType, right: ValueType): ValueType {
   return booleanType("rql", left, right);
 }
 
-/** Kinds written as text and read from it: text meeting one of them is parsed as that kind. */
-const textReadKinds: ReadonlySet<BaseKind> = new Set([
+/**
+ * Kinds a text spells (`12:00:00.5`, `2024-01-02T03:04:05Z`, a uuid, `30s`): text compared
+ * with one of them is read as one, so that every operator compares values, not spellings (and
+ * a join key, rql/join.ts, as `==` does).
+ */
+export const textSpelledKinds: ReadonlySet<string> = new Set<BaseKind>([
   "date",
   "time",
   "datetime",
@@ -301,8 +305,8 @@ const textReadKinds: ReadonlySet<BaseKind> = new Set([
  * Text that is no such value then fails, which depends on the rows, not on the types.
  */
 export function textReadAs(a: ValueType, b: ValueType): BaseKind | undefined {
-  if (a.kind === "utf8" && textReadKinds.has(b.kind)) return b.kind;
-  if (b.kind === "utf8" && textReadKinds.has(a.kind)) return a.kind;
+  if (a.kind === "utf8" && textSpelledKinds.has(b.kind)) return b.kind;
+  if (b.kind === "utf8" && textSpelledKinds.has(a.kind)) return a.kind;
   return undefined;
 }
 
@@ -441,7 +445,7 @@ export function declaredTypeProblem(declared: ValueType, found: ValueType): stri
   const familyFound = staticFamily(found.kind);
   if (familyDeclared === undefined || familyFound === undefined) return undefined;
   if (familyDeclared !== familyFound) return `${found.kind} values are never ${declared.kind}`;
-  if (found.kind === declared.kind || !textReadKinds.has(declared.kind)) return undefined;
+  if (found.kind === declared.kind || !textSpelledKinds.has(declared.kind)) return undefined;
   const kind = declared.kind;
   return `${found.kind} is read as ${kind}, and text that is no ${kind} would fail the write`;
 }

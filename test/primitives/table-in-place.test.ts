@@ -15,10 +15,8 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { open, Decimal } from "../../src/index.ts";
 import type { Database, TableHandle } from "../../src/index.ts";
-import { Engine } from "../../src/engine/index.ts";
-import { createManualClock } from "../../src/lib/clock.ts";
-import { Table, registerPrimitiveFactories, tableDefinition } from "../../src/primitives/index.ts";
 import { RowWitness } from "../support/row-witness.ts";
+import { cityTableEngine } from "../support/table-engine.ts";
 
 interface Item {
   id: number;
@@ -543,22 +541,7 @@ describe("tables of every shape", () => {
 
 describe("log, recovery and time travel", () => {
   /** An engine with `app::t` (id, city; a unique index by city). */
-  function tableEngine(): { engine: Engine; table: Table } {
-    const engine = new Engine({ clock: createManualClock(1_000), commitsRetained: 64 });
-    registerPrimitiveFactories(engine.catalog);
-    const definition = tableDefinition("app::t", {
-      columns: { id: "int4", city: "utf8" },
-      primaryKey: "id",
-      indexes: [{ name: "by_city", columns: ["city"], unique: true }],
-    });
-    engine.transact((tx) => {
-      engine.catalog.createNamespace(tx, "app");
-      engine.catalog.create(tx, definition);
-    });
-    const table = engine.catalog.require("app::t");
-    assert.ok(table instanceof Table);
-    return { engine, table };
-  }
+  const tableEngine = (): ReturnType<typeof cityTableEngine> => cityTableEngine({ unique: true });
 
   test("a refused log append rolls the in-place writes back, indexes included", () => {
     const { engine, table } = tableEngine();

@@ -9,11 +9,9 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { open, DbError } from "../../src/index.ts";
 import type { Database, TableHandle } from "../../src/index.ts";
-import { Engine } from "../../src/engine/index.ts";
-import { createManualClock } from "../../src/lib/clock.ts";
-import { Table, registerPrimitiveFactories, tableDefinition } from "../../src/primitives/index.ts";
 import { assertChange, throwsDb } from "../support/assertions.ts";
 import type { Expected } from "../support/assertions.ts";
+import { cityTableEngine } from "../support/table-engine.ts";
 
 interface User {
   id: number;
@@ -794,22 +792,7 @@ describe("stored rows are written in place; every row handed out is a snapshot",
   });
 
   /** An engine with `app::t` (id, city; an index by city), as recovery and replicas use it. */
-  function tableEngine(): { engine: Engine; table: Table } {
-    const engine = new Engine({ clock: createManualClock(1_000), commitsRetained: 16 });
-    registerPrimitiveFactories(engine.catalog);
-    const definition = tableDefinition("app::t", {
-      columns: { id: "int4", city: "utf8" },
-      primaryKey: "id",
-      indexes: [{ name: "by_city", columns: ["city"] }],
-    });
-    engine.transact((tx) => {
-      engine.catalog.createNamespace(tx, "app");
-      engine.catalog.create(tx, definition);
-    });
-    const table = engine.catalog.require("app::t");
-    assert.ok(table instanceof Table);
-    return { engine, table };
-  }
+  const tableEngine = (): ReturnType<typeof cityTableEngine> => cityTableEngine({ unique: false });
 
   test("a snapshot's rows keep the values they had when read", () => {
     const { engine, table } = tableEngine();

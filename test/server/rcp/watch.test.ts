@@ -44,6 +44,22 @@ const create = (machine: string, id: string) =>
 const apply = (id: string, event: string, payload?: unknown) =>
   writer.ok("APPLY_EVENT", { instance_id: id, event, payload });
 
+/** Waits for `subscriptionId`'s end and checks it says its instance was deleted at `walOffset`. */
+async function endOnDeletion(
+  watcher: WireClient,
+  subscriptionId: unknown,
+  walOffset: unknown,
+): Promise<Message> {
+  const end = await watcher.waitFor((m) => m.type === "end");
+  assert.deepEqual(end, {
+    type: "end",
+    subscription_id: subscriptionId,
+    reason: "deleted",
+    wal_offset: walOffset,
+  });
+  return end;
+}
+
 test("WATCH_INSTANCE: result shape, event fields, include_ctx, only applied events", async () => {
   await create("loop", "w-1");
   await create("loop", "w-2");
@@ -226,13 +242,7 @@ test("a resume point before a deletion replays the history, then ends: deleted",
         current_wal_offset: deleted.wal_offset,
       },
     );
-    const end = await watcher.waitFor((m) => m.type === "end");
-    assert.deepEqual(end, {
-      type: "end",
-      subscription_id: sub.subscription_id,
-      reason: "deleted",
-      wal_offset: deleted.wal_offset,
-    });
+    const end = await endOnDeletion(watcher, sub.subscription_id, deleted.wal_offset);
     const events = watcher.events(sub.subscription_id);
     const expected = [
       [go.wal_offset, "GO", undefined],
@@ -255,13 +265,7 @@ test("a live WATCH_INSTANCE ends with reason deleted when its instance is delete
   const all = await watcher.ok("WATCH_ALL", { machines: ["loop"] });
   const go = await apply("gone-3", "GO");
   const deleted = await writer.ok("DELETE_INSTANCE", { instance_id: "gone-3" });
-  const end = await watcher.waitFor((m) => m.type === "end");
-  assert.deepEqual(end, {
-    type: "end",
-    subscription_id: sub.subscription_id,
-    reason: "deleted",
-    wal_offset: deleted.wal_offset,
-  });
+  await endOnDeletion(watcher, sub.subscription_id, deleted.wal_offset);
   assert.deepEqual(
     watcher.events(sub.subscription_id).map((e: Message): unknown => e.wal_offset),
     [go.wal_offset],

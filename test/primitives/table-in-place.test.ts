@@ -25,12 +25,15 @@ interface Item {
   tag: string | null;
 }
 
+/** The columns of `app::items`, as `Item` types them. */
+const itemColumns = { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" } as const;
+
 /** `app::items` with a unique hash, a hash, an ordered and an ordered unique index. */
 async function items(): Promise<{ db: Database; table: TableHandle<Item> }> {
   const db = await open();
   db.createNamespace("app");
   const table = db.createTable<Item>("app::items", {
-    columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+    columns: itemColumns,
     primaryKey: "id",
     indexes: [
       { name: "by_tag", columns: ["tag"], unique: true },
@@ -268,7 +271,7 @@ describe("many rows read among writes", () => {
     const db = await open();
     db.createNamespace("app");
     const table = db.createTable<Item>("app::many", {
-      columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+      columns: itemColumns,
       primaryKey: "id",
       indexes: [{ name: "by_n", columns: ["n"], ordered: true, unique: true }],
     });
@@ -341,7 +344,7 @@ describe("writes undone at once", () => {
     const db = await open({ path: tempPath(t) });
     db.createNamespace("app");
     const table = db.createTable<Item>("app::items", {
-      columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+      columns: itemColumns,
       primaryKey: "id",
       indexes: [{ name: "by_n", columns: ["n"], ordered: true, unique: true }],
     });
@@ -575,7 +578,7 @@ describe("log, recovery and time travel", () => {
     const db = await open({ path, snapshotLogBytes: 0, snapshotsKept: Infinity });
     db.createNamespace("app");
     const table = db.createTable<Item>("app::items", {
-      columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+      columns: itemColumns,
       primaryKey: "id",
       indexes: [{ name: "by_n", columns: ["n"], ordered: true }],
     });
@@ -616,7 +619,7 @@ describe("log, recovery and time travel", () => {
     const db = await open({ path, snapshotLogBytes: 0 });
     db.createNamespace("app");
     const table = db.createTable<Item>("app::items", {
-      columns: { id: "int4", grp: "utf8", n: "int8", tag: "Option(utf8)" },
+      columns: itemColumns,
       primaryKey: "id",
       indexes: [
         { name: "by_tag", columns: ["tag"], unique: true },

@@ -9,6 +9,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createProgram } from "../../src/cli/main.ts";
+import { hashToken } from "../../src/server/auth.ts";
 import { cli } from "../support/cli.ts";
 import { startServer } from "../support/server-process.ts";
 import type { ServerProcess } from "../support/server-process.ts";
@@ -130,6 +131,28 @@ test("a TLS flag wins over its RSTMDB_* variable", async () => {
       message: "RSTMDB_CA_CERT: cannot read /nonexistent/ca.crt (ENOENT)",
     }),
   );
+});
+
+test("query and call read $RSTMDB_TOKEN or $STATEBASE_TOKEN, as the RCP commands do", async (t) => {
+  const secured = await startServer({
+    args: ["--durability", "memory", "--rcp", "off"],
+    env: { STATEBASE_TOKENS: `${hashToken("s3cret")}:read` },
+  });
+  t.after(() => secured.stop());
+  const at = `127.0.0.1:${secured.http.port}`;
+  const refused = await cli("query", rql, "--http", at);
+  assert.equal(refused.code, 2, "no token: the server's 401 is the caller's mistake");
+  for (const name of ["RSTMDB_TOKEN", "STATEBASE_TOKEN"]) {
+    const result = await withEnv({ [name]: "s3cret" }, () => cli("query", rql, "--http", at));
+    assert.equal(result.code, 0, `${name}: ${result.err.join("\n")}`);
+    const called = await withEnv({ [name]: "s3cret" }, () => cli("call", "nope", "--http", at));
+    assert.match(called.err.join("\n"), /nope/, `${name}: call is authenticated too`);
+  }
+  // The flag wins over the variables, as for the RCP commands.
+  const flagWins = await withEnv({ RSTMDB_TOKEN: "wrong" }, () =>
+    cli("query", rql, "--http", at, "--token", "s3cret"),
+  );
+  assert.equal(flagWins.code, 0, flagWins.err.join("\n"));
 });
 
 test("query and call --help list the TLS options", () => {

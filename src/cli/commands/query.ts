@@ -10,7 +10,7 @@ import { connect, StatebaseError } from "../../client/index.ts";
 import type { Client, QueryResult } from "../../client/index.ts";
 import { addHttpTlsFlags, createHttpTlsFetch } from "./http-tls.ts";
 import type { HttpTlsFlags } from "./http-tls.ts";
-import { tlsOf } from "./rcp-connection.ts";
+import { tlsOf, tokenOf } from "./rcp-connection.ts";
 import { exitCodeFailed, exitCodeOk, exitCodeUsage, UsageError } from "../output.ts";
 import type { CliContext } from "../output.ts";
 
@@ -30,7 +30,7 @@ export function addQueryCommands(program: Command, context: CliContext): void {
     .description("run RQL on a server over HTTP")
     .argument("<rql>", "the RQL script")
     .option("--http <host:port>", "the server's HTTP listener", "127.0.0.1:8090")
-    .option("--token <token>", "bearer token (default $STATEBASE_TOKEN)")
+    .option("--token <token>", "bearer token (default $RSTMDB_TOKEN or $STATEBASE_TOKEN)")
     .option("--entry <entry>", "query, command or admin", parseEntry, "query")
     .option("--params <json>", "parameters: a JSON object or array", parseJson);
   addHttpTlsFlags(query)
@@ -48,7 +48,7 @@ export function addQueryCommands(program: Command, context: CliContext): void {
     .argument("<name>", "the procedure's name")
     .option("--args <json>", "arguments: a JSON object or array", parseJson)
     .option("--http <host:port>", "the server's HTTP listener", "127.0.0.1:8090")
-    .option("--token <token>", "bearer token (default $STATEBASE_TOKEN)");
+    .option("--token <token>", "bearer token (default $RSTMDB_TOKEN or $STATEBASE_TOKEN)");
   addHttpTlsFlags(call)
     .option("--json", "print the result as JSON on one line")
     .action(async (name: string, options: RemoteOptions & { args?: unknown }) => {
@@ -69,13 +69,13 @@ async function remote(
   if (!/^[^\s/]+:\d+$/.test(options.http)) {
     throw new UsageError(`--http must be HOST:PORT, got ${options.http}`);
   }
-  const token = options.token ?? process.env["STATEBASE_TOKEN"];
-  // The RCP commands' TLS settings: flags, else RSTMDB_* variables.
+  // The RCP commands' token and TLS settings: flags, else RSTMDB_* (or STATEBASE_TOKEN).
+  const token = tokenOf(options, process.env);
   const tls = tlsOf(options, process.env);
   const client = await connect(`${tls === undefined ? "http" : "https"}://${options.http}`, {
     transport: "http",
     ...(tls === undefined ? {} : { fetch: createHttpTlsFetch(tls) }),
-    ...(token === undefined || token === "" ? {} : { token }),
+    ...(token === undefined ? {} : { token }),
   });
   try {
     await work(client);

@@ -72,8 +72,8 @@ export async function connectRcp(
     ...(tls === undefined ? {} : { tls }),
     ...(flags.connectTimeout === undefined ? {} : { connectTimeoutMs: flags.connectTimeout }),
   });
-  const token = flags.token ?? env.RSTMDB_TOKEN ?? env.STATEBASE_TOKEN;
-  if (token !== undefined && token !== "") {
+  const token = tokenOf(flags, env);
+  if (token !== undefined) {
     try {
       await client.request("AUTH", { method: "bearer", token });
     } catch (error) {
@@ -82,6 +82,15 @@ export async function connectRcp(
     }
   }
   return client;
+}
+
+/**
+ * The bearer token, shared by the RCP and the HTTP commands: `--token`, else `$RSTMDB_TOKEN`
+ * (rstmdb's name), else `$STATEBASE_TOKEN`; an empty one is none.
+ */
+export function tokenOf(flags: { token?: string }, env: NodeJS.ProcessEnv): string | undefined {
+  const token = flags.token ?? env.RSTMDB_TOKEN ?? env.STATEBASE_TOKEN;
+  return token === "" ? undefined : token;
 }
 
 /** `host:port`, `[v6]:port` or `:port`. */

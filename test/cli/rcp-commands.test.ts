@@ -231,6 +231,24 @@ test("watch --count N prints N events, also when the replayed history has more",
   }
 });
 
+test("watch-instance of an instance deleted ends with its end line and exit code 0", async () => {
+  await cli("create-instance", ...auth(), "-m", "order", "-V", "1", "-i", "w-3");
+  const from = rcp.db.seq;
+  rcp.db.machines.applyEvent({ instance_id: "w-3", event: "PAY" });
+  rcp.db.machines.deleteInstance({ instance_id: "w-3" });
+  const watched = await cli("watch-instance", "w-3", ...auth(), "--from-offset", String(from));
+  // The instance will never change again: the watch saw all of it, which is success.
+  assert.equal(watched.code, 0, watched.err.join("\n"));
+  const lines = watched.out.map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(
+    lines.map((line) => [line.type, line.event ?? line.reason]),
+    [
+      ["event", "PAY"],
+      ["end", "deleted"],
+    ],
+  );
+});
+
 test("watch-all whose server goes away says so on stderr and exits 1", async () => {
   const own = await startTestRcp();
   const watching = cli("watch-all", "-s", `127.0.0.1:${own.port}`);

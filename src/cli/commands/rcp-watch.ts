@@ -1,8 +1,9 @@
 /**
  * @module `watch-instance` and `watch-all`: subscribe over RCP and print one JSON event per
  * line until Ctrl-C (then UNWATCH, as rstmdb-cli does), until `--count` events, or until the
- * server ends the subscription (printed as its JSON line, exit code 1). `--from-offset`
- * resumes after an offset without gaps (decision 10).
+ * server ends the subscription (printed as its JSON line; exit code 1, except for a
+ * `watch-instance` whose instance was deleted: it saw all there will be, exit code 0).
+ * `--from-offset` resumes after an offset without gaps (decision 10).
  */
 import type { Command } from "commander";
 import type { RcpClient, RcpStreamMessage } from "../../protocol/index.ts";
@@ -86,13 +87,16 @@ async function watch(
     if (ended === "closed") {
       context.warn(`the connection to ${flags.server} closed before the subscription ended`);
     }
-    failed = ended !== "here";
+    failed = ended !== "here" && ended !== "complete";
   });
   return failed ? exitCodeFailed : code;
 }
 
-/** Who ended a watch: this side (Ctrl-C, `--count`), the server's `end`, or a lost link. */
-type WatchEnd = "here" | "end" | "closed";
+/**
+ * Who ended a watch: this side (Ctrl-C, `--count`), the server's `end` (`complete` when its
+ * reason is the instance's deletion: nothing more can come), or a lost link.
+ */
+type WatchEnd = "here" | "complete" | "end" | "closed";
 
 /** Prints events until Ctrl-C, `count` events, an end message or the connection's end. */
 async function stream(
@@ -116,7 +120,7 @@ async function stream(
     // A replay sends events faster than UNWATCH is answered: those after the end stay unprinted.
     if (finished) return;
     printing = printing.then(() => context.line(JSON.stringify(message)));
-    if (message.type === "end") stop("end");
+    if (message.type === "end") stop(message.reason === "deleted" ? "complete" : "end");
     else if (count !== undefined && ++seen >= count) stop("here");
   });
   const onSignal = (): void => stop("here");

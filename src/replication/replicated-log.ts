@@ -761,6 +761,10 @@ class ReplicatedLog implements LogBackend {
    */
   private async checkedStreamState(): Promise<StreamState | undefined> {
     const { stream, streamCreated, node } = this.connection;
+    // Read before asking: the stream held every message up to here when the question left,
+    // so its answer ends at or after it. A message published or applied while the answer is
+    // on its way is newer than the answer, and no sign of a stream that lost messages.
+    const position = this.publisher?.durableStreamSeq ?? this.head.streamSeq;
     let info;
     try {
       info = await this.jsm.streams.info(stream);
@@ -768,7 +772,6 @@ class ReplicatedLog implements LogBackend {
       if (!isStreamNotFound(error)) return undefined;
       info = undefined;
     }
-    const position = this.publisher?.durableStreamSeq ?? this.head.streamSeq;
     const same =
       info !== undefined && info.created === streamCreated && info.state.last_seq >= position;
     if (same || this.failed !== undefined || this.role === "closed") return info?.state;

@@ -1,0 +1,97 @@
+/**
+ * Goal: a node's periodic check that its stream is still the one it opened (the lease tick's
+ * stream info) never takes a busy stream for a deleted one. The stream's state is answered at
+ * one moment and read later: a commit the node publishes or applies in between is newer than
+ * the answer, and is no sign that the stream lost messages.
+ * Method: in-process writer and follower against the nats-server at NATS_URL; the stream
+ * info requests of both nodes are held, once answered, until the writer has committed again
+ * and the follower applied that commit, then handed over (stale by one message). Both nodes
+ * must go on: the follower still follows, refuses a local write with NOT_WRITER (a 503 over
+ * HTTP, where a stopped node answers IO_ERROR, a 500), and the writer still writes.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { StreamInfo } from "@nats-io/jetstream";
+import { open } from "../../src/index.ts";
+import type { DbError } from "../../src/index.ts";
+import { applyWorkloadStep, workloadSetup } from "../support/crash-workload.ts";
+import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
+
+/** Short, so that lease ticks (and their stream checks) come every 100 ms. */
+const leaseTtlMs = 600;
+
+type StreamInfoFn = (name: string, data?: unknown) => Promise<StreamInfo>;
+
+/**
+ * Holds every answered stream info of `stream` until `release` is called; `held` counts the
+ * distinct callers (one stream API per node) whose answer is being held.
+ */
+function holdStreamInfo(streamsApi: object, stream: string) {
+  const proto = Object.getPrototypeOf(streamsApi) as { info: StreamInfoFn };
+  const original = proto.info;
+  const callers = new Set<object>();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  proto.info = async function (this: object, name, data) {
+    const info = await original.call(this, name, data);
+    if (name !== stream) return info;
+    callers.add(this);
+    await released;
+    return info;
+  };
+  return {
+    held: () => callers.size,
+    release,
+    restore: () => {
+      release();
+      proto.info = original;
+    },
+  };
+}
+
+test("a stale answer to the stream check (a commit applied since) stops no node", async (t) => {
+  const stream = uniqueStream("stale_info");
+  t.after(() => deleteReplicatedLog(stream));
+  const warnings: string[] = [];
+  const onMessage = (kind: string, text: string) => {
+    if (kind === "warning") warnings.push(text);
+  };
+  const replicate = { url: natsUrl, stream, leaseTtlMs };
+  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage });
+  const follower = await open({
+    replicate: { ...replicate, node: "f", role: "follower" },
+    onMessage,
+  });
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  workloadSetup(writer);
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+
+  const nc = await connect({ servers: natsUrl });
+  t.after(() => nc.close());
+  const hold = holdStreamInfo((await jetstreamManager(nc)).streams, stream);
+  t.after(() => hold.restore());
+  await eventually(() => hold.held() === 2, "both nodes' stream checks are answered and held");
+  writer.transact((tx) => applyWorkloadStep(tx, 1));
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "the follower applies the commit");
+  hold.release();
+  // Two more lease ticks each, with answers no longer stale.
+  await new Promise((resolve) => setTimeout(resolve, 2 * (leaseTtlMs / 6) + 50));
+
+  assert.deepEqual(warnings, [], "no node stopped or warned");
+  assert.equal(follower.failure, undefined, follower.failure?.message);
+  assert.equal(writer.failure, undefined, writer.failure?.message);
+  await assert.rejects(follower.admin("create namespace g"), (error: unknown) => {
+    assert.equal((error as DbError).code, "NOT_WRITER", String(error));
+    return true;
+  });
+  writer.transact((tx) => applyWorkloadStep(tx, 2));
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "the follower still follows");
+});

@@ -91,17 +91,6 @@ function indexList(input: unknown, object: string): IndexDefinition[] {
   });
 }
 
-/**
- * Where a table keeps one row. With a primary key, `row` is the table's own copy, which writes
- * overwrite in place and which is never handed out: callers get snapshots (copies). An update
- * that replaced the row instead stored a new young object into an old slot, so the scavenger
- * copied about one row per transfer twice and promoted it (docs/performance.md). Without a
- * primary key, `row` is the immutable row itself (RQL finds such rows by identity).
- */
-interface RowSlot {
-  row: Row;
-}
-
 /** A table's state. */
 export class Table implements StoredObject {
   readonly kind = "table" as const;
@@ -117,26 +106,32 @@ export class Table implements StoredObject {
    * when the schema is too wide to track them: an update then checks the patch by name.
    */
   private readonly pkBits: number | undefined;
-  /** Whether slots hold an own copy written in place (see {@link RowSlot}): with a primary key. */
+  /** Whether stored rows are own copies written in place (see {@link rows}): with a primary key. */
   private readonly inPlace: boolean;
   /** Whether any column is auto-increment: a field, as updates ask on every call. */
   private readonly hasAutoIncrement: boolean;
   /**
-   * Rows by map key, each in a slot whose row is replaced on update. Holding rows directly
-   * (`rows.set` on update) made the transfer bench 40 % slower: garbage collection went from
-   * 18 % to 38 % of the time, each new row now referenced from the map's one large table.
+   * Stored rows by map key. With a primary key, each is the table's own copy, which writes
+   * overwrite in place and which is never handed out: callers get snapshots (copies). An update
+   * that stored a new young row into the map's old table made the scavenger copy and promote
+   * about one row per transfer (garbage collection 26 % of the transfer loop,
+   * docs/performance.md); in place, the map and `dense` are written only by inserts and
+   * deletes. The rows are held directly, not in a slot object per row as when rows were
+   * replaced on update: a read follows one pointer fewer (a cache miss, for a large table).
+   * Without a primary key, the row is the immutable row itself (RQL finds such rows by
+   * identity), replaced on update.
    */
-  private readonly rows = new Map<MapKey, RowSlot>();
+  private readonly rows = new Map<MapKey, Row>();
   /**
-   * The slots of the whole-number keys 0 .. length - 1, the same objects `rows` holds
+   * The rows of the whole-number keys 0 .. length - 1, the same objects `rows` holds
    * (undefined where there is no row): an array element instead of a hash lookup for tables
    * keyed by small whole numbers (ids, account numbers), whose keys then cost one memory
    * access fewer. It grows only by keys near its end (skipped ones hold undefined), so it
    * stays packed; a key past its end is in `rows` alone. The transfer bench (four lookups per
-   * transfer): its hash lookups, 215 instructions per transfer, became 116 in slotOf (callgrind),
-   * and its CPU time per transfer fell from 2.42 to 1.93 µs (medians of 4 alternating runs).
+   * transfer): its hash lookups, 215 instructions per transfer, became 116 (callgrind), and
+   * its CPU time per transfer fell from 2.42 to 1.93 µs (medians of 4 alternating runs).
    */
-  private readonly dense: Array<RowSlot | undefined> = [];
+  private readonly dense: Array<Row | undefined> = [];
   /** The largest whole-number key inserted past the end of `dense` (-1: none). */
   private denseKeyPastMax = -1;
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
@@ -179,8 +174,8 @@ export class Table implements StoredObject {
 
   /** The row under primary key `key` (a value, or a list for composite keys). */
   get(key: unknown): Row | undefined {
-    const slot = this.slotOf(this.mapKeyOfInput(key));
-    return slot === undefined ? undefined : this.snapshotOf(slot);
+    const stored = this.storedRow(this.mapKeyOfInput(key));
+    return stored === undefined ? undefined : this.snapshotOf(stored);
   }
 
   /**
@@ -261,7 +256,7 @@ export class Table implements StoredObject {
     const row = this.schema.normalizeRow(input, (column) => this.allocate(tx, column), rowIndex);
     const key = this.hasPrimaryKey ? this.keyOf(row) : this.rowIdNext;
     const mapKey = this.mapKeyOfStored(key);
-    if (this.slotOf(mapKey) !== undefined) {
+    if (this.storedRow(mapKey) !== undefined) {
       throw new DbError(
         "CONSTRAINT_VIOLATION",
         `${this.name}: primary key ${describeValue(key)} already exists` +
@@ -290,16 +285,16 @@ export class Table implements StoredObject {
 
   private updateRow(tx: Transaction, key: unknown, patch: unknown): Row {
     const mapKey = this.mapKeyOfInput(key);
-    // The slot found here is the one written: one map lookup per update, not two.
-    const slot = this.slotOf(mapKey);
-    if (slot === undefined) {
+    // The row found here is the one written: one map lookup per update, not two.
+    const stored = this.storedRow(mapKey);
+    if (stored === undefined) {
       throw new DbError("NOT_FOUND", `${this.name}: no row with key ${describeValue(key)}`, {
         object: this.name,
         value: describeValue(key),
       });
     }
     // A snapshot: it becomes the change's before, which must never change.
-    const before = this.snapshotOf(slot);
+    const before = this.snapshotOf(stored);
     const after = this.schema.patchRow(before, patch);
     const changedColumns = this.schema.patchChangedColumns;
     if (this.keyMayChange(patch, changedColumns)) this.checkKeyUnchanged(before, after);
@@ -307,7 +302,7 @@ export class Table implements StoredObject {
     // Without a primary key the row id is the key (keyOf would give an empty list).
     const rowKey = this.hasPrimaryKey ? this.keyOf(before) : key;
     for (const index of this.indexes) index.checkUnique(after, mapKey);
-    this.writeRow(rowKey, mapKey, before, after, slot, changedColumns);
+    this.writeRow(rowKey, mapKey, before, after, stored, changedColumns);
     tx.record(this, new ChangeRecord(this.name, "update", rowKey, before, after), changedColumns);
     return after;
   }
@@ -321,8 +316,8 @@ export class Table implements StoredObject {
       const key = this.keyOf(row);
       const mapKey = this.mapKeyOfStored(key);
       this.noteAutoValues(tx, row);
-      const slot = this.slotOf(mapKey);
-      this.write(tx, key, mapKey, slot === undefined ? undefined : this.snapshotOf(slot), row);
+      const stored = this.storedRow(mapKey);
+      this.write(tx, key, mapKey, stored === undefined ? undefined : this.snapshotOf(stored), row);
       return row;
     });
   }
@@ -331,9 +326,9 @@ export class Table implements StoredObject {
   del(tx: Transaction, key: unknown): boolean {
     tx.assertWritable(this.name);
     const mapKey = this.mapKeyOfInput(key);
-    const slot = this.slotOf(mapKey);
-    if (slot === undefined) return false;
-    const before = this.snapshotOf(slot);
+    const stored = this.storedRow(mapKey);
+    if (stored === undefined) return false;
+    const before = this.snapshotOf(stored);
     this.write(tx, this.hasPrimaryKey ? this.keyOf(before) : key, mapKey, before, undefined);
     return true;
   }
@@ -341,8 +336,8 @@ export class Table implements StoredObject {
   /** Deletes a stored row found by a scan or lookup. */
   delRow(tx: Transaction, row: Row): boolean {
     if (this.hasPrimaryKey) return this.del(tx, this.keyOf(row));
-    for (const [mapKey, slot] of this.rows) {
-      if (slot.row === row) return this.del(tx, mapKey);
+    for (const [mapKey, stored] of this.rows) {
+      if (stored === row) return this.del(tx, mapKey);
     }
     return false;
   }
@@ -354,10 +349,10 @@ export class Table implements StoredObject {
       autoNext: [...this.autoNext].map(([name, next]) => [name, `${next}`]),
       rowIdNext: this.rowIdNext,
     };
-    const readChunk = mapChunks(this.rows, (mapKey, slot) => [
+    const readChunk = mapChunks(this.rows, (mapKey, stored) => [
       mapKey,
-      this.hasPrimaryKey ? this.keyOf(slot.row) : mapKey,
-      this.snapshotOf(slot),
+      this.hasPrimaryKey ? this.keyOf(stored) : mapKey,
+      this.snapshotOf(stored),
     ]);
     return { meta, readChunk, mapKeyOfChange: (change) => this.mapKeyOfStored(change.key) };
   }
@@ -377,7 +372,7 @@ export class Table implements StoredObject {
 
   applyChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);
-    const current = this.slotOf(mapKey)?.row;
+    const current = this.storedRow(mapKey);
     assert(
       (current === undefined) === (change.before === undefined),
       "replay: row existence differs",
@@ -389,14 +384,12 @@ export class Table implements StoredObject {
 
   revertChange(change: Change): void {
     const mapKey = this.mapKeyOfStored(change.key);
-    const slot = this.slotOf(mapKey);
+    const stored = this.storedRow(mapKey);
     const after = change.after as Row | undefined;
     const same =
-      slot === undefined || after === undefined
-        ? slot?.row === after
-        : this.inPlace
-          ? this.schema.sameValues(slot.row, after)
-          : slot.row === after;
+      stored === undefined || after === undefined || !this.inPlace
+        ? stored === after
+        : this.schema.sameValues(stored, after);
     assert(same, "revert: row differs from the change");
     this.writeRow(
       change.key,
@@ -426,7 +419,7 @@ export class Table implements StoredObject {
   }
 
   /**
-   * `slot`: the row's slot, when the caller has looked it up (an update), with the columns the
+   * `stored`: the stored row, when the caller has looked it up (an update), with the columns the
    * update changed (`changedColumns`, see `Schema.patchChangedColumns`): only those are
    * written. `before` may be the stored row itself (a replayed change), so the indexes read it
    * before it is overwritten.
@@ -436,7 +429,7 @@ export class Table implements StoredObject {
     mapKey: MapKey,
     before: Row | undefined,
     after: Row | undefined,
-    slot?: RowSlot,
+    stored?: Row,
     changedColumns = changedColumnsUnknown,
   ): void {
     const indexes = this.indexes;
@@ -448,37 +441,38 @@ export class Table implements StoredObject {
     } else if (before === undefined) {
       // The table's own copy: the row given may be handed out (the change's after, insert()'s
       // result), and the stored one is overwritten by later updates.
-      const created: RowSlot = { row: this.inPlace ? this.schema.copyRow(after) : after };
+      const created = this.inPlace ? this.schema.copyRow(after) : after;
       this.rows.set(mapKey, created);
       this.denseSet(mapKey, created);
       this.order.set(key, mapKey);
     } else {
-      const target = slot ?? this.slotOf(mapKey);
+      const target = stored ?? this.storedRow(mapKey);
       assert(target !== undefined, "updated a missing row");
       if (this.inPlace) {
-        this.schema.assignRow(target.row, after, changedColumns);
+        this.schema.assignRow(target, after, changedColumns);
       } else {
-        assert(target.row === before, "updated row differs from the stored one");
-        target.row = after;
+        assert(target === before, "updated row differs from the stored one");
+        this.rows.set(mapKey, after);
+        if (this.denseIndexOf(mapKey) >= 0) this.dense[mapKey as number] = after;
       }
     }
     this.revisionValue++;
   }
 
   /**
-   * The row a read hands out: a copy of the stored one, made per read. Keeping it in the slot
+   * The row a read hands out: a copy of the stored one, made per read. Keeping it beside the row
    * for the next read (tried: a ring of 256 per table) cost more than the copy it saved:
-   * storing a young copy into an old slot is the write barrier the in-place rows avoid
+   * storing a young copy into an old object is the write barrier the in-place rows avoid
    * (53 against 36 ns a cold read, and fewer transfers/s; docs/performance.md).
    */
-  private snapshotOf(slot: RowSlot): Row {
-    return this.inPlace ? this.schema.copyRow(slot.row) : slot.row;
+  private snapshotOf(stored: Row): Row {
+    return this.inPlace ? this.schema.copyRow(stored) : stored;
   }
 
-  // ---- Slots by key ----
+  // ---- Rows by key ----
 
-  /** The slot under `mapKey`: by array index for a key the dense array covers, else by hash. */
-  private slotOf(mapKey: MapKey): RowSlot | undefined {
+  /** The row under `mapKey`: by array index for a key the dense array covers, else by hash. */
+  private storedRow(mapKey: MapKey): Row | undefined {
     const index = this.denseIndexOf(mapKey);
     return index >= 0 ? this.dense[index] : this.rows.get(mapKey);
   }
@@ -491,15 +485,15 @@ export class Table implements StoredObject {
   }
 
   /**
-   * Puts a new row's slot in `dense` when it covers the key, or extends it to the key when the
+   * Puts a new row in `dense` when it covers the key, or extends it to the key when the
    * key is near its end. Every key it newly covers is looked up in `rows` (a row inserted
    * earlier past its end), so that every key it covers is in it.
    */
-  private denseSet(mapKey: MapKey, slot: RowSlot): void {
+  private denseSet(mapKey: MapKey, row: Row): void {
     if (typeof mapKey !== "number" || !Number.isInteger(mapKey) || mapKey < 0) return;
     const dense = this.dense;
     if (mapKey < dense.length) {
-      dense[mapKey] = slot;
+      dense[mapKey] = row;
       return;
     }
     // Rows past the end lie at most at the largest key inserted there, so inserts in key
@@ -510,7 +504,7 @@ export class Table implements StoredObject {
     while (dense.length < mapKey) {
       dense.push(dense.length <= pastMax ? this.rows.get(dense.length) : undefined);
     }
-    dense.push(slot);
+    dense.push(row);
     while (dense.length <= pastMax && dense.length < tableDenseKeysMax) {
       const next = this.rows.get(dense.length);
       if (next === undefined) return;

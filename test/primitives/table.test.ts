@@ -264,6 +264,22 @@ describe("tables without a primary key", () => {
     );
     assert.deepEqual(log.scan(), [{ n: 1 }, { n: 2 }]);
   });
+
+  test("an updated row replaces the stored one for every read and the next write", async () => {
+    // Such rows are replaced, not written in place: by row id (an array element), by scan
+    // (the map) and by identity (RQL's delete) each must find the new row, not the one before.
+    const db = await open();
+    const log = db.createTable("log", { columns: { n: "int4" } });
+    log.insertMany([{ n: 1 }, { n: 2 }]);
+    log.update(2, { n: 20 });
+    log.update(2, { n: 200 });
+    assert.deepEqual(log.get(2), { n: 200 });
+    assert.deepEqual(log.scan(), [{ n: 1 }, { n: 200 }]);
+    const result = await db.command("delete default::log filter { n == 200 }");
+    assert.equal(result.frames[0]?.[0]?.["deleted"], 1);
+    assert.deepEqual(log.scan(), [{ n: 1 }]);
+    assert.equal(log.get(2), undefined);
+  });
 });
 
 describe("scan", () => {

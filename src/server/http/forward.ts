@@ -76,8 +76,33 @@ export async function forwardWrite(
       body: await response.text(),
     };
   } catch (error) {
-    throw unavailable(`writer ${writer.node} at ${writer.http} did not answer: ${reasonOf(error)}`);
+    // A client may send a NOT_WRITER write again: it is told whether the writer may have it.
+    const outcome = wasNotSent(error)
+      ? "the request did not reach it: sending it again is safe"
+      : "it may have applied the write: read before sending it again";
+    const where = `writer ${writer.node} at ${writer.http}`;
+    throw unavailable(`${where} did not answer: ${reasonOf(error)}: ${outcome}`);
   }
+}
+
+/**
+ * Codes of fetch failures (its cause's) that happen before a byte of the request leaves: no
+ * connection was made. Anything else (a timeout, a reset, a cut answer) may come after the
+ * writer read the request, and applied it.
+ */
+const notSentCauseCodes = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+function wasNotSent(error: unknown): boolean {
+  const cause =
+    error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === "string" && notSentCauseCodes.has(cause.code);
 }
 
 /** fetch reports "fetch failed" and keeps the useful part (ECONNREFUSED, ...) in the cause. */

@@ -1,14 +1,16 @@
 /**
  * Goal: a follower that cannot reach a writer answers NOT_WRITER (503) saying why, within a
  * bound, instead of hanging or failing with an internal error.
- * Method: forwardWrite with a writer that is unknown, one that advertises no address, and one
- * whose address refuses connections (a port that was just closed).
+ * Method: forwardWrite with a writer that is unknown, one that advertises no address, one
+ * whose address refuses connections (a port that was just closed), and writers that misbehave
+ * on the wire: one that closes the connection without answering, one that answers bytes that
+ * are not HTTP, and one that closes the connection halfway through its answer's body.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { FastifyRequest } from "fastify";
 import { forwardWrite } from "../../../src/server/http/forward.ts";
 import { ProtocolError } from "../../../src/server/wire-error.ts";
@@ -46,6 +48,8 @@ test("no writer, no address, or an unreachable writer: NOT_WRITER with the reaso
   await refusedWith({ node: "w" }, /writer w advertises no HTTP address/);
   const http = `http://127.0.0.1:${await closedPort()}`;
   await refusedWith({ node: "w", http }, /writer w at http:\/\/127\.0\.0\.1:\d+ did not answer/);
+  // Refused before the request left: the write cannot have been applied.
+  await refusedWith({ node: "w", http }, /did not reach it: sending it again is safe/);
 });
 
 test("a request in absolute form is forwarded to the writer's own path", async () => {
@@ -70,5 +74,45 @@ test("a request in absolute form is forwarded to the writer's own path", async (
     assert.deepEqual(paths, ["/v1/command?x=1"]);
   } finally {
     writer.close();
+  }
+});
+
+/** A TCP server that treats each connection with `onSocket`; closed after `body`. */
+async function withRawWriter(
+  onSocket: (socket: Socket) => void,
+  body: (http: string) => Promise<void>,
+): Promise<void> {
+  const server = createServer(onSocket);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.close();
+  }
+}
+
+test("a writer that hangs up, answers no HTTP or cuts its answer: maybe applied", async () => {
+  const misbehaviours: Array<[string, (socket: Socket) => void]> = [
+    ["hangs up", (socket) => socket.once("data", () => socket.destroy())],
+    ["answers no HTTP", (socket) => socket.once("data", () => socket.end("garbage\r\n\r\n"))],
+    [
+      "cuts its answer short",
+      (socket) =>
+        socket.once("data", () => {
+          socket.write(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n" +
+              '{"frames":',
+          );
+          setTimeout(() => socket.destroy(), 20);
+        }),
+    ],
+  ];
+  for (const [what, onSocket] of misbehaviours) {
+    await withRawWriter(onSocket, (http) =>
+      // It received the request: it may have applied the write, and the answer says so.
+      refusedWith({ node: "w", http }, /did not answer.*: it may have applied the write/).catch(
+        (error: unknown) => assert.fail(`a writer that ${what}: ${String(error)}`),
+      ),
+    );
   }
 });

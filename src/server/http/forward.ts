@@ -53,6 +53,12 @@ export async function forwardWrite(
         `send writes to it directly`,
     );
   }
+  if (!isHttpUrl(writer.http)) {
+    throw unavailable(
+      `writer ${writer.node} advertises ${JSON.stringify(writer.http)}, not an http(s) URL ` +
+        `(set advertiseHttp on it); the request did not reach it: sending it again is safe`,
+    );
+  }
   const headers: Record<string, string> = {
     "content-type": "application/json",
     [forwardedHeader]: forwarding.self,
@@ -103,6 +109,13 @@ function wasNotSent(error: unknown): boolean {
   const cause =
     error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   return typeof cause?.code === "string" && notSentCauseCodes.has(cause.code);
+}
+
+/** Whether fetch can send to `url`: the lease holds what the writer (or a person) wrote. */
+function isHttpUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const { protocol } = new URL(url);
+  return protocol === "http:" || protocol === "https:";
 }
 
 /** fetch reports "fetch failed" and keeps the useful part (ECONNREFUSED, ...) in the cause. */

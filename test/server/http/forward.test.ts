@@ -48,6 +48,10 @@ test("no writer, no address, or an unreachable writer: NOT_WRITER with the reaso
   await refusedWith({ node: "w" }, /writer w advertises no HTTP address/);
   const http = `http://127.0.0.1:${await closedPort()}`;
   await refusedWith({ node: "w", http }, /writer w at http:\/\/127\.0\.0\.1:\d+ did not answer/);
+  // An address no request can be sent to (a lease written by hand, or by another version).
+  for (const bad of ["ftp://writer:21", "http://wri ter:8090", "writer:8090"]) {
+    await refusedWith({ node: "w", http: bad }, /writer w advertises .* not an http\(s\) URL/);
+  }
   // Refused before the request left: the write cannot have been applied.
   await refusedWith({ node: "w", http }, /did not reach it: sending it again is safe/);
 });

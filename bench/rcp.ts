@@ -18,7 +18,13 @@
  * shown, latency percentiles are the medians of the rounds' p50 and p99 (client-measured,
  * request written to answer parsed, one client process for both systems). Each server's CPU
  * time (user + system, from /proc) per operation is shown too: it does not depend on what
- * else shares the machine, so it says what one core could sustain (1e6 / µs per op).
+ * else shares the machine, so it says what one core could sustain (1e6 / µs per op). That
+ * holds under load; unpipelined on one connection it does not (each operation sleeps and
+ * wakes the server's threads, and what a wake-up costs depends on the load: 150–590 µs per
+ * APPLY_EVENT for the same code on this 2-core VM). So each server's context switches per
+ * operation (voluntary, all its threads, from /proc) are shown too: a thread-pool trip or an
+ * extra event-loop wake-up shows there whatever the load. For Statebase, the commits per fsync
+ * (WAL_STATS) say how well requests share a group commit.
  *
  * Knobs (environment): SECONDS, ROUNDS, PIPELINE, CONNECTIONS ("1,50"), PROFILE (a directory:
  * the Statebase server runs with --cpu-prof and writes its profile there on exit),
@@ -28,6 +34,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,6 +72,10 @@ interface Round {
    * two-core machine, what the client takes is not there for the server.
    */
   clientCpuUsPerOp: number;
+  /** The server's voluntary context switches (all threads: each a sleep) per operation. */
+  switchesPerOp: number;
+  /** Operations per fsync of the server's log; NaN where not known (Redis). */
+  opsPerFsync: number;
 }
 
 /** One system under test: a pool of connections and one transition on an instance slot. */
@@ -72,6 +83,8 @@ interface System {
   name: string;
   /** The server process, whose CPU time is read from /proc around every round. */
   pid: number;
+  /** The log's fsyncs so far, where the system reports them. */
+  fsyncCount?(): Promise<number>;
   prepare(point: Point): Promise<Driver>;
   close(): Promise<void>;
 }
@@ -103,6 +116,10 @@ async function startStatebase(): Promise<System> {
   return {
     name: "Statebase RCP",
     pid: server.process.pid!,
+    async fsyncCount() {
+      const stats = await admin.request<{ io_stats: { fsyncs: number } }>("WAL_STATS");
+      return stats.io_stats.fsyncs;
+    },
     async prepare(point) {
       const prefix = `p${pointIndex++}`;
       const slots = point.connections * point.inFlight;
@@ -264,6 +281,8 @@ async function runRound(
   durationMs: number,
 ): Promise<Round> {
   const latencies: number[] = [];
+  const fsyncsBefore = (await system.fsyncCount?.()) ?? NaN;
+  const switchesBefore = contextSwitches(system.pid);
   const cpuBefore = cpuMs(system.pid);
   const clientBefore = process.cpuUsage();
   const started = performance.now();
@@ -283,16 +302,46 @@ async function runRound(
   await Promise.all(Array.from({ length: slots }, (_, index) => slot(index)));
   const seconds = (performance.now() - started) / 1000;
   const cpuUsPerOp = ((cpuMs(system.pid) - cpuBefore) * 1000) / completed;
+  const switchesPerOp = (contextSwitches(system.pid) - switchesBefore) / completed;
   const client = process.cpuUsage(clientBefore);
   const clientCpuUsPerOp = (client.user + client.system) / completed;
   const sorted = Float64Array.from(latencies).sort();
+  const fsyncs = ((await system.fsyncCount?.()) ?? NaN) - fsyncsBefore;
   return {
     rate: completed / seconds,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     cpuUsPerOp,
     clientCpuUsPerOp,
+    switchesPerOp,
+    opsPerFsync: completed / fsyncs,
   };
+}
+
+/**
+ * Voluntary context switches of every thread of process `pid` so far, from
+ * /proc/<pid>/task/<tid>/status; threads that ended take theirs with them.
+ */
+function contextSwitches(pid: number): number {
+  let total = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0; // the process is gone
+  }
+  for (const task of tasks) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/task/${task}/status`, "utf8");
+    } catch {
+      continue; // the thread ended
+    }
+    // Voluntary only: a thread that blocks (a sleep, a wake-up to come); being preempted
+    // (nonvoluntary) depends on the machine's load.
+    total += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return total;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -316,6 +365,8 @@ interface Summary {
   p99Ms: number;
   cpuUsPerOp: number;
   clientCpuUsPerOp: number;
+  switchesPerOp: number;
+  opsPerFsync: number;
   rates: number[];
 }
 
@@ -341,6 +392,8 @@ async function measurePoint(systems: System[], point: Point): Promise<PointResul
       p99Ms: median(measured.map((r) => r.p99Ms)),
       cpuUsPerOp: median(measured.map((r) => r.cpuUsPerOp)),
       clientCpuUsPerOp: median(measured.map((r) => r.clientCpuUsPerOp)),
+      switchesPerOp: median(measured.map((r) => r.switchesPerOp)),
+      opsPerFsync: median(measured.map((r) => r.opsPerFsync)),
       rates: measured.map((r) => r.rate),
     });
   });
@@ -361,6 +414,8 @@ function printPoint(result: PointResult): void {
         `   p50 ${ms(r.p50Ms).padStart(7)} ms   p99 ${ms(r.p99Ms).padStart(7)} ms` +
         `   server CPU ${r.cpuUsPerOp.toFixed(0).padStart(4)} µs/op` +
         `   client CPU ${r.clientCpuUsPerOp.toFixed(0).padStart(3)} µs/op` +
+        `   switches ${r.switchesPerOp.toFixed(2).padStart(5)}/op` +
+        (Number.isNaN(r.opsPerFsync) ? "" : `   ${r.opsPerFsync.toFixed(1)} ops/fsync`) +
         `   (rounds: ${r.rates.map(fmt).join(", ")})`,
     );
   }

@@ -475,7 +475,11 @@ class ReplicatedLog implements LogBackend {
       onStop: (error) => this.stopFor(toDbError(error, "following the stream")),
     });
     const follower = this.follower;
-    await retryTransient("following the stream", () => follower.start());
+    await retryTransient(
+      "following the stream",
+      () => follower.start(),
+      () => this.role === "closed",
+    );
   }
 
   /**
@@ -610,8 +614,10 @@ class ReplicatedLog implements LogBackend {
     const { bytes, hash } = encodeRecord(commit, notHead);
     const msgID = `takeover-${Buffer.from(hash).toString("hex")}`;
     try {
-      const ack = await retryTransient("appending the takeover record", () =>
-        this.js.publish(subject, bytes, { msgID, expect: { lastSequence: last } }),
+      const ack = await retryTransient(
+        "appending the takeover record",
+        () => this.js.publish(subject, bytes, { msgID, expect: { lastSequence: last } }),
+        () => this.role === "closed",
       );
       return ack.seq;
     } catch (error) {
@@ -707,6 +713,7 @@ class ReplicatedLog implements LogBackend {
 
   /** A tick's step failed (NATS refused, a reader did not start): the next tick goes on. */
   private reportTickFailure(error: unknown): void {
+    if (this.role === "closed") return; // cut short by close(): its connections are gone
     const { node, stream } = this.connection;
     this.report(
       "warning",

@@ -59,6 +59,8 @@ const duplicateWindowMs = 2 * 60 * 1000;
 const connectTimeoutMs = 5000;
 /** How long open keeps retrying while JetStream has no leader (a NATS node just died). */
 const setupRetryMs = 30_000;
+/** The pause between two tries of a request that failed transiently. */
+const retryTransientPauseMs = 250;
 const streamNamePattern = /^[A-Za-z0-9_-]{1,200}$/;
 
 /** Connects and makes sure the stream and both buckets exist. */
@@ -294,8 +296,16 @@ async function describeServerSync(url: string | undefined, version: string): Pro
   }
 }
 
-/** Runs `fn` again while it fails transiently (no JetStream leader yet), up to a bound. */
-export async function retryTransient<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` again while it fails transiently (no JetStream leader yet), up to a bound. Once
+ * `abandoned` (its caller closed the node meanwhile) it stops with the last error instead:
+ * on a closed connection every try fails as a lost one does, for the whole bound.
+ */
+export async function retryTransient<T>(
+  what: string,
+  fn: () => Promise<T>,
+  abandoned: () => boolean = () => false,
+): Promise<T> {
   const startedMs = performance.now();
   for (;;) {
     try {
@@ -305,7 +315,8 @@ export async function retryTransient<T>(what: string, fn: () => Promise<T>): Pro
       if (performance.now() - startedMs > setupRetryMs) {
         throw new DbError("IO_ERROR", `${what}: ${String(error)}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, retryTransientPauseMs));
+      if (abandoned()) throw error;
     }
   }
 }

@@ -160,3 +160,45 @@ test("a follower whose new reader fails to start keeps trying until it reads", a
     warnings.join("\n"),
   );
 });
+
+test("a node closed while its reader's restart is being retried stops retrying", async (t) => {
+  const stream = uniqueStream("closed_retry");
+  t.after(() => deleteReplicatedLog(stream));
+  const replicate = { url: natsUrl, stream, leaseTtlMs };
+  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage: () => {} });
+  t.after(() => writer.close());
+  // Once `failing`, every start fails as a lost connection does: worth retrying, until closed.
+  const readers: Follower[] = [];
+  let failing = false;
+  let failedStarts = 0;
+  // Called with each reader as `this`, below: it is never separated from one.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const start = Follower.prototype.start;
+  Follower.prototype.start = async function (this: Follower) {
+    if (failing) {
+      failedStarts++;
+      throw new Error("injected: disconnected");
+    }
+    readers.push(this);
+    return start.call(this);
+  };
+  t.after(() => (Follower.prototype.start = start));
+  const follower = await open({
+    replicate: { ...replicate, node: "f", role: "follower" },
+    onMessage: () => {},
+  });
+  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
+  workloadSetup(writer);
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+
+  failing = true;
+  await (readers[0] as unknown as { messages: { close(): Promise<void> } }).messages.close();
+  await commitStep(writer, 1);
+  await eventually(() => failedStarts >= 2, "the follower retries starting a reader");
+  await follower.close();
+  const afterClose = failedStarts;
+  // Retries come every 250 ms: four periods without one show the retrying stopped.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.ok(failedStarts <= afterClose + 1, `${failedStarts - afterClose} starts after close`);
+});

@@ -182,9 +182,16 @@ export class WAL {
     if (commit.seq !== this.stats.appendedSeq + 1)
       assertionFailed(`log append of ${commit.seq} after ${this.stats.appendedSeq}`);
     this.encode(commit);
-    const at = this.now();
-    if (this.stats.durableSeq === this.stats.appendedSeq) this.undurableSince = at;
-    if (this.takenSeq === this.stats.appendedSeq) this.firstPendingAt = at;
+    // The clock is read only by a record that starts a wait (the first not yet durable, or
+    // the first not yet taken into a flush): commits that pile up between two flushes, as in
+    // a loop that never yields, read it once, not once each.
+    const startsUndurable = this.stats.durableSeq === this.stats.appendedSeq;
+    const startsPending = this.takenSeq === this.stats.appendedSeq;
+    if (startsUndurable || startsPending) {
+      const at = this.now();
+      if (startsUndurable) this.undurableSince = at;
+      if (startsPending) this.firstPendingAt = at;
+    }
     this.stats.appendedSeq = commit.seq;
     if (policy === "immediate" || this.windowMs === 0) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.windowMs);

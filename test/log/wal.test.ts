@@ -275,6 +275,38 @@ test("the durability lag grows while commits wait and is 0 once they are on disk
   await wal.close();
 });
 
+test("the lag after a flush counts from the first commit that arrived during it", async () => {
+  let now = 1000;
+  let clockReads = 0;
+  const wal = new WAL({
+    storage: createMemoryStorage(),
+    tail: emptyTail,
+    segmentSizeBytes: 1 << 16,
+    windowMs: 60_000, // a long window: nothing flushes by itself during the test
+    now: () => {
+      clockReads++;
+      return now;
+    },
+  });
+  wal.append(commit(1), "window");
+  const first = wal.waitDurable(1); // takes commit 1 into a flush at once
+  now += 10;
+  const secondAt = now;
+  wal.append(commit(2), "window"); // the first commit the next flush will take
+  for (let seq = 3; seq <= 100; seq++) {
+    now += 1;
+    wal.append(commit(seq), "window");
+  }
+  // Only commits that start a wait read the clock: 1 (first not durable), 2 (first pending).
+  assert.equal(clockReads, 2, "the 98 commits piled up after commit 2 read no clock");
+  await first;
+  now += 5;
+  assert.equal(wal.lagMs(), now - secondAt, "measured from commit 2, the oldest not on disk");
+  await wal.flush();
+  assert.equal(wal.lagMs(), 0);
+  await wal.close();
+});
+
 test("every byte of a segment header is checked (magic, seq, checksum, reserved)", async () => {
   for (let offset = 0; offset < 24; offset++) {
     const { storage, last } = await logWith(3);

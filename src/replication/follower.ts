@@ -18,7 +18,13 @@ export interface FollowerOptions {
   readonly messageSizeBytesMax: number;
   /** Called in stream order; a throw stops the follower and reaches `onStop`. */
   readonly onMessage: (data: Uint8Array, streamSeq: number, pending: number) => void;
+  /** Called once with what `onMessage` threw: the history cannot go on here. */
   readonly onStop: (error: unknown) => void;
+  /**
+   * Called once when the client's reader failed (it gave up recreating its consumer through
+   * a NATS outage): nothing was wrong with the stream, and a new Follower may read on.
+   */
+  readonly onReadFailure: (error: unknown) => void;
 }
 
 /** Messages the consumer buffers ahead of the apply loop, at most. */
@@ -63,10 +69,16 @@ export class Follower {
     try {
       for await (const message of messages) {
         if (this.stopping) break;
-        this.options.onMessage(message.data, message.seq, message.info.pending);
+        try {
+          this.options.onMessage(message.data, message.seq, message.info.pending);
+        } catch (error) {
+          this.stopping = true;
+          this.options.onStop(error);
+          return;
+        }
       }
     } catch (error) {
-      if (!this.stopping) this.options.onStop(error);
+      if (!this.stopping) this.options.onReadFailure(error);
     }
   }
 }

@@ -237,6 +237,8 @@ class ReplicatedLog implements LogBackend {
   private takeoverGivenUpCount = 0;
   /** When (performance.now()) this node may try to take the lease again after giving up. */
   private takeoverRetryAtMs = 0;
+  /** Why the follower's reader failed (the NATS client gave up); undefined while it reads. */
+  private readFailure: string | undefined;
   /** The follower's position at a lease tick and since when it has not moved. */
   private followed = { streamSeq: 0, sinceMs: 0 };
 
@@ -466,6 +468,7 @@ class ReplicatedLog implements LogBackend {
   // ---- Roles ----
 
   private async startFollowing(): Promise<void> {
+    this.readFailure = undefined;
     this.follower = new Follower({
       js: this.js,
       stream: this.connection.stream,
@@ -473,6 +476,8 @@ class ReplicatedLog implements LogBackend {
       messageSizeBytesMax: this.nc.info?.max_payload ?? natsMessageBytesMaxDefault,
       onMessage: (data, streamSeq, pending) => this.onMessage(data, streamSeq, pending),
       onStop: (error) => this.stopFor(toDbError(error, "following the stream")),
+      // Said, and a new reader started, at the next lease tick (checkFollowing).
+      onReadFailure: (error) => (this.readFailure = String(error)),
     });
     const follower = this.follower;
     await retryTransient(
@@ -747,6 +752,13 @@ class ReplicatedLog implements LogBackend {
    */
   private async checkFollowing(): Promise<void> {
     if (this.role !== "follower" || this.follower === undefined) return;
+    const { node, stream } = this.connection;
+    if (this.readFailure !== undefined) {
+      await this.followAgain(
+        `node ${node}'s reader of stream ${stream} failed: ${this.readFailure}`,
+      );
+      return;
+    }
     const state = await this.checkedStreamState();
     if (state === undefined) return; // NATS did not answer: the next lease tick asks again
     const last = state.last_seq;
@@ -760,15 +772,18 @@ class ReplicatedLog implements LogBackend {
     }
     if (now - this.followed.sinceMs < followerStallMsMax) return;
     this.followed = { streamSeq: at, sinceMs: now };
-    this.report(
-      "warning",
-      `node ${this.connection.node} read nothing of stream ${this.connection.stream} for ` +
-        `${followerStallMsMax} ms while ${this.lagCommits} messages wait; reading again ` +
-        `from message ${at + 1}`,
+    await this.followAgain(
+      `node ${node} read nothing of stream ${stream} for ${followerStallMsMax} ms while ` +
+        `${this.lagCommits} messages wait`,
     );
-    const stalled = this.follower;
+  }
+
+  /** Stops the follower's reader, saying `why`, and starts one after the last message read. */
+  private async followAgain(why: string): Promise<void> {
+    this.report("warning", `${why}; reading again from message ${this.head.streamSeq + 1}`);
+    const stopped = this.follower;
     this.follower = undefined;
-    await stalled.stop();
+    await stopped?.stop();
     if (this.role === "follower" && this.failed === undefined) await this.startFollowing();
   }
 

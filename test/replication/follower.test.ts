@@ -38,6 +38,7 @@ test("a follower asks for no more bytes than its buffer bound while behind", asy
     messageSizeBytesMax: nc.info!.max_payload,
     onMessage: () => applied++,
     onStop: (error) => assert.fail(String(error)),
+    onReadFailure: (error) => assert.fail(String(error)),
   });
   await follower.start();
   t.after(() => follower.stop());

@@ -203,3 +203,47 @@ test("a node closed while its reader's restart is being retried stops retrying",
   await new Promise((resolve) => setTimeout(resolve, 1000));
   assert.ok(failedStarts <= afterClose + 1, `${failedStarts - afterClose} starts after close`);
 });
+
+test("a follower whose reader fails (not its apply) reads again instead of stopping", async (t) => {
+  const stream = uniqueStream("reader_fails");
+  t.after(() => deleteReplicatedLog(stream));
+  const warnings: string[] = [];
+  const onMessage = (kind: string, text: string) => {
+    if (kind === "warning") warnings.push(text);
+  };
+  const replicate = { url: natsUrl, stream, leaseTtlMs };
+  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage });
+  const readers: Follower[] = [];
+  // Called with each reader as `this`, below: it is never separated from one.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const start = Follower.prototype.start;
+  Follower.prototype.start = async function (this: Follower) {
+    readers.push(this);
+    return start.call(this);
+  };
+  t.after(() => (Follower.prototype.start = start));
+  const follower = await open({
+    replicate: { ...replicate, node: "f", role: "follower" },
+    onMessage,
+  });
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
+  workloadSetup(writer);
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+
+  // The client's reader fails as it does when it gives up recreating its consumer (after 30
+  // failed tries with nothing received, a NATS outage of a minute or so).
+  const messages = (readers[0] as unknown as { messages: { stop(error: Error): void } }).messages;
+  messages.stop(new Error("injected: the consumer could not be created"));
+  await commitStep(writer, 1);
+  await eventually(() => follower.seq === writer.seq, "the follower reads again");
+  assert.equal(follower.failure, undefined, follower.failure?.message);
+  assert.ok(
+    warnings.some((w) => /node f's reader of stream .* failed: .*injected/.test(w)),
+    warnings.join("\n"),
+  );
+});

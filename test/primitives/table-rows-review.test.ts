@@ -1,0 +1,309 @@
+// Goal: try to break f131cc0 (rows held directly in the map and dense array, no slot per row).
+// Keyed tables write their stored row in place; keyless tables replace an immutable row on
+// update, in both the map and the dense array, and RQL deletes keyless rows by identity.
+// Method: a seeded random workload against a naive model, over keys the dense array covers
+// (small whole numbers, keys a few past its end, keys past the skip limit that a later insert
+// pulls in), keys it never covers (negative, at and past tableDenseKeysMax, the int4 limits,
+// text) and a keyless table with duplicate identical rows; transactions hold nested savepoints
+// that throw. Every commit's state is compared (gets, scans, a hash and an ordered index);
+// at the end db.at of random seqs (snapshot plus log, and log alone) and a reopen must equal
+// what the model held at that seq.
+import { test } from "node:test";
+import type { TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createManualClock, open } from "../../src/index.ts";
+import type { Database, Tx } from "../../src/index.ts";
+import { tableDenseKeysMax } from "../../src/lib/limits.ts";
+import { createPrng } from "../../src/lib/prng.ts";
+import type { Prng } from "../../src/lib/prng.ts";
+
+interface Keyed {
+  id: number;
+  g: string;
+  v: number;
+}
+interface Texted {
+  name: string;
+  v: number;
+}
+interface Keyless {
+  n: number;
+  g: string;
+}
+
+/** Keys the dense array covers, extends to, skips past, or never covers. */
+const intKeys = [
+  ...Array.from({ length: 12 }, (_, i) => i),
+  40,
+  75,
+  76,
+  200,
+  201,
+  -1,
+  -7,
+  tableDenseKeysMax - 1,
+  tableDenseKeysMax,
+  tableDenseKeysMax + 5,
+  2147483647,
+  -2147483648,
+];
+const textKeys = ["", "a", "b", "0", "1", "-1", "10", "2147483648", "é"];
+/** Few values, so that keyless rows are often identical. */
+const keylessValues = [0, 1, 2];
+const groups = ["x", "y"];
+
+/** What every table must hold: keyed rows by key, keyless rows by row id. */
+interface Model {
+  keyed: Map<number, Keyed>;
+  texted: Map<string, Texted>;
+  keyless: Map<number, Keyless>;
+  rowIdNext: number;
+}
+
+function copyModel(model: Model): Model {
+  return {
+    keyed: new Map(model.keyed),
+    texted: new Map(model.texted),
+    keyless: new Map(model.keyless),
+    rowIdNext: model.rowIdNext,
+  };
+}
+
+function pick<T>(prng: Prng, values: readonly T[]): T {
+  return values[prng.int(values.length)]!;
+}
+
+function tempPath(context: TestContext): string {
+  const path = mkdtempSync(join(tmpdir(), "statebase-rows-review-"));
+  context.after(() => rmSync(path, { recursive: true, force: true }));
+  return path;
+}
+
+function createTables(db: Database): void {
+  db.createNamespace("r");
+  db.createTable("r::k", {
+    columns: { id: "int4", g: "utf8", v: "int8" },
+    primaryKey: "id",
+    indexes: [
+      { name: "by_g", columns: ["g"] },
+      { name: "by_v", columns: ["v"], ordered: true },
+    ],
+  });
+  db.createTable("r::s", { columns: { name: "utf8", v: "int4" }, primaryKey: "name" });
+  db.createTable("r::l", {
+    columns: { n: "int4", g: "utf8" },
+    indexes: [
+      { name: "by_g", columns: ["g"] },
+      { name: "by_n", columns: ["n"], ordered: true },
+    ],
+  });
+}
+
+const byJson = (a: unknown, b: unknown): number =>
+  JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0;
+const sorted = <T>(rows: readonly T[]): T[] => [...rows].sort(byJson);
+
+/** Every read of the three tables that the model can answer, in comparable form. */
+function observed(db: Database): unknown {
+  const k = db.table<Keyed>("r::k");
+  const s = db.table<Texted>("r::s");
+  const l = db.table<Keyless>("r::l");
+  return {
+    keyedGets: intKeys.map((key) => k.get(key) ?? null),
+    keyedScan: sorted(k.scan()),
+    keyedByG: groups.map((g) => sorted(k.lookup("by_g", g))),
+    keyedByV: k.range("by_v").map((row) => row.v),
+    textGets: textKeys.map((key) => s.get(key) ?? null),
+    textScan: sorted(s.scan()),
+    keylessGets: Array.from({ length: 40 }, (_, id) => l.get(id) ?? null),
+    keylessScan: sorted(l.scan()),
+    keylessByG: groups.map((g) => sorted(l.lookup("by_g", g))),
+    keylessByN: l.range("by_n").map((row) => row.n),
+  };
+}
+
+function expected(model: Model): unknown {
+  const keyed = [...model.keyed.values()];
+  const keyless = [...model.keyless.values()];
+  return {
+    keyedGets: intKeys.map((key) => model.keyed.get(key) ?? null),
+    keyedScan: sorted(keyed),
+    keyedByG: groups.map((g) => sorted(keyed.filter((row) => row.g === g))),
+    keyedByV: keyed.map((row) => row.v).sort((a, b) => a - b),
+    textGets: textKeys.map((key) => model.texted.get(key) ?? null),
+    textScan: sorted([...model.texted.values()]),
+    keylessGets: Array.from({ length: 40 }, (_, id) => model.keyless.get(id) ?? null),
+    keylessScan: sorted(keyless),
+    keylessByG: groups.map((g) => sorted(keyless.filter((row) => row.g === g))),
+    keylessByN: keyless.map((row) => row.n).sort((a, b) => a - b),
+  };
+}
+
+/** One write to the keyed tables, mirrored in the model. */
+function keyedOp(tx: Tx, model: Model, prng: Prng): void {
+  const k = tx.table<Keyed>("r::k");
+  const id = pick(prng, intKeys);
+  const row = { id, g: pick(prng, groups), v: prng.int(50) };
+  const choice = prng.int(5);
+  if (choice === 0) {
+    if (model.keyed.has(id)) k.update(id, { v: row.v });
+    else k.insert(row);
+    model.keyed.set(id, { ...(model.keyed.get(id) ?? row), v: row.v });
+  } else if (choice === 1 && model.keyed.has(id)) {
+    k.update(id, { g: row.g });
+    model.keyed.set(id, { ...model.keyed.get(id)!, g: row.g });
+  } else if (choice === 2) {
+    assert.equal(k.del(id), model.keyed.delete(id));
+  } else if (choice === 3) {
+    k.set(row);
+    model.keyed.set(id, row);
+  } else {
+    const name = pick(prng, textKeys);
+    const s = tx.table<Texted>("r::s");
+    if (prng.int(3) === 0) assert.equal(s.del(name), model.texted.delete(name));
+    else model.texted.set(name, s.set({ name, v: row.v }));
+  }
+}
+
+/** One write to the keyless table, mirrored in the model: by row id, or RQL by values. */
+function keylessOp(tx: Tx, model: Model, prng: Prng): void {
+  const l = tx.table<Keyless>("r::l");
+  const ids = [...model.keyless.keys()];
+  const n = pick(prng, keylessValues);
+  const choice = prng.int(6);
+  if (choice <= 1 || ids.length === 0) {
+    const g = pick(prng, groups);
+    l.insert({ n, g });
+    model.keyless.set(model.rowIdNext++, { n, g });
+  } else if (choice === 2) {
+    const id = pick(prng, ids);
+    l.update(id, { n });
+    model.keyless.set(id, { ...model.keyless.get(id)!, n });
+  } else if (choice === 3) {
+    const id = pick(prng, ids);
+    assert.equal(l.del(id), true);
+    model.keyless.delete(id);
+  } else if (choice === 4) {
+    const result = tx.execute("delete r::l filter { n == $n }", { n });
+    const doomed = ids.filter((id) => model.keyless.get(id)!.n === n);
+    assert.equal(result.frames[0]?.[0]?.["deleted"], doomed.length);
+    for (const id of doomed) model.keyless.delete(id);
+  } else {
+    const to = pick(prng, keylessValues);
+    tx.execute("update r::l { n: $to } filter { n == $n }", { n, to });
+    for (const [id, row] of model.keyless)
+      if (row.n === n) model.keyless.set(id, { ...row, n: to });
+  }
+}
+
+/** A few writes, some inside savepoints that throw (their model copy is dropped). */
+function writes(db: Database, tx: Tx, model: Model, prng: Prng, depth: number): Model {
+  let current = model;
+  const count = 1 + prng.int(4);
+  for (let i = 0; i < count; i++) {
+    if (depth < 3 && prng.int(4) === 0) {
+      const inner = copyModel(current);
+      const fails = prng.int(2) === 0;
+      try {
+        db.transact((nested) => {
+          const after = writes(db, nested, inner, prng, depth + 1);
+          if (fails) throw new Error("savepoint rolled back");
+          current = after;
+        });
+      } catch (error) {
+        assert.equal((error as Error).message, "savepoint rolled back");
+      }
+      assert.deepEqual(observed(db), expected(current));
+    } else if (prng.int(2) === 0) keyedOp(tx, current, prng);
+    else keylessOp(tx, current, prng);
+  }
+  return current;
+}
+
+test("random writes with savepoints keep both kinds of table equal to the model", async (t) => {
+  const path = tempPath(t);
+  const clock = createManualClock(1_800_000_000_000);
+  const db = await open({ path, clock, snapshotLogBytes: 0, snapshotsKept: Infinity });
+  createTables(db);
+  let model: Model = {
+    keyed: new Map(),
+    texted: new Map(),
+    keyless: new Map(),
+    rowIdNext: 1,
+  };
+  const states = new Map<number, unknown>();
+  const prng = createPrng(Number(process.env.ROWS_REVIEW_SEED ?? 20261129));
+  for (let round = 0; round < 300; round++) {
+    clock.advance(1);
+    const start = copyModel(model);
+    const fails = prng.int(6) === 0;
+    try {
+      db.transact((tx) => {
+        model = writes(db, tx, model, prng, 0);
+        if (fails) throw new Error("transaction rolled back");
+      });
+    } catch (error) {
+      assert.equal((error as Error).message, "transaction rolled back");
+      model = start;
+    }
+    const state = expected(model);
+    assert.deepEqual(observed(db), state, `round ${round}`);
+    states.set(db.seq, state);
+    if (round === 100 || round === 200) await db.snapshot();
+  }
+  const seqs = [...states.keys()];
+  for (let i = 0; i < 12; i++) {
+    const seq = pick(prng, seqs);
+    const past = await db.at(seq);
+    assert.deepEqual(observed(past), states.get(seq), `db.at(${seq})`);
+    await past.close();
+  }
+  const finalState = expected(model);
+  await db.close();
+  const reopened = await open({ path, clock });
+  assert.deepEqual(observed(reopened), finalState);
+  await reopened.close();
+});
+
+test("identical keyless rows: one updated, then deleted by RQL, then rolled back", async () => {
+  const db = await open();
+  const l = db.createTable<Keyless>("default::l", {
+    columns: { n: "int4", g: "utf8" },
+    indexes: [{ name: "by_n", columns: ["n"], ordered: true }],
+  });
+  l.insertMany([
+    { n: 1, g: "x" },
+    { n: 1, g: "x" },
+    { n: 1, g: "x" },
+  ]);
+  const rows = (): unknown => [1, 2, 3].map((id) => l.get(id) ?? null);
+  db.transact((tx) => {
+    tx.table<Keyless>("default::l").update(2, { n: 5 });
+    assert.throws(() =>
+      db.transact((inner) => {
+        const result = inner.execute("delete default::l filter { n == 5 }");
+        assert.equal(result.frames[0]?.[0]?.["deleted"], 1);
+        assert.deepEqual(rows(), [{ n: 1, g: "x" }, null, { n: 1, g: "x" }]);
+        inner.table<Keyless>("default::l").update(3, { n: 6 });
+        throw new Error("back");
+      }),
+    );
+    assert.deepEqual(rows(), [
+      { n: 1, g: "x" },
+      { n: 5, g: "x" },
+      { n: 1, g: "x" },
+    ]);
+    assert.deepEqual(
+      l.range("by_n").map((row) => row.n),
+      [1, 1, 5],
+    );
+    const result = tx.execute("delete default::l filter { n == 1 }");
+    assert.equal(result.frames[0]?.[0]?.["deleted"], 2);
+  });
+  assert.deepEqual(rows(), [null, { n: 5, g: "x" }, null]);
+  assert.deepEqual(l.scan(), [{ n: 5, g: "x" }]);
+  await db.close();
+});

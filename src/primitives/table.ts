@@ -112,7 +112,8 @@ export class Table implements StoredObject {
   private readonly hasAutoIncrement: boolean;
   /**
    * Stored rows by map key. With a primary key, each is the table's own copy, which writes
-   * overwrite in place and which is never handed out: callers get snapshots (copies). An update
+   * overwrite in place and which is never handed out: callers get snapshots (copies), but for
+   * the `*Stored` reads, whose callers copy what they hand out and never keep a row. An update
    * that stored a new young row into the map's old table made the scavenger copy and promote
    * about one row per transfer (garbage collection 26 % of the transfer loop,
    * docs/performance.md); in place, the map and `dense` are written only by inserts and
@@ -179,6 +180,14 @@ export class Table implements StoredObject {
   }
 
   /**
+   * The stored row under `key`, not a copy: read it, never keep or write it. For the engine's
+   * own readers that copy what they hand out and write nothing while they read (RQL queries).
+   */
+  getStored(key: unknown): Row | undefined {
+    return this.storedRow(this.mapKeyOfInput(key));
+  }
+
+  /**
    * A number that changes whenever a row does (write, replay, revert, restore): a cache of
    * something derived from the rows stays valid while it is the same.
    */
@@ -187,26 +196,57 @@ export class Table implements StoredObject {
   }
 
   /** Rows in primary key order (insertion order without a primary key). */
-  *scan(options: ScanOptions = {}): Generator<Row> {
+  scan(options: ScanOptions = {}): Generator<Row> {
+    return this.scanRows(options, true);
+  }
+
+  /** {@link scan}'s stored rows, not copies: read them, never keep or write them. */
+  scanStored(options: ScanOptions = {}): Generator<Row> {
+    return this.scanRows(options, false);
+  }
+
+  private *scanRows(options: ScanOptions, copy: boolean): Generator<Row> {
     let remaining = readLimit(this.name, "limit", options.limit);
     if (remaining === 0) return;
     for (const mapKey of this.order.values(this.coerceRange(options))) {
-      yield this.snapshotOf(this.rows.get(mapKey)!);
+      const stored = this.rows.get(mapKey)!;
+      yield copy ? this.snapshotOf(stored) : stored;
       if (--remaining <= 0) return;
     }
   }
 
   /** Rows whose index key equals `value`, via the named index. */
   lookup(indexName: string, value: unknown): Row[] {
+    return this.lookupRows(indexName, value, true);
+  }
+
+  /** {@link lookup}'s stored rows, not copies: read them, never keep or write them. */
+  lookupStored(indexName: string, value: unknown): Row[] {
+    return this.lookupRows(indexName, value, false);
+  }
+
+  private lookupRows(indexName: string, value: unknown, copy: boolean): Row[] {
     const index = this.requireIndex(indexName);
     const key = this.coerceIndexKey(index, value);
     const out: Row[] = [];
-    for (const pk of index.lookup(key)) out.push(this.snapshotOf(this.rows.get(pk)!));
+    for (const pk of index.lookup(key)) {
+      const stored = this.rows.get(pk)!;
+      out.push(copy ? this.snapshotOf(stored) : stored);
+    }
     return out;
   }
 
   /** Rows in the order of an ordered index, within bounds on its key. */
-  *range(indexName: string, options: ScanOptions = {}): Generator<Row> {
+  range(indexName: string, options: ScanOptions = {}): Generator<Row> {
+    return this.rangeRows(indexName, options, true);
+  }
+
+  /** {@link range}'s stored rows, not copies: read them, never keep or write them. */
+  rangeStored(indexName: string, options: ScanOptions = {}): Generator<Row> {
+    return this.rangeRows(indexName, options, false);
+  }
+
+  private *rangeRows(indexName: string, options: ScanOptions, copy: boolean): Generator<Row> {
     const index = this.requireIndex(indexName);
     const range: Range<unknown> = { ...options };
     if (options.lower !== undefined) range.lower = this.coerceIndexKey(index, options.lower);
@@ -214,7 +254,8 @@ export class Table implements StoredObject {
     let remaining = readLimit(this.name, "limit", options.limit);
     if (remaining === 0) return;
     for (const pk of [...index.range(range)]) {
-      yield this.snapshotOf(this.rows.get(pk)!);
+      const stored = this.rows.get(pk)!;
+      yield copy ? this.snapshotOf(stored) : stored;
       if (--remaining <= 0) return;
     }
   }

@@ -215,7 +215,10 @@ function keyOf(row: Row, names: readonly string[], readers: readonly KeyReader[]
   });
 }
 
-/** An index nested-loop matcher when the right side is a bare table keyed on the column. */
+/**
+ * An index nested-loop matcher when the right side is a bare table keyed on the column. It
+ * reads stored rows: a query writes nothing, and a joined row copies the values it takes.
+ */
 function indexMatcher(
   step: JoinStep,
   env: CompileEnv,
@@ -234,7 +237,7 @@ function indexMatcher(
     return {
       plan: `join: ${object.name} primary key lookup (${column})`,
       match: (key) => {
-        const row = safely(() => object.get(key[0]));
+        const row = safely(() => object.getStored(key[0]));
         return row === undefined || !sameKey(row, column, key[0]) ? [] : [row];
       },
     };
@@ -246,7 +249,7 @@ function indexMatcher(
   return {
     plan: `join: ${object.name} index ${index.name} lookup (${column})`,
     match: (key) => {
-      const found = safely(() => object.lookup(index.name, key[0])) ?? [];
+      const found = safely(() => object.lookupStored(index.name, key[0])) ?? [];
       const rows = found.filter((row) => sameKey(row, column, key[0]));
       return rows.length < 2
         ? rows

@@ -11,7 +11,7 @@
 import { DbError } from "../lib/errors.ts";
 import { compileExpression } from "../expr/index.ts";
 import type { Evaluator, Expr } from "../expr/index.ts";
-import type { Row, Table } from "../primitives/index.ts";
+import type { Row, ScanOptions, Table } from "../primitives/index.ts";
 import { coerceValue, compareValues, mapKeyOf, parseType } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { RowScope } from "./context.ts";
@@ -29,6 +29,37 @@ export interface AccessPath {
   /** Candidate rows in primary key order. */
   readonly fetch: (table: Table, scope: RowScope) => Iterable<Row>;
 }
+
+/**
+ * How an access path reads a table's rows: as copies ({@link copiedRows}, what a statement
+ * that writes while it reads needs) or as the stored rows themselves ({@link storedRows}).
+ */
+export interface TableReads {
+  readonly get: (table: Table, key: unknown) => Row | undefined;
+  readonly scan: (table: Table, options?: ScanOptions) => Iterable<Row>;
+  readonly lookup: (table: Table, index: string, value: unknown) => Row[];
+  readonly range: (table: Table, index: string, options: ScanOptions) => Iterable<Row>;
+}
+
+/** Copies of the rows: a caller may keep them across its own writes (update, delete). */
+export const copiedRows: TableReads = {
+  get: (table, key) => table.get(key),
+  scan: (table, options) => table.scan(options),
+  lookup: (table, index, value) => table.lookup(index, value),
+  range: (table, index, options) => table.range(index, options),
+};
+
+/**
+ * The stored rows, not copies, for a reader that writes nothing while it reads and copies
+ * what it hands out: a query, whose frames the executor copies (`frameOf`). A scan of 1M
+ * rows then makes no copy of a row a filter drops or an aggregate folds.
+ */
+export const storedRows: TableReads = {
+  get: (table, key) => table.getStored(key),
+  scan: (table, options) => table.scanStored(options),
+  lookup: (table, index, value) => table.lookupStored(index, value),
+  range: (table, index, options) => table.rangeStored(index, options),
+};
 
 interface Terms {
   equal: Map<string, Evaluator>;
@@ -132,25 +163,32 @@ function setBound(map: Map<string, Bound>, column: string, value: Evaluator, exc
   if (!map.has(column)) map.set(column, { value, exclusive });
 }
 
-const scanPath = (name: string): AccessPath => ({
+const scanPath = (name: string, rowReads: TableReads): AccessPath => ({
   describe: `${name}: full scan`,
-  fetch: (table) => table.scan(),
+  fetch: (table) => rowReads.scan(table),
 });
 
-/** Chooses the access path for reading `table` under `predicate` (undefined: no filter). */
-export function planTableAccess(table: Table, predicate: Expr | undefined): AccessPath {
-  if (!table.hasPrimaryKey) return scanPath(table.name);
+/**
+ * Chooses the access path for reading `table` under `predicate` (undefined: no filter);
+ * `rowReads` says whether it hands out copies or the stored rows.
+ */
+export function planTableAccess(
+  table: Table,
+  predicate: Expr | undefined,
+  rowReads: TableReads = copiedRows,
+): AccessPath {
+  if (!table.hasPrimaryKey) return scanPath(table.name, rowReads);
   const terms = collectTerms(table, predicate);
   const pk = table.definition.primaryKey ?? [];
   const indexes = [...table.indexes].sort((a, b) => Number(b.unique) - Number(a.unique));
   const path =
-    pkLookup(table, pk, terms) ??
-    firstOf(indexes, (index) => indexLookup(table, index, terms)) ??
-    pkIn(table, pk, terms) ??
-    firstOf(indexes, (index) => indexIn(table, index, terms)) ??
-    pkRange(table, pk, terms) ??
-    firstOf(indexes, (index) => indexRange(table, index, terms));
-  return path === undefined ? scanPath(table.name) : withFallback(path);
+    pkLookup(table, pk, terms, rowReads) ??
+    firstOf(indexes, (index) => indexLookup(table, index, terms, rowReads)) ??
+    pkIn(table, pk, terms, rowReads) ??
+    firstOf(indexes, (index) => indexIn(table, index, terms, rowReads)) ??
+    pkRange(table, pk, terms, rowReads) ??
+    firstOf(indexes, (index) => indexRange(table, index, terms, rowReads));
+  return path === undefined ? scanPath(table.name, rowReads) : withFallback(path, rowReads);
 }
 
 function firstOf<T, R>(items: readonly T[], pick: (item: T) => R | undefined): R | undefined {
@@ -162,7 +200,7 @@ function firstOf<T, R>(items: readonly T[], pick: (item: T) => R | undefined): R
 }
 
 /** A key value the column cannot hold matches no stored key; a scan gives the exact answer. */
-function withFallback(path: AccessPath): AccessPath {
+function withFallback(path: AccessPath, rowReads: TableReads): AccessPath {
   return {
     describe: path.describe,
     fetch: (table, scope) => {
@@ -174,13 +212,18 @@ function withFallback(path: AccessPath): AccessPath {
       } catch (error) {
         if (!(error instanceof DbError)) throw error;
         if (error.code !== "TYPE_MISMATCH" && error.code !== "OUT_OF_RANGE") throw error;
-        return table.scan();
+        return rowReads.scan(table);
       }
     },
   };
 }
 
-function pkLookup(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
+function pkLookup(
+  table: Table,
+  pk: readonly string[],
+  terms: Terms,
+  rowReads: TableReads,
+): AccessPath | undefined {
   const reads = pk.map((column) => terms.equal.get(column));
   if (reads.length === 0 || reads.some((read) => read === undefined)) return undefined;
   const evaluators = reads as Evaluator[];
@@ -190,26 +233,31 @@ function pkLookup(table: Table, pk: readonly string[], terms: Terms): AccessPath
     fetch: (t, scope) => {
       const key = single !== undefined ? single(scope) : evaluators.map((read) => read(scope));
       if (key === null) return [];
-      const row = t.get(key);
+      const row = rowReads.get(t, key);
       return row === undefined ? [] : [row];
     },
   };
 }
 
-function pkIn(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
+function pkIn(
+  table: Table,
+  pk: readonly string[],
+  terms: Terms,
+  rowReads: TableReads,
+): AccessPath | undefined {
   const list = pk.length === 1 ? terms.within.get(pk[0]!) : undefined;
   if (list === undefined) return undefined;
   return {
     describe: `${table.name}: primary key lookup of a list (${pk[0]})`,
     fetch: (t, scope) => {
       const keys = list(scope);
-      if (!Array.isArray(keys)) return t.scan();
+      if (!Array.isArray(keys)) return rowReads.scan(t);
       const rows: Row[] = [];
       const seen = new Set<MapKey>();
       for (const key of keys) {
         deadlineTick(1);
         if (key === null) continue;
-        const row = t.get(key);
+        const row = rowReads.get(t, key);
         if (row === undefined) continue;
         const mapKey = mapKeyOf(t.keyOf(row));
         if (!seen.has(mapKey)) rows.push(row);
@@ -220,7 +268,12 @@ function pkIn(table: Table, pk: readonly string[], terms: Terms): AccessPath | u
   };
 }
 
-function pkRange(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
+function pkRange(
+  table: Table,
+  pk: readonly string[],
+  terms: Terms,
+  rowReads: TableReads,
+): AccessPath | undefined {
   const column = pk.length === 1 ? pk[0]! : undefined;
   const lower = column === undefined ? undefined : terms.lower.get(column);
   const upper = column === undefined ? undefined : terms.upper.get(column);
@@ -230,14 +283,19 @@ function pkRange(table: Table, pk: readonly string[], terms: Terms): AccessPath 
     describe: `${table.name}: primary key range (${column})`,
     fetch: (t, scope) => {
       const range = rangeOf(lower, upper, scope, type);
-      return range === undefined ? [] : t.scan(range);
+      return range === undefined ? [] : rowReads.scan(t, range);
     },
   };
 }
 
 type IndexOf = Table["indexes"][number];
 
-function indexLookup(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
+function indexLookup(
+  table: Table,
+  index: IndexOf,
+  terms: Terms,
+  rowReads: TableReads,
+): AccessPath | undefined {
   const reads = index.columns.map((column) => terms.equal.get(column));
   if (reads.some((read) => read === undefined)) return undefined;
   const evaluators = reads as Evaluator[];
@@ -247,31 +305,43 @@ function indexLookup(table: Table, index: IndexOf, terms: Terms): AccessPath | u
       const key =
         evaluators.length === 1 ? evaluators[0]!(scope) : evaluators.map((read) => read(scope));
       if (key === null) return [];
-      return sortByKey(t, t.lookup(index.name, key));
+      return sortByKey(t, rowReads.lookup(t, index.name, key));
     },
   };
 }
 
-function indexIn(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
+function indexIn(
+  table: Table,
+  index: IndexOf,
+  terms: Terms,
+  rowReads: TableReads,
+): AccessPath | undefined {
   const list = index.columns.length === 1 ? terms.within.get(index.columns[0]!) : undefined;
   if (list === undefined) return undefined;
   return {
     describe: `${table.name}: index ${index.name} lookup of a list (${index.columns[0]})`,
     fetch: (t, scope) => {
       const keys = list(scope);
-      if (!Array.isArray(keys)) return t.scan();
+      if (!Array.isArray(keys)) return rowReads.scan(t);
       const byKey = new Map<MapKey, Row>();
       for (const key of keys) {
         deadlineTick(1);
         if (key === null) continue;
-        for (const row of t.lookup(index.name, key)) byKey.set(mapKeyOf(t.keyOf(row)), row);
+        for (const row of rowReads.lookup(t, index.name, key)) {
+          byKey.set(mapKeyOf(t.keyOf(row)), row);
+        }
       }
       return sortByKey(t, [...byKey.values()]);
     },
   };
 }
 
-function indexRange(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
+function indexRange(
+  table: Table,
+  index: IndexOf,
+  terms: Terms,
+  rowReads: TableReads,
+): AccessPath | undefined {
   const column = index.ordered && index.columns.length === 1 ? index.columns[0]! : undefined;
   const lower = column === undefined ? undefined : terms.lower.get(column);
   const upper = column === undefined ? undefined : terms.upper.get(column);
@@ -281,7 +351,7 @@ function indexRange(table: Table, index: IndexOf, terms: Terms): AccessPath | un
     describe: `${table.name}: index ${index.name} range (${column})`,
     fetch: (t, scope) => {
       const range = rangeOf(lower, upper, scope, type);
-      return range === undefined ? [] : sortByKey(t, [...t.range(index.name, range)]);
+      return range === undefined ? [] : sortByKey(t, [...rowReads.range(t, index.name, range)]);
     },
   };
 }

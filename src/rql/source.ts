@@ -17,7 +17,7 @@ import type { ValueType } from "../values/index.ts";
 import type { ObjectSource, Source } from "./ast.ts";
 import { scopeOf } from "./context.ts";
 import type { Columns, CompileEnv, RunContext } from "./context.ts";
-import { planTableAccess } from "./planner.ts";
+import { planTableAccess, storedRows } from "./planner.ts";
 import { unknownObject } from "./rql-errors.ts";
 
 /** A compiled source: its columns, rows per run, and the access path it uses. */
@@ -78,7 +78,10 @@ function untyped(names: readonly string[]): Columns {
   return new Map(names.map((name) => [name, undefined]));
 }
 
-/** Rows of one catalog object, with a planned access path for tables. */
+/**
+ * Rows of one catalog object, with a planned access path for tables. A table's are its stored
+ * rows, not copies: a query pipeline writes nothing, and its output is copied (`shared`).
+ */
 export function compileObjectSource(
   object: StoredObject,
   env: CompileEnv,
@@ -86,7 +89,7 @@ export function compileObjectSource(
 ): CompiledSource {
   const stored = { shared: true };
   if (object instanceof Table) {
-    const path = planTableAccess(object, predicate);
+    const path = planTableAccess(object, predicate, storedRows);
     const columns = columnsOf(object.definition.columns);
     return {
       columns,

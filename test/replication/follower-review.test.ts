@@ -1,0 +1,129 @@
+/**
+ * Goal: try to break 8298c72 (a follower whose NATS reader fails reads again) and d1cd613 (a
+ * node closed while a lease tick retries stops retrying) at the edges their tests left: a
+ * reader that fails again and again, and a node closed while a failed reader waits for the
+ * next lease tick to be replaced. A closed node must start no reader, say nothing more, leave
+ * no rejection unhandled and, once closed, leave no timer of its own running.
+ * Method: in-process writer and follower against the nats-server at NATS_URL, with
+ * Follower.prototype.start wrapped to record each reader, whose consumer iterator the test
+ * stops with an error as the client does when it gives up recreating its consumer.
+ */
+import { test } from "node:test";
+import type { TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { open } from "../../src/index.ts";
+import { Follower } from "../../src/replication/follower.ts";
+import type { Database } from "../../src/index.ts";
+import { applyWorkloadStep, workloadSetup } from "../support/crash-workload.ts";
+import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
+
+/** Lease ticks every second (as in stream-check.test.ts): long enough for a loaded machine. */
+const leaseTtlMs = 6000;
+
+/** The reader's consumer iterator, which the client fails when it gives up. */
+function failReader(reader: Follower, why: string): void {
+  (reader as unknown as { messages: { stop(error: Error): void } }).messages.stop(new Error(why));
+}
+
+/** A writer and a follower on a new stream, the follower's readers recorded as started. */
+async function pair(t: TestContext, name: string) {
+  const stream = uniqueStream(name);
+  t.after(() => deleteReplicatedLog(stream));
+  const warnings: string[] = [];
+  const onMessage = (kind: string, text: string) => {
+    if (kind === "warning") warnings.push(text);
+  };
+  const replicate = { url: natsUrl, stream, leaseTtlMs };
+  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage: () => {} });
+  t.after(() => writer.close());
+  const readers: Follower[] = [];
+  // Called with each reader as `this`, below: it is never separated from one.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const start = Follower.prototype.start;
+  Follower.prototype.start = async function (this: Follower) {
+    readers.push(this);
+    return start.call(this);
+  };
+  t.after(() => (Follower.prototype.start = start));
+  const follower = await open({
+    replicate: { ...replicate, node: "f", role: "follower" },
+    onMessage,
+  });
+  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
+  workloadSetup(writer);
+  await writer.durable();
+  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+  return { writer, follower, readers, warnings };
+}
+
+async function commitStep(writer: Database, n: number): Promise<void> {
+  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
+  writer.transact((tx) => applyWorkloadStep(tx, n));
+  await writer.durable();
+}
+
+test("a reader that fails again and again is replaced each time, and each is said", async (t) => {
+  const { writer, follower, readers, warnings } = await pair(t, "reader_fails_again");
+  t.after(() => follower.close());
+  for (let round = 1; round <= 3; round++) {
+    const reader = readers.at(-1)!;
+    const started = readers.length;
+    failReader(reader, `injected failure ${round}`);
+    await commitStep(writer, round);
+    await eventually(() => follower.seq === writer.seq, `the follower reads again (${round})`);
+    assert.equal(readers.length, started + 1, `one new reader in round ${round}`);
+    assert.equal(follower.failure, undefined, follower.failure?.message);
+  }
+  const said = warnings.filter((w) => /node f's reader of stream .* failed: .*injected/.test(w));
+  assert.equal(said.length, 3, warnings.join("\n"));
+  // Each says the failure of its own reader, and where reading goes on.
+  for (let round = 1; round <= 3; round++) {
+    assert.match(said[round - 1]!, new RegExp(`injected failure ${round}; reading again from`));
+  }
+});
+
+test("a follower closed while its failed reader waits for the next tick starts none", async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  t.after(() => process.off("unhandledRejection", onUnhandled));
+  const { follower, readers, warnings } = await pair(t, "reader_fails_close");
+  failReader(readers[0]!, "injected: gave up");
+  // Long enough for the reader to fail, short of the next lease tick (1 s apart), mostly.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await follower.close();
+  const started = readers.length;
+  const said = warnings.length;
+  // Two lease ticks' time: a tick that outlived close would start a reader or say something.
+  await new Promise((resolve) => setTimeout(resolve, 2 * (leaseTtlMs / 6) + 300));
+  assert.equal(readers.length, started, "no reader started after close");
+  assert.deepEqual(warnings.slice(said), [], "nothing said after close");
+  assert.deepEqual(unhandled, []);
+});
+
+test("a follower closed while retrying a reader's start leaves no retry timer", async (t) => {
+  const { writer, follower, readers } = await pair(t, "closed_retry_timer");
+  // Every start from now fails as on a lost connection (worth retrying every 250 ms).
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const recording = Follower.prototype.start;
+  let failedStarts = 0;
+  Follower.prototype.start = function () {
+    failedStarts++;
+    return Promise.reject(new Error("injected: disconnected"));
+  };
+  t.after(() => (Follower.prototype.start = recording));
+  failReader(readers[0]!, "injected: gave up");
+  await commitStep(writer, 1);
+  await eventually(() => failedStarts >= 2, "the follower retries starting a reader");
+  await writer.close();
+  await follower.close();
+  // Both nodes closed, no timer may run: the retry's pause (250 ms) is the follower's own.
+  assert.deepEqual(
+    process.getActiveResourcesInfo().filter((kind) => kind === "Timeout"),
+    [],
+    process.getActiveResourcesInfo().join(", "),
+  );
+  const after = failedStarts;
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.equal(failedStarts, after, "no start tried after close");
+});

@@ -307,3 +307,59 @@ test("identical keyless rows: one updated, then deleted by RQL, then rolled back
   assert.deepEqual(l.scan(), [{ n: 5, g: "x" }]);
   await db.close();
 });
+
+test("a snapshot written while keyless rows are replaced holds them as of its seq", async (t) => {
+  // Keyless rows are replaced in the map (not written in place) while the snapshot's chunks
+  // iterate it: each chunk must still give the rows as of the snapshot's seq.
+  const path = tempPath(t);
+  const db = await open({ path, snapshotLogBytes: 0, snapshotsKept: Infinity });
+  const l = db.createTable<Keyless>("default::l", {
+    columns: { n: "int4", g: "utf8" },
+    indexes: [{ name: "by_n", columns: ["n"], ordered: true }],
+  });
+  const rowCount = 3_000; // several of the snapshot writer's chunks, so commits run between
+  l.insertMany(Array.from({ length: rowCount }, (_, i) => ({ n: i % 3, g: "x" })));
+  const expected = Array.from({ length: rowCount + 2 }, (_, id) => l.get(id) ?? null);
+  const seq = db.seq;
+  const writing = db.snapshot();
+  let settled = false;
+  void writing.then(() => (settled = true));
+  for (let round = 0; !settled; round++) {
+    const id = 1 + ((round * 997) % rowCount);
+    if (l.get(id) !== undefined) l.update(id, { n: 100 + round, g: "y" });
+    if (round % 3 === 0) l.del(1 + ((id + 1) % rowCount));
+    if (round % 5 === 0) l.insert({ n: 7, g: "z" });
+    db.transact((tx) => tx.execute("delete default::l filter { n == 7 }"));
+    assert.throws(() =>
+      db.transact(() => {
+        if (l.get(id) !== undefined) l.update(id, { n: -1 });
+        throw new Error("back");
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal((await writing).seq, seq);
+  assert.ok(db.seq > seq + 3, "commits ran while the snapshot was written");
+  const past = await db.at(seq);
+  const pastRows = past.table<Keyless>("default::l");
+  assert.deepEqual(
+    Array.from({ length: rowCount + 2 }, (_, id) => pastRows.get(id) ?? null),
+    expected,
+  );
+  assert.equal(pastRows.range("by_n", { upper: 0 }).length, rowCount / 3);
+  await past.close();
+  const final = Array.from({ length: rowCount + 200 }, (_, id) => l.get(id) ?? null);
+  const finalByN = l.range("by_n").map((row) => row.n);
+  await db.close();
+  const reopened = await open({ path });
+  const rows = reopened.table<Keyless>("default::l");
+  assert.deepEqual(
+    Array.from({ length: rowCount + 200 }, (_, id) => rows.get(id) ?? null),
+    final,
+  );
+  assert.deepEqual(
+    rows.range("by_n").map((row) => row.n),
+    finalByN,
+  );
+  await reopened.close();
+});

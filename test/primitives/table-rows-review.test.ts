@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { createManualClock, open } from "../../src/index.ts";
 import type { Database, Tx } from "../../src/index.ts";
 import { tableDenseKeysMax } from "../../src/lib/limits.ts";
+import { RowWitness } from "../support/row-witness.ts";
 import { createPrng } from "../../src/lib/prng.ts";
 import type { Prng } from "../../src/lib/prng.ts";
 
@@ -425,4 +426,42 @@ test("float8 and int8 keys spelled apart find one row, through rollback and reop
     after,
   );
   await reopened.close();
+});
+
+test("a keyless row's changes keep their rows through updates, deletes and history", async (t) => {
+  const db = await open({ path: tempPath(t), durability: "sync" });
+  const l = db.createTable<Keyless>("default::l", { columns: { n: "int4", g: "utf8" } });
+  const witness = new RowWitness();
+  const changes: unknown[] = [];
+  db.addCommitListener((commit) =>
+    changes.push(
+      ...commit.changes.map((c) => witness.keep("change", [c.kind, c.key, c.before, c.after])),
+    ),
+  );
+  l.insertMany([
+    { n: 1, g: "x" },
+    { n: 1, g: "x" },
+  ]);
+  witness.keep("get", l.get(2));
+  l.update(2, { n: 2 });
+  db.transact((tx) => {
+    tx.table<Keyless>("default::l").update(2, { n: 3 });
+    tx.execute("delete default::l filter { n == 3 }");
+  });
+  l.update(1, { g: "y" });
+  assert.deepEqual(changes, [
+    ["insert", 1, undefined, { n: 1, g: "x" }],
+    ["insert", 2, undefined, { n: 1, g: "x" }],
+    ["update", 2, { n: 1, g: "x" }, { n: 2, g: "x" }],
+    ["update", 2, { n: 2, g: "x" }, { n: 3, g: "x" }],
+    ["delete", 2, { n: 3, g: "x" }, undefined],
+    ["update", 1, { n: 1, g: "x" }, { n: 1, g: "y" }],
+  ]);
+  const versions = await db.history("l", 2);
+  assert.deepEqual(
+    versions.map((v) => [v.kind, v.before, v.after]),
+    (changes as unknown[][]).filter((c) => c[1] === 2).map((c) => [c[0], c[2], c[3]]),
+  );
+  witness.check();
+  await db.close();
 });

@@ -15,7 +15,7 @@ import { RunningSum, compareValues, mapKeyOfTuple } from "../values/index.ts";
 import type { ArithMode, MapKey, ValueType } from "../values/index.ts";
 import type { AggregateStep } from "./ast.ts";
 import { scopeOf } from "./context.ts";
-import type { Columns, RunContext } from "./context.ts";
+import type { Columns, RowScope, RunContext } from "./context.ts";
 import type { Stage } from "./pipeline.ts";
 import { deadlineTick, expressionCost } from "./deadline.ts";
 
@@ -68,6 +68,49 @@ function result(name: string, acc: Accumulator): unknown {
   return acc.count === 0 ? null : (acc.value ?? null);
 }
 
+interface Group {
+  readonly key: unknown[];
+  readonly accs: Accumulator[];
+}
+
+/**
+ * The groups of `rows` with their accumulated values, in first-appearance order. Without
+ * `by` there is one group, made before the loop (an empty input still gives its row), and no
+ * row computes a key: a list and a map key per row were a third of a 1M-row sum's time.
+ */
+function groupRows(
+  rows: readonly Row[],
+  scope: RowScope,
+  byReads: readonly Evaluator[],
+  reducers: readonly Reducer[],
+  rowCost: number,
+): Map<MapKey, Group> {
+  const groups = new Map<MapKey, Group>();
+  const single: Group | undefined =
+    byReads.length === 0 ? { key: [], accs: reducers.map(emptyValue) } : undefined;
+  if (single !== undefined) groups.set(null, single);
+  for (let r = 0; r < rows.length; r++) {
+    deadlineTick(rowCost);
+    scope.row = rows[r]!;
+    let group = single;
+    if (group === undefined) {
+      const key = byReads.map((read) => read(scope));
+      const mapKey = mapKeyOfTuple(key);
+      group = groups.get(mapKey);
+      if (group === undefined) {
+        group = { key, accs: reducers.map(emptyValue) };
+        groups.set(mapKey, group);
+      }
+    }
+    for (let i = 0; i < reducers.length; i++) {
+      const reducer = reducers[i]!;
+      const value = reducer.argument === undefined ? true : reducer.argument(scope);
+      reduce(reducer, group.accs[i]!, value);
+    }
+  }
+  return groups;
+}
+
 /** Compiles the step; its stage maps input rows to one row per group. */
 export function compileAggregate(
   step: AggregateStep,
@@ -106,25 +149,7 @@ export function compileAggregate(
   const rowCost = 1 + expressionCost(step.by) + expressionCost(step.aggregates); // deadline
   const stage: Stage = (rows: Row[], ctx: RunContext) => {
     const scope = scopeOf(ctx);
-    const groups = new Map<MapKey, { key: unknown[]; accs: Accumulator[] }>();
-    for (const row of rows) {
-      deadlineTick(rowCost);
-      scope.row = row;
-      const key = byReads.map((read) => read(scope));
-      const mapKey = mapKeyOfTuple(key);
-      let group = groups.get(mapKey);
-      if (group === undefined) {
-        group = { key, accs: reducers.map(emptyValue) };
-        groups.set(mapKey, group);
-      }
-      for (let i = 0; i < reducers.length; i++) {
-        const reducer = reducers[i]!;
-        const value = reducer.argument === undefined ? true : reducer.argument(scope);
-        reduce(reducer, group.accs[i]!, value);
-      }
-    }
-    if (groups.size === 0 && byReads.length === 0)
-      groups.set(null, { key: [], accs: reducers.map(emptyValue) });
+    const groups = groupRows(rows, scope, byReads, reducers, rowCost);
     const out: Row[] = [];
     for (const group of groups.values()) {
       assert(group.accs.length === reducers.length, "one accumulator per aggregate call");

@@ -57,6 +57,12 @@ export class AggregateOperator extends Operator {
   private readonly scope: { row: Row; params?: QueryParams };
   /** Makes the output rows (see lib/row-object.ts). */
   private readonly RowObject = rowConstructor();
+  /** The delta {@link emit} pushes, refilled for each (see delta.ts: sinks keep none). */
+  private readonly outDelta: { key: unknown; before: Row | undefined; after: Row | undefined } = {
+    key: undefined,
+    before: undefined,
+    after: undefined,
+  };
   /** The group whose row is being built: what aggregate calls read. */
   private current: Group | undefined;
 
@@ -196,7 +202,12 @@ export class AggregateOperator extends Operator {
       this.groups.delete(mapKey);
     }
     if (before === undefined && after === undefined) return;
-    this.next.push({ key: group.key, before, after });
+    // One delta object, refilled: a sink reads a delta during `push` and keeps none.
+    const delta = this.outDelta;
+    delta.key = group.key;
+    delta.before = before;
+    delta.after = after;
+    this.next.push(delta);
   }
 
   private group(values: readonly unknown[]): Group {

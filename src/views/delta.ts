@@ -16,7 +16,11 @@ export interface Delta {
   readonly after: Row | undefined;
 }
 
-/** The next stage of a pipeline. */
+/**
+ * The next stage of a pipeline. A delta is lent to `push`: a sink reads it during the call and
+ * keeps its key and rows, never the delta itself, so an operator may refill one delta object
+ * for every change it emits (no allocation per change).
+ */
 export interface Sink {
   push(delta: Delta): void;
 }

@@ -39,8 +39,12 @@ interface Keyless {
 const intKeys = [
   ...Array.from({ length: 12 }, (_, i) => i),
   40,
+  50,
   75,
   76,
+  100,
+  110,
+  150,
   200,
   201,
   -1,
@@ -463,5 +467,54 @@ test("a keyless row's changes keep their rows through updates, deletes and histo
     (changes as unknown[][]).filter((c) => c[1] === 2).map((c) => [c[0], c[2], c[3]]),
   );
   witness.check();
+  await db.close();
+});
+
+test("keys inserted past the dense array's end are found once it grows over them", async () => {
+  // 100 lies past the skip limit at first (the hash alone holds it); 120 extends the array
+  // over it. 186 and 187 lie past it too; 185 extends the array and pulls them in after it.
+  const db = await open();
+  const k = db.createTable<Keyed>("default::k", {
+    columns: { id: "int4", g: "utf8", v: "int8" },
+    primaryKey: "id",
+    indexes: [{ name: "by_v", columns: ["v"], ordered: true }],
+  });
+  const model = new Map<number, Keyed>();
+  const put = (id: number, v: number): void => {
+    k.set({ id, g: "x", v });
+    model.set(id, { id, g: "x", v });
+  };
+  const check = (label: string): void => {
+    const got = Array.from({ length: 260 }, (_, id) => k.get(id) ?? null);
+    const want = Array.from({ length: 260 }, (_, id) => model.get(id) ?? null);
+    assert.deepEqual(got, want, label);
+    const vs = [...model.values()].map((row) => row.v).sort((a, b) => a - b);
+    assert.deepEqual(
+      k.range("by_v").map((row) => row.v),
+      vs,
+      label,
+    );
+  };
+  for (const id of [0, 1, 2, 100, 30, 90, 120, 186, 187, 185]) put(id, id);
+  check("inserted");
+  for (const id of [100, 186, 187]) put(id, id + 1000);
+  check("updated");
+  assert.throws(() =>
+    db.transact(() => {
+      for (const id of [100, 186, 187]) k.update(id, { v: -id });
+      k.del(186);
+      k.insert({ id: 188, g: "y", v: 5 });
+      throw new Error("back");
+    }),
+  );
+  check("rolled back");
+  assert.equal(k.del(100), true);
+  model.delete(100);
+  assert.equal(k.del(187), true);
+  model.delete(187);
+  check("deleted");
+  put(100, 7);
+  put(250, 8);
+  check("inserted again");
   await db.close();
 });

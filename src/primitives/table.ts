@@ -261,6 +261,14 @@ export class Table implements StoredObject {
     }
   }
 
+  /**
+   * A row of a `*Stored` read as the copying reads hand it out (the row itself, for a table
+   * without a primary key, whose rows are immutable): for a reader that keeps a few of them.
+   */
+  copyOfStored(stored: Row): Row {
+    return this.snapshotOf(stored);
+  }
+
   /** The primary key value of a stored row. */
   keyOf(row: Row): unknown {
     const columns = this.pkColumns;

@@ -24,7 +24,7 @@ import type {
 import { scopeOf } from "./context.ts";
 import type { Columns, CompileEnv, RunContext } from "./context.ts";
 import { compileColumns } from "./pipeline.ts";
-import { planTableAccess } from "./planner.ts";
+import { planTableAccess, storedRows } from "./planner.ts";
 import { exactLiteral } from "./exact-literal.ts";
 import { atSource, unknownObject } from "./rql-errors.ts";
 import { deadlineTick, expressionCost } from "./deadline.ts";
@@ -215,7 +215,11 @@ function requireTable(object: StoredObject, verb: string): Table {
   );
 }
 
-/** Rows of `table` matching the filter, read completely before anything changes. */
+/**
+ * Rows of `table` matching the filter, read completely before anything changes: the filter
+ * reads the stored rows, and the rows it keeps are copies, so a row dropped costs no copy and
+ * a row kept is as it was read while the statement writes.
+ */
 function matchingRows(
   table: Table,
   ctx: RunContext,
@@ -228,7 +232,7 @@ function matchingRows(
   for (const row of fetch.fetch(table, scope)) {
     deadlineTick(rowCost);
     scope.row = row;
-    if (keep(scope)) out.push(row);
+    if (keep(scope)) out.push(table.copyOfStored(row));
   }
   return out;
 }
@@ -279,7 +283,7 @@ export function compileUpdate(statement: UpdateStatement, env: CompileEnv): Comp
     }
   }
   const keep = compilePredicate(statement.filter, { fields: columns! });
-  const access = planTableAccess(table, statement.filter);
+  const access = planTableAccess(table, statement.filter, storedRows);
   const names = statement.set.map((column) => column.name);
   const set = statement.set.map((column) => ({
     ...column,
@@ -320,7 +324,7 @@ export function compileDelete(statement: DeleteStatement, env: CompileEnv): Comp
   const table = requireTable(resolve(statement.target, env), "delete from");
   const columns = columnsOfObject(table);
   const keep = compilePredicate(statement.filter, { fields: columns! });
-  const access = planTableAccess(table, statement.filter);
+  const access = planTableAccess(table, statement.filter, storedRows);
   const returning = compileReturning(statement.returning, columns);
   const filterCost = 1 + expressionCost(statement.filter);
   const run = (ctx: RunContext): Row[] => {

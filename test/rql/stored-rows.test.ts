@@ -187,3 +187,21 @@ test("json values read by a query are the stored values' own, as before", async 
   assert.deepEqual(frame[0]!.doc, { n: 1 });
   await db.close();
 });
+
+test("without a primary key: queries hand out copies, update and delete find rows", async () => {
+  const db = await open();
+  await db.admin("create namespace s; create table s::log { n: int8, tag: utf8 }");
+  await db.command('insert s::log [{ n: 1, tag: "a" }, { n: 2, tag: "b" }, { n: 3, tag: "a" }]');
+  overwrite((await db.query('from s::log filter tag == "a"')).frames[0]!);
+  const updated = await db.command(
+    'update s::log { n: n * 10 } filter tag == "a" returning { n, tag }',
+  );
+  assert.deepEqual(updated.frames[0], [
+    { n: 10, tag: "a" },
+    { n: 30, tag: "a" },
+  ]);
+  const deleted = await db.command("delete s::log filter n > 5 returning { n }");
+  assert.deepEqual(deleted.frames[0], [{ n: 10 }, { n: 30 }]);
+  assert.deepEqual((await db.query("from s::log")).frames[0], [{ n: 2, tag: "b" }]);
+  await db.close();
+});

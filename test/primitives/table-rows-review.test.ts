@@ -518,3 +518,50 @@ test("keys inserted past the dense array's end are found once it grows over them
   check("inserted again");
   await db.close();
 });
+
+test("keyless rows refused by a unique index leave rows RQL finds by identity", async () => {
+  const db = await open();
+  const l = db.createTable<Keyless>("default::l", {
+    columns: { n: "int4", g: "utf8" },
+    indexes: [{ name: "by_n", columns: ["n"], unique: true }],
+  });
+  assert.throws(
+    () =>
+      l.insertMany([
+        { n: 1, g: "x" },
+        { n: 1, g: "x" },
+      ]),
+    { code: "CONSTRAINT_VIOLATION" },
+  );
+  assert.deepEqual(l.scan(), []);
+  l.insertMany([
+    { n: 1, g: "x" },
+    { n: 2, g: "x" },
+  ]);
+  // The refused insertMany gave its row ids back: these are 1 and 2.
+  assert.deepEqual(
+    [l.get(1), l.get(2)],
+    [
+      { n: 1, g: "x" },
+      { n: 2, g: "x" },
+    ],
+  );
+  assert.throws(() => l.update(2, { n: 1 }), { code: "CONSTRAINT_VIOLATION" });
+  assert.throws(
+    () =>
+      db.transact((tx) => {
+        tx.table<Keyless>("default::l").update(2, { n: 3, g: "y" });
+        tx.execute("update default::l { n: 1 } filter { n == 3 }");
+      }),
+    { code: "CONSTRAINT_VIOLATION" },
+  );
+  assert.deepEqual(l.get(2), { n: 2, g: "x" });
+  assert.deepEqual(l.lookup("by_n", 2), [{ n: 2, g: "x" }]);
+  assert.deepEqual(l.lookup("by_n", 3), []);
+  const result = await db.command("delete default::l filter { n == 2 }");
+  assert.equal(result.frames[0]?.[0]?.["deleted"], 1);
+  assert.deepEqual(l.scan(), [{ n: 1, g: "x" }]);
+  l.insert({ n: 2, g: "z" });
+  assert.deepEqual(l.get(3), { n: 2, g: "z" });
+  await db.close();
+});

@@ -196,24 +196,28 @@ export class Table implements StoredObject {
   }
 
   /** Rows in primary key order (insertion order without a primary key). */
-  scan(options: ScanOptions = {}): Generator<Row> {
-    return this.scanRows(options, true);
-  }
-
-  /** {@link scan}'s stored rows, not copies: read them, never keep or write them. */
-  scanStored(options: ScanOptions = {}): Generator<Row> {
-    return this.scanRows(options, false);
-  }
-
-  private *scanRows(options: ScanOptions, copy: boolean): Generator<Row> {
+  *scan(options: ScanOptions = {}): Generator<Row> {
     let remaining = readLimit(this.name, "limit", options.limit);
     if (remaining === 0) return;
     for (const mapKey of this.order.values(this.coerceRange(options))) {
       // By `dense` where it covers the key: a hash lookup per row was most of a scan's time.
-      const stored = this.storedRow(mapKey)!;
-      yield copy ? this.snapshotOf(stored) : stored;
+      yield this.snapshotOf(this.storedRow(mapKey)!);
       if (--remaining <= 0) return;
     }
+  }
+
+  /**
+   * {@link scan}'s stored rows, not copies: read them, never keep or write them. Its options
+   * are checked when it is called (a scan's on its first step).
+   */
+  scanStored(options: ScanOptions = {}): IterableIterator<Row> {
+    const limit = readLimit(this.name, "limit", options.limit);
+    return new StoredRows(
+      this.order.values(this.coerceRange(options)),
+      this.dense,
+      this.rows,
+      limit,
+    );
   }
 
   /** Rows whose index key equals `value`, via the named index. */
@@ -238,27 +242,33 @@ export class Table implements StoredObject {
   }
 
   /** Rows in the order of an ordered index, within bounds on its key. */
-  range(indexName: string, options: ScanOptions = {}): Generator<Row> {
-    return this.rangeRows(indexName, options, true);
+  *range(indexName: string, options: ScanOptions = {}): Generator<Row> {
+    const keys = this.indexRangeKeys(indexName, options);
+    let remaining = readLimit(this.name, "limit", options.limit);
+    if (remaining === 0) return;
+    for (const pk of keys) {
+      yield this.snapshotOf(this.storedRow(pk)!);
+      if (--remaining <= 0) return;
+    }
   }
 
-  /** {@link range}'s stored rows, not copies: read them, never keep or write them. */
-  rangeStored(indexName: string, options: ScanOptions = {}): Generator<Row> {
-    return this.rangeRows(indexName, options, false);
+  /**
+   * {@link range}'s stored rows, not copies: read them, never keep or write them. Its options
+   * are checked when it is called (a range's on its first step).
+   */
+  rangeStored(indexName: string, options: ScanOptions = {}): IterableIterator<Row> {
+    const keys = this.indexRangeKeys(indexName, options);
+    const limit = readLimit(this.name, "limit", options.limit);
+    return new StoredRows(keys[Symbol.iterator](), this.dense, this.rows, limit);
   }
 
-  private *rangeRows(indexName: string, options: ScanOptions, copy: boolean): Generator<Row> {
+  /** The primary map keys in an ordered index's range, taken before any is read. */
+  private indexRangeKeys(indexName: string, options: ScanOptions): MapKey[] {
     const index = this.requireIndex(indexName);
     const range: Range<unknown> = { ...options };
     if (options.lower !== undefined) range.lower = this.coerceIndexKey(index, options.lower);
     if (options.upper !== undefined) range.upper = this.coerceIndexKey(index, options.upper);
-    let remaining = readLimit(this.name, "limit", options.limit);
-    if (remaining === 0) return;
-    for (const pk of [...index.range(range)]) {
-      const stored = this.storedRow(pk)!;
-      yield copy ? this.snapshotOf(stored) : stored;
-      if (--remaining <= 0) return;
-    }
+    return [...index.range(range)];
   }
 
   /**
@@ -523,15 +533,12 @@ export class Table implements StoredObject {
 
   /** The row under `mapKey`: by array index for a key the dense array covers, else by hash. */
   private storedRow(mapKey: MapKey): Row | undefined {
-    const index = this.denseIndexOf(mapKey);
-    return index >= 0 ? this.dense[index] : this.rows.get(mapKey);
+    return storedRowIn(this.dense, this.rows, mapKey);
   }
 
   /** `mapKey` as an index of `dense`, or -1 when the array does not cover it. */
   private denseIndexOf(mapKey: MapKey): number {
-    if (typeof mapKey !== "number") return -1;
-    // A whole number below the length; 1.5, -1 and NaN are hashed (-0 is 0, as in a Map).
-    return mapKey >= 0 && mapKey < this.dense.length && Number.isInteger(mapKey) ? mapKey : -1;
+    return denseIndexIn(this.dense, mapKey);
   }
 
   /**
@@ -805,6 +812,55 @@ function plainKeyType(columns: readonly Column[]): "number" | "string" | undefin
 }
 
 // ---- The embedded handle ----
+
+/** `mapKey` as an index of a table's `dense` rows, or -1 when the array does not cover it. */
+function denseIndexIn(dense: ReadonlyArray<Row | undefined>, mapKey: MapKey): number {
+  if (typeof mapKey !== "number") return -1;
+  // A whole number below the length; 1.5, -1 and NaN are hashed (-0 is 0, as in a Map).
+  return mapKey >= 0 && mapKey < dense.length && Number.isInteger(mapKey) ? mapKey : -1;
+}
+
+/** The row under `mapKey`: by array index for a key `dense` covers, else by hash. */
+function storedRowIn(
+  dense: ReadonlyArray<Row | undefined>,
+  rows: ReadonlyMap<MapKey, Row>,
+  mapKey: MapKey,
+): Row | undefined {
+  const index = denseIndexIn(dense, mapKey);
+  return index >= 0 ? dense[index] : rows.get(mapKey);
+}
+
+const iterationDone: IteratorReturnResult<undefined> = Object.freeze({
+  value: undefined,
+  done: true,
+});
+
+/**
+ * A table's stored rows under a sequence of map keys, at most `remaining` of them: what
+ * `scanStored` and `rangeStored` return. An iterator object, not a generator: resuming a
+ * generator per row cost about as much as the key walk itself (1M rows: 30 against 17 ms
+ * CPU, measured), where a plain `next` is inlined into the reader's loop.
+ */
+class StoredRows implements IterableIterator<Row> {
+  constructor(
+    private readonly keys: Iterator<MapKey>,
+    private readonly dense: ReadonlyArray<Row | undefined>,
+    private readonly rows: ReadonlyMap<MapKey, Row>,
+    private remaining: number,
+  ) {}
+
+  next(): IteratorResult<Row> {
+    if (this.remaining <= 0) return iterationDone;
+    const step = this.keys.next();
+    if (step.done === true) return iterationDone;
+    this.remaining--;
+    return { value: storedRowIn(this.dense, this.rows, step.value)!, done: false };
+  }
+
+  [Symbol.iterator](): IterableIterator<Row> {
+    return this;
+  }
+}
 
 /** A typed handle on a table: `db.table<Account>("bank::accounts")`. */
 export class TableHandle<R extends object = Record<string, unknown>> extends Handle<Table> {

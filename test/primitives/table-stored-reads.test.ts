@@ -74,3 +74,32 @@ test("stored reads give the stored rows, in the copying reads' order, and follow
     ["lima"],
   );
 });
+
+test("stored reads honour bounds, direction and limits as the copying reads do", () => {
+  const { engine, table } = cityTable();
+  const cities = ["oslo", "rome", "lima", "kyiv", "pune", "doha"];
+  engine.transact((tx) => cities.forEach((city, id) => table.insert(tx, { id, city })));
+  const scans = [
+    {},
+    { limit: 0 },
+    { limit: 2 },
+    { lower: 1, upper: 4, upperExclusive: true },
+    { lower: 2, reverse: true, limit: 3 },
+  ];
+  for (const options of scans) {
+    assert.deepEqual(
+      [...table.scanStored(options)],
+      [...table.scan(options)],
+      JSON.stringify(options),
+    );
+  }
+  const ranges = [{}, { lower: "l", limit: 2 }, { upper: "p", reverse: true }, { limit: 0 }];
+  for (const options of ranges) {
+    assert.deepEqual(
+      [...table.rangeStored("by_city", options)],
+      [...table.range("by_city", options)],
+    );
+  }
+  assert.throws(() => table.scanStored({ limit: -1 }), { code: "INVALID_ARGUMENT" });
+  assert.throws(() => [...table.scan({ limit: -1 })], { code: "INVALID_ARGUMENT" });
+});

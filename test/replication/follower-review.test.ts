@@ -127,3 +127,30 @@ test("a follower closed while retrying a reader's start leaves no retry timer", 
   await new Promise((resolve) => setTimeout(resolve, 600));
   assert.equal(failedStarts, after, "no start tried after close");
 });
+
+test("a follower whose apply throws stops and starts no new reader", async (t) => {
+  const { writer, follower, readers } = await pair(t, "apply_throws");
+  t.after(() => follower.close());
+  // The reader's apply callback throws once, as a commit the engine refuses would.
+  const reader = readers[0] as unknown as { options: { onMessage: (...args: never[]) => void } };
+  const apply = reader.options.onMessage;
+  let throwNext = true;
+  reader.options = {
+    ...reader.options,
+    onMessage: (...args: never[]) => {
+      if (throwNext) {
+        throwNext = false;
+        throw new Error("injected apply failure");
+      }
+      apply(...args);
+    },
+  };
+  const seq = follower.seq;
+  await commitStep(writer, 1);
+  await eventually(() => follower.failure !== undefined, "the follower stops");
+  assert.match(follower.failure!.message, /injected apply failure/);
+  // Two lease ticks: a follower that took this for a read failure would read again.
+  await new Promise((resolve) => setTimeout(resolve, 2 * (leaseTtlMs / 6) + 300));
+  assert.equal(readers.length, 1, "no new reader");
+  assert.equal(follower.seq, seq, "the commit whose apply failed is not applied later");
+});

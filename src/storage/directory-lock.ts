@@ -4,9 +4,11 @@
  * `open` (or `statebase serve`, or `statebase repair`) of a directory in use is refused.
  *
  * On Linux the lock is a listening Unix socket in the abstract namespace, named after the
- * directory's device and inode (so every path to the directory finds it). The kernel frees
- * it when its process ends, however it ends: a SIGKILLed server leaves no stale lock to judge,
- * and a restart takes the lock at once. The holder answers a connection with its pid, which
+ * directory's device, inode and birth time (so every path to the directory finds it, and a
+ * new directory given the inode of a deleted one that a process still holds open is not
+ * taken for it: ext4 reuses a freed inode at once). The kernel frees it when its process
+ * ends, however it ends: a SIGKILLed server leaves no stale lock to judge, and a restart takes
+ * the lock at once. The holder answers a connection with its pid, which
  * the refusal names. Abstract sockets are per network namespace: two containers sharing a
  * volume but not a network namespace do not see each other's lock.
  *
@@ -45,10 +47,11 @@ export async function lockDirectory(
 }
 
 async function lockWithSocket(path: string): Promise<DirectoryLock> {
-  const { dev, ino } = await stat(path).catch((error: unknown) => {
+  const { dev, ino, birthtimeNs } = await stat(path, { bigint: true }).catch((error: unknown) => {
     throw ioError(path, error);
   });
-  const address = `\0statebase-directory-lock:${dev}:${ino}`;
+  // A filesystem without birth times gives 0: then dev and inode alone, as before.
+  const address = `\0statebase-directory-lock:${dev}:${ino}:${birthtimeNs}`;
   const server = createServer((socket) => socket.end(`${process.pid}\n`));
   try {
     await listen(server, address);

@@ -7,7 +7,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DbError } from "../../src/lib/errors.ts";
@@ -19,6 +19,8 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const freshDirectory = (): string => mkdtempSync(join(root, "case-"));
 const storageIndex = resolve(import.meta.dirname, "../../src/storage/index.ts");
 const mechanisms: readonly LockMechanism[] = ["socket", "file"];
+/** Directories made looking for one on a deleted directory's inode (ext4: the first). */
+const inodeReuseTriesMax = 200;
 
 function isInUse(pid: number): (error: unknown) => boolean {
   return (error) =>
@@ -101,4 +103,26 @@ test("a directory that cannot be locked says why and where", async () => {
       error.code === "IO_ERROR" &&
       error.message.includes(`cannot lock data directory ${missing}`),
   );
+});
+
+test("socket: a new directory on a deleted, locked directory's inode is not in use", async (t) => {
+  // ext4 hands a deleted directory's inode to the next directory made; the lock of a
+  // database still open on the deleted one must not refuse the new one.
+  const gone = freshDirectory();
+  const held = await lockDirectory(gone, "socket");
+  const { ino } = statSync(gone);
+  rmSync(gone, { recursive: true });
+  let reused: string | undefined;
+  for (let i = 0; i < inodeReuseTriesMax && reused === undefined; i++) {
+    const dir = freshDirectory();
+    if (statSync(dir).ino === ino) reused = dir;
+  }
+  try {
+    // Only a filesystem that reuses the inode (ext4, as on CI) can show the defect.
+    if (reused === undefined) return t.diagnostic(`inode ${ino} not reused: nothing to show`);
+    const lock = await lockDirectory(reused, "socket");
+    await lock.release();
+  } finally {
+    await held.release();
+  }
 });

@@ -53,10 +53,11 @@ export async function forwardWrite(
         `send writes to it directly`,
     );
   }
-  if (!isHttpUrl(writer.http)) {
+  const base = writerBase(writer.http);
+  if (typeof base !== "string") {
     throw unavailable(
-      `writer ${writer.node} advertises ${JSON.stringify(writer.http)}, not an http(s) URL ` +
-        `(set advertiseHttp on it); the request did not reach it: sending it again is safe`,
+      `writer ${writer.node} advertises ${base.shown}, ${base.problem} ` +
+        `(set advertiseHttp on it); ${notSent}`,
     );
   }
   const headers: Record<string, string> = {
@@ -68,28 +69,38 @@ export async function forwardWrite(
   // Only the path and query go on: a request in absolute form (`POST http://host/v1/...`)
   // appended as sent would name a host of the client's choosing after the writer's address.
   const { pathname, search } = new URL(request.url, "http://localhost");
+  const where = `writer ${writer.node} at ${base}`;
+  // A client may send a NOT_WRITER write again: it is told whether the writer may have it.
+  let response: Response;
+  let body: string;
   try {
-    const response = await fetch(`${writer.http}${pathname}${search}`, {
+    response = await fetch(`${base}${pathname}${search}`, {
       method: "POST",
       headers,
       // Fastify parsed the body as JSON; encoding it again sends the same value.
       body: JSON.stringify(request.body),
       signal: AbortSignal.timeout(forwardTimeoutMs),
+      // Followed, a 301-303 would turn the write into a GET, a 307/308 send it elsewhere.
+      redirect: "manual",
     });
-    return {
-      status: response.status,
-      contentType: response.headers.get("content-type") ?? "application/json",
-      body: await response.text(),
-    };
+    body = await response.text();
   } catch (error) {
-    // A client may send a NOT_WRITER write again: it is told whether the writer may have it.
-    const outcome = wasNotSent(error)
-      ? "the request did not reach it: sending it again is safe"
-      : "it may have applied the write: read before sending it again";
-    const where = `writer ${writer.node} at ${writer.http}`;
+    const outcome = wasNotSent(error) ? notSent : maybeApplied;
     throw unavailable(`${where} did not answer: ${reasonOf(error)}: ${outcome}`);
   }
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get("location") ?? "nowhere";
+    throw unavailable(
+      `${where} answered a redirect (${response.status}) to ${location}, which a ` +
+        `forwarded write does not follow: ${maybeApplied}`,
+    );
+  }
+  const contentType = response.headers.get("content-type") ?? "application/json";
+  return { status: response.status, contentType, body };
 }
+
+const notSent = "the request did not reach it: sending it again is safe";
+const maybeApplied = "it may have applied the write: read before sending it again";
 
 /**
  * Codes of fetch failures (its cause's) that happen before a byte of the request leaves: no
@@ -105,17 +116,41 @@ const notSentCauseCodes = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
 
+/** fetch's own refusal of a port the fetch standard blocks (6000, 2049, ...): no code. */
+const badPortMessage = "bad port";
+
 function wasNotSent(error: unknown): boolean {
   const cause =
-    error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+    error instanceof Error
+      ? (error.cause as { code?: unknown; message?: unknown } | undefined)
+      : undefined;
+  if (cause?.message === badPortMessage) return true;
   return typeof cause?.code === "string" && notSentCauseCodes.has(cause.code);
 }
 
-/** Whether fetch can send to `url`: the lease holds what the writer (or a person) wrote. */
-function isHttpUrl(url: string): boolean {
-  if (!URL.canParse(url)) return false;
-  const { protocol } = new URL(url);
-  return protocol === "http:" || protocol === "https:";
+/**
+ * The URL the request's path is appended to (no trailing slash), or why fetch cannot send
+ * to the address: the lease holds what the writer (or a person) wrote.
+ */
+function writerBase(address: string): string | { shown: string; problem: string } {
+  if (!URL.canParse(address)) {
+    return { shown: JSON.stringify(address), problem: "not an http(s) URL" };
+  }
+  const url = new URL(address);
+  if (url.username !== "" || url.password !== "") {
+    // fetch refuses credentials in a URL; the client must not be shown them either.
+    url.username = "";
+    url.password = "";
+    return { shown: JSON.stringify(url.href), problem: "a URL with credentials" };
+  }
+  const shown = JSON.stringify(address);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { shown, problem: "not an http(s) URL" };
+  }
+  if (url.search !== "" || url.hash !== "" || address.endsWith("?") || address.endsWith("#")) {
+    return { shown, problem: "a URL with a query or fragment, which the path cannot follow" };
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
 /** fetch reports "fetch failed" and keeps the useful part (ECONNREFUSED, ...) in the cause. */

@@ -13,10 +13,11 @@ import { coerceValue, parseType, typeName } from "../values/index.ts";
 import type { ValueType } from "../values/index.ts";
 
 /**
- * A stored row: column name to value. Rows are immutable snapshots by contract: the engine
- * never mutates a stored row (a write stores a new one), and callers must not either. They
- * are not frozen at run time because `Object.freeze` costs more than the rest of an update;
- * the `Readonly` type enforces the contract in TypeScript.
+ * A row: column name to value. A table with a primary key keeps its own copy of each row and
+ * writes updates into it, so every row it hands out is a copy; a table without one stores
+ * immutable rows (an update stores a new one) and hands those out. Callers must not write
+ * into rows: they are not frozen at run time because `Object.freeze` costs more than the rest
+ * of an update; the `Readonly` type enforces the contract in TypeScript.
  */
 export type Row = Readonly<Record<string, unknown>>;
 

@@ -9,62 +9,18 @@
  * stops with an error as the client does when it gives up recreating its consumer.
  */
 import { test } from "node:test";
-import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { open } from "../../src/index.ts";
 import { Follower } from "../../src/replication/follower.ts";
-import type { Database } from "../../src/index.ts";
-import { applyWorkloadStep, workloadSetup } from "../support/crash-workload.ts";
-import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
-
-/** Lease ticks every second (as in stream-check.test.ts): long enough for a loaded machine. */
-const leaseTtlMs = 6000;
-
-/** The reader's consumer iterator, which the client fails when it gives up. */
-function failReader(reader: Follower, why: string): void {
-  (reader as unknown as { messages: { stop(error: Error): void } }).messages.stop(new Error(why));
-}
-
-/** A writer and a follower on a new stream, the follower's readers recorded as started. */
-async function pair(t: TestContext, name: string) {
-  const stream = uniqueStream(name);
-  t.after(() => deleteReplicatedLog(stream));
-  const warnings: string[] = [];
-  const onMessage = (kind: string, text: string) => {
-    if (kind === "warning") warnings.push(text);
-  };
-  const replicate = { url: natsUrl, stream, leaseTtlMs };
-  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage: () => {} });
-  t.after(() => writer.close());
-  const readers: Follower[] = [];
-  // Called with each reader as `this`, below: it is never separated from one.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const start = Follower.prototype.start;
-  Follower.prototype.start = async function (this: Follower) {
-    readers.push(this);
-    return start.call(this);
-  };
-  t.after(() => (Follower.prototype.start = start));
-  const follower = await open({
-    replicate: { ...replicate, node: "f", role: "follower" },
-    onMessage,
-  });
-  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
-  workloadSetup(writer);
-  await writer.durable();
-  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
-  return { writer, follower, readers, warnings };
-}
-
-async function commitStep(writer: Database, n: number): Promise<void> {
-  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
-  writer.transact((tx) => applyWorkloadStep(tx, n));
-  await writer.durable();
-}
+import { eventually } from "../support/nats.ts";
+import {
+  commitStep,
+  failReader,
+  openReplicatedPair,
+  pairLeaseTtlMs,
+} from "../support/replication-pair.ts";
 
 test("a reader that fails again and again is replaced each time, and each is said", async (t) => {
-  const { writer, follower, readers, warnings } = await pair(t, "reader_fails_again");
-  t.after(() => follower.close());
+  const { writer, follower, readers, warnings } = await openReplicatedPair(t, "reader_fails_again");
   for (let round = 1; round <= 3; round++) {
     const reader = readers.at(-1)!;
     const started = readers.length;
@@ -87,7 +43,7 @@ test("a follower closed while its failed reader waits for the next tick starts n
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   process.on("unhandledRejection", onUnhandled);
   t.after(() => process.off("unhandledRejection", onUnhandled));
-  const { follower, readers, warnings } = await pair(t, "reader_fails_close");
+  const { follower, readers, warnings } = await openReplicatedPair(t, "reader_fails_close");
   failReader(readers[0]!, "injected: gave up");
   // Long enough for the reader to fail, short of the next lease tick (1 s apart), mostly.
   await new Promise((resolve) => setTimeout(resolve, 20));
@@ -95,14 +51,14 @@ test("a follower closed while its failed reader waits for the next tick starts n
   const started = readers.length;
   const said = warnings.length;
   // Two lease ticks' time: a tick that outlived close would start a reader or say something.
-  await new Promise((resolve) => setTimeout(resolve, 2 * (leaseTtlMs / 6) + 300));
+  await new Promise((resolve) => setTimeout(resolve, 2 * (pairLeaseTtlMs / 6) + 300));
   assert.equal(readers.length, started, "no reader started after close");
   assert.deepEqual(warnings.slice(said), [], "nothing said after close");
   assert.deepEqual(unhandled, []);
 });
 
 test("a follower closed while retrying a reader's start leaves no retry timer", async (t) => {
-  const { writer, follower, readers } = await pair(t, "closed_retry_timer");
+  const { writer, follower, readers } = await openReplicatedPair(t, "closed_retry_timer");
   // Every start from now fails as on a lost connection (worth retrying every 250 ms).
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const recording = Follower.prototype.start;
@@ -129,8 +85,7 @@ test("a follower closed while retrying a reader's start leaves no retry timer", 
 });
 
 test("a follower whose apply throws stops and starts no new reader", async (t) => {
-  const { writer, follower, readers } = await pair(t, "apply_throws");
-  t.after(() => follower.close());
+  const { writer, follower, readers } = await openReplicatedPair(t, "apply_throws");
   // The reader's apply callback throws once, as a commit the engine refuses would.
   const reader = readers[0] as unknown as { options: { onMessage: (...args: never[]) => void } };
   const apply = reader.options.onMessage;
@@ -150,7 +105,7 @@ test("a follower whose apply throws stops and starts no new reader", async (t) =
   await eventually(() => follower.failure !== undefined, "the follower stops");
   assert.match(follower.failure!.message, /injected apply failure/);
   // Two lease ticks: a follower that took this for a read failure would read again.
-  await new Promise((resolve) => setTimeout(resolve, 2 * (leaseTtlMs / 6) + 300));
+  await new Promise((resolve) => setTimeout(resolve, 2 * (pairLeaseTtlMs / 6) + 300));
   assert.equal(readers.length, 1, "no new reader");
   assert.equal(follower.seq, seq, "the commit whose apply failed is not applied later");
 });

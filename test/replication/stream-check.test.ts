@@ -17,25 +17,15 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { StreamInfo } from "@nats-io/jetstream";
-import { open } from "../../src/index.ts";
-import { Follower } from "../../src/replication/follower.ts";
-import type { Database, DbError } from "../../src/index.ts";
-import { applyWorkloadStep, workloadSetup } from "../support/crash-workload.ts";
-import { deleteReplicatedLog, eventually, natsUrl, uniqueStream } from "../support/nats.ts";
-
-/**
- * Lease ticks (and their stream checks) come every second. Long enough that a loaded machine
- * does not lapse the writer's lease (a lapsed writer refuses commits) while its stream check
- * is held, which these tests are not about.
- */
-const leaseTtlMs = 6000;
-
-/** Commits workload step `n` on `writer` once it holds its lease (under load it may lapse). */
-async function commitStep(writer: Database, n: number): Promise<void> {
-  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
-  writer.transact((tx) => applyWorkloadStep(tx, n));
-  await writer.durable();
-}
+import type { DbError } from "../../src/index.ts";
+import { eventually, natsUrl } from "../support/nats.ts";
+import {
+  commitStep,
+  endReader,
+  failReader,
+  openReplicatedPair,
+  pairLeaseTtlMs,
+} from "../support/replication-pair.ts";
 
 type StreamInfoFn = (name: string, data?: unknown) => Promise<StreamInfo>;
 
@@ -67,26 +57,7 @@ function holdStreamInfo(streamsApi: object, stream: string) {
 }
 
 test("a stale answer to the stream check (a commit applied since) stops no node", async (t) => {
-  const stream = uniqueStream("stale_info");
-  t.after(() => deleteReplicatedLog(stream));
-  const warnings: string[] = [];
-  const onMessage = (kind: string, text: string) => {
-    if (kind === "warning") warnings.push(text);
-  };
-  const replicate = { url: natsUrl, stream, leaseTtlMs };
-  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage });
-  const follower = await open({
-    replicate: { ...replicate, node: "f", role: "follower" },
-    onMessage,
-  });
-  t.after(async () => {
-    await follower.close();
-    await writer.close();
-  });
-  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
-  workloadSetup(writer);
-  await writer.durable();
-  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+  const { stream, writer, follower, warnings } = await openReplicatedPair(t, "stale_info");
 
   const nc = await connect({ servers: natsUrl });
   t.after(() => nc.close());
@@ -97,7 +68,7 @@ test("a stale answer to the stream check (a commit applied since) stops no node"
   await eventually(() => follower.seq === writer.seq, "the follower applies the commit");
   hold.release();
   // Two more lease ticks each, with answers no longer stale.
-  await new Promise((resolve) => setTimeout(resolve, 2 * (leaseTtlMs / 6) + 50));
+  await new Promise((resolve) => setTimeout(resolve, 2 * (pairLeaseTtlMs / 6) + 50));
 
   const stops = warnings.filter((w) => /was deleted/.test(w));
   assert.deepEqual(stops, [], "no node took its stream for a deleted one");
@@ -112,46 +83,23 @@ test("a stale answer to the stream check (a commit applied since) stops no node"
 });
 
 test("a follower whose new reader fails to start keeps trying until it reads", async (t) => {
-  const stream = uniqueStream("restart_fails");
-  t.after(() => deleteReplicatedLog(stream));
-  const warnings: string[] = [];
-  const onMessage = (kind: string, text: string) => {
-    if (kind === "warning") warnings.push(text);
-  };
-  const replicate = { url: natsUrl, stream, leaseTtlMs };
-  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage });
-  // The follower's readers, as started; the next start after `refuseNext` throws once.
-  const readers: Follower[] = [];
+  // The next start after `refuseNext` throws once.
   let refuseNext = false;
-  // Called with each reader as `this`, below: it is never separated from one.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const start = Follower.prototype.start;
-  Follower.prototype.start = async function (this: Follower) {
-    if (refuseNext) {
-      refuseNext = false;
-      throw new Error("injected: the consumer could not be made");
-    }
-    readers.push(this);
-    return start.call(this);
-  };
-  t.after(() => (Follower.prototype.start = start));
-  const follower = await open({
-    replicate: { ...replicate, node: "f", role: "follower" },
-    onMessage,
-  });
-  t.after(async () => {
-    await follower.close();
-    await writer.close();
-  });
-  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
-  workloadSetup(writer);
-  await writer.durable();
-  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+  const { writer, follower, readers, warnings } = await openReplicatedPair(
+    t,
+    "restart_fails",
+    () => {
+      if (refuseNext) {
+        refuseNext = false;
+        throw new Error("injected: the consumer could not be made");
+      }
+    },
+  );
 
   // Its reader ends without an error (as the client's does when it gives up): the follower
   // finds it stalled once the writer commits, and the start of a new one fails.
   refuseNext = true;
-  await (readers[0] as unknown as { messages: { close(): Promise<void> } }).messages.close();
+  await endReader(readers[0]!);
   await commitStep(writer, 1);
   await eventually(() => !refuseNext, "the follower tries to read again");
   await eventually(() => follower.seq === writer.seq, "the follower reads again");
@@ -163,38 +111,18 @@ test("a follower whose new reader fails to start keeps trying until it reads", a
 });
 
 test("a node closed while its reader's restart is being retried stops retrying", async (t) => {
-  const stream = uniqueStream("closed_retry");
-  t.after(() => deleteReplicatedLog(stream));
-  const replicate = { url: natsUrl, stream, leaseTtlMs };
-  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage: () => {} });
-  t.after(() => writer.close());
   // Once `failing`, every start fails as a lost connection does: worth retrying, until closed.
-  const readers: Follower[] = [];
   let failing = false;
   let failedStarts = 0;
-  // Called with each reader as `this`, below: it is never separated from one.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const start = Follower.prototype.start;
-  Follower.prototype.start = async function (this: Follower) {
+  const { writer, follower, readers } = await openReplicatedPair(t, "closed_retry", () => {
     if (failing) {
       failedStarts++;
       throw new Error("injected: disconnected");
     }
-    readers.push(this);
-    return start.call(this);
-  };
-  t.after(() => (Follower.prototype.start = start));
-  const follower = await open({
-    replicate: { ...replicate, node: "f", role: "follower" },
-    onMessage: () => {},
   });
-  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
-  workloadSetup(writer);
-  await writer.durable();
-  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
 
   failing = true;
-  await (readers[0] as unknown as { messages: { close(): Promise<void> } }).messages.close();
+  await endReader(readers[0]!);
   await commitStep(writer, 1);
   await eventually(() => failedStarts >= 2, "the follower retries starting a reader");
   await follower.close();
@@ -205,40 +133,11 @@ test("a node closed while its reader's restart is being retried stops retrying",
 });
 
 test("a follower whose reader fails (not its apply) reads again instead of stopping", async (t) => {
-  const stream = uniqueStream("reader_fails");
-  t.after(() => deleteReplicatedLog(stream));
-  const warnings: string[] = [];
-  const onMessage = (kind: string, text: string) => {
-    if (kind === "warning") warnings.push(text);
-  };
-  const replicate = { url: natsUrl, stream, leaseTtlMs };
-  const writer = await open({ replicate: { ...replicate, node: "w" }, onMessage });
-  const readers: Follower[] = [];
-  // Called with each reader as `this`, below: it is never separated from one.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const start = Follower.prototype.start;
-  Follower.prototype.start = async function (this: Follower) {
-    readers.push(this);
-    return start.call(this);
-  };
-  t.after(() => (Follower.prototype.start = start));
-  const follower = await open({
-    replicate: { ...replicate, node: "f", role: "follower" },
-    onMessage,
-  });
-  t.after(async () => {
-    await follower.close();
-    await writer.close();
-  });
-  await eventually(() => writer.replication?.role === "writer", "the writer holds its lease");
-  workloadSetup(writer);
-  await writer.durable();
-  await eventually(() => follower.seq === writer.seq, "the follower reads the setup");
+  const { writer, follower, readers, warnings } = await openReplicatedPair(t, "reader_fails");
 
   // The client's reader fails as it does when it gives up recreating its consumer (after 30
   // failed tries with nothing received, a NATS outage of a minute or so).
-  const messages = (readers[0] as unknown as { messages: { stop(error: Error): void } }).messages;
-  messages.stop(new Error("injected: the consumer could not be created"));
+  failReader(readers[0]!, "injected: the consumer could not be created");
   await commitStep(writer, 1);
   await eventually(() => follower.seq === writer.seq, "the follower reads again");
   assert.equal(follower.failure, undefined, follower.failure?.message);

@@ -5,27 +5,10 @@
 // the rows are updated and both forms read again.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Engine } from "../../src/engine/index.ts";
-import { createManualClock } from "../../src/lib/clock.ts";
-import { Table, registerPrimitiveFactories, tableDefinition } from "../../src/primitives/index.ts";
+import { cityTableEngine } from "../support/table-engine.ts";
 
 /** A bare engine with `app::t` { id int4 key, city utf8 } and an ordered index on city. */
-function cityTable(): { engine: Engine; table: Table } {
-  const engine = new Engine({ clock: createManualClock(1_000), commitsRetained: 64 });
-  registerPrimitiveFactories(engine.catalog);
-  const definition = tableDefinition("app::t", {
-    columns: { id: "int4", city: "utf8" },
-    primaryKey: "id",
-    indexes: [{ name: "by_city", columns: ["city"], ordered: true }],
-  });
-  engine.transact((tx) => {
-    engine.catalog.createNamespace(tx, "app");
-    engine.catalog.create(tx, definition);
-  });
-  const table = engine.catalog.require("app::t");
-  assert.ok(table instanceof Table);
-  return { engine, table };
-}
+const cityTable = () => cityTableEngine({ unique: false, ordered: true });
 
 test("stored reads give the stored rows, in the copying reads' order, and follow writes", () => {
   const { engine, table } = cityTable();

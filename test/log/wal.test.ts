@@ -315,7 +315,8 @@ test("the lag after a flush counts from the first commit that arrived during it"
     },
   });
   wal.append(commit(1), "window");
-  const first = wal.waitDurable(1); // takes commit 1 into a flush at once
+  const first = wal.waitDurable(1); // takes commit 1 into a flush at the end of this turn
+  await new Promise((resolve) => setImmediate(resolve));
   now += 10;
   const secondAt = now;
   wal.append(commit(2), "window"); // the first commit the next flush will take

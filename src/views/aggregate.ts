@@ -11,7 +11,7 @@ import { rowConstructor } from "../lib/row-object.ts";
 import { compileExpression, inferType, sumModeOf } from "../expr/index.ts";
 import type { CallExpr, Evaluator } from "../expr/index.ts";
 import type { QueryParams } from "../types.ts";
-import { mapKeyOf, mapKeyOfTuple, sameMapKey } from "../values/index.ts";
+import { integerKinds, mapKeyOf, mapKeyOfTuple, sameMapKey } from "../values/index.ts";
 import type { ArithMode, MapKey, ValueType } from "../values/index.ts";
 import { createAccumulator } from "./accumulator.ts";
 import type { Accumulator, AccumulatorKind } from "./accumulator.ts";
@@ -34,6 +34,8 @@ interface AggregateCall {
   readonly argument: Evaluator;
   /** `double` when the argument is a float: its sum never widens to bigint. */
   readonly mode: ArithMode;
+  /** The argument's static type is an integer: its sum is exact, so moves with every value. */
+  readonly integer: boolean;
 }
 
 export class AggregateOperator extends Operator {
@@ -140,19 +142,22 @@ export class AggregateOperator extends Operator {
       values[calls.length + i] = value;
     }
     if (!changed) return true;
-    // Whether the group's row surely changes: a sum or average whose argument changed does.
-    let surely = false;
+    // Whether the group's row may change (a sum or average whose argument changed), and
+    // whether it surely does (see surelyMoves): then no stage compares it with the old row.
+    let mayChange = false;
+    let differs = false;
     for (let i = 0; i < calls.length; i++) {
       const value = values[calls.length + i];
       // An unchanged argument (count(id) while a total changes) leaves its accumulator as is.
       if (value === values[i]) continue;
       const call = calls[i]!;
-      if (call.kind === "sum" || call.kind === "avg") surely = true;
+      if (call.kind === "sum" || call.kind === "avg") mayChange = true;
+      if (!differs) differs = surelyMoves(call, values[i], value);
       const accumulator = group.accumulators[i]!;
       accumulator.remove(values[i], delta.key);
       accumulator.add(value, delta.key);
     }
-    this.emit(group, !surely);
+    this.emit(group, !mayChange && !differs, differs);
     return true;
   }
 
@@ -184,8 +189,10 @@ export class AggregateOperator extends Operator {
    * Pushes the group's row change; an emptied group (with `by`) goes away. `compare`: whether
    * the row may be unchanged, so is compared first; without it, a row that is unchanged after
    * all (a float sum's rounding) is still dropped by the view's output, which compares too.
+   * `differs`: the row surely differs from the group's last one; the output is told so
+   * ({@link Sink.pushDiffering}) and compares neither.
    */
-  private emit(group: Group, compare = true): void {
+  private emit(group: Group, compare = true, differs = false): void {
     const before = group.output;
     const after = group.rowCount > 0 || this.byNames.length === 0 ? this.rowOf(group) : undefined;
     // A change that leaves the group's row as it was (a min that did not move) emits nothing.
@@ -207,7 +214,9 @@ export class AggregateOperator extends Operator {
     delta.key = group.key;
     delta.before = before;
     delta.after = after;
-    this.next.push(delta);
+    const next = this.next;
+    if (differs && next.pushDiffering !== undefined) next.pushDiffering(delta);
+    else next.push(delta);
   }
 
   private group(values: readonly unknown[]): Group {
@@ -258,9 +267,25 @@ export class AggregateOperator extends Operator {
     const fields = input === undefined ? {} : { fields: input, positional };
     const evaluate = argument === undefined ? () => true : compileExpression(argument, fields);
     const mode = argument === undefined ? "integer" : sumModeOf(argument, input);
-    this.calls.push({ kind: call.name as AccumulatorKind, argument: evaluate, mode });
+    const integer = argument !== undefined && integerKinds.has(inferType(argument, input).kind);
+    this.calls.push({ kind: call.name as AccumulatorKind, argument: evaluate, mode, integer });
     const read = (): unknown => this.current!.accumulators[index]!.result();
     this.callReaders.push(read);
     return read;
   }
+}
+
+const isNone = (value: unknown): boolean => value === null || value === undefined;
+
+/**
+ * Whether replacing one row's argument value `before` by `after` (which differs by identity)
+ * surely changes the call's result: a count whose value turns none or stops being none, or an
+ * exact (integer) sum whose value changes between two non-none values of one representation
+ * (5 and 5n are the same value; 0 taken out for none leaves a sum as it was). Averages and
+ * float sums round, min, max, first and last may not move: those rows are compared.
+ */
+function surelyMoves(call: AggregateCall, before: unknown, after: unknown): boolean {
+  if (call.kind === "count") return isNone(before) !== isNone(after);
+  if (call.kind !== "sum" || !call.integer || isNone(before) || isNone(after)) return false;
+  return typeof before === typeof after;
 }

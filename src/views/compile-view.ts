@@ -77,10 +77,17 @@ export interface ViewGraph {
   readonly reads: ReadonlyMap<string, readonly string[] | undefined>;
 }
 
-/** A pass-through node: where an input's changes enter the graph. */
+/** A pass-through node: where an input's changes enter the graph, and the graph's tail. */
 class SourceNode extends Operator {
   push(delta: Delta): void {
     this.next.push(delta);
+  }
+
+  /** As the tail, passes on what the last operator knows of its row (see Sink). */
+  pushDiffering(delta: Delta): void {
+    const next = this.next;
+    if (next.pushDiffering !== undefined) next.pushDiffering(delta);
+    else next.push(delta);
   }
 }
 

@@ -23,6 +23,11 @@ export interface Delta {
  */
 export interface Sink {
   push(delta: Delta): void;
+  /**
+   * `push`, for a delta whose `after` surely differs from the row its key had before the input
+   * change (an exact sum that moved): a sink that compares rows may skip comparing this one.
+   */
+  pushDiffering?(delta: Delta): void;
 }
 
 /** An operator: a sink whose output goes on to `next`, wired after construction. */

@@ -29,6 +29,8 @@ export class OutputSink implements Sink {
   private firstKey: unknown = undefined;
   private firstMapKey: MapKey = null;
   private firstAfter: Row | undefined = undefined;
+  /** The first key's row came through {@link pushDiffering}, and it was its only push. */
+  private firstDiffers = false;
   private readonly pending = new Map<MapKey, Pending>();
   /** The output columns, last first: what {@link ViewObject.writeIfChanged} compares first. */
   private readonly compareFirst: readonly string[] | undefined;
@@ -65,6 +67,8 @@ export class OutputSink implements Sink {
     }
     if (this.pendingCount === 1) {
       if (sameMapKey(mapKey, this.firstMapKey)) {
+        // A second row for the key: what the first push said of the view's row is void.
+        this.firstDiffers = false;
         this.firstAfter = delta.after;
         return;
       }
@@ -78,10 +82,22 @@ export class OutputSink implements Sink {
     else pending.after = delta.after;
   }
 
+  /**
+   * The change's only output so far, when its row surely differs from the view's (see
+   * Sink.pushDiffering): the flush writes it without comparing. Declared columns coerce,
+   * which may make two rows equal, so those are compared anyway.
+   */
+  pushDiffering(delta: Delta): void {
+    const only = this.pendingCount === 0 && this.declared === undefined;
+    this.push(delta);
+    this.firstDiffers = only;
+  }
+
   /** Forgets what was pushed since the last flush (a failed or inverted change). */
   discard(): void {
     if (this.pendingCount > 1) this.pending.clear();
     this.pendingCount = 0;
+    this.firstDiffers = false;
     this.firstKey = this.firstAfter = undefined;
   }
 
@@ -91,10 +107,10 @@ export class OutputSink implements Sink {
     if (count === 0) return;
     const view = this.view;
     if (count === 1) {
-      const { firstKey, firstMapKey, firstAfter } = this;
+      const { firstKey, firstMapKey, firstAfter, firstDiffers } = this;
       this.discard();
       const after = firstAfter === undefined ? undefined : this.shape(firstAfter);
-      view.writeIfChanged(tx, firstKey, firstMapKey, after, this.compareFirst);
+      view.writeIfChanged(tx, firstKey, firstMapKey, after, this.compareFirst, firstDiffers);
       return;
     }
     for (const [mapKey, pending] of this.pending) {

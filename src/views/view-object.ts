@@ -126,7 +126,8 @@ export class ViewObject implements StoredObject {
    * Replaces the row under `key` (its map key given; undefined deletes it) and records the
    * change in `tx`, unless the row there equals `after`; returns whether it wrote. One
    * lookup serves the comparison and the write. `compareFirst`: the columns most likely to
-   * differ, compared before the others.
+   * differ, compared before the others. `differs`: the caller knows `after` differs from the
+   * row there, if any (an exact sum that moved), so none is compared.
    */
   writeIfChanged(
     tx: Transaction | undefined,
@@ -134,12 +135,13 @@ export class ViewObject implements StoredObject {
     mapKey: MapKey,
     after: Row | undefined,
     compareFirst?: readonly string[],
+    differs = false,
   ): boolean {
     const slot = this.rows.get(mapKey);
     const before = slot?.row;
     if (before === after) return false;
     if (before !== undefined && after !== undefined) {
-      if (rowsEqualComparingFirst(before, after, compareFirst)) return false;
+      if (!differs && rowsEqualComparingFirst(before, after, compareFirst)) return false;
       slot!.row = after;
     } else {
       this.writeRow(key, mapKey, before, after);

@@ -1,7 +1,7 @@
 /**
  * An engine without a database around it and one table `app::t` { id int4 key, city utf8 }
- * with an index `by_city` (unique or not, hash or ordered): for tests that drive `Table` directly (replayed changes, a
- * refused log append, snapshot chunks).
+ * with an index `by_city` (unique or not, hash or ordered): for tests that drive `Table`
+ * directly (replayed changes, a refused log append, snapshot chunks, stored reads).
  */
 import assert from "node:assert/strict";
 import { Engine } from "../../src/engine/index.ts";

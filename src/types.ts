@@ -147,6 +147,8 @@ export interface ReplicationStatus {
   lagMs: number;
   /** Replica count of the stream (durability against losing NATS nodes). */
   streamReplicas: number;
+  /** The writer lease's time to live this node uses, in ms: the bound on failover. */
+  leaseTtlMs: number;
   /** The NATS server's version and its fsync setting as far as it is known. */
   serverVersion: string;
   serverSync: string;

@@ -9,5 +9,10 @@
 export { createLocalBackend } from "./log-backend.ts";
 export type { LocalLog, LogBackend } from "./log-backend.ts";
 export { checkReplicatedDurability, isNatsUrl, openReplicatedLog } from "./replicated-log.ts";
-export { leaseTtlMsDefault, streamNameDefault } from "./stream-setup.ts";
+export {
+  leaseTtlMsDefault,
+  leaseTtlMsMax,
+  leaseTtlMsMin,
+  streamNameDefault,
+} from "./stream-setup.ts";
 export { formatReplicationStatus } from "./status.ts";

@@ -32,7 +32,13 @@ import type { LogBackend } from "./log-backend.ts";
 import { Publisher } from "./publisher.ts";
 import type { ChainHead } from "./publisher.ts";
 import { isStreamNotFound, isWrongLastSequence } from "./nats-errors.ts";
-import { connectLog, retryTransient, type LogConnection } from "./stream-setup.ts";
+import {
+  connectLog,
+  leaseTtlMsMax,
+  leaseTtlMsMin,
+  retryTransient,
+  type LogConnection,
+} from "./stream-setup.ts";
 import {
   downloadSnapshot,
   listStoredSnapshots,
@@ -115,7 +121,7 @@ export async function openReplicatedLog(
 
 /** Whole-number options and their allowed ranges (inclusive). */
 const replicateOptionRanges: ReadonlyArray<readonly [keyof ReplicateOptions, number, number]> = [
-  ["leaseTtlMs", 100, 10 * 60 * 1000],
+  ["leaseTtlMs", leaseTtlMsMin, leaseTtlMsMax],
   ["snapshotLogBytes", 0, Number.MAX_SAFE_INTEGER],
   ["snapshotsKept", 1, replicatedSnapshotsKeptMax],
 ];
@@ -338,6 +344,7 @@ class ReplicatedLog implements LogBackend {
       lagCommits: publisher !== undefined ? 0 : this.lagCommits,
       lagMs: publisher !== undefined ? 0 : this.lagMs,
       streamReplicas: this.connection.streamReplicas,
+      leaseTtlMs: this.connection.leaseTtlMs,
       serverVersion: this.connection.serverVersion,
       serverSync: this.connection.serverSync,
       snapshotSeq: this.snapshotSeq,

@@ -53,6 +53,10 @@ setSha256Backend("native");
 export const streamNameDefault = "statebase";
 /** Default lease time to live: the bound on failover after the writer dies. */
 export const leaseTtlMsDefault = 3000;
+/** Shortest lease: renewals every TTL/6 must fit between NATS round trips. */
+export const leaseTtlMsMin = 100;
+/** Longest lease, ten minutes: a failover bound past it would be no failover. */
+export const leaseTtlMsMax = 10 * 60 * 1000;
 /** Retried publishes within this window are recognised by their message id. */
 const duplicateWindowMs = 2 * 60 * 1000;
 /** How long a connection attempt may take before open fails. */

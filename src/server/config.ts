@@ -14,7 +14,12 @@ import { numericOptionRanges } from "../database.ts";
 import { assert } from "../lib/assert.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Durability, OpenOptions } from "../types.ts";
-import { checkReplicatedDurability, isNatsUrl } from "../replication/index.ts";
+import {
+  checkReplicatedDurability,
+  isNatsUrl,
+  leaseTtlMsMax,
+  leaseTtlMsMin,
+} from "../replication/index.ts";
 import { hashToken } from "./auth.ts";
 import {
   httpBodySizeBytesMax,
@@ -98,6 +103,9 @@ export const configSchema = Type.Object(
       Type.Union([Type.Literal(1), Type.Literal(3), Type.Literal(5)]),
     ),
     replicateMonitorUrl: Type.Optional(Type.String({ pattern: "^https?://[^\\s/]+/?$" })),
+    replicateLeaseTtlMs: Type.Optional(
+      Type.Integer({ minimum: leaseTtlMsMin, maximum: leaseTtlMsMax }),
+    ),
     advertiseHttp: Type.Optional(Type.String({ pattern: advertisePattern })),
     forwardWrites: Type.Optional(Type.Boolean()),
     retention: Type.Optional(
@@ -185,6 +193,11 @@ export interface ServerConfig {
   /** NATS monitoring URL, read once so the status says the server's fsync setting. */
   replicateMonitorUrl: string | undefined;
   /**
+   * The writer lease's time to live in ms (default: the lease bucket's, or 3 s for a new
+   * one): how long a dead writer holds writes up, and how late a busy one may renew.
+   */
+  replicateLeaseTtlMs: number | undefined;
+  /**
    * HTTP base URL a replicated writer publishes in its lease for followers to forward writes
    * to; undefined: the bound HTTP address, unless that is a wildcard (0.0.0.0, ::).
    */
@@ -236,6 +249,7 @@ export const configEnvironment: ReadonlyArray<readonly [string, string, EnvKind]
   ["STATEBASE_REPLICATE_NODE", "replicateNode", "string"],
   ["STATEBASE_REPLICATE_REPLICAS", "replicateReplicas", "integer"],
   ["STATEBASE_REPLICATE_MONITOR_URL", "replicateMonitorUrl", "string"],
+  ["STATEBASE_REPLICATE_LEASE_TTL_MS", "replicateLeaseTtlMs", "integer"],
   ["STATEBASE_ADVERTISE_HTTP", "advertiseHttp", "string"],
   ["STATEBASE_FORWARD_WRITES", "forwardWrites", "boolean"],
   ["STATEBASE_SNAPSHOTS_KEPT", "retention.snapshotsKept", "integer"],
@@ -714,6 +728,7 @@ function completeConfig(document: ConfigDocument): ServerConfig {
     replicateNode: document.replicateNode,
     replicateReplicas: document.replicateReplicas,
     replicateMonitorUrl: document.replicateMonitorUrl,
+    replicateLeaseTtlMs: document.replicateLeaseTtlMs,
     advertiseHttp: advertisedUrl(document.advertiseHttp, document.tls !== undefined),
     forwardWrites: document.forwardWrites ?? true,
     retention: document.retention ?? {},

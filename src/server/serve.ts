@@ -153,6 +153,7 @@ function replicateOptionsOf(
     ...(config.replicateNode === undefined ? {} : { node: config.replicateNode }),
     ...(config.replicateReplicas === undefined ? {} : { replicas: config.replicateReplicas }),
     ...(config.replicateMonitorUrl === undefined ? {} : { monitorUrl: config.replicateMonitorUrl }),
+    ...(config.replicateLeaseTtlMs === undefined ? {} : { leaseTtlMs: config.replicateLeaseTtlMs }),
     ...(snapshotsKept === undefined ? {} : { snapshotsKept }),
     ...(snapshotLogBytes === undefined ? {} : { snapshotLogBytes }),
   };

@@ -438,6 +438,20 @@ test("a value of the wrong type says what the key takes, not just 'a string'", a
   }
 });
 
+test("replicateLeaseTtlMs is read from the file or environment and checked", async () => {
+  const config = await resolveConfig({}, { STATEBASE_REPLICATE_LEASE_TTL_MS: "6000" });
+  assert.equal(config.replicateLeaseTtlMs, 6000);
+  assert.equal((await resolveConfig({}, {})).replicateLeaseTtlMs, undefined);
+  await refused(
+    resolveConfig({ config: file("lease.yaml", "replicateLeaseTtlMs: 50\n") }, {}),
+    /config key replicateLeaseTtlMs \(from config file .*\): must be at least 100, got 50$/,
+  );
+  await refused(
+    resolveConfig({}, { STATEBASE_REPLICATE_LEASE_TTL_MS: "3s" }),
+    /replicateLeaseTtlMs \(from environment variable STATEBASE_REPLICATE_LEASE_TTL_MS\)/,
+  );
+});
+
 test("replicateReplicas (1, 3 or 5) and replicateMonitorUrl are read and checked", async () => {
   const env = {
     STATEBASE_REPLICATE_REPLICAS: "3",

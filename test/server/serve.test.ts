@@ -234,14 +234,19 @@ test("a replicated server takes its snapshots by the retention settings", async 
   await eventually(async () => (await kept()) === 1, "one snapshot kept");
 });
 
-test("a replicated server is named by replicateNode in its status and the lease", async (t) => {
+test("a replicated server takes replicateNode and replicateLeaseTtlMs", async (t) => {
   const stream = uniqueStream("serve_node");
   t.after(() => deleteReplicatedLog(stream));
-  const env = { STATEBASE_REPLICATE_STREAM: stream, STATEBASE_REPLICATE_NODE: "node-a" };
+  const env = {
+    STATEBASE_REPLICATE_STREAM: stream,
+    STATEBASE_REPLICATE_NODE: "node-a",
+    STATEBASE_REPLICATE_LEASE_TTL_MS: "4500",
+  };
   const flags = { replicate: natsUrl, rcp: "off", http: "127.0.0.1:0" };
   const server = await serve(await resolveConfig(flags, env), { warn: () => undefined });
   t.after(() => server.close());
   assert.equal(server.db.replication?.node, "node-a");
+  assert.equal(server.db.replication?.leaseTtlMs, 4500, "the new lease bucket's TTL too");
   await eventually(() => server.db.replication?.writer?.node === "node-a", "node-a writes");
 });
 

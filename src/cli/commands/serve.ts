@@ -261,6 +261,8 @@ JSON):
                                   default 1: a NATS cluster needs 3 to keep the log on 3)
   replicateMonitorUrl: URL        (NATS monitoring, http://HOST:8222: the status then says
                                   whether NATS fsyncs before it acknowledges)
+  replicateLeaseTtlMs: MS         (writer lease time to live, 100 to 600000: the failover
+                                  bound; default the lease bucket's, 3000 for a new one)
   forwardWrites: bool             (a follower's HTTP server sends writes on to the writer;
                                   default true; false: it answers NOT_WRITER)
   advertiseHttp: URL | HOST:PORT  (where followers reach this node's HTTP when it writes;

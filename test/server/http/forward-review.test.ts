@@ -7,55 +7,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer as createHttpServer } from "node:http";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer } from "node:net";
-import type { AddressInfo, Socket } from "node:net";
-import type { FastifyRequest } from "fastify";
 import { forwardTimeoutMs, forwardWrite } from "../../../src/server/http/forward.ts";
 import { ProtocolError } from "../../../src/server/wire-error.ts";
-
-const request = {
-  headers: { authorization: "Bearer t" },
-  url: "/v1/command",
-  body: { rql: "insert x::y [{ k: 1 }]" },
-} as unknown as FastifyRequest;
-
-/** An HTTP writer answering with `handle`, given to `body` by its address; closed after. */
-async function withWriter(
-  handle: (incoming: IncomingMessage, response: ServerResponse) => void,
-  body: (http: string) => Promise<void>,
-): Promise<void> {
-  const server = createHttpServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
-}
-
-/** A TCP writer treating each connection with `onSocket`; its sockets destroyed after. */
-async function withRawWriter(
-  onSocket: (socket: Socket) => void,
-  body: (http: string) => Promise<void>,
-): Promise<void> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    onSocket(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  }
-}
-
-const forwardingTo = (http: string) => ({ self: "me", writer: () => ({ node: "w", http }) });
+import {
+  forwardedRequest as request,
+  forwardingTo,
+  withRawWriter,
+  withWriter,
+} from "../../support/forward-writers.ts";
 
 /** The forward fails as NOT_WRITER 503 saying the writer may have applied the write. */
 async function maybeApplied(http: string): Promise<number> {

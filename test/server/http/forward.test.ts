@@ -11,15 +11,9 @@ import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
-import type { FastifyRequest } from "fastify";
 import { forwardWrite } from "../../../src/server/http/forward.ts";
 import { ProtocolError } from "../../../src/server/wire-error.ts";
-
-const request = {
-  headers: {},
-  url: "/v1/command",
-  body: { rql: "insert x::y [{ k: 1 }]" },
-} as unknown as FastifyRequest;
+import { forwardedRequest as request, withRawWriter } from "../../support/forward-writers.ts";
 
 async function refusedWith(
   writer: { node: string; http?: string } | undefined,
@@ -80,20 +74,6 @@ test("a request in absolute form is forwarded to the writer's own path", async (
     writer.close();
   }
 });
-
-/** A TCP server that treats each connection with `onSocket`; closed after `body`. */
-async function withRawWriter(
-  onSocket: (socket: Socket) => void,
-  body: (http: string) => Promise<void>,
-): Promise<void> {
-  const server = createServer(onSocket);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.close();
-  }
-}
 
 test("a writer that hangs up, answers no HTTP or cuts its answer: maybe applied", async () => {
   const misbehaviours: Array<[string, (socket: Socket) => void]> = [

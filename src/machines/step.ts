@@ -39,7 +39,8 @@ export function applyEvent(store: MachineStore, tx: Transaction, params: ApplyPa
   const eventId = checkOptionalText(params.event_id, "event_id") ?? null;
   const key = checkIdempotencyKey(params.idempotency_key);
   const payload = params.payload === undefined ? null : params.payload;
-  const found = store.instance(id);
+  // The stored row, not a copy: it is read here and updated once (writeTransition).
+  const found = store.instanceStored(id);
   if (found === undefined) throw instanceNotFound(id);
   // The request's fingerprint is built only when there is a key to remember it under.
   const slot =
@@ -177,11 +178,14 @@ interface Step {
 function writeTransition(store: MachineStore, tx: Transaction, step: Step): ApplyResult {
   const { row, machine, transition, event, payload, eventId } = step;
   const seq = store.commitSeq();
+  // Read before the update: `row` is the stored row, which the update changes in place.
+  const from = row.state;
+  const id = row.id;
   const to = transition.spec.to;
   // The timer columns are written out, not spread from timerColumns(): a spread in a literal
   // copies through a generic path, once per event.
   const timer = machine.timerOnEntry(to, transition);
-  const after = step.table.update(tx, row.id, {
+  const after = step.table.update(tx, id, {
     state: to,
     ctx: step.ctx,
     updated_at: tx.now,
@@ -191,9 +195,9 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
     timer_event: timer === undefined ? null : timer.event,
   }) as unknown as InstanceRow;
   appendHistory(store, tx, machine.name, {
-    instanceId: row.id,
+    instanceId: id,
     event,
-    fromState: row.state,
+    fromState: from,
     toState: to,
     payload,
     eventId,
@@ -203,11 +207,11 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
       row: {
         ctx: after.ctx,
         payload,
-        instance_id: row.id,
+        instance_id: id,
         machine: machine.name,
         version: machine.version,
         event,
-        from_state: row.state,
+        from_state: from,
         to_state: to,
       },
       now: nowReader(tx),
@@ -215,7 +219,7 @@ function writeTransition(store: MachineStore, tx: Transaction, step: Step): Appl
     runEffects(store, tx, transition, event, scope);
   }
   const result: ApplyResult = {
-    from_state: row.state,
+    from_state: from,
     to_state: to,
     ctx: after.ctx,
     wal_offset: seq,

@@ -22,6 +22,13 @@ import {
   machineNamespace,
 } from "./names.ts";
 
+/** A live instance: its machine's name, its table and its row. */
+export interface FoundInstance {
+  readonly machine: string;
+  readonly table: Table;
+  readonly row: InstanceRow;
+}
+
 /** A row of `machine::<name>`: one instance. */
 export interface InstanceRow {
   readonly id: string;
@@ -265,16 +272,35 @@ export class MachineStore {
 
   /** The directory entry of a live (not deleted) instance. */
   liveEntry(id: string): DirectoryRow | undefined {
-    const entry = this.table(directoryTableName)?.get(id) as DirectoryRow | undefined;
-    return entry === undefined || entry.deleted_wal_offset !== null ? undefined : entry;
+    return this.findEntry(id, false);
   }
 
   /** A live instance with its machine and table. */
-  instance(id: string): { machine: string; table: Table; row: InstanceRow } | undefined {
-    const entry = this.liveEntry(id);
+  instance(id: string): FoundInstance | undefined {
+    return this.findInstance(id, false);
+  }
+
+  /**
+   * {@link instance} with the stored row, not a copy: read it in the running transaction,
+   * never keep it, and know that an update of the instance changes it in place. APPLY_EVENT
+   * reads the row once and then updates it: copies of its row and of its directory entry
+   * were two of the three row copies per event (the update's own `before` is the third).
+   */
+  instanceStored(id: string): FoundInstance | undefined {
+    return this.findInstance(id, true);
+  }
+
+  private findEntry(id: string, stored: boolean): DirectoryRow | undefined {
+    const table = this.table(directoryTableName);
+    const entry = (stored ? table?.getStored(id) : table?.get(id)) as DirectoryRow | undefined;
+    return entry === undefined || entry.deleted_wal_offset !== null ? undefined : entry;
+  }
+
+  private findInstance(id: string, stored: boolean): FoundInstance | undefined {
+    const entry = this.findEntry(id, stored);
     if (entry === undefined) return undefined;
     const table = this.requireTable(instanceTableName(entry.machine));
-    const row = table.get(id) as InstanceRow | undefined;
+    const row = (stored ? table.getStored(id) : table.get(id)) as InstanceRow | undefined;
     if (row === undefined)
       assertionFailed(`instance ${id} is in the directory but not in its table`);
     return { machine: entry.machine, table, row };

@@ -18,7 +18,7 @@ import type {
   StoredObject,
   Transaction,
 } from "../engine/index.ts";
-import { mapChunks } from "./snapshot-source.ts";
+import { orderedChunks } from "./snapshot-source.ts";
 import {
   coerceValue,
   compareValues,
@@ -120,22 +120,27 @@ export class Table implements StoredObject {
    * deletes. The rows are held directly, not in a slot object per row as when rows were
    * replaced on update: a read follows one pointer fewer (a cache miss, for a large table).
    * Without a primary key, the row is the immutable row itself (RQL finds such rows by
-   * identity), replaced on update.
+   * identity), replaced on update. Holds only the keys `dense` does not cover.
    */
   private readonly rows = new Map<MapKey, Row>();
   /**
-   * The rows of the whole-number keys 0 .. length - 1, the same objects `rows` holds
-   * (undefined where there is no row): an array element instead of a hash lookup for tables
-   * keyed by small whole numbers (ids, account numbers), whose keys then cost one memory
-   * access fewer. It grows only by keys near its end (skipped ones hold undefined), so it
-   * stays packed; a key past its end is in `rows` alone. The transfer bench (four lookups per
-   * transfer): its hash lookups, 215 instructions per transfer, became 116 (callgrind), and
-   * its CPU time per transfer fell from 2.42 to 1.93 µs (medians of 4 alternating runs).
+   * The rows of the whole-number keys 0 .. length - 1 (undefined where there is no row),
+   * which `rows` then does not hold: an array element instead of a hash lookup for tables
+   * keyed by small whole numbers (ids, account numbers, row ids of tables without a key),
+   * whose keys then cost one memory access fewer, and whose inserts no hash map entry (an
+   * insert's look-up of its key in a 1M-entry map was 18 % of opening 1M single-row
+   * commits). It grows only by keys near its end (skipped ones hold undefined), so it stays
+   * packed; a key past its end is in `rows` until the array grows over it. The transfer
+   * bench (four lookups per transfer): its hash lookups, 215 instructions per transfer,
+   * became 116 (callgrind), and its CPU time per transfer fell from 2.42 to 1.93 µs (medians
+   * of 4 alternating runs).
    */
   private readonly dense: Array<Row | undefined> = [];
   /** The largest whole-number key inserted past the end of `dense` (-1: none). */
   private denseKeyPastMax = -1;
   private readonly order: OrderedMap<unknown, MapKey> = createOrderedMap(compareValues);
+  /** Rows in `rows` and `dense` together. */
+  private rowCount = 0;
   private readonly autoNext = new Map<string, bigint>();
   private rowIdNext = 1;
   private revisionValue = 0;
@@ -164,7 +169,7 @@ export class Table implements StoredObject {
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.rowCount;
   }
 
   get hasPrimaryKey(): boolean {
@@ -396,8 +401,8 @@ export class Table implements StoredObject {
   /** Deletes a stored row found by a scan or lookup. */
   delRow(tx: Transaction, row: Row): boolean {
     if (this.hasPrimaryKey) return this.del(tx, this.keyOf(row));
-    for (const [mapKey, stored] of this.rows) {
-      if (stored === row) return this.del(tx, mapKey);
+    for (const mapKey of this.order.values()) {
+      if (this.storedRow(mapKey) === row) return this.del(tx, mapKey);
     }
     return false;
   }
@@ -409,16 +414,18 @@ export class Table implements StoredObject {
       autoNext: [...this.autoNext].map(([name, next]) => [name, `${next}`]),
       rowIdNext: this.rowIdNext,
     };
-    const readChunk = mapChunks(this.rows, (mapKey, stored) => [
-      mapKey,
-      this.hasPrimaryKey ? this.keyOf(stored) : mapKey,
-      this.snapshotOf(stored),
-    ]);
+    // In key order, resumed after the last key read: a row moved from `rows` into `dense`
+    // while the snapshot is written (another key's insert grew the array) is still read.
+    const readChunk = orderedChunks(this.order, (_key, mapKey) => {
+      const stored = this.storedRow(mapKey);
+      assert(stored !== undefined, "a key in the table's order has a row");
+      return [mapKey, this.hasPrimaryKey ? this.keyOf(stored) : mapKey, this.snapshotOf(stored)];
+    });
     return { meta, readChunk, mapKeyOfChange: (change) => this.mapKeyOfStored(change.key) };
   }
 
   restore(meta: unknown, entries: ReadonlyArray<readonly [unknown, unknown]>): void {
-    assert(this.rows.size === 0, "restore into a table that has rows");
+    assert(this.rowCount === 0, "restore into a table that has rows");
     const { autoNext, rowIdNext } = meta as {
       autoNext: Array<[string, string]>;
       rowIdNext: number;
@@ -495,15 +502,21 @@ export class Table implements StoredObject {
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) indexes[i]!.update(mapKey, before, after);
     if (after === undefined) {
-      assert(this.rows.delete(mapKey), "deleted a missing row");
-      if (this.denseIndexOf(mapKey) >= 0) this.dense[mapKey as number] = undefined;
+      const index = this.denseIndexOf(mapKey);
+      if (index >= 0) {
+        assert(this.dense[index] !== undefined, "deleted a missing row");
+        this.dense[index] = undefined;
+      } else {
+        assert(this.rows.delete(mapKey), "deleted a missing row");
+      }
+      this.rowCount--;
       this.order.del(key);
     } else if (before === undefined) {
       // The table's own copy: the row given may be handed out (the change's after, insert()'s
       // result), and the stored one is overwritten by later updates.
       const created = this.inPlace ? this.schema.copyRow(after) : after;
-      this.rows.set(mapKey, created);
-      this.denseSet(mapKey, created);
+      if (!this.denseSet(mapKey, created)) this.rows.set(mapKey, created);
+      this.rowCount++;
       this.order.set(key, mapKey);
     } else {
       const target = stored ?? this.storedRow(mapKey);
@@ -512,8 +525,9 @@ export class Table implements StoredObject {
         this.schema.assignRow(target, after, changedColumns);
       } else {
         assert(target === before, "updated row differs from the stored one");
-        this.rows.set(mapKey, after);
-        if (this.denseIndexOf(mapKey) >= 0) this.dense[mapKey as number] = after;
+        const index = this.denseIndexOf(mapKey);
+        if (index >= 0) this.dense[index] = after;
+        else this.rows.set(mapKey, after);
       }
     }
     this.revisionValue++;
@@ -543,30 +557,40 @@ export class Table implements StoredObject {
 
   /**
    * Puts a new row in `dense` when it covers the key, or extends it to the key when the
-   * key is near its end. Every key it newly covers is looked up in `rows` (a row inserted
-   * earlier past its end), so that every key it covers is in it.
+   * key is near its end, and says whether it did (else the row goes in `rows`). Every key it
+   * newly covers moves from `rows` (a row inserted earlier past its end) into it.
    */
-  private denseSet(mapKey: MapKey, row: Row): void {
-    if (typeof mapKey !== "number" || !Number.isInteger(mapKey) || mapKey < 0) return;
+  private denseSet(mapKey: MapKey, row: Row): boolean {
+    if (typeof mapKey !== "number" || !Number.isInteger(mapKey) || mapKey < 0) return false;
     const dense = this.dense;
     if (mapKey < dense.length) {
       dense[mapKey] = row;
-      return;
+      return true;
     }
     // Rows past the end lie at most at the largest key inserted there, so inserts in key
     // order (each key the next) look nothing more up.
     const pastMax = this.denseKeyPastMax;
     if (mapKey > pastMax) this.denseKeyPastMax = mapKey;
-    if (mapKey >= tableDenseKeysMax || mapKey > dense.length + tableDenseKeysSkippedMax) return;
+    if (mapKey >= tableDenseKeysMax || mapKey > dense.length + tableDenseKeysSkippedMax) {
+      return false;
+    }
     while (dense.length < mapKey) {
-      dense.push(dense.length <= pastMax ? this.rows.get(dense.length) : undefined);
+      dense.push(dense.length <= pastMax ? this.takeHashed(dense.length) : undefined);
     }
     dense.push(row);
     while (dense.length <= pastMax && dense.length < tableDenseKeysMax) {
-      const next = this.rows.get(dense.length);
-      if (next === undefined) return;
+      const next = this.takeHashed(dense.length);
+      if (next === undefined) break;
       dense.push(next);
     }
+    return true;
+  }
+
+  /** Removes the row of `mapKey` from `rows` (the array now covers it) and returns it. */
+  private takeHashed(mapKey: number): Row | undefined {
+    const row = this.rows.get(mapKey);
+    if (row !== undefined) this.rows.delete(mapKey);
+    return row;
   }
 
   // ---- Keys, ids and validation ----

@@ -24,7 +24,7 @@ import type {
 import { scopeOf } from "./context.ts";
 import type { Columns, CompileEnv, RunContext } from "./context.ts";
 import { compileColumns } from "./pipeline.ts";
-import { planTableAccess, storedRows } from "./planner.ts";
+import { planTableAccess } from "./planner.ts";
 import { exactLiteral } from "./exact-literal.ts";
 import { atSource, unknownObject } from "./rql-errors.ts";
 import { deadlineTick, expressionCost } from "./deadline.ts";
@@ -283,7 +283,7 @@ export function compileUpdate(statement: UpdateStatement, env: CompileEnv): Comp
     }
   }
   const keep = compilePredicate(statement.filter, { fields: columns! });
-  const access = planTableAccess(table, statement.filter, storedRows);
+  const access = planTableAccess(table, statement.filter);
   const names = statement.set.map((column) => column.name);
   const set = statement.set.map((column) => ({
     ...column,
@@ -324,7 +324,7 @@ export function compileDelete(statement: DeleteStatement, env: CompileEnv): Comp
   const table = requireTable(resolve(statement.target, env), "delete from");
   const columns = columnsOfObject(table);
   const keep = compilePredicate(statement.filter, { fields: columns! });
-  const access = planTableAccess(table, statement.filter, storedRows);
+  const access = planTableAccess(table, statement.filter);
   const returning = compileReturning(statement.returning, columns);
   const filterCost = 1 + expressionCost(statement.filter);
   const run = (ctx: RunContext): Row[] => {

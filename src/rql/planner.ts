@@ -11,7 +11,7 @@
 import { DbError } from "../lib/errors.ts";
 import { compileExpression } from "../expr/index.ts";
 import type { Evaluator, Expr } from "../expr/index.ts";
-import type { Row, ScanOptions, Table } from "../primitives/index.ts";
+import type { Row, Table } from "../primitives/index.ts";
 import { coerceValue, compareValues, mapKeyOf, parseType } from "../values/index.ts";
 import type { MapKey, ValueType } from "../values/index.ts";
 import type { RowScope } from "./context.ts";
@@ -29,37 +29,6 @@ export interface AccessPath {
   /** Candidate rows in primary key order. */
   readonly fetch: (table: Table, scope: RowScope) => Iterable<Row>;
 }
-
-/**
- * How an access path reads a table's rows: as copies ({@link copiedRows}, what a statement
- * that writes while it reads needs) or as the stored rows themselves ({@link storedRows}).
- */
-export interface TableReads {
-  readonly get: (table: Table, key: unknown) => Row | undefined;
-  readonly scan: (table: Table, options?: ScanOptions) => Iterable<Row>;
-  readonly lookup: (table: Table, index: string, value: unknown) => Row[];
-  readonly range: (table: Table, index: string, options: ScanOptions) => Iterable<Row>;
-}
-
-/** Copies of the rows: a caller may keep them across its own writes (update, delete). */
-export const copiedRows: TableReads = {
-  get: (table, key) => table.get(key),
-  scan: (table, options) => table.scan(options),
-  lookup: (table, index, value) => table.lookup(index, value),
-  range: (table, index, options) => table.range(index, options),
-};
-
-/**
- * The stored rows, not copies, for a reader that writes nothing while it reads and copies
- * what it hands out: a query, whose frames the executor copies (`frameOf`). A scan of 1M
- * rows then makes no copy of a row a filter drops or an aggregate folds.
- */
-export const storedRows: TableReads = {
-  get: (table, key) => table.getStored(key),
-  scan: (table, options) => table.scanStored(options),
-  lookup: (table, index, value) => table.lookupStored(index, value),
-  range: (table, index, options) => table.rangeStored(index, options),
-};
 
 interface Terms {
   equal: Map<string, Evaluator>;
@@ -163,32 +132,31 @@ function setBound(map: Map<string, Bound>, column: string, value: Evaluator, exc
   if (!map.has(column)) map.set(column, { value, exclusive });
 }
 
-const scanPath = (name: string, rowReads: TableReads): AccessPath => ({
+const scanPath = (name: string): AccessPath => ({
   describe: `${name}: full scan`,
-  fetch: (table) => rowReads.scan(table),
+  fetch: (table) => table.scanStored(),
 });
 
 /**
- * Chooses the access path for reading `table` under `predicate` (undefined: no filter);
- * `rowReads` says whether it hands out copies or the stored rows.
+ * Chooses the access path for reading `table` under `predicate` (undefined: no filter). Its
+ * rows are the table's stored rows, not copies (`Table.scanStored` and kin): every reader of
+ * them writes nothing while it reads and copies what it keeps or hands out (a query's
+ * frames, `frameOf`; the rows an update or delete keeps, `copyOfStored`), so a row a filter
+ * drops or an aggregate folds is never copied.
  */
-export function planTableAccess(
-  table: Table,
-  predicate: Expr | undefined,
-  rowReads: TableReads = copiedRows,
-): AccessPath {
-  if (!table.hasPrimaryKey) return scanPath(table.name, rowReads);
+export function planTableAccess(table: Table, predicate: Expr | undefined): AccessPath {
+  if (!table.hasPrimaryKey) return scanPath(table.name);
   const terms = collectTerms(table, predicate);
   const pk = table.definition.primaryKey ?? [];
   const indexes = [...table.indexes].sort((a, b) => Number(b.unique) - Number(a.unique));
   const path =
-    pkLookup(table, pk, terms, rowReads) ??
-    firstOf(indexes, (index) => indexLookup(table, index, terms, rowReads)) ??
-    pkIn(table, pk, terms, rowReads) ??
-    firstOf(indexes, (index) => indexIn(table, index, terms, rowReads)) ??
-    pkRange(table, pk, terms, rowReads) ??
-    firstOf(indexes, (index) => indexRange(table, index, terms, rowReads));
-  return path === undefined ? scanPath(table.name, rowReads) : withFallback(path, rowReads);
+    pkLookup(table, pk, terms) ??
+    firstOf(indexes, (index) => indexLookup(table, index, terms)) ??
+    pkIn(table, pk, terms) ??
+    firstOf(indexes, (index) => indexIn(table, index, terms)) ??
+    pkRange(table, pk, terms) ??
+    firstOf(indexes, (index) => indexRange(table, index, terms));
+  return path === undefined ? scanPath(table.name) : withFallback(path);
 }
 
 function firstOf<T, R>(items: readonly T[], pick: (item: T) => R | undefined): R | undefined {
@@ -200,7 +168,7 @@ function firstOf<T, R>(items: readonly T[], pick: (item: T) => R | undefined): R
 }
 
 /** A key value the column cannot hold matches no stored key; a scan gives the exact answer. */
-function withFallback(path: AccessPath, rowReads: TableReads): AccessPath {
+function withFallback(path: AccessPath): AccessPath {
   return {
     describe: path.describe,
     fetch: (table, scope) => {
@@ -212,18 +180,13 @@ function withFallback(path: AccessPath, rowReads: TableReads): AccessPath {
       } catch (error) {
         if (!(error instanceof DbError)) throw error;
         if (error.code !== "TYPE_MISMATCH" && error.code !== "OUT_OF_RANGE") throw error;
-        return rowReads.scan(table);
+        return table.scanStored();
       }
     },
   };
 }
 
-function pkLookup(
-  table: Table,
-  pk: readonly string[],
-  terms: Terms,
-  rowReads: TableReads,
-): AccessPath | undefined {
+function pkLookup(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
   const reads = pk.map((column) => terms.equal.get(column));
   if (reads.length === 0 || reads.some((read) => read === undefined)) return undefined;
   const evaluators = reads as Evaluator[];
@@ -233,31 +196,26 @@ function pkLookup(
     fetch: (t, scope) => {
       const key = single !== undefined ? single(scope) : evaluators.map((read) => read(scope));
       if (key === null) return [];
-      const row = rowReads.get(t, key);
+      const row = t.getStored(key);
       return row === undefined ? [] : [row];
     },
   };
 }
 
-function pkIn(
-  table: Table,
-  pk: readonly string[],
-  terms: Terms,
-  rowReads: TableReads,
-): AccessPath | undefined {
+function pkIn(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
   const list = pk.length === 1 ? terms.within.get(pk[0]!) : undefined;
   if (list === undefined) return undefined;
   return {
     describe: `${table.name}: primary key lookup of a list (${pk[0]})`,
     fetch: (t, scope) => {
       const keys = list(scope);
-      if (!Array.isArray(keys)) return rowReads.scan(t);
+      if (!Array.isArray(keys)) return t.scanStored();
       const rows: Row[] = [];
       const seen = new Set<MapKey>();
       for (const key of keys) {
         deadlineTick(1);
         if (key === null) continue;
-        const row = rowReads.get(t, key);
+        const row = t.getStored(key);
         if (row === undefined) continue;
         const mapKey = mapKeyOf(t.keyOf(row));
         if (!seen.has(mapKey)) rows.push(row);
@@ -268,12 +226,7 @@ function pkIn(
   };
 }
 
-function pkRange(
-  table: Table,
-  pk: readonly string[],
-  terms: Terms,
-  rowReads: TableReads,
-): AccessPath | undefined {
+function pkRange(table: Table, pk: readonly string[], terms: Terms): AccessPath | undefined {
   const column = pk.length === 1 ? pk[0]! : undefined;
   const lower = column === undefined ? undefined : terms.lower.get(column);
   const upper = column === undefined ? undefined : terms.upper.get(column);
@@ -283,19 +236,14 @@ function pkRange(
     describe: `${table.name}: primary key range (${column})`,
     fetch: (t, scope) => {
       const range = rangeOf(lower, upper, scope, type);
-      return range === undefined ? [] : rowReads.scan(t, range);
+      return range === undefined ? [] : t.scanStored(range);
     },
   };
 }
 
 type IndexOf = Table["indexes"][number];
 
-function indexLookup(
-  table: Table,
-  index: IndexOf,
-  terms: Terms,
-  rowReads: TableReads,
-): AccessPath | undefined {
+function indexLookup(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
   const reads = index.columns.map((column) => terms.equal.get(column));
   if (reads.some((read) => read === undefined)) return undefined;
   const evaluators = reads as Evaluator[];
@@ -305,29 +253,24 @@ function indexLookup(
       const key =
         evaluators.length === 1 ? evaluators[0]!(scope) : evaluators.map((read) => read(scope));
       if (key === null) return [];
-      return sortByKey(t, rowReads.lookup(t, index.name, key));
+      return sortByKey(t, t.lookupStored(index.name, key));
     },
   };
 }
 
-function indexIn(
-  table: Table,
-  index: IndexOf,
-  terms: Terms,
-  rowReads: TableReads,
-): AccessPath | undefined {
+function indexIn(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
   const list = index.columns.length === 1 ? terms.within.get(index.columns[0]!) : undefined;
   if (list === undefined) return undefined;
   return {
     describe: `${table.name}: index ${index.name} lookup of a list (${index.columns[0]})`,
     fetch: (t, scope) => {
       const keys = list(scope);
-      if (!Array.isArray(keys)) return rowReads.scan(t);
+      if (!Array.isArray(keys)) return t.scanStored();
       const byKey = new Map<MapKey, Row>();
       for (const key of keys) {
         deadlineTick(1);
         if (key === null) continue;
-        for (const row of rowReads.lookup(t, index.name, key)) {
+        for (const row of t.lookupStored(index.name, key)) {
           byKey.set(mapKeyOf(t.keyOf(row)), row);
         }
       }
@@ -336,12 +279,7 @@ function indexIn(
   };
 }
 
-function indexRange(
-  table: Table,
-  index: IndexOf,
-  terms: Terms,
-  rowReads: TableReads,
-): AccessPath | undefined {
+function indexRange(table: Table, index: IndexOf, terms: Terms): AccessPath | undefined {
   const column = index.ordered && index.columns.length === 1 ? index.columns[0]! : undefined;
   const lower = column === undefined ? undefined : terms.lower.get(column);
   const upper = column === undefined ? undefined : terms.upper.get(column);
@@ -351,7 +289,7 @@ function indexRange(
     describe: `${table.name}: index ${index.name} range (${column})`,
     fetch: (t, scope) => {
       const range = rangeOf(lower, upper, scope, type);
-      return range === undefined ? [] : sortByKey(t, [...rowReads.range(t, index.name, range)]);
+      return range === undefined ? [] : sortByKey(t, [...t.rangeStored(index.name, range)]);
     },
   };
 }

@@ -17,7 +17,7 @@ import type { ValueType } from "../values/index.ts";
 import type { ObjectSource, Source } from "./ast.ts";
 import { scopeOf } from "./context.ts";
 import type { Columns, CompileEnv, RunContext } from "./context.ts";
-import { planTableAccess, storedRows } from "./planner.ts";
+import { planTableAccess } from "./planner.ts";
 import { unknownObject } from "./rql-errors.ts";
 
 /** A compiled source: its columns, rows per run, and the access path it uses. */
@@ -89,7 +89,7 @@ export function compileObjectSource(
 ): CompiledSource {
   const stored = { shared: true };
   if (object instanceof Table) {
-    const path = planTableAccess(object, predicate, storedRows);
+    const path = planTableAccess(object, predicate);
     const columns = columnsOf(object.definition.columns);
     return {
       columns,

@@ -202,27 +202,18 @@ export class Table implements StoredObject {
 
   /** Rows in primary key order (insertion order without a primary key). */
   *scan(options: ScanOptions = {}): Generator<Row> {
-    let remaining = readLimit(this.name, "limit", options.limit);
-    if (remaining === 0) return;
-    for (const mapKey of this.order.values(this.coerceRange(options))) {
-      // By `dense` where it covers the key: a hash lookup per row was most of a scan's time.
-      yield this.snapshotOf(this.storedRow(mapKey)!);
-      if (--remaining <= 0) return;
-    }
+    for (const stored of this.scanStored(options)) yield this.snapshotOf(stored);
   }
 
   /**
    * {@link scan}'s stored rows, not copies: read them, never keep or write them. Its options
-   * are checked when it is called (a scan's on its first step).
+   * are checked when it is called (a scan's on its first step); with a limit of 0, only the
+   * limit is.
    */
   scanStored(options: ScanOptions = {}): IterableIterator<Row> {
     const limit = readLimit(this.name, "limit", options.limit);
-    return new StoredRows(
-      this.order.values(this.coerceRange(options)),
-      this.dense,
-      this.rows,
-      limit,
-    );
+    const keys = limit === 0 ? noKeys : this.order.values(this.coerceRange(options));
+    return new StoredRows(keys, this.dense, this.rows, limit);
   }
 
   /** Rows whose index key equals `value`, via the named index. */
@@ -248,13 +239,7 @@ export class Table implements StoredObject {
 
   /** Rows in the order of an ordered index, within bounds on its key. */
   *range(indexName: string, options: ScanOptions = {}): Generator<Row> {
-    const keys = this.indexRangeKeys(indexName, options);
-    let remaining = readLimit(this.name, "limit", options.limit);
-    if (remaining === 0) return;
-    for (const pk of keys) {
-      yield this.snapshotOf(this.storedRow(pk)!);
-      if (--remaining <= 0) return;
-    }
+    for (const stored of this.rangeStored(indexName, options)) yield this.snapshotOf(stored);
   }
 
   /**
@@ -835,7 +820,7 @@ function plainKeyType(columns: readonly Column[]): "number" | "string" | undefin
   return numeric.includes(kind) ? "number" : undefined;
 }
 
-// ---- The embedded handle ----
+// ---- Stored rows by key ----
 
 /** `mapKey` as an index of a table's `dense` rows, or -1 when the array does not cover it. */
 function denseIndexIn(dense: ReadonlyArray<Row | undefined>, mapKey: MapKey): number {
@@ -853,6 +838,8 @@ function storedRowIn(
   const index = denseIndexIn(dense, mapKey);
   return index >= 0 ? dense[index] : rows.get(mapKey);
 }
+
+const noKeys: Iterator<MapKey> = [][Symbol.iterator]();
 
 const iterationDone: IteratorReturnResult<undefined> = Object.freeze({
   value: undefined,
@@ -885,6 +872,8 @@ class StoredRows implements IterableIterator<Row> {
     return this;
   }
 }
+
+// ---- The embedded handle ----
 
 /** A typed handle on a table: `db.table<Account>("bank::accounts")`. */
 export class TableHandle<R extends object = Record<string, unknown>> extends Handle<Table> {

@@ -214,9 +214,7 @@ export class AggregateOperator extends Operator {
     delta.key = group.key;
     delta.before = before;
     delta.after = after;
-    const next = this.next;
-    if (differs && next.pushDiffering !== undefined) next.pushDiffering(delta);
-    else next.push(delta);
+    this.pushNext(delta, differs);
   }
 
   private group(values: readonly unknown[]): Group {

@@ -85,9 +85,7 @@ class SourceNode extends Operator {
 
   /** As the tail, passes on what the last operator knows of its row (see Sink). */
   pushDiffering(delta: Delta): void {
-    const next = this.next;
-    if (next.pushDiffering !== undefined) next.pushDiffering(delta);
-    else next.push(delta);
+    this.pushNext(delta, true);
   }
 }
 

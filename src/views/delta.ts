@@ -37,6 +37,15 @@ export abstract class Operator implements Sink {
   lost = false;
   abstract push(delta: Delta): void;
   /**
+   * Pushes `delta` on to `next`; `differs` (its row surely changed, see Sink.pushDiffering)
+   * goes through `next.pushDiffering` where the next stage has one.
+   */
+  protected pushNext(delta: Delta, differs: boolean): void {
+    const next = this.next;
+    if (differs && next.pushDiffering !== undefined) next.pushDiffering(delta);
+    else next.push(delta);
+  }
+  /**
    * Called once the view is populated: a global aggregate that no row reached emits its
    * empty row then (emitted before, it was evaluated over no rows even when rows followed).
    */

@@ -63,6 +63,11 @@ interface Result {
   count: number;
   /** Server CPU time per transfer in the measured window. */
   cpuUsPerTransfer: number;
+  /**
+   * This process's CPU time per transfer in the measured window: the clients (and the load
+   * loop, the same for every system), which share the two cores with the server.
+   */
+  clientCpuUsPerTransfer: number;
 }
 
 // ---- Account choice ----
@@ -122,9 +127,11 @@ async function run(system: System, distribution: "uniform" | "zipf"): Promise<Re
   measuring = true;
   const started = performance.now();
   const cpuBefore = system.serverCpuMs();
+  const clientCpuBefore = process.cpuUsage();
   await sleep(seconds * 1000);
   measuring = false;
   const cpuUsed = system.serverCpuMs() - cpuBefore;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
   const elapsed = (performance.now() - started) / 1000;
   stop = true;
   await Promise.all(loops);
@@ -137,6 +144,7 @@ async function run(system: System, distribution: "uniform" | "zipf"): Promise<Re
     p99Ms: at(0.99),
     count: latencies.length,
     cpuUsPerTransfer: (cpuUsed * 1000) / latencies.length,
+    clientCpuUsPerTransfer: (clientCpu.user + clientCpu.system) / latencies.length,
   };
 }
 
@@ -313,7 +321,8 @@ for (const distribution of distributions) {
     console.log(
       `${distribution.padEnd(8)} ${system.name.padEnd(48)} ${result.tps.toFixed(0).padStart(7)} TPS` +
         `  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms` +
-        `  server CPU ${result.cpuUsPerTransfer.toFixed(0)} µs/transfer`,
+        `  server CPU ${result.cpuUsPerTransfer.toFixed(0)} µs/transfer` +
+        `  client CPU ${result.clientCpuUsPerTransfer.toFixed(0)} µs/transfer`,
     );
   }
 }

@@ -3,8 +3,8 @@
  * (docs/log-format.md). It sits on the log's hot path, so it uses slicing-by-8: eight bytes per
  * step through eight lookup tables instead of one byte per step through one.
  */
-import { assert } from "./assert.ts";
-import { crc32cTablesSizeBytes, crc32cWasmCode } from "./crc32c-wasm.ts";
+import { assert, assertionFailed } from "./assert.ts";
+import { crc32cTablesSizeBytes, crc32cWasmCode, crc32cWasmTableCount } from "./crc32c-wasm.ts";
 
 /** The Castagnoli polynomial 0x1EDC6F41, bit-reflected (the CRC is computed LSB first). */
 const polynomial = 0x82f63b78;
@@ -16,21 +16,22 @@ const tableCount = 8;
 const crcValueMax = 0xffff_ffff;
 
 /**
- * The eight tables, back to back: table k at offset k * 256. Table 0 is the classic bytewise
- * table; table k advances a byte's contribution by k more zero bytes. They are Int32Array, not
- * Uint32Array, on purpose: V8 keeps int32 loads in registers, whereas a uint32 above 2^31 becomes
- * a double, which halves the throughput.
+ * The tables, back to back: table k at offset k * 256. Table 0 is the classic bytewise table;
+ * table k advances a byte's contribution by k more zero bytes. The JavaScript loop reads the
+ * first eight, the WebAssembly loop all sixteen. They are Int32Array, not Uint32Array, on
+ * purpose: V8 keeps int32 loads in registers, whereas a uint32 above 2^31 becomes a double,
+ * which halves the throughput.
  */
-const tables: Int32Array = buildTables();
+const tables: Int32Array = buildTables(Math.max(tableCount, crc32cWasmTableCount));
 
-function buildTables(): Int32Array {
-  const result = new Int32Array(tableCount * tableEntryCount);
+function buildTables(count: number): Int32Array {
+  const result = new Int32Array(count * tableEntryCount);
   for (let byte = 0; byte < tableEntryCount; byte++) {
     let crc = byte;
     for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ polynomial : crc >>> 1;
     result[byte] = crc;
   }
-  for (let table = 1; table < tableCount; table++) {
+  for (let table = 1; table < count; table++) {
     for (let byte = 0; byte < tableEntryCount; byte++) {
       const previous = result[(table - 1) * tableEntryCount + byte]!;
       result[table * tableEntryCount + byte] = (previous >>> 8) ^ result[previous & 0xff]!;
@@ -78,6 +79,39 @@ export function crc32c(bytes: Uint8Array, initial = 0, start = 0, end = bytes.le
   }
   for (; i < end; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return ~crc >>> 0;
+}
+
+/**
+ * CRC32Cs of many ranges of one array (recovery's records, one after another in a segment),
+ * for {@link crc32c}'s price without its per-call work: whether the array lies in an arena
+ * is asked once, not per range, and a range is checked with one test instead of three
+ * assertions. The JavaScript around each WebAssembly call was a fifth of a record's CRC.
+ */
+export class Crc32cRanges {
+  /** The arena's loop when `bytes` lie in the live arena; undefined: JavaScript. */
+  private readonly run: WasmCrc | undefined;
+  /** Where `bytes` start in the arena's memory. */
+  private readonly base: number;
+
+  constructor(readonly bytes: Uint8Array) {
+    const arena = liveArena;
+    const inArena =
+      arena !== undefined && bytes.length >= arenaBytesMin && bytes.buffer === arena.buffer;
+    // The loop runs over its own instance's memory, which `bytes` view: it stays right for
+    // them after the arena is released or another one is made.
+    this.run = inArena ? arena.run : undefined;
+    this.base = bytes.byteOffset;
+  }
+
+  /** The CRC32C of bytes [start, end) of the array. */
+  of(start: number, end: number): number {
+    if (!(0 <= start && start <= end && end <= this.bytes.length)) {
+      assertionFailed("crc32c: range outside the bytes");
+    }
+    const run = this.run;
+    if (run === undefined) return crc32c(this.bytes, 0, start, end);
+    return run(this.base + start, end - start, 0) >>> 0;
+  }
 }
 
 // ---- Arenas: bytes the WebAssembly loop checksums in place ----

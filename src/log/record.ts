@@ -7,7 +7,7 @@
 import { hash } from "node:crypto";
 import { assert } from "../lib/assert.ts";
 import { dataViewOf } from "../lib/bytes.ts";
-import { crc32c } from "../lib/crc32c.ts";
+import { Crc32cRanges, crc32c } from "../lib/crc32c.ts";
 import { DbError } from "../lib/errors.ts";
 import type { Change, Commit, Origin } from "../engine/index.ts";
 import { BodyWriter, CommitDecoder, bodyFormatBinary, decodeBinaryBody, viewsOf } from "./body.ts";
@@ -226,15 +226,17 @@ export class ReplayReader {
   sizeBytes = 0;
   private readonly view: DataView;
   private readonly decoder: CommitDecoder;
+  private readonly crcs: Crc32cRanges;
 
   constructor(readonly bytes: Uint8Array) {
     this.view = viewsOf(bytes).view;
     this.decoder = new CommitDecoder(bytes);
+    this.crcs = new Crc32cRanges(bytes);
   }
 
   read(offset: number, coveredUpTo: number): ReplayFound {
     const bytes = this.bytes;
-    const end = checkFrame(bytes, this.view, offset);
+    const end = checkFrame(bytes, this.view, offset, this.crcs);
     if (typeof end !== "number") return ReplayFound.Other;
     const seq = recordSeqAt(this.view, offset);
     this.seq = seq;
@@ -259,10 +261,15 @@ export class ReplayReader {
 
 /**
  * Checks the frame at `offset` (`view` is over `buffer`): a believable length, all of it in
- * `buffer`, a matching CRC. Returns where it ends, or what was found instead (the end of the
- * records, or damage).
+ * `buffer`, a matching CRC (through `crcs`, over `buffer`, when given). Returns where it ends,
+ * or what was found instead (the end of the records, or damage).
  */
-function checkFrame(buffer: Uint8Array, view: DataView, offset: number): number | RecordRead {
+function checkFrame(
+  buffer: Uint8Array,
+  view: DataView,
+  offset: number,
+  crcs?: Crc32cRanges,
+): number | RecordRead {
   if (offset + recordHeaderSizeBytes > buffer.length) {
     return allZero(buffer, offset)
       ? { kind: "end" }
@@ -280,7 +287,8 @@ function checkFrame(buffer: Uint8Array, view: DataView, offset: number): number 
   const end = offset + recordHeaderSizeBytes + payloadSize;
   if (end > buffer.length) return { kind: "damaged", reason: "truncated payload" };
   const crc = view.getUint32(offset + 4);
-  if (crc32c(buffer, 0, offset + 8, end) !== crc) {
+  const actual = crcs === undefined ? crc32c(buffer, 0, offset + 8, end) : crcs.of(offset + 8, end);
+  if (actual !== crc) {
     return { kind: "damaged", reason: "checksum mismatch" };
   }
   return end;

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Crc32cArena, crc32c } from "../../src/lib/crc32c.ts";
+import { Crc32cArena, Crc32cRanges, crc32c } from "../../src/lib/crc32c.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -161,4 +161,36 @@ test("property: bytes in an arena are checksummed like anywhere else, live or re
   newer.release();
   arena.release();
   check();
+});
+
+test("property: Crc32cRanges gives crc32c's result, in an arena or not, live or released", () => {
+  const arena = new Crc32cArena(64 * 1024);
+  const plain = new Uint8Array(64 * 1024);
+  // A view from an offset, as a segment reader's loaded prefix is, and one of plain memory.
+  const views = [arena.bytes.subarray(100), arena.bytes, plain.subarray(7)];
+  const check = (ranges: readonly Crc32cRanges[]): void =>
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 600 }),
+        fc.nat({ max: 60 * 1024 }),
+        (bytes, at) => {
+          for (const [index, view] of views.entries()) {
+            view.set(bytes, at);
+            const expected = crc32cReference(bytes);
+            assert.equal(ranges[index]!.of(at, at + bytes.length), expected);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  check(views.map((view) => new Crc32cRanges(view)));
+  const older = views.map((view) => new Crc32cRanges(view));
+  const newer = new Crc32cArena(4096);
+  check(older); // made while the first arena was live: its loop still serves them
+  newer.release();
+  arena.release();
+  check(views.map((view) => new Crc32cRanges(view))); // released: JavaScript
+  check(older);
+  assert.throws(() => new Crc32cRanges(plain).of(10, 9), /range outside the bytes/);
+  assert.throws(() => new Crc32cRanges(plain).of(0, plain.length + 1), /range outside/);
 });

@@ -272,6 +272,21 @@ function isWellFormed(text: string): boolean {
 /** A string length of all ones announces UTF-16 code units (a lone surrogate inside). */
 const utf16Marker = 0xffff_ffff;
 
+/** Buffer's own UTF-8 slicer, which `toString("utf8", start, end)` calls after its checks. */
+type Utf8Slicer = (this: Buffer, start: number, end: number) => string;
+const bufferUtf8Slice = (Buffer.prototype as unknown as { utf8Slice?: Utf8Slicer }).utf8Slice;
+
+/**
+ * The text of bytes [start, end) of `buffer`, read as UTF-8 (invalid sequences become
+ * U+FFFD, as with `toString`). It calls Buffer's slicer directly when this Node has one:
+ * `toString`'s argument checks and encoding look-up took 40 of its 110 ns for a 26-byte
+ * string, once for every text value decoded at recovery.
+ */
+function utf8Slice(buffer: Buffer, start: number, end: number): string {
+  if (bufferUtf8Slice === undefined) return buffer.toString("utf8", start, end);
+  return bufferUtf8Slice.call(buffer, start, end);
+}
+
 /** A decoded body. */
 export interface DecodedBody {
   ts: number;
@@ -565,7 +580,7 @@ class BodyReader {
     const start = this.at;
     this.at += length;
     const name = interned ? names.lookup(this.buffer, start, length) : undefined;
-    return name ?? this.buffer.toString("utf8", start, start + length);
+    return name ?? utf8Slice(this.buffer, start, start + length);
   }
 
   private utf16(): string {

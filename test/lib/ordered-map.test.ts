@@ -355,3 +355,32 @@ test("100k sequential inserts, then deletes in seeded random order", () => {
   assert.deepEqual([...map.entries()], []);
   checkOrderedMapInvariants(map);
 });
+
+test("keys past the last one (the append path): replace, invalidate, interleave", () => {
+  // set() puts a key greater than every other straight into the last leaf; the same key again
+  // must replace its value, an append must still invalidate a running iteration, and appends
+  // mixed with deletes at the end and inserts before it must keep the tree valid.
+  const map = createOrderedMap<number, number>(byNumber);
+  const model = new Map<number, number>();
+  for (let k = 0; k < 5000; k++) {
+    map.set(k, k);
+    model.set(k, k);
+    if (k % 7 === 0) {
+      map.set(k, -k); // the last key again: a replacement
+      model.set(k, -k);
+    }
+    if (k % 97 === 96) {
+      map.del(k); // the last key goes; the next append lands after its neighbour
+      model.delete(k);
+    }
+    if (k % 131 === 130) {
+      map.set(k - 65.5, 1); // one leaf back: through the ordinary descent
+      model.set(k - 65.5, 1);
+    }
+  }
+  assertMatchesModel(map, model);
+  const iterator = map.keys();
+  iterator.next();
+  map.set(10_000, 0);
+  assert.throws(() => iterator.next());
+});

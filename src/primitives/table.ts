@@ -727,6 +727,8 @@ export class Table implements StoredObject {
   }
 
   private noteAutoValuesReplay(row: Row, key: unknown): void {
+    // Most tables have neither: no Map iteration per replayed row.
+    if (!this.hasAutoIncrement && this.hasPrimaryKey) return;
     for (const [name, next] of this.autoNext) {
       const value = row[name];
       if (value !== null && value !== undefined && BigInt(value as number) >= next) {

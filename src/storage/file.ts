@@ -43,11 +43,32 @@ export interface StorageFile {
    * `write` of each piece, back to back from `position`, then `sync`: one call, so that an
    * implementation can spare a trip. The disk writes a small run in the calling thread (the
    * page cache takes it in microseconds) and only waits for the sync, where two awaited
-   * operations would each go to a worker thread and back: a group commit's latency.
+   * operations would each go to a worker thread and back: a group commit's latency. With
+   * `inline`, the disk syncs a small run in the calling thread too, blocking it until the
+   * run is durable (see {@link WriteAndSyncOptions}).
    */
-  writeAndSync(position: number, pieces: readonly Uint8Array[]): Promise<void>;
+  writeAndSync(
+    position: number,
+    pieces: readonly Uint8Array[],
+    options?: WriteAndSyncOptions,
+  ): Promise<void>;
   /** Releases the handle; later calls on it reject. Closing twice is harmless. */
   close(): Promise<void>;
+}
+
+/**
+ * How {@link StorageFile.writeAndSync} may wait. Whatever the options, the run is durable when
+ * the promise resolves and not before.
+ */
+export interface WriteAndSyncOptions {
+  /**
+   * Sync in the calling thread, as Redis does, rather than hand the sync to a worker thread
+   * and wait for its answer: two thread wake-ups fewer, for a caller with nothing else to do
+   * meanwhile (a group of one commit). The calling thread serves nothing until the disk
+   * answers, so a caller sets it only when that costs no one else a wait. Runs too large to
+   * write in the calling thread ignore it.
+   */
+  inline?: boolean;
 }
 
 /**

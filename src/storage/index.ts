@@ -5,7 +5,7 @@
  * simulator. `directory-lock.ts` keeps a second process out of a data directory in use. This
  * file only re-exports.
  */
-export type { Storage, StorageFile, StorageOperation } from "./file.ts";
+export type { Storage, StorageFile, StorageOperation, WriteAndSyncOptions } from "./file.ts";
 export { storageNameLengthMax } from "./file.ts";
 export { createNodeStorage } from "./node-file.ts";
 export { lockDirectory, lockFileName } from "./directory-lock.ts";

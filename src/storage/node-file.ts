@@ -4,7 +4,7 @@
  * durability and an fsync of the directory itself for names. Every Node error becomes
  * `DbError("IO_ERROR")` naming the path and operation.
  */
-import { constants, writeSync } from "node:fs";
+import { constants, fdatasyncSync, writeSync } from "node:fs";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -18,9 +18,9 @@ import type { Storage, StorageFile, StorageOperation } from "./file.ts";
  */
 const ioChunkBytesMax = 1024 * 1024 * 1024;
 /**
- * The largest run `writeAndSync` writes in the calling thread: a group commit of a few records
- * (the page cache takes 64 KiB in tens of microseconds). Larger runs go to a worker thread, so
- * that the event loop keeps serving while they copy.
+ * The largest run `writeAndSync` writes in the calling thread (and syncs there when asked to):
+ * a group commit of a few records (the page cache takes 64 KiB in tens of microseconds).
+ * Larger runs go to a worker thread, so that the event loop keeps serving while they copy.
  */
 const writeNowBytesMax = 64 * 1024;
 /** Files are created readable and writable by their owner only: the log holds user data. */
@@ -143,19 +143,23 @@ function createNodeFile(path: string, handle: FileHandle): StorageFile {
       return use("truncate", () => handle.truncate(length));
     },
     sync: async () => use("sync", () => handle.datasync()),
-    writeAndSync: async (position, pieces) => {
+    writeAndSync: async (position, pieces, options) => {
       assertByteCount(position, "position");
       let bytes = 0;
       for (const piece of pieces) bytes += piece.length;
+      const now = bytes <= writeNowBytesMax;
       await use("write", async () => {
-        if (bytes <= writeNowBytesMax) return writePiecesNow(handle.fd, position, pieces);
+        if (now) return writePiecesNow(handle.fd, position, pieces);
         let at = position;
         for (const piece of pieces) {
           await writeFully(handle, at, piece);
           at += piece.length;
         }
       });
-      await use("sync", () => handle.datasync());
+      await use("sync", async () => {
+        if (now && options?.inline === true) fdatasyncSync(handle.fd);
+        else await handle.datasync();
+      });
     },
     close: async () => {
       if (closed) return;

@@ -188,6 +188,19 @@ function runFileContract(makeStorage: () => Promise<Storage>): void {
     await file.close();
   });
 
+  test("writeAndSync inline writes the same bytes, and too large a run still lands", async () => {
+    const storage = await makeStorage();
+    const file = await storage.open("f", { create: true });
+    await file.writeAndSync(1, [bytesOf("ab"), bytesOf("cd")], { inline: true });
+    assert.equal(textOf(await file.read(0, 5)), "\0abcd");
+    // Too large to write in the calling thread (node-file.ts): inline is ignored.
+    const large = new Uint8Array(100 * 1024).fill(9);
+    await file.writeAndSync(5, [large], { inline: true });
+    assert.deepEqual(await file.read(5, large.length), large);
+    await file.close();
+    await assert.rejects(file.writeAndSync(0, [bytesOf("x")], { inline: true }), ioError("write"));
+  });
+
   test("writing past the end extends the file and the gap reads as zeros", async () => {
     const storage = await makeStorage();
     const file = await storage.open("f", { create: true });

@@ -118,6 +118,35 @@ test("a request without an answer fails with TimeoutError; closing fails the res
   }
 });
 
+test("requests in flight time out each at its own deadline, answered ones never", async () => {
+  // One timer serves every request over the socket: each must still fail timeoutMs after it
+  // was sent (not sooner, not with the one before it), while answered requests keep theirs.
+  const server = await startTestServer();
+  const timeoutMs = 300;
+  const client = await connect(server.url, { transport: "websocket", requestTimeoutMs: timeoutMs });
+  try {
+    server.db.answers.set("slow", "hang");
+    server.db.answers.set("from t", { frames: [] });
+    const failedAt: number[] = [];
+    const started = performance.now();
+    const watch = (request: Promise<unknown>) =>
+      assert.rejects(request, TimeoutError).then(() => failedAt.push(performance.now() - started));
+    const first = watch(client.query("slow"));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const second = watch(client.query("slow"));
+    for (let round = 0; round < 5; round++) await client.query("from t");
+    await first;
+    assert.equal(failedAt.length, 1, "the second request outlives the first");
+    await second;
+    assert.ok(failedAt[0]! >= timeoutMs - 5, `first failed at ${failedAt[0]} ms`);
+    assert.ok(failedAt[1]! >= 150 + timeoutMs - 5, `second failed at ${failedAt[1]} ms`);
+    assert.deepEqual(await client.query("from t"), { frames: [] }, "the socket still serves");
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
 test("a request past the server's message limit fails as LIMIT_EXCEEDED, saying so", async () => {
   const server = await startTestServer({ limits: { wsMessageSizeBytesMax: 1024 } });
   const client = await connect(server.url, { transport: "websocket" });

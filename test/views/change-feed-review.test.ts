@@ -26,6 +26,16 @@ const views: ReadonlyArray<readonly [string, string]> = [
   ["p::rounded", "from p::a aggregate { s: math::sum(h), av: math::avg(h) } by { g }"],
   ["p::filtered", "from p::a filter { y > 2 }"],
   ["p::joined", "from p::a inner join { from p::b } as r using (g, r.g) map { id, y, r_id }"],
+  // A table joined with itself: one change reaches both sides of the join.
+  [
+    "p::self_joined",
+    "from p::a inner join { from p::a } as r using (g, r.g) map { id, r_id, r_y }",
+  ],
+  [
+    "p::outer_by_g",
+    "from p::b left join { from p::a } as r using (g, r.g) " +
+      "aggregate { n: math::count(r_id), s: math::sum(r_y) } by { g }",
+  ],
   ["p::top", "from p::a sort { y: desc, id } take 3"],
   ["p::groups", "from p::a distinct { g }"],
   ["p::positive_sums", "from p::sum_by_g filter { s > 0 }"],

@@ -47,13 +47,17 @@ const pendingChunksFreeMax = 64;
  */
 const pendingChunksFreeQuietMax = 2;
 /**
- * A group of one commit is synced in the committing thread (`writeAndSync`'s `inline`) unless
- * such a sync took longer than this: a disk that slow would stall every connection meanwhile
- * (a quiet disk takes 0.1-0.5 ms; under other processes' IO this VM's took 2-10 ms).
+ * A group of one commit is synced in the committing thread (`writeAndSync`'s `inline`) only
+ * while syncs take no longer than this on average: a slower disk would stall every connection
+ * meanwhile (a quiet disk takes 0.1-0.5 ms; under other processes' IO this VM's took 2-10 ms).
  */
 const inlineSyncDurationMsMax = 1;
-/** How long groups go back to the worker thread's sync after an inline one was too slow. */
-const inlineSyncPauseMs = 1000;
+/**
+ * The weight of the newest sync in the moving average of sync durations. An average, not the
+ * last sync: one slow sync in a hundred would otherwise turn inline syncs off most of the time,
+ * while a disk that stays slow raises the average within a few syncs.
+ */
+const syncDurationWeight = 1 / 8;
 
 export interface WALOptions {
   storage: Storage;
@@ -144,12 +148,11 @@ export class WAL {
   private inFlightSeq = 0;
   private flushing: Promise<void> | undefined;
   /**
-   * Until when (`performance.now()`, ms) groups of one commit are not synced inline. A disk's
-   * latency is measured on the monotonic clock, not the engine's: that one stamps commits (a
-   * fake clock in tests, whole milliseconds), and reading it here would cost every group two
-   * reads.
+   * The moving average of how long a run's write and sync took, in ms, inline or not. A disk's
+   * latency is measured on the monotonic clock (`performance.now()`), not the engine's: that
+   * one stamps commits (a fake clock in tests, whole milliseconds).
    */
-  private inlineSyncPausedUntil = 0;
+  private syncDurationMsAverage = 0;
   /** Whether the last group taken into a flush held one commit (true before the first). */
   private lastGroupLone = true;
   /** Whether a kick is queued for the end of this event-loop turn ({@link kickSoon}). */
@@ -438,7 +441,7 @@ export class WAL {
     const afterLone = this.lastGroupLone;
     this.lastGroupLone = lone;
     if (!lone || !afterLone || this.openGroup === undefined) return false;
-    return this.inlineSyncPausedUntil === 0 || this.inlineSyncPausedUntil <= performance.now();
+    return this.syncDurationMsAverage <= inlineSyncDurationMsMax;
   }
 
   /**
@@ -484,16 +487,12 @@ export class WAL {
     let pieceBytes = 0;
     for (const piece of run) pieceBytes += piece.length;
     assert(pieceBytes === runBytes, "a write run's bytes differ from its records'");
-    if (inline) {
-      const startedAt = performance.now();
-      await file.writeAndSync(this.offset, run, { inline });
-      const endedAt = performance.now();
-      if (endedAt - startedAt > inlineSyncDurationMsMax) {
-        this.inlineSyncPausedUntil = endedAt + inlineSyncPauseMs;
-      }
-    } else {
-      await file.writeAndSync(this.offset, run);
-    }
+    const startedAt = performance.now();
+    if (inline) await file.writeAndSync(this.offset, run, { inline });
+    else await file.writeAndSync(this.offset, run);
+    const durationMs = performance.now() - startedAt;
+    const average = this.syncDurationMsAverage;
+    this.syncDurationMsAverage = average + (durationMs - average) * syncDurationWeight;
     this.offset += runBytes;
     this.stats.bytesWritten += runBytes;
     // Half way through a segment, start preparing the next one; a log that never gets this

@@ -152,9 +152,21 @@ export type ResolvedProcedure<TxApi> =
   | { readonly kind: "native"; readonly procedure: NativeProcedure<TxApi> }
   | { readonly kind: "rql"; readonly procedure: ProcedureObject };
 
+/**
+ * How many names as called (`transfer`, `bank::transfer`) {@link ProcedureRegistry} keeps with
+ * the TypeScript procedure each resolved to; past it the cache starts again empty.
+ */
+const calledNamesCachedMax = 1024;
+
 /** TypeScript procedures of one database, and lookup across both kinds. */
 export class ProcedureRegistry<TxApi> {
   private readonly natives = new Map<string, NativeProcedure<TxApi>>();
+  /**
+   * TypeScript procedures by the name they were called with: a call resolves its procedure
+   * twice (to check its arguments, then to run it), and qualifying the name each time (split,
+   * two pattern tests, a new string) was most of the look-up. Emptied by every define.
+   */
+  private readonly byCalledName = new Map<string, ResolvedProcedure<TxApi>>();
 
   /** Registers (or replaces) a TypeScript procedure. */
   define(
@@ -189,13 +201,21 @@ export class ProcedureRegistry<TxApi> {
     }
     const params = parseParams(Object.entries(definition.params ?? {}), qualified);
     this.natives.set(qualified, { name: qualified, params, role, run: definition.run });
+    this.byCalledName.clear();
   }
 
   /** The procedure called `name` (TypeScript first), or UNKNOWN_PROCEDURE. */
   resolve(catalog: Catalog, name: string): ResolvedProcedure<TxApi> {
+    const cached = this.byCalledName.get(name);
+    if (cached !== undefined) return cached;
     const qualified = qualifyName(name).qualified;
     const native = this.natives.get(qualified);
-    if (native !== undefined) return { kind: "native", procedure: native };
+    if (native !== undefined) {
+      const resolved: ResolvedProcedure<TxApi> = { kind: "native", procedure: native };
+      if (this.byCalledName.size >= calledNamesCachedMax) this.byCalledName.clear();
+      this.byCalledName.set(name, resolved);
+      return resolved;
+    }
     const stored = catalog.get(qualified);
     if (stored instanceof ProcedureObject) return { kind: "rql", procedure: stored };
     throw new DbError("UNKNOWN_PROCEDURE", `unknown procedure "${name}"`, { object: name });
@@ -236,9 +256,8 @@ export function coerceArguments(
         value: describeValue(args),
       });
     }
-    const known = new Set(params.map((param) => param.name));
     for (const key of Object.keys(args)) {
-      if (!known.has(key)) {
+      if (!hasParam(params, key)) {
         throw new DbError("INVALID_ARGUMENT", `${procedure} has no parameter "${key}"`, {
           object: procedure,
           column: key,
@@ -260,6 +279,16 @@ export function coerceArguments(
     out[param.name] = coerceParam(procedure, param, value);
   }
   return out;
+}
+
+/**
+ * Whether a parameter is called `name`. A loop, not a Set of the names made per call: a
+ * procedure declares a few parameters, and a record naming more is refused at its first
+ * unknown key.
+ */
+function hasParam(params: readonly ProcedureParam[], name: string): boolean {
+  for (const param of params) if (param.name === name) return true;
+  return false;
 }
 
 function coerceParam(procedure: string, param: ProcedureParam, value: unknown): unknown {

@@ -65,6 +65,22 @@ describe("TypeScript procedures", () => {
     );
   });
 
+  test("a procedure defined again runs its new body, by either name", async () => {
+    // The registry keeps each name as called with the procedure it resolved to.
+    const db = await setup();
+    db.defineProcedure("pick", { params: { n: "int8" }, run: (_tx, args) => args["n"] });
+    assert.equal(await db.call("pick", { n: 1 }), 1);
+    assert.equal(await db.call("default::pick", { n: 2 }), 2);
+    db.defineProcedure("default::pick", {
+      params: { n: "int8" },
+      run: (_tx, args) => (args["n"] as number) * 10,
+    });
+    assert.equal(await db.call("pick", { n: 1 }), 10);
+    assert.equal(await db.call("default::pick", [2]), 20);
+    await rejects(db.call("pick", { m: 1 }), "INVALID_ARGUMENT");
+    await rejects(db.call("Pick!", {}), "INVALID_NAME");
+  });
+
   test("a throw rolls the whole call back and keeps the error", async () => {
     const db = await setup();
     db.defineProcedure("shop::fail", {

@@ -1,0 +1,147 @@
+// Goal: views rebuilt by recovery (a snapshot, then the log after it) hold
+// what their pipelines give, and their operators' state (aggregates' sums, min and max over
+// the rows kept, first and last, a top-k's spare rows, join buckets, distinct counts) keeps
+// them exact as writes go on after the restart; db.at rebuilds them as of a past seq.
+// Method: a seeded random workload over two tables feeding every kind of operator and chains
+// of views; a snapshot of 1,000 more rows, more transactions; close, reopen,
+// compare every view with its query recomputed; then more random transactions (savepoints,
+// rollbacks), compared after each; db.at of random seqs; a second reopen.
+import { test } from "node:test";
+import type { TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { open } from "../../src/index.ts";
+import type { Database, Tx } from "../../src/index.ts";
+import { createPrng } from "../../src/lib/prng.ts";
+import type { Prng } from "../../src/lib/prng.ts";
+import { assertViewMatches } from "./support.ts";
+
+const views: ReadonlyArray<readonly [string, string]> = [
+  [
+    "p::by_g",
+    "from p::a aggregate { n: math::count(x), s: math::sum(y), av: math::avg(y), " +
+      "lo: math::min(y), hi: math::max(x), f: math::first(y), l: math::last(x) } by { g }",
+  ],
+  ["p::total", "from p::a aggregate { n: math::count(id), s: math::sum(f), hi: math::max(f) }"],
+  ["p::filtered", "from p::a filter { y > 2 } map { id, g, y }"],
+  ["p::joined", "from p::a inner join { from p::b } as r using (g, r.g) map { id, y, r_id }"],
+  ["p::outer", "from p::a left join { from p::b } as r using (g, r.g), (x, r.z)"],
+  ["p::top", "from p::a sort { y: desc, id } take 3"],
+  ["p::groups", "from p::a distinct { g }"],
+  [
+    "p::positive_by_g",
+    "from p::filtered aggregate { n: math::count(id), lo: math::min(y) } by { g }",
+  ],
+  ["p::top_groups", "from p::by_g sort { s: desc, g } take 2"],
+];
+const groups = ["k", "l", "m", "n"];
+
+function tempPath(context: TestContext): string {
+  const path = mkdtempSync(join(tmpdir(), "statebase-views-restart-review-"));
+  context.after(() => rmSync(path, { recursive: true, force: true }));
+  return path;
+}
+
+function checkAll(db: Database, context: string): void {
+  for (const [name, query] of views) assertViewMatches(db, name, query, context);
+}
+
+function write(tx: Tx, prng: Prng): void {
+  const onA = prng.int(4) !== 0;
+  const table = tx.table(onA ? "p::a" : "p::b");
+  const id = 1 + prng.int(30);
+  const g = groups[prng.int(groups.length)]!;
+  const choice = prng.int(5);
+  if (choice === 0) table.del(id);
+  else if (!onA) table.set({ id, g, z: prng.int(6) - 1 });
+  else if (choice === 1 && table.has(id)) table.update(id, { y: prng.int(12) - 4 });
+  else {
+    const x = prng.int(5) === 0 ? null : prng.int(6) - 1;
+    table.set({ id, g, x, y: prng.int(12) - 4, f: (prng.int(40) - 10) / 4 });
+  }
+}
+
+function transaction(db: Database, prng: Prng): void {
+  const fails = prng.int(6) === 0;
+  try {
+    db.transact((tx) => {
+      const count = 1 + prng.int(6);
+      for (let i = 0; i < count; i++) {
+        if (prng.int(5) !== 0) {
+          write(tx, prng);
+          continue;
+        }
+        try {
+          db.transact((nested) => {
+            write(nested, prng);
+            write(nested, prng);
+            if (prng.int(2) === 0) throw new Error("savepoint rolled back");
+          });
+        } catch (error) {
+          assert.equal((error as Error).message, "savepoint rolled back");
+        }
+      }
+      if (fails) throw new Error("transaction rolled back");
+    });
+  } catch (error) {
+    assert.equal((error as Error).message, "transaction rolled back");
+  }
+}
+
+async function openSchema(path: string, create: boolean): Promise<Database> {
+  const db = await open({ path, snapshotLogBytes: 0, snapshotsKept: Infinity });
+  if (!create) return db;
+  db.createNamespace("p");
+  db.createTable("p::a", {
+    columns: { id: "int8", g: "utf8", x: "Option(int8)", y: "int8", f: "float8" },
+    primaryKey: "id",
+  });
+  db.createTable("p::b", { columns: { id: "int8", g: "utf8", z: "int8" }, primaryKey: "id" });
+  return db;
+}
+
+test("views rebuilt by recovery stay exact as writes go on, and db.at rebuilds them", async (t) => {
+  const path = tempPath(t);
+  const prng = createPrng(Number(process.env.VIEWS_RESTART_REVIEW_SEED ?? 20261129));
+  let db = await openSchema(path, true);
+  for (let i = 0; i < 30; i++) transaction(db, prng);
+  for (const [name, query] of views) db.createView(name, { query });
+  for (let i = 0; i < 200; i++) transaction(db, prng);
+  // Many rows: the snapshot takes several chunks.
+  db.transact((tx) => {
+    for (let id = 100; id < 1_100; id++) {
+      tx.table("p::a").set({ id, g: groups[id % 4]!, x: id % 7, y: id % 9, f: id / 4 });
+    }
+  });
+  // Written with no commit between its chunks: one while commits run can hold a view row
+  // twice (a defect reported to the lead, /tmp/perf-notes/review.md), which this file must
+  // not depend on.
+  await db.snapshot();
+  for (let i = 0; i < 50; i++) transaction(db, prng);
+  checkAll(db, "before the restart");
+  await db.close();
+
+  db = await openSchema(path, false);
+  checkAll(db, "after the restart");
+  const seqs: number[] = [];
+  for (let round = 0; round < 150; round++) {
+    transaction(db, prng);
+    checkAll(db, `round ${round} after the restart`);
+    seqs.push(db.seq);
+  }
+  for (let i = 0; i < 4; i++) {
+    const past = await db.at(seqs[prng.int(seqs.length)]!);
+    checkAll(past, `db.at(${past.seq})`);
+    await past.close();
+  }
+  await db.close();
+  db = await openSchema(path, false);
+  checkAll(db, "after a second restart");
+  for (let round = 0; round < 30; round++) {
+    transaction(db, prng);
+    checkAll(db, `round ${round} after the second restart`);
+  }
+  await db.close();
+});

@@ -4,6 +4,7 @@
  * for a database with a path), and offers the typed embedded API. Primitives never learn
  * that the log exists.
  */
+import { setMaxListeners } from "node:events";
 import { assert, assertionFailed } from "./lib/assert.ts";
 import { checkCreateFlags, checkCreateOptions } from "./create-options.ts";
 import { DbError, describeValue } from "./lib/errors.ts";
@@ -300,6 +301,8 @@ class EmbeddedDatabase implements Database, Tx {
     readOnly = false,
   ) {
     this.policy = durability === "sync" ? "immediate" : "window";
+    // Every live subscription listens for the close: more than ten is not a leak.
+    setMaxListeners(0, this.closing.signal);
     this.engine = new Engine({
       clock: options.clock ?? systemClock,
       commitsRetained: options.commitsRetained ?? changeFeedCommitsRetainedDefault,
@@ -641,9 +644,22 @@ class EmbeddedDatabase implements Database, Tx {
     const prefetched = needsAsyncReads(cached.script)
       ? await this.prefetch(cached, params)
       : undefined;
-    const result = this.runScript(cached, params, entry, prefetched, deadline);
-    if (this.durability === "sync") await this.durable(this.engine.seq);
+    let result: QueryResult;
+    try {
+      result = this.runScript(cached, params, entry, prefetched, deadline);
+    } catch (error) {
+      // An error is an answer too: a duplicate key or a failing expression may reveal a
+      // commit not yet on disk, which a crash could still take back.
+      await this.durableIfSync();
+      throw error;
+    }
+    await this.durableIfSync();
     return result;
+  }
+
+  /** In sync durability, waits until every commit so far (all an answer can reveal) is on disk. */
+  private async durableIfSync(): Promise<void> {
+    if (this.durability === "sync") await this.durable(this.engine.seq);
   }
 
   private runScript(
@@ -753,9 +769,10 @@ class EmbeddedDatabase implements Database, Tx {
         { origin },
       );
     } catch (error) {
+      await this.durableIfSync();
       throw inProcedureBody(error, procedure.name);
     }
-    if (this.durability === "sync") await this.durable(this.engine.seq);
+    await this.durableIfSync();
     return result instanceof FramesResult ? { frames: result.frames } : result;
   }
 

@@ -470,3 +470,47 @@ test("a long recovery reports progress within a segment, at most once a second",
     messages.join("\n"),
   );
 });
+
+// An error is an answer too: a duplicate key, a division by a value a commit wrote, or a
+// procedure refusing because of that commit reveal it, so in sync durability they wait until
+// it is on disk, as successful answers do (a crash could still take an unsynced commit back).
+test("sync: errors that reveal a commit are answered once it is durable", async (t) => {
+  const db = await open({ path: tempDir(t), durability: "sync" });
+  await db.admin(
+    "create namespace s; create table s::t { id: int4, v: int4 } with { primary_key: { id } }",
+  );
+  db.defineProcedure("s::check", {
+    params: { id: "int4" },
+    run: (tx, args) => {
+      if (tx.table("s::t").has(args["id"])) throw new Error(`row ${String(args["id"])} exists`);
+      return null;
+    },
+  });
+  let durable = 0;
+  db.addCommitListener((commit) => {
+    void db.durable(commit.seq).then(() => {
+      durable = Math.max(durable, commit.seq);
+    });
+  });
+  const early: string[] = [];
+  for (let id = 1; id <= 5; id++) {
+    // Committed at once; its fsync comes later, in another turn of the event loop.
+    db.table<{ id: number; v: number }>("s::t").insert({ id, v: 0 });
+    const seq = db.seq;
+    const attempts = [
+      ["duplicate insert", db.command(`insert s::t [{ id: ${id}, v: 1 }]`)],
+      ["division by the new v", db.query(`from s::t filter { id == ${id} } map { x: 1 / v }`)],
+      ["procedure refusing", db.call("s::check", { id })],
+    ] as const;
+    for (const [what, attempt] of attempts) {
+      await attempt.then(
+        () => early.push(`${what} of ${id} succeeded`),
+        () => {
+          if (durable < seq) early.push(`${what}: error at durable ${durable} < ${seq}`);
+        },
+      );
+    }
+  }
+  await db.close();
+  assert.deepEqual(early, []);
+});

@@ -124,6 +124,8 @@ class LiveSubscription implements Subscription {
   private wake: (() => void) | undefined;
   private readonly unsubscribe: () => void;
   private readonly onAbort = (): void => this.close();
+  /** The signals {@link onAbort} listens to: left when it ends, or they would keep it alive. */
+  private readonly signals: AbortSignal[] = [];
 
   constructor(
     private readonly context: SubscribeContext,
@@ -136,9 +138,19 @@ class LiveSubscription implements Subscription {
     this.unsubscribe = engine.addCommitListener((commit) => this.onCommit(commit));
     if (this.ended) this.unsubscribe(); // lagged already while catching up
     for (const signal of [options.signal, context.closing]) {
-      if (signal?.aborted === true) this.close();
-      signal?.addEventListener("abort", this.onAbort, { once: true });
+      if (signal === undefined) continue;
+      if (signal.aborted) this.close();
+      if (this.ended) continue;
+      signal.addEventListener("abort", this.onAbort, { once: true });
+      this.signals.push(signal);
     }
+  }
+
+  /** Stops hearing commits and signals: nothing the database holds keeps it reachable. */
+  private detach(): void {
+    this.unsubscribe?.();
+    for (const signal of this.signals) signal.removeEventListener("abort", this.onAbort);
+    this.signals.length = 0;
   }
 
   /** Queues the snapshot, or the retained commits after `fromSeq` when resuming. */
@@ -203,7 +215,7 @@ class LiveSubscription implements Subscription {
     );
     this.failure = { seq: commit.seq, error };
     this.ended = true;
-    this.unsubscribe?.();
+    this.detach();
     this.wake?.();
   }
 
@@ -214,7 +226,7 @@ class LiveSubscription implements Subscription {
   private end(reason: "lagged" | "closed", seq: number): void {
     if (this.ended) return;
     this.ended = true;
-    this.unsubscribe?.();
+    this.detach();
     this.queue.push({ type: "end", seq, reason });
     this.wake?.();
   }

@@ -143,6 +143,9 @@ async function writeObject(writer: SnapshotFileWriter, capture: Capture): Promis
     const chunk = source.readChunk(snapshotChunkEntries);
     if (chunk.length === 0) break;
     for (const [mapKey, key, value] of chunk) {
+      // A Map's iterator visits again a key deleted and set after it was read (views,
+      // counters, queues): the entry was written once, as of the snapshot's seq.
+      if (read.has(mapKey)) continue;
       read.add(mapKey);
       const changed = overlay.get(mapKey);
       const entryKey = changed === undefined ? key : changed[0];

@@ -324,9 +324,60 @@ export class CommitDecoder {
     reader.reset(start, end);
     const ts = readHead(reader);
     const origin = reader.origin();
-    return { seq, ts, origin, changes: readChanges(reader, end - start) };
+    return new DecodedCommit(seq, ts, origin, readChanges(reader, end - start));
   }
 }
+
+/**
+ * Decoded commits and changes are made by constructors, not object literals: a literal's
+ * objects each carry an allocation memento (16 bytes, a tenth of a replayed single-row
+ * record's allocation), and V8 may decide to allocate all later objects of a literal in the
+ * old generation when a scavenge finds most of them alive, as the change feed's ring keeps
+ * the last commits (docs/performance.md, "Runs in a slow mode"); the engine makes its own
+ * commits the same way. Their prototype is `Object.prototype`: plain objects to every reader.
+ */
+type ChangeConstructor = new (
+  object: string,
+  kind: string,
+  key: unknown,
+  before: unknown,
+  after: unknown,
+) => Change;
+const DecodedChange = function (
+  this: Record<string, unknown>,
+  object: string,
+  kind: string,
+  key: unknown,
+  before: unknown,
+  after: unknown,
+): void {
+  this.object = object;
+  this.kind = kind;
+  this.key = key;
+  this.before = before;
+  this.after = after;
+} as unknown as ChangeConstructor;
+DecodedChange.prototype = Object.prototype;
+
+type CommitConstructor = new (
+  seq: number,
+  ts: number,
+  origin: Origin,
+  changes: readonly Change[],
+) => Commit;
+const DecodedCommit = function (
+  this: Record<string, unknown>,
+  seq: number,
+  ts: number,
+  origin: Origin,
+  changes: readonly Change[],
+): void {
+  this.seq = seq;
+  this.ts = ts;
+  this.origin = origin;
+  this.changes = changes;
+} as unknown as CommitConstructor;
+DecodedCommit.prototype = Object.prototype;
 
 /** The format byte and the commit time. */
 function readHead(reader: BodyReader): number {
@@ -341,13 +392,11 @@ function readChanges(reader: BodyReader, bodySizeBytes: number): Change[] {
   if (count * 13 > bodySizeBytes) reader.fail(`change count ${count} exceeds the body`);
   const changes: Change[] = new Array<Change>(count);
   for (let i = 0; i < count; i++) {
-    changes[i] = {
-      object: reader.name(),
-      kind: reader.name(),
-      key: reader.value(0),
-      before: reader.value(0),
-      after: reader.value(0),
-    };
+    const object = reader.name();
+    const kind = reader.name();
+    const key = reader.value(0);
+    const before = reader.value(0);
+    changes[i] = new DecodedChange(object, kind, key, before, reader.value(0));
   }
   if (!reader.done) reader.fail("bytes after the last change");
   return changes;

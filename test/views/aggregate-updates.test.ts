@@ -99,3 +99,28 @@ test("an integer sum that moves is written; one that does not records no change"
   assertViewMatches(db, "shop::s", sumOnly);
   await db.close();
 });
+
+test("an update within a group writes a new row; rows it replaced keep their values", async () => {
+  const db = await shop();
+  const orders = db.table("shop::orders");
+  orders.insert({ id: 1, customer: "ada", total: 5 });
+  orders.insert({ id: 2, customer: "ada", total: 7 });
+  // An expression column over calls is evaluated again; lone calls are read when they moved.
+  const query =
+    "from shop::orders aggregate { n: math::count(id), total: math::sum(total), " +
+    "twice: math::sum(total) * 2 } by { customer }";
+  db.createView("shop::h", { query });
+  const first = db.view("shop::h").get("ada");
+  orders.update(1, { total: 6 });
+  const [change] = db.lastCommit!.changes.filter((c) => c.object === "shop::h");
+  orders.update(2, { total: 9 });
+  // The row a change named as its after is not the row a later change writes.
+  assert.deepEqual(first, { customer: "ada", n: 2, total: 12, twice: 24 });
+  assert.deepEqual(change!.before, { customer: "ada", n: 2, total: 12, twice: 24 });
+  assert.deepEqual(change!.after, { customer: "ada", n: 2, total: 13, twice: 26 });
+  const row = db.view("shop::h").get("ada")!;
+  assert.deepEqual(Object.keys(row), ["customer", "n", "total", "twice"]);
+  assert.deepEqual(row, { customer: "ada", n: 2, total: 15, twice: 30 });
+  assertViewMatches(db, "shop::h", query);
+  await db.close();
+});

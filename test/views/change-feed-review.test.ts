@@ -14,7 +14,7 @@ import { open } from "../../src/index.ts";
 import type { Commit, Database, SubscriptionMessage, Tx } from "../../src/index.ts";
 import { createPrng } from "../../src/lib/prng.ts";
 import type { Prng } from "../../src/lib/prng.ts";
-import { canonicalRow } from "./support.ts";
+import { canonicalRow, randomTransaction } from "./support.ts";
 
 const views: ReadonlyArray<readonly [string, string]> = [
   ["p::sum_by_g", "from p::a aggregate { s: math::sum(y), n: math::count(x) } by { g }"],
@@ -125,33 +125,6 @@ function write(tx: Tx, prng: Prng): void {
   }
 }
 
-function transaction(db: Database, prng: Prng): void {
-  const fails = prng.int(6) === 0;
-  try {
-    db.transact((tx) => {
-      const count = 1 + prng.int(5);
-      for (let i = 0; i < count; i++) {
-        if (prng.int(5) !== 0) {
-          write(tx, prng);
-          continue;
-        }
-        try {
-          db.transact((nested) => {
-            write(nested, prng);
-            write(nested, prng);
-            if (prng.int(2) === 0) throw new Error("savepoint rolled back");
-          });
-        } catch (error) {
-          assert.equal((error as Error).message, "savepoint rolled back");
-        }
-      }
-      if (fails) throw new Error("transaction rolled back");
-    });
-  } catch (error) {
-    assert.equal((error as Error).message, "transaction rolled back");
-  }
-}
-
 /** Follows a subscription into a replica, from its replica's state at `fromSeq`. */
 async function consume(messages: AsyncIterable<SubscriptionMessage>, replica: Replica) {
   for await (const message of messages) {
@@ -207,7 +180,7 @@ test("views' changes and subscriptions, followed from empty, give their rows", a
   const prng = createPrng(Number(process.env.VIEWS_REVIEW_SEED ?? 20261129));
   const resumeSeqs = new Map<number, Map<string, Replica>>();
   for (let round = 0; round < 400; round++) {
-    transaction(db, prng);
+    randomTransaction(db, prng, write, 5);
     if (failures.length > 0) throw failures[0];
     for (const [name] of views) {
       assert.deepEqual(

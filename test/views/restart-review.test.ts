@@ -17,7 +17,7 @@ import { open } from "../../src/index.ts";
 import type { Database, Tx } from "../../src/index.ts";
 import { createPrng } from "../../src/lib/prng.ts";
 import type { Prng } from "../../src/lib/prng.ts";
-import { assertViewMatches } from "./support.ts";
+import { assertViewMatches, randomTransaction } from "./support.ts";
 
 const views: ReadonlyArray<readonly [string, string]> = [
   [
@@ -64,33 +64,6 @@ function write(tx: Tx, prng: Prng): void {
   }
 }
 
-function transaction(db: Database, prng: Prng): void {
-  const fails = prng.int(6) === 0;
-  try {
-    db.transact((tx) => {
-      const count = 1 + prng.int(6);
-      for (let i = 0; i < count; i++) {
-        if (prng.int(5) !== 0) {
-          write(tx, prng);
-          continue;
-        }
-        try {
-          db.transact((nested) => {
-            write(nested, prng);
-            write(nested, prng);
-            if (prng.int(2) === 0) throw new Error("savepoint rolled back");
-          });
-        } catch (error) {
-          assert.equal((error as Error).message, "savepoint rolled back");
-        }
-      }
-      if (fails) throw new Error("transaction rolled back");
-    });
-  } catch (error) {
-    assert.equal((error as Error).message, "transaction rolled back");
-  }
-}
-
 async function openSchema(path: string, create: boolean): Promise<Database> {
   const db = await open({ path, snapshotLogBytes: 0, snapshotsKept: Infinity });
   if (!create) return db;
@@ -107,9 +80,9 @@ test("views rebuilt by recovery stay exact as writes go on, and db.at rebuilds t
   const path = tempPath(t);
   const prng = createPrng(Number(process.env.VIEWS_RESTART_REVIEW_SEED ?? 20261129));
   let db = await openSchema(path, true);
-  for (let i = 0; i < 30; i++) transaction(db, prng);
+  for (let i = 0; i < 30; i++) randomTransaction(db, prng, write, 6);
   for (const [name, query] of views) db.createView(name, { query });
-  for (let i = 0; i < 200; i++) transaction(db, prng);
+  for (let i = 0; i < 200; i++) randomTransaction(db, prng, write, 6);
   // Many rows, so that the snapshot takes several chunks with commits between them.
   db.transact((tx) => {
     for (let id = 100; id < 1_100; id++) {
@@ -121,13 +94,13 @@ test("views rebuilt by recovery stay exact as writes go on, and db.at rebuilds t
   void writing.then(() => (settled = true));
   let during = 0;
   while (!settled) {
-    transaction(db, prng);
+    randomTransaction(db, prng, write, 6);
     during++;
     await new Promise((resolve) => setImmediate(resolve));
   }
   await writing;
   assert.ok(during >= 2, `only ${during} transactions ran while the snapshot was written`);
-  for (let i = 0; i < 50; i++) transaction(db, prng);
+  for (let i = 0; i < 50; i++) randomTransaction(db, prng, write, 6);
   checkAll(db, "before the restart");
   await db.close();
 
@@ -135,7 +108,7 @@ test("views rebuilt by recovery stay exact as writes go on, and db.at rebuilds t
   checkAll(db, "after the restart");
   const seqs: number[] = [];
   for (let round = 0; round < 150; round++) {
-    transaction(db, prng);
+    randomTransaction(db, prng, write, 6);
     checkAll(db, `round ${round} after the restart`);
     seqs.push(db.seq);
   }
@@ -148,7 +121,7 @@ test("views rebuilt by recovery stay exact as writes go on, and db.at rebuilds t
   db = await openSchema(path, false);
   checkAll(db, "after a second restart");
   for (let round = 0; round < 30; round++) {
-    transaction(db, prng);
+    randomTransaction(db, prng, write, 6);
     checkAll(db, `round ${round} after the second restart`);
   }
   await db.close();

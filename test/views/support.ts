@@ -3,7 +3,8 @@
  * RQL executor over the current rows) and a canonical form that compares row multisets.
  */
 import assert from "node:assert/strict";
-import type { Database } from "../../src/index.ts";
+import type { Database, Tx } from "../../src/index.ts";
+import type { Prng } from "../../src/lib/prng.ts";
 
 /** A row as canonical text: keys sorted, floats rounded to survive summation order. */
 export function canonicalRow(row: Record<string, unknown>): string {
@@ -33,4 +34,40 @@ export function assertViewMatches(db: Database, name: string, query: string, con
     return;
   }
   assert.deepEqual(multiset(actual), multiset(expected), `${name} (${query}) ${context}`);
+}
+
+/**
+ * Runs one random transaction of 1 to `writesMax` steps: most steps are one `write`, some a
+ * savepoint of two that rolls back half the time; one transaction in six rolls back whole.
+ */
+export function randomTransaction(
+  db: Database,
+  prng: Prng,
+  write: (tx: Tx, prng: Prng) => void,
+  writesMax: number,
+): void {
+  const fails = prng.int(6) === 0;
+  try {
+    db.transact((tx) => {
+      const count = 1 + prng.int(writesMax);
+      for (let i = 0; i < count; i++) {
+        if (prng.int(5) !== 0) {
+          write(tx, prng);
+          continue;
+        }
+        try {
+          db.transact((nested) => {
+            write(nested, prng);
+            write(nested, prng);
+            if (prng.int(2) === 0) throw new Error("savepoint rolled back");
+          });
+        } catch (error) {
+          assert.equal((error as Error).message, "savepoint rolled back");
+        }
+      }
+      if (fails) throw new Error("transaction rolled back");
+    });
+  } catch (error) {
+    assert.equal((error as Error).message, "transaction rolled back");
+  }
 }

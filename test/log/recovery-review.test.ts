@@ -21,6 +21,8 @@ import { tableDenseKeysMax, tableDenseKeysSkippedMax } from "../../src/lib/limit
 import { createPrng } from "../../src/lib/prng.ts";
 import type { Prng } from "../../src/lib/prng.ts";
 import { RowWitness, imageOf } from "../support/row-witness.ts";
+import { copyTablesModel } from "../support/tables-model.ts";
+import type { TablesModel } from "../support/tables-model.ts";
 
 interface Keyed {
   id: number;
@@ -35,21 +37,7 @@ interface Keyless {
   s: string;
 }
 
-interface Model {
-  keyed: Map<number, Keyed>;
-  texted: Map<string, { name: string; v: number }>;
-  keyless: Map<number, Keyless>;
-  rowIdNext: number;
-}
-
-function copyModel(model: Model): Model {
-  return {
-    keyed: new Map(model.keyed),
-    texted: new Map(model.texted),
-    keyless: new Map(model.keyless),
-    rowIdNext: model.rowIdNext,
-  };
-}
+type Model = TablesModel<Keyed, { name: string; v: number }, Keyless>;
 
 const keyedSpan = 400;
 const farKeys = [-1, -40, tableDenseKeysMax, tableDenseKeysMax + 3, 2147483647, -2147483648];
@@ -207,11 +195,11 @@ function round(db: Database, model: Model, prng: Prng): Model {
   const fails = prng.int(8) === 0;
   try {
     db.transact((tx) => {
-      let current = copyModel(model);
+      let current = copyTablesModel(model);
       const count = 1 + prng.int(8);
       for (let i = 0; i < count; i++) {
         if (prng.int(6) === 0) {
-          const inner = copyModel(current);
+          const inner = copyTablesModel(current);
           try {
             db.transact((nested) => {
               keyedOp(nested, inner, prng);

@@ -19,6 +19,8 @@ import type { Database, Tx } from "../../src/index.ts";
 import { tableDenseKeysMax, tableDenseKeysSkippedMax } from "../../src/lib/limits.ts";
 import { createPrng } from "../../src/lib/prng.ts";
 import type { Prng } from "../../src/lib/prng.ts";
+import { copyTablesModel } from "../support/tables-model.ts";
+import type { TablesModel } from "../support/tables-model.ts";
 
 interface Keyed {
   id: number;
@@ -32,21 +34,7 @@ interface Keyless {
   n: number;
 }
 
-interface Model {
-  keyed: Map<number, Keyed>;
-  texted: Map<string, Texted>;
-  keyless: Map<number, Keyless>;
-  rowIdNext: number;
-}
-
-function copyModel(model: Model): Model {
-  return {
-    keyed: new Map(model.keyed),
-    texted: new Map(model.texted),
-    keyless: new Map(model.keyless),
-    rowIdNext: model.rowIdNext,
-  };
-}
+type Model = TablesModel<Keyed, Texted, Keyless>;
 
 /** Keys the dense array never covers. */
 const farKeys = [-1, -2, -300, tableDenseKeysMax, tableDenseKeysMax + 7, 2147483647];
@@ -206,7 +194,7 @@ function writes(db: Database, tx: Tx, model: Model, prng: Prng, depth: number): 
   const count = 1 + prng.int(6);
   for (let i = 0; i < count; i++) {
     if (depth === 0 && prng.int(5) === 0) {
-      const inner = copyModel(current);
+      const inner = copyTablesModel(current);
       const fails = prng.int(2) === 0;
       try {
         db.transact((nested) => {
@@ -229,7 +217,7 @@ function round(db: Database, model: Model, prng: Prng): Model {
   const fails = prng.int(6) === 0;
   try {
     db.transact((tx) => {
-      next = writes(db, tx, copyModel(model), prng, 0);
+      next = writes(db, tx, copyTablesModel(model), prng, 0);
       if (fails) throw new Error("transaction rolled back");
     });
   } catch (error) {

@@ -20,6 +20,8 @@ import { tableDenseKeysMax } from "../../src/lib/limits.ts";
 import { RowWitness } from "../support/row-witness.ts";
 import { createPrng } from "../../src/lib/prng.ts";
 import type { Prng } from "../../src/lib/prng.ts";
+import { copyTablesModel } from "../support/tables-model.ts";
+import type { TablesModel } from "../support/tables-model.ts";
 
 interface Keyed {
   id: number;
@@ -61,21 +63,7 @@ const keylessValues = [0, 1, 2];
 const groups = ["x", "y"];
 
 /** What every table must hold: keyed rows by key, keyless rows by row id. */
-interface Model {
-  keyed: Map<number, Keyed>;
-  texted: Map<string, Texted>;
-  keyless: Map<number, Keyless>;
-  rowIdNext: number;
-}
-
-function copyModel(model: Model): Model {
-  return {
-    keyed: new Map(model.keyed),
-    texted: new Map(model.texted),
-    keyless: new Map(model.keyless),
-    rowIdNext: model.rowIdNext,
-  };
-}
+type Model = TablesModel<Keyed, Texted, Keyless>;
 
 function pick<T>(prng: Prng, values: readonly T[]): T {
   return values[prng.int(values.length)]!;
@@ -210,7 +198,7 @@ function writes(db: Database, tx: Tx, model: Model, prng: Prng, depth: number): 
   const count = 1 + prng.int(4);
   for (let i = 0; i < count; i++) {
     if (depth < 3 && prng.int(4) === 0) {
-      const inner = copyModel(current);
+      const inner = copyTablesModel(current);
       const fails = prng.int(2) === 0;
       try {
         db.transact((nested) => {
@@ -243,7 +231,7 @@ test("random writes with savepoints keep both kinds of table equal to the model"
   const prng = createPrng(Number(process.env.ROWS_REVIEW_SEED ?? 20261129));
   for (let round = 0; round < 300; round++) {
     clock.advance(1);
-    const start = copyModel(model);
+    const start = copyTablesModel(model);
     const fails = prng.int(6) === 0;
     try {
       db.transact((tx) => {

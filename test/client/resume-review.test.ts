@@ -17,47 +17,12 @@ import type { Database } from "../../src/index.ts";
 import { connect } from "../../src/client/index.ts";
 import type { SubscriptionMessage } from "../../src/client/index.ts";
 import { createPrng } from "../../src/lib/prng.ts";
-import { startHttpServer } from "../../src/server/http/index.ts";
-import { createServerMetrics } from "../../src/server/metrics.ts";
-import { createWebSocketGateway } from "../../src/server/ws/index.ts";
-import { testServerLimits } from "../server/harness.ts";
+import { serveDatabase } from "../server/harness.ts";
+import type { ServedDatabase } from "../server/harness.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 
-async function serve(db: Database) {
-  const metrics = createServerMetrics(db, undefined);
-  const context = { db, procedureRoles: new Map() };
-  const origins = { allowed: [], loopbackOnly: true };
-  const fault = (error: unknown): void => assert.fail(String(error));
-  const gateway = createWebSocketGateway({
-    context,
-    metrics,
-    tokens: [],
-    limits: testServerLimits,
-    origins,
-    fault,
-  });
-  const http = await startHttpServer({
-    context,
-    metrics,
-    tokens: [],
-    listen: { host: "127.0.0.1", port: 0 },
-    bodySizeBytesMax: testServerLimits.httpBodySizeBytesMax,
-    requestTimeoutMs: testServerLimits.requestTimeoutMs,
-    tls: undefined,
-    origins,
-    onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
-    fault,
-    serving: () => true,
-  });
-  return {
-    port: http.address.port,
-    close: async () => {
-      http.server.closeAllConnections();
-      await gateway.close();
-      await http.close();
-      metrics.close();
-    },
-  };
+function serve(db: Database): Promise<ServedDatabase> {
+  return serveDatabase(db, { fault: (error) => assert.fail(String(error)) });
 }
 
 type Row = Record<string, unknown>;

@@ -156,16 +156,21 @@ export class FakeDatabase {
   }
 }
 
-export interface TestServer {
-  db: FakeDatabase;
+/** HTTP and WebSocket serving a database on an ephemeral port ({@link serveDatabase}). */
+export interface ServedDatabase {
   url: string;
   port: number;
   metrics: ServerMetrics;
   http: HttpServer;
+  /** What the server reported as faults, unless {@link ServeOptions.fault} took them. */
   faults: unknown[];
   /** Cuts every WebSocket connection at the TCP level (a network failure). */
   dropConnections(): void;
   close(): Promise<void>;
+}
+
+export interface TestServer extends ServedDatabase {
+  db: FakeDatabase;
 }
 
 export interface TestServerOptions {
@@ -174,6 +179,11 @@ export interface TestServerOptions {
   procedureRoles?: Map<string, TokenRole>;
   /** Origins besides the server's own whose pages may call it (default none). */
   allowedOrigins?: string[];
+}
+
+export interface ServeOptions extends TestServerOptions {
+  /** Where the server's faults go (default: kept in {@link ServedDatabase.faults}). */
+  fault?: (error: unknown) => void;
 }
 
 /** The limits a test server has unless a test sets its own. */
@@ -190,13 +200,29 @@ export const testServerLimits: ServerConfig["limits"] = {
 /** Starts HTTP and WebSocket on an ephemeral port over a new FakeDatabase. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const fake = new FakeDatabase();
-  const db = fake as unknown as Database;
+  const served = await serveDatabase(fake as unknown as Database, options);
+  return {
+    ...served,
+    db: fake,
+    close: async () => {
+      for (const release of fake.hanging.splice(0)) release();
+      await new Promise((resolve) => setImmediate(resolve));
+      await served.close();
+    },
+  };
+}
+
+/** Starts HTTP and WebSocket on an ephemeral port over `db`, a real database or a fake. */
+export async function serveDatabase(
+  db: Database,
+  options: ServeOptions = {},
+): Promise<ServedDatabase> {
   const metrics = createServerMetrics(db, undefined);
   const context = { db, procedureRoles: options.procedureRoles ?? new Map() };
   const tokens = options.tokens ?? [];
   const limits = { ...testServerLimits, ...options.limits };
   const faults: unknown[] = [];
-  const fault = (error: unknown): void => void faults.push(error);
+  const fault = options.fault ?? ((error: unknown): void => void faults.push(error));
   // It listens on 127.0.0.1: its own origin has a loopback name (origins.ts).
   const origins = { allowed: options.allowedOrigins ?? [], loopbackOnly: true };
   const gateway = createWebSocketGateway({
@@ -226,7 +252,6 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     serving: () => true,
   });
   return {
-    db: fake,
     url: `http://127.0.0.1:${http.address.port}`,
     port: http.address.port,
     metrics,
@@ -236,8 +261,6 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       for (const socket of sockets) socket.destroy();
     },
     close: async () => {
-      for (const release of fake.hanging.splice(0)) release();
-      await new Promise((resolve) => setImmediate(resolve));
       http.server.closeAllConnections();
       await gateway.close();
       await http.close();

@@ -10,48 +10,16 @@ import assert from "node:assert/strict";
 import { open } from "../../../src/index.ts";
 import type { Database } from "../../../src/index.ts";
 import { Client, StatebaseError } from "../../../src/client/index.ts";
-import { startHttpServer } from "../../../src/server/http/index.ts";
-import { createServerMetrics } from "../../../src/server/metrics.ts";
-import { createWebSocketGateway } from "../../../src/server/ws/index.ts";
-import { testServerLimits } from "../harness.ts";
+import { serveDatabase, testServerLimits } from "../harness.ts";
+import type { ServedDatabase } from "../harness.ts";
 
 const limits = testServerLimits;
 
-async function serve(db: Database, requestTimeoutMs = limits.requestTimeoutMs) {
-  const metrics = createServerMetrics(db, undefined);
-  const context = { db, procedureRoles: new Map() };
-  const origins = { allowed: [], loopbackOnly: true };
-  const fault = (error: unknown): void => assert.fail(String(error));
-  const gateway = createWebSocketGateway({
-    context,
-    metrics,
-    tokens: [],
-    limits: { ...limits, requestTimeoutMs },
-    origins,
-    fault,
+function serve(db: Database, requestTimeoutMs = limits.requestTimeoutMs): Promise<ServedDatabase> {
+  return serveDatabase(db, {
+    limits: { requestTimeoutMs },
+    fault: (error) => assert.fail(String(error)),
   });
-  const http = await startHttpServer({
-    context,
-    metrics,
-    tokens: [],
-    listen: { host: "127.0.0.1", port: 0 },
-    bodySizeBytesMax: limits.httpBodySizeBytesMax,
-    requestTimeoutMs: limits.requestTimeoutMs,
-    tls: undefined,
-    origins,
-    onUpgrade: (request, socket, head) => gateway.handleUpgrade(request, socket, head),
-    fault,
-    serving: () => true,
-  });
-  return {
-    url: `http://127.0.0.1:${http.address.port}`,
-    close: async () => {
-      http.server.closeAllConnections();
-      await gateway.close();
-      await http.close();
-      metrics.close();
-    },
-  };
 }
 
 async function withDatabase(role: string | undefined, use: (db: Database) => Promise<void>) {

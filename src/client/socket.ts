@@ -5,7 +5,8 @@
  * by a specifier a browser bundler does not follow: the browser path stays free of Node
  * imports.
  */
-import { encodeMaskedTextFrame } from "./frame.ts";
+import type { Socket } from "node:net";
+import { directSocketOf, encodeWebSocketTextFrame } from "../lib/websocket-frame.ts";
 
 /** The part of a WebSocket the client uses. */
 export interface SocketLike {
@@ -46,21 +47,15 @@ type NodeWebSocketConstructor = new (
   options: Record<string, unknown>,
 ) => NodeWebSocket;
 
-/** Where a frame is written whole: the TCP socket under `ws`. */
-interface FrameStream {
-  write(frame: Uint8Array): unknown;
-}
-
 /**
- * `ws`'s WebSocket as a {@link SocketLike}, at less cost per message than `ws`'s own
- * browser-style properties: a message reaches `onmessage` without the MessageEvent object
- * `ws` builds for each, and a request is written as one masked frame (frame.ts) straight to
- * the TCP socket once it is open, without extensions: `ws` sends a frame as a header and a
- * payload through a corked stream, which Node writes with `writev` on its buffered path
- * (a quarter of the client's CPU under bench/server.ts). `ws` then writes its own frames
- * (pongs, close) whole and at once too, so frames interleave only between frames; with an
- * extension (permessage-deflate holds frames back while it compresses), or when the socket
- * is not open, `ws.send` is used.
+ * `ws`'s WebSocket as a {@link SocketLike}, at less cost per message than `ws`'s own browser-style
+ * properties: a message reaches `onmessage` without the MessageEvent object `ws` builds for each,
+ * and a request is written as one masked frame (lib/websocket-frame.ts) straight to the TCP socket
+ * once it is open, without extensions: `ws` sends a frame as a header and a payload through a
+ * corked stream, which Node writes with `writev` on its buffered path (a quarter of the client's
+ * CPU under bench/server.ts). `ws` then writes its own frames (pongs, close) whole and at once too,
+ * so frames interleave only between frames; with an extension (permessage-deflate holds frames back
+ * while it compresses), or when the socket is not open, `ws.send` is used.
  */
 class NodeSocket implements SocketLike {
   onopen: ((event: unknown) => void) | null = null;
@@ -68,11 +63,11 @@ class NodeSocket implements SocketLike {
   onclose: ((event: { code: number; reason: string }) => void) | null = null;
   onerror: ((event: unknown) => void) | null = null;
   /** Set when the socket opens without extensions; undefined: frames go through `ws`. */
-  private stream: FrameStream | undefined;
+  private stream: Socket | undefined;
 
   constructor(private readonly ws: NodeWebSocket) {
     ws.on("open", () => {
-      this.stream = frameStreamOf(ws);
+      this.stream = directSocketOf(ws);
       this.onopen?.({ type: "open" });
     });
     ws.on("message", (data: Buffer, isBinary: boolean) => {
@@ -95,22 +90,12 @@ class NodeSocket implements SocketLike {
   send(data: string): void {
     const stream = this.stream;
     if (stream === undefined || this.ws.readyState !== socketOpen) this.ws.send(data);
-    else stream.write(encodeMaskedTextFrame(data));
+    else stream.write(encodeWebSocketTextFrame(data, true));
   }
 
   close(code?: number, reason?: string): void {
     this.ws.close(code, reason);
   }
-}
-
-/** The TCP socket under an open `ws` without extensions, else undefined. */
-function frameStreamOf(ws: NodeWebSocket): FrameStream | undefined {
-  if (ws.extensions !== "") return undefined;
-  // `ws` keeps the socket in a field its types do not declare.
-  const socket = (ws as unknown as { _socket?: unknown })._socket;
-  if (socket === null || typeof socket !== "object") return undefined;
-  const stream = socket as Partial<FrameStream>;
-  return typeof stream.write === "function" ? (socket as FrameStream) : undefined;
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * Goal: the masked frames the Node client writes straight to its TCP socket (frame.ts,
- * socket.ts's NodeSocket) are what a WebSocket server reads as the same text, at every length
- * encoding (7, 16 and 64 bits, each boundary in bytes, not characters), interleaved whole with
- * the pongs `ws` writes itself; each frame has its own masking key; and with an extension
- * negotiated the client still sends through `ws`.
+ * Goal: the masked frames the Node client writes straight to its TCP socket (lib/
+ * websocket-frame.ts, socket.ts's NodeSocket) are what a WebSocket server reads as the same text,
+ * at every length encoding (7, 16 and 64 bits, each boundary in bytes, not characters), interleaved
+ * whole with the pongs `ws` writes itself; each frame has its own masking key; and with an
+ * extension negotiated the client still sends through `ws`.
  * Method: a real `ws` server (which closes with 1002 on any frame that is not masked) and the
  * client's default socket factory over loopback; the server's messages are compared with what
  * was sent, and frames are unmasked by hand.
@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
-import { encodeMaskedTextFrame } from "../../src/client/frame.ts";
+import { encodeWebSocketTextFrame } from "../../src/lib/websocket-frame.ts";
 import { createSocketFactory } from "../../src/client/socket.ts";
 import type { SocketLike } from "../../src/client/socket.ts";
 
@@ -112,7 +112,7 @@ test("each frame is masked with its own key and unmasks to the text", () => {
   const keys = new Set<string>();
   for (let round = 0; round < 3000; round++) {
     const text = `{"id":${round},"type":"ping"}`;
-    const frame = encodeMaskedTextFrame(text);
+    const frame = encodeWebSocketTextFrame(text, true);
     assert.equal(frame[0], 0x81, "FIN and opcode 1");
     assert.equal(frame[1], 0x80 | Buffer.byteLength(text), "mask bit and 7-bit length");
     const key = frame.subarray(2, 6);

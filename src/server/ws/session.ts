@@ -20,7 +20,7 @@ import { checkRequestDepth, requestKinds, runRequest } from "../requests.ts";
 import type { RequestKind } from "../requests.ts";
 import { ProtocolError, toWireError } from "../wire-error.ts";
 import type { WebSocketGatewayOptions } from "./gateway.ts";
-import { directSocketOf, encodeTextFrame } from "./frame.ts";
+import { directSocketOf, encodeWebSocketTextFrame } from "../../lib/websocket-frame.ts";
 import { followerBehind, waitForSeq } from "./resume-wait.ts";
 
 type RequestId = string | number;
@@ -61,7 +61,7 @@ class Session {
   /** Whether reading requests stopped because the send buffer is past its bound. */
   private readingPaused = false;
   private readonly drainWaiters: Array<() => void> = [];
-  /** Where frames are written as one buffer each (frame.ts); undefined: through `ws`. */
+  /** Where frames are written as one buffer each (lib/websocket-frame.ts); else `ws.send`. */
   private readonly socket: Socket | undefined;
 
   constructor(
@@ -118,7 +118,7 @@ class Session {
   private sendText(text: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.socket === undefined) this.ws.send(text, this.onFlushed);
-    else this.socket.write(encodeTextFrame(text), this.onFlushed);
+    else this.socket.write(encodeWebSocketTextFrame(text, false), this.onFlushed);
     if (this.readingPaused) return;
     if (this.ws.bufferedAmount <= this.options.limits.wsBufferedSizeBytesMax) return;
     this.readingPaused = true;

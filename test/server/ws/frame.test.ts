@@ -1,5 +1,5 @@
 /**
- * Goal: the text frames a session writes straight to its socket (frame.ts) are what a
+ * Goal: the text frames a session writes straight to its socket (lib/websocket-frame.ts) are what a
  * WebSocket client reads as the same text, at every length encoding (7, 16 and 64 bits, and
  * each boundary in bytes, not characters), and are interleaved whole with `ws`'s own frames.
  * Method: a real `ws` server and client over loopback; the server writes each frame through
@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { WebSocket, WebSocketServer } from "ws";
-import { directSocketOf, encodeTextFrame } from "../../../src/server/ws/frame.ts";
+import { directSocketOf, encodeWebSocketTextFrame } from "../../../src/lib/websocket-frame.ts";
 
 test("text frames written to the socket arrive as the same messages, at every length", async () => {
   const texts = [
@@ -41,7 +41,7 @@ test("text frames written to the socket arrive as the same messages, at every le
   const socket = directSocketOf(ws);
   assert.ok(socket !== undefined, "a connection without extensions is written directly");
   for (const text of texts) {
-    socket.write(encodeTextFrame(text));
+    socket.write(encodeWebSocketTextFrame(text, false));
     ws.send("via ws");
     client.ping();
   }
@@ -76,7 +76,7 @@ test("the frame header says the payload's length in bytes", () => {
     ["x".repeat(0x10000), [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]],
   ];
   for (const [text, header] of cases) {
-    const frame = encodeTextFrame(text);
+    const frame = encodeWebSocketTextFrame(text, false);
     assert.deepEqual([...frame.subarray(0, header.length)], header);
     assert.equal(frame.subarray(header.length).toString("utf8"), text);
   }
